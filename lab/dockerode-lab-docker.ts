@@ -1,0 +1,386 @@
+/**
+ * `LabDocker` on top of dockerode: the only module of the lab that talks to the Docker Engine.
+ * Every call that changes something logs "Starting X..." / "Started X" with `{ containerId }`.
+ */
+import { PassThrough } from 'node:stream';
+
+import type Docker from 'dockerode';
+
+import { createLogger } from '../src/shared/logger';
+import { AbortedError, DockerError, statusCodeOf } from './errors';
+import {
+  LABEL_PEER,
+  LABEL_ROLE,
+  LABEL_RUN,
+  type CreateContainerInit,
+  type CreateNetworkInit,
+  type ExecInit,
+  type ExecResult,
+  type LabContainer,
+  type LabDocker,
+  type LabNetwork,
+  type LabRole,
+} from './lab-docker';
+
+const log = createLogger('lab-docker');
+
+/** How long to wait for an exec's exit code to appear after its output stream ended. */
+const EXEC_EXIT_CODE_WAIT_MS = 5_000;
+
+export interface DockerodeLabDockerComponents {
+  docker: Docker;
+}
+
+export class DockerodeLabDocker implements LabDocker {
+  private readonly docker: Docker;
+
+  constructor(components: DockerodeLabDockerComponents) {
+    this.docker = components.docker;
+  }
+
+  async createNetwork(init: CreateNetworkInit): Promise<LabNetwork> {
+    log.info('Creating network...', { network: init.name });
+    try {
+      const network = await this.docker.createNetwork({
+        Name: init.name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Labels: { [LABEL_RUN]: init.run },
+      });
+      log.info('Created network', { network: init.name, networkId: network.id });
+      return { id: network.id, name: init.name };
+    } catch (err) {
+      throw new DockerError(`create network ${init.name}`, err);
+    }
+  }
+
+  async startTracker(init: Omit<CreateContainerInit, 'role'>): Promise<LabContainer> {
+    return this.createContainer({ ...init, role: 'tracker' });
+  }
+
+  async startPeer(init: Omit<CreateContainerInit, 'role'>): Promise<LabContainer> {
+    return this.createContainer({ ...init, role: 'peer' });
+  }
+
+  private async createContainer(init: CreateContainerInit): Promise<LabContainer> {
+    const env = Object.entries(init.env ?? {}).map(([key, value]) => `${key}=${value}`);
+    log.info(`Creating ${init.role}...`, { container: init.name, image: init.image });
+    let container: Docker.Container;
+    try {
+      container = await this.docker.createContainer({
+        name: init.name,
+        Hostname: init.shortName,
+        Image: init.image,
+        Env: env,
+        ...(init.cmd === undefined ? {} : { Cmd: init.cmd }),
+        Labels: { [LABEL_RUN]: init.run, [LABEL_ROLE]: init.role, [LABEL_PEER]: init.shortName },
+        HostConfig: { NetworkMode: init.network.name },
+        NetworkingConfig: {
+          EndpointsConfig: {
+            [init.network.name]: { Aliases: [init.shortName, ...(init.aliases ?? [])] },
+          },
+        },
+      });
+    } catch (err) {
+      throw new DockerError(`create container ${init.name}`, err);
+    }
+    log.info(`Created ${init.role}`, { container: init.name, containerId: container.id });
+    if (init.start ?? true) await this.start(container.id);
+    return this.inspect(container.id);
+  }
+
+  async start(id: string): Promise<void> {
+    log.info('Starting container...', { containerId: short(id) });
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      if (statusCodeOf(err) !== 304) throw new DockerError(`start ${short(id)}`, err);
+    }
+    log.info('Started container', { containerId: short(id) });
+  }
+
+  async inspect(id: string): Promise<LabContainer> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      const networks = Object.values(info.NetworkSettings.Networks ?? {});
+      const ip = networks.map((n) => n.IPAddress).find((address) => address !== '');
+      const labels = info.Config.Labels ?? {};
+      return {
+        id: info.Id,
+        name: info.Name.replace(/^\//, ''),
+        run: labels[LABEL_RUN] ?? '',
+        role: roleOf(labels[LABEL_ROLE]),
+        shortName: labels[LABEL_PEER],
+        state: info.State.Status,
+        health: info.State.Health?.Status,
+        ip,
+        labels,
+      };
+    } catch (err) {
+      throw new DockerError(`inspect ${short(id)}`, err);
+    }
+  }
+
+  async exec(id: string, cmd: string[], init: ExecInit = {}): Promise<ExecResult> {
+    const { signal } = init;
+    if (signal?.aborted === true) throw new AbortedError();
+    log.debug('Exec', { containerId: short(id), cmd });
+    let exec: Docker.Exec;
+    let stream: NodeJS.ReadWriteStream;
+    try {
+      exec = await this.docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+      stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadWriteStream;
+    } catch (err) {
+      throw new DockerError(`exec ${cmd.join(' ')} in ${short(id)}`, err);
+    }
+    const stdoutStream = new PassThrough();
+    const stderrStream = new PassThrough();
+    const stdoutChunks: Buffer[] = [];
+    const stderrChunks: Buffer[] = [];
+    let pendingLine = '';
+    stdoutStream.on('data', (chunk: Buffer) => {
+      stdoutChunks.push(chunk);
+      if (init.onStdoutLine === undefined) return;
+      pendingLine += chunk.toString('utf8');
+      let newline = pendingLine.indexOf('\n');
+      while (newline >= 0) {
+        const line = pendingLine.slice(0, newline).replace(/\r$/, '');
+        pendingLine = pendingLine.slice(newline + 1);
+        if (line.length > 0) init.onStdoutLine(line);
+        newline = pendingLine.indexOf('\n');
+      }
+    });
+    stderrStream.on('data', (chunk: Buffer) => stderrChunks.push(chunk));
+    this.docker.modem.demuxStream(stream, stdoutStream, stderrStream);
+
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onAbort = (): void => {
+        (stream as unknown as { destroy?: () => void }).destroy?.();
+        finish(new AbortedError(`exec ${cmd.join(' ')} aborted`));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      stream.on('end', () => finish());
+      stream.on('close', () => finish());
+      stream.on('error', (err: Error) => finish(new DockerError(`exec stream in ${short(id)}`, err)));
+    });
+    if (init.onStdoutLine !== undefined && pendingLine.trim().length > 0) init.onStdoutLine(pendingLine.trim());
+
+    const exitCode = await this.exitCodeOf(exec, id);
+    return {
+      exitCode,
+      stdout: Buffer.concat(stdoutChunks).toString('utf8'),
+      stderr: Buffer.concat(stderrChunks).toString('utf8'),
+    };
+  }
+
+  private async exitCodeOf(exec: Docker.Exec, id: string): Promise<number> {
+    const deadline = Date.now() + EXEC_EXIT_CODE_WAIT_MS;
+    for (;;) {
+      let info: Docker.ExecInspectInfo;
+      try {
+        info = await exec.inspect();
+      } catch (err) {
+        throw new DockerError(`exec inspect in ${short(id)}`, err);
+      }
+      if (!info.Running && typeof info.ExitCode === 'number') return info.ExitCode;
+      if (Date.now() > deadline) return -1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async stop(id: string, timeoutS = 5): Promise<void> {
+    log.info('Stopping container...', { containerId: short(id) });
+    try {
+      await this.docker.getContainer(id).stop({ t: timeoutS });
+    } catch (err) {
+      if (statusCodeOf(err) !== 304) throw new DockerError(`stop ${short(id)}`, err);
+    }
+    log.info('Stopped container', { containerId: short(id) });
+  }
+
+  async kill(id: string, signal = 'SIGKILL'): Promise<void> {
+    log.info('Killing container...', { containerId: short(id), signal });
+    try {
+      await this.docker.getContainer(id).kill({ signal });
+    } catch (err) {
+      // 409: not running, which is what a kill wants anyway.
+      if (statusCodeOf(err) !== 409 && statusCodeOf(err) !== 304) throw new DockerError(`kill ${short(id)}`, err);
+    }
+    log.info('Killed container', { containerId: short(id) });
+  }
+
+  async pause(id: string): Promise<void> {
+    log.info('Pausing container...', { containerId: short(id) });
+    try {
+      await this.docker.getContainer(id).pause();
+    } catch (err) {
+      throw new DockerError(`pause ${short(id)}`, err);
+    }
+    log.info('Paused container', { containerId: short(id) });
+  }
+
+  async unpause(id: string): Promise<void> {
+    log.info('Unpausing container...', { containerId: short(id) });
+    try {
+      await this.docker.getContainer(id).unpause();
+    } catch (err) {
+      throw new DockerError(`unpause ${short(id)}`, err);
+    }
+    log.info('Unpaused container', { containerId: short(id) });
+  }
+
+  async disconnectNetwork(networkId: string, containerId: string): Promise<void> {
+    log.info('Disconnecting container from network...', { containerId: short(containerId), networkId });
+    try {
+      await this.docker.getNetwork(networkId).disconnect({ Container: containerId, Force: true });
+    } catch (err) {
+      throw new DockerError(`network disconnect ${short(containerId)}`, err);
+    }
+    log.info('Disconnected container from network', { containerId: short(containerId) });
+  }
+
+  async connectNetwork(networkId: string, containerId: string, aliases: string[] = []): Promise<void> {
+    log.info('Connecting container to network...', { containerId: short(containerId), networkId });
+    try {
+      await this.docker
+        .getNetwork(networkId)
+        .connect({ Container: containerId, EndpointConfig: { Aliases: aliases } });
+    } catch (err) {
+      throw new DockerError(`network connect ${short(containerId)}`, err);
+    }
+    log.info('Connected container to network', { containerId: short(containerId) });
+  }
+
+  async logs(id: string, init: { tail?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+    try {
+      const container = this.docker.getContainer(id);
+      const info = await container.inspect();
+      const raw = (await container.logs({
+        stdout: true,
+        stderr: true,
+        follow: false,
+        ...(init.tail === undefined ? {} : { tail: init.tail }),
+      })) as unknown as Buffer;
+      if (info.Config.Tty) return { stdout: raw.toString('utf8'), stderr: '' };
+      return demuxBuffer(raw);
+    } catch (err) {
+      throw new DockerError(`logs ${short(id)}`, err);
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    log.info('Removing container...', { containerId: short(id) });
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      const status = statusCodeOf(err);
+      // 404: already gone; 409: removal already in progress.
+      if (status !== 404 && status !== 409 && status !== 304) throw new DockerError(`remove ${short(id)}`, err);
+    }
+    log.info('Removed container', { containerId: short(id) });
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    log.info('Removing network...', { networkId: short(id) });
+    try {
+      await this.docker.getNetwork(id).remove();
+    } catch (err) {
+      const status = statusCodeOf(err);
+      if (status !== 404 && status !== 304) throw new DockerError(`remove network ${short(id)}`, err);
+    }
+    log.info('Removed network', { networkId: short(id) });
+  }
+
+  async inspectImage(name: string): Promise<{ id: string; sizeBytes: number } | undefined> {
+    try {
+      const info = await this.docker.getImage(name).inspect();
+      return { id: info.Id, sizeBytes: info.Size };
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return undefined;
+      throw new DockerError(`inspect image ${name}`, err);
+    }
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<LabContainer[]> {
+    let summaries: Docker.ContainerInfo[];
+    try {
+      summaries = await this.docker.listContainers({ all: true, filters: { label: labelFilters(labels) } });
+    } catch (err) {
+      throw new DockerError('list containers', err);
+    }
+    return summaries.map((summary) => {
+      const containerLabels = summary.Labels ?? {};
+      const networks = Object.values(summary.NetworkSettings?.Networks ?? {});
+      const ip = networks.map((n) => n.IPAddress).find((address) => address !== '');
+      const status = summary.Status ?? '';
+      const health = /\(healthy\)/.test(status)
+        ? 'healthy'
+        : /\(unhealthy\)/.test(status)
+          ? 'unhealthy'
+          : /health: starting/.test(status)
+            ? 'starting'
+            : undefined;
+      return {
+        id: summary.Id,
+        name: (summary.Names[0] ?? summary.Id).replace(/^\//, ''),
+        run: containerLabels[LABEL_RUN] ?? '',
+        role: roleOf(containerLabels[LABEL_ROLE]),
+        shortName: containerLabels[LABEL_PEER],
+        state: summary.State,
+        health,
+        ip,
+        labels: containerLabels,
+      };
+    });
+  }
+
+  async listNetworks(labels: Record<string, string>): Promise<(LabNetwork & { labels: Record<string, string> })[]> {
+    try {
+      const networks = await this.docker.listNetworks({ filters: { label: labelFilters(labels) } });
+      return networks.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {} }));
+    } catch (err) {
+      throw new DockerError('list networks', err);
+    }
+  }
+}
+
+/** `{a: 'x', b: ''}` → `['a=x', 'b']`: an empty value matches any container that has the label. */
+function labelFilters(labels: Record<string, string>): string[] {
+  return Object.entries(labels).map(([key, value]) => (value === '' ? key : `${key}=${value}`));
+}
+
+function roleOf(value: string | undefined): LabRole | undefined {
+  return value === 'tracker' || value === 'peer' ? value : undefined;
+}
+
+function short(id: string): string {
+  return id.slice(0, 12);
+}
+
+/**
+ * Splits a multiplexed (non-TTY) Docker log buffer: frames of `<stream u8><0 0 0><size u32 BE><payload>`,
+ * stream 1 = stdout, 2 = stderr. A truncated trailing frame is kept as far as it goes.
+ */
+export function demuxBuffer(raw: Buffer): { stdout: string; stderr: string } {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= raw.length) {
+    const streamType = raw.readUInt8(offset);
+    const size = raw.readUInt32BE(offset + 4);
+    const end = Math.min(raw.length, offset + 8 + size);
+    const payload = raw.subarray(offset + 8, end);
+    if (streamType === 2) stderr.push(payload);
+    else stdout.push(payload);
+    offset = end;
+  }
+  return { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+}

@@ -1,0 +1,162 @@
+/**
+ * Errors of the lab controller. Callers branch on `code`, never on the message text.
+ */
+
+export type LabErrorCode =
+  | 'ERR_LAB_USAGE'
+  | 'ERR_LAB_SCENARIO_INVALID'
+  | 'ERR_LAB_SCENARIO_READ'
+  | 'ERR_LAB_RUN_EXISTS'
+  | 'ERR_LAB_RUN_NOT_FOUND'
+  | 'ERR_LAB_UNKNOWN_PEER'
+  | 'ERR_LAB_DOCKER'
+  | 'ERR_LAB_HEALTH_TIMEOUT'
+  | 'ERR_LAB_CONTROL'
+  | 'ERR_LAB_STEP_FAILED'
+  | 'ERR_LAB_ASSERTION'
+  | 'ERR_LAB_ABORTED'
+  | 'ERR_LAB_TIMEOUT';
+
+export class LabError extends Error {
+  readonly code: LabErrorCode;
+
+  constructor(code: LabErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = 'LabError';
+  }
+}
+
+/** Bad command line: unknown command, missing or malformed option. */
+export class UsageError extends LabError {
+  constructor(message = 'invalid usage', options?: ErrorOptions) {
+    super('ERR_LAB_USAGE', message, options);
+    this.name = 'UsageError';
+  }
+}
+
+export interface ScenarioIssue {
+  /** JSON pointer to the offending field, as ajv reports it (`/steps/3/peer`); '' for the root. */
+  instancePath: string;
+  message: string;
+}
+
+/** A scenario file that does not match the schema or refers to things that do not exist. */
+export class ScenarioInvalidError extends LabError {
+  readonly issues: ScenarioIssue[];
+  readonly file: string | undefined;
+
+  constructor(issues: ScenarioIssue[], file?: string) {
+    const where = file === undefined ? 'scenario' : `scenario ${file}`;
+    const lines = issues.map((issue) => `  ${issue.instancePath === '' ? '/' : issue.instancePath}: ${issue.message}`);
+    super('ERR_LAB_SCENARIO_INVALID', `${where} is invalid:\n${lines.join('\n')}`);
+    this.name = 'ScenarioInvalidError';
+    this.issues = issues;
+    this.file = file;
+  }
+}
+
+export class ScenarioReadError extends LabError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_LAB_SCENARIO_READ', message, options);
+    this.name = 'ScenarioReadError';
+  }
+}
+
+export class RunExistsError extends LabError {
+  constructor(run: string) {
+    super('ERR_LAB_RUN_EXISTS', `run "${run}" already exists (remove it with: npm run lab -- down --run ${run})`);
+    this.name = 'RunExistsError';
+  }
+}
+
+export class RunNotFoundError extends LabError {
+  constructor(run: string) {
+    super('ERR_LAB_RUN_NOT_FOUND', `no run named "${run}"`);
+    this.name = 'RunNotFoundError';
+  }
+}
+
+export class UnknownPeerError extends LabError {
+  constructor(peer: string) {
+    super('ERR_LAB_UNKNOWN_PEER', `unknown peer "${peer}"`);
+    this.name = 'UnknownPeerError';
+  }
+}
+
+/** A Docker Engine call failed; `statusCode` is the engine's HTTP status when there is one. */
+export class DockerError extends LabError {
+  readonly statusCode: number | undefined;
+
+  constructor(operation: string, cause: unknown) {
+    const statusCode = statusCodeOf(cause);
+    super('ERR_LAB_DOCKER', `docker ${operation} failed: ${messageOf(cause)}`, { cause });
+    this.name = 'DockerError';
+    this.statusCode = statusCode;
+  }
+}
+
+export class HealthTimeoutError extends LabError {
+  constructor(container: string, timeoutMs: number, lastState: string) {
+    super('ERR_LAB_HEALTH_TIMEOUT', `${container} not healthy after ${timeoutMs} ms (last state: ${lastState})`);
+    this.name = 'HealthTimeoutError';
+  }
+}
+
+/** `swarmlab ctl` answered `ok: false` or did not answer at all. */
+export class ControlError extends LabError {
+  /** The peer's own error code (`ERR_...`) when it answered, else undefined. */
+  readonly peerCode: string | undefined;
+  readonly exitCode: number | undefined;
+
+  constructor(message: string, init: { peerCode?: string; exitCode?: number } = {}) {
+    super('ERR_LAB_CONTROL', message);
+    this.name = 'ControlError';
+    this.peerCode = init.peerCode;
+    this.exitCode = init.exitCode;
+  }
+}
+
+export class StepFailedError extends LabError {
+  readonly stepIndex: number;
+
+  constructor(stepIndex: number, action: string, cause: unknown) {
+    super('ERR_LAB_STEP_FAILED', `step ${stepIndex + 1} (${action}) failed: ${messageOf(cause)}`, { cause });
+    this.name = 'StepFailedError';
+    this.stepIndex = stepIndex;
+  }
+}
+
+export class AssertionFailedError extends LabError {
+  constructor(message: string) {
+    super('ERR_LAB_ASSERTION', message);
+    this.name = 'AssertionFailedError';
+  }
+}
+
+export class AbortedError extends LabError {
+  constructor(message = 'aborted') {
+    super('ERR_LAB_ABORTED', message);
+    this.name = 'AbortedError';
+  }
+}
+
+export class LabTimeoutError extends LabError {
+  constructor(message: string) {
+    super('ERR_LAB_TIMEOUT', message);
+    this.name = 'LabTimeoutError';
+  }
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export function statusCodeOf(err: unknown): number | undefined {
+  if (typeof err === 'object' && err !== null && 'statusCode' in err) {
+    const code = (err as { statusCode: unknown }).statusCode;
+    return typeof code === 'number' ? code : undefined;
+  }
+  return undefined;
+}

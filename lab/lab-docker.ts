@@ -1,0 +1,94 @@
+/**
+ * The narrow view of Docker that the lab needs. `DockerodeLabDocker` implements it with dockerode;
+ * tests and the scenario runner only ever see this interface.
+ */
+
+export const LABEL_RUN = 'swarmlab.run';
+export const LABEL_ROLE = 'swarmlab.role';
+export const LABEL_PEER = 'swarmlab.peer';
+
+export type LabRole = 'tracker' | 'peer';
+
+export interface CreateNetworkInit {
+  name: string;
+  run: string;
+}
+
+export interface LabNetwork {
+  id: string;
+  name: string;
+}
+
+export interface CreateContainerInit {
+  run: string;
+  role: LabRole;
+  /** Container name, e.g. `lab-peer-1`. */
+  name: string;
+  /** Name inside the run (`tracker`, `peer-1`), stored in the `swarmlab.peer` label. */
+  shortName: string;
+  image: string;
+  network: LabNetwork;
+  aliases?: string[];
+  env?: Record<string, string>;
+  cmd?: string[];
+  /** Start the container right away (default true). */
+  start?: boolean;
+}
+
+export interface LabContainer {
+  id: string;
+  /** Container name without the leading slash. */
+  name: string;
+  run: string;
+  role: LabRole | undefined;
+  shortName: string | undefined;
+  /** `running`, `exited`, `paused`, ... */
+  state: string;
+  /** `healthy`, `starting`, `unhealthy`, or undefined when the image has no HEALTHCHECK. */
+  health: string | undefined;
+  /** Address on the run's network, or undefined when not attached / not running. */
+  ip: string | undefined;
+  labels: Record<string, string>;
+}
+
+export interface ExecInit {
+  /** Called with each complete stdout line as it arrives (events stream live). */
+  onStdoutLine?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface LabDocker {
+  createNetwork(init: CreateNetworkInit): Promise<LabNetwork>;
+  /** Creates (and by default starts) a tracker container. */
+  startTracker(init: Omit<CreateContainerInit, 'role'>): Promise<LabContainer>;
+  /** Creates (and by default starts) a peer container. */
+  startPeer(init: Omit<CreateContainerInit, 'role'>): Promise<LabContainer>;
+  start(id: string): Promise<void>;
+  inspect(id: string): Promise<LabContainer>;
+  exec(id: string, cmd: string[], init?: ExecInit): Promise<ExecResult>;
+  /** Graceful stop; an already stopped container (304) counts as success. */
+  stop(id: string, timeoutS?: number): Promise<void>;
+  kill(id: string, signal?: string): Promise<void>;
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  disconnectNetwork(networkId: string, containerId: string): Promise<void>;
+  connectNetwork(networkId: string, containerId: string, aliases?: string[]): Promise<void>;
+  /** Demultiplexed logs of a container. */
+  logs(id: string, init?: { tail?: number }): Promise<{ stdout: string; stderr: string }>;
+  /** Force-removes a container; a missing one (404) counts as success. */
+  removeContainer(id: string): Promise<void>;
+  /** Removes a network; a missing one (404) counts as success. */
+  removeNetwork(id: string): Promise<void>;
+  /** Size and id of a local image, or undefined when it does not exist. */
+  inspectImage(name: string): Promise<{ id: string; sizeBytes: number } | undefined>;
+  /** Containers (running or not) carrying all the given labels. */
+  listContainers(labels: Record<string, string>): Promise<LabContainer[]>;
+  /** Networks carrying all the given labels. */
+  listNetworks(labels: Record<string, string>): Promise<(LabNetwork & { labels: Record<string, string> })[]>;
+}

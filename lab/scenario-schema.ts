@@ -1,0 +1,277 @@
+/**
+ * JSON Schema of a lab scenario (draft 2020-12 subset that ajv 8 compiles), and the TypeScript types
+ * that a validated scenario has. `scenario.ts` compiles it once and adds the checks a schema cannot
+ * express (peer names that exist, `file` where a check needs one).
+ *
+ * A scenario is a list of steps replayed in order. Each step starts when the previous one has finished,
+ * or `after` seconds later, or not before `at` seconds from the start of the scenario.
+ */
+
+export const PEER_ACTIONS = [
+  'start',
+  'stop',
+  'kill',
+  'pause',
+  'unpause',
+  'disconnect-network',
+  'connect-network',
+] as const;
+/** Control commands without arguments; `files` and `status` print what the peer answers. */
+export const CONTROL_ACTIONS = ['connect', 'disconnect', 'publish', 'files', 'status'] as const;
+
+export type ContainerAction = (typeof PEER_ACTIONS)[number];
+export type SimpleControlAction = (typeof CONTROL_ACTIONS)[number];
+
+/** `peer-3`, `tracker`, or for `peers` the word `all` (every peer, not the tracker). */
+export type Target = { peer: string; peers?: never } | { peers: string[] | 'all'; peer?: never };
+
+export interface StepTiming {
+  /** Seconds from the start of the scenario before which the step does not start. */
+  at?: number;
+  /** Seconds to wait after the previous step finished. */
+  after?: number;
+  /** A note printed when the step starts. */
+  note?: string;
+  /** Upper bound for this step, in seconds. */
+  timeoutSeconds?: number;
+}
+
+export type ContainerStep = StepTiming & Target & { action: ContainerAction };
+export type SimpleControlStep = StepTiming & Target & { action: SimpleControlAction };
+export type GenerateStep = StepTiming &
+  Target & { action: 'generate'; file: string; size: number; seed?: string; text?: boolean };
+export type DownloadStep = StepTiming &
+  Target & {
+    action: 'download';
+    file: string;
+    /** Wait for the download to finish (default true); false runs it in the background until a `wait`. */
+    wait?: boolean;
+    /** The download is expected to fail (the step fails if it succeeds). */
+    expectFailure?: boolean;
+  };
+export type WaitStep = StepTiming & Partial<Target> & { action: 'wait'; file?: string };
+export type RateStep = StepTiming &
+  Target & { action: 'rate'; upload?: number | null; download?: number | null };
+export type SleepStep = Omit<StepTiming, 'timeoutSeconds'> & { action: 'sleep'; seconds: number };
+export type AssertStep = StepTiming &
+  Target & {
+    action: 'assert';
+    file?: string;
+    /** The downloaded file's sha256 (computed in the container) equals the publishers' (true) or not (false). */
+    verified?: boolean;
+    /** The last download of `file` on the peer drew chunks from at least this many sources. */
+    minSources?: number;
+    /** ... and from each of these peers. */
+    sourcesInclude?: string[];
+    /** ... and from none of these peers. */
+    sourcesExclude?: string[];
+    /** `files` on the peer lists these names. */
+    listed?: string[];
+    /** `status` on the peer shows `file` complete (true) or not held completely (false). */
+    complete?: boolean;
+    /** The container is running (true) or not (false). */
+    running?: boolean;
+  };
+
+export type ScenarioStep =
+  | ContainerStep
+  | SimpleControlStep
+  | GenerateStep
+  | DownloadStep
+  | WaitStep
+  | RateStep
+  | SleepStep
+  | AssertStep;
+
+export type ScenarioAction = ScenarioStep['action'];
+
+export interface ScenarioPeer {
+  name: string;
+  /** Upload limit in bytes/s (SWARMLAB_UPLOAD_RATE). */
+  uploadRate?: number;
+  /** Download limit in bytes/s (SWARMLAB_DOWNLOAD_RATE). */
+  downloadRate?: number;
+  /** Start the container with the run (default true); false leaves it created until a `start` step. */
+  start?: boolean;
+  /** Extra environment for the container. */
+  env?: Record<string, string>;
+}
+
+export interface Scenario {
+  name: string;
+  description?: string;
+  /** A count (`peer-1`..`peer-N`) or a list of peers. */
+  peers: number | ScenarioPeer[];
+  /** Chunk size for every peer, in bytes (SWARMLAB_CHUNK_SIZE). */
+  chunkSize?: number;
+  /** Peers connect to the tracker by themselves at start-up (default false: use `connect` steps). */
+  autoConnect?: boolean;
+  /** Upper bound for the whole scenario, in seconds (default 300). */
+  timeoutSeconds?: number;
+  steps: ScenarioStep[];
+}
+
+export const MAX_PEERS = 32;
+
+const NAME_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,62}$';
+const FILE_PATTERN = '^[^/\\\\\\x00]{1,255}$';
+
+const peerName = { type: 'string', pattern: NAME_PATTERN } as const;
+const fileName = { type: 'string', pattern: FILE_PATTERN, not: { enum: ['.', '..'] } } as const;
+const seconds = { type: 'number', minimum: 0, maximum: 3600 } as const;
+const bytesPerSecond = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] } as const;
+
+const timing = {
+  at: seconds,
+  after: seconds,
+  note: { type: 'string', maxLength: 200 },
+  timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+} as const;
+
+const target = {
+  peer: peerName,
+  peers: {
+    anyOf: [
+      { type: 'array', items: peerName, minItems: 1, uniqueItems: true },
+      { const: 'all' },
+    ],
+  },
+} as const;
+
+/** Exactly one of `peer` and `peers` (allOf/1 of a targeted step), and not both `at` and `after` (allOf/0). */
+const oneTarget = { oneOf: [{ required: ['peer'] }, { required: ['peers'] }] } as const;
+const notAtAndAfter = { not: { required: ['at', 'after'] } } as const;
+
+function stepSchema(
+  actions: readonly string[],
+  properties: Record<string, unknown>,
+  extra: { required?: string[]; targeted?: boolean; allOf?: unknown[] } = {},
+): Record<string, unknown> {
+  const targeted = extra.targeted ?? true;
+  return {
+    type: 'object',
+    properties: {
+      action: actions.length === 1 ? { const: actions[0] } : { enum: actions },
+      ...timing,
+      ...(targeted ? target : {}),
+      ...properties,
+    },
+    required: ['action', ...(extra.required ?? [])],
+    additionalProperties: false,
+    allOf: [notAtAndAfter, ...(targeted ? [oneTarget] : []), ...(extra.allOf ?? [])],
+  };
+}
+
+export const STEP_SCHEMAS: Record<ScenarioAction, Record<string, unknown>> = {
+  ...(Object.fromEntries(PEER_ACTIONS.map((action) => [action, stepSchema([action], {})])) as Record<
+    ContainerAction,
+    Record<string, unknown>
+  >),
+  ...(Object.fromEntries(CONTROL_ACTIONS.map((action) => [action, stepSchema([action], {})])) as Record<
+    SimpleControlAction,
+    Record<string, unknown>
+  >),
+  generate: stepSchema(
+    ['generate'],
+    {
+      file: fileName,
+      size: { type: 'integer', minimum: 1, maximum: 1024 * 1024 * 1024 },
+      seed: { type: 'string', maxLength: 200 },
+      text: { type: 'boolean' },
+    },
+    { required: ['file', 'size'] },
+  ),
+  download: stepSchema(
+    ['download'],
+    { file: fileName, wait: { type: 'boolean' }, expectFailure: { type: 'boolean' } },
+    { required: ['file'] },
+  ),
+  wait: {
+    ...stepSchema(['wait'], { file: fileName }, { targeted: false }),
+    properties: { action: { const: 'wait' }, ...timing, ...target, file: fileName },
+    allOf: [notAtAndAfter, { not: { required: ['peer', 'peers'] } }],
+  },
+  rate: stepSchema(
+    ['rate'],
+    { upload: bytesPerSecond, download: bytesPerSecond },
+    { allOf: [{ anyOf: [{ required: ['upload'] }, { required: ['download'] }] }] },
+  ),
+  sleep: {
+    type: 'object',
+    properties: { action: { const: 'sleep' }, at: seconds, after: seconds, note: timing.note, seconds },
+    required: ['action', 'seconds'],
+    additionalProperties: false,
+    allOf: [notAtAndAfter],
+  },
+  assert: stepSchema(
+    ['assert'],
+    {
+      file: fileName,
+      verified: { type: 'boolean' },
+      minSources: { type: 'integer', minimum: 1, maximum: MAX_PEERS },
+      sourcesInclude: { type: 'array', items: peerName, minItems: 1, uniqueItems: true },
+      sourcesExclude: { type: 'array', items: peerName, minItems: 1, uniqueItems: true },
+      listed: { type: 'array', items: fileName, minItems: 1, uniqueItems: true },
+      complete: { type: 'boolean' },
+      running: { type: 'boolean' },
+    },
+    {
+      allOf: [
+        {
+          anyOf: ['verified', 'minSources', 'sourcesInclude', 'sourcesExclude', 'listed', 'complete', 'running'].map(
+            (check) => ({ required: [check] }),
+          ),
+        },
+      ],
+    },
+  ),
+};
+
+export const ACTIONS = Object.keys(STEP_SCHEMAS) as ScenarioAction[];
+
+export const SCENARIO_SCHEMA = {
+  $id: 'https://swarmlab.dev/schemas/scenario.json',
+  type: 'object',
+  properties: {
+    name: peerName,
+    description: { type: 'string', maxLength: 2000 },
+    peers: {
+      anyOf: [
+        { type: 'integer', minimum: 1, maximum: MAX_PEERS },
+        {
+          type: 'array',
+          minItems: 1,
+          maxItems: MAX_PEERS,
+          items: {
+            type: 'object',
+            properties: {
+              name: { ...peerName, not: { const: 'tracker' } },
+              uploadRate: { type: 'integer', minimum: 1 },
+              downloadRate: { type: 'integer', minimum: 1 },
+              start: { type: 'boolean' },
+              env: { type: 'object', additionalProperties: { type: 'string' }, propertyNames: { pattern: '^[A-Z_][A-Z0-9_]*$' } },
+            },
+            required: ['name'],
+            additionalProperties: false,
+          },
+        },
+      ],
+    },
+    chunkSize: { type: 'integer', minimum: 1024, maximum: 16 * 1024 * 1024 },
+    autoConnect: { type: 'boolean' },
+    timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+    steps: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['action'],
+        properties: { action: { enum: Object.keys(STEP_SCHEMAS) } },
+        discriminator: { propertyName: 'action' },
+        oneOf: Object.values(STEP_SCHEMAS),
+      },
+    },
+  },
+  required: ['name', 'peers', 'steps'],
+  additionalProperties: false,
+} as const;

@@ -1,0 +1,213 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import YAML from 'yaml';
+
+import { ScenarioInvalidError, ScenarioReadError } from '../../lab/errors';
+import { parseScenario, scenarioPeers, stepTargets, validateScenario } from '../../lab/scenario';
+
+const SCENARIO_DIR = join(__dirname, '..', '..', 'lab', 'scenarios');
+
+function base(): Record<string, unknown> {
+  return {
+    name: 't',
+    peers: 3,
+    steps: [
+      { action: 'connect', peers: 'all' },
+      { action: 'generate', peer: 'peer-1', file: 'a.txt', size: 1024 },
+      { action: 'publish', peer: 'peer-1' },
+      { action: 'download', peer: 'peer-2', file: 'a.txt' },
+      { action: 'assert', peer: 'peer-2', file: 'a.txt', verified: true },
+    ],
+  };
+}
+
+function withStep(index: number, step: Record<string, unknown>): Record<string, unknown> {
+  const scenario = base();
+  (scenario['steps'] as unknown[])[index] = step;
+  return scenario;
+}
+
+function issuesOf(data: unknown): { instancePath: string; message: string }[] {
+  try {
+    validateScenario(data, 'test.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ScenarioInvalidError);
+    expect((err as ScenarioInvalidError).code).toBe('ERR_LAB_SCENARIO_INVALID');
+    return (err as ScenarioInvalidError).issues;
+  }
+  throw new Error('expected the scenario to be rejected');
+}
+
+function pathsOf(data: unknown): string[] {
+  return issuesOf(data).map((issue) => issue.instancePath);
+}
+
+describe('shipped scenarios', () => {
+  const files = readdirSync(SCENARIO_DIR).filter((f) => /\.(ya?ml|json)$/.test(f));
+
+  it('ships demo, late-joiner, seeder-killed and churn', () => {
+    expect(files).toEqual(expect.arrayContaining(['demo.yaml', 'late-joiner.yaml', 'seeder-killed.yaml', 'churn.yaml']));
+  });
+
+  it.each(files)('%s is valid', (file) => {
+    const scenario = parseScenario(readFileSync(join(SCENARIO_DIR, file), 'utf8'), file);
+    expect(scenario.steps.length).toBeGreaterThan(0);
+  });
+
+  it('demo downloads on peer-3 and peer-4 in one step and has at least 16 chunks', () => {
+    const scenario = parseScenario(readFileSync(join(SCENARIO_DIR, 'demo.yaml'), 'utf8'), 'demo.yaml');
+    const peers = scenarioPeers(scenario);
+    expect(peers.map((p) => p.name)).toEqual(['peer-1', 'peer-2', 'peer-3', 'peer-4']);
+    const download = scenario.steps.find((s) => s.action === 'download');
+    expect(download).toBeDefined();
+    expect(stepTargets(download!, peers)).toEqual(['peer-3', 'peer-4']);
+    const generate = scenario.steps.find((s) => s.action === 'generate');
+    expect(generate?.action === 'generate' && generate.size / (scenario.chunkSize ?? Infinity)).toBeGreaterThanOrEqual(16);
+  });
+});
+
+describe('scenario validation', () => {
+  it('accepts a minimal scenario, as YAML and as JSON', () => {
+    expect(validateScenario(base()).name).toBe('t');
+    expect(parseScenario(YAML.stringify(base()), 'x.yaml').steps).toHaveLength(5);
+    expect(parseScenario(JSON.stringify(base()), 'x.json').steps).toHaveLength(5);
+  });
+
+  it('expands a peer count to peer-1..peer-N and "all" to every peer', () => {
+    const scenario = validateScenario(base());
+    const peers = scenarioPeers(scenario);
+    expect(peers.map((p) => p.name)).toEqual(['peer-1', 'peer-2', 'peer-3']);
+    expect(stepTargets(scenario.steps[0]!, peers)).toEqual(['peer-1', 'peer-2', 'peer-3']);
+  });
+
+  it('rejects a missing name at the root', () => {
+    const data = base();
+    delete data['name'];
+    expect(issuesOf(data)).toEqual([{ instancePath: '', message: 'must have field "name"' }]);
+  });
+
+  it('rejects an unknown top-level field with its path', () => {
+    expect(pathsOf({ ...base(), peerz: 2 })).toEqual(['/peerz']);
+  });
+
+  it('rejects a bad peer count', () => {
+    expect(pathsOf({ ...base(), peers: 0 })).toEqual(['/peers']);
+    expect(pathsOf({ ...base(), peers: 'three' })).toEqual(['/peers']);
+  });
+
+  it('rejects an unknown action at /steps/N/action', () => {
+    const issues = issuesOf(withStep(2, { action: 'explode', peer: 'peer-1' }));
+    expect(issues.map((i) => i.instancePath)).toEqual(['/steps/2/action']);
+    expect(issues[0]?.message).toMatch(/unknown action "explode"/);
+  });
+
+  it('rejects a negative size at /steps/N/size', () => {
+    expect(pathsOf(withStep(1, { action: 'generate', peer: 'peer-1', file: 'a.txt', size: -5 }))).toEqual(['/steps/1/size']);
+  });
+
+  it('rejects a missing file on download', () => {
+    const issues = issuesOf(withStep(3, { action: 'download', peer: 'peer-2' }));
+    expect(issues).toEqual([{ instancePath: '/steps/3', message: 'must have field "file"' }]);
+  });
+
+  it('rejects an unknown field inside a step', () => {
+    expect(pathsOf(withStep(3, { action: 'download', peer: 'peer-2', file: 'a.txt', wiat: true }))).toEqual([
+      '/steps/3/wiat',
+    ]);
+  });
+
+  it('rejects a step with neither or both of peer and peers', () => {
+    expect(issuesOf(withStep(2, { action: 'publish' }))).toEqual([
+      { instancePath: '/steps/2', message: 'must have exactly one of "peer" or "peers"' },
+    ]);
+    expect(pathsOf(withStep(2, { action: 'publish', peer: 'peer-1', peers: ['peer-2'] }))).toEqual(['/steps/2']);
+  });
+
+  it('rejects at and after together', () => {
+    expect(issuesOf(withStep(2, { action: 'publish', peer: 'peer-1', at: 1, after: 2 }))).toEqual([
+      { instancePath: '/steps/2', message: '"at" and "after" exclude each other' },
+    ]);
+  });
+
+  it('rejects a wrongly typed wait flag', () => {
+    expect(pathsOf(withStep(3, { action: 'download', peer: 'peer-2', file: 'a.txt', wait: 'yes' }))).toEqual([
+      '/steps/3/wait',
+    ]);
+  });
+
+  it('rejects a path in a file name', () => {
+    expect(pathsOf(withStep(3, { action: 'download', peer: 'peer-2', file: '../etc/passwd' }))).toEqual(['/steps/3/file']);
+  });
+
+  it('rejects an unknown peer with the path of the name', () => {
+    const issues = issuesOf(withStep(3, { action: 'download', peers: ['peer-2', 'peer-9'], file: 'a.txt' }));
+    expect(issues.map((i) => i.instancePath)).toEqual(['/steps/3/peers/1']);
+    expect(issues[0]?.message).toMatch(/unknown peer "peer-9"/);
+  });
+
+  it('rejects an unknown source peer in an assertion', () => {
+    expect(
+      pathsOf(withStep(4, { action: 'assert', peer: 'peer-2', file: 'a.txt', sourcesInclude: ['peer-1', 'nobody'] })),
+    ).toEqual(['/steps/4/sourcesInclude/1']);
+  });
+
+  it('rejects an assertion without a check, or a download check without file', () => {
+    expect(pathsOf(withStep(4, { action: 'assert', peer: 'peer-2', file: 'a.txt' }))).toEqual(['/steps/4']);
+    expect(issuesOf(withStep(4, { action: 'assert', peer: 'peer-2', verified: true }))[0]?.message).toMatch(/"file"/);
+  });
+
+  it('lets container actions target the tracker, but not control commands', () => {
+    expect(() => validateScenario(withStep(2, { action: 'kill', peer: 'tracker' }))).not.toThrow();
+    expect(pathsOf(withStep(2, { action: 'publish', peer: 'tracker' }))).toEqual(['/steps/2/peer']);
+  });
+
+  it('rejects a rate step without a limit and accepts null (unlimited)', () => {
+    expect(pathsOf(withStep(2, { action: 'rate', peer: 'peer-1' }))).toEqual(['/steps/2']);
+    expect(() => validateScenario(withStep(2, { action: 'rate', peer: 'peer-1', upload: null }))).not.toThrow();
+    expect(pathsOf(withStep(2, { action: 'rate', peer: 'peer-1', upload: -1 }))).toEqual(['/steps/2/upload']);
+  });
+
+  it('rejects duplicate peer names and a peer called tracker', () => {
+    expect(pathsOf({ ...base(), peers: [{ name: 'peer-1' }, { name: 'peer-2' }, { name: 'peer-3' }, { name: 'peer-1' }] })).toEqual([
+      '/peers/3/name',
+    ]);
+    expect(pathsOf({ ...base(), peers: [{ name: 'tracker' }] })).toContain('/peers/0/name');
+  });
+
+  it('reports several problems at once, schema problems before unknown names', () => {
+    const data = base();
+    const steps = data['steps'] as Record<string, unknown>[];
+    steps[1] = { action: 'generate', peer: 'peer-1', file: 'a.txt', size: 0 };
+    steps[3] = { action: 'download', peer: 'peer-2', file: 'a.txt', extra: 1 };
+    expect(pathsOf(data)).toEqual(['/steps/1/size', '/steps/3/extra']);
+    steps[1] = { action: 'generate', peer: 'peer-8', file: 'a.txt', size: 1 };
+    steps[3] = { action: 'download', peer: 'peer-7', file: 'a.txt' };
+    expect(pathsOf(data)).toEqual(['/steps/1/peer', '/steps/3/peer']);
+  });
+
+  it('rejects an empty step list and a sleep without seconds', () => {
+    expect(pathsOf({ ...base(), steps: [] })).toEqual(['/steps']);
+    expect(pathsOf(withStep(0, { action: 'sleep' }))).toEqual(['/steps/0']);
+  });
+
+  it('names the file and every path in the message', () => {
+    try {
+      validateScenario({ ...base(), peerz: 1, steps: [{ action: 'nope' }] }, 'bad.yaml');
+      throw new Error('not rejected');
+    } catch (err) {
+      expect((err as Error).message).toMatch(/scenario bad\.yaml is invalid/);
+      expect((err as Error).message).toMatch(/\/peerz: unknown field/);
+      expect((err as Error).message).toMatch(/\/steps\/0\/action: unknown action/);
+    }
+  });
+
+  it('reports unparseable YAML as ERR_LAB_SCENARIO_READ', () => {
+    expect(() => parseScenario('name: [unclosed', 'broken.yaml')).toThrow(ScenarioReadError);
+    try {
+      parseScenario('name: [unclosed', 'broken.yaml');
+    } catch (err) {
+      expect((err as ScenarioReadError).code).toBe('ERR_LAB_SCENARIO_READ');
+    }
+  });
+});
