@@ -1,0 +1,218 @@
+/**
+ * The lab's commands, callable from `main.ts` (argument parsing) and from tests. Each returns the
+ * process exit code: 0 success, 1 a failed run or assertion, 2 bad usage or an invalid scenario.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { createLogger } from '../src/shared/logger';
+import { LabController, type LabRun } from './controller';
+import { LabError, UsageError, messageOf } from './errors';
+import type { LabContainer } from './lab-docker';
+import { Printer, type DownloadReport } from './print';
+import { loadScenario, scenarioPeers } from './scenario';
+import { ScenarioRunner, type ScenarioReport } from './scenario-runner';
+import type { Scenario } from './scenario-schema';
+
+const log = createLogger('lab');
+
+const STATUS_TIMEOUT_MS = 5_000;
+
+export interface CommandContext {
+  controller: LabController;
+  printer: Printer;
+  /** Fires on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}
+
+/** Finds a scenario shipped in lab/scenarios, from the sources (ts-jest) or from dist/ (the bundle). */
+export function shippedScenarioPath(file: string): string {
+  const candidates = [join(__dirname, 'scenarios', file), join(__dirname, '..', 'lab', 'scenarios', file)];
+  return candidates.find((path) => existsSync(path)) ?? candidates[0]!;
+}
+
+export async function buildCommand(ctx: CommandContext): Promise<number> {
+  const images = await ctx.controller.ensureImages({ rebuild: true });
+  const rows = await Promise.all(
+    (
+      [
+        ['tracker', images.tracker],
+        ['peer', images.peer],
+        ...(images.base === undefined ? [] : [['base', images.base] as const]),
+      ] as const
+    ).map(async ([role, name]) => ({ role, name, sizeBytes: (await ctx.controller.docker.inspectImage(name))?.sizeBytes })),
+  );
+  ctx.printer.images(rows);
+  return 0;
+}
+
+export interface UpOptions {
+  run: string;
+  peers: number;
+  chunkSize?: number;
+}
+
+export async function upCommand(ctx: CommandContext, options: UpOptions): Promise<number> {
+  const run = await ctx.controller.up({
+    run: options.run,
+    peers: Array.from({ length: options.peers }, (_, i) => ({ name: `peer-${i + 1}` })),
+    autoConnect: true,
+    ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
+    signal: ctx.signal,
+  });
+  ctx.printer.containers(run.all());
+  ctx.printer.line();
+  ctx.printer.line(`control a peer:  docker exec -it ${run.name}-peer-1 swarmlab ctl status`);
+  ctx.printer.line(`tear down:       npm run lab -- down --run ${run.name}`);
+  return 0;
+}
+
+export interface ReplayOptions {
+  run?: string;
+  keep?: boolean;
+  json?: boolean;
+  /** Print a line per chunk (default true). */
+  printChunks?: boolean;
+}
+
+/** Starts a run for the scenario, replays it, and tears the run down unless `keep`. */
+export async function replayScenario(ctx: CommandContext, scenario: Scenario, options: ReplayOptions): Promise<ScenarioReport> {
+  const runName = options.run ?? scenario.name;
+  ctx.printer.info(`scenario ${scenario.name}: starting run ${runName}`);
+  let run: LabRun | undefined;
+  try {
+    run = await ctx.controller.up({
+      run: runName,
+      peers: scenarioPeers(scenario),
+      autoConnect: scenario.autoConnect ?? false,
+      ...(scenario.chunkSize === undefined ? {} : { chunkSize: scenario.chunkSize }),
+      signal: ctx.signal,
+    });
+    ctx.printer.containers(run.all());
+    const runner = new ScenarioRunner(
+      {
+        run,
+        docker: ctx.controller.docker,
+        printer: ctx.printer,
+        waitReady: async (labRun, name, signal) => {
+          const control = name === 'tracker' ? undefined : labRun.peer(name).control;
+          await ctx.controller.waitReady(labRun.container(name), control, signal);
+        },
+      },
+      scenario,
+      { signal: ctx.signal, printChunks: options.printChunks ?? true },
+    );
+    return await runner.replay();
+  } catch (err) {
+    const error = err instanceof LabError ? err : new LabError('ERR_LAB_STEP_FAILED', messageOf(err));
+    return { scenario: scenario.name, ok: false, ms: 0, steps: [], downloads: [], error: { code: error.code, message: error.message } };
+  } finally {
+    if (run !== undefined) {
+      if (options.keep === true) {
+        ctx.printer.info(`kept run ${runName}; remove it with: npm run lab -- down --run ${runName}`);
+      } else {
+        await run.teardown().catch((err: unknown) => log.error('Teardown failed', { run: runName, error: messageOf(err) }));
+      }
+    }
+  }
+}
+
+export async function runCommand(ctx: CommandContext, file: string, options: ReplayOptions): Promise<number> {
+  const scenario = await loadScenario(resolveScenarioFile(file));
+  const report = await replayScenario(ctx, scenario, options);
+  printReport(ctx.printer, report);
+  if (options.json === true) ctx.printer.json(report);
+  return report.ok ? 0 : 1;
+}
+
+/** The classic demo: lab/scenarios/demo.yaml, then a verified summary per downloader. */
+export async function demoCommand(ctx: CommandContext, options: ReplayOptions): Promise<number> {
+  const scenario = await loadScenario(shippedScenarioPath('demo.yaml'));
+  const report = await replayScenario(ctx, scenario, { ...options, run: options.run ?? 'demo' });
+  printReport(ctx.printer, report);
+  const downloads: DownloadReport[] = report.downloads.map((d) => ({
+    peer: d.peer,
+    file: d.file,
+    bytes: d.bytes,
+    sha256: d.sha256,
+    verified: d.verified,
+    chunksBySource: d.chunksBySource,
+  }));
+  if (options.json === true) ctx.printer.json({ downloads });
+  const ok = report.ok && downloads.length >= 2 && downloads.every((d) => d.verified);
+  return ok ? 0 : 1;
+}
+
+function printReport(printer: Printer, report: ScenarioReport): void {
+  printer.line();
+  if (report.downloads.length > 0) printer.downloads(report.downloads);
+  if (report.ok) printer.line(`scenario ${report.scenario} passed in ${(report.ms / 1000).toFixed(1)} s`);
+  else printer.line(`scenario ${report.scenario} FAILED: ${report.error?.message ?? 'unknown error'}`);
+}
+
+/** `--run NAME`, else the only run, else `lab`. */
+export async function resolveRun(ctx: CommandContext, run: string | undefined): Promise<string> {
+  if (run !== undefined) return run;
+  const runs = await ctx.controller.listRuns();
+  if (runs.length === 1) return runs[0]!;
+  if (runs.includes('lab')) return 'lab';
+  if (runs.length === 0) throw new UsageError('no runs (start one with: npm run lab -- up --peers 3)');
+  throw new UsageError(`several runs (${runs.join(', ')}): pick one with --run NAME`);
+}
+
+export async function statusCommand(ctx: CommandContext, run: string | undefined): Promise<number> {
+  const runs = run === undefined ? await ctx.controller.listRuns() : [run];
+  if (runs.length === 0) {
+    ctx.printer.runs([]);
+    return 0;
+  }
+  for (const name of runs) {
+    const labRun = await ctx.controller.attach(name);
+    ctx.printer.line(`run ${name} (network ${labRun.network?.name ?? '-'})`);
+    const rows = await Promise.all(
+      labRun.all().map(async (container: LabContainer) => {
+        if (container.role !== 'peer' || container.state !== 'running' || container.shortName === undefined) return { container };
+        try {
+          const status = await labRun.peer(container.shortName).control.request('status', {}, {
+            signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(STATUS_TIMEOUT_MS)]),
+          });
+          return { container, status };
+        } catch (err) {
+          return { container, error: messageOf(err) };
+        }
+      }),
+    );
+    ctx.printer.status(rows);
+    ctx.printer.line();
+  }
+  return 0;
+}
+
+export async function logsCommand(ctx: CommandContext, peer: string | undefined, run: string | undefined, tail?: number): Promise<number> {
+  const labRun = await ctx.controller.attach(await resolveRun(ctx, run));
+  const containers = peer === undefined ? labRun.all() : [labRun.container(peer)];
+  for (const container of containers) {
+    const { stdout, stderr } = await ctx.controller.docker.logs(container.id, tail === undefined ? {} : { tail });
+    ctx.printer.logs(container.shortName ?? container.name, stdout);
+    ctx.printer.logs(`${container.shortName ?? container.name} (stderr)`, stderr);
+  }
+  return 0;
+}
+
+export async function downCommand(ctx: CommandContext, run: string | undefined, all: boolean): Promise<number> {
+  if (all) {
+    const result = await ctx.controller.down(undefined);
+    ctx.printer.line(`removed ${result.containers} container(s) and ${result.networks} network(s)`);
+    return 0;
+  }
+  const name = await resolveRun(ctx, run);
+  const result = await ctx.controller.down(name);
+  ctx.printer.line(`run ${name}: removed ${result.containers} container(s) and ${result.networks} network(s)`);
+  return 0;
+}
+
+export function resolveScenarioFile(file: string): string {
+  if (existsSync(file)) return resolve(file);
+  const shipped = shippedScenarioPath(file.endsWith('.yaml') || file.endsWith('.json') ? file : `${file}.yaml`);
+  return existsSync(shipped) ? shipped : resolve(file);
+}

@@ -1,0 +1,343 @@
+/**
+ * Runs: a bridge network, a tracker and N peers, all labelled `swarmlab.run=NAME`, and their teardown.
+ *
+ * `LabController.up()` returns a `LabRun` that owns its containers; disposing it (or `down()`) removes
+ * everything labelled with the run, and only that. Creation registers teardown first: if `up()` fails or
+ * is aborted half way, whatever was created is removed before the error propagates.
+ */
+import { createLogger } from '../src/shared/logger';
+import { AbortedError, HealthTimeoutError, RunExistsError, RunNotFoundError, UnknownPeerError, UsageError, messageOf } from './errors';
+import { LABEL_RUN, type LabContainer, type LabDocker, type LabNetwork } from './lab-docker';
+import { PeerControl } from './peer-control';
+import type { ScenarioPeer } from './scenario-schema';
+
+const log = createLogger('lab');
+
+export const DEFAULT_RUN_NAME = 'lab';
+export const TRACKER_PORT = 7070;
+export const PEER_PORT = 7071;
+export const DATA_DIR = '/data';
+export const CONTROL_SOCKET = '/run/swarmlab/peer.sock';
+export const HEALTH_TIMEOUT_MS = 90_000;
+const HEALTH_POLL_MS = 300;
+
+export interface LabImages {
+  tracker: string;
+  peer: string;
+  base?: string;
+}
+
+export type EnsureImages = (init?: { rebuild?: boolean }) => Promise<LabImages>;
+
+export interface LabControllerComponents {
+  docker: LabDocker;
+  ensureImages: EnsureImages;
+}
+
+export interface LabControllerInit {
+  /** How long `up()` waits for every container to be healthy, in ms. */
+  healthTimeoutMs?: number;
+}
+
+export interface UpInit {
+  run?: string;
+  peers: ScenarioPeer[];
+  /** Chunk size for every peer (SWARMLAB_CHUNK_SIZE). */
+  chunkSize?: number;
+  /** Peers connect to the tracker by themselves (SWARMLAB_AUTOCONNECT=1). */
+  autoConnect?: boolean;
+  /** Peers publish what their directory holds at start-up (SWARMLAB_AUTOPUBLISH=1). */
+  autoPublish?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface RunPeer {
+  name: string;
+  container: LabContainer;
+  control: PeerControl;
+  /** Whether the container was started with the run. */
+  started: boolean;
+}
+
+export interface TeardownResult {
+  containers: number;
+  networks: number;
+}
+
+export function networkName(run: string): string {
+  return `swarmlab-${run}`;
+}
+
+export function containerName(run: string, shortName: string): string {
+  return `${run}-${shortName}`;
+}
+
+export class LabController {
+  readonly docker: LabDocker;
+  private readonly ensureImagesFn: EnsureImages;
+  private readonly healthTimeoutMs: number;
+
+  constructor(components: LabControllerComponents, init: LabControllerInit = {}) {
+    this.docker = components.docker;
+    this.ensureImagesFn = components.ensureImages;
+    this.healthTimeoutMs = init.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
+  }
+
+  async ensureImages(init: { rebuild?: boolean } = {}): Promise<LabImages> {
+    return this.ensureImagesFn(init);
+  }
+
+  /** Creates the network, tracker and peers of a new run and waits until they are healthy. */
+  async up(init: UpInit): Promise<LabRun> {
+    const runName = init.run ?? DEFAULT_RUN_NAME;
+    const { signal } = init;
+    if (!/^[a-z0-9][a-z0-9_.-]{0,40}$/.test(runName)) {
+      throw new UsageError(`invalid run name "${runName}" (lowercase letters, digits, '.', '_' and '-')`);
+    }
+    if (await this.exists(runName)) throw new RunExistsError(runName);
+    const images = await this.ensureImagesFn({});
+    throwIfAborted(signal);
+
+    const run = new LabRun({ docker: this.docker }, { name: runName });
+    try {
+      run.network = await this.docker.createNetwork({ name: networkName(runName), run: runName });
+      throwIfAborted(signal);
+      run.tracker = await this.docker.startTracker({
+        run: runName,
+        name: containerName(runName, 'tracker'),
+        shortName: 'tracker',
+        image: images.tracker,
+        network: run.network,
+        aliases: ['tracker'],
+        env: { LOG_FORMAT: 'json' },
+      });
+      run.tracker = await this.waitReady(run.tracker, undefined, signal);
+
+      const peers = await Promise.all(
+        init.peers.map(async (peer) => {
+          const started = peer.start ?? true;
+          const env: Record<string, string> = {
+            SWARMLAB_TRACKER: `tracker:${TRACKER_PORT}`,
+            SWARMLAB_NAME: peer.name,
+            SWARMLAB_DIR: DATA_DIR,
+            SWARMLAB_PORT: String(PEER_PORT),
+            SWARMLAB_CONTROL: CONTROL_SOCKET,
+            SWARMLAB_AUTOCONNECT: init.autoConnect === true ? '1' : '0',
+            SWARMLAB_AUTOPUBLISH: init.autoPublish === true ? '1' : '0',
+            LOG_FORMAT: 'json',
+            ...(init.chunkSize === undefined ? {} : { SWARMLAB_CHUNK_SIZE: String(init.chunkSize) }),
+            ...(peer.uploadRate === undefined ? {} : { SWARMLAB_UPLOAD_RATE: String(peer.uploadRate) }),
+            ...(peer.downloadRate === undefined ? {} : { SWARMLAB_DOWNLOAD_RATE: String(peer.downloadRate) }),
+            ...(peer.env ?? {}),
+          };
+          const network = run.network as LabNetwork;
+          let container = await this.docker.startPeer({
+            run: runName,
+            name: containerName(runName, peer.name),
+            shortName: peer.name,
+            image: images.peer,
+            network,
+            env,
+            start: started,
+          });
+          const control = new PeerControl({ docker: this.docker }, { containerId: container.id, peer: peer.name });
+          if (started) container = await this.waitReady(container, control, signal);
+          return { name: peer.name, container, control, started };
+        }),
+      );
+      for (const peer of peers) run.peers.set(peer.name, peer);
+      log.info('Run is up', { run: runName, peers: peers.length });
+      return run;
+    } catch (err) {
+      log.warn('Run failed to come up; tearing it down', { run: runName, error: messageOf(err) });
+      await this.down(runName).catch((downErr: unknown) =>
+        log.error('Teardown after a failed up failed', { run: runName, error: messageOf(downErr) }),
+      );
+      throw err;
+    }
+  }
+
+  /** Waits until a container is ready: healthy, or (without HEALTHCHECK) running and, for a peer, answering `status`. */
+  async waitReady(container: LabContainer, control?: PeerControl, signal?: AbortSignal): Promise<LabContainer> {
+    const deadline = Date.now() + this.healthTimeoutMs;
+    let current = container;
+    for (;;) {
+      throwIfAborted(signal);
+      current = await this.docker.inspect(container.id);
+      if (current.health === 'healthy') return current;
+      if (current.state === 'exited' || current.state === 'dead') {
+        const { stdout, stderr } = await this.docker.logs(container.id, { tail: 20 }).catch(() => ({ stdout: '', stderr: '' }));
+        throw new HealthTimeoutError(current.name, 0, `${current.state}; last logs:\n${(stdout + stderr).trim()}`);
+      }
+      if (current.state === 'running' && current.health !== 'unhealthy') {
+        if (control === undefined && current.health === undefined) return current;
+        if (control !== undefined) {
+          const ok = await control.request('status', {}, signal === undefined ? {} : { signal }).then(
+            () => true,
+            () => false,
+          );
+          if (ok) return this.docker.inspect(container.id);
+        }
+      }
+      if (Date.now() > deadline) {
+        throw new HealthTimeoutError(current.name, this.healthTimeoutMs, `${current.state}/${current.health ?? 'no healthcheck'}`);
+      }
+      await sleep(HEALTH_POLL_MS, signal);
+    }
+  }
+
+  /** True when any container or network carries the run's label. */
+  async exists(run: string): Promise<boolean> {
+    const [containers, networks] = await Promise.all([
+      this.docker.listContainers({ [LABEL_RUN]: run }),
+      this.docker.listNetworks({ [LABEL_RUN]: run }),
+    ]);
+    return containers.length > 0 || networks.length > 0;
+  }
+
+  /** Names of the runs that have containers or networks. */
+  async listRuns(): Promise<string[]> {
+    const [containers, networks] = await Promise.all([
+      this.docker.listContainers({ [LABEL_RUN]: '' }),
+      this.docker.listNetworks({ [LABEL_RUN]: '' }),
+    ]);
+    const runs = new Set<string>();
+    for (const c of containers) if (c.run !== '') runs.add(c.run);
+    for (const n of networks) {
+      const run = n.labels[LABEL_RUN];
+      if (run !== undefined && run !== '') runs.add(run);
+    }
+    return [...runs].sort();
+  }
+
+  /** Containers of a run, tracker first then peers by number. */
+  async containers(run: string): Promise<LabContainer[]> {
+    const containers = await this.docker.listContainers({ [LABEL_RUN]: run });
+    return containers.sort(compareContainers);
+  }
+
+  /** Reattaches to an existing run (for `status`, `logs`). */
+  async attach(run: string): Promise<LabRun> {
+    const containers = await this.containers(run);
+    const networks = await this.docker.listNetworks({ [LABEL_RUN]: run });
+    if (containers.length === 0 && networks.length === 0) throw new RunNotFoundError(run);
+    const labRun = new LabRun({ docker: this.docker }, { name: run });
+    const network = networks[0];
+    if (network !== undefined) labRun.network = { id: network.id, name: network.name };
+    for (const container of containers) {
+      if (container.role === 'tracker') labRun.tracker = container;
+      else if (container.role === 'peer' && container.shortName !== undefined) {
+        labRun.peers.set(container.shortName, {
+          name: container.shortName,
+          container,
+          control: new PeerControl({ docker: this.docker }, { containerId: container.id, peer: container.shortName }),
+          started: true,
+        });
+      }
+    }
+    return labRun;
+  }
+
+  /** Removes every container and network labelled with the run (or with any run when `run` is undefined). */
+  async down(run: string | undefined): Promise<TeardownResult> {
+    return teardown(this.docker, run);
+  }
+}
+
+/** A started run. Dispose it to remove everything it created. */
+export class LabRun {
+  readonly name: string;
+  network: LabNetwork | undefined;
+  tracker: LabContainer | undefined;
+  readonly peers = new Map<string, RunPeer>();
+  private readonly docker: LabDocker;
+  private tornDown: Promise<TeardownResult> | undefined;
+
+  constructor(components: { docker: LabDocker }, init: { name: string }) {
+    this.docker = components.docker;
+    this.name = init.name;
+  }
+
+  peer(name: string): RunPeer {
+    const peer = this.peers.get(name);
+    if (peer === undefined) throw new UnknownPeerError(name);
+    return peer;
+  }
+
+  /** The container of `tracker` or a peer. */
+  container(name: string): LabContainer {
+    if (name === 'tracker') {
+      if (this.tracker === undefined) throw new UnknownPeerError(name);
+      return this.tracker;
+    }
+    return this.peer(name).container;
+  }
+
+  /** Re-reads a container's state and address (they change on stop/start and network reconnects). */
+  async refresh(name: string): Promise<LabContainer> {
+    const fresh = await this.docker.inspect(this.container(name).id);
+    if (name === 'tracker') this.tracker = fresh;
+    else this.peer(name).container = fresh;
+    return fresh;
+  }
+
+  /** Every container of the run, tracker first. */
+  all(): LabContainer[] {
+    return [...(this.tracker === undefined ? [] : [this.tracker]), ...[...this.peers.values()].map((p) => p.container)];
+  }
+
+  /** Removes the run's containers and network; idempotent. */
+  async teardown(): Promise<TeardownResult> {
+    this.tornDown ??= teardown(this.docker, this.name);
+    return this.tornDown;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.teardown();
+  }
+}
+
+async function teardown(docker: LabDocker, run: string | undefined): Promise<TeardownResult> {
+  const labels = { [LABEL_RUN]: run ?? '' };
+  log.info('Tearing down...', { run: run ?? '(all)' });
+  const containers = await docker.listContainers(labels);
+  await Promise.all(containers.map((c) => docker.removeContainer(c.id)));
+  const networks = await docker.listNetworks(labels);
+  await Promise.all(networks.map((n) => docker.removeNetwork(n.id)));
+  log.info('Torn down', { run: run ?? '(all)', containers: containers.length, networks: networks.length });
+  return { containers: containers.length, networks: networks.length };
+}
+
+function compareContainers(a: LabContainer, b: LabContainer): number {
+  if (a.run !== b.run) return a.run < b.run ? -1 : 1;
+  if (a.role !== b.role) return a.role === 'tracker' ? -1 : 1;
+  const an = Number(/(\d+)$/.exec(a.shortName ?? '')?.[1] ?? Number.NaN);
+  const bn = Number(/(\d+)$/.exec(b.shortName ?? '')?.[1] ?? Number.NaN);
+  if (!Number.isNaN(an) && !Number.isNaN(bn) && an !== bn) return an - bn;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) {
+    const reason: unknown = signal.reason;
+    if (reason instanceof Error && reason.name === 'TimeoutError') throw reason;
+    throw new AbortedError(reason instanceof Error ? reason.message : 'aborted');
+  }
+}
+
+/** Sleeps, rejecting with `AbortedError` when the signal fires. */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  throwIfAborted(signal);
+  if (ms <= 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new AbortedError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

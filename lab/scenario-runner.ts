@@ -1,0 +1,444 @@
+/**
+ * Replays a validated scenario against a started run.
+ *
+ * Steps run in order; a step with several targets acts on them concurrently (two `download`s on
+ * `peers: [peer-3, peer-4]` run at the same time). A `download` with `wait: false` runs in the background
+ * until a `wait` step (or the end of the scenario). The first failing step stops the scenario; the
+ * caller tears the run down. Every download is verified inside its container: `sha256sum` of the
+ * downloaded file against `sha256sum` of the file where a `generate` step created it.
+ */
+import { createLogger } from '../src/shared/logger';
+import { AbortedError, AssertionFailedError, LabError, LabTimeoutError, StepFailedError, messageOf } from './errors';
+import { DATA_DIR, sleep, type LabRun } from './controller';
+import { isChunkEvent, type DownloadResult } from './peer-control';
+import type { DownloadReport, Printer } from './print';
+import { scenarioPeers, stepTargets, TRACKER_NAME } from './scenario';
+import type { AssertStep, DownloadStep, Scenario, ScenarioPeer, ScenarioStep } from './scenario-schema';
+import type { LabDocker } from './lab-docker';
+
+const log = createLogger('scenario');
+
+export const DEFAULT_SCENARIO_TIMEOUT_S = 300;
+export const DEFAULT_STEP_TIMEOUT_S = 120;
+
+export interface StepReport {
+  index: number;
+  action: string;
+  targets: string[];
+  ok: boolean;
+  startedAtMs: number;
+  ms: number;
+  error?: string;
+}
+
+export interface ScenarioReport {
+  scenario: string;
+  ok: boolean;
+  ms: number;
+  error?: { code: string; message: string };
+  steps: StepReport[];
+  downloads: DownloadReport[];
+}
+
+export interface ScenarioRunnerComponents {
+  run: LabRun;
+  docker: LabDocker;
+  printer: Printer;
+  /** Waits until a restarted container is ready again. */
+  waitReady?: (run: LabRun, name: string, signal: AbortSignal) => Promise<void>;
+}
+
+export interface ScenarioRunnerInit {
+  signal?: AbortSignal;
+  /** Print a line per received chunk (default true). */
+  printChunks?: boolean;
+}
+
+interface PendingDownload {
+  peer: string;
+  file: string;
+  promise: Promise<void>;
+}
+
+export class ScenarioRunner {
+  private readonly run: LabRun;
+  private readonly docker: LabDocker;
+  private readonly printer: Printer;
+  private readonly waitReadyFn: ((run: LabRun, name: string, signal: AbortSignal) => Promise<void>) | undefined;
+  private readonly scenario: Scenario;
+  private readonly peers: ScenarioPeer[];
+  private readonly outerSignal: AbortSignal | undefined;
+  private readonly printChunks: boolean;
+  /** sha256 of each generated file, computed with sha256sum where it was generated. */
+  private readonly expectedSha = new Map<string, string>();
+  /** The latest download report per `peer\0file`. */
+  private readonly downloads = new Map<string, DownloadReport>();
+  private readonly pending: PendingDownload[] = [];
+  /** The scenario-level signal (without a step's timeout), for background downloads. */
+  private scenarioSignal: AbortSignal | undefined;
+
+  constructor(components: ScenarioRunnerComponents, scenario: Scenario, init: ScenarioRunnerInit = {}) {
+    this.run = components.run;
+    this.docker = components.docker;
+    this.printer = components.printer;
+    this.waitReadyFn = components.waitReady;
+    this.scenario = scenario;
+    this.peers = scenarioPeers(scenario);
+    this.outerSignal = init.signal;
+    this.printChunks = init.printChunks ?? true;
+  }
+
+  /** Runs every step; never throws for a failing step (the report says what failed), only for bugs. */
+  async replay(): Promise<ScenarioReport> {
+    const startedAtMs = Date.now();
+    const timeoutS = this.scenario.timeoutSeconds ?? DEFAULT_SCENARIO_TIMEOUT_S;
+    const signals = [AbortSignal.timeout(timeoutS * 1000), ...(this.outerSignal === undefined ? [] : [this.outerSignal])];
+    const signal = AbortSignal.any(signals);
+    this.scenarioSignal = signal;
+    const steps: StepReport[] = [];
+    let failure: LabError | undefined;
+    const total = this.scenario.steps.length;
+
+    for (const [index, step] of this.scenario.steps.entries()) {
+      const targets = stepTargets(step, this.peers);
+      try {
+        if (step.at !== undefined) await sleep(startedAtMs + step.at * 1000 - Date.now(), signal);
+        if (step.after !== undefined) await sleep(step.after * 1000, signal);
+      } catch (err) {
+        failure = this.abortError(err, signal, timeoutS);
+        break;
+      }
+      const stepStartedAtMs = Date.now();
+      this.printer.step(index, total, describeStep(step, targets), step.note);
+      try {
+        await this.executeStep(step, targets, signal);
+        steps.push({ index, action: step.action, targets, ok: true, startedAtMs: stepStartedAtMs - startedAtMs, ms: Date.now() - stepStartedAtMs });
+      } catch (err) {
+        const error = signal.aborted ? this.abortError(err, signal, timeoutS) : new StepFailedError(index, step.action, err);
+        steps.push({
+          index,
+          action: step.action,
+          targets,
+          ok: false,
+          startedAtMs: stepStartedAtMs - startedAtMs,
+          ms: Date.now() - stepStartedAtMs,
+          error: error.message,
+        });
+        this.printer.stepFailed(index, messageOf(err));
+        failure = error;
+        break;
+      }
+    }
+
+    if (failure === undefined && this.pending.length > 0) {
+      try {
+        await this.waitPending(undefined, undefined, signal);
+      } catch (err) {
+        failure = signal.aborted ? this.abortError(err, signal, timeoutS) : asLabError(err);
+      }
+    }
+
+    const report: ScenarioReport = {
+      scenario: this.scenario.name,
+      ok: failure === undefined,
+      ms: Date.now() - startedAtMs,
+      steps,
+      downloads: [...this.downloads.values()],
+      ...(failure === undefined ? {} : { error: { code: failure.code, message: failure.message } }),
+    };
+    log.info('Scenario finished', { scenario: this.scenario.name, ok: report.ok, ms: report.ms });
+    return report;
+  }
+
+  private abortError(err: unknown, signal: AbortSignal, timeoutS: number): LabError {
+    const reason: unknown = signal.reason;
+    if (reason instanceof Error && reason.name === 'TimeoutError') {
+      return new LabTimeoutError(`scenario ${this.scenario.name} did not finish within ${timeoutS} s`);
+    }
+    if (err instanceof AbortedError) return err;
+    return new AbortedError(`scenario ${this.scenario.name} interrupted`);
+  }
+
+  private async executeStep(step: ScenarioStep, targets: string[], outer: AbortSignal): Promise<void> {
+    const stepTimeoutS = 'timeoutSeconds' in step && step.timeoutSeconds !== undefined ? step.timeoutSeconds : DEFAULT_STEP_TIMEOUT_S;
+    const signal = AbortSignal.any([outer, AbortSignal.timeout(stepTimeoutS * 1000)]);
+    try {
+      await this.dispatch(step, targets, signal);
+    } catch (err) {
+      if (!outer.aborted && signal.aborted) throw new LabTimeoutError(`step did not finish within ${stepTimeoutS} s`);
+      throw err;
+    }
+  }
+
+  private async dispatch(step: ScenarioStep, targets: string[], signal: AbortSignal): Promise<void> {
+    switch (step.action) {
+      case 'sleep':
+        await sleep(step.seconds * 1000, signal);
+        return;
+      case 'start':
+        await each(targets, async (name) => {
+          await this.docker.start(this.run.container(name).id);
+          if (this.waitReadyFn !== undefined) await this.waitReadyFn(this.run, name, signal);
+          await this.run.refresh(name);
+        });
+        return;
+      case 'stop':
+        await each(targets, async (name) => {
+          await this.docker.stop(this.run.container(name).id);
+          await this.run.refresh(name);
+        });
+        return;
+      case 'kill':
+        await each(targets, async (name) => {
+          await this.docker.kill(this.run.container(name).id);
+          await this.run.refresh(name);
+        });
+        return;
+      case 'pause':
+        await each(targets, (name) => this.docker.pause(this.run.container(name).id));
+        return;
+      case 'unpause':
+        await each(targets, (name) => this.docker.unpause(this.run.container(name).id));
+        return;
+      case 'disconnect-network':
+        await each(targets, async (name) => {
+          await this.docker.disconnectNetwork(this.networkId(), this.run.container(name).id);
+          await this.run.refresh(name);
+        });
+        return;
+      case 'connect-network':
+        await each(targets, async (name) => {
+          const aliases = name === TRACKER_NAME ? [TRACKER_NAME] : [name];
+          await this.docker.connectNetwork(this.networkId(), this.run.container(name).id, aliases);
+          const fresh = await this.run.refresh(name);
+          this.printer.info(`${name} is back on the network at ${fresh.ip ?? '?'}`);
+        });
+        return;
+      case 'connect':
+        await each(targets, async (name) => {
+          await this.run.peer(name).control.request('connect', {}, { signal });
+        });
+        return;
+      case 'disconnect':
+        await each(targets, async (name) => {
+          await this.run.peer(name).control.request('disconnect', {}, { signal });
+        });
+        return;
+      case 'publish':
+        await each(targets, async (name) => {
+          const result = await this.run.peer(name).control.request('upload', {}, { signal });
+          const names = (result.published ?? []).map((f) => `${f.name}${f.chunks === undefined ? '' : ` (${f.chunks} chunks)`}`);
+          this.printer.info(`${name} published ${names.join(', ') || 'nothing'}`);
+        });
+        return;
+      case 'files':
+        await each(targets, async (name) => {
+          this.printer.files(name, await this.run.peer(name).control.request('files', {}, { signal }));
+        });
+        return;
+      case 'status':
+        await each(targets, async (name) => {
+          this.printer.peerStatus(name, await this.run.peer(name).control.request('status', {}, { signal }));
+        });
+        return;
+      case 'generate':
+        await each(targets, async (name) => {
+          const peer = this.run.peer(name);
+          await peer.control.request(
+            'generate',
+            { name: step.file, size: step.size, ...(step.seed === undefined ? {} : { seed: step.seed }), text: step.text ?? true },
+            { signal },
+          );
+          const sha = await peer.control.sha256(`${DATA_DIR}/${step.file}`, signal);
+          const known = this.expectedSha.get(step.file);
+          if (known !== undefined && known !== sha) {
+            throw new AssertionFailedError(`${name} generated ${step.file} with sha256 ${sha}, but another peer has ${known}`);
+          }
+          this.expectedSha.set(step.file, sha);
+          this.printer.info(`${name} generated ${step.file} (${step.size} bytes, sha256 ${sha.slice(0, 16)}...)`);
+        });
+        return;
+      case 'rate':
+        await each(targets, async (name) => {
+          await this.run.peer(name).control.request(
+            'rate',
+            { ...(step.upload === undefined ? {} : { upload: step.upload }), ...(step.download === undefined ? {} : { download: step.download }) },
+            { signal },
+          );
+        });
+        return;
+      case 'download':
+        await this.download(step, targets, signal);
+        return;
+      case 'wait':
+        await this.waitPending(targets.length === 0 ? undefined : targets, step.file, signal);
+        return;
+      case 'assert':
+        await each(targets, (name) => this.assert(step, name, signal));
+        return;
+      default: {
+        const unreachable: never = step;
+        throw new LabError('ERR_LAB_STEP_FAILED', `unknown action ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  private networkId(): string {
+    if (this.run.network === undefined) throw new LabError('ERR_LAB_RUN_NOT_FOUND', 'the run has no network');
+    return this.run.network.id;
+  }
+
+  private async download(step: DownloadStep, targets: string[], signal: AbortSignal): Promise<void> {
+    const wait = step.wait ?? true;
+    // A background download outlives its step, so it is bounded only by the scenario's signal.
+    const downloadSignal = wait ? signal : (this.scenarioSignal ?? signal);
+    const started = targets.map((name) => ({
+      peer: name,
+      file: step.file,
+      promise: this.downloadOne(name, step, downloadSignal),
+    }));
+    if (wait) {
+      await each(started, (d) => d.promise);
+      return;
+    }
+    for (const d of started) {
+      d.promise.catch(() => undefined); // observed by `wait`; avoid an unhandled rejection meanwhile
+      this.pending.push(d);
+    }
+  }
+
+  private async downloadOne(name: string, step: DownloadStep, signal: AbortSignal): Promise<void> {
+    const peer = this.run.peer(name);
+    const to = { name, ip: (await this.run.refresh(name)).ip };
+    let result: DownloadResult;
+    try {
+      result = await peer.control.request(
+        'download',
+        { name: step.file },
+        {
+          signal,
+          onEvent: (event) => {
+            if (this.printChunks && isChunkEvent(event)) this.printer.chunk(to, event);
+          },
+        },
+      );
+    } catch (err) {
+      if (step.expectFailure === true && !signal.aborted) {
+        this.printer.info(`${name}: download of ${step.file} failed as expected: ${messageOf(err)}`);
+        return;
+      }
+      throw err;
+    }
+    if (step.expectFailure === true) {
+      throw new AssertionFailedError(`${name}: download of ${step.file} succeeded but was expected to fail`);
+    }
+    const path = result.path ?? `${DATA_DIR}/${step.file}`;
+    const sha256 = await peer.control.sha256(path, signal);
+    const bytes = await peer.control.fileSize(path, signal);
+    const expected = this.expectedSha.get(step.file);
+    const verified = expected === undefined ? result.verified === true && result.sha256 === sha256 : expected === sha256;
+    const report: DownloadReport = {
+      peer: name,
+      file: step.file,
+      bytes,
+      sha256,
+      verified,
+      chunksBySource: result.chunksBySource ?? {},
+      ...(result.ms === undefined ? {} : { ms: result.ms }),
+    };
+    this.downloads.set(`${name}\u0000${step.file}`, report);
+    this.printer.info(
+      `${name} finished ${step.file}: ${bytes} bytes, sha256 ${sha256.slice(0, 16)}..., verified ${verified ? 'yes' : 'NO'}`,
+    );
+  }
+
+  private async waitPending(peers: string[] | undefined, file: string | undefined, signal: AbortSignal): Promise<void> {
+    const matching = this.pending.filter(
+      (d) => (peers === undefined || peers.includes(d.peer)) && (file === undefined || d.file === file),
+    );
+    for (const d of matching) this.pending.splice(this.pending.indexOf(d), 1);
+    const abort = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(new AbortedError());
+      signal.addEventListener('abort', () => reject(new AbortedError()), { once: true });
+    });
+    abort.catch(() => undefined);
+    await Promise.race([each(matching, (d) => d.promise), abort]);
+  }
+
+  private async assert(step: AssertStep, name: string, signal: AbortSignal): Promise<void> {
+    const failures: string[] = [];
+    if (step.running !== undefined) {
+      const container = await this.run.refresh(name);
+      const running = container.state === 'running';
+      if (running !== step.running) failures.push(`is ${container.state}, expected ${step.running ? 'running' : 'not running'}`);
+    }
+    const file = step.file;
+    if (file !== undefined && (step.verified !== undefined || step.minSources !== undefined || step.sourcesInclude !== undefined || step.sourcesExclude !== undefined)) {
+      const report = this.downloads.get(`${name}\u0000${file}`);
+      if (report === undefined) {
+        failures.push(`has no finished download of ${file}`);
+      } else {
+        if (step.verified !== undefined && report.verified !== step.verified) {
+          failures.push(`${file} verified=${report.verified}, expected ${step.verified}`);
+        }
+        const sources = Object.entries(report.chunksBySource).filter(([, n]) => n > 0).map(([source]) => source);
+        if (step.minSources !== undefined && sources.length < step.minSources) {
+          failures.push(`${file} came from ${sources.length} source(s) (${sources.join(', ')}), expected at least ${step.minSources}`);
+        }
+        for (const source of step.sourcesInclude ?? []) {
+          if (!sources.includes(source)) failures.push(`${file} got no chunk from ${source} (sources: ${sources.join(', ')})`);
+        }
+        for (const source of step.sourcesExclude ?? []) {
+          if (sources.includes(source)) failures.push(`${file} got chunks from ${source}, expected none`);
+        }
+      }
+    }
+    if (step.listed !== undefined) {
+      const result = await this.run.peer(name).control.request('files', {}, { signal });
+      this.printer.files(name, result);
+      const names = new Set(result.files.map((f) => f.name));
+      const missing = step.listed.filter((n) => !names.has(n));
+      if (missing.length > 0) failures.push(`files does not list ${missing.join(', ')}`);
+    }
+    if (step.complete !== undefined && file !== undefined) {
+      const status = await this.run.peer(name).control.request('status', {}, { signal });
+      const held = (status.files ?? []).find((f) => f.name === file);
+      const complete = held?.complete === true;
+      if (complete !== step.complete) failures.push(`${file} complete=${complete}, expected ${step.complete}`);
+    }
+    if (failures.length > 0) throw new AssertionFailedError(`${name} ${failures.join('; ')}`);
+    this.printer.info(`${name}: assertion holds`);
+  }
+}
+
+/** Runs `fn` on every item concurrently; waits for all, then throws the first error. */
+async function each<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  const results = await Promise.allSettled(items.map((item) => fn(item)));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected !== undefined) throw rejected.reason;
+}
+
+function asLabError(err: unknown): LabError {
+  return err instanceof LabError ? err : new LabError('ERR_LAB_STEP_FAILED', messageOf(err));
+}
+
+function describeStep(step: ScenarioStep, targets: string[]): string {
+  const on = targets.length === 0 ? '' : ` ${targets.join(', ')}`;
+  switch (step.action) {
+    case 'generate':
+      return `generate ${step.file} (${step.size} bytes) on${on}`;
+    case 'download':
+      return `download ${step.file} on${on}${step.wait === false ? ' (background)' : ''}`;
+    case 'wait':
+      return `wait for downloads${on}${step.file === undefined ? '' : ` of ${step.file}`}`;
+    case 'sleep':
+      return `sleep ${step.seconds} s`;
+    case 'rate':
+      return `rate${on} upload=${step.upload ?? '-'} download=${step.download ?? '-'}`;
+    case 'assert':
+      return `assert on${on}${step.file === undefined ? '' : ` ${step.file}`}`;
+    default:
+      return `${step.action}${on}`;
+  }
+}
+
