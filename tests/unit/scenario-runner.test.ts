@@ -1,0 +1,280 @@
+/**
+ * The scenario runner and controller against an in-memory LabDocker: no Docker needed. The fake
+ * answers `swarmlab ctl --json ...`, `sha256sum` and `stat` the way a peer container would.
+ */
+import { LabController } from '../../lab/controller';
+import type {
+  CreateContainerInit,
+  ExecInit,
+  ExecResult,
+  LabContainer,
+  LabDocker,
+  LabNetwork,
+} from '../../lab/lab-docker';
+import { Printer } from '../../lab/print';
+import { setLogLevel } from '../../src/shared/logger';
+import { validateScenario } from '../../lab/scenario';
+import { ScenarioRunner } from '../../lab/scenario-runner';
+
+setLogLevel('warn');
+
+const SHA = 'a'.repeat(64);
+const BAD_SHA = 'b'.repeat(64);
+
+class FakeDocker implements LabDocker {
+  containers = new Map<string, LabContainer>();
+  networks = new Map<string, LabNetwork & { labels: Record<string, string> }>();
+  calls: string[] = [];
+  /** Per peer: the sha its downloaded file will have. */
+  downloadSha = new Map<string, string>();
+  /** Per peer: sources its download reports. */
+  sources = new Map<string, Record<string, number>>();
+  failDownloads = new Set<string>();
+  private nextId = 1;
+
+  async createNetwork(init: { name: string; run: string }): Promise<LabNetwork> {
+    const id = `net${this.nextId++}`;
+    this.networks.set(id, { id, name: init.name, labels: { 'swarmlab.run': init.run } });
+    return { id, name: init.name };
+  }
+  async startTracker(init: Omit<CreateContainerInit, 'role'>): Promise<LabContainer> {
+    return this.create({ ...init, role: 'tracker' });
+  }
+  async startPeer(init: Omit<CreateContainerInit, 'role'>): Promise<LabContainer> {
+    return this.create({ ...init, role: 'peer' });
+  }
+  private create(init: CreateContainerInit): LabContainer {
+    const id = `c${this.nextId++}`;
+    const started = init.start ?? true;
+    const container: LabContainer = {
+      id,
+      name: init.name,
+      run: init.run,
+      role: init.role,
+      shortName: init.shortName,
+      state: started ? 'running' : 'created',
+      health: started ? 'healthy' : undefined,
+      ip: started ? `172.30.0.${this.nextId}` : undefined,
+      labels: { 'swarmlab.run': init.run, 'swarmlab.role': init.role, 'swarmlab.peer': init.shortName },
+    };
+    this.containers.set(id, container);
+    return { ...container };
+  }
+  private get(id: string): LabContainer {
+    const c = this.containers.get(id);
+    if (c === undefined) throw new Error(`no container ${id}`);
+    return c;
+  }
+  async start(id: string): Promise<void> {
+    const c = this.get(id);
+    c.state = 'running';
+    c.health = 'healthy';
+    c.ip ??= `172.30.0.${this.nextId++}`;
+    this.calls.push(`start ${c.shortName}`);
+  }
+  async inspect(id: string): Promise<LabContainer> {
+    return { ...this.get(id) };
+  }
+  async exec(id: string, cmd: string[], init: ExecInit = {}): Promise<ExecResult> {
+    const c = this.get(id);
+    const peer = c.shortName ?? '?';
+    if (c.state !== 'running') return { exitCode: 1, stdout: '', stderr: 'container not running' };
+    if (cmd[0] === 'sha256sum') return { exitCode: 0, stdout: `${this.downloadSha.get(peer) ?? SHA}  ${cmd[1]}\n`, stderr: '' };
+    if (cmd[0] === 'stat') return { exitCode: 0, stdout: '65536\n', stderr: '' };
+    const command = cmd[3] ?? '';
+    this.calls.push(`${peer} ${command}`);
+    const lines: string[] = [];
+    const respond = (result: unknown): void => void lines.push(JSON.stringify({ id: 1, ok: true, result }));
+    switch (command) {
+      case 'download': {
+        if (this.failDownloads.has(peer)) {
+          lines.push(JSON.stringify({ id: 1, ok: false, error: { code: 'ERR_NO_SOURCES', message: 'no sources' } }));
+          break;
+        }
+        const sources = this.sources.get(peer) ?? { 'peer-1': 2, 'peer-2': 2 };
+        let index = 0;
+        for (const [from, n] of Object.entries(sources)) {
+          for (let i = 0; i < n; i++) {
+            lines.push(
+              JSON.stringify({ id: 1, event: 'chunk', file: cmd[4], index: index++, chunks: 4, from, fromAddr: '172.30.0.9:7071', bytes: 16384 }),
+            );
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        respond({ file: cmd[4], path: `/data/${cmd[4]}`, bytes: 65536, sha256: SHA, verified: true, chunksBySource: sources });
+        break;
+      }
+      case 'files':
+        respond({ files: [{ fileId: 'f'.repeat(64), name: 'a.txt', size: 65536, chunks: 4, holders: 2 }] });
+        break;
+      case 'status':
+        respond({ connected: true, files: [{ name: 'a.txt', have: 4, chunks: 4, complete: true }] });
+        break;
+      case 'upload':
+        respond({ published: [{ name: 'a.txt', chunks: 4 }] });
+        break;
+      default:
+        respond({});
+    }
+    for (const line of lines) init.onStdoutLine?.(line);
+    return { exitCode: 0, stdout: lines.join('\n'), stderr: '' };
+  }
+  async stop(id: string): Promise<void> {
+    this.get(id).state = 'exited';
+    this.calls.push(`stop ${this.get(id).shortName}`);
+  }
+  async kill(id: string): Promise<void> {
+    this.get(id).state = 'exited';
+    this.calls.push(`kill ${this.get(id).shortName}`);
+  }
+  async pause(id: string): Promise<void> {
+    this.get(id).state = 'paused';
+  }
+  async unpause(id: string): Promise<void> {
+    this.get(id).state = 'running';
+  }
+  async disconnectNetwork(_networkId: string, containerId: string): Promise<void> {
+    this.get(containerId).ip = undefined;
+  }
+  async connectNetwork(_networkId: string, containerId: string): Promise<void> {
+    this.get(containerId).ip = '172.30.0.99';
+  }
+  async logs(): Promise<{ stdout: string; stderr: string }> {
+    return { stdout: '', stderr: '' };
+  }
+  async removeContainer(id: string): Promise<void> {
+    this.containers.delete(id);
+  }
+  async removeNetwork(id: string): Promise<void> {
+    this.networks.delete(id);
+  }
+  async inspectImage(): Promise<{ id: string; sizeBytes: number }> {
+    return { id: 'img', sizeBytes: 1 };
+  }
+  async listContainers(labels: Record<string, string>): Promise<LabContainer[]> {
+    return [...this.containers.values()].filter((c) => matches(c.labels, labels)).map((c) => ({ ...c }));
+  }
+  async listNetworks(labels: Record<string, string>): Promise<(LabNetwork & { labels: Record<string, string> })[]> {
+    return [...this.networks.values()].filter((n) => matches(n.labels, labels));
+  }
+}
+
+function matches(have: Record<string, string>, want: Record<string, string>): boolean {
+  return Object.entries(want).every(([k, v]) => (v === '' ? k in have : have[k] === v));
+}
+
+async function replay(docker: FakeDocker, data: unknown): Promise<{ report: Awaited<ReturnType<ScenarioRunner['replay']>>; out: string[] }> {
+  const scenario = validateScenario(data);
+  const controller = new LabController(
+    { docker, ensureImages: async () => ({ tracker: 'swarmlab/tracker:latest', peer: 'swarmlab/peer:latest' }) },
+    { healthTimeoutMs: 1000 },
+  );
+  const out: string[] = [];
+  const run = await controller.up({ run: 'unit', peers: typeof scenario.peers === 'number' ? Array.from({ length: scenario.peers }, (_, i) => ({ name: `peer-${i + 1}` })) : scenario.peers });
+  try {
+    const runner = new ScenarioRunner(
+      {
+        run,
+        docker,
+        printer: new Printer({ out: { write: (line) => out.push(line) } }),
+        waitReady: async (r, name) => {
+          await controller.waitReady(r.container(name), undefined);
+        },
+      },
+      scenario,
+    );
+    return { report: await runner.replay(), out };
+  } finally {
+    await run.teardown();
+  }
+}
+
+const demo = {
+  name: 'demo',
+  peers: 4,
+  steps: [
+    { action: 'connect', peers: 'all' },
+    { action: 'generate', peers: ['peer-1', 'peer-2'], file: 'a.txt', size: 65536, seed: 's' },
+    { action: 'publish', peers: ['peer-1', 'peer-2'] },
+    { action: 'assert', peer: 'peer-3', listed: ['a.txt'] },
+    { action: 'download', peers: ['peer-3', 'peer-4'], file: 'a.txt' },
+    { action: 'assert', peers: ['peer-3', 'peer-4'], file: 'a.txt', verified: true, sourcesInclude: ['peer-1', 'peer-2'], minSources: 2 },
+  ],
+};
+
+describe('ScenarioRunner (fake docker)', () => {
+  it('replays the demo, prints one line per chunk and verifies both downloads', async () => {
+    const docker = new FakeDocker();
+    const { report, out } = await replay(docker, demo);
+    expect(report.ok).toBe(true);
+    expect(report.downloads.map((d) => [d.peer, d.verified, d.sha256])).toEqual([
+      ['peer-3', true, SHA],
+      ['peer-4', true, SHA],
+    ]);
+    expect(out.filter((l) => / <- chunk \d+\/4 of a\.txt from peer-[12] \(172\.30\.0\.9:7071\)$/.test(l))).toHaveLength(8);
+    expect(out).toContainEqual(expect.stringMatching(/^peer-3 \(172\.30\.0\.\d+\) <- chunk 1\/4 of a\.txt from peer-1/));
+    expect(docker.containers.size).toBe(0);
+    expect(docker.networks.size).toBe(0);
+  });
+
+  it('fails the scenario when the downloaded sha differs from the publishers\'', async () => {
+    const docker = new FakeDocker();
+    docker.downloadSha.set('peer-4', BAD_SHA);
+    const { report } = await replay(docker, demo);
+    expect(report.ok).toBe(false);
+    expect(report.error?.code).toBe('ERR_LAB_STEP_FAILED');
+    expect(report.error?.message).toMatch(/peer-4 a\.txt verified=false/);
+    expect(report.downloads.find((d) => d.peer === 'peer-4')?.verified).toBe(false);
+  });
+
+  it('fails an assertion on sources and stops at that step', async () => {
+    const docker = new FakeDocker();
+    docker.sources.set('peer-3', { 'peer-1': 4 });
+    const { report } = await replay(docker, demo);
+    expect(report.ok).toBe(false);
+    expect(report.steps.at(-1)).toMatchObject({ index: 5, ok: false });
+    expect(report.error?.message).toMatch(/got no chunk from peer-2/);
+  });
+
+  it('runs background downloads until wait, honours after, kills and starts peers', async () => {
+    const docker = new FakeDocker();
+    const startedAt = Date.now();
+    const { report } = await replay(docker, {
+      name: 'bg',
+      peers: [{ name: 'peer-1' }, { name: 'peer-2' }, { name: 'peer-3', start: false }],
+      steps: [
+        { action: 'generate', peer: 'peer-1', file: 'a.txt', size: 10 },
+        { action: 'download', peer: 'peer-2', file: 'a.txt', wait: false },
+        { action: 'kill', peer: 'peer-1', after: 0.2 },
+        { action: 'wait', peer: 'peer-2' },
+        { action: 'assert', peer: 'peer-1', running: false },
+        { action: 'start', peer: 'peer-3' },
+        { action: 'assert', peer: 'peer-3', running: true },
+        { action: 'sleep', seconds: 0.1 },
+      ],
+    });
+    expect(report.ok).toBe(true);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
+    expect(docker.calls).toEqual(expect.arrayContaining(['kill peer-1', 'start peer-3', 'peer-2 download']));
+    expect(report.downloads).toHaveLength(1);
+  });
+
+  it('accepts a download that is expected to fail, and rejects one that is not', async () => {
+    const docker = new FakeDocker();
+    docker.failDownloads.add('peer-2');
+    const steps = [{ action: 'download', peer: 'peer-2', file: 'a.txt', expectFailure: true }];
+    expect((await replay(docker, { name: 'x', peers: 2, steps })).report.ok).toBe(true);
+    const { report } = await replay(new FakeDocker(), { name: 'x', peers: 2, steps });
+    expect(report.ok).toBe(false);
+    expect(report.error?.message).toMatch(/expected to fail/);
+  });
+
+  it('refuses to start a run that already exists', async () => {
+    const docker = new FakeDocker();
+    const controller = new LabController({ docker, ensureImages: async () => ({ tracker: 't', peer: 'p' }) });
+    const run = await controller.up({ run: 'dup', peers: [{ name: 'peer-1' }] });
+    await expect(controller.up({ run: 'dup', peers: [{ name: 'peer-1' }] })).rejects.toMatchObject({ code: 'ERR_LAB_RUN_EXISTS' });
+    expect((await run.teardown()).containers).toBe(2);
+    expect(await controller.listRuns()).toEqual([]);
+  });
+});
