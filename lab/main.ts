@@ -1,0 +1,149 @@
+/**
+ * `npm run lab -- COMMAND`: the lab controller's command line. Parses arguments, wires dockerode,
+ * the image builder and the printer together, and turns SIGINT/SIGTERM into an abort that tears the
+ * run down. Exit codes: 0 ok, 1 a run or assertion failed, 2 bad usage or invalid scenario, 130 interrupted.
+ */
+import { parseArgs } from 'node:util';
+
+import Docker from 'dockerode';
+
+import { createLogger } from '../src/shared/logger';
+import {
+  buildCommand,
+  demoCommand,
+  downCommand,
+  logsCommand,
+  runCommand,
+  statusCommand,
+  upCommand,
+  type CommandContext,
+} from './commands';
+import { DEFAULT_RUN_NAME, LabController } from './controller';
+import { DockerodeLabDocker } from './dockerode-lab-docker';
+import { LabError, UsageError, messageOf } from './errors';
+import { ensureImages } from './images/build-images';
+import { Printer } from './print';
+
+const log = createLogger('lab');
+
+const USAGE = `usage: npm run lab -- COMMAND [options]
+
+commands:
+  build                              (re)build the images and print their names and sizes
+  up --peers N [--run NAME]          start a tracker and N peers on a fresh network (default run: ${DEFAULT_RUN_NAME})
+     [--chunk-size BYTES]
+  demo [--json] [--keep] [--run NAME]
+                                     replay the classic demo (lab/scenarios/demo.yaml) on 5 containers
+  run SCENARIO [--json] [--keep] [--run NAME]
+                                     replay a scenario file (YAML or JSON), e.g. lab/scenarios/seeder-killed.yaml
+  status [--run NAME]                containers, addresses, states and what each peer holds
+  logs [PEER] [--run NAME] [--tail N]
+                                     container logs (PEER: tracker, peer-1, ...)
+  down [--run NAME | --all]          remove the containers and networks of a run (or of every run)
+
+--json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.`;
+
+const EXIT_USAGE = 2;
+const EXIT_INTERRUPTED = 130;
+
+function positiveInt(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${option} must be a positive integer, got "${value}"`);
+  return Number(value);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      peers: { type: 'string' },
+      run: { type: 'string' },
+      'chunk-size': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      all: { type: 'boolean', default: false },
+      tail: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  const printer = new Printer();
+  if (command === undefined || command === 'help' || values.help) {
+    printer.line(USAGE);
+    return command === undefined && !values.help ? EXIT_USAGE : 0;
+  }
+
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupts += 1;
+    if (interrupts > 1) {
+      log.error('Second interrupt: exiting without teardown (clean up with: npm run lab -- down --all)');
+      process.exit(EXIT_INTERRUPTED);
+    }
+    log.warn(`${signal}: stopping and tearing down...`);
+    abort.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const docker = new Docker();
+  const controller = new LabController({
+    docker: new DockerodeLabDocker({ docker }),
+    ensureImages: (init) => ensureImages(docker, init),
+  });
+  const ctx: CommandContext = { controller, printer, signal: abort.signal };
+  const run = values.run;
+
+  const code = await (async (): Promise<number> => {
+    switch (command) {
+      case 'build':
+        return buildCommand(ctx);
+      case 'up': {
+        const peers = positiveInt(values.peers, '--peers');
+        if (peers === undefined) throw new UsageError('up needs --peers N');
+        const chunkSize = positiveInt(values['chunk-size'], '--chunk-size');
+        return upCommand(ctx, { run: run ?? DEFAULT_RUN_NAME, peers, ...(chunkSize === undefined ? {} : { chunkSize }) });
+      }
+      case 'demo':
+        return demoCommand(ctx, { json: values.json, keep: values.keep, ...(run === undefined ? {} : { run }) });
+      case 'run': {
+        const file = rest[0];
+        if (file === undefined) throw new UsageError('run needs a SCENARIO file');
+        return runCommand(ctx, file, { json: values.json, keep: values.keep, ...(run === undefined ? {} : { run }) });
+      }
+      case 'status':
+        return statusCommand(ctx, run);
+      case 'logs':
+        return logsCommand(ctx, rest[0], run, positiveInt(values.tail, '--tail'));
+      case 'down':
+        if (values.all && run !== undefined) throw new UsageError('down takes --run NAME or --all, not both');
+        return downCommand(ctx, run, values.all);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  })();
+  return abort.signal.aborted ? EXIT_INTERRUPTED : code;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`${messageOf(err)}\n\n${USAGE}\n`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    if (err instanceof LabError) {
+      process.stderr.write(`error [${err.code}]: ${err.message}\n`);
+      process.exitCode = err.code === 'ERR_LAB_SCENARIO_INVALID' || err.code === 'ERR_LAB_SCENARIO_READ' ? EXIT_USAGE : 1;
+      return;
+    }
+    log.error('Unexpected failure', { error: err instanceof Error ? err.stack : String(err) });
+    process.exitCode = 1;
+  },
+);
