@@ -55,6 +55,9 @@ const BUSYBOX_APPLETS: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
+/** Images whose pull failed in this process: not retried, so repeated calls stay fast offline. */
+const failedPulls = new Set<string>();
+
 const ETC_PASSWD = [
   'root:x:0:0:root:/root:/bin/sh',
   `node:x:${NODE_UID}:${NODE_GID}::/home/node:/bin/sh`,
@@ -89,7 +92,7 @@ export async function ensureNodeBaseImage(docker: Docker, init: EnsureNodeBaseIm
     return nodeImage;
   }
   // A local base named explicitly (e.g. NODE_IMAGE=swarmlab/node-base:...-local) is never pulled.
-  if (init.skipPull !== true && !nodeImage.startsWith(`${LOCAL_BASE_REPOSITORY}:`)) {
+  if (init.skipPull !== true && !failedPulls.has(nodeImage) && !nodeImage.startsWith(`${LOCAL_BASE_REPOSITORY}:`)) {
     const pullTimeoutMs = init.pullTimeoutMs ?? PULL_TIMEOUT_MS;
     log.info('Pulling Node base image', { image: nodeImage, pullTimeoutMs });
     try {
@@ -97,6 +100,7 @@ export async function ensureNodeBaseImage(docker: Docker, init: EnsureNodeBaseIm
       log.info('Pulled Node base image', { image: nodeImage });
       return nodeImage;
     } catch (err) {
+      failedPulls.add(nodeImage);
       log.info('Pull failed; building a local base from the host Node runtime', {
         image: nodeImage,
         reason: err instanceof Error ? err.message : String(err),
