@@ -157,7 +157,11 @@ export class LabController {
     }
   }
 
-  /** Waits until a container is ready: healthy, or (without HEALTHCHECK) running and, for a peer, answering `status`. */
+  /**
+   * Waits until a container is ready: healthy, or running and answering its own probe (the same command
+   * as the image's HEALTHCHECK: `swarmlab ctl status` for a peer, `swarmlab ping` for the tracker), which
+   * is faster than waiting for the healthcheck's first interval.
+   */
   async waitReady(container: LabContainer, control?: PeerControl, signal?: AbortSignal): Promise<LabContainer> {
     const deadline = Date.now() + this.healthTimeoutMs;
     let current = container;
@@ -170,19 +174,29 @@ export class LabController {
         throw new HealthTimeoutError(current.name, 0, `${current.state}; last logs:\n${(stdout + stderr).trim()}`);
       }
       if (current.state === 'running' && current.health !== 'unhealthy') {
-        if (control === undefined && current.health === undefined) return current;
-        if (control !== undefined) {
-          const ok = await control.request('status', {}, signal === undefined ? {} : { signal }).then(
-            () => true,
-            () => false,
-          );
-          if (ok) return this.docker.inspect(container.id);
-        }
+        if (await this.probe(current, control, signal)) return this.docker.inspect(container.id);
       }
       if (Date.now() > deadline) {
         throw new HealthTimeoutError(current.name, this.healthTimeoutMs, `${current.state}/${current.health ?? 'no healthcheck'}`);
       }
       await sleep(HEALTH_POLL_MS, signal);
+    }
+  }
+
+  private async probe(container: LabContainer, control: PeerControl | undefined, signal?: AbortSignal): Promise<boolean> {
+    const init = signal === undefined ? {} : { signal };
+    try {
+      if (control !== undefined) {
+        await control.request('status', {}, init);
+        return true;
+      }
+      if (container.role === 'tracker') {
+        const result = await this.docker.exec(container.id, ['swarmlab', 'ping', `127.0.0.1:${TRACKER_PORT}`], init);
+        return result.exitCode === 0;
+      }
+      return container.health === undefined;
+    } catch {
+      return false;
     }
   }
 

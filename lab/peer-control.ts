@@ -78,7 +78,7 @@ export interface ControlCommands {
   files: { args: Record<string, never>; result: FilesResult };
   download: { args: { name?: string; fileId?: string }; result: DownloadResult };
   status: { args: Record<string, never>; result: StatusResult };
-  generate: { args: { name: string; size: number; seed?: string; text?: boolean; chunkSize?: number }; result: GenerateResult };
+  generate: { args: { name: string; size: number; seed?: string; text?: boolean }; result: GenerateResult };
   rate: { args: { upload?: number | null; download?: number | null }; result: { upload: number | null; download: number | null } };
 }
 
@@ -111,7 +111,6 @@ export function ctlArgv<C extends ControlCommand>(cmd: C, args: ControlCommands[
       argv.push(String(a['name']), String(a['size']));
       if (typeof a['seed'] === 'string') argv.push('--seed', a['seed']);
       if (a['text'] === true) argv.push('--text');
-      if (typeof a['chunkSize'] === 'number') argv.push('--chunk-size', String(a['chunkSize']));
       break;
     case 'rate':
       if (a['upload'] !== undefined) argv.push('--upload', a['upload'] === null ? 'off' : String(a['upload']));
