@@ -104,7 +104,8 @@ export function ctlArgv<C extends ControlCommand>(cmd: C, args: ControlCommands[
       if (typeof a['tracker'] === 'string') argv.push(a['tracker']);
       break;
     case 'download':
-      if (typeof a['fileId'] === 'string') argv.push('--file-id', a['fileId']);
+      // ctl treats a 64-hex-digit argument as a file id, anything else as a name.
+      if (typeof a['fileId'] === 'string') argv.push(a['fileId']);
       else if (typeof a['name'] === 'string') argv.push(a['name']);
       break;
     case 'generate':
