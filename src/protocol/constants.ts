@@ -1,0 +1,24 @@
+/**
+ * Wire limits and sizes. Everything a remote controls is bounded here (docs/protocol.md, "Limits").
+ */
+
+/** u32 length prefix + u8 opcode + u32 request id. */
+export const FRAME_HEADER_BYTES = 9;
+/** Bytes the length prefix counts beyond the body: opcode + request id. */
+export const FRAME_OVERHEAD_BYTES = 5;
+/** Largest chunk a manifest may declare. */
+export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Largest frame (after the length prefix) a decoder accepts; checked before anything is buffered. */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+/** Most chunks one manifest may list (16 GiB at the default chunk size). */
+export const MAX_CHUNKS = 65_536;
+/** Longest file name, in bytes of UTF-8. */
+export const MAX_NAME_BYTES = 255;
+/** Size of a file id (SHA-256) on the wire. */
+export const FILE_ID_BYTES = 32;
+/** Binary chunk-addressing header: file id + u32 chunk index. */
+export const CHUNK_REF_BYTES = FILE_ID_BYTES + 4;
+/** Default chunk size for real files. */
+export const DEFAULT_CHUNK_BYTES = 256 * 1024;
+/** Protocol version carried in REGISTER and HELLO; a later change bumps it. */
+export const PROTOCOL_VERSION = 1;

@@ -1,0 +1,202 @@
+/**
+ * Every message on the wire, as a discriminated union on `type` (docs/protocol.md, "Messages").
+ *
+ * Control messages carry a JSON body validated by a schema per type (schemas.ts). The data path
+ * (REQUEST, CHUNK, REJECT, CANCEL, HAVE_CHUNK) is binary: a 32-byte file id, a u32 chunk index, and for
+ * CHUNK the raw bytes, so no chunk is ever JSON- or base64-encoded.
+ */
+
+export enum MessageType {
+  // peer -> tracker
+  Register = 0x01,
+  Registered = 0x02,
+  Unregister = 0x03,
+  Heartbeat = 0x04,
+  Publish = 0x05,
+  Published = 0x06,
+  List = 0x07,
+  Files = 0x08,
+  Locate = 0x09,
+  Peers = 0x0a,
+  Have = 0x0b,
+  Ok = 0x0c,
+  Error = 0x0d,
+  // peer <-> peer
+  Hello = 0x20,
+  Interested = 0x21,
+  Bitfield = 0x22,
+  Request = 0x23,
+  Chunk = 0x24,
+  Reject = 0x25,
+  Cancel = 0x26,
+  HaveChunk = 0x27,
+}
+
+/** The manifest of a file: the file id is the SHA-256 of its canonical encoding. */
+export interface Manifest {
+  name: string;
+  size: number;
+  chunkSize: number;
+  /** Hex SHA-256 of every chunk, in order. */
+  chunks: string[];
+}
+
+export interface RegisterBody {
+  version: number;
+  name: string;
+  /** The peer's data port; the tracker pairs it with the address it sees the peer connect from. */
+  port: number;
+  /** An address to advertise instead of the one the tracker sees (e.g. behind NAT). */
+  host?: string;
+}
+export interface RegisteredBody {
+  peerId: string;
+  heartbeatMs: number;
+  /** The address the tracker sees this peer at. */
+  host: string;
+}
+export type EmptyBody = Record<string, never>;
+export interface PublishBody {
+  manifest: Manifest;
+}
+export interface PublishedBody {
+  fileId: string;
+}
+export interface FileSummary {
+  fileId: string;
+  name: string;
+  size: number;
+  chunkSize: number;
+  chunks: number;
+  /** Peers holding at least one chunk. */
+  holders: number;
+  /** Peers holding every chunk. */
+  seeders: number;
+}
+export interface FilesBody {
+  files: FileSummary[];
+}
+export interface LocateBody {
+  fileId: string;
+}
+export interface PeerLocation {
+  peerId: string;
+  name: string;
+  host: string;
+  port: number;
+  complete: boolean;
+  /** Base64 bitfield of the chunks this peer holds, most significant bit first. */
+  bitfield: string;
+}
+export interface PeersBody {
+  fileId: string;
+  manifest: Manifest;
+  peers: PeerLocation[];
+}
+export interface HaveBody {
+  fileId: string;
+  /** The manifest travels with the first announcement of a file the tracker may not know yet. */
+  manifest?: Manifest;
+  indices: number[];
+}
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
+export interface HelloBody {
+  version: number;
+  peerId: string;
+  name: string;
+}
+export interface InterestedBody {
+  fileId: string;
+}
+export interface BitfieldBody {
+  fileId: string;
+  bitfield: string;
+}
+
+/** Why a source declined a REQUEST. */
+export enum RejectReason {
+  NotHeld = 1,
+  Busy = 2,
+  Unavailable = 3,
+}
+
+interface Frame<T extends MessageType, B> {
+  type: T;
+  requestId: number;
+  body: B;
+}
+
+/** A chunk address on the data path. */
+export interface ChunkRef {
+  fileId: string;
+  index: number;
+}
+
+export type RegisterMsg = Frame<MessageType.Register, RegisterBody>;
+export type RegisteredMsg = Frame<MessageType.Registered, RegisteredBody>;
+export type UnregisterMsg = Frame<MessageType.Unregister, EmptyBody>;
+export type HeartbeatMsg = Frame<MessageType.Heartbeat, EmptyBody>;
+export type PublishMsg = Frame<MessageType.Publish, PublishBody>;
+export type PublishedMsg = Frame<MessageType.Published, PublishedBody>;
+export type ListMsg = Frame<MessageType.List, EmptyBody>;
+export type FilesMsg = Frame<MessageType.Files, FilesBody>;
+export type LocateMsg = Frame<MessageType.Locate, LocateBody>;
+export type PeersMsg = Frame<MessageType.Peers, PeersBody>;
+export type HaveMsg = Frame<MessageType.Have, HaveBody>;
+export type OkMsg = Frame<MessageType.Ok, EmptyBody>;
+export type ErrorMsg = Frame<MessageType.Error, ErrorBody>;
+export type HelloMsg = Frame<MessageType.Hello, HelloBody>;
+export type InterestedMsg = Frame<MessageType.Interested, InterestedBody>;
+export type BitfieldMsg = Frame<MessageType.Bitfield, BitfieldBody>;
+export type RequestMsg = Frame<MessageType.Request, ChunkRef>;
+export type ChunkMsg = Frame<MessageType.Chunk, ChunkRef & { data: Buffer }>;
+export type RejectMsg = Frame<MessageType.Reject, ChunkRef & { reason: RejectReason }>;
+export type CancelMsg = Frame<MessageType.Cancel, ChunkRef>;
+export type HaveChunkMsg = Frame<MessageType.HaveChunk, ChunkRef>;
+
+export type JsonMessage =
+  | RegisterMsg
+  | RegisteredMsg
+  | UnregisterMsg
+  | HeartbeatMsg
+  | PublishMsg
+  | PublishedMsg
+  | ListMsg
+  | FilesMsg
+  | LocateMsg
+  | PeersMsg
+  | HaveMsg
+  | OkMsg
+  | ErrorMsg
+  | HelloMsg
+  | InterestedMsg
+  | BitfieldMsg;
+
+export type BinaryMessage = RequestMsg | ChunkMsg | RejectMsg | CancelMsg | HaveChunkMsg;
+
+export type Message = JsonMessage | BinaryMessage;
+
+export type JsonMessageType = JsonMessage['type'];
+export type BinaryMessageType = BinaryMessage['type'];
+
+/** The body type for a message type, e.g. `BodyOf<MessageType.Locate>` is `LocateBody`. */
+export type BodyOf<T extends MessageType> = Extract<Message, { type: T }>['body'];
+
+const BINARY_TYPES: ReadonlySet<number> = new Set([
+  MessageType.Request,
+  MessageType.Chunk,
+  MessageType.Reject,
+  MessageType.Cancel,
+  MessageType.HaveChunk,
+]);
+
+export function isBinaryType(type: number): type is BinaryMessageType {
+  return BINARY_TYPES.has(type);
+}
+
+export function isKnownType(type: number): type is MessageType {
+  return typeof MessageType[type as MessageType] === 'string';
+}

@@ -1,0 +1,133 @@
+/**
+ * JSON Schemas for every JSON body, compiled once at module load (ajv). The decoder rejects any body
+ * that does not match with InvalidBodyError, so handlers only ever see well-typed messages.
+ */
+import Ajv from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_NAME_BYTES } from './constants';
+import { MessageType } from './messages';
+import type { JsonMessageType } from './messages';
+
+const ajv = new Ajv({ allErrors: false, strict: true });
+
+const fileId = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+/** Names never carry path separators, NULs or control characters, and are never "." or "..". */
+export const FILE_NAME_PATTERN = '^(?!\\.{1,2}$)[^\\u0000-\\u001f\\u007f/\\\\]+$';
+const fileName = { type: 'string', minLength: 1, maxLength: MAX_NAME_BYTES, pattern: FILE_NAME_PATTERN } as const;
+const peerName = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' } as const;
+const host = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+const empty = { type: 'object', additionalProperties: false, properties: {} } as const;
+const base64 = { type: 'string', maxLength: Math.ceil(MAX_CHUNKS / 8 / 3) * 4 + 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' } as const;
+
+export const manifestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'size', 'chunkSize', 'chunks'],
+  properties: {
+    name: fileName,
+    size: { type: 'integer', minimum: 0, maximum: MAX_CHUNKS * MAX_CHUNK_BYTES },
+    chunkSize: { type: 'integer', minimum: 1024, maximum: MAX_CHUNK_BYTES },
+    chunks: { type: 'array', maxItems: MAX_CHUNKS, items: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+  },
+} as const;
+
+const fileSummary = {
+  type: 'object',
+  required: ['fileId', 'name', 'size', 'chunkSize', 'chunks', 'holders', 'seeders'],
+  properties: {
+    fileId,
+    name: fileName,
+    size: { type: 'integer', minimum: 0 },
+    chunkSize: { type: 'integer', minimum: 1 },
+    chunks: { type: 'integer', minimum: 0 },
+    holders: { type: 'integer', minimum: 0 },
+    seeders: { type: 'integer', minimum: 0 },
+  },
+} as const;
+
+const peerLocation = {
+  type: 'object',
+  required: ['peerId', 'name', 'host', 'port', 'complete', 'bitfield'],
+  properties: { peerId: { type: 'string' }, name: peerName, host, port, complete: { type: 'boolean' }, bitfield: base64 },
+} as const;
+
+const schemas: Record<JsonMessageType, object> = {
+  [MessageType.Register]: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['version', 'name', 'port'],
+    properties: { version: { type: 'integer', minimum: 1 }, name: peerName, port, host },
+  },
+  [MessageType.Registered]: {
+    type: 'object',
+    required: ['peerId', 'heartbeatMs', 'host'],
+    properties: { peerId: { type: 'string', minLength: 1 }, heartbeatMs: { type: 'integer', minimum: 1 }, host },
+  },
+  [MessageType.Unregister]: empty,
+  [MessageType.Heartbeat]: empty,
+  [MessageType.Publish]: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['manifest'],
+    properties: { manifest: manifestSchema },
+  },
+  [MessageType.Published]: { type: 'object', required: ['fileId'], properties: { fileId } },
+  [MessageType.List]: empty,
+  [MessageType.Files]: {
+    type: 'object',
+    required: ['files'],
+    properties: { files: { type: 'array', items: fileSummary } },
+  },
+  [MessageType.Locate]: { type: 'object', additionalProperties: false, required: ['fileId'], properties: { fileId } },
+  [MessageType.Peers]: {
+    type: 'object',
+    required: ['fileId', 'manifest', 'peers'],
+    properties: { fileId, manifest: manifestSchema, peers: { type: 'array', items: peerLocation } },
+  },
+  [MessageType.Have]: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['fileId', 'indices'],
+    properties: {
+      fileId,
+      manifest: manifestSchema,
+      indices: { type: 'array', maxItems: MAX_CHUNKS, items: { type: 'integer', minimum: 0, maximum: MAX_CHUNKS - 1 } },
+    },
+  },
+  [MessageType.Ok]: { type: 'object' },
+  [MessageType.Error]: {
+    type: 'object',
+    required: ['code', 'message'],
+    properties: { code: { type: 'string', maxLength: 64 }, message: { type: 'string', maxLength: 1024 } },
+  },
+  [MessageType.Hello]: {
+    type: 'object',
+    required: ['version', 'peerId', 'name'],
+    properties: { version: { type: 'integer', minimum: 1 }, peerId: { type: 'string', maxLength: 128 }, name: peerName },
+  },
+  [MessageType.Interested]: { type: 'object', additionalProperties: false, required: ['fileId'], properties: { fileId } },
+  [MessageType.Bitfield]: { type: 'object', required: ['fileId', 'bitfield'], properties: { fileId, bitfield: base64 } },
+};
+
+const validators = new Map<number, ValidateFunction>(
+  Object.entries(schemas).map(([type, schema]) => [Number(type), ajv.compile(schema)]),
+);
+
+const manifestValidator = ajv.compile(manifestSchema);
+
+/** Validates a JSON body for `type`; returns a one-line reason when it does not match. */
+export function validateBody(type: JsonMessageType, body: unknown): string | undefined {
+  const validate = validators.get(type);
+  if (validate === undefined) return `no schema for type ${type}`;
+  if (validate(body)) return undefined;
+  const error = validate.errors?.[0];
+  return error ? `${error.instancePath || '/'} ${error.message ?? 'is invalid'}` : 'is invalid';
+}
+
+/** Validates a manifest that came from anywhere (the tracker, a sidecar file). */
+export function validateManifest(manifest: unknown): string | undefined {
+  if (manifestValidator(manifest)) return undefined;
+  const error = manifestValidator.errors?.[0];
+  return error ? `${error.instancePath || '/'} ${error.message ?? 'is invalid'}` : 'is invalid';
+}
