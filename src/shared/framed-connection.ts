@@ -1,0 +1,215 @@
+/**
+ * One TCP connection speaking swarmlab frames: the transport edge shared by the tracker, the tracker
+ * client, the data server and the downloader's connections.
+ *
+ * - Incoming bytes go through a FrameDecoder; a protocol error is answered with one ERROR frame and
+ *   closes this connection only.
+ * - Responses (REGISTERED, PEERS, CHUNK, ERROR, ...) are matched to the pending request with the same id;
+ *   everything else is handed to `onMessage`.
+ * - Every pending request is rejected with ConnectionClosedError when the connection closes, so none
+ *   is left hanging.
+ */
+import { EventEmitter, once } from 'node:events';
+import type { Socket } from 'node:net';
+import { encodeJson, FrameDecoder, MessageType } from '../protocol';
+import type { BodyOf, JsonMessageType, Message, ProtocolError } from '../protocol';
+import { ConnectionClosedError, RemoteError, RequestTimeoutError } from './errors';
+import type { Logger } from './logger';
+
+const RESPONSE_TYPES: ReadonlySet<MessageType> = new Set([
+  MessageType.Registered,
+  MessageType.Published,
+  MessageType.Files,
+  MessageType.Peers,
+  MessageType.Ok,
+  MessageType.Error,
+  MessageType.Bitfield,
+  MessageType.Chunk,
+  MessageType.Reject,
+]);
+
+export interface FramedConnectionInit {
+  /** Close the connection after this long without any incoming byte (0 = never). */
+  idleTimeoutMs?: number;
+  maxFrameBytes?: number;
+  /** Default timeout for `request`. */
+  requestTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve: (message: Message) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface FramedConnectionEvents {
+  message: [Message];
+  close: [Error | undefined];
+  'protocol-error': [ProtocolError];
+}
+
+export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  private readonly decoder: FrameDecoder;
+  private readonly pending = new Map<number, Pending>();
+  private readonly requestTimeoutMs: number;
+  private nextRequestId = 1;
+  private closed = false;
+  /** Set once the remote broke the protocol: input is ignored while the ERROR frame flushes. */
+  private failure: ProtocolError | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly logger: Logger,
+    init: FramedConnectionInit = {},
+  ) {
+    super();
+    this.remoteAddress = normaliseAddress(socket.remoteAddress ?? '');
+    this.remotePort = socket.remotePort ?? 0;
+    this.decoder = new FrameDecoder(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes });
+    this.requestTimeoutMs = init.requestTimeoutMs ?? 10_000;
+    socket.setNoDelay(true);
+    if (init.idleTimeoutMs) {
+      socket.setTimeout(init.idleTimeoutMs, () => this.close(new RequestTimeoutError('idle timeout')));
+    }
+    socket.on('data', (data: Buffer) => this.onData(data));
+    socket.on('error', (error) => this.close(error));
+    socket.on('close', () => this.close(this.failure));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Writes an already encoded frame; returns false when the socket buffer is full (wait for `drained`). */
+  write(frame: Buffer): boolean {
+    if (this.closed) return false;
+    return this.socket.write(frame);
+  }
+
+  /** Writes a frame header and its payload without copying the payload. */
+  writeWithPayload(header: Buffer, payload: Buffer): boolean {
+    if (this.closed) return false;
+    this.socket.cork();
+    this.socket.write(header);
+    const ok = this.socket.write(payload);
+    this.socket.uncork();
+    return ok;
+  }
+
+  send<T extends JsonMessageType>(type: T, requestId: number, body: BodyOf<T>): boolean {
+    return this.write(encodeJson(type, requestId, body));
+  }
+
+  sendError(requestId: number, code: string, message: string): void {
+    this.send(MessageType.Error, requestId, { code, message: message.slice(0, 1024) });
+  }
+
+  /** Resolves once the socket can take more data, or rejects when the connection closes or `signal` aborts. */
+  async drained(signal?: AbortSignal): Promise<void> {
+    if (this.closed) throw new ConnectionClosedError();
+    if (!this.socket.writableNeedDrain) return;
+    await Promise.race([
+      once(this.socket, 'drain', signal ? { signal } : {}),
+      once(this, 'close').then(() => {
+        throw new ConnectionClosedError();
+      }),
+    ]);
+  }
+
+  /** Allocates a request id; use with `expect` when the request frame is encoded by hand (binary). */
+  allocateRequestId(): number {
+    const id = this.nextRequestId;
+    this.nextRequestId = this.nextRequestId >= 0xfffffff0 ? 1 : this.nextRequestId + 1;
+    return id;
+  }
+
+  /** Waits for the response to request `requestId`; an ERROR response rejects with RemoteError. */
+  expect(requestId: number, timeoutMs = this.requestTimeoutMs): Promise<Message> {
+    if (this.closed) return Promise.reject(new ConnectionClosedError());
+    return new Promise<Message>((resolve, reject) => {
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              this.pending.delete(requestId);
+              reject(new RequestTimeoutError(`no answer from ${this.remoteAddress}:${this.remotePort} in ${timeoutMs} ms`));
+            }, timeoutMs)
+          : undefined;
+      this.pending.set(requestId, { resolve, reject, timer });
+    });
+  }
+
+  /** Forgets a pending request (e.g. cancelled); its promise never settles afterwards. */
+  forget(requestId: number): void {
+    const pending = this.pending.get(requestId);
+    if (pending?.timer) clearTimeout(pending.timer);
+    this.pending.delete(requestId);
+  }
+
+  /** Sends a JSON request and waits for its response. */
+  request<T extends JsonMessageType>(type: T, body: BodyOf<T>, timeoutMs?: number): Promise<Message> {
+    const requestId = this.allocateRequestId();
+    const response = this.expect(requestId, timeoutMs);
+    this.send(type, requestId, body);
+    return response;
+  }
+
+  /** Idempotent: rejects every pending request, removes the socket, emits `close` once. */
+  close(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    const closedError = new ConnectionClosedError(error ? `connection closed: ${error.message}` : 'connection closed');
+    for (const [, pending] of this.pending) {
+      if (pending.timer) clearTimeout(pending.timer);
+      pending.reject(closedError);
+    }
+    this.pending.clear();
+    this.socket.destroy();
+    this.emit('close', error);
+  }
+
+  /** Sends a protocol error to the remote, then closes once the frame is flushed (or after 1 s). */
+  private failProtocol(error: ProtocolError): void {
+    this.logger.warn('protocol error; closing connection', {
+      remote: `${this.remoteAddress}:${this.remotePort}`,
+      code: error.code,
+      reason: error.message,
+    });
+    this.emit('protocol-error', error);
+    if (this.closed || this.failure) return;
+    this.failure = error;
+    this.sendError(0, error.code, error.message);
+    this.socket.end();
+    setTimeout(() => this.close(error), 1000).unref();
+  }
+
+  private onData(data: Buffer): void {
+    if (this.closed || this.failure) return;
+    const { messages, error } = this.decoder.push(data);
+    for (const message of messages) {
+      if (this.closed || this.failure) return;
+      this.dispatch(message);
+    }
+    if (error) this.failProtocol(error);
+  }
+
+  private dispatch(message: Message): void {
+    if (message.requestId !== 0 && RESPONSE_TYPES.has(message.type)) {
+      const pending = this.pending.get(message.requestId);
+      if (pending) {
+        this.pending.delete(message.requestId);
+        if (pending.timer) clearTimeout(pending.timer);
+        if (message.type === MessageType.Error) pending.reject(new RemoteError(message.body.code, message.body.message));
+        else pending.resolve(message);
+        return;
+      }
+    }
+    this.emit('message', message);
+  }
+}
+
+/** "::ffff:127.0.0.1" -> "127.0.0.1", so addresses compare and print the same everywhere. */
+export function normaliseAddress(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
