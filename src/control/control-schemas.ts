@@ -1,0 +1,120 @@
+/**
+ * The control protocol (docs/control.md): JSON lines, every one validated with ajv in both directions.
+ */
+import Ajv from 'ajv';
+
+export const CONTROL_COMMANDS = ['connect', 'disconnect', 'upload', 'files', 'download', 'status', 'generate', 'rate'] as const;
+export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
+
+export interface ControlRequest {
+  id: number | string;
+  cmd: ControlCommand;
+  args?: Record<string, unknown>;
+  token?: string;
+}
+
+export type ControlLine =
+  | { id: number | string; ok: true; result: unknown }
+  | { id: number | string; ok: false; error: { code: string; message: string } }
+  | { id: number | string; event: string; [key: string]: unknown };
+
+/** Longest line either side accepts. */
+export const MAX_CONTROL_LINE_BYTES = 64 * 1024;
+
+// strictRequired is off: `download` requires one of two properties through anyOf.
+const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, strictTypes: false });
+const id = { anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 64 }] };
+const rate = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] };
+
+const argsSchemas: Record<ControlCommand, object> = {
+  connect: { type: 'object', additionalProperties: false, properties: { tracker: { type: 'string', minLength: 1, maxLength: 300 } } },
+  disconnect: { type: 'object', additionalProperties: false, properties: {} },
+  upload: { type: 'object', additionalProperties: false, properties: {} },
+  files: { type: 'object', additionalProperties: false, properties: {} },
+  download: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { name: { type: 'string', minLength: 1, maxLength: 1024 }, fileId: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+    anyOf: [{ required: ['name'] }, { required: ['fileId'] }],
+  },
+  status: { type: 'object', additionalProperties: false, properties: {} },
+  generate: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'size'],
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 255 },
+      size: { type: 'integer', minimum: 0, maximum: 64 * 1024 * 1024 * 1024 },
+      seed: { type: 'string', maxLength: 256 },
+      text: { type: 'boolean' },
+    },
+  },
+  rate: { type: 'object', additionalProperties: false, properties: { upload: rate, download: rate } },
+};
+
+const validateRequestShape = ajv.compile<ControlRequest>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'cmd'],
+  properties: {
+    id,
+    cmd: { enum: [...CONTROL_COMMANDS] },
+    args: { type: 'object' },
+    token: { type: 'string', maxLength: 256 },
+  },
+});
+const validateArgs = new Map(Object.entries(argsSchemas).map(([cmd, schema]) => [cmd, ajv.compile(schema)]));
+
+const validateLineShape = ajv.compile<ControlLine>({
+  type: 'object',
+  required: ['id'],
+  properties: { id, ok: { type: 'boolean' }, event: { type: 'string' } },
+  oneOf: [
+    { required: ['ok', 'result'], properties: { ok: { const: true } } },
+    {
+      required: ['ok', 'error'],
+      properties: {
+        ok: { const: false },
+        error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+      },
+    },
+    { required: ['event'], not: { required: ['ok'] } },
+  ],
+});
+
+function describe(errors: typeof validateRequestShape.errors, prefix: string): string {
+  const error = errors?.[0];
+  return error ? `${prefix}${error.instancePath || ''} ${error.message ?? 'is invalid'}` : `${prefix} is invalid`;
+}
+
+/** Parses and validates a request line; throws with a one-line reason. */
+export function parseControlRequest(line: string): ControlRequest {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    throw new Error('request is not valid JSON');
+  }
+  if (!validateRequestShape(parsed)) throw new Error(describe(validateRequestShape.errors, 'request'));
+  const validate = validateArgs.get(parsed.cmd)!;
+  if (!validate(parsed.args ?? {})) throw new Error(describe(validate.errors, `args of ${parsed.cmd}`));
+  return parsed;
+}
+
+/** Parses and validates a response or event line. */
+export function parseControlLine(line: string): ControlLine {
+  const parsed: unknown = JSON.parse(line);
+  if (!validateLineShape(parsed)) throw new Error(describe(validateLineShape.errors, 'control line'));
+  return parsed;
+}
+
+/** Best effort: the id of a request that failed validation, so the error can still be matched. */
+export function requestIdOf(line: string): number | string {
+  try {
+    const parsed = JSON.parse(line) as { id?: unknown };
+    if (typeof parsed.id === 'number' || (typeof parsed.id === 'string' && parsed.id.length <= 64)) return parsed.id;
+  } catch {
+    // fall through
+  }
+  return 0;
+}

@@ -1,0 +1,133 @@
+/**
+ * The peer's control socket: a Unix socket (mode 0600) speaking JSON lines (docs/control.md). Every
+ * request is validated, dispatched to the PeerNode, and answered with exactly one response line;
+ * long commands (download) stream event lines before it. A broken request gets an error line and
+ * the connection stays usable.
+ */
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { errorCode, errorMessage } from '../shared/errors';
+import type { Logger } from '../shared/logger';
+import type { PeerNode } from '../peer/peer-node';
+import { MAX_CONTROL_LINE_BYTES, parseControlRequest, requestIdOf } from './control-schemas';
+import type { ControlLine, ControlRequest } from './control-schemas';
+import { LineSplitter } from './line-splitter';
+
+export class ControlServer {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly node: PeerNode,
+    private readonly path: string,
+    private readonly logger: Logger,
+  ) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  async start(): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    await this.removeStaleSocket();
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.path, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    await chmod(this.path, 0o600);
+    this.logger.info('control socket listening', { path: this.path });
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await rm(this.path, { force: true });
+  }
+
+  /** A socket file left by a crashed peer is removed; one that still answers means another peer runs. */
+  private async removeStaleSocket(): Promise<void> {
+    const alive = await new Promise<boolean>((resolve) => {
+      const probe = connect(this.path);
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (alive) throw Object.assign(new Error(`another peer already listens on ${this.path}`), { code: 'ERR_CONTROL_IN_USE' });
+    await rm(this.path, { force: true });
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.setEncoding('utf8');
+    const splitter = new LineSplitter(MAX_CONTROL_LINE_BYTES);
+    const send = (line: ControlLine): void => {
+      if (!socket.destroyed) socket.write(`${JSON.stringify(line)}\n`);
+    };
+    socket.on('data', (chunk: string) => {
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch (error) {
+        send({ id: 0, ok: false, error: { code: 'ERR_LINE_TOO_LONG', message: errorMessage(error) } });
+        socket.destroy();
+        return;
+      }
+      for (const line of lines) void this.handle(line, send);
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private async handle(line: string, send: (line: ControlLine) => void): Promise<void> {
+    let request: ControlRequest;
+    try {
+      request = parseControlRequest(line);
+    } catch (error) {
+      send({ id: requestIdOf(line), ok: false, error: { code: 'ERR_BAD_REQUEST', message: errorMessage(error) } });
+      return;
+    }
+    try {
+      const result = await this.dispatch(request, send);
+      send({ id: request.id, ok: true, result });
+    } catch (error) {
+      send({ id: request.id, ok: false, error: { code: errorCode(error), message: errorMessage(error) } });
+    }
+  }
+
+  private async dispatch(request: ControlRequest, send: (line: ControlLine) => void): Promise<unknown> {
+    const args = request.args ?? {};
+    switch (request.cmd) {
+      case 'connect':
+        return this.node.connect(args['tracker'] as string | undefined);
+      case 'disconnect':
+        return this.node.disconnect();
+      case 'upload':
+        return this.node.upload();
+      case 'files':
+        return this.node.files();
+      case 'status':
+        return this.node.status();
+      case 'generate':
+        return this.node.generate(args['name'] as string, args['size'] as number, (args['seed'] as string | undefined) ?? 'swarmlab', args['text'] === true);
+      case 'rate':
+        return this.node.setRates(args as { upload?: number | null; download?: number | null });
+      case 'download': {
+        const target = { ...(args['name'] ? { name: args['name'] as string } : {}), ...(args['fileId'] ? { fileId: args['fileId'] as string } : {}) };
+        const outcome = await this.node.download(target, {
+          onChunk: (event) => send({ id: request.id, event: 'chunk', ...event }),
+          onProgress: (event) => send({ id: request.id, event: 'progress', ...event }),
+        });
+        return { ...outcome, file: outcome.file };
+      }
+      default: {
+        const unreachable: never = request.cmd;
+        throw new Error(`unknown command ${String(unreachable)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * The chunks a peer holds, on disk.
+ *
+ * - Published files are served from where they are, in the peer's directory. Their size and
+ *   modification time are checked on every read; when they change, what is read is verified against
+ *   the manifest and a chunk that no longer matches is never served (the file is withdrawn).
+ * - Downloads go to DIR/.swarmlab/downloads/<fileId>.part, with a sidecar <fileId>.json holding the
+ *   manifest and the bitfield of verified chunks, so a restarted peer resumes. A completed download is
+ *   renamed into DIR atomically and becomes a published file.
+ * Every path is built from a sanitised name inside DIR.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertValidManifest, Bitfield, chunkLength, computeFileId, DEFAULT_CHUNK_BYTES } from '../protocol';
+import type { Manifest } from '../protocol';
+import { buildManifest, pathInside, readFully, safeFileName, sha256Hex } from '../shared/files';
+import type { Logger } from '../shared/logger';
+import { PeerError } from './errors';
+
+export const STATE_DIR_NAME = '.swarmlab';
+const SIDECAR_FLUSH_MS = 250;
+
+export interface StoredFile {
+  fileId: string;
+  manifest: Manifest;
+  /** The complete file in DIR, or the partial file while downloading. */
+  path: string;
+  bitfield: Bitfield;
+  complete: boolean;
+  /** Size and mtime recorded when the file was hashed (published files only). */
+  recordedSize: number;
+  recordedMtimeMs: number;
+}
+
+export interface ChunkStoreEvents {
+  /** A chunk became available to serve. */
+  chunk: [fileId: string, index: number];
+  /** A published file changed on disk and was withdrawn. */
+  withdrawn: [fileId: string, reason: string];
+  completed: [file: StoredFile];
+}
+
+export interface ChunkStoreInit {
+  dir: string;
+  chunkSize?: number;
+}
+
+export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
+  readonly dir: string;
+  readonly chunkSize: number;
+  private readonly files = new Map<string, StoredFile>();
+  private readonly handles = new Map<string, Promise<FileHandle>>();
+  private readonly sidecarTimers = new Map<string, NodeJS.Timeout>();
+  /** Manifests of files already hashed, by path, so a second `u` does not hash again. */
+  private readonly hashed = new Map<string, { size: number; mtimeMs: number; manifest: Manifest }>();
+
+  constructor(
+    init: ChunkStoreInit,
+    private readonly logger: Logger,
+  ) {
+    super();
+    this.dir = init.dir;
+    this.chunkSize = init.chunkSize ?? DEFAULT_CHUNK_BYTES;
+  }
+
+  get downloadsDir(): string {
+    return join(this.dir, STATE_DIR_NAME, 'downloads');
+  }
+
+  get(fileId: string): StoredFile | undefined {
+    return this.files.get(fileId);
+  }
+
+  all(): StoredFile[] {
+    return [...this.files.values()];
+  }
+
+  /** Hashes every regular file at the top of DIR (hidden files skipped) and records it as complete. */
+  async scanPublishable(): Promise<StoredFile[]> {
+    let entries;
+    try {
+      entries = await readdir(this.dir, { withFileTypes: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new PeerError('ERR_NO_DIR', `directory ${this.dir} does not exist`);
+      throw new PeerError('ERR_DIR_UNREADABLE', `cannot read ${this.dir}: ${code ?? String(error)}`);
+    }
+    const published: StoredFile[] = [];
+    for (const entry of entries) {
+      if (!entry.isFile() || entry.name.startsWith('.')) continue;
+      if (safeFileName(entry.name) !== entry.name) {
+        this.logger.warn('skipping a file whose name cannot travel', { name: entry.name });
+        continue;
+      }
+      const path = join(this.dir, entry.name);
+      const stats = await stat(path);
+      const cached = this.hashed.get(path);
+      let manifest: Manifest;
+      let mtimeMs = stats.mtimeMs;
+      if (cached && cached.size === stats.size && cached.mtimeMs === stats.mtimeMs) {
+        manifest = cached.manifest;
+      } else {
+        const built = await buildManifest(path, entry.name, this.chunkSize);
+        mtimeMs = built.mtimeMs;
+        manifest = { name: built.name, size: built.size, chunkSize: built.chunkSize, chunks: built.chunks };
+        this.hashed.set(path, { size: built.size, mtimeMs, manifest });
+      }
+      published.push(this.addComplete(manifest, path, manifest.size, mtimeMs));
+    }
+    return published;
+  }
+
+  /** Resumes the downloads whose partial files survived a restart; returns them with their kept chunk counts. */
+  async loadPartials(): Promise<Array<{ file: StoredFile; kept: number }>> {
+    let names: string[];
+    try {
+      names = await readdir(this.downloadsDir);
+    } catch {
+      return [];
+    }
+    const resumed: Array<{ file: StoredFile; kept: number }> = [];
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
+      try {
+        const sidecar = JSON.parse(await readFile(join(this.downloadsDir, name), 'utf8')) as { manifest: unknown; bitfield: string };
+        assertValidManifest(sidecar.manifest);
+        const manifest = sidecar.manifest;
+        const fileId = computeFileId(manifest);
+        const recorded = Bitfield.fromBase64(manifest.chunks.length, sidecar.bitfield);
+        const file = await this.beginDownload(fileId, manifest);
+        // Re-verify what the sidecar says we hold: a torn write must not be served.
+        const buffer = Buffer.allocUnsafe(manifest.chunkSize);
+        const handle = await this.handleFor(file);
+        for (const index of recorded.indices()) {
+          const length = chunkLength(manifest, index);
+          try {
+            await readFully(handle, buffer, length, index * manifest.chunkSize);
+          } catch {
+            continue;
+          }
+          if (sha256Hex(buffer.subarray(0, length)) === manifest.chunks[index]) file.bitfield.set(index);
+        }
+        resumed.push({ file, kept: file.bitfield.count });
+      } catch (error) {
+        this.logger.warn('ignoring an unreadable download sidecar', { sidecar: name, reason: (error as Error).message });
+      }
+    }
+    return resumed;
+  }
+
+  /** Starts (or returns) the partial file for a download. */
+  async beginDownload(fileId: string, manifest: Manifest): Promise<StoredFile> {
+    const existing = this.files.get(fileId);
+    if (existing) return existing;
+    await mkdir(this.downloadsDir, { recursive: true });
+    const path = join(this.downloadsDir, `${fileId}.part`);
+    const file: StoredFile = {
+      fileId,
+      manifest,
+      path,
+      bitfield: new Bitfield(manifest.chunks.length),
+      complete: false,
+      recordedSize: manifest.size,
+      recordedMtimeMs: 0,
+    };
+    this.files.set(fileId, file);
+    const handle = await this.handleFor(file);
+    await handle.truncate(manifest.size).catch(() => undefined);
+    await this.flushSidecar(fileId);
+    return file;
+  }
+
+  has(fileId: string, index: number): boolean {
+    return this.files.get(fileId)?.bitfield.has(index) ?? false;
+  }
+
+  /** Reads one chunk that this peer holds and has verified; throws PeerError otherwise. */
+  async readChunk(fileId: string, index: number): Promise<Buffer> {
+    const file = this.files.get(fileId);
+    if (!file || !file.bitfield.has(index)) throw new PeerError('ERR_NOT_HELD', `chunk ${index} of ${fileId} is not held`);
+    const handle = await this.handleFor(file);
+    const length = chunkLength(file.manifest, index);
+    const buffer = Buffer.allocUnsafe(length);
+    if (file.complete) {
+      const stats = await handle.stat();
+      const changed = stats.size !== file.recordedSize || stats.mtimeMs !== file.recordedMtimeMs;
+      await readFully(handle, buffer, length, index * file.manifest.chunkSize).catch(() => {
+        throw new PeerError('ERR_NOT_HELD', 'the file is shorter than its manifest');
+      });
+      if (changed && sha256Hex(buffer) !== file.manifest.chunks[index]) {
+        this.withdraw(fileId, 'the file changed on disk after it was published');
+        throw new PeerError('ERR_NOT_HELD', 'the file changed on disk after it was published');
+      }
+      return buffer;
+    }
+    await readFully(handle, buffer, length, index * file.manifest.chunkSize);
+    return buffer;
+  }
+
+  /** Writes a chunk that the caller has already verified; completes the file when it is the last. */
+  async writeChunk(fileId: string, index: number, data: Buffer): Promise<boolean> {
+    const file = this.files.get(fileId);
+    if (!file || file.complete || file.bitfield.has(index)) return false;
+    const handle = await this.handleFor(file);
+    try {
+      await handle.write(data, 0, data.length, index * file.manifest.chunkSize);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new PeerError(code === 'ENOSPC' ? 'ERR_DISK_FULL' : 'ERR_WRITE_FAILED', `cannot write ${file.manifest.name}: ${code}`);
+    }
+    if (!file.bitfield.set(index)) return false;
+    this.emit('chunk', fileId, index);
+    if (file.bitfield.complete) await this.complete(file);
+    else this.scheduleSidecar(fileId);
+    return true;
+  }
+
+  /** Stops offering a file (e.g. it changed on disk). */
+  withdraw(fileId: string, reason: string): void {
+    const file = this.files.get(fileId);
+    if (!file) return;
+    this.files.delete(fileId);
+    this.hashed.delete(file.path);
+    void this.closeHandle(fileId);
+    this.logger.warn('withdrawing a file', { fileId, name: file.manifest.name, reason });
+    this.emit('withdrawn', fileId, reason);
+  }
+
+  async close(): Promise<void> {
+    for (const [fileId, timer] of this.sidecarTimers) {
+      clearTimeout(timer);
+      await this.flushSidecar(fileId).catch(() => undefined);
+    }
+    this.sidecarTimers.clear();
+    await Promise.all([...this.handles.keys()].map((fileId) => this.closeHandle(fileId)));
+  }
+
+  private addComplete(manifest: Manifest, path: string, size: number, mtimeMs: number): StoredFile {
+    const fileId = computeFileId(manifest);
+    const existing = this.files.get(fileId);
+    if (existing?.complete) return existing;
+    const file: StoredFile = {
+      fileId,
+      manifest,
+      path,
+      bitfield: Bitfield.full(manifest.chunks.length),
+      complete: true,
+      recordedSize: size,
+      recordedMtimeMs: mtimeMs,
+    };
+    this.files.set(fileId, file);
+    return file;
+  }
+
+  private async complete(file: StoredFile): Promise<void> {
+    const timer = this.sidecarTimers.get(file.fileId);
+    if (timer) clearTimeout(timer);
+    this.sidecarTimers.delete(file.fileId);
+    await this.closeHandle(file.fileId);
+    const target = await this.freeName(file.manifest.name);
+    await rename(file.path, target);
+    await rm(join(this.downloadsDir, `${file.fileId}.json`), { force: true });
+    const stats = await stat(target);
+    file.path = target;
+    file.complete = true;
+    file.recordedSize = stats.size;
+    file.recordedMtimeMs = stats.mtimeMs;
+    this.hashed.set(target, { size: stats.size, mtimeMs: stats.mtimeMs, manifest: file.manifest });
+    this.emit('completed', file);
+  }
+
+  /** The manifest's name in DIR, or name.1, name.2... when another file already has it. */
+  private async freeName(name: string): Promise<string> {
+    const base = pathInside(this.dir, name);
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const candidate = attempt === 0 ? base : `${base}.${attempt}`;
+      try {
+        await stat(candidate);
+      } catch {
+        return candidate;
+      }
+    }
+    throw new PeerError('ERR_NAME_TAKEN', `no free name for ${name}`);
+  }
+
+  private scheduleSidecar(fileId: string): void {
+    if (this.sidecarTimers.has(fileId)) return;
+    const timer = setTimeout(() => {
+      this.sidecarTimers.delete(fileId);
+      this.flushSidecar(fileId).catch((error: unknown) =>
+        this.logger.warn('cannot save download state', { fileId, reason: (error as Error).message }),
+      );
+    }, SIDECAR_FLUSH_MS);
+    this.sidecarTimers.set(fileId, timer);
+  }
+
+  /** Writes the sidecar atomically (temp file + rename) so a crash never leaves half a sidecar. */
+  private async flushSidecar(fileId: string): Promise<void> {
+    const file = this.files.get(fileId);
+    if (!file || file.complete) return;
+    const path = join(this.downloadsDir, `${fileId}.json`);
+    await writeFile(`${path}.tmp`, JSON.stringify({ manifest: file.manifest, bitfield: file.bitfield.toBase64() }));
+    await rename(`${path}.tmp`, path);
+  }
+
+  /** One open handle per file; a partial file is opened for update, and created when missing. */
+  private handleFor(file: StoredFile): Promise<FileHandle> {
+    let handle = this.handles.get(file.fileId);
+    if (!handle) {
+      handle = open(file.path, file.complete ? 'r' : 'r+').catch((error: unknown) => {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !file.complete) return open(file.path, 'w+');
+        throw error;
+      });
+      handle.catch(() => this.handles.delete(file.fileId));
+      this.handles.set(file.fileId, handle);
+    }
+    return handle;
+  }
+
+  private async closeHandle(fileId: string): Promise<void> {
+    const handle = this.handles.get(fileId);
+    this.handles.delete(fileId);
+    if (handle) await (await handle.catch(() => undefined))?.close().catch(() => undefined);
+  }
+}

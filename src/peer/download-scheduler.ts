@@ -1,0 +1,505 @@
+/**
+ * DEV DOCS — the download scheduler, the most involved module of a peer.
+ *
+ * One scheduler runs one download of one file. Its collaborators:
+ * - `locate()` asks the tracker who holds which chunks (PEERS); it is called at start and every
+ *   `refreshMs`, so holders that appear during the download (other downloaders) become sources.
+ * - `connect()` returns a shared PeerConnection to a source (one per address, reused by every download).
+ *   On it the scheduler sends INTERESTED and gets the source's live bitfield, then HAVE_CHUNK pushes.
+ * - the ChunkStore writes verified chunks at their offset in the partial file.
+ * - `announce()` tells the tracker about each new chunk (batched by the caller), so this peer becomes a
+ *   source for it at once (swarming).
+ *
+ * Sources are keyed by address (host:port), not peer id, because a peer re-registering after a
+ * tracker restart gets a new id but is the same source.
+ *
+ * Selection: rarest first among the chunks nobody was asked for yet, ties broken at random, at most
+ * `maxInflightPerSource` requests outstanding per source (pipelining). When every missing chunk is
+ * already asked for, endgame: an idle source asks for a chunk in flight elsewhere (at most
+ * MAX_ENDGAME_REQUESTERS per chunk); the first copy that verifies wins and the others are cancelled.
+ *
+ * Failure handling: every chunk is verified (SHA-256 against the manifest) before it is written. A bad
+ * chunk is a strike; at `maxStrikes` the source is dropped for this download. A REJECT clears that
+ * chunk from the source's bitfield; a timeout (a hung source) or a closed connection re-queues the
+ * chunks it held and puts the source on backoff. The download fails only on a local write error, on
+ * abort, or when no chunk arrives for `stallTimeoutMs` while it has no source.
+ */
+import { EventEmitter } from 'node:events';
+import { Bitfield, chunkLength } from '../protocol';
+import type { Manifest, PeerLocation, PeersBody } from '../protocol';
+import { errorCode, errorMessage } from '../shared/errors';
+import { sha256Hex } from '../shared/files';
+import type { Logger } from '../shared/logger';
+import type { TokenBucket } from '../shared/token-bucket';
+import type { ChunkStore, StoredFile } from './chunk-store';
+import { PeerError } from './errors';
+import type { PeerConnection } from './peer-connection';
+
+export const DEFAULT_MAX_INFLIGHT_PER_SOURCE = 8;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_REFRESH_MS = 1_000;
+export const DEFAULT_MAX_STRIKES = 3;
+export const DEFAULT_STALL_TIMEOUT_MS = 120_000;
+const MAX_ENDGAME_REQUESTERS = 2;
+const BACKOFF_MS = 2_000;
+const PROGRESS_EVERY_MS = 200;
+/** Verified chunks waiting for the disk; past this no new request is sent, which bounds memory. */
+const MAX_PENDING_WRITES = 16;
+
+export interface ChunkTransferEvent {
+  file: string;
+  fileId: string;
+  index: number;
+  chunks: number;
+  from: string;
+  fromAddr: string;
+  to: string;
+  bytes: number;
+  ms: number;
+}
+
+export interface ProgressEvent {
+  have: number;
+  chunks: number;
+  bytes: number;
+  size: number;
+  rateBps: number;
+}
+
+export interface DownloadResult {
+  fileId: string;
+  file: string;
+  path: string;
+  bytes: number;
+  chunksBySource: Record<string, number>;
+  keptChunks: number;
+  ms: number;
+}
+
+export interface DownloadSchedulerEvents {
+  chunk: [ChunkTransferEvent];
+  progress: [ProgressEvent];
+  'bad-chunk': [{ index: number; from: string; fromAddr: string; strikes: number; dropped: boolean }];
+}
+
+export interface DownloadSchedulerComponents {
+  store: ChunkStore;
+  logger: Logger;
+  downloadLimiter: TokenBucket;
+  locate: (fileId: string) => Promise<PeersBody>;
+  connect: (host: string, port: number) => Promise<PeerConnection>;
+  announce: (fileId: string, index: number) => void;
+}
+
+export interface DownloadSchedulerInit {
+  file: StoredFile;
+  /** This peer's own name, for the transfer events. */
+  selfName: string;
+  /** Chunks already held when the download (re)started. */
+  keptChunks?: number;
+  maxInflightPerSource?: number;
+  requestTimeoutMs?: number;
+  refreshMs?: number;
+  maxStrikes?: number;
+  stallTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+interface Source {
+  key: string;
+  name: string;
+  host: string;
+  port: number;
+  bitfield: Bitfield;
+  connection: PeerConnection | undefined;
+  connecting: boolean;
+  /** index -> request id */
+  inflight: Map<number, number>;
+  strikes: number;
+  dropped: boolean;
+  retryAtMs: number;
+  onHave?: (fileId: string, index: number) => void;
+  onClose?: () => void;
+}
+
+export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
+  private readonly manifest: Manifest;
+  private readonly fileId: string;
+  private readonly have: Bitfield;
+  private readonly sources = new Map<string, Source>();
+  /** index -> sources currently asked for it */
+  private readonly requestedFrom = new Map<number, Set<Source>>();
+  /** index -> how many known sources hold it */
+  private readonly availability: Uint16Array;
+  private readonly chunksBySource: Record<string, number> = {};
+  private readonly maxInflight: number;
+  private readonly requestTimeoutMs: number;
+  private readonly refreshMs: number;
+  private readonly maxStrikes: number;
+  private readonly stallTimeoutMs: number;
+  private readonly startedAtMs = Date.now();
+  private lastChunkAtMs = Date.now();
+  private lastProgressAtMs = 0;
+  private bytesThisRun = 0;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+  private pendingWrites = 0;
+  private finished = false;
+  private resolveRun!: (result: DownloadResult) => void;
+  private rejectRun!: (error: Error) => void;
+
+  constructor(
+    private readonly components: DownloadSchedulerComponents,
+    private readonly init: DownloadSchedulerInit,
+  ) {
+    super();
+    this.manifest = init.file.manifest;
+    this.fileId = init.file.fileId;
+    this.have = init.file.bitfield;
+    this.availability = new Uint16Array(this.manifest.chunks.length);
+    this.maxInflight = init.maxInflightPerSource ?? DEFAULT_MAX_INFLIGHT_PER_SOURCE;
+    this.requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.refreshMs = init.refreshMs ?? DEFAULT_REFRESH_MS;
+    this.maxStrikes = init.maxStrikes ?? DEFAULT_MAX_STRIKES;
+    this.stallTimeoutMs = init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  }
+
+  run(): Promise<DownloadResult> {
+    const done = new Promise<DownloadResult>((resolve, reject) => {
+      this.resolveRun = resolve;
+      this.rejectRun = reject;
+    });
+    if (this.init.signal?.aborted) {
+      this.fail(new PeerError('ERR_ABORTED', 'download cancelled'));
+      return done;
+    }
+    this.init.signal?.addEventListener('abort', () => this.fail(new PeerError('ERR_ABORTED', 'download cancelled')), { once: true });
+    if (this.have.complete) {
+      this.finish();
+      return done;
+    }
+    this.refreshTimer = setInterval(() => void this.refresh(), this.refreshMs);
+    void this.refresh();
+    return done;
+  }
+
+  /** Sources that gave at least one chunk, by name. */
+  get counts(): Record<string, number> {
+    return { ...this.chunksBySource };
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.finished || this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const located = await this.components.locate(this.fileId);
+      for (const location of located.peers) this.upsertSource(location);
+    } catch (error) {
+      // The tracker being away is not fatal: known sources keep serving.
+      this.components.logger.debug('locate failed', { fileId: this.fileId, reason: errorMessage(error) });
+    } finally {
+      this.refreshing = false;
+    }
+    if (this.finished) return;
+    for (const source of this.sources.values()) this.ensureConnected(source);
+    this.fill();
+    this.checkStall();
+  }
+
+  private upsertSource(location: PeerLocation): void {
+    const key = `${location.host}:${location.port}`;
+    let source = this.sources.get(key);
+    if (!source) {
+      source = {
+        key,
+        name: location.name,
+        host: location.host,
+        port: location.port,
+        bitfield: new Bitfield(this.manifest.chunks.length),
+        connection: undefined,
+        connecting: false,
+        inflight: new Map(),
+        strikes: 0,
+        dropped: false,
+        retryAtMs: 0,
+      };
+      this.sources.set(key, source);
+    }
+    source.name = location.name;
+    this.mergeBitfield(source, Bitfield.fromBase64(this.manifest.chunks.length, location.bitfield));
+  }
+
+  private mergeBitfield(source: Source, incoming: Bitfield): void {
+    for (const index of incoming.indices()) this.addHolding(source, index);
+  }
+
+  private addHolding(source: Source, index: number): void {
+    if (source.bitfield.set(index)) this.availability[index] = (this.availability[index] ?? 0) + 1;
+  }
+
+  private removeHolding(source: Source, index: number): void {
+    if (!source.bitfield.has(index)) return;
+    source.bitfield.unset(index);
+    this.availability[index] = Math.max(0, (this.availability[index] ?? 1) - 1);
+  }
+
+  private ensureConnected(source: Source): void {
+    if (source.dropped || source.connecting || Date.now() < source.retryAtMs) return;
+    if (source.connection && !source.connection.closed) return;
+    source.connecting = true;
+    void (async () => {
+      try {
+        const connection = await this.components.connect(source.host, source.port);
+        if (this.finished) return;
+        source.onHave = (fileId, index) => {
+          if (fileId !== this.fileId || this.finished) return;
+          this.addHolding(source, index);
+          this.fill();
+        };
+        source.onClose = () => this.onSourceLost(source, 'connection closed');
+        connection.on('have-chunk', source.onHave);
+        connection.once('close', source.onClose);
+        source.connection = connection;
+        this.mergeBitfield(source, await connection.interested(this.fileId, this.manifest.chunks.length));
+        this.fill();
+      } catch (error) {
+        this.components.logger.debug('source unavailable', { source: source.key, reason: errorMessage(error) });
+        this.detach(source);
+        source.retryAtMs = Date.now() + BACKOFF_MS;
+      } finally {
+        source.connecting = false;
+      }
+    })();
+  }
+
+  /** Fills every usable source's request window. */
+  private fill(): void {
+    if (this.finished || this.pendingWrites >= MAX_PENDING_WRITES) return;
+    for (const source of this.sources.values()) {
+      if (source.dropped || !source.connection || source.connection.closed || Date.now() < source.retryAtMs) continue;
+      while (source.inflight.size < this.maxInflight) {
+        const index = this.pick(source);
+        if (index === undefined) break;
+        this.request(source, index);
+      }
+    }
+  }
+
+  /** Rarest first among unrequested chunks this source holds; then endgame duplicates. */
+  private pick(source: Source): number | undefined {
+    const total = this.manifest.chunks.length;
+    const offset = Math.floor(Math.random() * total);
+    let best: number | undefined;
+    let bestAvailability = Infinity;
+    let endgame: number | undefined;
+    let endgameRequesters = Infinity;
+    for (let step = 0; step < total; step++) {
+      const index = (offset + step) % total;
+      if (this.have.has(index) || !source.bitfield.has(index) || source.inflight.has(index)) continue;
+      const requesters = this.requestedFrom.get(index)?.size ?? 0;
+      if (requesters === 0) {
+        const availability = this.availability[index] ?? 0;
+        if (availability < bestAvailability) {
+          best = index;
+          bestAvailability = availability;
+          if (availability <= 1) break;
+        }
+      } else if (requesters < MAX_ENDGAME_REQUESTERS && requesters < endgameRequesters) {
+        endgame = index;
+        endgameRequesters = requesters;
+      }
+    }
+    return best ?? endgame;
+  }
+
+  private request(source: Source, index: number): void {
+    const connection = source.connection!;
+    source.inflight.set(index, 0);
+    let requesters = this.requestedFrom.get(index);
+    if (!requesters) this.requestedFrom.set(index, (requesters = new Set()));
+    requesters.add(source);
+    const bytes = chunkLength(this.manifest, index);
+    void (async () => {
+      await this.components.downloadLimiter.take(bytes, this.init.signal);
+      if (this.finished || !source.inflight.has(index)) return undefined;
+      const startedMs = performance.now();
+      const data = await connection.requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId));
+      return { data, ms: performance.now() - startedMs };
+    })().then(
+      (received) => {
+        if (received) void this.onChunk(source, index, received.data, received.ms);
+      },
+      (error: unknown) => this.onRequestFailed(source, index, error),
+    );
+  }
+
+  private release(source: Source, index: number): void {
+    source.inflight.delete(index);
+    const requesters = this.requestedFrom.get(index);
+    requesters?.delete(source);
+    if (requesters?.size === 0) this.requestedFrom.delete(index);
+  }
+
+  private async onChunk(source: Source, index: number, data: Buffer, ms: number): Promise<void> {
+    this.release(source, index);
+    if (this.finished || this.have.has(index)) return;
+    if (sha256Hex(data) !== this.manifest.chunks[index]) {
+      this.strike(source, index);
+      this.fill();
+      return;
+    }
+    // First verified copy wins; cancel the endgame duplicates.
+    for (const other of this.requestedFrom.get(index) ?? []) {
+      const requestId = other.inflight.get(index);
+      if (requestId) other.connection?.cancel(this.fileId, index, requestId);
+      this.release(other, index);
+    }
+    this.pendingWrites++;
+    this.fill();
+    let written: boolean;
+    try {
+      written = await this.components.store.writeChunk(this.fileId, index, data);
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    } finally {
+      this.pendingWrites--;
+    }
+    this.fill();
+    if (!written) return;
+    this.lastChunkAtMs = Date.now();
+    this.bytesThisRun += data.length;
+    this.chunksBySource[source.name] = (this.chunksBySource[source.name] ?? 0) + 1;
+    this.components.announce(this.fileId, index);
+    this.emit('chunk', {
+      file: this.manifest.name,
+      fileId: this.fileId,
+      index,
+      chunks: this.manifest.chunks.length,
+      from: source.name,
+      fromAddr: source.key,
+      to: this.init.selfName,
+      bytes: data.length,
+      ms: Math.round(ms * 100) / 100,
+    });
+    this.reportProgress(false);
+    if (this.have.complete) this.finish();
+  }
+
+  private strike(source: Source, index: number): void {
+    source.strikes++;
+    const dropped = source.strikes >= this.maxStrikes;
+    this.components.logger.warn('rejected a chunk that failed verification', {
+      file: this.manifest.name,
+      index,
+      from: source.name,
+      fromAddr: source.key,
+      strikes: source.strikes,
+      dropped,
+    });
+    this.emit('bad-chunk', { index, from: source.name, fromAddr: source.key, strikes: source.strikes, dropped });
+    if (dropped) this.drop(source);
+  }
+
+  private drop(source: Source): void {
+    source.dropped = true;
+    for (const index of [...source.inflight.keys()]) {
+      const requestId = source.inflight.get(index);
+      if (requestId) source.connection?.cancel(this.fileId, index, requestId);
+      this.release(source, index);
+    }
+    for (const index of source.bitfield.indices()) this.removeHolding(source, index);
+    this.detach(source);
+  }
+
+  private onRequestFailed(source: Source, index: number, error: unknown): void {
+    this.release(source, index);
+    if (this.finished) return;
+    const code = errorCode(error);
+    if (code === 'ERR_NOT_HELD') this.removeHolding(source, index);
+    else if (code === 'ERR_BUSY') source.retryAtMs = Date.now() + 100;
+    else if (code === 'ERR_WRONG_CHUNK') this.strike(source, index);
+    else if (code === 'ERR_REQUEST_TIMEOUT') {
+      this.components.logger.warn('source timed out; moving its chunks elsewhere', { from: source.name, fromAddr: source.key, index });
+      this.onSourceLost(source, 'request timed out');
+      return;
+    } else if (code === 'ERR_CONNECTION_CLOSED') {
+      this.onSourceLost(source, 'connection closed');
+      return;
+    }
+    this.fill();
+  }
+
+  /** A source hung or went away: re-queue what it held and back off before trying it again. */
+  private onSourceLost(source: Source, reason: string): void {
+    if (this.finished) return;
+    for (const index of [...source.inflight.keys()]) this.release(source, index);
+    source.retryAtMs = Date.now() + BACKOFF_MS;
+    const connection = source.connection;
+    this.detach(source);
+    // A hung (not closed) connection is closed so that its late answers cannot arrive.
+    if (reason === 'request timed out') connection?.close();
+    this.components.logger.debug('source lost', { source: source.key, reason });
+    this.fill();
+  }
+
+  private detach(source: Source): void {
+    const connection = source.connection;
+    if (connection) {
+      if (source.onHave) connection.off('have-chunk', source.onHave);
+      if (source.onClose) connection.off('close', source.onClose);
+    }
+    source.connection = undefined;
+  }
+
+  private checkStall(): void {
+    if (this.finished) return;
+    const anyInflight = [...this.sources.values()].some((source) => source.inflight.size > 0);
+    if (!anyInflight && Date.now() - this.lastChunkAtMs > this.stallTimeoutMs) {
+      this.fail(new PeerError('ERR_STALLED', `no chunk arrived for ${Math.round(this.stallTimeoutMs / 1000)} s and no source is available`));
+    }
+  }
+
+  private reportProgress(force: boolean): void {
+    const nowMs = Date.now();
+    if (!force && nowMs - this.lastProgressAtMs < PROGRESS_EVERY_MS) return;
+    this.lastProgressAtMs = nowMs;
+    const elapsedS = Math.max(0.001, (nowMs - this.startedAtMs) / 1000);
+    const have = this.have.count;
+    const bytes = Math.min(this.manifest.size, have * this.manifest.chunkSize);
+    this.emit('progress', { have, chunks: this.manifest.chunks.length, bytes, size: this.manifest.size, rateBps: Math.round(this.bytesThisRun / elapsedS) });
+  }
+
+  private stopTimers(): void {
+    this.finished = true;
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    for (const source of this.sources.values()) {
+      for (const [index, requestId] of source.inflight) if (requestId) source.connection?.cancel(this.fileId, index, requestId);
+      source.inflight.clear();
+      this.detach(source);
+    }
+    this.requestedFrom.clear();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.reportProgress(true);
+    this.stopTimers();
+    const file = this.components.store.get(this.fileId);
+    this.resolveRun({
+      fileId: this.fileId,
+      file: this.manifest.name,
+      path: file?.path ?? '',
+      bytes: this.manifest.size,
+      chunksBySource: this.counts,
+      keptChunks: this.init.keptChunks ?? 0,
+      ms: Date.now() - this.startedAtMs,
+    });
+  }
+
+  private fail(error: Error): void {
+    if (this.finished) return;
+    this.stopTimers();
+    this.rejectRun(error);
+  }
+}

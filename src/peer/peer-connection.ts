@@ -1,0 +1,102 @@
+/**
+ * The downloader's connection to one source peer. It says HELLO, asks for a file's bitfield
+ * (INTERESTED), requests chunks by index and receives live HAVE_CHUNK announcements. One connection
+ * per source address is shared by every download (connection reuse).
+ */
+import { EventEmitter } from 'node:events';
+import { connect } from 'node:net';
+import { Bitfield, encodeChunkRef, MessageType, PROTOCOL_VERSION, RejectReason } from '../protocol';
+import type { Message } from '../protocol';
+import { FramedConnection } from '../shared/framed-connection';
+import type { Logger } from '../shared/logger';
+import { PeerError } from './errors';
+
+export interface PeerConnectionEvents {
+  'have-chunk': [fileId: string, index: number];
+  close: [];
+}
+
+export interface ChunkResult {
+  data: Buffer;
+}
+
+export const CONNECT_TIMEOUT_MS = 5_000;
+
+export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
+  private constructor(
+    readonly connection: FramedConnection,
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super();
+    connection.on('message', (message) => this.onMessage(message));
+    connection.on('close', () => this.emit('close'));
+  }
+
+  static async open(host: string, port: number, hello: { peerId: string; name: string }, logger: Logger): Promise<PeerConnection> {
+    const socket = connect({ host, port });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new PeerError('ERR_CONNECT_TIMEOUT', `no connection to ${host}:${port} in ${CONNECT_TIMEOUT_MS} ms`));
+      }, CONNECT_TIMEOUT_MS);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new PeerError('ERR_CONNECT_FAILED', `cannot connect to ${host}:${port}: ${error.message}`));
+      });
+    });
+    const connection = new FramedConnection(socket, logger, { idleTimeoutMs: 0 });
+    connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: hello.peerId, name: hello.name });
+    return new PeerConnection(connection, host, port);
+  }
+
+  get closed(): boolean {
+    return this.connection.isClosed;
+  }
+
+  /** Asks for the source's bitfield of `fileId` and subscribes to its HAVE_CHUNK announcements. */
+  async interested(fileId: string, chunks: number): Promise<Bitfield> {
+    const response = await this.connection.request(MessageType.Interested, { fileId });
+    if (response.type !== MessageType.Bitfield) throw new PeerError('ERR_PROTOCOL', 'expected BITFIELD');
+    return Bitfield.fromBase64(chunks, response.body.bitfield);
+  }
+
+  /**
+   * Requests one chunk; resolves with its bytes (not yet verified: the caller verifies). Returns the
+   * request id through `onRequestId` so the caller can cancel it.
+   */
+  async requestChunk(fileId: string, index: number, timeoutMs: number, onRequestId?: (requestId: number) => void): Promise<Buffer> {
+    const requestId = this.connection.allocateRequestId();
+    onRequestId?.(requestId);
+    const response = this.connection.expect(requestId, timeoutMs);
+    this.connection.write(encodeChunkRef(MessageType.Request, requestId, fileId, index));
+    const message = await response;
+    if (message.type === MessageType.Chunk) {
+      if (message.body.fileId !== fileId || message.body.index !== index) {
+        throw new PeerError('ERR_WRONG_CHUNK', `asked for chunk ${index}, got chunk ${message.body.index}`);
+      }
+      return message.body.data;
+    }
+    if (message.type === MessageType.Reject) {
+      throw new PeerError(message.body.reason === RejectReason.Busy ? 'ERR_BUSY' : 'ERR_NOT_HELD', `chunk ${index} refused: ${RejectReason[message.body.reason]}`);
+    }
+    throw new PeerError('ERR_PROTOCOL', `unexpected answer ${MessageType[message.type]}`);
+  }
+
+  cancel(fileId: string, index: number, requestId: number): void {
+    this.connection.forget(requestId);
+    this.connection.write(encodeChunkRef(MessageType.Cancel, requestId, fileId, index));
+  }
+
+  close(): void {
+    this.connection.close();
+  }
+
+  private onMessage(message: Message): void {
+    if (message.type === MessageType.HaveChunk) this.emit('have-chunk', message.body.fileId, message.body.index);
+  }
+}

@@ -1,0 +1,334 @@
+/**
+ * A peer: the composition of its chunk store, data server, tracker client and downloads. Every user
+ * command (console, control socket, lab) lands on one of the public methods here.
+ */
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { FILE_NAME_PATTERN, MAX_NAME_BYTES } from '../protocol';
+import type { FileSummary } from '../protocol';
+import { errorMessage } from '../shared/errors';
+import { hashFile, pathInside } from '../shared/files';
+import { generateFile } from '../shared/generate';
+import { createLogger } from '../shared/logger';
+import type { Logger } from '../shared/logger';
+import { TokenBucket } from '../shared/token-bucket';
+import { ChunkStore } from './chunk-store';
+import type { StoredFile } from './chunk-store';
+import { DownloadScheduler } from './download-scheduler';
+import type { ChunkTransferEvent, DownloadResult, ProgressEvent } from './download-scheduler';
+import { PeerError } from './errors';
+import { PeerConnection } from './peer-connection';
+import { PeerServer } from './peer-server';
+import { parseHostPort, TrackerClient } from './tracker-client';
+
+export interface PeerNodeInit {
+  /** The directory this peer publishes from and downloads into. */
+  dir: string;
+  name?: string;
+  /** Data port; 0 picks a free one. */
+  port?: number;
+  host?: string;
+  /** Default tracker for `connect` without an address. */
+  tracker?: string;
+  chunkSize?: number;
+  uploadRateBps?: number | null;
+  downloadRateBps?: number | null;
+  maxInflightPerSource?: number;
+  requestTimeoutMs?: number;
+  /** Address to advertise to the tracker instead of the one it sees. */
+  advertiseHost?: string;
+}
+
+export interface DownloadOutcome extends DownloadResult {
+  sha256: string;
+  verified: boolean;
+}
+
+export interface DownloadHandlers {
+  onChunk?: (event: ChunkTransferEvent) => void;
+  onProgress?: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+const HAVE_BATCH_MS = 100;
+
+export class PeerNode {
+  readonly name: string;
+  readonly store: ChunkStore;
+  readonly logger: Logger;
+  private readonly server: PeerServer;
+  private readonly tracker: TrackerClient;
+  private readonly uploadLimiter: TokenBucket;
+  private readonly downloadLimiter: TokenBucket;
+  private readonly connections = new Map<string, Promise<PeerConnection>>();
+  private readonly downloads = new Map<string, { scheduler: DownloadScheduler; done: Promise<DownloadOutcome> }>();
+  private readonly pendingHaves = new Map<string, number[]>();
+  private haveTimer: NodeJS.Timeout | undefined;
+  private resumed: Array<{ file: StoredFile; kept: number }> = [];
+  private started = false;
+
+  constructor(private readonly init: PeerNodeInit) {
+    this.name = init.name ?? (hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'peer');
+    this.logger = createLogger('peer', { peer: this.name });
+    this.store = new ChunkStore({ dir: init.dir, ...(init.chunkSize ? { chunkSize: init.chunkSize } : {}) }, this.logger);
+    this.uploadLimiter = new TokenBucket({ rateBytesPerS: init.uploadRateBps ?? null });
+    this.downloadLimiter = new TokenBucket({ rateBytesPerS: init.downloadRateBps ?? null });
+    this.server = new PeerServer(this.store, this.logger, {
+      host: init.host ?? '0.0.0.0',
+      port: init.port ?? 0,
+      uploadLimiter: this.uploadLimiter,
+      onServed: (event) => this.logger.debug('chunk served', event),
+    });
+    this.tracker = new TrackerClient({ name: this.name, dataPort: () => this.server.port, ...(init.advertiseHost ? { advertiseHost: init.advertiseHost } : {}) }, this.logger);
+    this.tracker.on('registered', () => void this.reannounce());
+    this.store.on('withdrawn', (fileId) => this.logger.warn('stopped offering a file that changed on disk', { fileId }));
+  }
+
+  get dataPort(): number {
+    return this.server.port;
+  }
+
+  get connected(): boolean {
+    return this.tracker.connected;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await mkdir(this.init.dir, { recursive: true }).catch(() => undefined);
+    await this.server.start();
+    this.resumed = await this.store.loadPartials();
+    for (const { file, kept } of this.resumed) {
+      this.logger.info('found a partial download', { file: file.manifest.name, kept, chunks: file.manifest.chunks.length });
+    }
+    this.logger.info('peer started', { dataPort: this.server.port, dir: this.init.dir });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    for (const { scheduler } of this.downloads.values()) scheduler.removeAllListeners();
+    if (this.haveTimer) clearTimeout(this.haveTimer);
+    this.tracker.close();
+    for (const connection of this.connections.values()) void connection.then((c) => c.close(), () => undefined);
+    await this.server.stop();
+    await this.store.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async connect(tracker?: string): Promise<{ peerId: string; tracker: string }> {
+    const target = tracker ?? this.init.tracker;
+    if (!target) throw new PeerError('ERR_NO_TRACKER', 'no tracker address: pass HOST:PORT or start the peer with --tracker');
+    const address = parseHostPort(target);
+    const peerId = await this.tracker.connect(address);
+    return { peerId, tracker: `${address.host}:${address.port}` };
+  }
+
+  async disconnect(): Promise<Record<string, never>> {
+    await this.tracker.disconnect();
+    return {};
+  }
+
+  /** Publishes every file in DIR. */
+  async upload(): Promise<{ published: Array<{ name: string; fileId: string; size: number; chunks: number }> }> {
+    this.requireConnected();
+    const files = await this.store.scanPublishable();
+    if (files.length === 0) throw new PeerError('ERR_NOTHING_TO_PUBLISH', `no files to publish in ${this.init.dir}`);
+    const published = [];
+    for (const file of files) {
+      await this.tracker.publish(file.manifest);
+      published.push({ name: file.manifest.name, fileId: file.fileId, size: file.manifest.size, chunks: file.manifest.chunks.length });
+    }
+    this.logger.info('published files', { count: published.length });
+    return { published };
+  }
+
+  async files(): Promise<{ files: FileSummary[] }> {
+    this.requireConnected();
+    return { files: await this.tracker.list() };
+  }
+
+  /** Downloads a file by name (unique on the network) or by file id; joins a download already running. */
+  async download(target: { name?: string; fileId?: string }, handlers: DownloadHandlers = {}): Promise<DownloadOutcome> {
+    this.requireConnected();
+    const fileId = await this.resolve(target);
+    const running = this.downloads.get(fileId);
+    if (running) {
+      this.subscribe(running.scheduler, handlers);
+      return running.done;
+    }
+    const located = await this.tracker.locate(fileId);
+    const manifest = located.manifest;
+    const existing = this.store.get(fileId);
+    if (existing?.complete) {
+      return { fileId, file: manifest.name, path: existing.path, bytes: manifest.size, chunksBySource: {}, keptChunks: manifest.chunks.length, ms: 0, sha256: await hashFile(existing.path), verified: true };
+    }
+    let file: StoredFile;
+    try {
+      file = await this.store.beginDownload(fileId, manifest);
+    } catch (error) {
+      throw new PeerError('ERR_CANNOT_WRITE', `cannot start the download in ${this.init.dir}: ${errorMessage(error)}`);
+    }
+    const kept = file.bitfield.count;
+    if (kept > 0) this.logger.info('resuming a download', { file: manifest.name, kept, chunks: manifest.chunks.length });
+    // Announce the file (with its manifest) at once so we become a source from the first chunk.
+    if (kept > 0) await this.tracker.have(fileId, file.bitfield.indices(), manifest).catch(() => undefined);
+    const scheduler = new DownloadScheduler(
+      {
+        store: this.store,
+        logger: this.logger,
+        downloadLimiter: this.downloadLimiter,
+        locate: (id) => this.tracker.locate(id),
+        connect: (host, port) => this.connectTo(host, port),
+        announce: (id, index) => this.queueHave(id, index),
+      },
+      {
+        file,
+        selfName: this.name,
+        keptChunks: kept,
+        ...(this.init.maxInflightPerSource ? { maxInflightPerSource: this.init.maxInflightPerSource } : {}),
+        ...(this.init.requestTimeoutMs ? { requestTimeoutMs: this.init.requestTimeoutMs } : {}),
+        ...(handlers.signal ? { signal: handlers.signal } : {}),
+      },
+    );
+    scheduler.on('chunk', (event) => this.logger.info('chunk received', { ...event }));
+    this.subscribe(scheduler, handlers);
+    const done = scheduler.run().then(
+      async (result) => {
+        this.downloads.delete(fileId);
+        this.flushHaves();
+        const sha256 = await hashFile(result.path);
+        const verified = this.store.get(fileId)?.complete === true;
+        this.logger.info('download complete', { file: result.file, bytes: result.bytes, ms: result.ms, sha256, chunksBySource: result.chunksBySource });
+        return { ...result, sha256, verified };
+      },
+      (error: unknown) => {
+        this.downloads.delete(fileId);
+        this.logger.warn('download failed', { file: manifest.name, reason: errorMessage(error) });
+        throw error;
+      },
+    );
+    this.downloads.set(fileId, { scheduler, done });
+    return done;
+  }
+
+  async status(): Promise<Record<string, unknown>> {
+    const address = this.tracker.trackerAddress;
+    return {
+      peerId: this.tracker.peerId ?? null,
+      name: this.name,
+      connected: this.tracker.connected,
+      tracker: address ? `${address.host}:${address.port}` : null,
+      host: this.tracker.host ?? null,
+      dataPort: this.server.port,
+      dir: this.init.dir,
+      uploadRate: this.uploadLimiter.rateBytesPerS,
+      downloadRate: this.downloadLimiter.rateBytesPerS,
+      files: this.store.all().map((file) => ({
+        name: file.manifest.name,
+        fileId: file.fileId,
+        size: file.manifest.size,
+        have: file.bitfield.count,
+        chunks: file.manifest.chunks.length,
+        complete: file.complete,
+      })),
+      downloads: [...this.downloads.keys()],
+    };
+  }
+
+  /** Writes a deterministic file into DIR (for demos and labs). */
+  async generate(name: string, size: number, seed: string, text: boolean): Promise<{ name: string; size: number; sha256: string }> {
+    if (!new RegExp(FILE_NAME_PATTERN).test(name) || Buffer.byteLength(name) > MAX_NAME_BYTES) {
+      throw new PeerError('ERR_BAD_NAME', `"${name}" is not a valid file name`);
+    }
+    await mkdir(this.init.dir, { recursive: true });
+    const sha256 = await generateFile(pathInside(this.init.dir, name), size, seed, text);
+    return { name, size, sha256 };
+  }
+
+  setRates(rates: { upload?: number | null; download?: number | null }): { upload: number | null; download: number | null } {
+    if (rates.upload !== undefined) this.uploadLimiter.setRate(rates.upload);
+    if (rates.download !== undefined) this.downloadLimiter.setRate(rates.download);
+    return { upload: this.uploadLimiter.rateBytesPerS, download: this.downloadLimiter.rateBytesPerS };
+  }
+
+  /** Waits for every running download (used when a scripted console reaches the end of its input). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.downloads.values()].map((download) => download.done));
+  }
+
+  /** The partial downloads found at start-up, so `d` can resume them. */
+  get resumable(): Array<{ name: string; fileId: string; kept: number }> {
+    return this.resumed.map(({ file, kept }) => ({ name: file.manifest.name, fileId: file.fileId, kept }));
+  }
+
+  private subscribe(scheduler: DownloadScheduler, handlers: DownloadHandlers): void {
+    if (handlers.onChunk) scheduler.on('chunk', handlers.onChunk);
+    if (handlers.onProgress) scheduler.on('progress', handlers.onProgress);
+  }
+
+  private requireConnected(): void {
+    if (!this.tracker.wantsConnection) throw new PeerError('ERR_NOT_CONNECTED', 'not connected to a tracker (use c to connect)');
+  }
+
+  private async resolve(target: { name?: string; fileId?: string }): Promise<string> {
+    if (target.fileId) return target.fileId;
+    const name = target.name ?? '';
+    const files = await this.tracker.list();
+    const matches = files.filter((file) => file.name === name || file.fileId.startsWith(name) && name.length >= 8);
+    if (matches.length === 0) throw new PeerError('ERR_NOT_FOUND', `no file named "${name}" on the network`);
+    if (matches.length > 1) {
+      const ids = matches.map((file) => `${file.fileId.slice(0, 12)} (${file.size} bytes)`).join(', ');
+      throw new PeerError('ERR_AMBIGUOUS', `${matches.length} files are named "${name}": ${ids}; download one by its id`);
+    }
+    return matches[0]!.fileId;
+  }
+
+  private connectTo(host: string, port: number): Promise<PeerConnection> {
+    const key = `${host}:${port}`;
+    let connection = this.connections.get(key);
+    if (!connection) {
+      connection = PeerConnection.open(host, port, { peerId: this.tracker.peerId ?? '', name: this.name }, this.logger);
+      this.connections.set(key, connection);
+      connection.then(
+        (open) => open.once('close', () => this.connections.delete(key)),
+        () => this.connections.delete(key),
+      );
+    }
+    return connection;
+  }
+
+  private queueHave(fileId: string, index: number): void {
+    let indices = this.pendingHaves.get(fileId);
+    if (!indices) this.pendingHaves.set(fileId, (indices = []));
+    indices.push(index);
+    this.haveTimer ??= setTimeout(() => this.flushHaves(), HAVE_BATCH_MS);
+  }
+
+  /** Sends the batched HAVE announcements; the first carries the manifest so the tracker knows the file. */
+  private flushHaves(): void {
+    if (this.haveTimer) clearTimeout(this.haveTimer);
+    this.haveTimer = undefined;
+    for (const [fileId, indices] of this.pendingHaves) {
+      const manifest = this.store.get(fileId)?.manifest;
+      this.tracker.have(fileId, indices, manifest).catch((error: unknown) => this.logger.debug('HAVE not sent', { reason: errorMessage(error) }));
+    }
+    this.pendingHaves.clear();
+  }
+
+  /** After every (re)registration: publish complete files and announce partial ones. */
+  private async reannounce(): Promise<void> {
+    for (const file of this.store.all()) {
+      try {
+        if (file.complete) await this.tracker.publish(file.manifest);
+        else if (file.bitfield.count > 0) await this.tracker.have(file.fileId, file.bitfield.indices(), file.manifest);
+      } catch (error) {
+        this.logger.warn('re-announce failed', { file: file.manifest.name, reason: errorMessage(error) });
+      }
+    }
+  }
+}
+

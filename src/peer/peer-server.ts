@@ -1,0 +1,222 @@
+/**
+ * The data server: serves verified chunks to other peers. Only files this peer published or is
+ * downloading are reachable, by file id and chunk index, never by path. Each connection is served in
+ * order, one chunk at a time, waiting for 'drain' when the socket is full (backpressure), with at
+ * most MAX_QUEUED_REQUESTS queued; anything invalid gets an ERROR, and past MAX_INVALID_REQUESTS the
+ * connection is closed.
+ */
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { encodeChunkHeader, encodeChunkRef, MessageType, RejectReason } from '../protocol';
+import type { Message } from '../protocol';
+import { errorCode, errorMessage } from '../shared/errors';
+import { FramedConnection } from '../shared/framed-connection';
+import type { Logger } from '../shared/logger';
+import type { TokenBucket } from '../shared/token-bucket';
+import type { ChunkStore } from './chunk-store';
+
+export const MAX_QUEUED_REQUESTS = 256;
+export const MAX_INVALID_REQUESTS = 16;
+export const DATA_IDLE_TIMEOUT_MS = 120_000;
+export const MAX_CONNECTIONS_PER_ADDRESS = 64;
+
+interface QueuedRequest {
+  requestId: number;
+  fileId: string;
+  index: number;
+}
+
+interface ServedConnection {
+  connection: FramedConnection;
+  remoteName: string;
+  queue: QueuedRequest[];
+  serving: boolean;
+  invalid: number;
+  interests: Set<string>;
+}
+
+export interface ChunkServedEvent {
+  fileId: string;
+  index: number;
+  to: string;
+  toAddr: string;
+  bytes: number;
+}
+
+export interface PeerServerInit {
+  host?: string;
+  port?: number;
+  uploadLimiter: TokenBucket;
+  onServed?: (event: ChunkServedEvent) => void;
+}
+
+export class PeerServer {
+  private readonly server: Server;
+  private readonly connections = new Set<ServedConnection>();
+  private readonly perAddress = new Map<string, number>();
+
+  constructor(
+    private readonly store: ChunkStore,
+    private readonly logger: Logger,
+    private readonly init: PeerServerInit,
+  ) {
+    this.server = createServer((socket) => this.accept(socket));
+    this.server.on('error', (error) => this.logger.error('data server error', { error: error.message }));
+    store.on('chunk', (fileId, index) => this.announce(fileId, index));
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.init.port ?? 0, this.init.host ?? '0.0.0.0', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const served of this.connections) served.connection.close();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: DATA_IDLE_TIMEOUT_MS });
+    const address = connection.remoteAddress;
+    const open = this.perAddress.get(address) ?? 0;
+    if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
+      connection.sendError(0, 'ERR_TOO_MANY_CONNECTIONS', 'too many connections from your address');
+      socket.end();
+      return;
+    }
+    this.perAddress.set(address, open + 1);
+    const served: ServedConnection = {
+      connection,
+      remoteName: `${address}:${connection.remotePort}`,
+      queue: [],
+      serving: false,
+      invalid: 0,
+      interests: new Set(),
+    };
+    this.connections.add(served);
+    connection.on('message', (message) => this.onMessage(served, message));
+    connection.on('close', () => {
+      this.connections.delete(served);
+      served.queue.length = 0;
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, left);
+    });
+  }
+
+  private onMessage(served: ServedConnection, message: Message): void {
+    const { connection } = served;
+    switch (message.type) {
+      case MessageType.Hello:
+        served.remoteName = message.body.name;
+        return;
+      case MessageType.Interested: {
+        const file = this.store.get(message.body.fileId);
+        if (!file) {
+          this.refuse(served, message.requestId, 'ERR_NOT_HELD', 'this peer does not hold that file');
+          return;
+        }
+        served.interests.add(message.body.fileId);
+        connection.send(MessageType.Bitfield, message.requestId, { fileId: file.fileId, bitfield: file.bitfield.toBase64() });
+        return;
+      }
+      case MessageType.Request: {
+        if (served.queue.length >= MAX_QUEUED_REQUESTS) {
+          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
+          return;
+        }
+        served.queue.push({ requestId: message.requestId, fileId: message.body.fileId, index: message.body.index });
+        if (!served.serving) void this.serve(served);
+        return;
+      }
+      case MessageType.Cancel: {
+        const position = served.queue.findIndex((queued) => queued.requestId === message.requestId);
+        if (position >= 0) served.queue.splice(position, 1);
+        return;
+      }
+      case MessageType.HaveChunk:
+      case MessageType.Error:
+        return;
+      case MessageType.Register:
+      case MessageType.Registered:
+      case MessageType.Unregister:
+      case MessageType.Heartbeat:
+      case MessageType.Publish:
+      case MessageType.Published:
+      case MessageType.List:
+      case MessageType.Files:
+      case MessageType.Locate:
+      case MessageType.Peers:
+      case MessageType.Have:
+      case MessageType.Ok:
+      case MessageType.Bitfield:
+      case MessageType.Chunk:
+      case MessageType.Reject:
+        this.refuse(served, message.requestId, 'ERR_UNEXPECTED_MESSAGE', `a peer does not accept ${MessageType[message.type]}`);
+        return;
+      default: {
+        const unreachable: never = message;
+        this.refuse(served, 0, 'ERR_UNEXPECTED_MESSAGE', `unexpected ${String(unreachable)}`);
+      }
+    }
+  }
+
+  private refuse(served: ServedConnection, requestId: number, code: string, reason: string): void {
+    served.invalid++;
+    served.connection.sendError(requestId, code, reason);
+    if (served.invalid > MAX_INVALID_REQUESTS) {
+      this.logger.warn('too many invalid requests; closing connection', { remote: served.remoteName });
+      served.connection.close();
+    }
+  }
+
+  /** Serves the queue in order; one loop per connection at a time. */
+  private async serve(served: ServedConnection): Promise<void> {
+    served.serving = true;
+    const { connection } = served;
+    try {
+      while (!connection.isClosed) {
+        const next = served.queue.shift();
+        if (!next) break;
+        let data: Buffer;
+        try {
+          data = await this.store.readChunk(next.fileId, next.index);
+        } catch (error) {
+          const reason = errorCode(error) === 'ERR_NOT_HELD' ? RejectReason.NotHeld : RejectReason.Unavailable;
+          if (reason === RejectReason.Unavailable) this.logger.warn('cannot read chunk', { fileId: next.fileId, index: next.index, reason: errorMessage(error) });
+          connection.write(encodeChunkRef(MessageType.Reject, next.requestId, next.fileId, next.index, reason));
+          continue;
+        }
+        await this.init.uploadLimiter.take(data.length);
+        if (connection.isClosed) break;
+        const flushed = connection.writeWithPayload(encodeChunkHeader(next.requestId, next.fileId, next.index, data.length), data);
+        this.init.onServed?.({ fileId: next.fileId, index: next.index, to: served.remoteName, toAddr: `${connection.remoteAddress}:${connection.remotePort}`, bytes: data.length });
+        if (!flushed) await connection.drained();
+      }
+    } catch (error) {
+      if (!connection.isClosed) this.logger.warn('serving failed', { remote: served.remoteName, reason: errorMessage(error) });
+    } finally {
+      served.serving = false;
+    }
+  }
+
+  /** Tells every connection interested in `fileId` that a new chunk can be asked for. */
+  private announce(fileId: string, index: number): void {
+    for (const served of this.connections) {
+      if (served.interests.has(fileId)) served.connection.write(encodeChunkRef(MessageType.HaveChunk, 0, fileId, index));
+    }
+  }
+}
