@@ -1,0 +1,114 @@
+/**
+ * `swarmlab ctl [--socket PATH] [--json] COMMAND [ARGS]`: one request to a running peer.
+ * With --json every line received is printed unchanged; otherwise a human rendering.
+ */
+import { callControl } from '../control/control-client';
+import type { ControlCommand, ControlLine } from '../control/control-schemas';
+import { ConfigError } from '../shared/errors';
+import { formatBytes, parseSize, progressLine, table } from './format';
+import { err, out } from './output';
+
+export interface CtlInit {
+  socket: string;
+  json: boolean;
+  seed?: string;
+  text?: boolean;
+  upload?: string;
+  download?: string;
+}
+
+function buildRequest(command: string, args: string[], init: CtlInit): { cmd: ControlCommand; args: Record<string, unknown> } {
+  const rate = (value: string | undefined): number | null | undefined => (value === undefined ? undefined : value === 'off' ? null : parseSize(value));
+  switch (command) {
+    case 'connect':
+    case 'c':
+      return { cmd: 'connect', args: args[0] ? { tracker: args[0] } : {} };
+    case 'disconnect':
+    case 'q':
+      return { cmd: 'disconnect', args: {} };
+    case 'upload':
+    case 'u':
+      return { cmd: 'upload', args: {} };
+    case 'files':
+    case 'f':
+      return { cmd: 'files', args: {} };
+    case 'status':
+    case 's':
+      return { cmd: 'status', args: {} };
+    case 'download':
+    case 'd': {
+      const target = args.join(' ');
+      if (!target) throw new ConfigError('usage: swarmlab ctl download NAME');
+      return { cmd: 'download', args: /^[0-9a-f]{64}$/.test(target) ? { fileId: target } : { name: target } };
+    }
+    case 'generate': {
+      const [name, size] = args;
+      if (!name || !size) throw new ConfigError('usage: swarmlab ctl generate NAME SIZE [--seed S] [--text]');
+      return { cmd: 'generate', args: { name, size: parseSize(size), ...(init.seed ? { seed: init.seed } : {}), ...(init.text ? { text: true } : {}) } };
+    }
+    case 'rate': {
+      const upload = rate(init.upload ?? args[0]);
+      const download = rate(init.download ?? args[1]);
+      return { cmd: 'rate', args: { ...(upload === undefined ? {} : { upload }), ...(download === undefined ? {} : { download }) } };
+    }
+    default:
+      throw new ConfigError(`unknown command "${command}" (connect, disconnect, upload, files, download NAME, status, generate NAME SIZE, rate)`);
+  }
+}
+
+function render(cmd: ControlCommand, result: Record<string, unknown>): void {
+  switch (cmd) {
+    case 'files': {
+      const files = result['files'] as Array<{ name: string; size: number; chunks: number; holders: number; seeders: number; fileId: string }>;
+      if (files.length === 0) out('no files on the network');
+      else out(table(['NAME', 'SIZE', 'CHUNKS', 'PEERS', 'SEEDERS', 'ID'], files.map((f) => [f.name, formatBytes(f.size), f.chunks, f.holders, f.seeders, f.fileId.slice(0, 12)])));
+      return;
+    }
+    case 'upload':
+      for (const file of result['published'] as Array<{ name: string; size: number; chunks: number; fileId: string }>) {
+        out(`published ${file.name} (${formatBytes(file.size)}, ${file.chunks} chunks) ${file.fileId.slice(0, 12)}`);
+      }
+      return;
+    case 'download':
+      out(`downloaded ${String(result['file'])} (${formatBytes(Number(result['bytes']))}) -> ${String(result['path'])}`);
+      out(`sha256 ${String(result['sha256'])} verified ${result['verified'] ? 'yes' : 'no'} chunks ${JSON.stringify(result['chunksBySource'])}`);
+      return;
+    case 'connect':
+      out(`connected to ${String(result['tracker'])} as ${String(result['peerId'])}`);
+      return;
+    case 'disconnect':
+      out('disconnected');
+      return;
+    case 'status':
+    case 'generate':
+    case 'rate':
+      out(JSON.stringify(result, null, 2));
+      return;
+    default: {
+      const unreachable: never = cmd;
+      out(String(unreachable));
+    }
+  }
+}
+
+/** Returns the process exit code. */
+export async function runCtl(command: string | undefined, args: string[], init: CtlInit): Promise<number> {
+  if (!command) throw new ConfigError('usage: swarmlab ctl [--socket PATH] [--json] COMMAND [ARGS]');
+  const request = buildRequest(command, args, init);
+  const onLine = (line: ControlLine): void => {
+    if (init.json) {
+      if (!('ok' in line)) out(JSON.stringify(line));
+      return;
+    }
+    if ('event' in line && line.event === 'progress' && process.stderr.isTTY) {
+      const progress = line as unknown as { bytes: number; size: number; rateBps: number };
+      process.stderr.write(`\r${progressLine(String(args.join(' ')), progress.bytes, progress.size, progress.rateBps)}`);
+    }
+  };
+  const response = await callControl(init.socket, request.cmd, request.args, { onLine });
+  if (!init.json && process.stderr.isTTY && request.cmd === 'download') process.stderr.write('\n');
+  if (init.json) out(JSON.stringify(response));
+  else if (response.ok) render(request.cmd, response.result as Record<string, unknown>);
+  else err(`error: ${response.error.message} (${response.error.code})`);
+  return response.ok ? 0 : 1;
+}

@@ -1,0 +1,63 @@
+/**
+ * Runs a peer: the node, its control socket, and either the console or nothing (--daemon).
+ */
+import { createLogger } from '../shared/logger';
+import { errorMessage } from '../shared/errors';
+import { ControlServer } from '../control/control-server';
+import { PeerNode } from '../peer/peer-node';
+import { runConsole } from './console';
+import type { PeerConfig } from './peer-config';
+
+export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): Promise<void> {
+  const logger = createLogger('peer', config.name ? { peer: config.name } : {});
+  const node = new PeerNode({
+    dir: config.dir,
+    port: config.port,
+    host: config.host,
+    uploadRateBps: config.uploadRate,
+    downloadRateBps: config.downloadRate,
+    ...(config.name ? { name: config.name } : {}),
+    ...(config.tracker ? { tracker: config.tracker } : {}),
+    ...(config.chunkSize ? { chunkSize: config.chunkSize } : {}),
+    ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
+  });
+  await node.start();
+  const control = new ControlServer(node, config.control, logger);
+  await control.start();
+
+  let stopping = false;
+  const shutdown = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await control.stop().catch(() => undefined);
+    await node.stop().catch(() => undefined);
+  };
+  process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));
+  process.once('SIGINT', () => void shutdown().then(() => process.exit(0)));
+
+  if (config.autoConnect) await autoStart(node, config, logger);
+
+  if (mode === 'console') {
+    await runConsole(node);
+    await shutdown();
+    return;
+  }
+  // Daemon: live until a signal.
+  await new Promise<never>(() => undefined);
+}
+
+/** SWARMLAB_AUTOCONNECT / SWARMLAB_AUTOPUBLISH: retry until the tracker is up (containers start in any order). */
+async function autoStart(node: PeerNode, config: PeerConfig, logger: ReturnType<typeof createLogger>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await node.connect();
+      break;
+    } catch (error) {
+      if (attempt % 5 === 1) logger.warn('tracker not reachable yet; retrying', { reason: errorMessage(error) });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * attempt)));
+    }
+  }
+  if (config.autoPublish) {
+    await node.upload().catch((error: unknown) => logger.info('nothing published at start', { reason: errorMessage(error) }));
+  }
+}

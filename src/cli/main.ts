@@ -1,0 +1,125 @@
+/**
+ * The `swarmlab` executable: tracker, peer, ctl, demo, ping.
+ */
+import { parseArgs } from 'node:util';
+import { TrackerServer, DEFAULT_TRACKER_PORT } from '../tracker/tracker-server';
+import { errorMessage } from '../shared/errors';
+import { createLogger } from '../shared/logger';
+import { runCtl } from './ctl';
+import { runPeer } from './daemon';
+import { runDemo } from './demo';
+import { err, out } from './output';
+import { peerConfig } from './peer-config';
+import { pingTracker } from './ping';
+
+const USAGE = `usage: swarmlab COMMAND [OPTIONS]
+
+  tracker [--host H] [--port 7070] [--heartbeat-ms 5000]
+  peer --tracker HOST:PORT [--dir DIR] [--name NAME] [--port P] [--control PATH]
+       [--chunk-size 256K] [--upload-rate R] [--download-rate R] [--host H] [--daemon]
+  ctl [--socket PATH] [--json] COMMAND [ARGS]
+       connect [HOST:PORT] | disconnect | upload | files | download NAME | status
+       generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R]
+  demo [--json]
+  ping HOST:PORT
+
+Peers also read SWARMLAB_TRACKER, SWARMLAB_DIR, SWARMLAB_NAME, SWARMLAB_PORT, SWARMLAB_CONTROL,
+SWARMLAB_CHUNK_SIZE, SWARMLAB_UPLOAD_RATE, SWARMLAB_DOWNLOAD_RATE, SWARMLAB_AUTOCONNECT, SWARMLAB_AUTOPUBLISH.
+Logs: LOG_FORMAT=json for JSON lines, LOG_LEVEL=debug|info|warn|error.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'tracker': {
+      const { values } = parseArgs({ args: rest, options: { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' } } });
+      const tracker = new TrackerServer({
+        host: values.host ?? process.env['SWARMLAB_TRACKER_HOST'] ?? '0.0.0.0',
+        port: Number(values.port ?? process.env['SWARMLAB_TRACKER_PORT'] ?? DEFAULT_TRACKER_PORT),
+        ...(values['heartbeat-ms'] ? { heartbeatMs: Number(values['heartbeat-ms']) } : {}),
+      });
+      await tracker.start();
+      const stop = (): void => void tracker.stop().then(() => process.exit(0));
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      await new Promise<never>(() => undefined);
+      return 0;
+    }
+    case 'peer': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          tracker: { type: 'string' },
+          dir: { type: 'string' },
+          name: { type: 'string' },
+          port: { type: 'string' },
+          host: { type: 'string' },
+          control: { type: 'string' },
+          'chunk-size': { type: 'string' },
+          'upload-rate': { type: 'string' },
+          'download-rate': { type: 'string' },
+          'advertise-host': { type: 'string' },
+          'auto-connect': { type: 'boolean' },
+          'auto-publish': { type: 'boolean' },
+          daemon: { type: 'boolean' },
+        },
+      });
+      await runPeer(peerConfig(values), values.daemon ? 'daemon' : 'console');
+      return 0;
+    }
+    case 'ctl': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          socket: { type: 'string' },
+          json: { type: 'boolean' },
+          seed: { type: 'string' },
+          text: { type: 'boolean' },
+          upload: { type: 'string' },
+          download: { type: 'string' },
+        },
+      });
+      const socket = values.socket ?? process.env['SWARMLAB_CONTROL'] ?? peerConfig({}).control;
+      const [ctlCommand, ...args] = positionals;
+      return runCtl(ctlCommand, args, {
+        socket,
+        json: values.json === true,
+        ...(values.seed ? { seed: values.seed } : {}),
+        ...(values.text ? { text: true } : {}),
+        ...(values.upload ? { upload: values.upload } : {}),
+        ...(values.download ? { download: values.download } : {}),
+      });
+    }
+    case 'demo': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
+      return runDemo({ json: values.json === true, cliPath: process.argv[1] ?? __filename });
+    }
+    case 'ping': {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+      const files = await pingTracker(positionals[0] ?? `127.0.0.1:${DEFAULT_TRACKER_PORT}`);
+      out(`tracker answers; ${files} files`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      err(`unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const logger = createLogger('cli');
+    logger.debug('fatal', { stack: (error as Error).stack });
+    err(`swarmlab: ${errorMessage(error)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,96 @@
+/**
+ * Peer configuration from flags and environment variables (flags win), validated once with ajv so a
+ * bad value fails fast with a precise message. The same names are used in compose.yaml.
+ */
+import Ajv from 'ajv';
+import { join } from 'node:path';
+import { ConfigError } from '../shared/errors';
+import { STATE_DIR_NAME } from '../peer/chunk-store';
+import { parseSize } from './format';
+
+export interface PeerConfig {
+  tracker?: string;
+  dir: string;
+  name?: string;
+  port: number;
+  host: string;
+  control: string;
+  chunkSize?: number;
+  uploadRate: number | null;
+  downloadRate: number | null;
+  advertiseHost?: string;
+  autoConnect: boolean;
+  autoPublish: boolean;
+}
+
+const ajv = new Ajv({ allErrors: true });
+const validate = ajv.compile({
+  type: 'object',
+  required: ['dir', 'port', 'host', 'control'],
+  properties: {
+    tracker: { type: 'string', pattern: '^[^\\s:]+:\\d{1,5}$|^[^\\s:]+$' },
+    dir: { type: 'string', minLength: 1 },
+    name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    host: { type: 'string', minLength: 1 },
+    control: { type: 'string', minLength: 1, maxLength: 100 },
+    chunkSize: { type: 'integer', minimum: 1024, maximum: 4 * 1024 * 1024 },
+    uploadRate: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
+    downloadRate: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
+  },
+});
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function pick(flags: Flags, flag: string, env: string): string | undefined {
+  const value = flags[flag];
+  if (typeof value === 'string') return value;
+  const fromEnv = process.env[env];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}
+
+function toNumber(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new ConfigError(`${what} must be a whole number, not "${value}"`);
+  return Number(value);
+}
+
+function toSize(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseSize(value);
+  } catch (error) {
+    throw new ConfigError(`${what}: ${(error as Error).message}`);
+  }
+}
+
+function truthy(value: string | boolean | undefined): boolean {
+  return value === true || value === '1' || value === 'true' || value === 'yes';
+}
+
+export function peerConfig(flags: Flags): PeerConfig {
+  const dir = pick(flags, 'dir', 'SWARMLAB_DIR') ?? process.cwd();
+  const tracker = pick(flags, 'tracker', 'SWARMLAB_TRACKER');
+  const name = pick(flags, 'name', 'SWARMLAB_NAME');
+  const chunkSize = toSize(pick(flags, 'chunk-size', 'SWARMLAB_CHUNK_SIZE'), '--chunk-size');
+  const advertiseHost = pick(flags, 'advertise-host', 'SWARMLAB_ADVERTISE_HOST');
+  const config: PeerConfig = {
+    dir,
+    port: toNumber(pick(flags, 'port', 'SWARMLAB_PORT'), '--port') ?? 0,
+    host: pick(flags, 'host', 'SWARMLAB_HOST') ?? '0.0.0.0',
+    control: pick(flags, 'control', 'SWARMLAB_CONTROL') ?? join(dir, STATE_DIR_NAME, 'peer.sock'),
+    uploadRate: toSize(pick(flags, 'upload-rate', 'SWARMLAB_UPLOAD_RATE'), '--upload-rate') ?? null,
+    downloadRate: toSize(pick(flags, 'download-rate', 'SWARMLAB_DOWNLOAD_RATE'), '--download-rate') ?? null,
+    autoConnect: truthy(flags['auto-connect']) || truthy(process.env['SWARMLAB_AUTOCONNECT']),
+    autoPublish: truthy(flags['auto-publish']) || truthy(process.env['SWARMLAB_AUTOPUBLISH']),
+    ...(tracker === undefined ? {} : { tracker }),
+    ...(name === undefined ? {} : { name }),
+    ...(chunkSize === undefined ? {} : { chunkSize }),
+    ...(advertiseHost === undefined ? {} : { advertiseHost }),
+  };
+  if (!validate(config)) {
+    const error = validate.errors?.[0];
+    throw new ConfigError(`invalid peer configuration: ${error?.instancePath.slice(1) ?? ''} ${error?.message ?? ''}`.trim());
+  }
+  return config;
+}
