@@ -34,6 +34,7 @@ import type { TokenBucket } from '../shared/token-bucket';
 import type { ChunkStore, StoredFile } from './chunk-store';
 import { PeerError } from './errors';
 import type { PeerConnection } from './peer-connection';
+import { pickChunk } from './piece-picker';
 
 export const DEFAULT_MAX_INFLIGHT_PER_SOURCE = 8;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -285,31 +286,16 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     }
   }
 
-  /** Rarest first among unrequested chunks this source holds; then endgame duplicates. */
   private pick(source: Source): number | undefined {
-    const total = this.manifest.chunks.length;
-    const offset = Math.floor(Math.random() * total);
-    let best: number | undefined;
-    let bestAvailability = Infinity;
-    let endgame: number | undefined;
-    let endgameRequesters = Infinity;
-    for (let step = 0; step < total; step++) {
-      const index = (offset + step) % total;
-      if (this.have.has(index) || !source.bitfield.has(index) || source.inflight.has(index)) continue;
-      const requesters = this.requestedFrom.get(index)?.size ?? 0;
-      if (requesters === 0) {
-        const availability = this.availability[index] ?? 0;
-        if (availability < bestAvailability) {
-          best = index;
-          bestAvailability = availability;
-          if (availability <= 1) break;
-        }
-      } else if (requesters < MAX_ENDGAME_REQUESTERS && requesters < endgameRequesters) {
-        endgame = index;
-        endgameRequesters = requesters;
-      }
-    }
-    return best ?? endgame;
+    return pickChunk({
+      chunks: this.manifest.chunks.length,
+      have: this.have,
+      sourceHas: source.bitfield,
+      askedOfSource: source.inflight,
+      requesters: (index) => this.requestedFrom.get(index)?.size ?? 0,
+      availability: (index) => this.availability[index] ?? 0,
+      maxRequesters: MAX_ENDGAME_REQUESTERS,
+    });
   }
 
   private request(source: Source, index: number): void {

@@ -1,0 +1,50 @@
+/**
+ * Chunk selection, pure: which chunk should a source be asked for next?
+ *
+ * Rarest first among the chunks nobody was asked for yet, scanning from a random offset so ties are
+ * broken at random (two downloaders do not chase the same chunks). When every chunk the source holds
+ * is already asked for elsewhere, endgame: the one with the fewest requesters, below `maxRequesters`.
+ */
+import type { Bitfield } from '../protocol';
+
+export interface PickInput {
+  chunks: number;
+  have: Bitfield;
+  sourceHas: Bitfield;
+  /** Chunks already requested from this source. */
+  askedOfSource: ReadonlySet<number> | ReadonlyMap<number, unknown>;
+  /** How many sources are asked for each chunk right now. */
+  requesters: (index: number) => number;
+  /** How many known sources hold each chunk. */
+  availability: (index: number) => number;
+  maxRequesters: number;
+  /** 0 <= random < 1; injectable for tests. */
+  random?: () => number;
+}
+
+export function pickChunk(input: PickInput): number | undefined {
+  const { chunks, have, sourceHas, askedOfSource } = input;
+  const offset = Math.floor((input.random ?? Math.random)() * chunks);
+  let best: number | undefined;
+  let bestAvailability = Infinity;
+  let endgame: number | undefined;
+  let endgameRequesters = Infinity;
+  for (let step = 0; step < chunks; step++) {
+    const index = (offset + step) % chunks;
+    if (have.has(index) || !sourceHas.has(index) || askedOfSource.has(index)) continue;
+    const requesters = input.requesters(index);
+    if (requesters === 0) {
+      const availability = input.availability(index);
+      if (availability < bestAvailability) {
+        best = index;
+        bestAvailability = availability;
+        // Nothing is rarer than a chunk only this source holds.
+        if (availability <= 1) break;
+      }
+    } else if (requesters < input.maxRequesters && requesters < endgameRequesters) {
+      endgame = index;
+      endgameRequesters = requesters;
+    }
+  }
+  return best ?? endgame;
+}
