@@ -17,6 +17,9 @@ import { ensureImages } from '../../lab/images/build-images';
 import { LABEL_RUN } from '../../lab/lab-docker';
 import { Printer } from '../../lab/print';
 import { loadScenario } from '../../lab/scenario';
+import { setLogLevel } from '../../src/shared/logger';
+
+if (process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
 
 const TIMEOUT_MS = 180_000;
 
