@@ -1,0 +1,156 @@
+/**
+ * Shared helpers for the integration tests: the built CLI, a LocalSwarm that keeps its processes'
+ * logs (printed when a test fails to help debugging), file hashing, polling, running the CLI as a
+ * child process, and raw TCP clients that speak (or break) the wire protocol.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LocalSwarm } from '../../src/cli/local-swarm';
+import type { ControlLine } from '../../src/control/control-schemas';
+import { FrameDecoder } from '../../src/protocol';
+import type { Message } from '../../src/protocol';
+
+export const cliPath = path.resolve(__dirname, '../../dist/swarmlab.js');
+
+/** Fails with a clear message when the bundle is missing (run `npm run build` first). */
+export function assertBuilt(): void {
+  if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` before the integration tests`);
+}
+
+export interface LoggedSwarm {
+  swarm: LocalSwarm;
+  logs: string[];
+}
+
+/** A LocalSwarm whose process logs are kept in `logs` (last lines are handy when a test fails). */
+export async function createSwarm(): Promise<LoggedSwarm> {
+  assertBuilt();
+  const logs: string[] = [];
+  const swarm = await LocalSwarm.create({ cliPath, onLog: (source, line) => logs.push(`${source}: ${line}`), env: { LOG_LEVEL: 'info' } });
+  return { swarm, logs };
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export async function sha256File(file: string): Promise<string> {
+  return sha256(await readFile(file));
+}
+
+/** Polls `probe` until it returns a truthy value or `timeoutMs` passes; returns the last value. */
+export async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 20_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let value: T | undefined;
+    try {
+      value = await probe();
+    } catch {
+      value = undefined;
+    }
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(intervalMs);
+  }
+}
+
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node dist/swarmlab.js ARGS`, optionally writing `input` to stdin and closing it. */
+export function runCli(args: string[], init: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...init.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`swarmlab ${args.join(' ')} did not exit in ${init.timeoutMs ?? 30_000} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, init.timeoutMs ?? 30_000);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      // Let the pipes drain.
+      setImmediate(() => resolve({ code, signal, stdout, stderr }));
+    });
+    if (init.input !== undefined) child.stdin.end(init.input);
+    else child.stdin.end();
+  });
+}
+
+/** The JSON lines of a `ctl --json` run. */
+export function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((line) => line.trim().startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Collects the control lines of a download (events) for assertions. */
+export function collector(): { lines: ControlLine[]; onLine: (line: ControlLine) => void; events: (name: string) => Array<Record<string, unknown>> } {
+  const lines: ControlLine[] = [];
+  return {
+    lines,
+    onLine: (line) => lines.push(line),
+    events: (name) => lines.filter((line) => 'event' in line && line.event === name) as Array<Record<string, unknown>>,
+  };
+}
+
+export interface RawExchange {
+  messages: Message[];
+  /** Set when what came back did not decode. */
+  decodeError?: string;
+  /** True when the remote closed the connection (end or reset) before the timeout. */
+  closed: boolean;
+}
+
+/**
+ * Opens a raw TCP connection to 127.0.0.1:`port`, writes `chunks` (then optionally half-closes), and
+ * decodes everything the remote sends until it closes or `timeoutMs` passes.
+ */
+export function rawExchange(port: number, chunks: Buffer[], init: { end?: boolean; timeoutMs?: number; until?: (messages: Message[]) => boolean } = {}): Promise<RawExchange> {
+  return new Promise((resolve) => {
+    const socket: Socket = connect({ host: '127.0.0.1', port });
+    const decoder = new FrameDecoder();
+    const messages: Message[] = [];
+    let decodeError: string | undefined;
+    let done = false;
+    const finish = (closed: boolean): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ messages, closed, ...(decodeError ? { decodeError } : {}) });
+    };
+    const timer = setTimeout(() => finish(false), init.timeoutMs ?? 5_000);
+    socket.on('connect', () => {
+      for (const chunk of chunks) socket.write(chunk);
+      if (init.end) socket.end();
+    });
+    socket.on('data', (data: Buffer) => {
+      const result = decoder.push(data);
+      messages.push(...result.messages);
+      if (result.error) decodeError = result.error.message;
+      if (init.until?.(messages)) finish(false);
+    });
+    socket.on('error', () => finish(true));
+    socket.on('close', () => finish(true));
+  });
+}
+
+/** With SWARMLAB_TEST_LOGS=1, prints the tail of the processes' logs (e.g. after a failing test). */
+export function dumpLogs(logs: string[], lines = 80): void {
+  if (process.env['SWARMLAB_TEST_LOGS']) console.log(logs.slice(-lines).join('\n'));
+}

@@ -1,0 +1,173 @@
+/**
+ * Issue 2: the swarm end to end, with real `swarmlab tracker` and `swarmlab peer --daemon` processes on
+ * 127.0.0.1 driven over their control sockets: publish and list, a download drawing from two sources
+ * at once, a late joiner fed by a peer that itself downloaded, disconnect/reconnect, and the bytes
+ * that land on disk.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { LocalSwarm } from '../../src/cli/local-swarm';
+import { assertBuilt, collector, createSwarm, dumpLogs, sha256, sha256File } from '../helpers/local';
+
+jest.setTimeout(60_000);
+
+const CHUNK = 16_384;
+
+interface FileRow {
+  fileId: string;
+  name: string;
+  size: number;
+  chunkSize: number;
+  chunks: number;
+  holders: number;
+  seeders: number;
+}
+
+async function listFiles(swarm: LocalSwarm, peer: string): Promise<FileRow[]> {
+  return (await swarm.control(peer, 'files')).files as FileRow[];
+}
+
+describe('swarm (issue 2)', () => {
+  let swarm: LocalSwarm;
+  let logs: string[];
+
+  beforeAll(() => assertBuilt());
+
+  beforeEach(async () => {
+    ({ swarm, logs } = await createSwarm());
+    await swarm.startTracker();
+  });
+
+  afterEach(async () => {
+    dumpLogs(logs);
+    await swarm.stop();
+  });
+
+  test('publish, then files lists name, size, chunks and holders', async () => {
+    await swarm.startPeer('pub', { chunkSize: CHUNK });
+    await swarm.startPeer('viewer', { chunkSize: CHUNK });
+    await swarm.control('pub', 'connect');
+    await swarm.control('viewer', 'connect');
+    const size = 5 * CHUNK + 123;
+    await swarm.control('pub', 'generate', { name: 'alpha.txt', size, seed: 'alpha', text: true });
+
+    const upload = await swarm.control('pub', 'upload');
+    expect(upload.published).toEqual([expect.objectContaining({ name: 'alpha.txt', size, chunks: 6 })]);
+
+    const files = await listFiles(swarm, 'viewer');
+    expect(files).toEqual([
+      expect.objectContaining({ name: 'alpha.txt', size, chunkSize: CHUNK, chunks: 6, holders: 1, seeders: 1, fileId: (upload.published as FileRow[])[0]!.fileId }),
+    ]);
+  });
+
+  test('a download draws from two publishers of the same file at once', async () => {
+    const chunks = 48;
+    const size = chunks * CHUNK;
+    // Rate-limited uploads so that neither publisher can serve everything before the other is asked.
+    await swarm.startPeer('p1', { chunkSize: CHUNK, uploadRate: 256 * 1024 });
+    await swarm.startPeer('p2', { chunkSize: CHUNK, uploadRate: 256 * 1024 });
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    for (const name of ['p1', 'p2', 'dl']) await swarm.control(name, 'connect');
+    const g1 = await swarm.control('p1', 'generate', { name: 'shared.bin', size, seed: 'two-sources' });
+    const g2 = await swarm.control('p2', 'generate', { name: 'shared.bin', size, seed: 'two-sources' });
+    expect(g1.sha256).toBe(g2.sha256);
+    await swarm.control('p1', 'upload');
+    await swarm.control('p2', 'upload');
+    const [row] = await listFiles(swarm, 'dl');
+    expect(row).toMatchObject({ name: 'shared.bin', chunks, holders: 2, seeders: 2 });
+
+    const seen = collector();
+    const result = await swarm.control('dl', 'download', { name: 'shared.bin' }, seen.onLine);
+
+    expect(result.sha256).toBe(g1.sha256);
+    expect(result.verified).toBe(true);
+    expect(result.bytes).toBe(size);
+    const bySource = result.chunksBySource as Record<string, number>;
+    expect(Object.keys(bySource).sort()).toEqual(['p1', 'p2']);
+    expect(bySource.p1).toBeGreaterThan(0);
+    expect(bySource.p2).toBeGreaterThan(0);
+    expect(bySource.p1! + bySource.p2!).toBe(chunks);
+
+    // One chunk event per verified chunk, each naming its source and its address.
+    const p1Port = (await swarm.control('p1', 'status')).dataPort as number;
+    const p2Port = (await swarm.control('p2', 'status')).dataPort as number;
+    const chunkEvents = seen.events('chunk');
+    expect(chunkEvents).toHaveLength(chunks);
+    for (const event of chunkEvents) {
+      expect(event).toMatchObject({ file: 'shared.bin', fileId: row!.fileId, chunks, to: 'dl', bytes: CHUNK });
+      expect(['p1', 'p2']).toContain(event.from);
+      expect(event.fromAddr).toBe(`127.0.0.1:${event.from === 'p1' ? p1Port : p2Port}`);
+      expect(typeof event.index).toBe('number');
+      expect(typeof event.ms).toBe('number');
+    }
+    expect(new Set(chunkEvents.map((event) => event.index)).size).toBe(chunks);
+    expect(seen.events('progress').length).toBeGreaterThan(0);
+
+    // The file is in dl's directory with the right bytes.
+    expect(result.path).toBe(path.join(swarm.peer('dl').dir, 'shared.bin'));
+    expect(await sha256File(result.path as string)).toBe(g1.sha256);
+  });
+
+  test('a late joiner downloads from a peer that itself downloaded, after the publisher left', async () => {
+    const size = 40 * CHUNK + 1000;
+    await swarm.startPeer('origin', { chunkSize: CHUNK });
+    await swarm.startPeer('first', { chunkSize: CHUNK });
+    for (const name of ['origin', 'first']) await swarm.control(name, 'connect');
+    const generated = await swarm.control('origin', 'generate', { name: 'relay.bin', size, seed: 'relay' });
+    await swarm.control('origin', 'upload');
+    const first = await swarm.control('first', 'download', { name: 'relay.bin' });
+    expect(first.sha256).toBe(generated.sha256);
+
+    await swarm.stopPeer('origin');
+    await swarm.startPeer('late', { chunkSize: CHUNK });
+    await swarm.control('late', 'connect');
+    const [row] = await listFiles(swarm, 'late');
+    expect(row).toMatchObject({ name: 'relay.bin', holders: 1, seeders: 1 });
+
+    const late = await swarm.control('late', 'download', { name: 'relay.bin' });
+    expect(late.verified).toBe(true);
+    expect(late.sha256).toBe(generated.sha256);
+    expect(late.chunksBySource).toEqual({ first: 41 });
+    expect(await sha256File(late.path as string)).toBe(generated.sha256);
+  });
+
+  test('disconnect removes the peer\'s files from the tracker; reconnect and upload bring them back', async () => {
+    await swarm.startPeer('pub', { chunkSize: CHUNK });
+    await swarm.startPeer('viewer', { chunkSize: CHUNK });
+    await swarm.control('pub', 'connect');
+    await swarm.control('viewer', 'connect');
+    await swarm.control('pub', 'generate', { name: 'comeback.txt', size: 3 * CHUNK, seed: 'cb', text: true });
+    await swarm.control('pub', 'upload');
+    expect((await listFiles(swarm, 'viewer')).map((file) => file.name)).toEqual(['comeback.txt']);
+
+    await swarm.control('pub', 'disconnect');
+    expect(await listFiles(swarm, 'viewer')).toEqual([]);
+    expect((await swarm.control('pub', 'status')).connected).toBe(false);
+
+    await swarm.control('pub', 'connect');
+    await swarm.control('pub', 'upload');
+    expect(await listFiles(swarm, 'viewer')).toEqual([expect.objectContaining({ name: 'comeback.txt', chunks: 3, holders: 1, seeders: 1 })]);
+  });
+
+  test('the downloaded file lands in the peer\'s directory with the same bytes', async () => {
+    await swarm.startPeer('pub', { chunkSize: CHUNK });
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('pub', 'connect');
+    await swarm.control('dl', 'connect');
+    // Not a multiple of the chunk size: the last chunk is short.
+    await swarm.control('pub', 'generate', { name: 'notes.txt', size: 7 * CHUNK + 77, seed: 'notes', text: true });
+    await swarm.control('pub', 'upload');
+
+    const result = await swarm.control('dl', 'download', { name: 'notes.txt' });
+    const original = await readFile(path.join(swarm.peer('pub').dir, 'notes.txt'));
+    const copy = await readFile(path.join(swarm.peer('dl').dir, 'notes.txt'));
+    expect(result.path).toBe(path.join(swarm.peer('dl').dir, 'notes.txt'));
+    expect(copy.length).toBe(original.length);
+    expect(copy.equals(original)).toBe(true);
+    expect(sha256(copy)).toBe(result.sha256);
+
+    // The downloader holds it as a complete file and can serve it.
+    const status = await swarm.control('dl', 'status');
+    expect(status.files).toEqual([expect.objectContaining({ name: 'notes.txt', complete: true, have: 8, chunks: 8 })]);
+  });
+});
