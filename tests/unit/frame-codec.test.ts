@@ -23,7 +23,10 @@ const FILE_ID = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0
 const CHUNK_HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /** Bytes 0..255 and back: every byte value, so nothing may be text-decoded on the way. */
-const CHUNK_DATA = Buffer.from([...Array.from({ length: 256 }, (_, i) => i), ...Array.from({ length: 44 }, (_, i) => 255 - i)]);
+const CHUNK_DATA = Buffer.from([
+  ...Array.from({ length: 256 }, (_, i) => i),
+  ...Array.from({ length: 44 }, (_, i) => 255 - i),
+]);
 
 const GOLDEN: Record<string, Message> = {
   register: { type: MessageType.Register, requestId: 1, body: { version: 1, name: 'peer-1', port: 7001 } },
@@ -208,7 +211,11 @@ describe('CHUNK data', () => {
   });
 
   it('may be empty', () => {
-    const message: Message = { type: MessageType.Chunk, requestId: 5, body: { fileId: FILE_ID, index: 1, data: Buffer.alloc(0) } };
+    const message: Message = {
+      type: MessageType.Chunk,
+      requestId: 5,
+      body: { fileId: FILE_ID, index: 1, data: Buffer.alloc(0) },
+    };
     expect(decodeAll([encode(message)])).toEqual([message]);
   });
 
