@@ -21,6 +21,7 @@ import { PeerError } from './errors';
 
 export const STATE_DIR_NAME = '.swarmlab';
 const SIDECAR_FLUSH_MS = 250;
+const STAT_CHECK_MS = 500;
 
 export interface StoredFile {
   fileId: string;
@@ -53,6 +54,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   private readonly files = new Map<string, StoredFile>();
   private readonly handles = new Map<string, Promise<FileHandle>>();
   private readonly sidecarTimers = new Map<string, NodeJS.Timeout>();
+  private readonly statChecks = new Map<string, { atMs: number; changed: boolean }>();
   /** Manifests of files already hashed, by path, so a second `u` does not hash again. */
   private readonly hashed = new Map<string, { size: number; mtimeMs: number; manifest: Manifest }>();
 
@@ -183,8 +185,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     const length = chunkLength(file.manifest, index);
     const buffer = Buffer.allocUnsafe(length);
     if (file.complete) {
-      const stats = await handle.stat();
-      const changed = stats.size !== file.recordedSize || stats.mtimeMs !== file.recordedMtimeMs;
+      const changed = await this.changedOnDisk(file, handle);
       await readFully(handle, buffer, length, index * file.manifest.chunkSize).catch(() => {
         throw new PeerError('ERR_NOT_HELD', 'the file is shorter than its manifest');
       });
@@ -196,6 +197,21 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     }
     await readFully(handle, buffer, length, index * file.manifest.chunkSize);
     return buffer;
+  }
+
+  /**
+   * Whether a published file's size or mtime differ from when it was hashed. Checked at most every
+   * STAT_CHECK_MS per file: a stat per chunk served would cost more than the read itself. Once a
+   * change is seen, every read of that file is verified.
+   */
+  private async changedOnDisk(file: StoredFile, handle: FileHandle): Promise<boolean> {
+    const nowMs = Date.now();
+    const checked = this.statChecks.get(file.fileId);
+    if (checked && (checked.changed || nowMs - checked.atMs < STAT_CHECK_MS)) return checked.changed;
+    const stats = await handle.stat();
+    const changed = stats.size !== file.recordedSize || stats.mtimeMs !== file.recordedMtimeMs;
+    this.statChecks.set(file.fileId, { atMs: nowMs, changed });
+    return changed;
   }
 
   /** Writes a chunk that the caller has already verified; completes the file when it is the last. */

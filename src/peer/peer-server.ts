@@ -19,6 +19,8 @@ export const MAX_QUEUED_REQUESTS = 256;
 export const MAX_INVALID_REQUESTS = 16;
 export const DATA_IDLE_TIMEOUT_MS = 120_000;
 export const MAX_CONNECTIONS_PER_ADDRESS = 64;
+/** Chunks read from disk ahead of the one being sent, per connection. */
+const READ_AHEAD = 4;
 
 interface QueuedRequest {
   requestId: number;
@@ -183,33 +185,46 @@ export class PeerServer {
     }
   }
 
-  /** Serves the queue in order; one loop per connection at a time. */
+  /**
+   * Serves the queue in order, one loop per connection. Up to READ_AHEAD chunks are read from disk
+   * while earlier ones are being sent, so the socket never waits for the disk.
+   */
   private async serve(served: ServedConnection): Promise<void> {
     served.serving = true;
     const { connection } = served;
+    const reads: Array<{ request: QueuedRequest; data: Promise<Buffer> }> = [];
     try {
       while (!connection.isClosed) {
-        const next = served.queue.shift();
+        while (reads.length < READ_AHEAD && served.queue.length > 0) {
+          const request = served.queue.shift()!;
+          const data = this.store.readChunk(request.fileId, request.index);
+          data.catch(() => undefined); // handled when its turn comes
+          reads.push({ request, data });
+        }
+        const next = reads.shift();
         if (!next) break;
+        const { request } = next;
         let data: Buffer;
         try {
-          data = await this.store.readChunk(next.fileId, next.index);
+          data = await next.data;
         } catch (error) {
           const reason = errorCode(error) === 'ERR_NOT_HELD' ? RejectReason.NotHeld : RejectReason.Unavailable;
-          if (reason === RejectReason.Unavailable) this.logger.warn('cannot read chunk', { fileId: next.fileId, index: next.index, reason: errorMessage(error) });
-          connection.write(encodeChunkRef(MessageType.Reject, next.requestId, next.fileId, next.index, reason));
+          if (reason === RejectReason.Unavailable) this.logger.warn('cannot read chunk', { fileId: request.fileId, index: request.index, reason: errorMessage(error) });
+          connection.write(encodeChunkRef(MessageType.Reject, request.requestId, request.fileId, request.index, reason));
           continue;
         }
         await this.init.uploadLimiter.take(data.length);
         if (connection.isClosed) break;
-        const flushed = connection.writeWithPayload(encodeChunkHeader(next.requestId, next.fileId, next.index, data.length), data);
-        this.init.onServed?.({ fileId: next.fileId, index: next.index, to: served.remoteName, toAddr: `${connection.remoteAddress}:${connection.remotePort}`, bytes: data.length });
+        const flushed = connection.writeWithPayload(encodeChunkHeader(request.requestId, request.fileId, request.index, data.length), data);
+        this.init.onServed?.({ fileId: request.fileId, index: request.index, to: served.remoteName, toAddr: `${connection.remoteAddress}:${connection.remotePort}`, bytes: data.length });
         if (!flushed) await connection.drained();
       }
     } catch (error) {
       if (!connection.isClosed) this.logger.warn('serving failed', { remote: served.remoteName, reason: errorMessage(error) });
     } finally {
       served.serving = false;
+      // Requests that arrived while the last write drained are served by a new loop.
+      if (!connection.isClosed && served.queue.length > 0) void this.serve(served);
     }
   }
 
