@@ -7,6 +7,7 @@ import type { ControlCommand, ControlLine } from '../control/control-schemas';
 import { ConfigError } from '../shared/errors';
 import { formatBytes, parseSize, progressLine, table } from './format';
 import { err, out } from './output';
+import { parseFaults } from '../peer/fault-injector';
 
 export interface CtlInit {
   socket: string;
@@ -51,8 +52,10 @@ function buildRequest(command: string, args: string[], init: CtlInit): { cmd: Co
       const download = rate(init.download ?? args[1]);
       return { cmd: 'rate', args: { ...(upload === undefined ? {} : { upload }), ...(download === undefined ? {} : { download }) } };
     }
+    case 'faults':
+      return { cmd: 'faults', args: { ...parseFaults(args.join(',') || 'drop=0') } };
     default:
-      throw new ConfigError(`unknown command "${command}" (connect, disconnect, upload, files, download NAME, status, generate NAME SIZE, rate)`);
+      throw new ConfigError(`unknown command "${command}" (connect, disconnect, upload, files, download NAME, status, generate NAME SIZE, rate, faults SPEC)`);
   }
 }
 
@@ -82,6 +85,7 @@ function render(cmd: ControlCommand, result: Record<string, unknown>): void {
     case 'status':
     case 'generate':
     case 'rate':
+    case 'faults':
       out(JSON.stringify(result, null, 2));
       return;
     default: {

@@ -20,6 +20,7 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.tracker ? { tracker: config.tracker } : {}),
     ...(config.chunkSize ? { chunkSize: config.chunkSize } : {}),
     ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
+    ...(config.faults ? { faults: config.faults } : {}),
   });
   await node.start();
   const control = new ControlServer(node, config.control, logger);

@@ -17,9 +17,10 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
   tracker [--host H] [--port 7070] [--heartbeat-ms 5000]
   peer --tracker HOST:PORT [--dir DIR] [--name NAME] [--port P] [--control PATH]
        [--chunk-size 256K] [--upload-rate R] [--download-rate R] [--host H] [--daemon]
+       [--faults delay=MS,drop=SHARE,corrupt=SHARE]
   ctl [--socket PATH] [--json] COMMAND [ARGS]
        connect [HOST:PORT] | disconnect | upload | files | download NAME | status
-       generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R]
+       generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R] | faults SPEC
   demo [--json]
   ping HOST:PORT
 
@@ -58,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
           'upload-rate': { type: 'string' },
           'download-rate': { type: 'string' },
           'advertise-host': { type: 'string' },
+          faults: { type: 'string' },
           'auto-connect': { type: 'boolean' },
           'auto-publish': { type: 'boolean' },
           daemon: { type: 'boolean' },
@@ -93,6 +95,10 @@ async function main(argv: string[]): Promise<number> {
     case 'demo': {
       const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
       return runDemo({ json: values.json === true, cliPath: process.argv[1] ?? __filename });
+    }
+    case 'bench': {
+      const { runBench } = await import('../bench/run-bench');
+      return runBench(rest, { cliPath: process.argv[1] ?? __filename });
     }
     case 'ping': {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });

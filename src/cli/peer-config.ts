@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { ConfigError } from '../shared/errors';
 import { STATE_DIR_NAME } from '../peer/chunk-store';
 import { parseSize } from './format';
+import { parseFaults } from '../peer/fault-injector';
+import type { FaultSettings } from '../peer/fault-injector';
 
 export interface PeerConfig {
   tracker?: string;
@@ -21,6 +23,7 @@ export interface PeerConfig {
   advertiseHost?: string;
   autoConnect: boolean;
   autoPublish: boolean;
+  faults?: FaultSettings;
 }
 
 const ajv = new Ajv({ allErrors: true });
@@ -74,6 +77,7 @@ export function peerConfig(flags: Flags): PeerConfig {
   const name = pick(flags, 'name', 'SWARMLAB_NAME');
   const chunkSize = toSize(pick(flags, 'chunk-size', 'SWARMLAB_CHUNK_SIZE'), '--chunk-size');
   const advertiseHost = pick(flags, 'advertise-host', 'SWARMLAB_ADVERTISE_HOST');
+  const faults = pick(flags, 'faults', 'SWARMLAB_FAULTS');
   const config: PeerConfig = {
     dir,
     port: toNumber(pick(flags, 'port', 'SWARMLAB_PORT'), '--port') ?? 0,
@@ -87,6 +91,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(name === undefined ? {} : { name }),
     ...(chunkSize === undefined ? {} : { chunkSize }),
     ...(advertiseHost === undefined ? {} : { advertiseHost }),
+    ...(faults === undefined ? {} : { faults: parseFaults(faults) }),
   };
   if (!validate(config)) {
     const error = validate.errors?.[0];

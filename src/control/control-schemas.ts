@@ -3,7 +3,7 @@
  */
 import Ajv from 'ajv';
 
-export const CONTROL_COMMANDS = ['connect', 'disconnect', 'upload', 'files', 'download', 'status', 'generate', 'rate'] as const;
+export const CONTROL_COMMANDS = ['connect', 'disconnect', 'upload', 'files', 'download', 'status', 'generate', 'rate', 'faults'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 export interface ControlRequest {
@@ -50,6 +50,15 @@ const argsSchemas: Record<ControlCommand, object> = {
     },
   },
   rate: { type: 'object', additionalProperties: false, properties: { upload: rate, download: rate } },
+  faults: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      delayMs: { type: 'number', minimum: 0, maximum: 60_000 },
+      dropRate: { type: 'number', minimum: 0, maximum: 1 },
+      corruptRate: { type: 'number', minimum: 0, maximum: 1 },
+    },
+  },
 };
 
 const validateRequestShape = ajv.compile<ControlRequest>({

@@ -116,6 +116,8 @@ export class ControlServer {
         return this.node.generate(args['name'] as string, args['size'] as number, (args['seed'] as string | undefined) ?? 'swarmlab', args['text'] === true);
       case 'rate':
         return this.node.setRates(args as { upload?: number | null; download?: number | null });
+      case 'faults':
+        return this.node.setFaults(args as { delayMs?: number; dropRate?: number; corruptRate?: number });
       case 'download': {
         const target = { ...(args['name'] ? { name: args['name'] as string } : {}), ...(args['fileId'] ? { fileId: args['fileId'] as string } : {}) };
         const outcome = await this.node.download(target, {

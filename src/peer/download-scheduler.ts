@@ -328,7 +328,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
 
   private async onChunk(source: Source, index: number, data: Buffer, ms: number): Promise<void> {
     this.release(source, index);
-    if (this.finished || this.have.has(index)) return;
+    // A dropped source's late answers are ignored, whatever they hold.
+    if (this.finished || source.dropped || this.have.has(index)) return;
     if (sha256Hex(data) !== this.manifest.chunks[index]) {
       this.strike(source, index);
       this.fill();

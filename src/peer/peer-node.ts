@@ -18,6 +18,8 @@ import { DownloadScheduler } from './download-scheduler';
 import type { ChunkTransferEvent, DownloadResult, ProgressEvent } from './download-scheduler';
 import { PeerError } from './errors';
 import { PeerConnection } from './peer-connection';
+import { FaultInjector } from './fault-injector';
+import type { FaultSettings } from './fault-injector';
 import { PeerServer } from './peer-server';
 import { parseHostPort, TrackerClient } from './tracker-client';
 
@@ -37,6 +39,8 @@ export interface PeerNodeInit {
   requestTimeoutMs?: number;
   /** Address to advertise to the tracker instead of the one it sees. */
   advertiseHost?: string;
+  /** Lab faults applied to the chunks this peer serves. */
+  faults?: FaultSettings;
 }
 
 export interface DownloadOutcome extends DownloadResult {
@@ -60,6 +64,7 @@ export class PeerNode {
   private readonly tracker: TrackerClient;
   private readonly uploadLimiter: TokenBucket;
   private readonly downloadLimiter: TokenBucket;
+  private readonly faults: FaultInjector;
   private readonly connections = new Map<string, Promise<PeerConnection>>();
   private readonly downloads = new Map<string, { scheduler: DownloadScheduler; done: Promise<DownloadOutcome> }>();
   private readonly pendingHaves = new Map<string, number[]>();
@@ -73,7 +78,9 @@ export class PeerNode {
     this.store = new ChunkStore({ dir: init.dir, ...(init.chunkSize ? { chunkSize: init.chunkSize } : {}) }, this.logger);
     this.uploadLimiter = new TokenBucket({ rateBytesPerS: init.uploadRateBps ?? null });
     this.downloadLimiter = new TokenBucket({ rateBytesPerS: init.downloadRateBps ?? null });
+    this.faults = new FaultInjector(init.faults);
     this.server = new PeerServer(this.store, this.logger, {
+      faults: this.faults,
       host: init.host ?? '0.0.0.0',
       port: init.port ?? 0,
       uploadLimiter: this.uploadLimiter,
@@ -81,7 +88,10 @@ export class PeerNode {
     });
     this.tracker = new TrackerClient({ name: this.name, dataPort: () => this.server.port, ...(init.advertiseHost ? { advertiseHost: init.advertiseHost } : {}) }, this.logger);
     this.tracker.on('registered', () => void this.reannounce());
-    this.store.on('withdrawn', (fileId) => this.logger.warn('stopped offering a file that changed on disk', { fileId }));
+    this.store.on('withdrawn', (fileId, reason) => {
+      this.logger.warn('no longer offering a file', { fileId, reason });
+      if (this.tracker.connected) this.tracker.withdraw(fileId).catch((error: unknown) => this.logger.debug('WITHDRAW not sent', { reason: errorMessage(error) }));
+    });
   }
 
   get dataPort(): number {
@@ -227,6 +237,7 @@ export class PeerNode {
       dir: this.init.dir,
       uploadRate: this.uploadLimiter.rateBytesPerS,
       downloadRate: this.downloadLimiter.rateBytesPerS,
+      faults: this.faults.settings,
       files: this.store.all().map((file) => ({
         name: file.manifest.name,
         fileId: file.fileId,
@@ -253,6 +264,12 @@ export class PeerNode {
     if (rates.upload !== undefined) this.uploadLimiter.setRate(rates.upload);
     if (rates.download !== undefined) this.downloadLimiter.setRate(rates.download);
     return { upload: this.uploadLimiter.rateBytesPerS, download: this.downloadLimiter.rateBytesPerS };
+  }
+
+  setFaults(settings: Partial<FaultSettings>): FaultSettings {
+    this.faults.settings = { ...this.faults.settings, ...settings };
+    this.logger.info('faults set', { ...this.faults.settings });
+    return this.faults.settings;
   }
 
   /** Waits for every running download (used when a scripted console reaches the end of its input). */

@@ -14,11 +14,15 @@ import { FramedConnection } from '../shared/framed-connection';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
 import type { ChunkStore } from './chunk-store';
+import type { FaultInjector } from './fault-injector';
+import { sleep } from '../shared/token-bucket';
 
 export const MAX_QUEUED_REQUESTS = 256;
 export const MAX_INVALID_REQUESTS = 16;
 export const DATA_IDLE_TIMEOUT_MS = 120_000;
 export const MAX_CONNECTIONS_PER_ADDRESS = 64;
+/** A data server only receives small frames (HELLO, INTERESTED, REQUEST, CANCEL), so it buffers little. */
+export const MAX_INBOUND_FRAME_BYTES = 64 * 1024;
 /** Chunks read from disk ahead of the one being sent, per connection. */
 const READ_AHEAD = 4;
 
@@ -49,6 +53,8 @@ export interface PeerServerInit {
   host?: string;
   port?: number;
   uploadLimiter: TokenBucket;
+  /** Lab faults applied to served chunks. */
+  faults?: FaultInjector;
   onServed?: (event: ChunkServedEvent) => void;
 }
 
@@ -91,7 +97,7 @@ export class PeerServer {
   }
 
   private accept(socket: Socket): void {
-    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: DATA_IDLE_TIMEOUT_MS });
+    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: DATA_IDLE_TIMEOUT_MS, maxFrameBytes: MAX_INBOUND_FRAME_BYTES });
     const address = connection.remoteAddress;
     const open = this.perAddress.get(address) ?? 0;
     if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
@@ -163,6 +169,7 @@ export class PeerServer {
       case MessageType.Locate:
       case MessageType.Peers:
       case MessageType.Have:
+      case MessageType.Withdraw:
       case MessageType.Ok:
       case MessageType.Bitfield:
       case MessageType.Chunk:
@@ -214,6 +221,13 @@ export class PeerServer {
           continue;
         }
         await this.init.uploadLimiter.take(data.length);
+        if (this.init.faults?.active) {
+          const decision = this.init.faults.decide(data);
+          if (!decision.send) continue;
+          if (decision.delayMs > 0) await sleep(decision.delayMs);
+          if (decision.corrupted) this.logger.info('fault: sending a corrupted chunk', { fileId: request.fileId, index: request.index, to: served.remoteName });
+          data = decision.data;
+        }
         if (connection.isClosed) break;
         const flushed = connection.writeWithPayload(encodeChunkHeader(request.requestId, request.fileId, request.index, data.length), data);
         this.init.onServed?.({ fileId: request.fileId, index: request.index, to: served.remoteName, toAddr: `${connection.remoteAddress}:${connection.remotePort}`, bytes: data.length });

@@ -134,6 +134,10 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     await this.live().request(MessageType.Have, manifest ? { fileId, indices, manifest } : { fileId, indices });
   }
 
+  async withdraw(fileId: string): Promise<void> {
+    await this.live().request(MessageType.Withdraw, { fileId });
+  }
+
   close(): void {
     this.wanted = false;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);

@@ -21,6 +21,7 @@ export enum MessageType {
   Have = 0x0b,
   Ok = 0x0c,
   Error = 0x0d,
+  Withdraw = 0x0e,
   // peer <-> peer
   Hello = 0x20,
   Interested = 0x21,
@@ -93,6 +94,10 @@ export interface PeersBody {
   manifest: Manifest;
   peers: PeerLocation[];
 }
+/** A peer stops offering a file (e.g. its copy changed on disk). */
+export interface WithdrawBody {
+  fileId: string;
+}
 export interface HaveBody {
   fileId: string;
   /** The manifest travels with the first announcement of a file the tracker may not know yet. */
@@ -146,6 +151,7 @@ export type FilesMsg = Frame<MessageType.Files, FilesBody>;
 export type LocateMsg = Frame<MessageType.Locate, LocateBody>;
 export type PeersMsg = Frame<MessageType.Peers, PeersBody>;
 export type HaveMsg = Frame<MessageType.Have, HaveBody>;
+export type WithdrawMsg = Frame<MessageType.Withdraw, WithdrawBody>;
 export type OkMsg = Frame<MessageType.Ok, EmptyBody>;
 export type ErrorMsg = Frame<MessageType.Error, ErrorBody>;
 export type HelloMsg = Frame<MessageType.Hello, HelloBody>;
@@ -169,6 +175,7 @@ export type JsonMessage =
   | LocateMsg
   | PeersMsg
   | HaveMsg
+  | WithdrawMsg
   | OkMsg
   | ErrorMsg
   | HelloMsg

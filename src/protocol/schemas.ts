@@ -95,6 +95,7 @@ const schemas: Record<JsonMessageType, object> = {
       indices: { type: 'array', maxItems: MAX_CHUNKS, items: { type: 'integer', minimum: 0, maximum: MAX_CHUNKS - 1 } },
     },
   },
+  [MessageType.Withdraw]: { type: 'object', additionalProperties: false, required: ['fileId'], properties: { fileId } },
   [MessageType.Ok]: { type: 'object' },
   [MessageType.Error]: {
     type: 'object',

@@ -116,6 +116,13 @@ export class SwarmRegistry {
     }
   }
 
+  /** A peer stops offering a file. */
+  withdraw(peerId: string, fileId: string): void {
+    const peer = this.peers.get(peerId);
+    if (!peer?.holdings.delete(fileId)) return;
+    this.dropHolder(fileId, peerId);
+  }
+
   list(): FileSummary[] {
     const summaries: FileSummary[] = [];
     for (const file of this.files.values()) {

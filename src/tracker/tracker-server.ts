@@ -178,6 +178,13 @@ export class TrackerServer {
         connection.send(MessageType.Ok, message.requestId, {});
         return;
       }
+      case MessageType.Withdraw: {
+        const peerId = this.requirePeer(state);
+        this.registry.withdraw(peerId, message.body.fileId);
+        this.logger.info('file withdrawn', { peerId, fileId: message.body.fileId });
+        connection.send(MessageType.Ok, message.requestId, {});
+        return;
+      }
       case MessageType.List:
         connection.send(MessageType.Files, message.requestId, { files: this.registry.list() });
         return;

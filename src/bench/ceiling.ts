@@ -1,0 +1,87 @@
+/**
+ * What this machine can do with no protocol at all: raw TCP between two processes on 127.0.0.1 with
+ * 1 MiB writes, and SHA-256 on one core over chunk-sized buffers. A verified download can go no faster
+ * than the slower of the two, so every transfer ratio in the bench is against `limitMBps`.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomFillSync } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { SwarmlabError } from '../shared/errors';
+import { BYTES_PER_MB, MIB } from './types';
+import type { CeilingResult } from './types';
+
+const TCP_WRITE_BYTES = MIB;
+const TCP_TIMEOUT_MS = 120_000;
+/** The peer verifies one chunk at a time; hash the same way (a fresh digest per default-size chunk). */
+const SHA_CHUNK_BYTES = 256 * 1024;
+
+/** The sender: connects to the port in argv[1] and writes argv[2] bytes in 1 MiB writes, honouring backpressure. */
+const SENDER_SCRIPT = `
+const net = require('node:net');
+const [port, total] = process.argv.slice(1).map(Number);
+const block = Buffer.alloc(${TCP_WRITE_BYTES}, 0x5a);
+let sent = 0;
+const socket = net.connect(port, '127.0.0.1', () => {
+  const pump = () => {
+    while (sent < total) {
+      const n = Math.min(block.length, total - sent);
+      sent += n;
+      if (!socket.write(n === block.length ? block : block.subarray(0, n))) return void socket.once('drain', pump);
+    }
+    socket.end();
+  };
+  pump();
+});
+socket.on('error', (e) => { process.stderr.write(e.message + '\\n'); process.exit(1); });
+`;
+
+/** Receives `totalBytes` from a child process over loopback; returns MB/s from the first byte to the last. */
+export async function measureTcpMBps(totalBytes: number): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const child = spawn(process.execPath, ['-e', SENDER_SCRIPT, String(port), String(totalBytes)], { stdio: 'ignore' });
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SwarmlabError('ERR_BENCH_TIMEOUT', `raw TCP did not move ${totalBytes} bytes in ${TCP_TIMEOUT_MS} ms`)), TCP_TIMEOUT_MS);
+      child.once('exit', (code) => {
+        if (code !== 0) reject(new SwarmlabError('ERR_BENCH_SENDER', `the TCP sender exited with code ${code}`));
+      });
+      server.once('connection', (socket) => {
+        let received = 0;
+        let startNs = 0n;
+        socket.on('data', (data: Buffer) => {
+          if (startNs === 0n) startNs = process.hrtime.bigint();
+          received += data.length;
+          if (received < totalBytes) return;
+          const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+          clearTimeout(timer);
+          resolve(totalBytes / BYTES_PER_MB / seconds);
+        });
+      });
+    });
+  } finally {
+    child.kill();
+    server.close();
+  }
+}
+
+/** SHA-256 on this thread (one core) over `totalBytes` of random data, one digest per 256 KiB chunk. */
+export function measureSha256MBps(totalBytes: number): number {
+  const block = randomFillSync(Buffer.allocUnsafe(4 * SHA_CHUNK_BYTES));
+  const chunks = Array.from({ length: 4 }, (_, i) => block.subarray(i * SHA_CHUNK_BYTES, (i + 1) * SHA_CHUNK_BYTES));
+  // One untimed pass so the first timed digest does not pay for warming up.
+  createHash('sha256').update(block).digest();
+  const count = Math.max(1, Math.floor(totalBytes / SHA_CHUNK_BYTES));
+  const startNs = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) createHash('sha256').update(chunks[i % 4]!).digest();
+  const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+  return (count * SHA_CHUNK_BYTES) / BYTES_PER_MB / seconds;
+}
+
+export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: number }): Promise<CeilingResult> {
+  const tcpMBps = await measureTcpMBps(init.tcpBytes);
+  const sha256MBps = measureSha256MBps(init.sha256Bytes);
+  return { tcpMBps, sha256MBps, limitMBps: Math.min(tcpMBps, sha256MBps), tcpBytes: init.tcpBytes, sha256Bytes: init.sha256Bytes };
+}

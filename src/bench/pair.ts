@@ -1,0 +1,41 @@
+/**
+ * Unlimited transfers against the ceiling: one seeder and one leecher (pair), then two seeders and two
+ * leechers of the same file at once (the demo topology). Peers run with the default chunk size.
+ */
+import { procStatusBytes } from './footprint';
+import { createBenchSwarm, publishBenchFile, startPeers, timedDownload, transferResult } from './transfer';
+import type { DemoResult, PairResult } from './types';
+
+export interface TransferBenchInit {
+  cliPath: string;
+  fileBytes: number;
+  limitMBps: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function runPair(init: TransferBenchInit): Promise<PairResult> {
+  const swarm = await createBenchSwarm(init);
+  try {
+    await startPeers(swarm, ['seed-1', 'leech-1']);
+    const sha256 = await publishBenchFile(swarm, ['seed-1'], init.fileBytes);
+    const download = await timedDownload(swarm, 'leech-1', sha256);
+    // VmHWM is the process's peak RSS so far: read it before the process goes away.
+    const peak = await procStatusBytes(swarm.peer('leech-1').process.pid, 'VmHWM');
+    return { ...transferResult(download, init.limitMBps), leecherPeakRssMB: peak === null ? null : peak / 1e6 };
+  } finally {
+    await swarm.stop();
+  }
+}
+
+export async function runDemoTopology(init: TransferBenchInit): Promise<DemoResult> {
+  const swarm = await createBenchSwarm(init);
+  try {
+    await startPeers(swarm, ['seed-1', 'seed-2', 'leech-1', 'leech-2']);
+    const sha256 = await publishBenchFile(swarm, ['seed-1', 'seed-2'], init.fileBytes);
+    const startedAtMs = performance.now();
+    const downloads = await Promise.all(['leech-1', 'leech-2'].map((name) => timedDownload(swarm, name, sha256, startedAtMs)));
+    return { leechers: downloads.map((download) => transferResult(download, init.limitMBps)) };
+  } finally {
+    await swarm.stop();
+  }
+}

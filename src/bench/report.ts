@@ -1,0 +1,102 @@
+/**
+ * Turns a bench run into a table for people and one JSON object for machines. Pure functions.
+ * Targets are the ones in issue 4; a row's verdict compares the figure with its target.
+ */
+import { table } from '../cli/format';
+import type { BenchResult } from './types';
+
+export const TARGETS = {
+  pairRatio: 0.6,
+  demoRatio: 0.3,
+  swarmRatio: 1.15,
+  lookupsPerS: 50_000,
+  bytesPerPeer: 1024,
+  peerRssMB: 120,
+  bittorrentSpeedup: 4,
+} as const;
+
+/** Rounds to 3 decimals so the JSON stays readable; NaN and Infinity become null. */
+function round(value: number | null | undefined): number | null {
+  if (value === null || value === undefined || !Number.isFinite(value)) return null;
+  return Math.round(value * 1000) / 1000;
+}
+
+/** The one JSON object: the shape of issue 4, plus detail fields. */
+export function benchJson(result: BenchResult): Record<string, unknown> {
+  const { ceiling, pair, demo, swarm, tracker, footprint, bittorrent } = result;
+  return {
+    ceiling: { tcpMBps: round(ceiling.tcpMBps), sha256MBps: round(ceiling.sha256MBps), limitMBps: round(ceiling.limitMBps), tcpBytes: ceiling.tcpBytes, sha256Bytes: ceiling.sha256Bytes },
+    pair: { MBps: round(pair.MBps), ratio: round(pair.ratio), bytes: pair.bytes, wallS: round(pair.wallS), schedulerS: round(pair.schedulerS), verified: pair.verified },
+    demo: {
+      leechers: demo.leechers.map((l) => ({ MBps: round(l.MBps), ratio: round(l.ratio), bytes: l.bytes, wallS: round(l.wallS), schedulerS: round(l.schedulerS), verified: l.verified })),
+    },
+    swarm: swarm.map((s) => ({
+      n: s.n,
+      measuredS: round(s.measuredS),
+      minimumS: round(s.minimumS),
+      ratio: round(s.ratio),
+      fileBytes: s.fileBytes,
+      uploadBytesPerS: s.uploadBytesPerS,
+      verified: s.verified,
+    })),
+    tracker: {
+      lookupsPerS: round(tracker.lookupsPerS),
+      bytesPerPeer: round(tracker.bytesPerPeer),
+      havesPerS: round(tracker.havesPerS),
+      peers: tracker.peers,
+      files: tracker.files,
+      registerS: round(tracker.registerS),
+      errors: tracker.errors,
+    },
+    footprint: { peerRssMB: round(footprint.peerRssMB), images: footprint.images, ...(footprint.note ? { note: footprint.note } : {}) },
+    bittorrent: { pairSpeedup: round(bittorrent.pairSpeedup), demoSpeedup: round(bittorrent.demoSpeedup), note: bittorrent.note },
+    lab: result.lab,
+    quick: result.quick,
+    totalS: round(result.totalS),
+  };
+}
+
+function fixed(value: number | null, digits = 1): string {
+  return value === null || !Number.isFinite(value) ? '-' : value.toFixed(digits);
+}
+
+function verdict(ok: boolean | null): string {
+  return ok === null ? '-' : ok ? 'met' : 'MISSED';
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / (1024 * 1024))} MiB`;
+}
+
+/** The table printed to stdout. MB = 10^6 bytes. */
+export function benchTable(result: BenchResult): string {
+  const { ceiling, pair, demo, swarm, tracker, footprint, bittorrent } = result;
+  const rows: Array<Array<string | number>> = [
+    ['ceiling', `raw TCP, 1 MiB writes (${mib(ceiling.tcpBytes)})`, `${fixed(ceiling.tcpMBps)} MB/s`, '', ''],
+    ['ceiling', 'SHA-256, one core', `${fixed(ceiling.sha256MBps)} MB/s`, '', ''],
+    ['ceiling', 'limit = min(tcp, sha256)', `${fixed(ceiling.limitMBps)} MB/s`, '', ''],
+    ['pair', `1 seeder -> 1 leecher, ${mib(pair.bytes)}${pair.verified ? '' : ' NOT VERIFIED'}`, `${fixed(pair.MBps)} MB/s (${fixed(pair.wallS, 2)} s)`, `${fixed(pair.ratio, 2)} of limit`, `>= ${TARGETS.pairRatio} ${verdict(pair.ratio >= TARGETS.pairRatio)}`],
+    ...demo.leechers.map((l, i) => [
+      'demo',
+      `2 seeders, 2 leechers: leecher ${i + 1}${l.verified ? '' : ' NOT VERIFIED'}`,
+      `${fixed(l.MBps)} MB/s (${fixed(l.wallS, 2)} s)`,
+      `${fixed(l.ratio, 2)} of limit`,
+      `>= ${TARGETS.demoRatio} ${verdict(l.ratio >= TARGETS.demoRatio)}`,
+    ]),
+    ...swarm.map((s) => [
+      'swarm',
+      `1 seeder + ${s.n} leechers, ${mib(s.fileBytes)}, u = ${mib(s.uploadBytesPerS)}/s${s.verified ? '' : ' NOT VERIFIED'}`,
+      `${fixed(s.measuredS, 2)} s (min ${fixed(s.minimumS, 2)} s)`,
+      `${fixed(s.ratio, 2)} x minimum`,
+      `<= ${TARGETS.swarmRatio} ${verdict(s.ratio <= TARGETS.swarmRatio)}`,
+    ]),
+    ['tracker', `LOCATE, ${tracker.peers} peers, ${tracker.files} files`, `${fixed(tracker.lookupsPerS, 0)} /s`, '', `>= ${TARGETS.lookupsPerS} ${verdict(tracker.lookupsPerS >= TARGETS.lookupsPerS)}`],
+    ['tracker', 'HAVE', `${fixed(tracker.havesPerS, 0)} /s`, '', ''],
+    ['tracker', `memory per registered peer${tracker.errors > 0 ? ` (${tracker.errors} errors)` : ''}`, `${fixed(tracker.bytesPerPeer, 0)} B`, '', `<= ${TARGETS.bytesPerPeer} ${verdict(Number.isFinite(tracker.bytesPerPeer) ? tracker.bytesPerPeer <= TARGETS.bytesPerPeer : null)}`],
+    ['footprint', `leecher peak RSS (${mib(pair.bytes)} download)`, `${fixed(footprint.peerRssMB)} MB`, '', `<= ${TARGETS.peerRssMB} ${verdict(footprint.peerRssMB === null ? null : footprint.peerRssMB <= TARGETS.peerRssMB)}`],
+    ...Object.entries(footprint.images ?? {}).map(([image, size]) => ['footprint', `image ${image}`, size === null ? 'not built' : `${fixed(size / 1e6)} MB`, '', '']),
+    ['bittorrent', 'pair / demo speed-up over aria2', `${fixed(bittorrent.pairSpeedup)} / ${fixed(bittorrent.demoSpeedup)}`, '', bittorrent.pairSpeedup === null ? '-' : `>= ${TARGETS.bittorrentSpeedup} ${verdict(bittorrent.pairSpeedup >= TARGETS.bittorrentSpeedup)}`],
+  ];
+  const notes = [footprint.note, `bittorrent: ${bittorrent.note}`, result.lab?.note].filter((note): note is string => note !== undefined);
+  return [table(['BENCH', 'WHAT', 'RESULT', 'RATIO', 'TARGET'], rows), '', ...notes.map((note) => `note: ${note}`), `MB = 10^6 bytes; total ${fixed(result.totalS)} s${result.quick ? ' (--quick)' : ''}`].join('\n');
+}

@@ -1,0 +1,129 @@
+/**
+ * `swarmlab bench [--json] [--quick] [--lab] [--profile DIR]`: every measurement of issue 4 in one run,
+ * one after the other so they do not compete for the cores. Progress goes to stderr; the table, and
+ * with --json one JSON object as the last line, go to stdout.
+ */
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { err, out } from '../cli/output';
+import { runBittorrentComparison } from './bittorrent';
+import { measureCeiling } from './ceiling';
+import { measureFootprint } from './footprint';
+import { runDemoTopology, runPair } from './pair';
+import { benchJson, benchTable } from './report';
+import { runSwarmDistribution } from './swarm';
+import { runTrackerLoad } from './tracker-load';
+import { MIB } from './types';
+import type { BenchResult } from './types';
+
+export interface BenchSizes {
+  tcpBytes: number;
+  sha256Bytes: number;
+  pairBytes: number;
+  demoBytes: number;
+  swarmNs: number[];
+  swarmFileBytes: number;
+  swarmUploadBytesPerS: number;
+  trackerPeers: number;
+  trackerFiles: number;
+  trackerRequests: number;
+  trackerConnections: number;
+  trackerWindow: number;
+}
+
+export const FULL_SIZES: BenchSizes = {
+  tcpBytes: 2048 * MIB,
+  sha256Bytes: 1024 * MIB,
+  pairBytes: 1024 * MIB,
+  demoBytes: 1024 * MIB,
+  swarmNs: [8, 16],
+  swarmFileBytes: 32 * MIB,
+  swarmUploadBytesPerS: 4 * MIB,
+  trackerPeers: 10_000,
+  trackerFiles: 1_000,
+  trackerRequests: 200_000,
+  trackerConnections: 4,
+  trackerWindow: 128,
+};
+
+/** Under a minute on a 2-core machine: a CI smoke run, not a measurement. */
+export const QUICK_SIZES: BenchSizes = {
+  tcpBytes: 256 * MIB,
+  sha256Bytes: 128 * MIB,
+  pairBytes: 64 * MIB,
+  demoBytes: 64 * MIB,
+  swarmNs: [4, 8],
+  swarmFileBytes: 4 * MIB,
+  swarmUploadBytesPerS: 2 * MIB,
+  trackerPeers: 1_000,
+  trackerFiles: 200,
+  trackerRequests: 20_000,
+  trackerConnections: 4,
+  trackerWindow: 128,
+};
+
+const LAB_NOTE = '--lab: the swarm distribution bench with the peers as lab containers is not implemented yet';
+
+export async function runBench(args: string[], init: { cliPath: string }): Promise<number> {
+  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, lab: { type: 'boolean' }, profile: { type: 'string' } } });
+  const quick = values.quick === true;
+  const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+  const startMs = performance.now();
+  const step = (what: string): void => err(`bench: ${what} (${((performance.now() - startMs) / 1000).toFixed(1)} s)`);
+  if (values.lab) err(`bench: ${LAB_NOTE}`);
+
+  step('ceiling');
+  const ceiling = await measureCeiling({ tcpBytes: sizes.tcpBytes, sha256Bytes: sizes.sha256Bytes });
+  const transfer = { cliPath: init.cliPath, limitMBps: ceiling.limitMBps };
+
+  step('pair');
+  let pairEnv: NodeJS.ProcessEnv | undefined;
+  if (values.profile) {
+    const profileDir = resolve(values.profile);
+    await mkdir(profileDir, { recursive: true });
+    pairEnv = { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() };
+    err(`bench: CPU profiles of the pair's processes go to ${profileDir}`);
+  }
+  const pair = await runPair({ ...transfer, fileBytes: sizes.pairBytes, ...(pairEnv ? { env: pairEnv } : {}) });
+
+  step('demo topology');
+  const demo = await runDemoTopology({ ...transfer, fileBytes: sizes.demoBytes });
+
+  const swarm = [];
+  for (const n of sizes.swarmNs) {
+    step(`swarm distribution, N = ${n}`);
+    swarm.push(await runSwarmDistribution({ cliPath: init.cliPath, n, fileBytes: sizes.swarmFileBytes, uploadBytesPerS: sizes.swarmUploadBytesPerS }));
+  }
+
+  step('tracker');
+  const tracker = await runTrackerLoad({
+    cliPath: init.cliPath,
+    peers: sizes.trackerPeers,
+    files: sizes.trackerFiles,
+    requests: sizes.trackerRequests,
+    connections: sizes.trackerConnections,
+    window: sizes.trackerWindow,
+  });
+
+  step('footprint and bittorrent');
+  const footprint = await measureFootprint(pair.leecherPeakRssMB === null ? null : pair.leecherPeakRssMB * 1e6);
+  const bittorrent = await runBittorrentComparison();
+
+  const result: BenchResult = {
+    quick,
+    ceiling,
+    pair,
+    demo,
+    swarm,
+    tracker,
+    footprint,
+    bittorrent,
+    lab: values.lab ? { implemented: false, note: LAB_NOTE } : null,
+    totalS: (performance.now() - startMs) / 1000,
+  };
+  out(benchTable(result));
+  if (values.json) out(JSON.stringify(benchJson(result)));
+  const verified = pair.verified && demo.leechers.every((l) => l.verified) && swarm.every((s) => s.verified) && tracker.errors === 0;
+  return verified ? 0 : 1;
+}

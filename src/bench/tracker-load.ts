@@ -1,0 +1,272 @@
+/**
+ * A bounded load generator against a real `swarmlab tracker` process on loopback.
+ *
+ * 1. Registers `peers` peers, one TCP connection each (a peer id is bound to its connection). The
+ *    tracker allows 1024 connections per remote address, so the connections are spread over source
+ *    addresses 127.0.0.2, 127.0.0.3, ... (any 127/8 address works as a source on Linux loopback).
+ * 2. Reads the tracker's RSS before and after registering: bytes per registered peer.
+ * 3. Publishes `files` small manifests, one per peer.
+ * 4. Pipelines HAVE, then LOCATE, on a few extra connections with a window of requests in flight, and
+ *    counts answers per second. Requests are encoded once with encodeJson and replayed; answers are
+ *    only counted (frame headers), not decoded, so the generator stays cheaper than the tracker.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { computeFileId, encodeJson, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, MessageType, PROTOCOL_VERSION } from '../protocol';
+import type { Manifest } from '../protocol';
+import { SwarmlabError } from '../shared/errors';
+import { FramedConnection } from '../shared/framed-connection';
+import { createLogger } from '../shared/logger';
+import { procStatusBytes } from './footprint';
+import type { TrackerLoadResult } from './types';
+
+/** Below the tracker's default of 1024 connections per remote address. */
+const PEERS_PER_SOURCE_ADDRESS = 1000;
+const REGISTER_CONCURRENCY = 128;
+/** Long enough that no idle load peer is expired during the run. */
+const TRACKER_HEARTBEAT_MS = 600_000;
+const TRACKER_START_TIMEOUT_MS = 10_000;
+const PHASE_TIMEOUT_MS = 120_000;
+/** Lets the tracker's heap settle before RSS is read. */
+const SETTLE_MS = 500;
+const LOAD_FILE_CHUNK_BYTES = 1024;
+const LOAD_FILE_CHUNKS = 4;
+
+export interface TrackerLoadInit {
+  cliPath: string;
+  peers: number;
+  files: number;
+  /** LOCATE requests in the timed phase (and as many HAVE messages). */
+  requests: number;
+  connections: number;
+  /** Requests in flight per connection. */
+  window: number;
+}
+
+export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoadResult> {
+  const tracker = await startTracker(init.cliPath);
+  const logger = createLogger('bench');
+  const peers: FramedConnection[] = [];
+  const pipelines: FrameCounterSocket[] = [];
+  try {
+    await sleep(SETTLE_MS);
+    const rssBefore = await procStatusBytes(tracker.process.pid, 'VmRSS');
+    const registerStartMs = performance.now();
+    await forEachBounded(init.peers, REGISTER_CONCURRENCY, async (i) => {
+      const socket = await openSocket(tracker.port, sourceAddress(i));
+      const connection = new FramedConnection(socket, logger);
+      peers.push(connection);
+      await connection.request(MessageType.Register, { version: PROTOCOL_VERSION, name: `load-${i}`, port: 1 + (i % 65_535) });
+    });
+    const registerS = (performance.now() - registerStartMs) / 1000;
+    await sleep(SETTLE_MS);
+    const rssAfter = await procStatusBytes(tracker.process.pid, 'VmRSS');
+
+    const fileIds = await publishFiles(peers, init.files);
+    for (let i = 0; i < init.connections; i++) {
+      pipelines.push(await FrameCounterSocket.open(tracker.port, `bench-load-${i}`));
+    }
+    const haveFrames = fileIds.map((fileId, i) => encodeJson(MessageType.Have, i + 1, { fileId, indices: [i % LOAD_FILE_CHUNKS] }));
+    const locateFrames = fileIds.map((fileId, i) => encodeJson(MessageType.Locate, i + 1, { fileId }));
+    const haves = await runPipelined(pipelines, haveFrames, init.requests, init.window);
+    const locates = await runPipelined(pipelines, locateFrames, init.requests, init.window);
+    return {
+      peers: init.peers,
+      files: init.files,
+      lookupsPerS: locates.answered / locates.seconds,
+      havesPerS: haves.answered / haves.seconds,
+      bytesPerPeer: rssBefore === null || rssAfter === null ? Number.NaN : (rssAfter - rssBefore) / init.peers,
+      registerS,
+      errors: haves.errors + locates.errors,
+    };
+  } finally {
+    tracker.process.kill('SIGKILL');
+    for (const pipeline of pipelines) pipeline.socket.destroy();
+    for (const peer of peers) peer.close();
+  }
+}
+
+function sourceAddress(peerIndex: number): string {
+  const host = 2 + Math.floor(peerIndex / PEERS_PER_SOURCE_ADDRESS);
+  if (host > 254) throw new SwarmlabError('ERR_BENCH_TOO_MANY_PEERS', `at most ${253 * PEERS_PER_SOURCE_ADDRESS} load peers`);
+  return `127.0.0.${host}`;
+}
+
+function openSocket(port: number, localAddress?: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, ...(localAddress ? { localAddress } : {}) });
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Runs `task(0..count-1)` with at most `concurrency` running at once. */
+async function forEachBounded(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+function loadManifest(index: number): Manifest {
+  const chunks = Array.from({ length: LOAD_FILE_CHUNKS }, (_, c) => createHash('sha256').update(`load-file-${index}:${c}`).digest('hex'));
+  return { name: `load-file-${index}.bin`, size: LOAD_FILE_CHUNKS * LOAD_FILE_CHUNK_BYTES, chunkSize: LOAD_FILE_CHUNK_BYTES, chunks };
+}
+
+/** Peer i publishes file i (the first `files` peers). */
+async function publishFiles(peers: FramedConnection[], files: number): Promise<string[]> {
+  if (files > peers.length) throw new SwarmlabError('ERR_BENCH_CONFIG', 'more files than peers to publish them');
+  const manifests = Array.from({ length: files }, (_, i) => loadManifest(i));
+  await forEachBounded(files, REGISTER_CONCURRENCY, async (i) => {
+    await peers[i]!.request(MessageType.Publish, { manifest: manifests[i]! });
+  });
+  return manifests.map(computeFileId);
+}
+
+interface PipelineResult {
+  answered: number;
+  errors: number;
+  seconds: number;
+}
+
+/** Sends `total` requests spread over the sockets (cycling through `frames`), `window` in flight per socket. */
+async function runPipelined(sockets: FrameCounterSocket[], frames: Buffer[], total: number, window: number): Promise<PipelineResult> {
+  const perSocket = Math.ceil(total / sockets.length);
+  const startMs = performance.now();
+  const results = await Promise.all(sockets.map((socket, i) => socket.pipeline(frames, i * perSocket, perSocket, window)));
+  const seconds = (performance.now() - startMs) / 1000;
+  return { answered: results.reduce((sum, r) => sum + r.answered, 0), errors: results.reduce((sum, r) => sum + r.errors, 0), seconds };
+}
+
+/**
+ * Counts whole frames in a byte stream from their length prefixes, and which of them are ERROR, without
+ * decoding any body.
+ */
+export class FrameCounter {
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerBytes = 0;
+  private bodyBytesLeft = 0;
+
+  push(data: Buffer): { frames: number; errors: number } {
+    let frames = 0;
+    let errors = 0;
+    for (let offset = 0; offset < data.length; ) {
+      if (this.bodyBytesLeft > 0) {
+        const take = Math.min(this.bodyBytesLeft, data.length - offset);
+        this.bodyBytesLeft -= take;
+        offset += take;
+        if (this.bodyBytesLeft === 0) frames++;
+        continue;
+      }
+      const take = Math.min(FRAME_HEADER_BYTES - this.headerBytes, data.length - offset);
+      data.copy(this.header, this.headerBytes, offset, offset + take);
+      this.headerBytes += take;
+      offset += take;
+      if (this.headerBytes < FRAME_HEADER_BYTES) break;
+      this.headerBytes = 0;
+      if (this.header[4] === MessageType.Error) errors++;
+      this.bodyBytesLeft = this.header.readUInt32BE(0) - FRAME_OVERHEAD_BYTES;
+      if (this.bodyBytesLeft <= 0) {
+        this.bodyBytesLeft = 0;
+        frames++;
+      }
+    }
+    return { frames, errors };
+  }
+}
+
+/** A registered load peer on a raw socket, replaying pre-encoded requests. */
+class FrameCounterSocket {
+  private constructor(readonly socket: Socket) {}
+
+  static async open(port: number, name: string): Promise<FrameCounterSocket> {
+    const socket = await openSocket(port);
+    socket.setNoDelay(true);
+    const client = new FrameCounterSocket(socket);
+    const { errors } = await client.pipeline([encodeJson(MessageType.Register, 1, { version: PROTOCOL_VERSION, name, port: 1 })], 0, 1, 1);
+    if (errors > 0) throw new SwarmlabError('ERR_BENCH_REGISTER', `the tracker refused ${name}`);
+    return client;
+  }
+
+  /** Sends `count` frames starting at frames[first % length], keeping `window` unanswered; resolves when all are answered. */
+  pipeline(frames: Buffer[], first: number, count: number, window: number): Promise<{ answered: number; errors: number }> {
+    const counter = new FrameCounter();
+    const socket = this.socket;
+    let sent = 0;
+    let answered = 0;
+    let errors = 0;
+    const sendUpTo = (limit: number): void => {
+      const batch: Buffer[] = [];
+      while (sent < Math.min(limit, count)) batch.push(frames[(first + sent++) % frames.length]!);
+      if (batch.length > 0) socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
+    };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new SwarmlabError('ERR_BENCH_TIMEOUT', `tracker answered ${answered}/${count} in ${PHASE_TIMEOUT_MS} ms`)), PHASE_TIMEOUT_MS);
+      const onData = (data: Buffer): void => {
+        const counted = counter.push(data);
+        answered += counted.frames;
+        errors += counted.errors;
+        if (answered >= count) finish();
+        else sendUpTo(answered + window);
+      };
+      const onClose = (): void => finish(new SwarmlabError('ERR_BENCH_CLOSED', 'the tracker closed a load connection'));
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        socket.off('data', onData);
+        socket.off('close', onClose);
+        if (error) reject(error);
+        else resolve({ answered, errors });
+      };
+      socket.on('data', onData);
+      socket.once('close', onClose);
+      sendUpTo(window);
+    });
+  }
+}
+
+interface StartedTracker {
+  process: ChildProcess;
+  port: number;
+}
+
+async function startTracker(cliPath: string): Promise<StartedTracker> {
+  const child = spawn(process.execPath, [cliPath, 'tracker', '--host', '127.0.0.1', '--port', '0', '--heartbeat-ms', String(TRACKER_HEARTBEAT_MS)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let buffered = '';
+      const timer = setTimeout(() => reject(new SwarmlabError('ERR_START_TIMEOUT', 'the tracker did not start in 10 s')), TRACKER_START_TIMEOUT_MS);
+      const onData = (chunk: Buffer): void => {
+        buffered += chunk.toString();
+        for (const line of buffered.split('\n')) {
+          if (!line.includes('"tracker listening"')) continue;
+          clearTimeout(timer);
+          child.stderr!.off('data', onData);
+          resolve(Number((JSON.parse(line) as { port: unknown }).port));
+          return;
+        }
+      };
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new SwarmlabError('ERR_START_FAILED', `the tracker exited with code ${code}`));
+      });
+    });
+    // Keep draining its log so a full pipe never blocks the tracker.
+    child.stderr!.resume();
+    return { process: child, port };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}

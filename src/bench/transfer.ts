@@ -1,0 +1,89 @@
+/**
+ * The LocalSwarm plumbing the transfer benches share: start peers in small batches, publish a
+ * deterministic file, and time one control `download` from the caller's side.
+ */
+import { LocalSwarm } from '../cli/local-swarm';
+import type { PeerStartOptions } from '../cli/local-swarm';
+import { SwarmlabError } from '../shared/errors';
+import { BYTES_PER_MB } from './types';
+import type { TransferResult } from './types';
+
+export const BENCH_FILE = 'swarmlab-bench.bin';
+const BENCH_SEED = 'swarmlab-bench';
+/** Peers started at once; a 2-core machine cannot boot many Node processes inside LocalSwarm's 10 s wait. */
+const START_BATCH = 4;
+
+export interface BenchSwarmInit {
+  cliPath: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function createBenchSwarm(init: BenchSwarmInit): Promise<LocalSwarm> {
+  const swarm = await LocalSwarm.create({ cliPath: init.cliPath, ...(init.env ? { env: init.env } : {}) });
+  try {
+    await swarm.startTracker();
+  } catch (error) {
+    await swarm.stop();
+    throw error;
+  }
+  return swarm;
+}
+
+/** Starts and connects every named peer, a few at a time. */
+export async function startPeers(swarm: LocalSwarm, names: string[], options: PeerStartOptions = {}): Promise<void> {
+  for (let i = 0; i < names.length; i += START_BATCH) {
+    await Promise.all(
+      names.slice(i, i + START_BATCH).map(async (name) => {
+        await swarm.startPeer(name, options);
+        await swarm.control(name, 'connect');
+      }),
+    );
+  }
+}
+
+/** Each seeder writes the same deterministic file and publishes it; returns its SHA-256. */
+export async function publishBenchFile(swarm: LocalSwarm, seeders: string[], bytes: number): Promise<string> {
+  const hashes = await Promise.all(
+    seeders.map(async (name) => {
+      const generated = await swarm.control(name, 'generate', { name: BENCH_FILE, size: bytes, seed: BENCH_SEED });
+      await swarm.control(name, 'upload');
+      return String(generated['sha256']);
+    }),
+  );
+  if (new Set(hashes).size !== 1) throw new SwarmlabError('ERR_BENCH_SEED', 'the seeders generated different files');
+  return hashes[0]!;
+}
+
+export interface TimedDownload {
+  name: string;
+  /** Seconds from `startedAtMs` until the control call answered. */
+  wallS: number;
+  schedulerS: number;
+  bytes: number;
+  verified: boolean;
+}
+
+/** Downloads the bench file on `name`; the wall clock runs from `startedAtMs` to the answer. */
+export async function timedDownload(swarm: LocalSwarm, name: string, expectedSha256: string, startedAtMs = performance.now()): Promise<TimedDownload> {
+  const result = await swarm.control(name, 'download', { name: BENCH_FILE });
+  const wallS = (performance.now() - startedAtMs) / 1000;
+  return {
+    name,
+    wallS,
+    schedulerS: Number(result['ms']) / 1000,
+    bytes: Number(result['bytes']),
+    verified: result['verified'] === true && result['sha256'] === expectedSha256,
+  };
+}
+
+export function transferResult(download: TimedDownload, limitMBps: number): TransferResult {
+  const MBps = download.bytes / BYTES_PER_MB / download.wallS;
+  return {
+    MBps,
+    ratio: MBps / limitMBps,
+    bytes: download.bytes,
+    wallS: download.wallS,
+    schedulerS: download.schedulerS,
+    verified: download.verified,
+  };
+}

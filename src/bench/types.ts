@@ -1,0 +1,93 @@
+/**
+ * The shape of one bench run. `report.ts` turns it into the table and the single JSON line; every
+ * rate is in MB/s with MB = 10^6 bytes, every time in seconds.
+ */
+
+export interface BenchInit {
+  /** The bundled CLI (dist/swarmlab.js) that LocalSwarm spawns. */
+  cliPath: string;
+  /** Shrinks every size so the whole run takes under a minute (CI smoke). */
+  quick: boolean;
+  /** Writes a V8 CPU profile of every peer process of the pair run into this directory. */
+  profileDir?: string;
+}
+
+export interface CeilingResult {
+  tcpMBps: number;
+  sha256MBps: number;
+  limitMBps: number;
+  tcpBytes: number;
+  sha256Bytes: number;
+}
+
+export interface TransferResult {
+  MBps: number;
+  ratio: number;
+  bytes: number;
+  /** Wall clock around the control `download` call, including the peer's final whole-file hash. */
+  wallS: number;
+  /** The scheduler's own time (`ms` in the download result), without the final whole-file hash. */
+  schedulerS: number;
+  verified: boolean;
+}
+
+export interface PairResult extends TransferResult {
+  /** Peak RSS (VmHWM) of the leecher process, read when its download ended. */
+  leecherPeakRssMB: number | null;
+}
+
+export interface DemoResult {
+  leechers: TransferResult[];
+}
+
+export interface SwarmRunResult {
+  n: number;
+  fileBytes: number;
+  uploadBytesPerS: number;
+  measuredS: number;
+  minimumS: number;
+  ratio: number;
+  verified: boolean;
+}
+
+export interface TrackerLoadResult {
+  peers: number;
+  files: number;
+  /** LOCATE requests answered per second. */
+  lookupsPerS: number;
+  /** HAVE messages acknowledged per second. */
+  havesPerS: number;
+  /** Tracker RSS growth while registering, divided by the peers registered. */
+  bytesPerPeer: number;
+  registerS: number;
+  errors: number;
+}
+
+export interface FootprintResult {
+  peerRssMB: number | null;
+  images: Record<string, number | null> | null;
+  note?: string;
+}
+
+export interface BittorrentResult {
+  pairSpeedup: number | null;
+  demoSpeedup: number | null;
+  note: string;
+}
+
+export interface BenchResult {
+  quick: boolean;
+  ceiling: CeilingResult;
+  pair: PairResult;
+  demo: DemoResult;
+  swarm: SwarmRunResult[];
+  tracker: TrackerLoadResult;
+  footprint: FootprintResult;
+  bittorrent: BittorrentResult;
+  lab: { implemented: false; note: string } | null;
+  totalS: number;
+}
+
+/** Bytes per MB in every rate this bench prints (decimal, like iperf and aria2). */
+export const BYTES_PER_MB = 1e6;
+export const MIB = 1024 * 1024;
