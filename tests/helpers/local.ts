@@ -154,3 +154,50 @@ export function rawExchange(port: number, chunks: Buffer[], init: { end?: boolea
 export function dumpLogs(logs: string[], lines = 80): void {
   if (process.env['SWARMLAB_TEST_LOGS']) console.log(logs.slice(-lines).join('\n'));
 }
+
+/**
+ * A `swarmlab peer` console (no --daemon) with stdin piped: send lines one at a time and wait for
+ * the output they produce.
+ */
+export class ConsoleDriver {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: import('node:child_process').ChildProcessWithoutNullStreams;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    assertBuilt();
+    this.child = spawn(process.execPath, [cliPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LOG_FORMAT: 'json', ...env } });
+    this.child.stdout.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stderr.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get lines(): string[] {
+    return this.stdout.split('\n').filter((line) => line !== '');
+  }
+
+  send(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  /** Sends `line`, then waits for a new stdout line matching `expected`; returns the new lines. */
+  async command(line: string, expected: RegExp, timeoutMs = 20_000): Promise<string[]> {
+    const before = this.lines.length;
+    this.send(line);
+    try {
+      await waitFor(() => this.lines.slice(before).some((out) => expected.test(out)), timeoutMs, 50);
+    } catch {
+      throw new Error(`"${line}": no output matching ${String(expected)} in ${timeoutMs} ms; stdout so far:\n${this.stdout}`);
+    }
+    return this.lines.slice(before);
+  }
+
+  end(): void {
+    this.child.stdin.end();
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
