@@ -1,5 +1,5 @@
 /**
- * `swarmlab ctl [--socket PATH] [--json] COMMAND [ARGS]`: one request to a running peer.
+ * `swarmlab ctl [--socket PATH | tcp://HOST:PORT] [--json] COMMAND [ARGS]`: one request to a running peer.
  * With --json every line received is printed unchanged; otherwise a human rendering.
  */
 import { callControl } from '../control/control-client';
@@ -109,7 +109,9 @@ export async function runCtl(command: string | undefined, args: string[], init: 
       process.stderr.write(`\r${progressLine(String(args.join(' ')), progress.bytes, progress.size, progress.rateBps)}`);
     }
   };
-  const response = await callControl(init.socket, request.cmd, request.args, { onLine });
+  // A TCP listener (--socket tcp://HOST:PORT) wants the token from SWARMLAB_CONTROL_TOKEN.
+  const token = process.env['SWARMLAB_CONTROL_TOKEN'];
+  const response = await callControl(init.socket, request.cmd, request.args, { onLine, ...(token ? { token } : {}) });
   if (!init.json && process.stderr.isTTY && request.cmd === 'download') process.stderr.write('\n');
   if (init.json) out(JSON.stringify(response));
   else if (response.ok) render(request.cmd, response.result as Record<string, unknown>);

@@ -23,14 +23,17 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.faults ? { faults: config.faults } : {}),
   });
   await node.start();
-  const control = new ControlServer(node, config.control, logger);
+  const control = new ControlServer(node, { path: config.control }, logger);
   await control.start();
+  const tcpControl = config.controlTcp ? new ControlServer(node, { ...config.controlTcp, token: config.controlToken ?? '' }, logger) : undefined;
+  await tcpControl?.start();
 
   let stopping = false;
   const shutdown = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     await control.stop().catch(() => undefined);
+    await tcpControl?.stop().catch(() => undefined);
     await node.stop().catch(() => undefined);
   };
   process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));

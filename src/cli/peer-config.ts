@@ -24,6 +24,9 @@ export interface PeerConfig {
   autoConnect: boolean;
   autoPublish: boolean;
   faults?: FaultSettings;
+  /** Also listen for control commands on TCP; requires controlToken. */
+  controlTcp?: { host: string; port: number };
+  controlToken?: string;
 }
 
 const ajv = new Ajv({ allErrors: true });
@@ -78,6 +81,13 @@ export function peerConfig(flags: Flags): PeerConfig {
   const chunkSize = toSize(pick(flags, 'chunk-size', 'SWARMLAB_CHUNK_SIZE'), '--chunk-size');
   const advertiseHost = pick(flags, 'advertise-host', 'SWARMLAB_ADVERTISE_HOST');
   const faults = pick(flags, 'faults', 'SWARMLAB_FAULTS');
+  const controlTcp = pick(flags, 'control-tcp', 'SWARMLAB_CONTROL_TCP');
+  const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
+  if (controlTcp !== undefined && (controlToken === undefined || controlToken.length < 16)) {
+    throw new ConfigError('--control-tcp needs SWARMLAB_CONTROL_TOKEN (at least 16 characters) in the environment');
+  }
+  const tcpMatch = controlTcp === undefined ? undefined : /^(.+):(\d{1,5})$/.exec(controlTcp);
+  if (controlTcp !== undefined && !tcpMatch) throw new ConfigError(`--control-tcp "${controlTcp}" is not HOST:PORT`);
   const config: PeerConfig = {
     dir,
     port: toNumber(pick(flags, 'port', 'SWARMLAB_PORT'), '--port') ?? 0,
@@ -92,6 +102,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(chunkSize === undefined ? {} : { chunkSize }),
     ...(advertiseHost === undefined ? {} : { advertiseHost }),
     ...(faults === undefined ? {} : { faults: parseFaults(faults) }),
+    ...(tcpMatch ? { controlTcp: { host: tcpMatch[1]!, port: Number(tcpMatch[2]) }, controlToken: controlToken! } : {}),
   };
   if (!validate(config)) {
     const error = validate.errors?.[0];

@@ -10,6 +10,16 @@ import { LineSplitter } from './line-splitter';
 export interface ControlCallInit {
   onLine?: (line: ControlLine) => void;
   timeoutMs?: number;
+  /** Required by a TCP control listener. */
+  token?: string;
+}
+
+/** A Unix socket path, or "tcp://HOST:PORT". */
+export type ControlTarget = string;
+
+function connectTo(target: ControlTarget): ReturnType<typeof connect> {
+  const tcp = /^tcp:\/\/(.+):(\d+)$/.exec(target);
+  return tcp ? connect({ host: tcp[1]!, port: Number(tcp[2]) }) : connect(target);
 }
 
 export type ControlResponse = Extract<ControlLine, { ok: boolean }>;
@@ -17,10 +27,10 @@ export type ControlResponse = Extract<ControlLine, { ok: boolean }>;
 let nextId = 1;
 
 /** Sends `cmd` to the peer listening at `socketPath`; resolves with the final response line. */
-export function callControl(socketPath: string, cmd: ControlCommand, args: Record<string, unknown> = {}, init: ControlCallInit = {}): Promise<ControlResponse> {
+export function callControl(socketPath: ControlTarget, cmd: ControlCommand, args: Record<string, unknown> = {}, init: ControlCallInit = {}): Promise<ControlResponse> {
   const id = nextId++;
   return new Promise<ControlResponse>((resolve, reject) => {
-    const socket = connect(socketPath);
+    const socket = connectTo(socketPath);
     socket.setEncoding('utf8');
     const splitter = new LineSplitter(MAX_CONTROL_LINE_BYTES);
     let settled = false;
@@ -33,7 +43,7 @@ export function callControl(socketPath: string, cmd: ControlCommand, args: Recor
       else resolve(response!);
     };
     const timer = init.timeoutMs ? setTimeout(() => finish(new SwarmlabError('ERR_CONTROL_TIMEOUT', `no answer from ${socketPath} in ${init.timeoutMs} ms`)), init.timeoutMs) : undefined;
-    socket.once('connect', () => socket.write(`${JSON.stringify({ id, cmd, args })}\n`));
+    socket.once('connect', () => socket.write(`${JSON.stringify({ id, cmd, args, ...(init.token ? { token: init.token } : {}) })}\n`));
     socket.on('error', (error: NodeJS.ErrnoException) =>
       finish(new SwarmlabError('ERR_CONTROL_UNREACHABLE', `cannot reach the peer's control socket ${socketPath} (${error.code ?? error.message})`)),
     );

@@ -4,30 +4,59 @@
  * long commands (download) stream event lines before it. A broken request gets an error line and
  * the connection stays usable.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { errorCode, errorMessage } from '../shared/errors';
+import { errorCode, errorMessage, SwarmlabError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { PeerNode } from '../peer/peer-node';
 import { MAX_CONTROL_LINE_BYTES, parseControlRequest, requestIdOf } from './control-schemas';
 import type { ControlLine, ControlRequest } from './control-schemas';
 import { LineSplitter } from './line-splitter';
 
+/** Where the control server listens: a Unix socket, or TCP, which requires a token. */
+export type ControlListen = { path: string } | { host: string; port: number; token: string };
+
 export class ControlServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  private readonly path: string;
+  private readonly token: Buffer | undefined;
 
   constructor(
     private readonly node: PeerNode,
-    private readonly path: string,
+    private readonly listen: ControlListen,
     private readonly logger: Logger,
   ) {
     this.server = createServer((socket) => this.accept(socket));
+    this.path = 'path' in listen ? listen.path : '';
+    if ('token' in listen) {
+      if (listen.token.length < 16) throw new SwarmlabError('ERR_CONFIG', 'a TCP control listener needs a token of at least 16 characters');
+      this.token = createHash('sha256').update(listen.token).digest();
+    }
+  }
+
+  /** The TCP port when listening on TCP (0 otherwise). */
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
   }
 
   async start(): Promise<void> {
+    if (!('path' in this.listen)) {
+      const { host, port } = this.listen;
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(port, host, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      });
+      this.logger.info('control listening on TCP (token required)', { host, port: this.port });
+      return;
+    }
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     await this.removeStaleSocket();
     await new Promise<void>((resolve, reject) => {
@@ -44,7 +73,7 @@ export class ControlServer {
   async stop(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await rm(this.path, { force: true });
+    if (this.path) await rm(this.path, { force: true });
   }
 
   /** A socket file left by a crashed peer is removed; one that still answers means another peer runs. */
@@ -91,12 +120,21 @@ export class ControlServer {
       send({ id: requestIdOf(line), ok: false, error: { code: 'ERR_BAD_REQUEST', message: errorMessage(error) } });
       return;
     }
+    if (this.token && !this.tokenMatches(request.token)) {
+      send({ id: request.id, ok: false, error: { code: 'ERR_UNAUTHORIZED', message: 'a valid token is required on this control listener' } });
+      return;
+    }
     try {
       const result = await this.dispatch(request, send);
       send({ id: request.id, ok: true, result });
     } catch (error) {
       send({ id: request.id, ok: false, error: { code: errorCode(error), message: errorMessage(error) } });
     }
+  }
+
+  private tokenMatches(token: string | undefined): boolean {
+    if (!this.token || token === undefined) return false;
+    return timingSafeEqual(createHash('sha256').update(token).digest(), this.token);
   }
 
   private async dispatch(request: ControlRequest, send: (line: ControlLine) => void): Promise<unknown> {
