@@ -1,0 +1,158 @@
+/**
+ * TokenBucket on an injected clock: refill, burst cap, negative balance, rate changes, and waiting
+ * takes driven by fake timers (nothing here depends on real time).
+ */
+import { sleep, TokenBucket } from '../../src/shared/token-bucket';
+
+class FakeClock {
+  ms = 1_000;
+  readonly now = (): number => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+describe('TokenBucket', () => {
+  let clock: FakeClock;
+  beforeEach(() => {
+    clock = new FakeClock();
+  });
+
+  it('with a null rate never waits', async () => {
+    const bucket = new TokenBucket({ rateBytesPerS: null, now: clock.now });
+    expect(bucket.rateBytesPerS).toBeNull();
+    expect(bucket.delayFor(1e12)).toBe(0);
+    await expect(bucket.take(1e12)).resolves.toBeUndefined();
+    expect(bucket.delayFor(1e12)).toBe(0);
+  });
+
+  it('starts full: a take up to the burst is immediate, one byte more must wait', () => {
+    const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
+    expect(bucket.delayFor(500)).toBe(0);
+    void bucket.take(500);
+    expect(bucket.delayFor(1)).toBeCloseTo(1, 6);
+    expect(bucket.delayFor(100)).toBeCloseTo(100, 6);
+  });
+
+  it('refills at the rate on the injected clock', () => {
+    const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
+    void bucket.take(500);
+    clock.advance(200);
+    expect(bucket.delayFor(200)).toBe(0);
+    expect(bucket.delayFor(300)).toBeCloseTo(100, 6);
+  });
+
+  it('never saves more than the burst', () => {
+    const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
+    clock.advance(60_000);
+    void bucket.take(500);
+    expect(bucket.delayFor(1)).toBeCloseTo(1, 6);
+  });
+
+  it('lets a take larger than the burst through at once and drives the balance negative', () => {
+    const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
+    expect(bucket.delayFor(5000)).toBe(0);
+    void bucket.take(5000);
+    // Balance is 500 - 5000 = -4500; a 1-byte take needs 4501 tokens of refill.
+    expect(bucket.delayFor(1)).toBeCloseTo(4501, 6);
+    // A take larger than the burst waits only until the bucket is full.
+    expect(bucket.delayFor(10_000)).toBeCloseTo(5000, 6);
+  });
+
+  it.each([
+    [1000, 64 * 1024],
+    [1_000_000, 250_000],
+    [4 * 64 * 1024, 64 * 1024],
+  ])('at rate %i the default burst is %i (a quarter second, at least 64 KiB)', (rate, burst) => {
+    const bucket = new TokenBucket({ rateBytesPerS: rate, now: clock.now });
+    expect(bucket.delayFor(burst)).toBe(0);
+    void bucket.take(burst);
+    expect(bucket.delayFor(1)).toBeGreaterThan(0);
+  });
+
+  it('setRate(null) makes it unlimited and a later rate applies again', () => {
+    const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
+    void bucket.take(500);
+    bucket.setRate(null);
+    expect(bucket.rateBytesPerS).toBeNull();
+    expect(bucket.delayFor(1e9)).toBe(0);
+    bucket.setRate(2000);
+    expect(bucket.rateBytesPerS).toBe(2000);
+    expect(bucket.delayFor(1)).toBeGreaterThan(0);
+  });
+
+  it('setRate keeps the refill earned at the old rate and clamps to the new burst', () => {
+    const bucket = new TokenBucket({ rateBytesPerS: 1_000_000, now: clock.now });
+    void bucket.take(250_000);
+    clock.advance(100); // +100_000 tokens at the old rate
+    bucket.setRate(1000); // burst becomes 64 KiB; the balance is clamped to it
+    expect(bucket.delayFor(64 * 1024)).toBe(0);
+    void bucket.take(64 * 1024);
+    expect(bucket.delayFor(1000)).toBeCloseTo(1000, 6);
+  });
+
+  it('over any schedule, bytes granted never exceed burst + rate * elapsed', () => {
+    const rate = 10_000;
+    const burst = 2_000;
+    const bucket = new TokenBucket({ rateBytesPerS: rate, burstBytes: burst, now: clock.now });
+    const start = clock.ms;
+    let granted = 0;
+    const sizes = [700, 1500, 300, 2000, 50, 1200, 999, 1, 1800];
+    for (let round = 0; round < 50; round++) {
+      const size = sizes[round % sizes.length]!;
+      // Whole milliseconds, as take() sleeps.
+      clock.advance(Math.ceil(bucket.delayFor(size)));
+      expect(bucket.delayFor(size)).toBe(0);
+      void bucket.take(size);
+      granted += size;
+      expect(granted).toBeLessThanOrEqual(burst + (rate * (clock.ms - start)) / 1000 + 1e-6);
+    }
+    // And it does not under-deliver: rounding each wait up to a whole ms loses at most 1 ms per take.
+    expect(granted).toBeGreaterThanOrEqual((rate * (clock.ms - start - 50)) / 1000);
+  });
+
+  describe('take with timers', () => {
+    beforeEach(() => {
+      jest.useFakeTimers();
+    });
+    afterEach(() => {
+      jest.useRealTimers();
+    });
+
+    it('waits until enough tokens have refilled', async () => {
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
+      await bucket.take(500);
+      let done = false;
+      const taking = bucket.take(100).then(() => {
+        done = true;
+      });
+      clock.advance(50);
+      await jest.advanceTimersByTimeAsync(50);
+      expect(done).toBe(false);
+      clock.advance(50);
+      await jest.advanceTimersByTimeAsync(50);
+      await taking;
+      expect(done).toBe(true);
+      expect(bucket.delayFor(1)).toBeCloseTo(1, 6);
+    });
+
+    it('an aborted signal rejects a waiting take with its reason', async () => {
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
+      await bucket.take(500);
+      const controller = new AbortController();
+      const taking = bucket.take(100, controller.signal);
+      const reason = Object.assign(new Error('stop'), { name: 'AbortError' });
+      controller.abort(reason);
+      await expect(taking).rejects.toBe(reason);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('sleep rejects at once when the signal is already aborted', async () => {
+      const controller = new AbortController();
+      const reason = new Error('already');
+      controller.abort(reason);
+      await expect(sleep(1000, controller.signal)).rejects.toBe(reason);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+  });
+});
