@@ -1,0 +1,97 @@
+/**
+ * The pure parts of `swarmlab bench`: the swarm's theoretical minimum, the load generator's frame
+ * counter, /proc parsing and the JSON report's shape.
+ */
+import { FrameCounter } from '../../src/bench/tracker-load';
+import { parseProcStatus } from '../../src/bench/footprint';
+import { benchJson, benchTable } from '../../src/bench/report';
+import { minimumDistributionS } from '../../src/bench/swarm';
+import type { BenchResult } from '../../src/bench/types';
+import { encodeJson, MessageType } from '../../src/protocol';
+
+const MIB = 1024 * 1024;
+
+describe('minimumDistributionS', () => {
+  it('is bound by the seeder when the swarm uploads faster than it needs to', () => {
+    expect(minimumDistributionS(32 * MIB, 8, 4 * MIB, 4 * MIB)).toBeCloseTo(8);
+  });
+
+  it('is bound by the swarm when leechers upload slowly', () => {
+    // N·F/(u_s + N·u) = 10·10/(10 + 10·1) = 5 > F/u_s = 1
+    expect(minimumDistributionS(10, 10, 10, 1)).toBeCloseTo(5);
+  });
+});
+
+describe('FrameCounter', () => {
+  const frames = Buffer.concat([
+    encodeJson(MessageType.Ok, 1, {}),
+    encodeJson(MessageType.Error, 2, { code: 'ERR_X', message: 'x' }),
+    encodeJson(MessageType.Published, 3, { fileId: 'a'.repeat(64) }),
+  ]);
+
+  it('counts whole frames and ERROR frames in one push', () => {
+    expect(new FrameCounter().push(frames)).toEqual({ frames: 3, errors: 1 });
+  });
+
+  it('counts the same when the stream is split at every byte boundary', () => {
+    for (let split = 0; split <= frames.length; split++) {
+      const counter = new FrameCounter();
+      const a = counter.push(frames.subarray(0, split));
+      const b = counter.push(frames.subarray(split));
+      expect({ frames: a.frames + b.frames, errors: a.errors + b.errors }).toEqual({ frames: 3, errors: 1 });
+    }
+  });
+
+  it('counts byte by byte', () => {
+    const counter = new FrameCounter();
+    let total = 0;
+    for (const byte of frames) total += counter.push(Buffer.from([byte])).frames;
+    expect(total).toBe(3);
+  });
+});
+
+describe('parseProcStatus', () => {
+  const status = 'Name:\tnode\nVmHWM:\t  123456 kB\nVmRSS:\t   65432 kB\n';
+
+  it('reads a kB field as bytes', () => {
+    expect(parseProcStatus(status, 'VmHWM')).toBe(123456 * 1024);
+    expect(parseProcStatus(status, 'VmRSS')).toBe(65432 * 1024);
+  });
+
+  it('returns null for a missing field', () => {
+    expect(parseProcStatus(status, 'VmSwap')).toBeNull();
+  });
+});
+
+describe('benchJson', () => {
+  const transfer = { MBps: 100, ratio: 0.5, bytes: 64 * MIB, wallS: 0.67, schedulerS: 0.6, verified: true };
+  const result: BenchResult = {
+    quick: true,
+    ceiling: { tcpMBps: 2000, sha256MBps: 200, limitMBps: 200, tcpBytes: MIB, sha256Bytes: MIB },
+    pair: { ...transfer, leecherPeakRssMB: 90 },
+    demo: { leechers: [transfer, transfer] },
+    swarm: [{ n: 8, fileBytes: MIB, uploadBytesPerS: MIB, measuredS: 1.1, minimumS: 1, ratio: 1.1, verified: true }],
+    tracker: { peers: 10, files: 1, lookupsPerS: 1000, havesPerS: 1000, bytesPerPeer: Number.NaN, registerS: 0.1, errors: 0 },
+    footprint: { peerRssMB: 90, images: null, note: 'no Docker' },
+    bittorrent: { pairSpeedup: null, demoSpeedup: null, note: 'skipped' },
+    lab: null,
+    totalS: 10,
+  };
+
+  it('has the shape of issue 4, with null for what was not measured', () => {
+    const json = JSON.parse(JSON.stringify(benchJson(result))) as Record<string, Record<string, unknown>>;
+    expect(json['ceiling']).toMatchObject({ tcpMBps: 2000, sha256MBps: 200, limitMBps: 200 });
+    expect(json['pair']).toMatchObject({ MBps: 100, ratio: 0.5 });
+    expect(json['demo']!['leechers']).toHaveLength(2);
+    expect(json['swarm']).toEqual([expect.objectContaining({ n: 8, measuredS: 1.1, minimumS: 1, ratio: 1.1 })]);
+    expect(json['tracker']).toMatchObject({ lookupsPerS: 1000, bytesPerPeer: null });
+    expect(json['footprint']).toMatchObject({ peerRssMB: 90 });
+    expect(json['bittorrent']).toMatchObject({ pairSpeedup: null, demoSpeedup: null });
+  });
+
+  it('prints one table row per leecher and per swarm size', () => {
+    const lines = benchTable(result).split('\n');
+    expect(lines.filter((line) => line.startsWith('demo'))).toHaveLength(2);
+    expect(lines.filter((line) => line.startsWith('swarm'))).toHaveLength(1);
+  });
+});
