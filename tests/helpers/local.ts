@@ -45,7 +45,7 @@ export async function sha256File(file: string): Promise<string> {
 }
 
 /** Polls `probe` until it returns a truthy value or `timeoutMs` passes; returns the last value. */
-export async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 20_000, intervalMs = 200): Promise<T> {
+export async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 20_000, intervalMs = 200): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let value: T | undefined;
@@ -54,7 +54,7 @@ export async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 20_000
     } catch {
       value = undefined;
     }
-    if (value) return value;
+    if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(intervalMs);
   }
@@ -199,5 +199,78 @@ export class ConsoleDriver {
 
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/** A persistent raw TCP client speaking frames: write any bytes, await the answer to a request id. */
+export class RawFrameClient {
+  readonly messages: Message[] = [];
+  closed = false;
+  private readonly decoder = new FrameDecoder();
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (data: Buffer) => this.messages.push(...this.decoder.push(data).messages));
+    socket.on('error', () => undefined);
+    socket.on('close', () => (this.closed = true));
+  }
+
+  static open(port: number): Promise<RawFrameClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => resolve(new RawFrameClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  write(frame: Buffer): void {
+    this.socket.write(frame);
+  }
+
+  /** Writes `frame` and waits for the message with `requestId`. */
+  async exchange(frame: Buffer, requestId: number, timeoutMs = 5_000): Promise<Message> {
+    this.write(frame);
+    return waitFor(() => this.messages.find((message) => message.requestId === requestId), timeoutMs, 20);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A raw client of a peer's control socket: write any line, wait for the response with an id. */
+export class RawLineClient {
+  readonly lines: Array<Record<string, unknown>> = [];
+  closed = false;
+  private pending = '';
+
+  private constructor(readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('data', (data: string) => {
+      this.pending += data;
+      const parts = this.pending.split('\n');
+      this.pending = parts.pop() ?? '';
+      for (const part of parts) if (part.trim()) this.lines.push(JSON.parse(part) as Record<string, unknown>);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => (this.closed = true));
+  }
+
+  static open(socketPath: string): Promise<RawLineClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(socketPath);
+      socket.once('connect', () => resolve(new RawLineClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Writes `line` (a newline is added) and waits for the next response line (one with `ok`). */
+  async send(line: string, timeoutMs = 5_000): Promise<Record<string, unknown>> {
+    const before = this.lines.length;
+    this.socket.write(`${line}\n`);
+    return waitFor(() => this.lines.slice(before).find((response) => 'ok' in response), timeoutMs, 20);
+  }
+
+  close(): void {
+    this.socket.destroy();
   }
 }
