@@ -1,0 +1,259 @@
+/**
+ * Issue 5: faults with real processes. A source killed or frozen mid-download, the tracker killed and
+ * restarted on the same port, the downloader itself killed and restarted (resume), a peer serving
+ * corrupted bytes, and a download directory that cannot be written. Every download that can finish
+ * must finish with the right bytes; the rest must fail with a clear error code.
+ */
+import { chmod, mkdir, open, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LocalSwarm } from '../../src/cli/local-swarm';
+import type { ControlResponse } from '../../src/control/control-client';
+import { assertBuilt, collector, createSwarm, dumpLogs, sha256File, waitFor } from '../helpers/local';
+
+jest.setTimeout(60_000);
+
+const CHUNK = 16_384;
+
+interface Started {
+  seen: ReturnType<typeof collector>;
+  result: Promise<Record<string, unknown>>;
+}
+
+/** Starts a download without awaiting it; waits until `minChunks` chunk events have arrived. */
+async function startDownload(swarm: LocalSwarm, peer: string, name: string, minChunks: number): Promise<Started> {
+  const seen = collector();
+  const result = swarm.control(peer, 'download', { name }, seen.onLine);
+  result.catch(() => undefined);
+  await waitFor(() => seen.events('chunk').length >= minChunks, 20_000, 20);
+  return { seen, result };
+}
+
+/** Starts `names` as rate-limited publishers of the same generated file; returns its sha256. */
+async function publishSame(swarm: LocalSwarm, names: string[], file: string, size: number, uploadRate: number): Promise<string> {
+  let sha = '';
+  for (const name of names) {
+    await swarm.startPeer(name, { chunkSize: CHUNK, uploadRate });
+    await swarm.control(name, 'connect');
+    sha = (await swarm.control(name, 'generate', { name: file, size, seed: `faults-${file}` })).sha256 as string;
+    await swarm.control(name, 'upload');
+  }
+  return sha;
+}
+
+describe('faults (issue 5)', () => {
+  let swarm: LocalSwarm;
+  let logs: string[];
+  const frozen: number[] = [];
+
+  beforeAll(() => assertBuilt());
+
+  beforeEach(async () => {
+    ({ swarm, logs } = await createSwarm());
+    await swarm.startTracker();
+  });
+
+  afterEach(async () => {
+    for (const pid of frozen.splice(0)) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+    dumpLogs(logs);
+    await swarm.stop();
+  });
+
+  test('a source killed with SIGKILL mid-download: the download completes from the other one', async () => {
+    const chunks = 64;
+    const sha = await publishSame(swarm, ['p1', 'p2'], 'kill.bin', chunks * CHUNK, 128 * 1024);
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+
+    const { seen, result } = await startDownload(swarm, 'dl', 'kill.bin', 6);
+    await swarm.stopPeer('p1', 'SIGKILL');
+    const done = await result;
+
+    expect(done.verified).toBe(true);
+    expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
+    const bySource = done.chunksBySource as Record<string, number>;
+    expect((bySource.p1 ?? 0) + (bySource.p2 ?? 0)).toBe(chunks);
+    expect(bySource.p2).toBeGreaterThan(0);
+    expect(new Set(seen.events('chunk').map((event) => event.index)).size).toBe(chunks);
+  });
+
+  test('a source frozen with SIGSTOP mid-download: the download completes (request timeout, then elsewhere)', async () => {
+    const chunks = 32;
+    const sha = await publishSame(swarm, ['p1', 'p2'], 'frozen.bin', chunks * CHUNK, 96 * 1024);
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+
+    const { result } = await startDownload(swarm, 'dl', 'frozen.bin', 4);
+    const pid = swarm.peer('p1').process.pid!;
+    frozen.push(pid);
+    process.kill(pid, 'SIGSTOP');
+    const done = await result;
+
+    expect(done.verified).toBe(true);
+    expect(done.sha256).toBe(sha);
+    const bySource = done.chunksBySource as Record<string, number>;
+    expect((bySource.p1 ?? 0) + (bySource.p2 ?? 0)).toBe(chunks);
+    // The downloader still answers while a source is frozen.
+    expect((await swarm.control('dl', 'status')).files).toEqual([expect.objectContaining({ name: 'frozen.bin', complete: true })]);
+  });
+
+  test('the tracker killed and restarted on the same port mid-download: the download completes and the catalogue comes back', async () => {
+    const chunks = 64;
+    const sha = await publishSame(swarm, ['p1', 'p2'], 'tracker.bin', chunks * CHUNK, 128 * 1024);
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+    const port = swarm.trackerPort;
+
+    const { result } = await startDownload(swarm, 'dl', 'tracker.bin', 4);
+    await swarm.stopTracker('SIGKILL');
+    await sleep(500);
+    await swarm.startTracker(port);
+    expect(swarm.trackerPort).toBe(port);
+    const done = await result;
+    expect(done.verified).toBe(true);
+    expect(done.sha256).toBe(sha);
+
+    // Every peer re-registers by itself and re-announces: the file is back, held by all three.
+    const row = await waitFor(async () => {
+      const files = (await swarm.control('dl', 'files')).files as Array<{ name: string; holders: number; seeders: number }>;
+      return files.find((file) => file.name === 'tracker.bin' && file.holders === 3 && file.seeders === 3);
+    }, 20_000, 250);
+    expect(row).toMatchObject({ name: 'tracker.bin', holders: 3, seeders: 3 });
+    expect((await swarm.control('p1', 'status')).connected).toBe(true);
+  });
+
+  test('the downloading peer killed mid-download and restarted with the same dir resumes (keptChunks > 0)', async () => {
+    const chunks = 64;
+    const sha = await publishSame(swarm, ['p1'], 'resume.bin', chunks * CHUNK, 128 * 1024);
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+
+    const { seen } = await startDownload(swarm, 'dl', 'resume.bin', 12);
+    // Let the sidecar (flushed every 250 ms) record what arrived.
+    await sleep(600);
+    await swarm.stopPeer('dl', 'SIGKILL');
+    const before = seen.events('chunk').length;
+    expect(before).toBeLessThan(chunks);
+
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    const status = await swarm.control('dl', 'status');
+    expect(status.files).toEqual([expect.objectContaining({ name: 'resume.bin', complete: false, have: expect.any(Number) })]);
+    await swarm.control('dl', 'connect');
+    const done = await swarm.control('dl', 'download', { name: 'resume.bin' });
+
+    expect(done.keptChunks as number).toBeGreaterThan(0);
+    expect(done.keptChunks as number).toBeLessThanOrEqual(before);
+    expect(done.verified).toBe(true);
+    expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
+    const fetched = Object.values(done.chunksBySource as Record<string, number>).reduce((sum, n) => sum + n, 0);
+    expect(fetched + (done.keptChunks as number)).toBe(chunks);
+  });
+
+  describe('a lying peer', () => {
+    const chunks = 32;
+    const firstBad = 8;
+    const lastBad = 23;
+
+    /** Overwrites chunks firstBad..lastBad of the liar's copy in place (same size). */
+    async function corrupt(file: string): Promise<void> {
+      const handle = await open(file, 'r+');
+      try {
+        const garbage = Buffer.alloc((lastBad - firstBad + 1) * CHUNK, 0x5a);
+        await handle.write(garbage, 0, garbage.length, firstBad * CHUNK);
+      } finally {
+        await handle.close();
+      }
+    }
+
+    async function run(keepMtime: boolean): Promise<void> {
+      const sha = await publishSame(swarm, ['honest'], 'lie.bin', chunks * CHUNK, 96 * 1024);
+      await swarm.startPeer('liar', { chunkSize: CHUNK });
+      await swarm.control('liar', 'connect');
+      await swarm.control('liar', 'generate', { name: 'lie.bin', size: chunks * CHUNK, seed: 'faults-lie.bin' });
+      const copy = path.join(swarm.peer('liar').dir, 'lie.bin');
+      // A whole-second mtime survives a round trip through utimes exactly.
+      const mtime = Math.floor(Date.now() / 1000) - 60;
+      if (keepMtime) await utimes(copy, mtime, mtime);
+      await swarm.control('liar', 'upload');
+      await corrupt(copy);
+      if (keepMtime) {
+        await utimes(copy, mtime, mtime);
+        expect((await stat(copy)).mtimeMs).toBe(mtime * 1000);
+      }
+      expect((await stat(copy)).size).toBe(chunks * CHUNK);
+
+      await swarm.startPeer('dl', { chunkSize: CHUNK });
+      await swarm.control('dl', 'connect');
+      const seen = collector();
+      const done = await swarm.control('dl', 'download', { name: 'lie.bin' }, seen.onLine);
+
+      expect(done.verified).toBe(true);
+      expect(done.sha256).toBe(sha);
+      expect(await sha256File(done.path as string)).toBe(sha);
+      const fromLiar = seen.events('chunk').filter((event) => event.from === 'liar').map((event) => event.index as number);
+      expect(fromLiar.filter((index) => index >= firstBad && index <= lastBad)).toEqual([]);
+      const bySource = done.chunksBySource as Record<string, number>;
+      expect(bySource.liar ?? 0).toBe(fromLiar.length);
+      expect(bySource.liar ?? 0).toBeLessThanOrEqual(chunks - (lastBad - firstBad + 1));
+      expect((bySource.honest ?? 0) + (bySource.liar ?? 0)).toBe(chunks);
+    }
+
+    test('its copy changed on disk after publishing (new mtime): the downloader still gets the right bytes', async () => {
+      await run(false);
+    });
+
+    test('its copy changed with the mtime put back (the source cannot tell): the downloader verifies and refuses the bad chunks', async () => {
+      await run(true);
+    });
+  });
+
+  describe('an unwritable download directory', () => {
+    async function expectCannotWrite(): Promise<void> {
+      await swarm.startPeer('pub', { chunkSize: CHUNK });
+      await swarm.control('pub', 'connect');
+      await swarm.control('pub', 'generate', { name: 'nowhere.bin', size: 4 * CHUNK });
+      await swarm.control('pub', 'upload');
+      await swarm.control('dl', 'connect');
+
+      const response: ControlResponse = await swarm.call('dl', 'download', { name: 'nowhere.bin' });
+      expect(response.ok).toBe(false);
+      if (!response.ok) {
+        expect(response.error.code).toBe('ERR_CANNOT_WRITE');
+        expect(response.error.message).toMatch(/cannot/);
+      }
+      // The peer is still alive and answering.
+      expect(await swarm.control('dl', 'status')).toMatchObject({ name: 'dl', connected: true });
+      expect((await swarm.control('dl', 'files')).files).toHaveLength(1);
+    }
+
+    test('a directory path under a regular file: ERR_CANNOT_WRITE and the peer still answers', async () => {
+      const blocker = path.join(swarm.dir, 'blocker');
+      await writeFile(blocker, 'a regular file where a directory should be');
+      await swarm.startPeer('dl', { chunkSize: CHUNK, extraArgs: ['--dir', path.join(blocker, 'dl')] });
+      expect((await swarm.control('dl', 'status')).dir).toBe(path.join(blocker, 'dl'));
+      await expectCannotWrite();
+    });
+
+    // chmod does not stop root, and the tests may run as root.
+    const asRoot = process.getuid?.() === 0;
+    (asRoot ? test.skip : test)('a directory made read-only (chmod 0500): ERR_CANNOT_WRITE and the peer still answers', async () => {
+      const dir = path.join(swarm.dir, 'readonly');
+      await mkdir(dir, { recursive: true });
+      await swarm.startPeer('dl', { chunkSize: CHUNK, extraArgs: ['--dir', dir] });
+      await chmod(dir, 0o500);
+      try {
+        await expectCannotWrite();
+      } finally {
+        await chmod(dir, 0o700);
+      }
+    });
+  });
+});
