@@ -30,6 +30,8 @@ describe('parseControlRequest', () => {
     ['generate', { id: 9, cmd: 'generate', args: { name: 'g.bin', size: 0, seed: 's', text: true } }],
     ['generate at the size limit', { id: 10, cmd: 'generate', args: { name: 'g', size: 64 * 1024 ** 3 } }],
     ['rate limits', { id: 11, cmd: 'rate', args: { upload: 1, download: null } }],
+    ['fault injection', { id: 12, cmd: 'faults', args: { delayMs: 250, dropRate: 0.1, corruptRate: 0 } }],
+    ['clearing faults', { id: 13, cmd: 'faults', args: {} }],
     ['an id of 64 characters', { id: 'x'.repeat(64), cmd: 'status' }],
   ])('accepts %s', (_label, request) => {
     expect(parseControlRequest(line(request))).toEqual(request);
@@ -76,6 +78,11 @@ describe('parseControlRequest', () => {
     ['generate with a fractional size', { name: 'g', size: 1.5 }],
     ['generate with a string size', { name: 'g', size: '1M' }],
     ['rate 0', { upload: 0 }],
+    ['faults with a negative delay', { delayMs: -1 }],
+    ['faults with a delay above 60 s', { delayMs: 60_001 }],
+    ['faults with a drop rate above 1', { dropRate: 1.5 }],
+    ['faults with a string corrupt rate', { corruptRate: '0.1' }],
+    ['faults with an unknown arg', { lossRate: 0.1 }],
     ['rate as a string', { download: '1M' }],
   ])('rejects bad args: %s', (label, args) => {
     const cmd = label.split(' ')[0];

@@ -75,6 +75,7 @@ const reject = fc.record({
   }),
 });
 const locate = fc.record({ type: fc.constant(MessageType.Locate), requestId: u32, body: fc.record({ fileId }) });
+const withdraw = fc.record({ type: fc.constant(MessageType.Withdraw), requestId: u32, body: fc.record({ fileId }) });
 const have = fc.record({
   type: fc.constant(MessageType.Have),
   requestId: u32,
@@ -106,7 +107,7 @@ const error = fc.record({
 });
 
 const binaryMessage = fc.oneof(request, cancel, haveChunk, chunk, reject) as fc.Arbitrary<Message>;
-const jsonMessage = fc.oneof(locate, have, register, error) as fc.Arbitrary<Message>;
+const jsonMessage = fc.oneof(locate, withdraw, have, register, error) as fc.Arbitrary<Message>;
 const anyMessage = fc.oneof(binaryMessage, jsonMessage);
 
 /** Cuts `bytes` at the given offsets (taken modulo its length, deduplicated, sorted). */

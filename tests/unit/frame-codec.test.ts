@@ -28,6 +28,10 @@ const CHUNK_DATA = Buffer.from([
   ...Array.from({ length: 44 }, (_, i) => 255 - i),
 ]);
 
+/** Opcodes absent from MessageType (recomputed from the enum, so adding a message type never breaks this). */
+const KNOWN_OPCODES = new Set(Object.values(MessageType).filter((v): v is number => typeof v === 'number'));
+const UNKNOWN_OPCODES = [0x00, 0x1f, 0x28, 0x7f, 0x80, 0xff].filter((opcode) => !KNOWN_OPCODES.has(opcode));
+
 const GOLDEN: Record<string, Message> = {
   register: { type: MessageType.Register, requestId: 1, body: { version: 1, name: 'peer-1', port: 7001 } },
   registered: {
@@ -46,6 +50,7 @@ const GOLDEN: Record<string, Message> = {
       indices: [0, 1],
     },
   },
+  withdraw: { type: MessageType.Withdraw, requestId: 10, body: { fileId: FILE_ID } },
   error: { type: MessageType.Error, requestId: 9, body: { code: 'ERR_NOT_FOUND', message: 'no such file' } },
   hello: { type: MessageType.Hello, requestId: 0, body: { version: 1, peerId: 'p-3f2a', name: 'peer-1' } },
   request: { type: MessageType.Request, requestId: 0x01020304, body: { fileId: FILE_ID, index: 3 } },
@@ -276,7 +281,7 @@ describe('protocol errors', () => {
     expect(result.error?.name).toBe('MalformedFrameError');
   });
 
-  it.each([0x00, 0x0e, 0x1f, 0x28, 0xff])('rejects unknown opcode %i', (opcode) => {
+  it.each(UNKNOWN_OPCODES)('rejects unknown opcode %i', (opcode) => {
     const result = new FrameDecoder().push(frame(opcode, 1, Buffer.from('{}')));
     const error = expectError(result, 'ERR_UNKNOWN_MESSAGE_TYPE');
     expect(error.name).toBe('UnknownMessageTypeError');
