@@ -57,6 +57,7 @@ export async function upCommand(ctx: CommandContext, options: UpOptions): Promis
     run: options.run,
     peers: Array.from({ length: options.peers }, (_, i) => ({ name: `peer-${i + 1}` })),
     autoConnect: true,
+    waitHealthy: true,
     ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
     signal: ctx.signal,
   });
@@ -192,9 +193,8 @@ export async function logsCommand(ctx: CommandContext, peer: string | undefined,
   const labRun = await ctx.controller.attach(await resolveRun(ctx, run));
   const containers = peer === undefined ? labRun.all() : [labRun.container(peer)];
   for (const container of containers) {
-    const { stdout, stderr } = await ctx.controller.docker.logs(container.id, tail === undefined ? {} : { tail });
-    ctx.printer.logs(container.shortName ?? container.name, stdout);
-    ctx.printer.logs(`${container.shortName ?? container.name} (stderr)`, stderr);
+    const { combined } = await ctx.controller.docker.logs(container.id, tail === undefined ? {} : { tail });
+    ctx.printer.logs(container.shortName ?? container.name, combined);
   }
   return 0;
 }

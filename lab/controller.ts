@@ -48,6 +48,11 @@ export interface UpInit {
   autoConnect?: boolean;
   /** Peers publish what their directory holds at start-up (SWARMLAB_AUTOPUBLISH=1). */
   autoPublish?: boolean;
+  /**
+   * Wait for Docker to report every container healthy (default false: ready as soon as the healthcheck's
+   * command succeeds when run by the lab, which saves the healthcheck's first interval).
+   */
+  waitHealthy?: boolean;
   signal?: AbortSignal;
 }
 
@@ -111,7 +116,8 @@ export class LabController {
         aliases: ['tracker'],
         env: { LOG_FORMAT: 'json' },
       });
-      run.tracker = await this.waitReady(run.tracker, undefined, signal);
+      const readyInit = { waitHealthy: init.waitHealthy ?? false };
+      run.tracker = await this.waitReady(run.tracker, undefined, signal, readyInit);
 
       const peers = await Promise.all(
         init.peers.map(async (peer) => {
@@ -141,7 +147,7 @@ export class LabController {
             start: started,
           });
           const control = new PeerControl({ docker: this.docker }, { containerId: container.id, peer: peer.name });
-          if (started) container = await this.waitReady(container, control, signal);
+          if (started) container = await this.waitReady(container, control, signal, readyInit);
           return { name: peer.name, container, control, started };
         }),
       );
@@ -162,7 +168,12 @@ export class LabController {
    * as the image's HEALTHCHECK: `swarmlab ctl status` for a peer, `swarmlab ping` for the tracker), which
    * is faster than waiting for the healthcheck's first interval.
    */
-  async waitReady(container: LabContainer, control?: PeerControl, signal?: AbortSignal): Promise<LabContainer> {
+  async waitReady(
+    container: LabContainer,
+    control?: PeerControl,
+    signal?: AbortSignal,
+    init: { waitHealthy?: boolean } = {},
+  ): Promise<LabContainer> {
     const deadline = Date.now() + this.healthTimeoutMs;
     let current = container;
     for (;;) {
@@ -173,7 +184,8 @@ export class LabController {
         const { stdout, stderr } = await this.docker.logs(container.id, { tail: 20 }).catch(() => ({ stdout: '', stderr: '' }));
         throw new HealthTimeoutError(current.name, 0, `${current.state}; last logs:\n${(stdout + stderr).trim()}`);
       }
-      if (current.state === 'running' && current.health !== 'unhealthy') {
+      const mustWaitForDocker = init.waitHealthy === true && current.health !== undefined;
+      if (current.state === 'running' && current.health !== 'unhealthy' && !mustWaitForDocker) {
         if (await this.probe(current, control, signal)) return this.docker.inspect(container.id);
       }
       if (Date.now() > deadline) {

@@ -13,6 +13,7 @@ import {
   LABEL_ROLE,
   LABEL_RUN,
   type CreateContainerInit,
+  type ContainerLogs,
   type CreateNetworkInit,
   type ExecInit,
   type ExecResult,
@@ -259,7 +260,7 @@ export class DockerodeLabDocker implements LabDocker {
     log.info('Connected container to network', { containerId: short(containerId) });
   }
 
-  async logs(id: string, init: { tail?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  async logs(id: string, init: { tail?: number } = {}): Promise<ContainerLogs> {
     try {
       const container = this.docker.getContainer(id);
       const info = await container.inspect();
@@ -269,7 +270,7 @@ export class DockerodeLabDocker implements LabDocker {
         follow: false,
         ...(init.tail === undefined ? {} : { tail: init.tail }),
       })) as unknown as Buffer;
-      if (info.Config.Tty) return { stdout: raw.toString('utf8'), stderr: '' };
+      if (info.Config.Tty) return { stdout: raw.toString('utf8'), stderr: '', combined: raw.toString('utf8') };
       return demuxBuffer(raw);
     } catch (err) {
       throw new DockerError(`logs ${short(id)}`, err);
@@ -369,9 +370,10 @@ function short(id: string): string {
  * Splits a multiplexed (non-TTY) Docker log buffer: frames of `<stream u8><0 0 0><size u32 BE><payload>`,
  * stream 1 = stdout, 2 = stderr. A truncated trailing frame is kept as far as it goes.
  */
-export function demuxBuffer(raw: Buffer): { stdout: string; stderr: string } {
+export function demuxBuffer(raw: Buffer): ContainerLogs {
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
+  const combined: Buffer[] = [];
   let offset = 0;
   while (offset + 8 <= raw.length) {
     const streamType = raw.readUInt8(offset);
@@ -380,7 +382,12 @@ export function demuxBuffer(raw: Buffer): { stdout: string; stderr: string } {
     const payload = raw.subarray(offset + 8, end);
     if (streamType === 2) stderr.push(payload);
     else stdout.push(payload);
+    combined.push(payload);
     offset = end;
   }
-  return { stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+  return {
+    stdout: Buffer.concat(stdout).toString('utf8'),
+    stderr: Buffer.concat(stderr).toString('utf8'),
+    combined: Buffer.concat(combined).toString('utf8'),
+  };
 }

@@ -63,6 +63,12 @@ export interface ExecResult {
   stderr: string;
 }
 
+export interface ContainerLogs {
+  stdout: string;
+  stderr: string;
+  combined: string;
+}
+
 export interface LabDocker {
   createNetwork(init: CreateNetworkInit): Promise<LabNetwork>;
   /** Creates (and by default starts) a tracker container. */
@@ -79,8 +85,8 @@ export interface LabDocker {
   unpause(id: string): Promise<void>;
   disconnectNetwork(networkId: string, containerId: string): Promise<void>;
   connectNetwork(networkId: string, containerId: string, aliases?: string[]): Promise<void>;
-  /** Demultiplexed logs of a container. */
-  logs(id: string, init?: { tail?: number }): Promise<{ stdout: string; stderr: string }>;
+  /** Demultiplexed logs of a container; `combined` keeps both streams in the order they were written. */
+  logs(id: string, init?: { tail?: number }): Promise<ContainerLogs>;
   /** Force-removes a container; a missing one (404) counts as success. */
   removeContainer(id: string): Promise<void>;
   /** Removes a network; a missing one (404) counts as success. */

@@ -139,8 +139,8 @@ class FakeDocker implements LabDocker {
   async connectNetwork(_networkId: string, containerId: string): Promise<void> {
     this.get(containerId).ip = '172.30.0.99';
   }
-  async logs(): Promise<{ stdout: string; stderr: string }> {
-    return { stdout: '', stderr: '' };
+  async logs(): Promise<{ stdout: string; stderr: string; combined: string }> {
+    return { stdout: '', stderr: '', combined: '' };
   }
   async removeContainer(id: string): Promise<void> {
     this.containers.delete(id);
