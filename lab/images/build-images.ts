@@ -9,8 +9,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -281,18 +281,20 @@ function sha256(data: Buffer): string {
 /** Runs `fn` holding a cross-process lock, so concurrent callers don't build the same tags twice. */
 async function withImageLock<T>(log: Logger, fn: () => Promise<T>): Promise<T> {
   const lockDir = join(tmpdir(), 'swarmlab-images.lock');
+  const ownerFile = join(lockDir, 'owner');
   const deadlineMs = Date.now() + LOCK_WAIT_MS;
   let announced = false;
   for (;;) {
     try {
       mkdirSync(lockDir);
+      writeFileSync(ownerFile, `${process.pid} ${hostname()}\n`);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      try {
-        if (Date.now() - statSync(lockDir).mtimeMs > LOCK_STALE_MS) rmSync(lockDir, { recursive: true, force: true });
-      } catch {
-        // the holder released it meanwhile
+      if (isStaleLock(lockDir, ownerFile)) {
+        log.warn('Removing a stale image lock', { lockDir });
+        rmSync(lockDir, { recursive: true, force: true });
+        continue;
       }
       if (Date.now() > deadlineMs) throw new ImageBuildError(`timed out waiting for the image lock ${lockDir}`);
       if (!announced) log.info('Waiting for another image build to finish', { lockDir });
@@ -304,5 +306,23 @@ async function withImageLock<T>(log: Logger, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } finally {
     rmSync(lockDir, { recursive: true, force: true });
+  }
+}
+
+/** A lock is stale when its owner process is gone (same host) or it is older than LOCK_STALE_MS. */
+function isStaleLock(lockDir: string, ownerFile: string): boolean {
+  try {
+    if (Date.now() - statSync(lockDir).mtimeMs > LOCK_STALE_MS) return true;
+    const [pid, host] = readFileSync(ownerFile, 'utf8').trim().split(' ');
+    if (host !== hostname() || pid === undefined) return false;
+    try {
+      process.kill(Number(pid), 0);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  } catch {
+    // Owner file not written yet (lock just taken) or lock just released: not stale.
+    return false;
   }
 }
