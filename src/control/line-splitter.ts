@@ -9,7 +9,9 @@ export class LineSplitter {
     this.buffered += chunk;
     const lines = this.buffered.split('\n');
     this.buffered = lines.pop() ?? '';
-    if (this.buffered.length > this.maxLineBytes) throw new Error(`line longer than ${this.maxLineBytes} bytes`);
+    if (this.buffered.length > this.maxLineBytes || lines.some((line) => line.length > this.maxLineBytes)) {
+      throw new Error(`line longer than ${this.maxLineBytes} bytes`);
+    }
     return lines.filter((line) => line.trim() !== '');
   }
 }

@@ -19,8 +19,10 @@ function writeHeader(frame: Buffer, bodyBytes: number, type: MessageType, reques
   frame.writeUInt32BE(requestId >>> 0, 5);
 }
 
+const FILE_ID_PATTERN = /^[0-9a-f]{64}$/;
+
 function writeFileId(frame: Buffer, fileId: string, offset: number): void {
-  if (frame.write(fileId, offset, FILE_ID_BYTES, 'hex') !== FILE_ID_BYTES) {
+  if (!FILE_ID_PATTERN.test(fileId) || frame.write(fileId, offset, FILE_ID_BYTES, 'hex') !== FILE_ID_BYTES) {
     throw new MalformedFrameError(`file id must be ${FILE_ID_BYTES * 2} hex characters`);
   }
 }

@@ -3,6 +3,7 @@
  * BitTorrent info-hash): two files with the same name but other bytes get other ids.
  */
 import { createHash } from 'node:crypto';
+import { MAX_NAME_BYTES } from './constants';
 import { InvalidBodyError } from './errors';
 import type { Manifest } from './messages';
 import { validateManifest } from './schemas';
@@ -35,7 +36,9 @@ export function chunkLength(manifest: Manifest, index: number): number {
 export function assertValidManifest(manifest: unknown): asserts manifest is Manifest {
   const problem = validateManifest(manifest);
   if (problem !== undefined) throw new InvalidBodyError(`manifest ${problem}`);
-  const { size, chunkSize, chunks } = manifest as Manifest;
+  const { name, size, chunkSize, chunks } = manifest as Manifest;
+  // JSON Schema counts characters; the limit is in bytes of UTF-8.
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new InvalidBodyError(`manifest name is longer than ${MAX_NAME_BYTES} bytes`);
   if (chunks.length !== expectedChunkCount(size, chunkSize)) {
     throw new InvalidBodyError(`manifest lists ${chunks.length} chunks but a size of ${size} needs ${expectedChunkCount(size, chunkSize)}`);
   }

@@ -20,7 +20,15 @@ export function safeFileName(name: string): string {
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u001f\u007f]/g, '_')
     .replace(/^\.+/, '_');
-  while (Buffer.byteLength(safe) > MAX_NAME_BYTES) safe = safe.slice(0, -1);
+  if (Buffer.byteLength(safe) > MAX_NAME_BYTES) {
+    // Cut whole code points, never half a surrogate pair.
+    let kept = '';
+    for (const codePoint of safe) {
+      if (Buffer.byteLength(kept + codePoint) > MAX_NAME_BYTES) break;
+      kept += codePoint;
+    }
+    safe = kept;
+  }
   return safe === '' ? '_' : safe;
 }
 
