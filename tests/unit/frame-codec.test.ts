@@ -339,3 +339,25 @@ describe('protocol errors', () => {
     }
   });
 });
+
+describe('encoder input checks', () => {
+  it.each([
+    ['63 characters', FILE_ID.slice(1)],
+    ['a non-hex character', `${FILE_ID.slice(0, 62)}zz`],
+    ['an empty string', ''],
+  ])('refuses a file id of %s', (_label, fileId) => {
+    const message: Message = { type: MessageType.Request, requestId: 1, body: { fileId, index: 0 } };
+    expect(() => encode(message)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }));
+    expect(() => encodeChunkHeader(1, fileId, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }));
+  });
+
+  // Bug: writeFileId only checked that 32 bytes were written, so extra characters were silently dropped
+  // and uppercase ids encoded to an id that decodes differently (lowercase).
+  it.each([
+    ['66 characters', `${FILE_ID}00`],
+    ['uppercase hex', FILE_ID.toUpperCase()],
+  ])('refuses a file id of %s (bug: silently truncated or case-changed)', (_label, fileId) => {
+    const message: Message = { type: MessageType.Request, requestId: 1, body: { fileId, index: 0 } };
+    expect(() => encode(message)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }));
+  });
+});
