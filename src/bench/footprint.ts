@@ -10,6 +10,8 @@ import type { FootprintResult } from './types';
 
 export const BENCH_IMAGES = ['swarmlab/tracker', 'swarmlab/peer'] as const;
 const DOCKER_TIMEOUT_MS = 3_000;
+/** USER_HZ: Linux reports /proc CPU times in ticks of 1/100 s on every architecture Node runs on. */
+const CLOCK_TICKS_PER_S = 100;
 
 /** A `kB` field of /proc/PID/status (VmRSS, VmHWM, ...) in bytes; null when it cannot be read. */
 export async function procStatusBytes(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): Promise<number | null> {
@@ -24,6 +26,25 @@ export async function procStatusBytes(pid: number | undefined, field: 'VmRSS' | 
 export function parseProcStatus(status: string, field: string): number | null {
   const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
   return match ? Number(match[1]) * 1024 : null;
+}
+
+/** CPU seconds (user + system, every thread) a process has used so far; null when it cannot be read. */
+export async function procCpuSeconds(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  try {
+    return parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** utime + stime of /proc/PID/stat, in seconds (clock ticks of 1/100 s on Linux). */
+export function parseProcStat(stat: string): number | null {
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? (utime + stime) / CLOCK_TICKS_PER_S : null;
 }
 
 /** Size in bytes of each image, null for an image that is not there; null overall without a daemon. */

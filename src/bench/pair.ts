@@ -3,7 +3,7 @@
  * leechers of the same file at once (the demo topology). Peers run with the default chunk size.
  */
 import { procStatusBytes } from './footprint';
-import { createBenchSwarm, publishBenchFile, startPeers, timedDownload, transferResult } from './transfer';
+import { createBenchSwarm, publishBenchFile, startCpuMeter, startPeers, timedDownload, transferResult } from './transfer';
 import type { DemoResult, PairResult } from './types';
 
 export interface TransferBenchInit {
@@ -18,10 +18,12 @@ export async function runPair(init: TransferBenchInit): Promise<PairResult> {
   try {
     await startPeers(swarm, ['seed-1', 'leech-1']);
     const sha256 = await publishBenchFile(swarm, ['seed-1'], init.fileBytes);
+    const meter = await startCpuMeter(swarm, ['seed-1', 'leech-1']);
     const download = await timedDownload(swarm, 'leech-1', sha256);
+    const cpuCores = await meter.stop();
     // VmHWM is the process's peak RSS so far: read it before the process goes away.
     const peak = await procStatusBytes(swarm.peer('leech-1').process.pid, 'VmHWM');
-    return { ...transferResult(download, init.limitMBps), leecherPeakRssMB: peak === null ? null : peak / 1e6 };
+    return { ...transferResult(download, init.limitMBps), leecherPeakRssMB: peak === null ? null : peak / 1e6, cpuCores };
   } finally {
     await swarm.stop();
   }
@@ -32,9 +34,11 @@ export async function runDemoTopology(init: TransferBenchInit): Promise<DemoResu
   try {
     await startPeers(swarm, ['seed-1', 'seed-2', 'leech-1', 'leech-2']);
     const sha256 = await publishBenchFile(swarm, ['seed-1', 'seed-2'], init.fileBytes);
+    const meter = await startCpuMeter(swarm, ['seed-1', 'seed-2', 'leech-1', 'leech-2']);
     const startedAtMs = performance.now();
     const downloads = await Promise.all(['leech-1', 'leech-2'].map((name) => timedDownload(swarm, name, sha256, startedAtMs)));
-    return { leechers: downloads.map((download) => transferResult(download, init.limitMBps)) };
+    const cpuCores = await meter.stop();
+    return { leechers: downloads.map((download) => transferResult(download, init.limitMBps)), cpuCores };
   } finally {
     await swarm.stop();
   }

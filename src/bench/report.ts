@@ -21,14 +21,19 @@ function round(value: number | null | undefined): number | null {
   return Math.round(value * 1000) / 1000;
 }
 
+function roundAll(values: Record<string, number | null>): Record<string, number | null> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, round(value)]));
+}
+
 /** The one JSON object: the shape of issue 4, plus detail fields. */
 export function benchJson(result: BenchResult): Record<string, unknown> {
   const { ceiling, pair, demo, swarm, tracker, footprint, bittorrent } = result;
   return {
     ceiling: { tcpMBps: round(ceiling.tcpMBps), sha256MBps: round(ceiling.sha256MBps), limitMBps: round(ceiling.limitMBps), tcpBytes: ceiling.tcpBytes, sha256Bytes: ceiling.sha256Bytes },
-    pair: { MBps: round(pair.MBps), ratio: round(pair.ratio), bytes: pair.bytes, wallS: round(pair.wallS), schedulerS: round(pair.schedulerS), verified: pair.verified },
+    pair: { MBps: round(pair.MBps), ratio: round(pair.ratio), bytes: pair.bytes, wallS: round(pair.wallS), schedulerS: round(pair.schedulerS), verified: pair.verified, cpuCores: roundAll(pair.cpuCores) },
     demo: {
       leechers: demo.leechers.map((l) => ({ MBps: round(l.MBps), ratio: round(l.ratio), bytes: l.bytes, wallS: round(l.wallS), schedulerS: round(l.schedulerS), verified: l.verified })),
+      cpuCores: roundAll(demo.cpuCores),
     },
     swarm: swarm.map((s) => ({
       n: s.n,
@@ -47,6 +52,8 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       files: tracker.files,
       registerS: round(tracker.registerS),
       errors: tracker.errors,
+      trackerCpuCores: round(tracker.trackerCpuCores),
+      generatorCpuCores: round(tracker.generatorCpuCores),
     },
     footprint: { peerRssMB: round(footprint.peerRssMB), images: footprint.images, ...(footprint.note ? { note: footprint.note } : {}) },
     bittorrent: { pairSpeedup: round(bittorrent.pairSpeedup), demoSpeedup: round(bittorrent.demoSpeedup), note: bittorrent.note },
@@ -64,6 +71,12 @@ function verdict(ok: boolean | null): string {
   return ok === null ? '-' : ok ? 'met' : 'MISSED';
 }
 
+function cpuSummary(cores: Record<string, number | null>): string {
+  return Object.entries(cores)
+    .map(([name, value]) => `${name} ${fixed(value, 2)}`)
+    .join(', ');
+}
+
 function mib(bytes: number): string {
   return `${Math.round(bytes / (1024 * 1024))} MiB`;
 }
@@ -76,6 +89,7 @@ export function benchTable(result: BenchResult): string {
     ['ceiling', 'SHA-256, one core', `${fixed(ceiling.sha256MBps)} MB/s`, '', ''],
     ['ceiling', 'limit = min(tcp, sha256)', `${fixed(ceiling.limitMBps)} MB/s`, '', ''],
     ['pair', `1 seeder -> 1 leecher, ${mib(pair.bytes)}${pair.verified ? '' : ' NOT VERIFIED'}`, `${fixed(pair.MBps)} MB/s (${fixed(pair.wallS, 2)} s)`, `${fixed(pair.ratio, 2)} of limit`, `>= ${TARGETS.pairRatio} ${verdict(pair.ratio >= TARGETS.pairRatio)}`],
+    ['pair', 'CPU during the download, in cores', cpuSummary(pair.cpuCores), '', ''],
     ...demo.leechers.map((l, i) => [
       'demo',
       `2 seeders, 2 leechers: leecher ${i + 1}${l.verified ? '' : ' NOT VERIFIED'}`,
@@ -83,6 +97,7 @@ export function benchTable(result: BenchResult): string {
       `${fixed(l.ratio, 2)} of limit`,
       `>= ${TARGETS.demoRatio} ${verdict(l.ratio >= TARGETS.demoRatio)}`,
     ]),
+    ['demo', 'CPU while both downloads ran, in cores', cpuSummary(demo.cpuCores), '', ''],
     ...swarm.map((s) => [
       'swarm',
       `1 seeder + ${s.n} leechers, ${mib(s.fileBytes)}, u = ${mib(s.uploadBytesPerS)}/s${s.verified ? '' : ' NOT VERIFIED'}`,
@@ -91,6 +106,7 @@ export function benchTable(result: BenchResult): string {
       `<= ${TARGETS.swarmRatio} ${verdict(s.ratio <= TARGETS.swarmRatio)}`,
     ]),
     ['tracker', `LOCATE, ${tracker.peers} peers, ${tracker.files} files`, `${fixed(tracker.lookupsPerS, 0)} /s`, '', `>= ${TARGETS.lookupsPerS} ${verdict(tracker.lookupsPerS >= TARGETS.lookupsPerS)}`],
+    ['tracker', 'CPU during LOCATE, in cores', `tracker ${fixed(tracker.trackerCpuCores, 2)}, load generator ${fixed(tracker.generatorCpuCores, 2)}`, '', ''],
     ['tracker', 'HAVE', `${fixed(tracker.havesPerS, 0)} /s`, '', ''],
     ['tracker', `memory per registered peer${tracker.errors > 0 ? ` (${tracker.errors} errors)` : ''}`, `${fixed(tracker.bytesPerPeer, 0)} B`, '', `<= ${TARGETS.bytesPerPeer} ${verdict(Number.isFinite(tracker.bytesPerPeer) ? tracker.bytesPerPeer <= TARGETS.bytesPerPeer : null)}`],
     ['footprint', `leecher peak RSS (${mib(pair.bytes)} download)`, `${fixed(footprint.peerRssMB)} MB`, '', `<= ${TARGETS.peerRssMB} ${verdict(footprint.peerRssMB === null ? null : footprint.peerRssMB <= TARGETS.peerRssMB)}`],

@@ -11,6 +11,7 @@ import { runBittorrentComparison } from './bittorrent';
 import { measureCeiling } from './ceiling';
 import { measureFootprint } from './footprint';
 import { runDemoTopology, runPair } from './pair';
+import { cpuProfileEnv } from './profile';
 import { benchJson, benchTable } from './report';
 import { runSwarmDistribution } from './swarm';
 import { runTrackerLoad } from './tracker-load';
@@ -54,7 +55,7 @@ export const QUICK_SIZES: BenchSizes = {
   pairBytes: 64 * MIB,
   demoBytes: 64 * MIB,
   swarmNs: [4, 8],
-  swarmFileBytes: 4 * MIB,
+  swarmFileBytes: 2 * MIB,
   swarmUploadBytesPerS: 2 * MIB,
   trackerPeers: 1_000,
   trackerFiles: 200,
@@ -82,7 +83,7 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
   if (values.profile) {
     const profileDir = resolve(values.profile);
     await mkdir(profileDir, { recursive: true });
-    pairEnv = { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() };
+    pairEnv = await cpuProfileEnv(profileDir);
     err(`bench: CPU profiles of the pair's processes go to ${profileDir}`);
   }
   const pair = await runPair({ ...transfer, fileBytes: sizes.pairBytes, ...(pairEnv ? { env: pairEnv } : {}) });

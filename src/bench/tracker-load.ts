@@ -21,7 +21,7 @@ import type { Manifest } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
 import { createLogger } from '../shared/logger';
-import { procStatusBytes } from './footprint';
+import { procCpuSeconds, procStatusBytes } from './footprint';
 import type { TrackerLoadResult } from './types';
 
 /** Below the tracker's default of 1024 connections per remote address. */
@@ -73,7 +73,11 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
     const haveFrames = fileIds.map((fileId, i) => encodeJson(MessageType.Have, i + 1, { fileId, indices: [i % LOAD_FILE_CHUNKS] }));
     const locateFrames = fileIds.map((fileId, i) => encodeJson(MessageType.Locate, i + 1, { fileId }));
     const haves = await runPipelined(pipelines, haveFrames, init.requests, init.window);
+    const trackerCpuBefore = await procCpuSeconds(tracker.process.pid);
+    const generatorCpuBefore = process.cpuUsage();
     const locates = await runPipelined(pipelines, locateFrames, init.requests, init.window);
+    const generatorCpu = process.cpuUsage(generatorCpuBefore);
+    const trackerCpuAfter = await procCpuSeconds(tracker.process.pid);
     return {
       peers: init.peers,
       files: init.files,
@@ -82,6 +86,8 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
       bytesPerPeer: rssBefore === null || rssAfter === null ? Number.NaN : (rssAfter - rssBefore) / init.peers,
       registerS,
       errors: haves.errors + locates.errors,
+      trackerCpuCores: trackerCpuBefore === null || trackerCpuAfter === null ? null : (trackerCpuAfter - trackerCpuBefore) / locates.seconds,
+      generatorCpuCores: (generatorCpu.user + generatorCpu.system) / 1e6 / locates.seconds,
     };
   } finally {
     tracker.process.kill('SIGKILL');

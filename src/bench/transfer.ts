@@ -5,6 +5,7 @@
 import { LocalSwarm } from '../cli/local-swarm';
 import type { PeerStartOptions } from '../cli/local-swarm';
 import { SwarmlabError } from '../shared/errors';
+import { procCpuSeconds } from './footprint';
 import { BYTES_PER_MB } from './types';
 import type { TransferResult } from './types';
 
@@ -85,5 +86,28 @@ export function transferResult(download: TimedDownload, limitMBps: number): Tran
     wallS: download.wallS,
     schedulerS: download.schedulerS,
     verified: download.verified,
+  };
+}
+
+/**
+ * CPU used by each named peer process between `start` and `stop`, in cores (CPU seconds over wall
+ * seconds): near 1 means that process's main thread was the bottleneck.
+ */
+export async function startCpuMeter(swarm: LocalSwarm, names: string[]): Promise<{ stop: () => Promise<Record<string, number | null>> }> {
+  const pids = names.map((name) => swarm.peer(name).process.pid);
+  const startMs = performance.now();
+  const before = await Promise.all(pids.map((pid) => procCpuSeconds(pid)));
+  return {
+    stop: async () => {
+      const after = await Promise.all(pids.map((pid) => procCpuSeconds(pid)));
+      const wallS = (performance.now() - startMs) / 1000;
+      const cores: Record<string, number | null> = {};
+      names.forEach((name, i) => {
+        const a = after[i];
+        const b = before[i];
+        cores[name] = a === null || a === undefined || b === null || b === undefined ? null : (a - b) / wallS;
+      });
+      return cores;
+    },
   };
 }

@@ -34,10 +34,14 @@ export interface TransferResult {
 export interface PairResult extends TransferResult {
   /** Peak RSS (VmHWM) of the leecher process, read when its download ended. */
   leecherPeakRssMB: number | null;
+  /** CPU used per process during the download, in cores (1 = one core busy all the time). */
+  cpuCores: Record<string, number | null>;
 }
 
 export interface DemoResult {
   leechers: TransferResult[];
+  /** CPU used per process while both downloads ran, in cores. */
+  cpuCores: Record<string, number | null>;
 }
 
 export interface SwarmRunResult {
@@ -61,6 +65,10 @@ export interface TrackerLoadResult {
   bytesPerPeer: number;
   registerS: number;
   errors: number;
+  /** CPU of the tracker process during the LOCATE phase, in cores: near 1 means the tracker was the bound. */
+  trackerCpuCores: number | null;
+  /** CPU of the load generator (this process) during the LOCATE phase, in cores. */
+  generatorCpuCores: number;
 }
 
 export interface FootprintResult {

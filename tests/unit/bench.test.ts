@@ -3,7 +3,7 @@
  * counter, /proc parsing and the JSON report's shape.
  */
 import { FrameCounter } from '../../src/bench/tracker-load';
-import { parseProcStatus } from '../../src/bench/footprint';
+import { parseProcStat, parseProcStatus } from '../../src/bench/footprint';
 import { benchJson, benchTable } from '../../src/bench/report';
 import { minimumDistributionS } from '../../src/bench/swarm';
 import type { BenchResult } from '../../src/bench/types';
@@ -50,6 +50,13 @@ describe('FrameCounter', () => {
   });
 });
 
+describe('parseProcStat', () => {
+  it('adds utime and stime, counting fields after a command name with spaces', () => {
+    const stat = '4242 (node (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 11';
+    expect(parseProcStat(stat)).toBeCloseTo(3);
+  });
+});
+
 describe('parseProcStatus', () => {
   const status = 'Name:\tnode\nVmHWM:\t  123456 kB\nVmRSS:\t   65432 kB\n';
 
@@ -68,10 +75,10 @@ describe('benchJson', () => {
   const result: BenchResult = {
     quick: true,
     ceiling: { tcpMBps: 2000, sha256MBps: 200, limitMBps: 200, tcpBytes: MIB, sha256Bytes: MIB },
-    pair: { ...transfer, leecherPeakRssMB: 90 },
-    demo: { leechers: [transfer, transfer] },
+    pair: { ...transfer, leecherPeakRssMB: 90, cpuCores: { 'seed-1': 0.4, 'leech-1': 0.9 } },
+    demo: { leechers: [transfer, transfer], cpuCores: {} },
     swarm: [{ n: 8, fileBytes: MIB, uploadBytesPerS: MIB, measuredS: 1.1, minimumS: 1, ratio: 1.1, verified: true }],
-    tracker: { peers: 10, files: 1, lookupsPerS: 1000, havesPerS: 1000, bytesPerPeer: Number.NaN, registerS: 0.1, errors: 0 },
+    tracker: { peers: 10, files: 1, lookupsPerS: 1000, havesPerS: 1000, bytesPerPeer: Number.NaN, registerS: 0.1, errors: 0, trackerCpuCores: 1, generatorCpuCores: 0.3 },
     footprint: { peerRssMB: 90, images: null, note: 'no Docker' },
     bittorrent: { pairSpeedup: null, demoSpeedup: null, note: 'skipped' },
     lab: null,
@@ -91,7 +98,7 @@ describe('benchJson', () => {
 
   it('prints one table row per leecher and per swarm size', () => {
     const lines = benchTable(result).split('\n');
-    expect(lines.filter((line) => line.startsWith('demo'))).toHaveLength(2);
+    expect(lines.filter((line) => line.startsWith('demo') && line.includes(': leecher'))).toHaveLength(2);
     expect(lines.filter((line) => line.startsWith('swarm'))).toHaveLength(1);
   });
 });
