@@ -75,8 +75,8 @@ describe('safeFileName', () => {
     );
   });
 
-  // Bug: truncation slices UTF-16 code units, so it can cut a surrogate pair and leave a lone surrogate,
-  // which is written to disk as U+FFFD and no longer equals the name in memory.
+  // Regression (fixed in f935684): truncation sliced UTF-16 code units, so it could cut a surrogate pair and
+  // leave a lone surrogate, written to disk as U+FFFD and no longer equal to the name in memory.
   it('never truncates inside a surrogate pair (bug: lone surrogate after truncation)', () => {
     const name = `${'x'.repeat(252)}\u{1f600}\u{1f600}`;
     const safe = safeFileName(name);

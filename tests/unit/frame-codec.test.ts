@@ -351,7 +351,7 @@ describe('encoder input checks', () => {
     expect(() => encodeChunkHeader(1, fileId, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }));
   });
 
-  // Bug: writeFileId only checked that 32 bytes were written, so extra characters were silently dropped
+  // Regression (fixed in f935684): writeFileId only checked that 32 bytes were written, so extra characters were silently dropped
   // and uppercase ids encoded to an id that decodes differently (lowercase).
   it.each([
     ['66 characters', `${FILE_ID}00`],

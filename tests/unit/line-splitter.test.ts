@@ -47,8 +47,8 @@ describe('LineSplitter', () => {
     expect(new LineSplitter(10).push(`${'x'.repeat(10)}\n`)).toEqual(['x'.repeat(10)]);
   });
 
-  // Bug: only the trailing partial line is measured, so a line longer than the limit that arrives
-  // complete in one push (or completes in the push after a full-limit partial) is returned.
+  // Regression (fixed in f935684): only the trailing partial line was measured, so a line longer than the
+  // limit that arrived complete in one push (or completed in the push after a full-limit partial) was returned.
   it('refuses an over-long line that arrives complete in one push (bug: only the partial line is checked)', () => {
     expect(() => new LineSplitter(10).push(`${'x'.repeat(11)}\n`)).toThrow(Error);
   });

@@ -128,8 +128,8 @@ describe('assertValidManifest', () => {
     expect(() => assertValidManifest(manifest({ name: 'x'.repeat(255) }))).not.toThrow();
   });
 
-  // Bug: MAX_NAME_BYTES is documented in UTF-8 bytes, but the schema's maxLength counts code points, so
-  // these names pass (src/protocol/schemas.ts fileName; assertValidManifest adds no byte check).
+  // Regression (fixed in f935684): MAX_NAME_BYTES is in UTF-8 bytes, but the schema's maxLength counts code
+  // points, so these names used to pass.
   it.each([
     ['128 two-byte characters (256 bytes)', '\u00e9'.repeat(128)],
     ['200 four-byte characters (800 bytes)', '\u{1f600}'.repeat(200)],
