@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LocalSwarm } from '../../src/cli/local-swarm';
-import { assertBuilt, collector, createSwarm, dumpLogs, sha256, sha256File } from '../helpers/local';
+import { assertBuilt, collector, createSwarm, dumpLogs, sha256, sha256File, waitFor } from '../helpers/local';
 
 jest.setTimeout(60_000);
 
@@ -169,5 +169,104 @@ describe('swarm (issue 2)', () => {
     // The downloader holds it as a complete file and can serve it.
     const status = await swarm.control('dl', 'status');
     expect(status.files).toEqual([expect.objectContaining({ name: 'notes.txt', complete: true, have: 8, chunks: 8 })]);
+  });
+
+  test('two downloaders at once also serve each other the chunks they already have', async () => {
+    const chunks = 48;
+    // A slow publisher: the downloaders get much of the file from each other.
+    await swarm.startPeer('seed', { chunkSize: CHUNK, uploadRate: 128 * 1024 });
+    await swarm.startPeer('a', { chunkSize: CHUNK });
+    await swarm.startPeer('b', { chunkSize: CHUNK });
+    for (const name of ['seed', 'a', 'b']) await swarm.control(name, 'connect');
+    const generated = await swarm.control('seed', 'generate', { name: 'swarm.bin', size: chunks * CHUNK, seed: 'swarming' });
+    await swarm.control('seed', 'upload');
+
+    const [a, b] = await Promise.all([swarm.control('a', 'download', { name: 'swarm.bin' }), swarm.control('b', 'download', { name: 'swarm.bin' })]);
+    for (const result of [a, b]) {
+      expect(result.verified).toBe(true);
+      expect(result.sha256).toBe(generated.sha256);
+    }
+    const fromA = (b.chunksBySource as Record<string, number>).a ?? 0;
+    const fromB = (a.chunksBySource as Record<string, number>).b ?? 0;
+    expect(fromA + fromB).toBeGreaterThan(0);
+    // Both are now seeders.
+    const [row] = await listFiles(swarm, 'a');
+    expect(row).toMatchObject({ name: 'swarm.bin', holders: 3, seeders: 3 });
+  });
+
+  test('a download does not overwrite a local file with the same name; it lands next to it', async () => {
+    await swarm.startPeer('pub', { chunkSize: CHUNK });
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('pub', 'connect');
+    await swarm.control('dl', 'connect');
+    const theirs = await swarm.control('pub', 'generate', { name: 'same.txt', size: 2 * CHUNK, seed: 'theirs', text: true });
+    await swarm.control('pub', 'upload');
+    const mine = await swarm.control('dl', 'generate', { name: 'same.txt', size: 100, seed: 'mine', text: true });
+
+    const result = await swarm.control('dl', 'download', { name: 'same.txt' });
+    expect(result.verified).toBe(true);
+    expect(result.sha256).toBe(theirs.sha256);
+    expect(result.path).toBe(path.join(swarm.peer('dl').dir, 'same.txt.1'));
+    expect(await sha256File(result.path as string)).toBe(theirs.sha256);
+    expect(await sha256File(path.join(swarm.peer('dl').dir, 'same.txt'))).toBe(mine.sha256);
+  });
+
+  test('two different files with the same name: download by name is ambiguous, by file id works', async () => {
+    await swarm.startPeer('one', { chunkSize: CHUNK });
+    await swarm.startPeer('two', { chunkSize: CHUNK });
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    for (const name of ['one', 'two', 'dl']) await swarm.control(name, 'connect');
+    await swarm.control('one', 'generate', { name: 'dup.bin', size: CHUNK, seed: 'one' });
+    const second = await swarm.control('two', 'generate', { name: 'dup.bin', size: CHUNK + 1, seed: 'two' });
+    await swarm.control('one', 'upload');
+    const upload = await swarm.control('two', 'upload');
+    expect(await listFiles(swarm, 'dl')).toHaveLength(2);
+
+    const ambiguous = await swarm.call('dl', 'download', { name: 'dup.bin' });
+    expect(ambiguous).toMatchObject({ ok: false, error: { code: 'ERR_AMBIGUOUS' } });
+
+    const fileId = (upload.published as FileRow[])[0]!.fileId;
+    const result = await swarm.control('dl', 'download', { fileId });
+    expect(result).toMatchObject({ fileId, verified: true, sha256: second.sha256, bytes: CHUNK + 1 });
+  });
+
+  test('downloading a file the peer already holds answers at once, verified, with nothing fetched', async () => {
+    await swarm.startPeer('pub', { chunkSize: CHUNK });
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('pub', 'connect');
+    await swarm.control('dl', 'connect');
+    const generated = await swarm.control('pub', 'generate', { name: 'twice.bin', size: 3 * CHUNK });
+    await swarm.control('pub', 'upload');
+    await swarm.control('dl', 'download', { name: 'twice.bin' });
+
+    const again = await swarm.control('dl', 'download', { name: 'twice.bin' });
+    expect(again).toMatchObject({ verified: true, sha256: generated.sha256, chunksBySource: {}, keptChunks: 3 });
+    expect(again.path).toBe(path.join(swarm.peer('dl').dir, 'twice.bin'));
+  });
+
+  test('a publisher that dies drops out of the catalogue', async () => {
+    await swarm.startPeer('pub', { chunkSize: CHUNK });
+    await swarm.startPeer('viewer', { chunkSize: CHUNK });
+    await swarm.control('pub', 'connect');
+    await swarm.control('viewer', 'connect');
+    await swarm.control('pub', 'generate', { name: 'gone.bin', size: CHUNK });
+    await swarm.control('pub', 'upload');
+    expect(await listFiles(swarm, 'viewer')).toHaveLength(1);
+
+    await swarm.stopPeer('pub', 'SIGKILL');
+    // The tracker sees the connection close (no need to wait for missed heartbeats).
+    await waitFor(async () => (await listFiles(swarm, 'viewer')).length === 0, 20_000, 200);
+    const response = await swarm.call('viewer', 'download', { name: 'gone.bin' });
+    expect(response).toMatchObject({ ok: false, error: { code: 'ERR_NOT_FOUND' } });
+  });
+
+  test('commands that need a tracker say so before connect; a bad tracker address is refused', async () => {
+    await swarm.startPeer('lonely', { chunkSize: CHUNK });
+    for (const cmd of ['files', 'upload', 'disconnect'] as const) {
+      expect(await swarm.call('lonely', cmd)).toMatchObject({ ok: false, error: { code: 'ERR_NOT_CONNECTED' } });
+    }
+    expect(await swarm.call('lonely', 'download', { name: 'x' })).toMatchObject({ ok: false, error: { code: 'ERR_NOT_CONNECTED' } });
+    expect(await swarm.call('lonely', 'connect', { tracker: 'not an address:99999' })).toMatchObject({ ok: false, error: { code: 'ERR_BAD_ADDRESS' } });
+    expect(await swarm.call('lonely', 'connect', { tracker: swarm.trackerAddress })).toMatchObject({ ok: true });
   });
 });
