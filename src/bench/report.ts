@@ -3,7 +3,7 @@
  * Targets are the ones in issue 4; a row's verdict compares the figure with its target.
  */
 import { table } from '../cli/format';
-import type { BenchResult } from './types';
+import type { BenchResult, TrackerLoadResult } from './types';
 
 export const TARGETS = {
   pairRatio: 0.6,
@@ -25,6 +25,11 @@ function roundAll(values: Record<string, number | null>): Record<string, number 
   return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, round(value)]));
 }
 
+/** LOCATEs per second of tracker CPU: what a tracker with a whole core to itself would answer. */
+export function lookupsPerTrackerCpuS(tracker: TrackerLoadResult): number | null {
+  return tracker.trackerCpuCores ? tracker.lookupsPerS / tracker.trackerCpuCores : null;
+}
+
 /** The one JSON object: the shape of issue 4, plus detail fields. */
 export function benchJson(result: BenchResult): Record<string, unknown> {
   const { ceiling, pair, demo, swarm, tracker, footprint, bittorrent } = result;
@@ -43,6 +48,7 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       fileBytes: s.fileBytes,
       uploadBytesPerS: s.uploadBytesPerS,
       verified: s.verified,
+      seederCopies: round(s.seederCopies),
     })),
     tracker: {
       lookupsPerS: round(tracker.lookupsPerS),
@@ -53,6 +59,7 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       registerS: round(tracker.registerS),
       errors: tracker.errors,
       trackerCpuCores: round(tracker.trackerCpuCores),
+      lookupsPerTrackerCpuS: round(lookupsPerTrackerCpuS(tracker)),
       generatorCpuCores: round(tracker.generatorCpuCores),
     },
     footprint: { peerRssMB: round(footprint.peerRssMB), images: footprint.images, ...(footprint.note ? { note: footprint.note } : {}) },
@@ -105,8 +112,15 @@ export function benchTable(result: BenchResult): string {
       `${fixed(s.ratio, 2)} x minimum`,
       `<= ${TARGETS.swarmRatio} ${verdict(s.ratio <= TARGETS.swarmRatio)}`,
     ]),
+    ...swarm.map((s) => ['swarm', `N = ${s.n}: copies of the file the seeder uploaded (1 is ideal)`, fixed(s.seederCopies, 2), '', '']),
     ['tracker', `LOCATE, ${tracker.peers} peers, ${tracker.files} files`, `${fixed(tracker.lookupsPerS, 0)} /s`, '', `>= ${TARGETS.lookupsPerS} ${verdict(tracker.lookupsPerS >= TARGETS.lookupsPerS)}`],
-    ['tracker', 'CPU during LOCATE, in cores', `tracker ${fixed(tracker.trackerCpuCores, 2)}, load generator ${fixed(tracker.generatorCpuCores, 2)}`, '', ''],
+    [
+      'tracker',
+      'CPU during LOCATE, in cores',
+      `tracker ${fixed(tracker.trackerCpuCores, 2)}, load generator ${fixed(tracker.generatorCpuCores, 2)}`,
+      `${fixed(lookupsPerTrackerCpuS(tracker), 0)} per tracker CPU-s`,
+      '',
+    ],
     ['tracker', 'HAVE', `${fixed(tracker.havesPerS, 0)} /s`, '', ''],
     ['tracker', `memory per registered peer${tracker.errors > 0 ? ` (${tracker.errors} errors)` : ''}`, `${fixed(tracker.bytesPerPeer, 0)} B`, '', `<= ${TARGETS.bytesPerPeer} ${verdict(Number.isFinite(tracker.bytesPerPeer) ? tracker.bytesPerPeer <= TARGETS.bytesPerPeer : null)}`],
     ['footprint', `leecher peak RSS (${mib(pair.bytes)} download)`, `${fixed(footprint.peerRssMB)} MB`, '', `<= ${TARGETS.peerRssMB} ${verdict(footprint.peerRssMB === null ? null : footprint.peerRssMB <= TARGETS.peerRssMB)}`],

@@ -7,6 +7,8 @@
 import { createBenchSwarm, publishBenchFile, startPeers, timedDownload } from './transfer';
 import type { SwarmRunResult } from './types';
 
+const SEEDER = 'seed-1';
+
 export interface SwarmBenchInit {
   cliPath: string;
   n: number;
@@ -24,12 +26,15 @@ export async function runSwarmDistribution(init: SwarmBenchInit): Promise<SwarmR
   const swarm = await createBenchSwarm(init);
   try {
     const leechers = Array.from({ length: init.n }, (_, i) => `leech-${i + 1}`);
-    await startPeers(swarm, ['seed-1', ...leechers], { uploadRate: init.uploadBytesPerS });
-    const sha256 = await publishBenchFile(swarm, ['seed-1'], init.fileBytes);
+    await startPeers(swarm, [SEEDER, ...leechers], { uploadRate: init.uploadBytesPerS });
+    const sha256 = await publishBenchFile(swarm, [SEEDER], init.fileBytes);
     const startedAtMs = performance.now();
     const downloads = await Promise.all(leechers.map((name) => timedDownload(swarm, name, sha256, startedAtMs)));
     const measuredS = Math.max(...downloads.map((download) => download.wallS));
     const minimumS = minimumDistributionS(init.fileBytes, init.n, init.uploadBytesPerS, init.uploadBytesPerS);
+    // The F/u_s bound assumes the seeder sends each chunk once; every extra copy it sends costs time.
+    const seederChunks = downloads.reduce((sum, download) => sum + (download.chunksBySource[SEEDER] ?? 0), 0);
+    const fileChunks = Object.values(downloads[0]?.chunksBySource ?? {}).reduce((sum, count) => sum + count, 0);
     return {
       n: init.n,
       fileBytes: init.fileBytes,
@@ -38,6 +43,7 @@ export async function runSwarmDistribution(init: SwarmBenchInit): Promise<SwarmR
       minimumS,
       ratio: measuredS / minimumS,
       verified: downloads.every((download) => download.verified),
+      seederCopies: fileChunks > 0 ? seederChunks / fileChunks : Number.NaN,
     };
   } finally {
     await swarm.stop();

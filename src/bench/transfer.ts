@@ -62,6 +62,8 @@ export interface TimedDownload {
   schedulerS: number;
   bytes: number;
   verified: boolean;
+  /** Chunks fetched from each source peer, by name. */
+  chunksBySource: Record<string, number>;
 }
 
 /** Downloads the bench file on `name`; the wall clock runs from `startedAtMs` to the answer. */
@@ -74,6 +76,7 @@ export async function timedDownload(swarm: LocalSwarm, name: string, expectedSha
     schedulerS: Number(result['ms']) / 1000,
     bytes: Number(result['bytes']),
     verified: result['verified'] === true && result['sha256'] === expectedSha256,
+    chunksBySource: (result['chunksBySource'] ?? {}) as Record<string, number>,
   };
 }
 

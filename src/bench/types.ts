@@ -52,6 +52,8 @@ export interface SwarmRunResult {
   minimumS: number;
   ratio: number;
   verified: boolean;
+  /** Chunks the seeder uploaded over the chunks in the file: 1 is ideal, each extra copy delays the swarm. */
+  seederCopies: number;
 }
 
 export interface TrackerLoadResult {

@@ -77,7 +77,7 @@ describe('benchJson', () => {
     ceiling: { tcpMBps: 2000, sha256MBps: 200, limitMBps: 200, tcpBytes: MIB, sha256Bytes: MIB },
     pair: { ...transfer, leecherPeakRssMB: 90, cpuCores: { 'seed-1': 0.4, 'leech-1': 0.9 } },
     demo: { leechers: [transfer, transfer], cpuCores: {} },
-    swarm: [{ n: 8, fileBytes: MIB, uploadBytesPerS: MIB, measuredS: 1.1, minimumS: 1, ratio: 1.1, verified: true }],
+    swarm: [{ n: 8, fileBytes: MIB, uploadBytesPerS: MIB, measuredS: 1.1, minimumS: 1, ratio: 1.1, verified: true, seederCopies: 1 }],
     tracker: { peers: 10, files: 1, lookupsPerS: 1000, havesPerS: 1000, bytesPerPeer: Number.NaN, registerS: 0.1, errors: 0, trackerCpuCores: 1, generatorCpuCores: 0.3 },
     footprint: { peerRssMB: 90, images: null, note: 'no Docker' },
     bittorrent: { pairSpeedup: null, demoSpeedup: null, note: 'skipped' },
@@ -99,6 +99,6 @@ describe('benchJson', () => {
   it('prints one table row per leecher and per swarm size', () => {
     const lines = benchTable(result).split('\n');
     expect(lines.filter((line) => line.startsWith('demo') && line.includes(': leecher'))).toHaveLength(2);
-    expect(lines.filter((line) => line.startsWith('swarm'))).toHaveLength(1);
+    expect(lines.filter((line) => line.startsWith('swarm') && line.includes('leechers'))).toHaveLength(1);
   });
 });
