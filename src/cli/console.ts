@@ -26,6 +26,8 @@ export async function runConsole(node: PeerNode): Promise<void> {
   const interactive = process.stdin.isTTY === true;
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive, prompt: `${node.name}> ` });
   let exiting = false;
+  /** Downloads this console started; at the end of input it waits for every one of them. */
+  const started = new Set<Promise<void>>();
 
   const say = (line: string): void => {
     if (interactive) {
@@ -38,10 +40,10 @@ export async function runConsole(node: PeerNode): Promise<void> {
 
   const startDownload = (target: string): void => {
     let lastReportedTenth = -1;
-    const started = Date.now();
+    const startedAtMs = Date.now();
     const query = /^[0-9a-f]{64}$/.test(target) ? { fileId: target } : { name: target };
     say(`downloading ${target}...`);
-    node
+    const running = node
       .download(query, {
         onProgress: (progress) => {
           if (interactive) {
@@ -60,11 +62,13 @@ export async function runConsole(node: PeerNode): Promise<void> {
       .then(
         (result) => {
           const sources = Object.entries(result.chunksBySource).map(([name, count]) => `${name}: ${count}`).join(', ');
-          say(`downloaded ${result.file} (${formatBytes(result.bytes)}) in ${formatDuration(Date.now() - started)} -> ${result.path}`);
+          say(`downloaded ${result.file} (${formatBytes(result.bytes)}) in ${formatDuration(Date.now() - startedAtMs)} -> ${result.path}`);
           say(`  sha256 ${result.sha256}, verified ${result.verified ? 'yes' : 'no'}; chunks from ${sources || 'none (already held)'}${result.keptChunks ? `; ${result.keptChunks} kept from before` : ''}`);
         },
         (error: unknown) => say(`download of ${target} failed: ${errorMessage(error)}`),
       );
+    started.add(running);
+    void running.finally(() => started.delete(running));
   };
 
   const execute = async (line: string): Promise<boolean> => {
@@ -147,5 +151,6 @@ export async function runConsole(node: PeerNode): Promise<void> {
   }
   exiting = true;
   rl.close();
+  await Promise.allSettled([...started]);
   await node.settle();
 }

@@ -68,7 +68,7 @@ export class PeerServer {
     private readonly logger: Logger,
     private readonly init: PeerServerInit,
   ) {
-    this.server = createServer((socket) => this.accept(socket));
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.logger.error('data server error', { error: error.message }));
     store.on('chunk', (fileId, index) => this.announce(fileId, index));
   }

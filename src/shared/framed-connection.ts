@@ -75,6 +75,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     }
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('error', (error) => this.close(error));
+    socket.on('end', () => this.onEnd());
     socket.on('close', () => this.close(this.failure));
   }
 
@@ -182,6 +183,15 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     this.sendError(0, error.code, error.message);
     this.socket.end();
     setTimeout(() => this.close(error), 1000).unref();
+  }
+
+  /** The remote finished sending: a frame cut short is answered with an ERROR before we close. */
+  private onEnd(): void {
+    if (!this.closed && !this.failure && this.decoder.bufferedBytes > 0 && !this.socket.writableEnded) {
+      this.logger.warn('connection ended inside a frame', { remote: `${this.remoteAddress}:${this.remotePort}`, bufferedBytes: this.decoder.bufferedBytes });
+      this.sendError(0, 'ERR_MALFORMED_FRAME', `the connection ended ${this.decoder.bufferedBytes} bytes into a frame`);
+    }
+    if (!this.socket.writableEnded) this.socket.end();
   }
 
   private onData(data: Buffer): void {

@@ -61,7 +61,7 @@ export class TrackerServer {
       expiryMs: this.heartbeatMs * MISSED_HEARTBEATS_BEFORE_EXPIRY,
       ...(init.maxFilesPerPeer === undefined ? {} : { maxFilesPerPeer: init.maxFilesPerPeer }),
     });
-    this.server = createServer((socket) => this.accept(socket));
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.logger.error('tracker server error', { error: error.message }));
   }
 
