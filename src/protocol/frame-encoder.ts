@@ -13,10 +13,15 @@ import { MalformedFrameError } from './errors';
 import { isBinaryType, MessageType } from './messages';
 import type { BinaryMessage, BodyOf, JsonMessageType, Message } from './messages';
 
+function assertU32(value: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new MalformedFrameError(`${what} ${value} is not a u32`);
+}
+
 function writeHeader(frame: Buffer, bodyBytes: number, type: MessageType, requestId: number): void {
+  assertU32(requestId, 'request id');
   frame.writeUInt32BE(FRAME_OVERHEAD_BYTES + bodyBytes, 0);
   frame.writeUInt8(type, 4);
-  frame.writeUInt32BE(requestId >>> 0, 5);
+  frame.writeUInt32BE(requestId, 5);
 }
 
 const FILE_ID_PATTERN = /^[0-9a-f]{64}$/;
@@ -52,7 +57,8 @@ export function encodeChunkRef(
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyBytes);
   writeHeader(frame, bodyBytes, type, requestId);
   writeFileId(frame, fileId, FRAME_HEADER_BYTES);
-  frame.writeUInt32BE(index >>> 0, FRAME_HEADER_BYTES + FILE_ID_BYTES);
+  assertU32(index, 'chunk index');
+  frame.writeUInt32BE(index, FRAME_HEADER_BYTES + FILE_ID_BYTES);
   if (type === MessageType.Reject) frame.writeUInt8(reason ?? 0, FRAME_HEADER_BYTES + CHUNK_REF_BYTES);
   return frame;
 }
@@ -65,7 +71,8 @@ export function encodeChunkHeader(requestId: number, fileId: string, index: numb
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES + CHUNK_REF_BYTES);
   writeHeader(header, CHUNK_REF_BYTES + dataBytes, MessageType.Chunk, requestId);
   writeFileId(header, fileId, FRAME_HEADER_BYTES);
-  header.writeUInt32BE(index >>> 0, FRAME_HEADER_BYTES + FILE_ID_BYTES);
+  assertU32(index, 'chunk index');
+  header.writeUInt32BE(index, FRAME_HEADER_BYTES + FILE_ID_BYTES);
   return header;
 }
 
