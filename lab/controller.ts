@@ -344,11 +344,14 @@ function compareContainers(a: LabContainer, b: LabContainer): number {
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) {
-    const reason: unknown = signal.reason;
-    if (reason instanceof Error && reason.name === 'TimeoutError') throw reason;
-    throw new AbortedError(reason instanceof Error ? reason.message : 'aborted');
-  }
+  if (signal?.aborted === true) throw abortReason(signal);
+}
+
+/** The error to raise for an aborted signal: a timeout stays a TimeoutError, anything else an AbortedError. */
+export function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') return reason;
+  return new AbortedError(reason instanceof Error ? reason.message : 'aborted');
 }
 
 /** Sleeps, rejecting with `AbortedError` when the signal fires. */
@@ -362,7 +365,7 @@ export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(new AbortedError());
+      reject(abortReason(signal));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

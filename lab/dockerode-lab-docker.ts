@@ -165,7 +165,8 @@ export class DockerodeLabDocker implements LabDocker {
       };
       const onAbort = (): void => {
         (stream as unknown as { destroy?: () => void }).destroy?.();
-        finish(new AbortedError(`exec ${cmd.join(' ')} aborted`));
+        const reason: unknown = signal?.reason;
+        finish(new AbortedError(`exec ${cmd.join(' ')} aborted${reason instanceof Error ? `: ${reason.message}` : ''}`));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       stream.on('end', () => finish());

@@ -155,6 +155,7 @@ export class ScenarioRunner {
     if (reason instanceof Error && reason.name === 'TimeoutError') {
       return new LabTimeoutError(`scenario ${this.scenario.name} did not finish within ${timeoutS} s`);
     }
+    if (reason instanceof Error) return new AbortedError(reason.message);
     if (err instanceof AbortedError) return err;
     return new AbortedError(`scenario ${this.scenario.name} interrupted`);
   }
