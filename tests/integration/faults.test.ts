@@ -4,12 +4,16 @@
  * corrupted bytes, and a download directory that cannot be written. Every download that can finish
  * must finish with the right bytes; the rest must fail with a clear error code.
  */
-import { chmod, mkdir, open, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LocalSwarm } from '../../src/cli/local-swarm';
 import type { ControlResponse } from '../../src/control/control-client';
-import { assertBuilt, collector, createSwarm, dumpLogs, sha256File, waitFor } from '../helpers/local';
+import { Bitfield, computeFileId, encodeChunkHeader, encodeChunkRef, encodeJson, FrameDecoder, MessageType, PROTOCOL_VERSION, RejectReason } from '../../src/protocol';
+import type { Manifest } from '../../src/protocol';
+import { assertBuilt, collector, createSwarm, dumpLogs, RawFrameClient, sha256, sha256File, waitFor } from '../helpers/local';
 
 jest.setTimeout(60_000);
 
@@ -255,5 +259,101 @@ describe('faults (issue 5)', () => {
         await chmod(dir, 0o700);
       }
     });
+  });
+
+  describe('a misbehaving source speaking the protocol itself', () => {
+    type Mode = 'garbage' | 'wrong-index' | 'silent' | 'oversized' | 'busy';
+
+    /**
+     * A fake source: registers at the tracker as "fake", publishes the real manifest, claims every
+     * chunk, and answers REQUESTs according to `mode`.
+     */
+    async function startFake(trackerPort: number, manifest: Manifest, file: Buffer, mode: Mode): Promise<{ requests: () => number; close: () => Promise<void> }> {
+      let requests = 0;
+      const sockets = new Set<Socket>();
+      const server: Server = createServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => sockets.delete(socket));
+        const decoder = new FrameDecoder();
+        socket.on('data', (data: Buffer) => {
+          for (const message of decoder.push(data).messages) {
+            if (message.type === MessageType.Interested) {
+              socket.write(encodeJson(MessageType.Bitfield, message.requestId, { fileId: message.body.fileId, bitfield: Bitfield.full(manifest.chunks.length).toBase64() }));
+            } else if (message.type === MessageType.Request) {
+              requests++;
+              const { fileId, index } = message.body;
+              const length = Math.min(manifest.chunkSize, manifest.size - index * manifest.chunkSize);
+              if (mode === 'garbage') {
+                socket.write(Buffer.concat([encodeChunkHeader(message.requestId, fileId, index, length), Buffer.alloc(length, 0x66)]));
+              } else if (mode === 'wrong-index') {
+                const other = (index + 1) % manifest.chunks.length;
+                const data = file.subarray(other * manifest.chunkSize, other * manifest.chunkSize + manifest.chunkSize);
+                socket.write(Buffer.concat([encodeChunkHeader(message.requestId, fileId, other, data.length), data]));
+              } else if (mode === 'oversized') {
+                const header = encodeChunkHeader(message.requestId, fileId, index, 0);
+                header.writeUInt32BE(0xfffffff0, 0);
+                socket.write(header);
+              } else if (mode === 'busy') {
+                socket.write(encodeChunkRef(MessageType.Reject, message.requestId, fileId, index, RejectReason.Busy));
+              }
+              // silent: never answers.
+            }
+          }
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+
+      const tracker = await RawFrameClient.open(trackerPort);
+      const registered = await tracker.exchange(encodeJson(MessageType.Register, 1, { version: PROTOCOL_VERSION, name: 'fake', port }), 1);
+      expect(registered.type).toBe(MessageType.Registered);
+      const published = await tracker.exchange(encodeJson(MessageType.Publish, 2, { manifest }), 2);
+      expect(published).toMatchObject({ type: MessageType.Published, body: { fileId: computeFileId(manifest) } });
+      let nextId = 3;
+      const heartbeat = setInterval(() => tracker.write(encodeJson(MessageType.Heartbeat, nextId++, {})), 2_000);
+
+      return {
+        requests: () => requests,
+        close: async () => {
+          clearInterval(heartbeat);
+          tracker.close();
+          for (const socket of sockets) socket.destroy();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        },
+      };
+    }
+
+    test.each<Mode>(['garbage', 'wrong-index', 'silent', 'oversized', 'busy'])(
+      'a source that answers REQUEST with %s: the download completes from the honest one, nothing counted from the fake',
+      async (mode) => {
+        const chunks = 24;
+        const sha = await publishSame(swarm, ['honest'], 'fake.bin', chunks * CHUNK, 128 * 1024);
+        const file = await readFile(path.join(swarm.peer('honest').dir, 'fake.bin'));
+        const manifest: Manifest = {
+          name: 'fake.bin',
+          size: file.length,
+          chunkSize: CHUNK,
+          chunks: Array.from({ length: chunks }, (_, index) => sha256(file.subarray(index * CHUNK, (index + 1) * CHUNK))),
+        };
+        const fake = await startFake(swarm.trackerPort, manifest, file, mode);
+        try {
+          await swarm.startPeer('dl', { chunkSize: CHUNK });
+          await swarm.control('dl', 'connect');
+          expect(await swarm.control('dl', 'files')).toMatchObject({ files: [expect.objectContaining({ name: 'fake.bin', holders: 2 })] });
+
+          const done = await swarm.control('dl', 'download', { name: 'fake.bin' });
+          expect(done.verified).toBe(true);
+          expect(done.sha256).toBe(sha);
+          expect(await sha256File(done.path as string)).toBe(sha);
+          expect(done.chunksBySource).toEqual({ honest: chunks });
+          // The fake was really asked.
+          expect(fake.requests()).toBeGreaterThan(0);
+          expect((await swarm.control('dl', 'status')).name).toBe('dl');
+        } finally {
+          await fake.close();
+        }
+      },
+    );
   });
 });
