@@ -21,6 +21,7 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.chunkSize ? { chunkSize: config.chunkSize } : {}),
     ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
     ...(config.faults ? { faults: config.faults } : {}),
+    ...(config.maxInflight ? { maxInflightPerSource: config.maxInflight } : {}),
   });
   await node.start();
   const control = new ControlServer(node, { path: config.control }, logger);

@@ -27,6 +27,8 @@ export interface PeerConfig {
   /** Also listen for control commands on TCP; requires controlToken. */
   controlTcp?: { host: string; port: number };
   controlToken?: string;
+  /** Requests outstanding per source (pipelining depth). */
+  maxInflight?: number;
 }
 
 const ajv = new Ajv({ allErrors: true });
@@ -43,6 +45,7 @@ const validate = ajv.compile({
     chunkSize: { type: 'integer', minimum: 1024, maximum: 4 * 1024 * 1024 },
     uploadRate: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
     downloadRate: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
+    maxInflight: { type: 'integer', minimum: 1, maximum: 256 },
   },
 });
 
@@ -81,6 +84,7 @@ export function peerConfig(flags: Flags): PeerConfig {
   const chunkSize = toSize(pick(flags, 'chunk-size', 'SWARMLAB_CHUNK_SIZE'), '--chunk-size');
   const advertiseHost = pick(flags, 'advertise-host', 'SWARMLAB_ADVERTISE_HOST');
   const faults = pick(flags, 'faults', 'SWARMLAB_FAULTS');
+  const maxInflight = toNumber(pick(flags, 'max-inflight', 'SWARMLAB_MAX_INFLIGHT'), '--max-inflight');
   const controlTcp = pick(flags, 'control-tcp', 'SWARMLAB_CONTROL_TCP');
   const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
   if (controlTcp !== undefined && (controlToken === undefined || controlToken.length < 16)) {
@@ -102,6 +106,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(chunkSize === undefined ? {} : { chunkSize }),
     ...(advertiseHost === undefined ? {} : { advertiseHost }),
     ...(faults === undefined ? {} : { faults: parseFaults(faults) }),
+    ...(maxInflight === undefined ? {} : { maxInflight }),
     ...(tcpMatch ? { controlTcp: { host: tcpMatch[1]!, port: Number(tcpMatch[2]) }, controlToken: controlToken! } : {}),
   };
   if (!validate(config)) {
