@@ -3,7 +3,7 @@
  * leechers of the same file at once (the demo topology). Peers run with the default chunk size.
  */
 import { procStatusBytes } from './footprint';
-import { createBenchSwarm, publishBenchFile, startCpuMeter, startPeers, timedDownload, transferResult } from './transfer';
+import { createBenchSwarm, publishBenchFile, startCpuMeter, startPeers, stopBenchSwarm, timedDownload, transferResult } from './transfer';
 import type { DemoResult, PairResult } from './types';
 
 export interface TransferBenchInit {
@@ -25,7 +25,7 @@ export async function runPair(init: TransferBenchInit): Promise<PairResult> {
     const peak = await procStatusBytes(swarm.peer('leech-1').process.pid, 'VmHWM');
     return { ...transferResult(download, init.limitMBps), leecherPeakRssMB: peak === null ? null : peak / 1e6, cpuCores };
   } finally {
-    await swarm.stop();
+    await stopBenchSwarm(swarm);
   }
 }
 
@@ -40,6 +40,6 @@ export async function runDemoTopology(init: TransferBenchInit): Promise<DemoResu
     const cpuCores = await meter.stop();
     return { leechers: downloads.map((download) => transferResult(download, init.limitMBps)), cpuCores };
   } finally {
-    await swarm.stop();
+    await stopBenchSwarm(swarm);
   }
 }

@@ -14,6 +14,7 @@ import { runDemoTopology, runPair } from './pair';
 import { cpuProfileEnv } from './profile';
 import { benchJson, benchTable } from './report';
 import { runSwarmDistribution } from './swarm';
+import { runTeardowns } from './teardown';
 import { runTrackerLoad } from './tracker-load';
 import { MIB } from './types';
 import type { BenchResult } from './types';
@@ -70,18 +71,38 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, lab: { type: 'boolean' }, profile: { type: 'string' } } });
   const quick = values.quick === true;
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+  const interrupted = (): void => void runTeardowns().then(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    return await measureAll(sizes, { cliPath: init.cliPath, quick, json: values.json === true, lab: values.lab === true, ...(values.profile ? { profile: values.profile } : {}) });
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+}
+
+interface BenchOptions {
+  cliPath: string;
+  quick: boolean;
+  json: boolean;
+  lab: boolean;
+  profile?: string;
+}
+
+async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<number> {
   const startMs = performance.now();
   const step = (what: string): void => err(`bench: ${what} (${((performance.now() - startMs) / 1000).toFixed(1)} s)`);
-  if (values.lab) err(`bench: ${LAB_NOTE}`);
+  if (options.lab) err(`bench: ${LAB_NOTE}`);
 
   step('ceiling');
   const ceiling = await measureCeiling({ tcpBytes: sizes.tcpBytes, sha256Bytes: sizes.sha256Bytes });
-  const transfer = { cliPath: init.cliPath, limitMBps: ceiling.limitMBps };
+  const transfer = { cliPath: options.cliPath, limitMBps: ceiling.limitMBps };
 
   step('pair');
   let pairEnv: NodeJS.ProcessEnv | undefined;
-  if (values.profile) {
-    const profileDir = resolve(values.profile);
+  if (options.profile) {
+    const profileDir = resolve(options.profile);
     await mkdir(profileDir, { recursive: true });
     pairEnv = await cpuProfileEnv(profileDir);
     err(`bench: CPU profiles of the pair's processes go to ${profileDir}`);
@@ -94,12 +115,12 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
   const swarm = [];
   for (const n of sizes.swarmNs) {
     step(`swarm distribution, N = ${n}`);
-    swarm.push(await runSwarmDistribution({ cliPath: init.cliPath, n, fileBytes: sizes.swarmFileBytes, uploadBytesPerS: sizes.swarmUploadBytesPerS }));
+    swarm.push(await runSwarmDistribution({ cliPath: options.cliPath, n, fileBytes: sizes.swarmFileBytes, uploadBytesPerS: sizes.swarmUploadBytesPerS }));
   }
 
   step('tracker');
   const tracker = await runTrackerLoad({
-    cliPath: init.cliPath,
+    cliPath: options.cliPath,
     peers: sizes.trackerPeers,
     files: sizes.trackerFiles,
     requests: sizes.trackerRequests,
@@ -112,7 +133,7 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
   const bittorrent = await runBittorrentComparison();
 
   const result: BenchResult = {
-    quick,
+    quick: options.quick,
     ceiling,
     pair,
     demo,
@@ -120,11 +141,11 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
     tracker,
     footprint,
     bittorrent,
-    lab: values.lab ? { implemented: false, note: LAB_NOTE } : null,
+    lab: options.lab ? { implemented: false, note: LAB_NOTE } : null,
     totalS: (performance.now() - startMs) / 1000,
   };
   out(benchTable(result));
-  if (values.json) out(JSON.stringify(benchJson(result)));
+  if (options.json) out(JSON.stringify(benchJson(result)));
   const verified = pair.verified && demo.leechers.every((l) => l.verified) && swarm.every((s) => s.verified) && tracker.errors === 0;
   return verified ? 0 : 1;
 }

@@ -4,7 +4,7 @@
  * fastest any scheme can give F to N peers is max(F/u_s, N·F/(u_s + N·u)) (the server must send every
  * byte once; the swarm as a whole must upload N·F).
  */
-import { createBenchSwarm, publishBenchFile, startPeers, timedDownload } from './transfer';
+import { createBenchSwarm, publishBenchFile, startPeers, stopBenchSwarm, timedDownload } from './transfer';
 import type { SwarmRunResult } from './types';
 
 const SEEDER = 'seed-1';
@@ -46,6 +46,6 @@ export async function runSwarmDistribution(init: SwarmBenchInit): Promise<SwarmR
       seederCopies: fileChunks > 0 ? seederChunks / fileChunks : Number.NaN,
     };
   } finally {
-    await swarm.stop();
+    await stopBenchSwarm(swarm);
   }
 }

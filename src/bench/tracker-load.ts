@@ -22,6 +22,7 @@ import { SwarmlabError } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
 import { createLogger } from '../shared/logger';
 import { procCpuSeconds, procStatusBytes } from './footprint';
+import { registerTeardown } from './teardown';
 import type { TrackerLoadResult } from './types';
 
 /** Below the tracker's default of 1024 connections per remote address. */
@@ -49,6 +50,7 @@ export interface TrackerLoadInit {
 
 export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoadResult> {
   const tracker = await startTracker(init.cliPath);
+  const unregister = registerTeardown(async () => void tracker.process.kill('SIGKILL'));
   const logger = createLogger('bench');
   const peers: FramedConnection[] = [];
   const pipelines: FrameCounterSocket[] = [];
@@ -90,6 +92,7 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
       generatorCpuCores: (generatorCpu.user + generatorCpu.system) / 1e6 / locates.seconds,
     };
   } finally {
+    unregister();
     tracker.process.kill('SIGKILL');
     for (const pipeline of pipelines) pipeline.socket.destroy();
     for (const peer of peers) peer.close();

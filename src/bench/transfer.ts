@@ -6,6 +6,7 @@ import { LocalSwarm } from '../cli/local-swarm';
 import type { PeerStartOptions } from '../cli/local-swarm';
 import { SwarmlabError } from '../shared/errors';
 import { procCpuSeconds } from './footprint';
+import { registerTeardown } from './teardown';
 import { BYTES_PER_MB } from './types';
 import type { TransferResult } from './types';
 
@@ -19,15 +20,26 @@ export interface BenchSwarmInit {
   env?: NodeJS.ProcessEnv;
 }
 
+const unregisterBySwarm = new Map<LocalSwarm, () => void>();
+
+/** A LocalSwarm with its tracker started; stop it with `stopBenchSwarm` (an interrupt stops it too). */
 export async function createBenchSwarm(init: BenchSwarmInit): Promise<LocalSwarm> {
   const swarm = await LocalSwarm.create({ cliPath: init.cliPath, ...(init.env ? { env: init.env } : {}) });
+  unregisterBySwarm.set(swarm, registerTeardown(() => swarm.stop()));
   try {
     await swarm.startTracker();
   } catch (error) {
-    await swarm.stop();
+    await stopBenchSwarm(swarm);
     throw error;
   }
   return swarm;
+}
+
+/** Stops every process of the swarm and deletes its directory. */
+export async function stopBenchSwarm(swarm: LocalSwarm): Promise<void> {
+  unregisterBySwarm.get(swarm)?.();
+  unregisterBySwarm.delete(swarm);
+  await swarm.stop();
 }
 
 /** Starts and connects every named peer, a few at a time. */
