@@ -40,7 +40,11 @@ export async function buildCommand(ctx: CommandContext): Promise<number> {
         ['peer', images.peer],
         ...(images.base === undefined ? [] : [['base', images.base] as const]),
       ] as const
-    ).map(async ([role, name]) => ({ role, name, sizeBytes: (await ctx.controller.docker.inspectImage(name))?.sizeBytes })),
+    ).map(async ([role, name]) => ({
+      role,
+      name,
+      sizeBytes: (await ctx.controller.docker.inspectImage(name))?.sizeBytes,
+    })),
   );
   ctx.printer.images(rows);
   return 0;
@@ -77,7 +81,11 @@ export interface ReplayOptions {
 }
 
 /** Starts a run for the scenario, replays it, and tears the run down unless `keep`. */
-export async function replayScenario(ctx: CommandContext, scenario: Scenario, options: ReplayOptions): Promise<ScenarioReport> {
+export async function replayScenario(
+  ctx: CommandContext,
+  scenario: Scenario,
+  options: ReplayOptions,
+): Promise<ScenarioReport> {
   const runName = options.run ?? scenario.name;
   ctx.printer.info(`scenario ${scenario.name}: starting run ${runName}`);
   let run: LabRun | undefined;
@@ -106,13 +114,22 @@ export async function replayScenario(ctx: CommandContext, scenario: Scenario, op
     return await runner.replay();
   } catch (err) {
     const error = err instanceof LabError ? err : new LabError('ERR_LAB_STEP_FAILED', messageOf(err));
-    return { scenario: scenario.name, ok: false, ms: 0, steps: [], downloads: [], error: { code: error.code, message: error.message } };
+    return {
+      scenario: scenario.name,
+      ok: false,
+      ms: 0,
+      steps: [],
+      downloads: [],
+      error: { code: error.code, message: error.message },
+    };
   } finally {
     if (run !== undefined) {
       if (options.keep === true) {
         ctx.printer.info(`kept run ${runName}; remove it with: npm run lab -- down --run ${runName}`);
       } else {
-        await run.teardown().catch((err: unknown) => log.error('Teardown failed', { run: runName, error: messageOf(err) }));
+        await run
+          .teardown()
+          .catch((err: unknown) => log.error('Teardown failed', { run: runName, error: messageOf(err) }));
       }
     }
   }
@@ -172,11 +189,16 @@ export async function statusCommand(ctx: CommandContext, run: string | undefined
     ctx.printer.line(`run ${name} (network ${labRun.network?.name ?? '-'})`);
     const rows = await Promise.all(
       labRun.all().map(async (container: LabContainer) => {
-        if (container.role !== 'peer' || container.state !== 'running' || container.shortName === undefined) return { container };
+        if (container.role !== 'peer' || container.state !== 'running' || container.shortName === undefined)
+          return { container };
         try {
-          const status = await labRun.peer(container.shortName).control.request('status', {}, {
-            signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(STATUS_TIMEOUT_MS)]),
-          });
+          const status = await labRun.peer(container.shortName).control.request(
+            'status',
+            {},
+            {
+              signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(STATUS_TIMEOUT_MS)]),
+            },
+          );
           return { container, status };
         } catch (err) {
           return { container, error: messageOf(err) };
@@ -189,7 +211,12 @@ export async function statusCommand(ctx: CommandContext, run: string | undefined
   return 0;
 }
 
-export async function logsCommand(ctx: CommandContext, peer: string | undefined, run: string | undefined, tail?: number): Promise<number> {
+export async function logsCommand(
+  ctx: CommandContext,
+  peer: string | undefined,
+  run: string | undefined,
+  tail?: number,
+): Promise<number> {
   const labRun = await ctx.controller.attach(await resolveRun(ctx, run));
   const containers = peer === undefined ? labRun.all() : [labRun.container(peer)];
   for (const container of containers) {

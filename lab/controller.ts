@@ -6,7 +6,15 @@
  * is aborted half way, whatever was created is removed before the error propagates.
  */
 import { createLogger } from '../src/shared/logger';
-import { AbortedError, HealthTimeoutError, RunExistsError, RunNotFoundError, UnknownPeerError, UsageError, messageOf } from './errors';
+import {
+  AbortedError,
+  HealthTimeoutError,
+  RunExistsError,
+  RunNotFoundError,
+  UnknownPeerError,
+  UsageError,
+  messageOf,
+} from './errors';
 import { LABEL_RUN, type LabContainer, type LabDocker, type LabNetwork } from './lab-docker';
 import { PeerControl } from './peer-control';
 import type { ScenarioPeer } from './scenario-schema';
@@ -181,7 +189,9 @@ export class LabController {
       current = await this.docker.inspect(container.id);
       if (current.health === 'healthy') return current;
       if (current.state === 'exited' || current.state === 'dead') {
-        const { stdout, stderr } = await this.docker.logs(container.id, { tail: 20 }).catch(() => ({ stdout: '', stderr: '' }));
+        const { stdout, stderr } = await this.docker
+          .logs(container.id, { tail: 20 })
+          .catch(() => ({ stdout: '', stderr: '' }));
         throw new HealthTimeoutError(current.name, 0, `${current.state}; last logs:\n${(stdout + stderr).trim()}`);
       }
       const mustWaitForDocker = init.waitHealthy === true && current.health !== undefined;
@@ -189,13 +199,21 @@ export class LabController {
         if (await this.probe(current, control, signal)) return this.docker.inspect(container.id);
       }
       if (Date.now() > deadline) {
-        throw new HealthTimeoutError(current.name, this.healthTimeoutMs, `${current.state}/${current.health ?? 'no healthcheck'}`);
+        throw new HealthTimeoutError(
+          current.name,
+          this.healthTimeoutMs,
+          `${current.state}/${current.health ?? 'no healthcheck'}`,
+        );
       }
       await sleep(HEALTH_POLL_MS, signal);
     }
   }
 
-  private async probe(container: LabContainer, control: PeerControl | undefined, signal?: AbortSignal): Promise<boolean> {
+  private async probe(
+    container: LabContainer,
+    control: PeerControl | undefined,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const init = signal === undefined ? {} : { signal };
     try {
       if (control !== undefined) {

@@ -166,7 +166,9 @@ export class DockerodeLabDocker implements LabDocker {
       const onAbort = (): void => {
         (stream as unknown as { destroy?: () => void }).destroy?.();
         const reason: unknown = signal?.reason;
-        finish(new AbortedError(`exec ${cmd.join(' ')} aborted${reason instanceof Error ? `: ${reason.message}` : ''}`));
+        finish(
+          new AbortedError(`exec ${cmd.join(' ')} aborted${reason instanceof Error ? `: ${reason.message}` : ''}`),
+        );
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       stream.on('end', () => finish());
@@ -252,9 +254,7 @@ export class DockerodeLabDocker implements LabDocker {
   async connectNetwork(networkId: string, containerId: string, aliases: string[] = []): Promise<void> {
     log.info('Connecting container to network...', { containerId: short(containerId), networkId });
     try {
-      await this.docker
-        .getNetwork(networkId)
-        .connect({ Container: containerId, EndpointConfig: { Aliases: aliases } });
+      await this.docker.getNetwork(networkId).connect({ Container: containerId, EndpointConfig: { Aliases: aliases } });
     } catch (err) {
       throw new DockerError(`network connect ${short(containerId)}`, err);
     }

@@ -48,7 +48,8 @@ const EXIT_INTERRUPTED = 130;
 
 function positiveInt(value: string | undefined, option: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${option} must be a positive integer, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new UsageError(`${option} must be a positive integer, got "${value}"`);
   return Number(value);
 }
 
@@ -105,7 +106,11 @@ async function main(argv: string[]): Promise<number> {
         const peers = positiveInt(values.peers, '--peers');
         if (peers === undefined) throw new UsageError('up needs --peers N');
         const chunkSize = positiveInt(values['chunk-size'], '--chunk-size');
-        return upCommand(ctx, { run: run ?? DEFAULT_RUN_NAME, peers, ...(chunkSize === undefined ? {} : { chunkSize }) });
+        return upCommand(ctx, {
+          run: run ?? DEFAULT_RUN_NAME,
+          peers,
+          ...(chunkSize === undefined ? {} : { chunkSize }),
+        });
       }
       case 'demo':
         return demoCommand(ctx, { json: values.json, keep: values.keep, ...(run === undefined ? {} : { run }) });
@@ -133,14 +138,18 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      err instanceof UsageError ||
+      (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
       process.stderr.write(`${messageOf(err)}\n\n${USAGE}\n`);
       process.exitCode = EXIT_USAGE;
       return;
     }
     if (err instanceof LabError) {
       process.stderr.write(`error [${err.code}]: ${err.message}\n`);
-      process.exitCode = err.code === 'ERR_LAB_SCENARIO_INVALID' || err.code === 'ERR_LAB_SCENARIO_READ' ? EXIT_USAGE : 1;
+      process.exitCode =
+        err.code === 'ERR_LAB_SCENARIO_INVALID' || err.code === 'ERR_LAB_SCENARIO_READ' ? EXIT_USAGE : 1;
       return;
     }
     log.error('Unexpected failure', { error: err instanceof Error ? err.stack : String(err) });

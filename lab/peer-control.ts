@@ -74,12 +74,18 @@ export interface StatusResult {
 export interface ControlCommands {
   connect: { args: { tracker?: string }; result: { peerId?: string; tracker?: string } };
   disconnect: { args: Record<string, never>; result: Record<string, unknown> };
-  upload: { args: Record<string, never>; result: { published: { name: string; fileId?: string; size?: number; chunks?: number }[] } };
+  upload: {
+    args: Record<string, never>;
+    result: { published: { name: string; fileId?: string; size?: number; chunks?: number }[] };
+  };
   files: { args: Record<string, never>; result: FilesResult };
   download: { args: { name?: string; fileId?: string }; result: DownloadResult };
   status: { args: Record<string, never>; result: StatusResult };
   generate: { args: { name: string; size: number; seed?: string; text?: boolean }; result: GenerateResult };
-  rate: { args: { upload?: number | null; download?: number | null }; result: { upload: number | null; download: number | null } };
+  rate: {
+    args: { upload?: number | null; download?: number | null };
+    result: { upload: number | null; download: number | null };
+  };
 }
 
 export type ControlCommand = keyof ControlCommands;

@@ -49,7 +49,12 @@ export class Printer {
   containers(containers: LabContainer[]): void {
     this.table(
       ['NAME', 'IP', 'ROLE', 'STATE'],
-      containers.map((c) => [c.name, c.ip ?? '-', c.role ?? '?', c.health === undefined ? c.state : `${c.state} (${c.health})`]),
+      containers.map((c) => [
+        c.name,
+        c.ip ?? '-',
+        c.role ?? '?',
+        c.health === undefined ? c.state : `${c.state} (${c.health})`,
+      ]),
     );
   }
 
@@ -58,9 +63,7 @@ export class Printer {
     else for (const run of runs) this.line(run);
   }
 
-  status(
-    rows: { container: LabContainer; status?: StatusResult; error?: string }[],
-  ): void {
+  status(rows: { container: LabContainer; status?: StatusResult; error?: string }[]): void {
     this.table(
       ['NAME', 'IP', 'ROLE', 'STATE', 'TRACKER', 'FILES'],
       rows.map(({ container, status, error }) => [
@@ -68,12 +71,17 @@ export class Printer {
         container.ip ?? '-',
         container.role ?? '?',
         container.health === undefined ? container.state : `${container.state} (${container.health})`,
-        status === undefined ? (container.role === 'peer' ? '-' : '') : status.connected === true ? 'connected' : 'disconnected',
+        status === undefined
+          ? container.role === 'peer'
+            ? '-'
+            : ''
+          : status.connected === true
+            ? 'connected'
+            : 'disconnected',
         error !== undefined
           ? `(${error})`
-          : (status?.files ?? [])
-              .map((f) => (f.complete ? f.name : `${f.name} ${f.have}/${f.chunks}`))
-              .join(', ') || (container.role === 'peer' ? '(none)' : ''),
+          : (status?.files ?? []).map((f) => (f.complete ? f.name : `${f.name} ${f.have}/${f.chunks}`)).join(', ') ||
+            (container.role === 'peer' ? '(none)' : ''),
       ]),
     );
   }
@@ -103,7 +111,13 @@ export class Printer {
     this.line(`${peer}: ${result.files.length} file(s) on the tracker`);
     this.table(
       ['  NAME', 'SIZE', 'CHUNKS', 'HOLDERS', 'FILE ID'],
-      result.files.map((f) => [`  ${f.name}`, formatBytes(f.size), String(f.chunks), String(f.holders ?? '?'), f.fileId.slice(0, 16)]),
+      result.files.map((f) => [
+        `  ${f.name}`,
+        formatBytes(f.size),
+        String(f.chunks),
+        String(f.holders ?? '?'),
+        f.fileId.slice(0, 16),
+      ]),
     );
   }
 

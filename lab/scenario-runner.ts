@@ -92,7 +92,10 @@ export class ScenarioRunner {
   async replay(): Promise<ScenarioReport> {
     const startedAtMs = Date.now();
     const timeoutS = this.scenario.timeoutSeconds ?? DEFAULT_SCENARIO_TIMEOUT_S;
-    const signals = [AbortSignal.timeout(timeoutS * 1000), ...(this.outerSignal === undefined ? [] : [this.outerSignal])];
+    const signals = [
+      AbortSignal.timeout(timeoutS * 1000),
+      ...(this.outerSignal === undefined ? [] : [this.outerSignal]),
+    ];
     const signal = AbortSignal.any(signals);
     this.scenarioSignal = signal;
     const steps: StepReport[] = [];
@@ -112,9 +115,18 @@ export class ScenarioRunner {
       this.printer.step(index, total, describeStep(step, targets), step.note);
       try {
         await this.executeStep(step, targets, signal);
-        steps.push({ index, action: step.action, targets, ok: true, startedAtMs: stepStartedAtMs - startedAtMs, ms: Date.now() - stepStartedAtMs });
+        steps.push({
+          index,
+          action: step.action,
+          targets,
+          ok: true,
+          startedAtMs: stepStartedAtMs - startedAtMs,
+          ms: Date.now() - stepStartedAtMs,
+        });
       } catch (err) {
-        const error = signal.aborted ? this.abortError(err, signal, timeoutS) : new StepFailedError(index, step.action, err);
+        const error = signal.aborted
+          ? this.abortError(err, signal, timeoutS)
+          : new StepFailedError(index, step.action, err);
         steps.push({
           index,
           action: step.action,
@@ -161,7 +173,8 @@ export class ScenarioRunner {
   }
 
   private async executeStep(step: ScenarioStep, targets: string[], outer: AbortSignal): Promise<void> {
-    const stepTimeoutS = 'timeoutSeconds' in step && step.timeoutSeconds !== undefined ? step.timeoutSeconds : DEFAULT_STEP_TIMEOUT_S;
+    const stepTimeoutS =
+      'timeoutSeconds' in step && step.timeoutSeconds !== undefined ? step.timeoutSeconds : DEFAULT_STEP_TIMEOUT_S;
     const signal = AbortSignal.any([outer, AbortSignal.timeout(stepTimeoutS * 1000)]);
     try {
       await this.dispatch(step, targets, signal);
@@ -228,7 +241,9 @@ export class ScenarioRunner {
       case 'publish':
         await each(targets, async (name) => {
           const result = await this.run.peer(name).control.request('upload', {}, { signal });
-          const names = (result.published ?? []).map((f) => `${f.name}${f.chunks === undefined ? '' : ` (${f.chunks} chunks)`}`);
+          const names = (result.published ?? []).map(
+            (f) => `${f.name}${f.chunks === undefined ? '' : ` (${f.chunks} chunks)`}`,
+          );
           this.printer.info(`${name} published ${names.join(', ') || 'nothing'}`);
         });
         return;
@@ -247,13 +262,20 @@ export class ScenarioRunner {
           const peer = this.run.peer(name);
           await peer.control.request(
             'generate',
-            { name: step.file, size: step.size, ...(step.seed === undefined ? {} : { seed: step.seed }), text: step.text ?? true },
+            {
+              name: step.file,
+              size: step.size,
+              ...(step.seed === undefined ? {} : { seed: step.seed }),
+              text: step.text ?? true,
+            },
             { signal },
           );
           const sha = await peer.control.sha256(`${DATA_DIR}/${step.file}`, signal);
           const known = this.expectedSha.get(step.file);
           if (known !== undefined && known !== sha) {
-            throw new AssertionFailedError(`${name} generated ${step.file} with sha256 ${sha}, but another peer has ${known}`);
+            throw new AssertionFailedError(
+              `${name} generated ${step.file} with sha256 ${sha}, but another peer has ${known}`,
+            );
           }
           this.expectedSha.set(step.file, sha);
           this.printer.info(`${name} generated ${step.file} (${step.size} bytes, sha256 ${sha.slice(0, 16)}...)`);
@@ -261,11 +283,16 @@ export class ScenarioRunner {
         return;
       case 'rate':
         await each(targets, async (name) => {
-          await this.run.peer(name).control.request(
-            'rate',
-            { ...(step.upload === undefined ? {} : { upload: step.upload }), ...(step.download === undefined ? {} : { download: step.download }) },
-            { signal },
-          );
+          await this.run
+            .peer(name)
+            .control.request(
+              'rate',
+              {
+                ...(step.upload === undefined ? {} : { upload: step.upload }),
+                ...(step.download === undefined ? {} : { download: step.download }),
+              },
+              { signal },
+            );
         });
         return;
       case 'download':
@@ -337,7 +364,8 @@ export class ScenarioRunner {
     const sha256 = await peer.control.sha256(path, signal);
     const bytes = await peer.control.fileSize(path, signal);
     const expected = this.expectedSha.get(step.file);
-    const verified = expected === undefined ? result.verified === true && result.sha256 === sha256 : expected === sha256;
+    const verified =
+      expected === undefined ? result.verified === true && result.sha256 === sha256 : expected === sha256;
     const report: DownloadReport = {
       peer: name,
       file: step.file,
@@ -371,10 +399,17 @@ export class ScenarioRunner {
     if (step.running !== undefined) {
       const container = await this.run.refresh(name);
       const running = container.state === 'running';
-      if (running !== step.running) failures.push(`is ${container.state}, expected ${step.running ? 'running' : 'not running'}`);
+      if (running !== step.running)
+        failures.push(`is ${container.state}, expected ${step.running ? 'running' : 'not running'}`);
     }
     const file = step.file;
-    if (file !== undefined && (step.verified !== undefined || step.minSources !== undefined || step.sourcesInclude !== undefined || step.sourcesExclude !== undefined)) {
+    if (
+      file !== undefined &&
+      (step.verified !== undefined ||
+        step.minSources !== undefined ||
+        step.sourcesInclude !== undefined ||
+        step.sourcesExclude !== undefined)
+    ) {
       const report = this.downloads.get(`${name}\u0000${file}`);
       if (report === undefined) {
         failures.push(`has no finished download of ${file}`);
@@ -382,12 +417,17 @@ export class ScenarioRunner {
         if (step.verified !== undefined && report.verified !== step.verified) {
           failures.push(`${file} verified=${report.verified}, expected ${step.verified}`);
         }
-        const sources = Object.entries(report.chunksBySource).filter(([, n]) => n > 0).map(([source]) => source);
+        const sources = Object.entries(report.chunksBySource)
+          .filter(([, n]) => n > 0)
+          .map(([source]) => source);
         if (step.minSources !== undefined && sources.length < step.minSources) {
-          failures.push(`${file} came from ${sources.length} source(s) (${sources.join(', ')}), expected at least ${step.minSources}`);
+          failures.push(
+            `${file} came from ${sources.length} source(s) (${sources.join(', ')}), expected at least ${step.minSources}`,
+          );
         }
         for (const source of step.sourcesInclude ?? []) {
-          if (!sources.includes(source)) failures.push(`${file} got no chunk from ${source} (sources: ${sources.join(', ')})`);
+          if (!sources.includes(source))
+            failures.push(`${file} got no chunk from ${source} (sources: ${sources.join(', ')})`);
         }
         for (const source of step.sourcesExclude ?? []) {
           if (sources.includes(source)) failures.push(`${file} got chunks from ${source}, expected none`);
@@ -442,4 +482,3 @@ function describeStep(step: ScenarioStep, targets: string[]): string {
       return `${step.action}${on}`;
   }
 }
-

@@ -50,8 +50,7 @@ export type DownloadStep = StepTiming &
     expectFailure?: boolean;
   };
 export type WaitStep = StepTiming & Partial<Target> & { action: 'wait'; file?: string };
-export type RateStep = StepTiming &
-  Target & { action: 'rate'; upload?: number | null; download?: number | null };
+export type RateStep = StepTiming & Target & { action: 'rate'; upload?: number | null; download?: number | null };
 export type SleepStep = Omit<StepTiming, 'timeoutSeconds'> & { action: 'sleep'; seconds: number };
 export type AssertStep = StepTiming &
   Target & {
@@ -74,14 +73,7 @@ export type AssertStep = StepTiming &
   };
 
 export type ScenarioStep =
-  | ContainerStep
-  | SimpleControlStep
-  | GenerateStep
-  | DownloadStep
-  | WaitStep
-  | RateStep
-  | SleepStep
-  | AssertStep;
+  ContainerStep | SimpleControlStep | GenerateStep | DownloadStep | WaitStep | RateStep | SleepStep | AssertStep;
 
 export type ScenarioAction = ScenarioStep['action'];
 
@@ -131,10 +123,7 @@ const timing = {
 const target = {
   peer: peerName,
   peers: {
-    anyOf: [
-      { type: 'array', items: peerName, minItems: 1, uniqueItems: true },
-      { const: 'all' },
-    ],
+    anyOf: [{ type: 'array', items: peerName, minItems: 1, uniqueItems: true }, { const: 'all' }],
   },
 } as const;
 
@@ -249,7 +238,11 @@ export const SCENARIO_SCHEMA = {
               uploadRate: { type: 'integer', minimum: 1 },
               downloadRate: { type: 'integer', minimum: 1 },
               start: { type: 'boolean' },
-              env: { type: 'object', additionalProperties: { type: 'string' }, propertyNames: { pattern: '^[A-Z_][A-Z0-9_]*$' } },
+              env: {
+                type: 'object',
+                additionalProperties: { type: 'string' },
+                propertyNames: { pattern: '^[A-Z_][A-Z0-9_]*$' },
+              },
             },
             required: ['name'],
             additionalProperties: false,

@@ -21,7 +21,13 @@ import {
 
 export const TRACKER_NAME = 'tracker';
 
-const ajv = new Ajv({ allErrors: true, discriminator: true, strict: true, strictRequired: false, allowUnionTypes: true });
+const ajv = new Ajv({
+  allErrors: true,
+  discriminator: true,
+  strict: true,
+  strictRequired: false,
+  allowUnionTypes: true,
+});
 const validateSchema = ajv.compile<Scenario>(SCENARIO_SCHEMA);
 
 /** Reads, parses and validates a scenario file. */
@@ -42,9 +48,12 @@ export function parseScenario(text: string, file?: string): Scenario {
     if (file !== undefined && extname(file).toLowerCase() === '.json') data = JSON.parse(text);
     else data = YAML.parse(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
-    throw new ScenarioReadError(`cannot parse scenario${file === undefined ? '' : ` ${file}`}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new ScenarioReadError(
+      `cannot parse scenario${file === undefined ? '' : ` ${file}`}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   return validateScenario(data, file);
 }
@@ -81,7 +90,8 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
   const peers = scenarioPeers(scenario);
   const names = new Set<string>();
   peers.forEach((peer, i) => {
-    if (names.has(peer.name)) issues.push({ instancePath: `/peers/${i}/name`, message: `duplicate peer name "${peer.name}"` });
+    if (names.has(peer.name))
+      issues.push({ instancePath: `/peers/${i}/name`, message: `duplicate peer name "${peer.name}"` });
     names.add(peer.name);
   });
   const known = [...names].join(', ');
@@ -161,10 +171,15 @@ export function explainSchemaErrors(errors: ErrorObject[], data: unknown): Scena
         break;
       case 'anyOf':
         if (/\/allOf\/\d+\/anyOf$/.test(error.schemaPath) && /assert/.test(error.schemaPath)) {
-          add(path, 'assert needs at least one check: verified, minSources, sourcesInclude, sourcesExclude, listed, complete, running');
+          add(
+            path,
+            'assert needs at least one check: verified, minSources, sourcesInclude, sourcesExclude, listed, complete, running',
+          );
         } else if (/\/allOf\/\d+\/anyOf$/.test(error.schemaPath)) {
           add(path, 'rate needs "upload" or "download"');
-        } else if (!errors.some((e) => e !== error && e.instancePath === path && e.keyword !== 'anyOf' && e.keyword !== 'type')) {
+        } else if (
+          !errors.some((e) => e !== error && e.instancePath === path && e.keyword !== 'anyOf' && e.keyword !== 'type')
+        ) {
           add(path, valueHint(data, path, describeAnyOf(path)));
         }
         break;
@@ -178,7 +193,9 @@ export function explainSchemaErrors(errors: ErrorObject[], data: unknown): Scena
         const tag = (error.params as { tag?: string; tagValue?: unknown }).tagValue;
         add(
           `${path}/action`,
-          tag === undefined ? 'must have field "action"' : `unknown action ${JSON.stringify(tag)} (one of: ${ACTIONS.join(', ')})`,
+          tag === undefined
+            ? 'must have field "action"'
+            : `unknown action ${JSON.stringify(tag)} (one of: ${ACTIONS.join(', ')})`,
         );
         break;
       }

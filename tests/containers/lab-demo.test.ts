@@ -71,7 +71,9 @@ describe('lab demo (containers)', () => {
     const lines = result.stdout.trim().split('\n');
     const last = lines[lines.length - 1] ?? '';
     if (result.code !== 0) {
-      throw new Error(`demo exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr.slice(-4000)}`);
+      throw new Error(
+        `demo exited ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr.slice(-4000)}`,
+      );
     }
 
     const { downloads } = JSON.parse(last) as { downloads: DemoDownload[] };

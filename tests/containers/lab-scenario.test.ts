@@ -30,7 +30,11 @@ describe('lab scenarios (containers)', () => {
   const controller = new LabController({ docker: labDocker, ensureImages: (init) => ensureImages(docker, init) });
   const lines: string[] = [];
   const abort = new AbortController();
-  const ctx: CommandContext = { controller, printer: new Printer({ out: { write: (l) => lines.push(l) } }), signal: abort.signal };
+  const ctx: CommandContext = {
+    controller,
+    printer: new Printer({ out: { write: (l) => lines.push(l) } }),
+    signal: abort.signal,
+  };
   const run = `seeder-killed-test-${process.pid}`;
 
   afterAll(async () => {

@@ -79,7 +79,8 @@ class FakeDocker implements LabDocker {
     const c = this.get(id);
     const peer = c.shortName ?? '?';
     if (c.state !== 'running') return { exitCode: 1, stdout: '', stderr: 'container not running' };
-    if (cmd[0] === 'sha256sum') return { exitCode: 0, stdout: `${this.downloadSha.get(peer) ?? SHA}  ${cmd[1]}\n`, stderr: '' };
+    if (cmd[0] === 'sha256sum')
+      return { exitCode: 0, stdout: `${this.downloadSha.get(peer) ?? SHA}  ${cmd[1]}\n`, stderr: '' };
     if (cmd[0] === 'stat') return { exitCode: 0, stdout: '65536\n', stderr: '' };
     const command = cmd[3] ?? '';
     this.calls.push(`${peer} ${command}`);
@@ -96,12 +97,28 @@ class FakeDocker implements LabDocker {
         for (const [from, n] of Object.entries(sources)) {
           for (let i = 0; i < n; i++) {
             lines.push(
-              JSON.stringify({ id: 1, event: 'chunk', file: cmd[4], index: index++, chunks: 4, from, fromAddr: '172.30.0.9:7071', bytes: 16384 }),
+              JSON.stringify({
+                id: 1,
+                event: 'chunk',
+                file: cmd[4],
+                index: index++,
+                chunks: 4,
+                from,
+                fromAddr: '172.30.0.9:7071',
+                bytes: 16384,
+              }),
             );
           }
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
-        respond({ file: cmd[4], path: `/data/${cmd[4]}`, bytes: 65536, sha256: SHA, verified: true, chunksBySource: sources });
+        respond({
+          file: cmd[4],
+          path: `/data/${cmd[4]}`,
+          bytes: 65536,
+          sha256: SHA,
+          verified: true,
+          chunksBySource: sources,
+        });
         break;
       }
       case 'files':
@@ -163,14 +180,23 @@ function matches(have: Record<string, string>, want: Record<string, string>): bo
   return Object.entries(want).every(([k, v]) => (v === '' ? k in have : have[k] === v));
 }
 
-async function replay(docker: FakeDocker, data: unknown): Promise<{ report: Awaited<ReturnType<ScenarioRunner['replay']>>; out: string[] }> {
+async function replay(
+  docker: FakeDocker,
+  data: unknown,
+): Promise<{ report: Awaited<ReturnType<ScenarioRunner['replay']>>; out: string[] }> {
   const scenario = validateScenario(data);
   const controller = new LabController(
     { docker, ensureImages: async () => ({ tracker: 'swarmlab/tracker:latest', peer: 'swarmlab/peer:latest' }) },
     { healthTimeoutMs: 1000 },
   );
   const out: string[] = [];
-  const run = await controller.up({ run: 'unit', peers: typeof scenario.peers === 'number' ? Array.from({ length: scenario.peers }, (_, i) => ({ name: `peer-${i + 1}` })) : scenario.peers });
+  const run = await controller.up({
+    run: 'unit',
+    peers:
+      typeof scenario.peers === 'number'
+        ? Array.from({ length: scenario.peers }, (_, i) => ({ name: `peer-${i + 1}` }))
+        : scenario.peers,
+  });
   try {
     const runner = new ScenarioRunner(
       {
@@ -198,7 +224,14 @@ const demo = {
     { action: 'publish', peers: ['peer-1', 'peer-2'] },
     { action: 'assert', peer: 'peer-3', listed: ['a.txt'] },
     { action: 'download', peers: ['peer-3', 'peer-4'], file: 'a.txt' },
-    { action: 'assert', peers: ['peer-3', 'peer-4'], file: 'a.txt', verified: true, sourcesInclude: ['peer-1', 'peer-2'], minSources: 2 },
+    {
+      action: 'assert',
+      peers: ['peer-3', 'peer-4'],
+      file: 'a.txt',
+      verified: true,
+      sourcesInclude: ['peer-1', 'peer-2'],
+      minSources: 2,
+    },
   ],
 };
 
@@ -211,13 +244,17 @@ describe('ScenarioRunner (fake docker)', () => {
       ['peer-3', true, SHA],
       ['peer-4', true, SHA],
     ]);
-    expect(out.filter((l) => / <- chunk \d+\/4 of a\.txt from peer-[12] \(172\.30\.0\.9:7071\)$/.test(l))).toHaveLength(8);
-    expect(out).toContainEqual(expect.stringMatching(/^peer-3 \(172\.30\.0\.\d+\) <- chunk 1\/4 of a\.txt from peer-1/));
+    expect(out.filter((l) => / <- chunk \d+\/4 of a\.txt from peer-[12] \(172\.30\.0\.9:7071\)$/.test(l))).toHaveLength(
+      8,
+    );
+    expect(out).toContainEqual(
+      expect.stringMatching(/^peer-3 \(172\.30\.0\.\d+\) <- chunk 1\/4 of a\.txt from peer-1/),
+    );
     expect(docker.containers.size).toBe(0);
     expect(docker.networks.size).toBe(0);
   });
 
-  it('fails the scenario when the downloaded sha differs from the publishers\'', async () => {
+  it("fails the scenario when the downloaded sha differs from the publishers'", async () => {
     const docker = new FakeDocker();
     docker.downloadSha.set('peer-4', BAD_SHA);
     const { report } = await replay(docker, demo);
@@ -273,7 +310,9 @@ describe('ScenarioRunner (fake docker)', () => {
     const docker = new FakeDocker();
     const controller = new LabController({ docker, ensureImages: async () => ({ tracker: 't', peer: 'p' }) });
     const run = await controller.up({ run: 'dup', peers: [{ name: 'peer-1' }] });
-    await expect(controller.up({ run: 'dup', peers: [{ name: 'peer-1' }] })).rejects.toMatchObject({ code: 'ERR_LAB_RUN_EXISTS' });
+    await expect(controller.up({ run: 'dup', peers: [{ name: 'peer-1' }] })).rejects.toMatchObject({
+      code: 'ERR_LAB_RUN_EXISTS',
+    });
     expect((await run.teardown()).containers).toBe(2);
     expect(await controller.listRuns()).toEqual([]);
   });

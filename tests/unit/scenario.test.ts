@@ -47,7 +47,9 @@ describe('shipped scenarios', () => {
   const files = readdirSync(SCENARIO_DIR).filter((f) => /\.(ya?ml|json)$/.test(f));
 
   it('ships demo, late-joiner, seeder-killed and churn', () => {
-    expect(files).toEqual(expect.arrayContaining(['demo.yaml', 'late-joiner.yaml', 'seeder-killed.yaml', 'churn.yaml']));
+    expect(files).toEqual(
+      expect.arrayContaining(['demo.yaml', 'late-joiner.yaml', 'seeder-killed.yaml', 'churn.yaml']),
+    );
   });
 
   it.each(files)('%s is valid', (file) => {
@@ -63,7 +65,9 @@ describe('shipped scenarios', () => {
     expect(download).toBeDefined();
     expect(stepTargets(download!, peers)).toEqual(['peer-3', 'peer-4']);
     const generate = scenario.steps.find((s) => s.action === 'generate');
-    expect(generate?.action === 'generate' && generate.size / (scenario.chunkSize ?? Infinity)).toBeGreaterThanOrEqual(16);
+    expect(generate?.action === 'generate' && generate.size / (scenario.chunkSize ?? Infinity)).toBeGreaterThanOrEqual(
+      16,
+    );
   });
 });
 
@@ -103,7 +107,9 @@ describe('scenario validation', () => {
   });
 
   it('rejects a negative size at /steps/N/size', () => {
-    expect(pathsOf(withStep(1, { action: 'generate', peer: 'peer-1', file: 'a.txt', size: -5 }))).toEqual(['/steps/1/size']);
+    expect(pathsOf(withStep(1, { action: 'generate', peer: 'peer-1', file: 'a.txt', size: -5 }))).toEqual([
+      '/steps/1/size',
+    ]);
   });
 
   it('rejects a missing file on download', () => {
@@ -137,7 +143,9 @@ describe('scenario validation', () => {
   });
 
   it('rejects a path in a file name', () => {
-    expect(pathsOf(withStep(3, { action: 'download', peer: 'peer-2', file: '../etc/passwd' }))).toEqual(['/steps/3/file']);
+    expect(pathsOf(withStep(3, { action: 'download', peer: 'peer-2', file: '../etc/passwd' }))).toEqual([
+      '/steps/3/file',
+    ]);
   });
 
   it('rejects an unknown peer with the path of the name', () => {
@@ -169,9 +177,9 @@ describe('scenario validation', () => {
   });
 
   it('rejects duplicate peer names and a peer called tracker', () => {
-    expect(pathsOf({ ...base(), peers: [{ name: 'peer-1' }, { name: 'peer-2' }, { name: 'peer-3' }, { name: 'peer-1' }] })).toEqual([
-      '/peers/3/name',
-    ]);
+    expect(
+      pathsOf({ ...base(), peers: [{ name: 'peer-1' }, { name: 'peer-2' }, { name: 'peer-3' }, { name: 'peer-1' }] }),
+    ).toEqual(['/peers/3/name']);
     expect(pathsOf({ ...base(), peers: [{ name: 'tracker' }] })).toContain('/peers/0/name');
   });
 
