@@ -23,6 +23,11 @@ export async function onPath(command: string, path = process.env['PATH'] ?? ''):
 export async function runBittorrentComparison(): Promise<BittorrentResult> {
   const missing: string[] = [];
   for (const tool of BITTORRENT_TOOLS) if (!(await onPath(tool))) missing.push(tool);
-  if (missing.length > 0) return { pairSpeedup: null, demoSpeedup: null, note: `skipped: ${missing.join(', ')} not on PATH` };
-  return { pairSpeedup: null, demoSpeedup: null, note: 'aria2c, mktorrent and opentracker are installed, but the BitTorrent runs are not implemented yet' };
+  if (missing.length > 0)
+    return { pairSpeedup: null, demoSpeedup: null, note: `skipped: ${missing.join(', ')} not on PATH` };
+  return {
+    pairSpeedup: null,
+    demoSpeedup: null,
+    note: 'aria2c, mktorrent and opentracker are installed, but the BitTorrent runs are not implemented yet',
+  };
 }

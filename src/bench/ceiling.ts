@@ -44,7 +44,13 @@ export async function measureTcpMBps(totalBytes: number): Promise<number> {
   const child = spawn(process.execPath, ['-e', SENDER_SCRIPT, String(port), String(totalBytes)], { stdio: 'ignore' });
   try {
     return await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SwarmlabError('ERR_BENCH_TIMEOUT', `raw TCP did not move ${totalBytes} bytes in ${TCP_TIMEOUT_MS} ms`)), TCP_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new SwarmlabError('ERR_BENCH_TIMEOUT', `raw TCP did not move ${totalBytes} bytes in ${TCP_TIMEOUT_MS} ms`),
+          ),
+        TCP_TIMEOUT_MS,
+      );
       child.once('exit', (code) => {
         if (code !== 0) reject(new SwarmlabError('ERR_BENCH_SENDER', `the TCP sender exited with code ${code}`));
       });
@@ -75,7 +81,10 @@ export function measureSha256MBps(totalBytes: number): number {
   createHash('sha256').update(block).digest();
   const count = Math.max(1, Math.floor(totalBytes / SHA_CHUNK_BYTES));
   const startNs = process.hrtime.bigint();
-  for (let i = 0; i < count; i++) createHash('sha256').update(chunks[i % 4]!).digest();
+  for (let i = 0; i < count; i++)
+    createHash('sha256')
+      .update(chunks[i % 4]!)
+      .digest();
   const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
   return (count * SHA_CHUNK_BYTES) / BYTES_PER_MB / seconds;
 }
@@ -83,5 +92,11 @@ export function measureSha256MBps(totalBytes: number): number {
 export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: number }): Promise<CeilingResult> {
   const tcpMBps = await measureTcpMBps(init.tcpBytes);
   const sha256MBps = measureSha256MBps(init.sha256Bytes);
-  return { tcpMBps, sha256MBps, limitMBps: Math.min(tcpMBps, sha256MBps), tcpBytes: init.tcpBytes, sha256Bytes: init.sha256Bytes };
+  return {
+    tcpMBps,
+    sha256MBps,
+    limitMBps: Math.min(tcpMBps, sha256MBps),
+    tcpBytes: init.tcpBytes,
+    sha256Bytes: init.sha256Bytes,
+  };
 }

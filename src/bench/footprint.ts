@@ -5,7 +5,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { BYTES_PER_MB } from './types';
 import type { FootprintResult } from './types';
 
 export const BENCH_IMAGES = ['swarmlab/tracker', 'swarmlab/peer'] as const;
@@ -48,7 +47,9 @@ export function parseProcStat(stat: string): number | null {
 }
 
 /** Size in bytes of each image, null for an image that is not there; null overall without a daemon. */
-export async function imageSizes(images: readonly string[] = BENCH_IMAGES): Promise<Record<string, number | null> | null> {
+export async function imageSizes(
+  images: readonly string[] = BENCH_IMAGES,
+): Promise<Record<string, number | null> | null> {
   const socketPath = (process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
   if (socketPath.includes('://')) return null;
   const sizes: Record<string, number | null> = {};
@@ -79,10 +80,11 @@ function dockerGet(socketPath: string, path: string): Promise<{ status: number; 
   });
 }
 
-export async function measureFootprint(leecherPeakRssBytes: number | null): Promise<FootprintResult> {
+export async function measureFootprint(leecherPeakRssMB: number | null): Promise<FootprintResult> {
   const images = await imageSizes();
-  const result: FootprintResult = { peerRssMB: leecherPeakRssBytes === null ? null : leecherPeakRssBytes / BYTES_PER_MB, images };
+  const result: FootprintResult = { peerRssMB: leecherPeakRssMB, images };
   if (images === null) result.note = 'no Docker daemon answers; image sizes skipped';
-  else if (Object.values(images).some((size) => size === null)) result.note = 'some swarmlab images are not built (npm run lab -- build)';
+  else if (Object.values(images).some((size) => size === null))
+    result.note = 'some swarmlab images are not built (npm run lab -- build)';
   return result;
 }

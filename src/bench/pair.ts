@@ -3,7 +3,16 @@
  * leechers of the same file at once (the demo topology). Peers run with the default chunk size.
  */
 import { procStatusBytes } from './footprint';
-import { createBenchSwarm, publishBenchFile, startCpuMeter, startPeers, stopBenchSwarm, timedDownload, transferResult } from './transfer';
+import {
+  createBenchSwarm,
+  publishBenchFile,
+  startCpuMeter,
+  startPeers,
+  stopBenchSwarm,
+  timedDownload,
+  transferResult,
+} from './transfer';
+import { BYTES_PER_MB } from './types';
 import type { DemoResult, PairResult } from './types';
 
 export interface TransferBenchInit {
@@ -23,7 +32,11 @@ export async function runPair(init: TransferBenchInit): Promise<PairResult> {
     const cpuCores = await meter.stop();
     // VmHWM is the process's peak RSS so far: read it before the process goes away.
     const peak = await procStatusBytes(swarm.peer('leech-1').process.pid, 'VmHWM');
-    return { ...transferResult(download, init.limitMBps), leecherPeakRssMB: peak === null ? null : peak / 1e6, cpuCores };
+    return {
+      ...transferResult(download, init.limitMBps),
+      leecherPeakRssMB: peak === null ? null : peak / BYTES_PER_MB,
+      cpuCores,
+    };
   } finally {
     await stopBenchSwarm(swarm);
   }
@@ -36,7 +49,9 @@ export async function runDemoTopology(init: TransferBenchInit): Promise<DemoResu
     const sha256 = await publishBenchFile(swarm, ['seed-1', 'seed-2'], init.fileBytes);
     const meter = await startCpuMeter(swarm, ['seed-1', 'seed-2', 'leech-1', 'leech-2']);
     const startedAtMs = performance.now();
-    const downloads = await Promise.all(['leech-1', 'leech-2'].map((name) => timedDownload(swarm, name, sha256, startedAtMs)));
+    const downloads = await Promise.all(
+      ['leech-1', 'leech-2'].map((name) => timedDownload(swarm, name, sha256, startedAtMs)),
+    );
     const cpuCores = await meter.stop();
     return { leechers: downloads.map((download) => transferResult(download, init.limitMBps)), cpuCores };
   } finally {

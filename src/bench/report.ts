@@ -34,10 +34,31 @@ export function lookupsPerTrackerCpuS(tracker: TrackerLoadResult): number | null
 export function benchJson(result: BenchResult): Record<string, unknown> {
   const { ceiling, pair, demo, swarm, tracker, footprint, bittorrent } = result;
   return {
-    ceiling: { tcpMBps: round(ceiling.tcpMBps), sha256MBps: round(ceiling.sha256MBps), limitMBps: round(ceiling.limitMBps), tcpBytes: ceiling.tcpBytes, sha256Bytes: ceiling.sha256Bytes },
-    pair: { MBps: round(pair.MBps), ratio: round(pair.ratio), bytes: pair.bytes, wallS: round(pair.wallS), schedulerS: round(pair.schedulerS), verified: pair.verified, cpuCores: roundAll(pair.cpuCores) },
+    ceiling: {
+      tcpMBps: round(ceiling.tcpMBps),
+      sha256MBps: round(ceiling.sha256MBps),
+      limitMBps: round(ceiling.limitMBps),
+      tcpBytes: ceiling.tcpBytes,
+      sha256Bytes: ceiling.sha256Bytes,
+    },
+    pair: {
+      MBps: round(pair.MBps),
+      ratio: round(pair.ratio),
+      bytes: pair.bytes,
+      wallS: round(pair.wallS),
+      schedulerS: round(pair.schedulerS),
+      verified: pair.verified,
+      cpuCores: roundAll(pair.cpuCores),
+    },
     demo: {
-      leechers: demo.leechers.map((l) => ({ MBps: round(l.MBps), ratio: round(l.ratio), bytes: l.bytes, wallS: round(l.wallS), schedulerS: round(l.schedulerS), verified: l.verified })),
+      leechers: demo.leechers.map((l) => ({
+        MBps: round(l.MBps),
+        ratio: round(l.ratio),
+        bytes: l.bytes,
+        wallS: round(l.wallS),
+        schedulerS: round(l.schedulerS),
+        verified: l.verified,
+      })),
       cpuCores: roundAll(demo.cpuCores),
     },
     swarm: swarm.map((s) => ({
@@ -62,8 +83,16 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       lookupsPerTrackerCpuS: round(lookupsPerTrackerCpuS(tracker)),
       generatorCpuCores: round(tracker.generatorCpuCores),
     },
-    footprint: { peerRssMB: round(footprint.peerRssMB), images: footprint.images, ...(footprint.note ? { note: footprint.note } : {}) },
-    bittorrent: { pairSpeedup: round(bittorrent.pairSpeedup), demoSpeedup: round(bittorrent.demoSpeedup), note: bittorrent.note },
+    footprint: {
+      peerRssMB: round(footprint.peerRssMB),
+      images: footprint.images,
+      ...(footprint.note ? { note: footprint.note } : {}),
+    },
+    bittorrent: {
+      pairSpeedup: round(bittorrent.pairSpeedup),
+      demoSpeedup: round(bittorrent.demoSpeedup),
+      note: bittorrent.note,
+    },
     lab: result.lab,
     quick: result.quick,
     totalS: round(result.totalS),
@@ -95,7 +124,13 @@ export function benchTable(result: BenchResult): string {
     ['ceiling', `raw TCP, 1 MiB writes (${mib(ceiling.tcpBytes)})`, `${fixed(ceiling.tcpMBps)} MB/s`, '', ''],
     ['ceiling', 'SHA-256, one core', `${fixed(ceiling.sha256MBps)} MB/s`, '', ''],
     ['ceiling', 'limit = min(tcp, sha256)', `${fixed(ceiling.limitMBps)} MB/s`, '', ''],
-    ['pair', `1 seeder -> 1 leecher, ${mib(pair.bytes)}${pair.verified ? '' : ' NOT VERIFIED'}`, `${fixed(pair.MBps)} MB/s (${fixed(pair.wallS, 2)} s)`, `${fixed(pair.ratio, 2)} of limit`, `>= ${TARGETS.pairRatio} ${verdict(pair.ratio >= TARGETS.pairRatio)}`],
+    [
+      'pair',
+      `1 seeder -> 1 leecher, ${mib(pair.bytes)}${pair.verified ? '' : ' NOT VERIFIED'}`,
+      `${fixed(pair.MBps)} MB/s (${fixed(pair.wallS, 2)} s)`,
+      `${fixed(pair.ratio, 2)} of limit`,
+      `>= ${TARGETS.pairRatio} ${verdict(pair.ratio >= TARGETS.pairRatio)}`,
+    ],
     ['pair', 'CPU during the download, in cores', cpuSummary(pair.cpuCores), '', ''],
     ...demo.leechers.map((l, i) => [
       'demo',
@@ -112,8 +147,20 @@ export function benchTable(result: BenchResult): string {
       `${fixed(s.ratio, 2)} x minimum`,
       `<= ${TARGETS.swarmRatio} ${verdict(s.ratio <= TARGETS.swarmRatio)}`,
     ]),
-    ...swarm.map((s) => ['swarm', `N = ${s.n}: copies of the file the seeder uploaded (1 is ideal)`, fixed(s.seederCopies, 2), '', '']),
-    ['tracker', `LOCATE, ${tracker.peers} peers, ${tracker.files} files`, `${fixed(tracker.lookupsPerS, 0)} /s`, '', `>= ${TARGETS.lookupsPerS} ${verdict(tracker.lookupsPerS >= TARGETS.lookupsPerS)}`],
+    ...swarm.map((s) => [
+      'swarm',
+      `N = ${s.n}: copies of the file the seeder uploaded (1 is ideal)`,
+      fixed(s.seederCopies, 2),
+      '',
+      '',
+    ]),
+    [
+      'tracker',
+      `LOCATE, ${tracker.peers} peers, ${tracker.files} files`,
+      `${fixed(tracker.lookupsPerS, 0)} /s`,
+      '',
+      `>= ${TARGETS.lookupsPerS} ${verdict(tracker.lookupsPerS >= TARGETS.lookupsPerS)}`,
+    ],
     [
       'tracker',
       'CPU during LOCATE, in cores',
@@ -122,11 +169,44 @@ export function benchTable(result: BenchResult): string {
       '',
     ],
     ['tracker', 'HAVE', `${fixed(tracker.havesPerS, 0)} /s`, '', ''],
-    ['tracker', `memory per registered peer${tracker.errors > 0 ? ` (${tracker.errors} errors)` : ''}`, `${fixed(tracker.bytesPerPeer, 0)} B`, '', `<= ${TARGETS.bytesPerPeer} ${verdict(Number.isFinite(tracker.bytesPerPeer) ? tracker.bytesPerPeer <= TARGETS.bytesPerPeer : null)}`],
-    ['footprint', `leecher peak RSS (${mib(pair.bytes)} download)`, `${fixed(footprint.peerRssMB)} MB`, '', `<= ${TARGETS.peerRssMB} ${verdict(footprint.peerRssMB === null ? null : footprint.peerRssMB <= TARGETS.peerRssMB)}`],
-    ...Object.entries(footprint.images ?? {}).map(([image, size]) => ['footprint', `image ${image}`, size === null ? 'not built' : `${fixed(size / 1e6)} MB`, '', '']),
-    ['bittorrent', 'pair / demo speed-up over aria2', `${fixed(bittorrent.pairSpeedup)} / ${fixed(bittorrent.demoSpeedup)}`, '', bittorrent.pairSpeedup === null ? '-' : `>= ${TARGETS.bittorrentSpeedup} ${verdict(bittorrent.pairSpeedup >= TARGETS.bittorrentSpeedup)}`],
+    [
+      'tracker',
+      `memory per registered peer${tracker.errors > 0 ? ` (${tracker.errors} errors)` : ''}`,
+      `${fixed(tracker.bytesPerPeer, 0)} B`,
+      '',
+      `<= ${TARGETS.bytesPerPeer} ${verdict(Number.isFinite(tracker.bytesPerPeer) ? tracker.bytesPerPeer <= TARGETS.bytesPerPeer : null)}`,
+    ],
+    [
+      'footprint',
+      `leecher peak RSS (${mib(pair.bytes)} download)`,
+      `${fixed(footprint.peerRssMB)} MB`,
+      '',
+      `<= ${TARGETS.peerRssMB} ${verdict(footprint.peerRssMB === null ? null : footprint.peerRssMB <= TARGETS.peerRssMB)}`,
+    ],
+    ...Object.entries(footprint.images ?? {}).map(([image, size]) => [
+      'footprint',
+      `image ${image}`,
+      size === null ? 'not built' : `${fixed(size / 1e6)} MB`,
+      '',
+      '',
+    ]),
+    [
+      'bittorrent',
+      'pair / demo speed-up over aria2',
+      `${fixed(bittorrent.pairSpeedup)} / ${fixed(bittorrent.demoSpeedup)}`,
+      '',
+      bittorrent.pairSpeedup === null
+        ? '-'
+        : `>= ${TARGETS.bittorrentSpeedup} ${verdict(bittorrent.pairSpeedup >= TARGETS.bittorrentSpeedup)}`,
+    ],
   ];
-  const notes = [footprint.note, `bittorrent: ${bittorrent.note}`, result.lab?.note].filter((note): note is string => note !== undefined);
-  return [table(['BENCH', 'WHAT', 'RESULT', 'RATIO', 'TARGET'], rows), '', ...notes.map((note) => `note: ${note}`), `MB = 10^6 bytes; total ${fixed(result.totalS)} s${result.quick ? ' (--quick)' : ''}`].join('\n');
+  const notes = [footprint.note, `bittorrent: ${bittorrent.note}`, result.lab?.note].filter(
+    (note): note is string => note !== undefined,
+  );
+  return [
+    table(['BENCH', 'WHAT', 'RESULT', 'RATIO', 'TARGET'], rows),
+    '',
+    ...notes.map((note) => `note: ${note}`),
+    `MB = 10^6 bytes; total ${fixed(result.totalS)} s${result.quick ? ' (--quick)' : ''}`,
+  ].join('\n');
 }

@@ -68,14 +68,28 @@ export const QUICK_SIZES: BenchSizes = {
 const LAB_NOTE = '--lab: the swarm distribution bench with the peers as lab containers is not implemented yet';
 
 export async function runBench(args: string[], init: { cliPath: string }): Promise<number> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, lab: { type: 'boolean' }, profile: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      json: { type: 'boolean' },
+      quick: { type: 'boolean' },
+      lab: { type: 'boolean' },
+      profile: { type: 'string' },
+    },
+  });
   const quick = values.quick === true;
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
   const interrupted = (): void => void runTeardowns().then(() => process.exit(130));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    return await measureAll(sizes, { cliPath: init.cliPath, quick, json: values.json === true, lab: values.lab === true, ...(values.profile ? { profile: values.profile } : {}) });
+    return await measureAll(sizes, {
+      cliPath: init.cliPath,
+      quick,
+      json: values.json === true,
+      lab: values.lab === true,
+      ...(values.profile ? { profile: values.profile } : {}),
+    });
   } finally {
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
@@ -115,7 +129,14 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
   const swarm = [];
   for (const n of sizes.swarmNs) {
     step(`swarm distribution, N = ${n}`);
-    swarm.push(await runSwarmDistribution({ cliPath: options.cliPath, n, fileBytes: sizes.swarmFileBytes, uploadBytesPerS: sizes.swarmUploadBytesPerS }));
+    swarm.push(
+      await runSwarmDistribution({
+        cliPath: options.cliPath,
+        n,
+        fileBytes: sizes.swarmFileBytes,
+        uploadBytesPerS: sizes.swarmUploadBytesPerS,
+      }),
+    );
   }
 
   step('tracker');
@@ -129,7 +150,7 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
   });
 
   step('footprint and bittorrent');
-  const footprint = await measureFootprint(pair.leecherPeakRssMB === null ? null : pair.leecherPeakRssMB * 1e6);
+  const footprint = await measureFootprint(pair.leecherPeakRssMB);
   const bittorrent = await runBittorrentComparison();
 
   const result: BenchResult = {
@@ -146,6 +167,7 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
   };
   out(benchTable(result));
   if (options.json) out(JSON.stringify(benchJson(result)));
-  const verified = pair.verified && demo.leechers.every((l) => l.verified) && swarm.every((s) => s.verified) && tracker.errors === 0;
+  const verified =
+    pair.verified && demo.leechers.every((l) => l.verified) && swarm.every((s) => s.verified) && tracker.errors === 0;
   return verified ? 0 : 1;
 }

@@ -18,8 +18,16 @@ export interface SwarmBenchInit {
 }
 
 /** Seconds; `seederUploadBytesPerS` is u_s, `peerUploadBytesPerS` is every leecher's u. */
-export function minimumDistributionS(fileBytes: number, n: number, seederUploadBytesPerS: number, peerUploadBytesPerS: number): number {
-  return Math.max(fileBytes / seederUploadBytesPerS, (n * fileBytes) / (seederUploadBytesPerS + n * peerUploadBytesPerS));
+export function minimumDistributionS(
+  fileBytes: number,
+  n: number,
+  seederUploadBytesPerS: number,
+  peerUploadBytesPerS: number,
+): number {
+  return Math.max(
+    fileBytes / seederUploadBytesPerS,
+    (n * fileBytes) / (seederUploadBytesPerS + n * peerUploadBytesPerS),
+  );
 }
 
 export async function runSwarmDistribution(init: SwarmBenchInit): Promise<SwarmRunResult> {

@@ -16,7 +16,14 @@ import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { computeFileId, encodeJson, FRAME_HEADER_BYTES, FRAME_OVERHEAD_BYTES, MessageType, PROTOCOL_VERSION } from '../protocol';
+import {
+  computeFileId,
+  encodeJson,
+  FRAME_HEADER_BYTES,
+  FRAME_OVERHEAD_BYTES,
+  MessageType,
+  PROTOCOL_VERSION,
+} from '../protocol';
 import type { Manifest } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
@@ -62,7 +69,11 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
       const socket = await openSocket(tracker.port, sourceAddress(i));
       const connection = new FramedConnection(socket, logger);
       peers.push(connection);
-      await connection.request(MessageType.Register, { version: PROTOCOL_VERSION, name: `load-${i}`, port: 1 + (i % 65_535) });
+      await connection.request(MessageType.Register, {
+        version: PROTOCOL_VERSION,
+        name: `load-${i}`,
+        port: 1 + (i % 65_535),
+      });
     });
     const registerS = (performance.now() - registerStartMs) / 1000;
     await sleep(SETTLE_MS);
@@ -72,7 +83,9 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
     for (let i = 0; i < init.connections; i++) {
       pipelines.push(await FrameCounterSocket.open(tracker.port, `bench-load-${i}`));
     }
-    const haveFrames = fileIds.map((fileId, i) => encodeJson(MessageType.Have, i + 1, { fileId, indices: [i % LOAD_FILE_CHUNKS] }));
+    const haveFrames = fileIds.map((fileId, i) =>
+      encodeJson(MessageType.Have, i + 1, { fileId, indices: [i % LOAD_FILE_CHUNKS] }),
+    );
     const locateFrames = fileIds.map((fileId, i) => encodeJson(MessageType.Locate, i + 1, { fileId }));
     const haves = await runPipelined(pipelines, haveFrames, init.requests, init.window);
     const trackerCpuBefore = await procCpuSeconds(tracker.process.pid);
@@ -88,7 +101,10 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
       bytesPerPeer: rssBefore === null || rssAfter === null ? Number.NaN : (rssAfter - rssBefore) / init.peers,
       registerS,
       errors: haves.errors + locates.errors,
-      trackerCpuCores: trackerCpuBefore === null || trackerCpuAfter === null ? null : (trackerCpuAfter - trackerCpuBefore) / locates.seconds,
+      trackerCpuCores:
+        trackerCpuBefore === null || trackerCpuAfter === null
+          ? null
+          : (trackerCpuAfter - trackerCpuBefore) / locates.seconds,
       generatorCpuCores: (generatorCpu.user + generatorCpu.system) / 1e6 / locates.seconds,
     };
   } finally {
@@ -101,7 +117,8 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
 
 function sourceAddress(peerIndex: number): string {
   const host = 2 + Math.floor(peerIndex / PEERS_PER_SOURCE_ADDRESS);
-  if (host > 254) throw new SwarmlabError('ERR_BENCH_TOO_MANY_PEERS', `at most ${253 * PEERS_PER_SOURCE_ADDRESS} load peers`);
+  if (host > 254)
+    throw new SwarmlabError('ERR_BENCH_TOO_MANY_PEERS', `at most ${253 * PEERS_PER_SOURCE_ADDRESS} load peers`);
   return `127.0.0.${host}`;
 }
 
@@ -117,7 +134,11 @@ function openSocket(port: number, localAddress?: string): Promise<Socket> {
 }
 
 /** Runs `task(0..count-1)` with at most `concurrency` running at once. */
-async function forEachBounded(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
+async function forEachBounded(
+  count: number,
+  concurrency: number,
+  task: (index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) await task(next++);
@@ -126,8 +147,15 @@ async function forEachBounded(count: number, concurrency: number, task: (index: 
 }
 
 function loadManifest(index: number): Manifest {
-  const chunks = Array.from({ length: LOAD_FILE_CHUNKS }, (_, c) => createHash('sha256').update(`load-file-${index}:${c}`).digest('hex'));
-  return { name: `load-file-${index}.bin`, size: LOAD_FILE_CHUNKS * LOAD_FILE_CHUNK_BYTES, chunkSize: LOAD_FILE_CHUNK_BYTES, chunks };
+  const chunks = Array.from({ length: LOAD_FILE_CHUNKS }, (_, c) =>
+    createHash('sha256').update(`load-file-${index}:${c}`).digest('hex'),
+  );
+  return {
+    name: `load-file-${index}.bin`,
+    size: LOAD_FILE_CHUNKS * LOAD_FILE_CHUNK_BYTES,
+    chunkSize: LOAD_FILE_CHUNK_BYTES,
+    chunks,
+  };
 }
 
 /** Peer i publishes file i (the first `files` peers). */
@@ -147,12 +175,23 @@ interface PipelineResult {
 }
 
 /** Sends `total` requests spread over the sockets (cycling through `frames`), `window` in flight per socket. */
-async function runPipelined(sockets: FrameCounterSocket[], frames: Buffer[], total: number, window: number): Promise<PipelineResult> {
+async function runPipelined(
+  sockets: FrameCounterSocket[],
+  frames: Buffer[],
+  total: number,
+  window: number,
+): Promise<PipelineResult> {
   const perSocket = Math.ceil(total / sockets.length);
   const startMs = performance.now();
-  const results = await Promise.all(sockets.map((socket, i) => socket.pipeline(frames, i * perSocket, perSocket, window)));
+  const results = await Promise.all(
+    sockets.map((socket, i) => socket.pipeline(frames, i * perSocket, perSocket, window)),
+  );
   const seconds = (performance.now() - startMs) / 1000;
-  return { answered: results.reduce((sum, r) => sum + r.answered, 0), errors: results.reduce((sum, r) => sum + r.errors, 0), seconds };
+  return {
+    answered: results.reduce((sum, r) => sum + r.answered, 0),
+    errors: results.reduce((sum, r) => sum + r.errors, 0),
+    seconds,
+  };
 }
 
 /**
@@ -167,7 +206,7 @@ export class FrameCounter {
   push(data: Buffer): { frames: number; errors: number } {
     let frames = 0;
     let errors = 0;
-    for (let offset = 0; offset < data.length; ) {
+    for (let offset = 0; offset < data.length;) {
       if (this.bodyBytesLeft > 0) {
         const take = Math.min(this.bodyBytesLeft, data.length - offset);
         this.bodyBytesLeft -= take;
@@ -200,13 +239,23 @@ class FrameCounterSocket {
     const socket = await openSocket(port);
     socket.setNoDelay(true);
     const client = new FrameCounterSocket(socket);
-    const { errors } = await client.pipeline([encodeJson(MessageType.Register, 1, { version: PROTOCOL_VERSION, name, port: 1 })], 0, 1, 1);
+    const { errors } = await client.pipeline(
+      [encodeJson(MessageType.Register, 1, { version: PROTOCOL_VERSION, name, port: 1 })],
+      0,
+      1,
+      1,
+    );
     if (errors > 0) throw new SwarmlabError('ERR_BENCH_REGISTER', `the tracker refused ${name}`);
     return client;
   }
 
   /** Sends `count` frames starting at frames[first % length], keeping `window` unanswered; resolves when all are answered. */
-  pipeline(frames: Buffer[], first: number, count: number, window: number): Promise<{ answered: number; errors: number }> {
+  pipeline(
+    frames: Buffer[],
+    first: number,
+    count: number,
+    window: number,
+  ): Promise<{ answered: number; errors: number }> {
     const counter = new FrameCounter();
     const socket = this.socket;
     let sent = 0;
@@ -218,7 +267,13 @@ class FrameCounterSocket {
       if (batch.length > 0) socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch));
     };
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new SwarmlabError('ERR_BENCH_TIMEOUT', `tracker answered ${answered}/${count} in ${PHASE_TIMEOUT_MS} ms`)), PHASE_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          finish(
+            new SwarmlabError('ERR_BENCH_TIMEOUT', `tracker answered ${answered}/${count} in ${PHASE_TIMEOUT_MS} ms`),
+          ),
+        PHASE_TIMEOUT_MS,
+      );
       const onData = (data: Buffer): void => {
         const counted = counter.push(data);
         answered += counted.frames;
@@ -247,14 +302,21 @@ interface StartedTracker {
 }
 
 async function startTracker(cliPath: string): Promise<StartedTracker> {
-  const child = spawn(process.execPath, [cliPath, 'tracker', '--host', '127.0.0.1', '--port', '0', '--heartbeat-ms', String(TRACKER_HEARTBEAT_MS)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
-  });
+  const child = spawn(
+    process.execPath,
+    [cliPath, 'tracker', '--host', '127.0.0.1', '--port', '0', '--heartbeat-ms', String(TRACKER_HEARTBEAT_MS)],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+    },
+  );
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let buffered = '';
-      const timer = setTimeout(() => reject(new SwarmlabError('ERR_START_TIMEOUT', 'the tracker did not start in 10 s')), TRACKER_START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new SwarmlabError('ERR_START_TIMEOUT', 'the tracker did not start in 10 s')),
+        TRACKER_START_TIMEOUT_MS,
+      );
       const onData = (chunk: Buffer): void => {
         buffered += chunk.toString();
         for (const line of buffered.split('\n')) {

@@ -25,7 +25,10 @@ const unregisterBySwarm = new Map<LocalSwarm, () => void>();
 /** A LocalSwarm with its tracker started; stop it with `stopBenchSwarm` (an interrupt stops it too). */
 export async function createBenchSwarm(init: BenchSwarmInit): Promise<LocalSwarm> {
   const swarm = await LocalSwarm.create({ cliPath: init.cliPath, ...(init.env ? { env: init.env } : {}) });
-  unregisterBySwarm.set(swarm, registerTeardown(() => swarm.stop()));
+  unregisterBySwarm.set(
+    swarm,
+    registerTeardown(() => swarm.stop()),
+  );
   try {
     await swarm.startTracker();
   } catch (error) {
@@ -79,7 +82,12 @@ export interface TimedDownload {
 }
 
 /** Downloads the bench file on `name`; the wall clock runs from `startedAtMs` to the answer. */
-export async function timedDownload(swarm: LocalSwarm, name: string, expectedSha256: string, startedAtMs = performance.now()): Promise<TimedDownload> {
+export async function timedDownload(
+  swarm: LocalSwarm,
+  name: string,
+  expectedSha256: string,
+  startedAtMs = performance.now(),
+): Promise<TimedDownload> {
   const result = await swarm.control(name, 'download', { name: BENCH_FILE });
   const wallS = (performance.now() - startedAtMs) / 1000;
   return {
@@ -108,7 +116,10 @@ export function transferResult(download: TimedDownload, limitMBps: number): Tran
  * CPU used by each named peer process between `start` and `stop`, in cores (CPU seconds over wall
  * seconds): near 1 means that process's main thread was the bottleneck.
  */
-export async function startCpuMeter(swarm: LocalSwarm, names: string[]): Promise<{ stop: () => Promise<Record<string, number | null>> }> {
+export async function startCpuMeter(
+  swarm: LocalSwarm,
+  names: string[],
+): Promise<{ stop: () => Promise<Record<string, number | null>> }> {
   const pids = names.map((name) => swarm.peer(name).process.pid);
   const startMs = performance.now();
   const before = await Promise.all(pids.map((pid) => procCpuSeconds(pid)));

@@ -38,7 +38,12 @@ describe('swarmlab bench --quick --json', () => {
     expect(json).toMatchObject({
       ceiling: { tcpMBps: number, sha256MBps: number, limitMBps: number },
       pair: { MBps: number, ratio: number, verified: true },
-      demo: { leechers: [{ MBps: number, ratio: number, verified: true }, { MBps: number, ratio: number, verified: true }] },
+      demo: {
+        leechers: [
+          { MBps: number, ratio: number, verified: true },
+          { MBps: number, ratio: number, verified: true },
+        ],
+      },
       swarm: [
         { n: 4, measuredS: number, minimumS: number, ratio: number, verified: true },
         { n: 8, measuredS: number, minimumS: number, ratio: number, verified: true },
@@ -48,6 +53,7 @@ describe('swarmlab bench --quick --json', () => {
     });
     const bittorrent = json['bittorrent'] as Record<string, unknown>;
     expect(Object.keys(bittorrent)).toEqual(expect.arrayContaining(['pairSpeedup', 'demoSpeedup']));
-    for (const key of ['pairSpeedup', 'demoSpeedup']) expect(bittorrent[key] === null || typeof bittorrent[key] === 'number').toBe(true);
+    for (const key of ['pairSpeedup', 'demoSpeedup'])
+      expect(bittorrent[key] === null || typeof bittorrent[key] === 'number').toBe(true);
   });
 });
