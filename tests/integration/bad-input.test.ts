@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { LocalSwarm } from '../../src/cli/local-swarm';
 import { encodeChunkRef, encodeJson, MessageType, PROTOCOL_VERSION, RejectReason } from '../../src/protocol';
 import type { Message } from '../../src/protocol';
-import { assertBuilt, createSwarm, dumpLogs, jsonLines, rawExchange, RawFrameClient, RawLineClient, runCli, sha256 } from '../helpers/local';
+import { assertBuilt, createSwarm, dumpLogs, jsonLines, rawExchange, RawFrameClient, RawLineClient, runCli, sha256, waitFor } from '../helpers/local';
 
 jest.setTimeout(60_000);
 
@@ -37,12 +37,8 @@ interface BadCase {
 /** A LIST frame cut short inside its header. */
 const truncatedFrame = frame(MessageType.List, 1, '{}').subarray(0, 7);
 
-// KNOWN BUG (fails until fixed in src/): a client that sends part of a frame and then half-closes
-// (FIN) gets no ERROR frame: the servers (tracker-server.ts, peer-server.ts) use the default
-// allowHalfOpen=false and FramedConnection (src/shared/framed-connection.ts) never checks, on 'end',
-// whether its FrameDecoder still holds a partial frame (decoder.bufferedBytes > 0), so the socket is
-// just closed silently. Expected: one ERROR (ERR_MALFORMED_FRAME, "connection ended inside a frame"),
-// then close.
+// Regression (fixed in 6dbb677): a client that sends part of a frame and then half-closes (FIN) used
+// to be closed silently; it now gets one ERROR (ERR_MALFORMED_FRAME) before the close.
 const TRUNCATED_CODES = ['ERR_MALFORMED_FRAME'];
 const BAD_CASES: BadCase[] = [
   { name: 'garbage text (an HTTP request)', bytes: [Buffer.from('GET / HTTP/1.1\r\nHost: swarmlab\r\n\r\n')], codes: ['ERR_FRAME_TOO_LARGE', 'ERR_MALFORMED_FRAME'] },
@@ -121,7 +117,7 @@ describe('bad input', () => {
       await expectGoodClientServed();
     });
 
-    test('KNOWN BUG: a truncated frame, then end of input, gets an ERROR frame before the close', async () => {
+    test('a truncated frame, then end of input, gets an ERROR frame before the close', async () => {
       expectProtocolError(await rawExchange(swarm.trackerPort, [truncatedFrame], { end: true }), TRUNCATED_CODES);
     });
 
@@ -135,6 +131,21 @@ describe('bad input', () => {
       } finally {
         client.close();
       }
+    });
+
+    test('past 16 refused requests the tracker closes the connection; other clients are still served', async () => {
+      const pest = await RawFrameClient.open(swarm.trackerPort);
+      try {
+        // HEARTBEAT before REGISTER is refused (ERR_NOT_REGISTERED) without breaking the framing.
+        for (let id = 1; id <= 17; id++) pest.write(encodeJson(MessageType.Heartbeat, id, {}));
+        await waitFor(() => pest.closed, 5_000, 20);
+        const errors = pest.messages.filter((message) => message.type === MessageType.Error);
+        expect(errors.length).toBeGreaterThanOrEqual(16);
+        expect(errors[0]).toMatchObject({ body: { code: 'ERR_NOT_REGISTERED' } });
+      } finally {
+        pest.close();
+      }
+      await expectGoodClientServed();
     });
 
     test('a manifest whose name would leave a directory is refused by the tracker', async () => {
@@ -188,7 +199,7 @@ describe('bad input', () => {
       await expectGoodClientServed();
     });
 
-    test('KNOWN BUG: a truncated frame, then end of input, gets an ERROR frame before the close', async () => {
+    test('a truncated frame, then end of input, gets an ERROR frame before the close', async () => {
       expectProtocolError(await rawExchange(dataPort, [truncatedFrame], { end: true }), TRUNCATED_CODES);
     });
 
@@ -198,6 +209,18 @@ describe('bad input', () => {
       // A chunk index past the end of a held file, too.
       const past = await good.exchange(encodeChunkRef(MessageType.Request, 8, fileId, 4), 8);
       expect(past).toMatchObject({ type: MessageType.Reject, body: { fileId, index: 4, reason: RejectReason.NotHeld } });
+      await expectGoodClientServed();
+    });
+
+    test('past 16 invalid requests the connection is closed; other connections are still served', async () => {
+      const pest = await RawFrameClient.open(dataPort);
+      try {
+        for (let id = 1; id <= 17; id++) pest.write(encodeJson(MessageType.Interested, id, { fileId: UNKNOWN_FILE_ID }));
+        await waitFor(() => pest.closed, 5_000, 20);
+        expect(pest.messages.filter((message) => message.type === MessageType.Error).length).toBeGreaterThanOrEqual(16);
+      } finally {
+        pest.close();
+      }
       await expectGoodClientServed();
     });
 
@@ -230,6 +253,27 @@ describe('bad input', () => {
       const status = await client.send('{"id": 99, "cmd": "status"}');
       expect(status).toMatchObject({ id: 99, ok: true, result: { name: 'pub' } });
       expect(client.closed).toBe(false);
+    });
+
+    test('a line over 64 KiB gets ERR_LINE_TOO_LONG and that connection is closed; a new one is served', async () => {
+      const hog = await RawLineClient.open(swarm.peer('pub').socket);
+      try {
+        const response = await hog.send(`{"id": 1, "cmd": "status", "args": {"pad": "${'x'.repeat(70 * 1024)}"}}`);
+        expect(response).toMatchObject({ ok: false, error: { code: 'ERR_LINE_TOO_LONG' } });
+        await waitFor(() => hog.closed, 5_000, 20);
+      } finally {
+        hog.close();
+      }
+      // Without a newline at all, too.
+      const endless = await RawLineClient.open(swarm.peer('pub').socket);
+      try {
+        endless.socket.write('x'.repeat(70 * 1024));
+        await waitFor(() => endless.closed, 5_000, 20);
+        expect(endless.lines).toEqual([expect.objectContaining({ ok: false, error: expect.objectContaining({ code: 'ERR_LINE_TOO_LONG' }) })]);
+      } finally {
+        endless.close();
+      }
+      expect(await swarm.control('pub', 'status')).toMatchObject({ name: 'pub' });
     });
 
     test('a command that fails gets ok:false with its code, and the connection goes on', async () => {

@@ -39,12 +39,8 @@ describe('peer console', () => {
     await swarm.stop();
   });
 
-  // KNOWN BUG (fails until fixed in src/): when stdin ends right after `d NAME`, runConsole calls
-  // node.settle() before PeerNode.download() has registered the download (it does so only after
-  // awaiting LIST, LOCATE and beginDownload), so settle() returns at once, the node is stopped, and the
-  // scheduler then starts on a stopped node: its refresh timer logs "locate failed: not connected"
-  // every second and keeps the process alive (no "downloaded" line, no exit) until the 120 s stall
-  // timeout. src/cli/console.ts should await the download promises it started itself.
+  // Regression (fixed in 6dbb677): when stdin ended right after `d NAME`, the console settled before
+  // the download was registered, stopped the node, and then hung with the scheduler running on it.
   test('c, u, f, d NAME from a pipe: lists, downloads, verifies, and exits 0 at the end of input', async () => {
     const dir = path.join(swarm.dir, 'console');
     await mkdir(dir, { recursive: true });
