@@ -20,6 +20,7 @@ const log = createLogger('scenario');
 
 export const DEFAULT_SCENARIO_TIMEOUT_S = 300;
 export const DEFAULT_STEP_TIMEOUT_S = 120;
+const ASSERT_RETRY_MS = 500;
 
 export interface StepReport {
   index: number;
@@ -283,16 +284,14 @@ export class ScenarioRunner {
         return;
       case 'rate':
         await each(targets, async (name) => {
-          await this.run
-            .peer(name)
-            .control.request(
-              'rate',
-              {
-                ...(step.upload === undefined ? {} : { upload: step.upload }),
-                ...(step.download === undefined ? {} : { download: step.download }),
-              },
-              { signal },
-            );
+          await this.run.peer(name).control.request(
+            'rate',
+            {
+              ...(step.upload === undefined ? {} : { upload: step.upload }),
+              ...(step.download === undefined ? {} : { download: step.download }),
+            },
+            { signal },
+          );
         });
         return;
       case 'download':
@@ -302,7 +301,7 @@ export class ScenarioRunner {
         await this.waitPending(targets.length === 0 ? undefined : targets, step.file, signal);
         return;
       case 'assert':
-        await each(targets, (name) => this.assert(step, name, signal));
+        await each(targets, (name) => this.assertWithin(step, name, signal));
         return;
       default: {
         const unreachable: never = step;
@@ -394,6 +393,21 @@ export class ScenarioRunner {
     await Promise.race([each(matching, (d) => d.promise), abort]);
   }
 
+  /** Checks an assertion, retrying it until it holds when the step has `withinSeconds`. */
+  private async assertWithin(step: AssertStep, name: string, signal: AbortSignal): Promise<void> {
+    const deadline = Date.now() + (step.withinSeconds ?? 0) * 1000;
+    for (;;) {
+      try {
+        await this.assert(step, name, signal);
+        return;
+      } catch (err) {
+        if (!(err instanceof AssertionFailedError) || Date.now() >= deadline) throw err;
+        log.debug('Assertion does not hold yet; retrying', { peer: name, error: err.message });
+      }
+      await sleep(ASSERT_RETRY_MS, signal);
+    }
+  }
+
   private async assert(step: AssertStep, name: string, signal: AbortSignal): Promise<void> {
     const failures: string[] = [];
     if (step.running !== undefined) {
@@ -436,10 +450,14 @@ export class ScenarioRunner {
     }
     if (step.listed !== undefined) {
       const result = await this.run.peer(name).control.request('files', {}, { signal });
-      this.printer.files(name, result);
       const names = new Set(result.files.map((f) => f.name));
       const missing = step.listed.filter((n) => !names.has(n));
-      if (missing.length > 0) failures.push(`files does not list ${missing.join(', ')}`);
+      if (missing.length > 0) {
+        const listed = [...names].join(', ') || 'nothing';
+        failures.push(`files does not list ${missing.join(', ')} (it lists ${listed})`);
+      } else {
+        this.printer.files(name, result);
+      }
     }
     if (step.complete !== undefined && file !== undefined) {
       const status = await this.run.peer(name).control.request('status', {}, { signal });

@@ -70,6 +70,8 @@ export type AssertStep = StepTiming &
     complete?: boolean;
     /** The container is running (true) or not (false). */
     running?: boolean;
+    /** Retry the checks until they hold or this many seconds have passed (state that settles, e.g. re-registration). */
+    withinSeconds?: number;
   };
 
 export type ScenarioStep =
@@ -203,6 +205,7 @@ export const STEP_SCHEMAS: Record<ScenarioAction, Record<string, unknown>> = {
       listed: { type: 'array', items: fileName, minItems: 1, uniqueItems: true },
       complete: { type: 'boolean' },
       running: { type: 'boolean' },
+      withinSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 600 },
     },
     {
       allOf: [

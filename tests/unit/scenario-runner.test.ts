@@ -306,6 +306,20 @@ describe('ScenarioRunner (fake docker)', () => {
     expect(report.error?.message).toMatch(/expected to fail/);
   });
 
+  it('retries an assertion for withinSeconds before failing it', async () => {
+    const docker = new FakeDocker();
+    const startedAt = Date.now();
+    const { report } = await replay(docker, {
+      name: 'within',
+      peers: 1,
+      steps: [{ action: 'assert', peer: 'peer-1', listed: ['b.txt'], withinSeconds: 0.6 }],
+    });
+    expect(report.ok).toBe(false);
+    expect(report.error?.message).toMatch(/files does not list b\.txt \(it lists a\.txt\)/);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(600);
+    expect(docker.calls.filter((c) => c === 'peer-1 files').length).toBeGreaterThanOrEqual(2);
+  });
+
   it('refuses to start a run that already exists', async () => {
     const docker = new FakeDocker();
     const controller = new LabController({ docker, ensureImages: async () => ({ tracker: 't', peer: 'p' }) });
