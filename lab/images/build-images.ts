@@ -91,6 +91,7 @@ export async function ensureImages(docker: Docker, init: EnsureImagesInit = {}):
         log.debug('Image up to date', { image: tags[role], bundleSha256 });
         continue;
       }
+      await removeDanglingImages(docker, role, log);
       await buildImage(docker, {
         tag: tags[role],
         dockerfile,
@@ -107,6 +108,21 @@ export async function ensureImages(docker: Docker, init: EnsureImagesInit = {}):
     }
     return { ...tags, base };
   });
+}
+
+/**
+ * Removes untagged images of `role` left by earlier builds (a superseded image that a container still
+ * used could not be removed when it was replaced). Images still in use stay (409).
+ */
+async function removeDanglingImages(docker: Docker, role: ImageRole, log: Logger): Promise<void> {
+  const dangling = await docker.listImages({ filters: { dangling: ['true'], label: [`swarmlab.image=${role}`] } });
+  for (const image of dangling) {
+    await docker
+      .getImage(image.Id)
+      .remove()
+      .then(() => log.debug('Removed superseded image', { role, imageId: image.Id }))
+      .catch(() => undefined);
+  }
 }
 
 /**

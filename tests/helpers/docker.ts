@@ -208,3 +208,58 @@ export async function leftovers(docker: Docker, labels: readonly string[]): Prom
   ]);
   return { containers: containers.length, networks: networks.length };
 }
+
+export interface RunInImageInit {
+  /** Labels for the throwaway container (give it `swarmlab.run`). */
+  labels: Record<string, string>;
+  user?: string;
+  env?: string[];
+  entrypoint?: string[];
+  timeoutMs?: number;
+}
+
+/** Runs `cmd` in a throwaway container of `image` (no network) and returns its exit code and output; the container is removed. */
+export async function runInImage(
+  docker: Docker,
+  image: string,
+  cmd: readonly string[],
+  init: RunInImageInit,
+): Promise<CommandResult> {
+  const container = await docker.createContainer({
+    Image: image,
+    Cmd: [...cmd],
+    Labels: init.labels,
+    NetworkDisabled: true,
+    ...(init.user !== undefined ? { User: init.user } : {}),
+    ...(init.env !== undefined ? { Env: init.env } : {}),
+    ...(init.entrypoint !== undefined ? { Entrypoint: init.entrypoint } : {}),
+  });
+  try {
+    await container.start();
+    const timeoutMs = init.timeoutMs ?? EXEC_TIMEOUT_MS;
+    const waited = (await Promise.race([
+      container.wait(),
+      sleep(timeoutMs, undefined, { ref: false }),
+    ])) as { StatusCode: number } | undefined;
+    if (waited === undefined) throw new Error(`${cmd.join(' ')} in ${image} timed out after ${timeoutMs} ms`);
+    const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+    return { exitCode: waited.StatusCode, ...demuxLogs(logs) };
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/** Splits a non-TTY container log buffer (8-byte frame headers: stream, 0, 0, 0, u32 BE size) into stdout and stderr. */
+export function demuxLogs(buffer: Buffer): { stdout: string; stderr: string } {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const stream = buffer.readUInt8(offset);
+    const size = buffer.readUInt32BE(offset + 4);
+    const end = Math.min(buffer.length, offset + 8 + size);
+    (stream === 2 ? err : out).push(buffer.subarray(offset + 8, end));
+    offset = end;
+  }
+  return { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
