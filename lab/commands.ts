@@ -232,6 +232,10 @@ export async function downCommand(ctx: CommandContext, run: string | undefined, 
     ctx.printer.line(`removed ${result.containers} container(s) and ${result.networks} network(s)`);
     return 0;
   }
+  if (run === undefined && (await ctx.controller.listRuns()).length === 0) {
+    ctx.printer.runs([]);
+    return 0;
+  }
   const name = await resolveRun(ctx, run);
   const result = await ctx.controller.down(name);
   ctx.printer.line(`run ${name}: removed ${result.containers} container(s) and ${result.networks} network(s)`);
