@@ -39,6 +39,7 @@ const BUSYBOX_PATH = '/bin/busybox';
 const IMAGE_PATH_ENV = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Busybox applets linked into the local base, at the directory each one has on Debian. */
+// prettier-ignore
 const BUSYBOX_APPLETS: Readonly<Record<string, readonly string[]>> = {
   '/bin': [
     'sh', 'ash', 'cat', 'chgrp', 'chmod', 'chown', 'cp', 'date', 'dd', 'df', 'echo', 'egrep', 'false', 'fgrep', 'grep',

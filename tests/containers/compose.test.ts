@@ -103,7 +103,11 @@ describe('compose.yaml (containers)', () => {
     const byRole = (role: string): Docker.ContainerInfo[] =>
       containers
         .filter((c) => c.Labels['swarmlab.role'] === role)
-        .sort((a, b) => Number(a.Labels['com.docker.compose.container-number']) - Number(b.Labels['com.docker.compose.container-number']));
+        .sort(
+          (a, b) =>
+            Number(a.Labels['com.docker.compose.container-number']) -
+            Number(b.Labels['com.docker.compose.container-number']),
+        );
     expect(byRole('tracker')).toHaveLength(1);
     const peers = byRole('peer');
     expect(peers).toHaveLength(PEERS);

@@ -98,9 +98,15 @@ describe('images (containers)', () => {
       'stat -c %a /tmp',
       'id -u node; id -g node',
       'stat -c %u:%g /home/node',
-      'node -e "require(\'node:crypto\').createHash(\'sha256\'); require(\'node:dns\'); process.stdout.write(\'ok\\n\')"',
+      "node -e \"require('node:crypto').createHash('sha256'); require('node:dns'); process.stdout.write('ok\\n')\"",
     ].join('\n');
-    expect((await run0(ref, ['sh', '-c', script])).trim().split('\n')).toEqual(['1777', '1000', '1000', '1000:1000', 'ok']);
+    expect((await run0(ref, ['sh', '-c', script])).trim().split('\n')).toEqual([
+      '1777',
+      '1000',
+      '1000',
+      '1000:1000',
+      'ok',
+    ]);
     expect((await run0(ref, ['id', '-un'], 'node')).trim()).toBe('node');
   });
 

@@ -127,9 +127,12 @@ describe('swarm of containers (testcontainers)', () => {
     );
 
     const output = await ctl(peer3, ['download', FILE_NAME]);
-    const result = ctlResult<{ sha256: string; bytes: number; verified: boolean; chunksBySource: Record<string, number> }>(
-      output,
-    );
+    const result = ctlResult<{
+      sha256: string;
+      bytes: number;
+      verified: boolean;
+      chunksBySource: Record<string, number>;
+    }>(output);
     expect(result).toMatchObject({ sha256: expectedSha256, bytes: FILE_SIZE_BYTES, verified: true });
 
     const chunks = parseCtlLines(output).filter((line): line is ChunkEvent & typeof line => line.event === 'chunk');

@@ -45,7 +45,11 @@ export interface RunCommandInit {
 }
 
 /** Spawns a host command (e.g. docker-compose) and resolves with its exit code and output; never rejects on exit code. */
-export async function runCommand(command: string, args: readonly string[], init: RunCommandInit = {}): Promise<CommandResult> {
+export async function runCommand(
+  command: string,
+  args: readonly string[],
+  init: RunCommandInit = {},
+): Promise<CommandResult> {
   return new Promise<CommandResult>((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: init.cwd,
@@ -116,7 +120,9 @@ export async function execInContainer(
 /** Throws with the command's output unless it exited 0; returns its stdout. */
 export function expectSuccess(result: CommandResult, what: string): string {
   if (result.exitCode !== 0) {
-    throw new Error(`${what} exited ${String(result.exitCode)}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr.slice(-4000)}`);
+    throw new Error(
+      `${what} exited ${String(result.exitCode)}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr.slice(-4000)}`,
+    );
   }
   return result.stdout;
 }
@@ -148,7 +154,9 @@ export function parseCtlLines(stdout: string): CtlLine[] {
 
 /** The final response line of `swarmlab ctl --json`; throws unless it is `ok: true`. */
 export function ctlResult<T = Record<string, unknown>>(stdout: string): T {
-  const response = parseCtlLines(stdout).filter((line) => line.ok !== undefined).pop();
+  const response = parseCtlLines(stdout)
+    .filter((line) => line.ok !== undefined)
+    .pop();
   if (response === undefined) throw new Error(`no ctl response in:\n${stdout}`);
   if (response.ok !== true) throw new Error(`ctl failed: ${JSON.stringify(response.error)}`);
   return response.result as T;
@@ -200,7 +208,10 @@ export async function waitForHealthyContainers(
 }
 
 /** Containers and networks still carrying `labels` (for "nothing left behind" checks). */
-export async function leftovers(docker: Docker, labels: readonly string[]): Promise<{ containers: number; networks: number }> {
+export async function leftovers(
+  docker: Docker,
+  labels: readonly string[],
+): Promise<{ containers: number; networks: number }> {
   const filters = { label: [...labels] };
   const [containers, networks] = await Promise.all([
     docker.listContainers({ all: true, filters }),
@@ -237,10 +248,8 @@ export async function runInImage(
   try {
     await container.start();
     const timeoutMs = init.timeoutMs ?? EXEC_TIMEOUT_MS;
-    const waited = (await Promise.race([
-      container.wait(),
-      sleep(timeoutMs, undefined, { ref: false }),
-    ])) as { StatusCode: number } | undefined;
+    const waited = (await Promise.race([container.wait(), sleep(timeoutMs, undefined, { ref: false })])) as
+      { StatusCode: number } | undefined;
     if (waited === undefined) throw new Error(`${cmd.join(' ')} in ${image} timed out after ${timeoutMs} ms`);
     const logs = await container.logs({ stdout: true, stderr: true, follow: false });
     return { exitCode: waited.StatusCode, ...demuxLogs(logs) };
