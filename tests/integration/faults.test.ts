@@ -4,7 +4,7 @@
  * corrupted bytes, and a download directory that cannot be written. Every download that can finish
  * must finish with the right bytes; the rest must fail with a clear error code.
  */
-import { chmod, mkdir, open, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import path from 'node:path';
@@ -131,6 +131,53 @@ describe('faults (issue 5)', () => {
     }, 20_000, 250);
     expect(row).toMatchObject({ name: 'tracker.bin', holders: 3, seeders: 3 });
     expect((await swarm.control('p1', 'status')).connected).toBe(true);
+  });
+
+  test('the tracker killed for good mid-download: the download completes from the sources it knows', async () => {
+    const chunks = 48;
+    const sha = await publishSame(swarm, ['p1', 'p2'], 'orphan.bin', chunks * CHUNK, 128 * 1024);
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+
+    const { result } = await startDownload(swarm, 'dl', 'orphan.bin', 4);
+    await swarm.stopTracker('SIGKILL');
+    const done = await result;
+    expect(done.verified).toBe(true);
+    expect(done.sha256).toBe(sha);
+    // The peer knows the tracker is gone and says so.
+    expect(await swarm.call('dl', 'files')).toMatchObject({ ok: false, error: { code: 'ERR_TRACKER_UNAVAILABLE' } });
+  });
+
+  test('a publisher that disconnects from the tracker mid-download still serves the chunks it was asked for', async () => {
+    const chunks = 48;
+    const sha = await publishSame(swarm, ['p1', 'p2'], 'leaving.bin', chunks * CHUNK, 128 * 1024);
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+
+    const { result } = await startDownload(swarm, 'dl', 'leaving.bin', 4);
+    await swarm.control('p1', 'disconnect');
+    const done = await result;
+    expect(done.verified).toBe(true);
+    expect(done.sha256).toBe(sha);
+  });
+
+  test.each(['deleted', 'truncated'])('a publisher whose file was %s after publishing: the download completes from the other source', async (change) => {
+    const chunks = 32;
+    const sha = await publishSame(swarm, ['good', 'gone'], 'vanish.bin', chunks * CHUNK, 128 * 1024);
+    const copy = path.join(swarm.peer('gone').dir, 'vanish.bin');
+    if (change === 'deleted') await rm(copy);
+    else await truncate(copy, 5 * CHUNK);
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+
+    const seen = collector();
+    const done = await swarm.control('dl', 'download', { name: 'vanish.bin' }, seen.onLine);
+    expect(done.verified).toBe(true);
+    expect(done.sha256).toBe(sha);
+    const fromGone = seen.events('chunk').filter((event) => event.from === 'gone').map((event) => event.index as number);
+    // A truncated copy still holds its first 5 chunks; a deleted one holds nothing.
+    expect(fromGone.filter((index) => index >= (change === 'deleted' ? 0 : 5))).toEqual([]);
+    expect((await swarm.control('gone', 'status')).name).toBe('gone');
   });
 
   test('the downloading peer killed mid-download and restarted with the same dir resumes (keptChunks > 0)', async () => {
