@@ -101,6 +101,16 @@ describe('peer console', () => {
     out = await driver.command('frobnicate now', /unknown command/);
     expect(out).toEqual([expect.stringMatching(/^unknown command "frobnicate"/)]);
 
+    // rate, status and help.
+    out = await driver.command('rate 64K off', /upload/);
+    expect(out).toEqual([expect.stringMatching(/^upload 64(\.0)? KiB\/s, download unlimited$/)]);
+    out = await driver.command('rate fast', /error/);
+    expect(out).toEqual([expect.stringMatching(/^error: /)]);
+    out = await driver.command('s', /^}$/);
+    expect(JSON.parse(out.join('\n'))).toMatchObject({ name: 'p', connected: true, uploadRate: 64 * 1024, downloadRate: null });
+    out = await driver.command('help', /exit/);
+    expect(out.join('\n')).toMatch(/d, download NAME/);
+
     // Still working.
     out = await driver.command('f', /theirs\.bin/);
     expect(out.join('\n')).toMatch(/NAME\s+SIZE/);
