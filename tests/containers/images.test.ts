@@ -5,7 +5,7 @@
  * Needs Docker.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -60,6 +60,26 @@ describe('images (containers)', () => {
     await Promise.all(containers.map(async (c) => docker.getContainer(c.Id).remove({ force: true })));
     rmSync(tempDir, { recursive: true, force: true });
   }, 60_000);
+
+  it('runs npm run build only when the bundle is missing', async () => {
+    const root = join(tempDir, 'bundle-root');
+    mkdirSync(root);
+    const build =
+      "require('fs').mkdirSync('dist',{recursive:true});require('fs').appendFileSync('dist/swarmlab.js','//built\\n')";
+    writeFileSync(
+      join(root, 'package.json'),
+      JSON.stringify({ name: 'bundle-root', scripts: { build: `node -e "${build}"` } }),
+    );
+    const built = await ensureBundle({ rootDir: root });
+    expect(built).toBe(join(root, 'dist', 'swarmlab.js'));
+    expect(await ensureBundle({ rootDir: root })).toBe(built);
+    expect(readFileSync(built, 'utf8')).toBe('//built\n');
+
+    const broken = join(tempDir, 'broken-root');
+    mkdirSync(broken);
+    writeFileSync(join(broken, 'package.json'), JSON.stringify({ name: 'broken-root', scripts: { build: 'exit 3' } }));
+    await expect(ensureBundle({ rootDir: broken })).rejects.toMatchObject({ code: 'ERR_BUNDLE_BUILD' });
+  });
 
   it('lists the host node binary libraries with ldd', () => {
     const libraries = sharedLibraries(process.execPath);
