@@ -25,9 +25,16 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
   });
   await node.start();
   const control = new ControlServer(node, { path: config.control }, logger);
-  await control.start();
   const tcpControl = config.controlTcp ? new ControlServer(node, { ...config.controlTcp, token: config.controlToken ?? '' }, logger) : undefined;
-  await tcpControl?.start();
+  try {
+    await control.start();
+    await tcpControl?.start();
+  } catch (error) {
+    // Without its control socket a peer cannot be driven: stop the node so the process exits. (The
+    // socket path is left alone: it belongs to the peer that is using it.)
+    await node.stop();
+    throw error;
+  }
 
   let stopping = false;
   const shutdown = async (): Promise<void> => {
