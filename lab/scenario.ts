@@ -166,7 +166,7 @@ export function explainSchemaErrors(errors: ErrorObject[], data: unknown): Scena
         break;
       case 'not':
         if (/\/allOf\/0\/not$/.test(error.schemaPath)) add(path, '"at" and "after" exclude each other');
-        else if (/wait\b|\/allOf\/1\/not$/.test(error.schemaPath)) add(path, '"peer" and "peers" exclude each other');
+        else if (/\/allOf\/1\/not$/.test(error.schemaPath)) add(path, '"peer" and "peers" exclude each other');
         else add(path, valueHint(data, path, 'is not allowed'));
         break;
       case 'anyOf':
@@ -178,7 +178,10 @@ export function explainSchemaErrors(errors: ErrorObject[], data: unknown): Scena
         } else if (/\/allOf\/\d+\/anyOf$/.test(error.schemaPath)) {
           add(path, 'rate needs "upload" or "download"');
         } else if (
-          !errors.some((e) => e !== error && e.instancePath === path && e.keyword !== 'anyOf' && e.keyword !== 'type')
+          // A branch of the right type that failed a constraint (`minimum`, ...) says more than the summary.
+          !errors.some(
+            (e) => e.schemaPath.startsWith(`${error.schemaPath}/`) && e.keyword !== 'type' && e.keyword !== 'const',
+          )
         ) {
           add(path, valueHint(data, path, describeAnyOf(path)));
         }
@@ -191,12 +194,8 @@ export function explainSchemaErrors(errors: ErrorObject[], data: unknown): Scena
         break;
       case 'discriminator': {
         const tag = (error.params as { tag?: string; tagValue?: unknown }).tagValue;
-        add(
-          `${path}/action`,
-          tag === undefined
-            ? 'must have field "action"'
-            : `unknown action ${JSON.stringify(tag)} (one of: ${ACTIONS.join(', ')})`,
-        );
+        if (tag === undefined) add(path, 'must have field "action"');
+        else add(`${path}/action`, `unknown action ${JSON.stringify(tag)} (one of: ${ACTIONS.join(', ')})`);
         break;
       }
       case 'enum':

@@ -142,6 +142,16 @@ describe('scenario validation', () => {
     ]);
   });
 
+  it('explains a bad peers value and a step without action in one message each', () => {
+    expect(issuesOf(withStep(3, { action: 'download', peers: 'some', file: 'a.txt' }))).toEqual([
+      { instancePath: '/steps/3/peers', message: 'must be a list of peer names or "all" (got "some")' },
+    ]);
+    expect(issuesOf(withStep(0, {}))).toEqual([{ instancePath: '/steps/0', message: 'must have field "action"' }]);
+    expect(issuesOf(withStep(0, { action: 'wait', peer: 'peer-1', peers: ['peer-2'] }))).toEqual([
+      { instancePath: '/steps/0', message: '"peer" and "peers" exclude each other' },
+    ]);
+  });
+
   it('rejects a path in a file name', () => {
     expect(pathsOf(withStep(3, { action: 'download', peer: 'peer-2', file: '../etc/passwd' }))).toEqual([
       '/steps/3/file',
