@@ -111,6 +111,21 @@ export async function ensureImages(docker: Docker, init: EnsureImagesInit = {}):
 }
 
 /**
+ * Removes a superseded image only if no tag points at it any more (another tag, e.g. a test tag built
+ * from the same inputs, may share its id), and not while a container uses it (409).
+ */
+async function removeIfUntagged(docker: Docker, imageId: string, log: Logger): Promise<void> {
+  try {
+    const tags = ((await docker.getImage(imageId).inspect()).RepoTags ?? []).filter((t) => t !== '<none>:<none>');
+    if (tags.length > 0) return;
+    await docker.getImage(imageId).remove();
+    log.debug('Removed superseded image', { imageId });
+  } catch {
+    // gone already, or still used by a container
+  }
+}
+
+/**
  * Removes untagged images of `role` left by earlier builds (a superseded image that a container still
  * used could not be removed when it was replaced). Images still in use stay (409).
  */
@@ -280,14 +295,7 @@ async function buildImage(docker: Docker, init: BuildImageInit): Promise<void> {
   }
   const info = await docker.getImage(tag).inspect();
   log.info('Built image', { image: tag, sizeBytes: info.Size, ms: Date.now() - startedAtMs });
-  if (previousId !== undefined && previousId !== info.Id) {
-    // The old image is now untagged; drop it unless a container still uses it (409).
-    await docker
-      .getImage(previousId)
-      .remove()
-      .then(() => log.debug('Removed superseded image', { image: tag, imageId: previousId }))
-      .catch(() => undefined);
-  }
+  if (previousId !== undefined && previousId !== info.Id) await removeIfUntagged(docker, previousId, log);
 }
 
 function sha256(data: Buffer): string {

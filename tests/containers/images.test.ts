@@ -12,6 +12,7 @@ import Docker from 'dockerode';
 import {
   ensureLocalNodeBaseImage,
   ensureNodeBaseImage,
+  imageExists,
   LABEL_NODE_VERSION,
   localBaseImageRef,
   sharedLibraries,
@@ -51,9 +52,10 @@ describe('images (containers)', () => {
 
   afterAll(async () => {
     for (const tag of Object.values(testTags)) {
+      // By name and without force: only this tag goes if the id is shared with swarmlab/* images.
       await docker
         .getImage(tag)
-        .remove({ force: true })
+        .remove()
         .catch(() => undefined);
     }
     const containers = await docker.listContainers({ all: true, filters: { label: [`swarmlab.run=${run}`] } });
@@ -190,6 +192,9 @@ describe('images (containers)', () => {
     expect(rebuilt.Id).not.toBe(firstId);
     const sha256 = createHash('sha256').update(readFileSync(changed)).digest('hex');
     expect(rebuilt.Config.Labels?.[LABEL_BUNDLE_SHA256]).toBe(sha256);
+    // Regression: the test tag first shared the id of swarmlab/peer:latest; replacing it must not delete that image.
+    expect(await imageExists(docker, images.peer)).toBe(true);
+    expect(await imageExists(docker, images.tracker)).toBe(true);
     expect((await run0(testTags.peer, ['tail', '-n', '1', '/app/swarmlab.js'])).trim()).toBe(
       `// changed by images.test.ts ${run}`,
     );
