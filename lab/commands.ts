@@ -32,6 +32,7 @@ export function shippedScenarioPath(file: string): string {
 }
 
 export async function buildCommand(ctx: CommandContext): Promise<number> {
+  ctx.printer.line('building images...');
   const images = await ctx.controller.ensureImages({ rebuild: true });
   const rows = await Promise.all(
     (
@@ -57,6 +58,7 @@ export interface UpOptions {
 }
 
 export async function upCommand(ctx: CommandContext, options: UpOptions): Promise<number> {
+  ctx.printer.line(`starting run ${options.run} with ${options.peers} peer(s)...`);
   const run = await ctx.controller.up({
     run: options.run,
     peers: Array.from({ length: options.peers }, (_, i) => ({ name: `peer-${i + 1}` })),
@@ -87,7 +89,7 @@ export async function replayScenario(
   options: ReplayOptions,
 ): Promise<ScenarioReport> {
   const runName = options.run ?? scenario.name;
-  ctx.printer.info(`scenario ${scenario.name}: starting run ${runName}`);
+  ctx.printer.info(`scenario ${scenario.name}: starting run ${runName} (images, network, tracker, peers)...`);
   let run: LabRun | undefined;
   try {
     run = await ctx.controller.up({

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 
 import Docker from 'dockerode';
 
-import { createLogger } from '../src/shared/logger';
+import { createLogger, setLogLevel } from '../src/shared/logger';
 import {
   buildCommand,
   demoCommand,
@@ -41,7 +41,8 @@ commands:
                                      container logs (PEER: tracker, peer-1, ...)
   down [--run NAME | --all]          remove the containers and networks of a run (or of every run)
 
---json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.`;
+--json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.
+-v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;
 
 const EXIT_USAGE = 2;
 const EXIT_INTERRUPTED = 130;
@@ -66,10 +67,14 @@ async function main(argv: string[]): Promise<number> {
       keep: { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
       tail: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const [command, ...rest] = positionals;
+  // The transcript on stdout is the point; progress logs on stderr only with --verbose or LOG_LEVEL.
+  if (values.verbose) setLogLevel('debug');
+  else if (process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
   const printer = new Printer();
   if (command === undefined || command === 'help' || values.help) {
     printer.line(USAGE);
