@@ -98,7 +98,12 @@ describe('compose.yaml (containers)', () => {
 
   it(`runs a tracker and ${PEERS} peers that share files, and down -v removes everything`, async () => {
     expectSuccess(await compose(['up', '-d', '--no-build', '--scale', `peer=${PEERS}`]), 'docker-compose up');
-    const containers = await waitForHealthyContainers(docker, [projectLabel], PEERS + 1, 90_000);
+    const containers = await waitForHealthyContainers(docker, [projectLabel], PEERS + 1, 90_000).catch(
+      async (err: unknown) => {
+        const logs = await compose(['logs', '--no-color', '--tail', '40']);
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\n${logs.stdout.slice(-6000)}`);
+      },
+    );
 
     const byRole = (role: string): Docker.ContainerInfo[] =>
       containers
