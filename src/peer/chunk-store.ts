@@ -169,7 +169,9 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     this.files.set(fileId, file);
     const handle = await this.handleFor(file);
     await handle.truncate(manifest.size).catch(() => undefined);
-    await this.flushSidecar(fileId);
+    // An empty file has no chunk to wait for: it is complete at once.
+    if (manifest.chunks.length === 0) await this.complete(file);
+    else await this.flushSidecar(fileId);
     return file;
   }
 

@@ -144,7 +144,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private bytesThisRun = 0;
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing = false;
-  private pendingWrites = 0;
+  /** Chunks verified and waiting for the disk: never asked for again. */
+  private readonly writing = new Set<number>();
   private finished = false;
   private resolveRun!: (result: DownloadResult) => void;
   private rejectRun!: (error: Error) => void;
@@ -275,7 +276,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
 
   /** Fills every usable source's request window. */
   private fill(): void {
-    if (this.finished || this.pendingWrites >= MAX_PENDING_WRITES) return;
+    if (this.finished || this.writing.size >= MAX_PENDING_WRITES) return;
     for (const source of this.sources.values()) {
       if (source.dropped || !source.connection || source.connection.closed || Date.now() < source.retryAtMs) continue;
       while (source.inflight.size < this.maxInflight) {
@@ -290,6 +291,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     return pickChunk({
       chunks: this.manifest.chunks.length,
       have: this.have,
+      writing: this.writing,
       sourceHas: source.bitfield,
       askedOfSource: source.inflight,
       requesters: (index) => this.requestedFrom.get(index)?.size ?? 0,
@@ -329,7 +331,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private async onChunk(source: Source, index: number, data: Buffer, ms: number): Promise<void> {
     this.release(source, index);
     // A dropped source's late answers are ignored, whatever they hold.
-    if (this.finished || source.dropped || this.have.has(index)) return;
+    if (this.finished || source.dropped || this.have.has(index) || this.writing.has(index)) return;
     if (sha256Hex(data) !== this.manifest.chunks[index]) {
       this.strike(source, index);
       this.fill();
@@ -341,7 +343,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       if (requestId) other.connection?.cancel(this.fileId, index, requestId);
       this.release(other, index);
     }
-    this.pendingWrites++;
+    this.writing.add(index);
     this.fill();
     let written: boolean;
     try {
@@ -350,7 +352,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       this.fail(error as Error);
       return;
     } finally {
-      this.pendingWrites--;
+      this.writing.delete(index);
     }
     this.fill();
     if (!written) return;

@@ -2,6 +2,7 @@
  * A peer: the composition of its chunk store, data server, tracker client and downloads. Every user
  * command (console, control socket, lab) lands on one of the public methods here.
  */
+import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { FILE_NAME_PATTERN, MAX_NAME_BYTES } from '../protocol';
@@ -15,11 +16,12 @@ import { TokenBucket } from '../shared/token-bucket';
 import { ChunkStore } from './chunk-store';
 import type { StoredFile } from './chunk-store';
 import { DownloadScheduler } from './download-scheduler';
-import type { ChunkTransferEvent, DownloadResult, ProgressEvent } from './download-scheduler';
+import type { ChunkTransferEvent, DownloadResult, DownloadSchedulerEvents, ProgressEvent } from './download-scheduler';
 import { PeerError } from './errors';
 import { PeerConnection } from './peer-connection';
 import { FaultInjector } from './fault-injector';
 import type { FaultSettings } from './fault-injector';
+import { PeerMetrics } from './peer-metrics';
 import { PeerServer } from './peer-server';
 import { parseHostPort, TrackerClient } from './tracker-client';
 
@@ -41,6 +43,8 @@ export interface PeerNodeInit {
   advertiseHost?: string;
   /** Lab faults applied to the chunks this peer serves. */
   faults?: FaultSettings;
+  /** Collect Prometheus metrics (exposed by the caller through `metrics.registry`). */
+  metrics?: boolean;
 }
 
 export interface DownloadOutcome extends DownloadResult {
@@ -60,13 +64,15 @@ export class PeerNode {
   readonly name: string;
   readonly store: ChunkStore;
   readonly logger: Logger;
+  readonly metrics: PeerMetrics | undefined;
   private readonly server: PeerServer;
   private readonly tracker: TrackerClient;
   private readonly uploadLimiter: TokenBucket;
   private readonly downloadLimiter: TokenBucket;
   private readonly faults: FaultInjector;
   private readonly connections = new Map<string, Promise<PeerConnection>>();
-  private readonly downloads = new Map<string, { scheduler: DownloadScheduler; done: Promise<DownloadOutcome> }>();
+  private readonly downloads = new Map<string, { events: EventEmitter<DownloadSchedulerEvents>; done: Promise<DownloadOutcome> }>();
+  private readonly schedulers = new Set<DownloadScheduler>();
   private readonly pendingHaves = new Map<string, number[]>();
   private haveTimer: NodeJS.Timeout | undefined;
   private resumed: Array<{ file: StoredFile; kept: number }> = [];
@@ -84,10 +90,19 @@ export class PeerNode {
       host: init.host ?? '0.0.0.0',
       port: init.port ?? 0,
       uploadLimiter: this.uploadLimiter,
-      onServed: (event) => this.logger.debug('chunk served', event),
+      onServed: (event) => {
+        this.metrics?.chunksServed.inc();
+        this.metrics?.bytesUploaded.inc(event.bytes);
+        this.logger.debug('chunk served', event);
+      },
     });
     this.tracker = new TrackerClient({ name: this.name, dataPort: () => this.server.port, ...(init.advertiseHost ? { advertiseHost: init.advertiseHost } : {}) }, this.logger);
-    this.tracker.on('registered', () => void this.reannounce());
+    this.metrics = init.metrics ? new PeerMetrics(this.name, () => this.server.connectionCount) : undefined;
+    this.tracker.on('registered', () => {
+      this.metrics?.connectedToTracker.set(1);
+      void this.reannounce();
+    });
+    this.tracker.on('lost', () => this.metrics?.connectedToTracker.set(0));
     this.store.on('withdrawn', (fileId, reason) => {
       this.logger.warn('no longer offering a file', { fileId, reason });
       if (this.tracker.connected) this.tracker.withdraw(fileId).catch((error: unknown) => this.logger.debug('WITHDRAW not sent', { reason: errorMessage(error) }));
@@ -117,7 +132,7 @@ export class PeerNode {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    for (const { scheduler } of this.downloads.values()) scheduler.removeAllListeners();
+    for (const scheduler of this.schedulers) scheduler.removeAllListeners();
     if (this.haveTimer) clearTimeout(this.haveTimer);
     this.tracker.close();
     for (const connection of this.connections.values()) void connection.then((c) => c.close(), () => undefined);
@@ -139,6 +154,7 @@ export class PeerNode {
 
   async disconnect(): Promise<Record<string, never>> {
     await this.tracker.disconnect();
+    this.metrics?.connectedToTracker.set(0);
     return {};
   }
 
@@ -165,27 +181,44 @@ export class PeerNode {
   async download(target: { name?: string; fileId?: string }, handlers: DownloadHandlers = {}): Promise<DownloadOutcome> {
     this.requireConnected();
     const fileId = await this.resolve(target);
-    const running = this.downloads.get(fileId);
-    if (running) {
-      this.subscribe(running.scheduler, handlers);
-      return running.done;
+    // Registered before any further await, so a second `d` of the same file joins this one.
+    let running = this.downloads.get(fileId);
+    if (!running) {
+      const events = new EventEmitter<DownloadSchedulerEvents>();
+      const done = this.runDownload(fileId, events, handlers.signal).finally(() => this.downloads.delete(fileId));
+      running = { events, done };
+      this.downloads.set(fileId, running);
     }
+    const { events, done } = running;
+    if (handlers.onChunk) events.on('chunk', handlers.onChunk);
+    if (handlers.onProgress) events.on('progress', handlers.onProgress);
+    return done.finally(() => {
+      if (handlers.onChunk) events.off('chunk', handlers.onChunk);
+      if (handlers.onProgress) events.off('progress', handlers.onProgress);
+    });
+  }
+
+  private async runDownload(fileId: string, events: EventEmitter<DownloadSchedulerEvents>, signal: AbortSignal | undefined): Promise<DownloadOutcome> {
     const located = await this.tracker.locate(fileId);
     const manifest = located.manifest;
-    const existing = this.store.get(fileId);
-    if (existing?.complete) {
-      return { fileId, file: manifest.name, path: existing.path, bytes: manifest.size, chunksBySource: {}, keptChunks: manifest.chunks.length, ms: 0, sha256: await hashFile(existing.path), verified: true };
+    let file = this.store.get(fileId);
+    if (!file?.complete) {
+      try {
+        file = await this.store.beginDownload(fileId, manifest);
+      } catch (error) {
+        throw new PeerError('ERR_CANNOT_WRITE', `cannot start the download in ${this.init.dir}: ${errorMessage(error)}`);
+      }
     }
-    let file: StoredFile;
-    try {
-      file = await this.store.beginDownload(fileId, manifest);
-    } catch (error) {
-      throw new PeerError('ERR_CANNOT_WRITE', `cannot start the download in ${this.init.dir}: ${errorMessage(error)}`);
+    if (file.complete) {
+      // Already held (or an empty file, complete at once): nothing to fetch.
+      return { fileId, file: manifest.name, path: file.path, bytes: manifest.size, chunksBySource: {}, keptChunks: manifest.chunks.length, ms: 0, sha256: await hashFile(file.path), verified: true };
     }
     const kept = file.bitfield.count;
-    if (kept > 0) this.logger.info('resuming a download', { file: manifest.name, kept, chunks: manifest.chunks.length });
-    // Announce the file (with its manifest) at once so we become a source from the first chunk.
-    if (kept > 0) await this.tracker.have(fileId, file.bitfield.indices(), manifest).catch(() => undefined);
+    if (kept > 0) {
+      this.logger.info('resuming a download', { file: manifest.name, kept, chunks: manifest.chunks.length });
+      // Announce what we kept (with the manifest) at once, so we are a source from the start.
+      await this.tracker.have(fileId, file.bitfield.indices(), manifest).catch(() => undefined);
+    }
     const scheduler = new DownloadScheduler(
       {
         store: this.store,
@@ -201,28 +234,37 @@ export class PeerNode {
         keptChunks: kept,
         ...(this.init.maxInflightPerSource ? { maxInflightPerSource: this.init.maxInflightPerSource } : {}),
         ...(this.init.requestTimeoutMs ? { requestTimeoutMs: this.init.requestTimeoutMs } : {}),
-        ...(handlers.signal ? { signal: handlers.signal } : {}),
+        ...(signal ? { signal } : {}),
       },
     );
-    scheduler.on('chunk', (event) => this.logger.info('chunk received', { ...event }));
-    this.subscribe(scheduler, handlers);
-    const done = scheduler.run().then(
-      async (result) => {
-        this.downloads.delete(fileId);
-        this.flushHaves();
-        const sha256 = await hashFile(result.path);
-        const verified = this.store.get(fileId)?.complete === true;
-        this.logger.info('download complete', { file: result.file, bytes: result.bytes, ms: result.ms, sha256, chunksBySource: result.chunksBySource });
-        return { ...result, sha256, verified };
-      },
-      (error: unknown) => {
-        this.downloads.delete(fileId);
-        this.logger.warn('download failed', { file: manifest.name, reason: errorMessage(error) });
-        throw error;
-      },
-    );
-    this.downloads.set(fileId, { scheduler, done });
-    return done;
+    scheduler.on('chunk', (event) => {
+      this.metrics?.chunksReceived.inc();
+      this.metrics?.bytesDownloaded.inc(event.bytes);
+      this.logger.info('chunk received', { ...event });
+      events.emit('chunk', event);
+    });
+    scheduler.on('bad-chunk', (event) => {
+      this.metrics?.verificationFailures.inc();
+      events.emit('bad-chunk', event);
+    });
+    scheduler.on('progress', (progress) => {
+      this.metrics?.downloadProgress.set({ file: manifest.name }, progress.have / Math.max(1, progress.chunks));
+      events.emit('progress', progress);
+    });
+    this.schedulers.add(scheduler);
+    try {
+      const result = await scheduler.run();
+      this.flushHaves();
+      const sha256 = await hashFile(result.path);
+      const verified = this.store.get(fileId)?.complete === true;
+      this.logger.info('download complete', { file: result.file, bytes: result.bytes, ms: result.ms, sha256, chunksBySource: result.chunksBySource });
+      return { ...result, sha256, verified };
+    } catch (error) {
+      this.logger.warn('download failed', { file: manifest.name, reason: errorMessage(error) });
+      throw error;
+    } finally {
+      this.schedulers.delete(scheduler);
+    }
   }
 
   async status(): Promise<Record<string, unknown>> {
@@ -280,11 +322,6 @@ export class PeerNode {
   /** The partial downloads found at start-up, so `d` can resume them. */
   get resumable(): Array<{ name: string; fileId: string; kept: number }> {
     return this.resumed.map(({ file, kept }) => ({ name: file.manifest.name, fileId: file.fileId, kept }));
-  }
-
-  private subscribe(scheduler: DownloadScheduler, handlers: DownloadHandlers): void {
-    if (handlers.onChunk) scheduler.on('chunk', handlers.onChunk);
-    if (handlers.onProgress) scheduler.on('progress', handlers.onProgress);
   }
 
   private requireConnected(): void {

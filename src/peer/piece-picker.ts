@@ -10,6 +10,8 @@ import type { Bitfield } from '../protocol';
 export interface PickInput {
   chunks: number;
   have: Bitfield;
+  /** Chunks verified and being written: as good as held. */
+  writing?: ReadonlySet<number>;
   sourceHas: Bitfield;
   /** Chunks already requested from this source. */
   askedOfSource: ReadonlySet<number> | ReadonlyMap<number, unknown>;
@@ -31,7 +33,7 @@ export function pickChunk(input: PickInput): number | undefined {
   let endgameRequesters = Infinity;
   for (let step = 0; step < chunks; step++) {
     const index = (offset + step) % chunks;
-    if (have.has(index) || !sourceHas.has(index) || askedOfSource.has(index)) continue;
+    if (have.has(index) || !sourceHas.has(index) || askedOfSource.has(index) || input.writing?.has(index)) continue;
     const requesters = input.requesters(index);
     if (requesters === 0) {
       const availability = input.availability(index);
