@@ -5,6 +5,7 @@ import { createLogger } from '../shared/logger';
 import { errorMessage } from '../shared/errors';
 import { ControlServer } from '../control/control-server';
 import { PeerNode } from '../peer/peer-node';
+import { MetricsServer } from '../shared/metrics-server';
 import { runConsole } from './console';
 import type { PeerConfig } from './peer-config';
 
@@ -22,8 +23,11 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
     ...(config.faults ? { faults: config.faults } : {}),
     ...(config.maxInflight ? { maxInflightPerSource: config.maxInflight } : {}),
+    metrics: config.metricsPort !== undefined,
   });
   await node.start();
+  const metricsServer = node.metrics ? new MetricsServer(node.metrics.registry, logger) : undefined;
+  await metricsServer?.start(config.host, config.metricsPort ?? 0);
   const control = new ControlServer(node, { path: config.control }, logger);
   const tcpControl = config.controlTcp ? new ControlServer(node, { ...config.controlTcp, token: config.controlToken ?? '' }, logger) : undefined;
   try {
@@ -32,6 +36,7 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
   } catch (error) {
     // Without its control socket a peer cannot be driven: stop the node so the process exits. (The
     // socket path is left alone: it belongs to the peer that is using it.)
+    await metricsServer?.stop().catch(() => undefined);
     await node.stop();
     throw error;
   }
@@ -42,6 +47,7 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     stopping = true;
     await control.stop().catch(() => undefined);
     await tcpControl?.stop().catch(() => undefined);
+    await metricsServer?.stop().catch(() => undefined);
     await node.stop().catch(() => undefined);
   };
   process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));

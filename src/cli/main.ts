@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { TrackerServer, DEFAULT_TRACKER_PORT } from '../tracker/tracker-server';
 import { errorMessage } from '../shared/errors';
 import { createLogger } from '../shared/logger';
+import { MetricsServer } from '../shared/metrics-server';
 import { runCtl } from './ctl';
 import { runPeer } from './daemon';
 import { runDemo } from './demo';
@@ -14,10 +15,10 @@ import { pingTracker } from './ping';
 
 const USAGE = `usage: swarmlab COMMAND [OPTIONS]
 
-  tracker [--host H] [--port 7070] [--heartbeat-ms 5000]
+  tracker [--host H] [--port 7070] [--heartbeat-ms 5000] [--metrics-port P]
   peer --tracker HOST:PORT [--dir DIR] [--name NAME] [--port P] [--control PATH]
        [--chunk-size 256K] [--upload-rate R] [--download-rate R] [--host H] [--daemon]
-       [--max-inflight 8] [--faults delay=MS,drop=SHARE,corrupt=SHARE] [--control-tcp HOST:PORT (needs SWARMLAB_CONTROL_TOKEN)]
+       [--max-inflight 8] [--metrics-port P] [--faults delay=MS,drop=SHARE,corrupt=SHARE] [--control-tcp HOST:PORT (needs SWARMLAB_CONTROL_TOKEN)]
   ctl [--socket PATH] [--json] COMMAND [ARGS]
        connect [HOST:PORT] | disconnect | upload | files | download NAME | status
        generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R] | faults SPEC
@@ -32,13 +33,19 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'tracker': {
-      const { values } = parseArgs({ args: rest, options: { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'metrics-port': { type: 'string' } },
+      });
+      const metricsPort = values['metrics-port'] ?? process.env['SWARMLAB_METRICS_PORT'];
       const tracker = new TrackerServer({
         host: values.host ?? process.env['SWARMLAB_TRACKER_HOST'] ?? '0.0.0.0',
         port: Number(values.port ?? process.env['SWARMLAB_TRACKER_PORT'] ?? DEFAULT_TRACKER_PORT),
         ...(values['heartbeat-ms'] ? { heartbeatMs: Number(values['heartbeat-ms']) } : {}),
+        metrics: metricsPort !== undefined,
       });
       await tracker.start();
+      if (tracker.metrics) await new MetricsServer(tracker.metrics.registry, createLogger('tracker')).start(values.host ?? '0.0.0.0', Number(metricsPort));
       const stop = (): void => void tracker.stop().then(() => process.exit(0));
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
@@ -62,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
           faults: { type: 'string' },
           'control-tcp': { type: 'string' },
           'max-inflight': { type: 'string' },
+          'metrics-port': { type: 'string' },
           'auto-connect': { type: 'boolean' },
           'auto-publish': { type: 'boolean' },
           daemon: { type: 'boolean' },

@@ -29,6 +29,8 @@ export interface PeerConfig {
   controlToken?: string;
   /** Requests outstanding per source (pipelining depth). */
   maxInflight?: number;
+  /** Serve Prometheus metrics on this port (0 picks one). */
+  metricsPort?: number;
 }
 
 const ajv = new Ajv({ allErrors: true });
@@ -84,6 +86,7 @@ export function peerConfig(flags: Flags): PeerConfig {
   const chunkSize = toSize(pick(flags, 'chunk-size', 'SWARMLAB_CHUNK_SIZE'), '--chunk-size');
   const advertiseHost = pick(flags, 'advertise-host', 'SWARMLAB_ADVERTISE_HOST');
   const faults = pick(flags, 'faults', 'SWARMLAB_FAULTS');
+  const metricsPort = toNumber(pick(flags, 'metrics-port', 'SWARMLAB_METRICS_PORT'), '--metrics-port');
   const maxInflight = toNumber(pick(flags, 'max-inflight', 'SWARMLAB_MAX_INFLIGHT'), '--max-inflight');
   const controlTcp = pick(flags, 'control-tcp', 'SWARMLAB_CONTROL_TCP');
   const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
@@ -107,6 +110,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(advertiseHost === undefined ? {} : { advertiseHost }),
     ...(faults === undefined ? {} : { faults: parseFaults(faults) }),
     ...(maxInflight === undefined ? {} : { maxInflight }),
+    ...(metricsPort === undefined ? {} : { metricsPort }),
     ...(tcpMatch ? { controlTcp: { host: tcpMatch[1]!, port: Number(tcpMatch[2]) }, controlToken: controlToken! } : {}),
   };
   if (!validate(config)) {

@@ -13,6 +13,7 @@ import { FramedConnection } from '../shared/framed-connection';
 import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
 import { SwarmRegistry } from './swarm-registry';
+import { TrackerMetrics } from './tracker-metrics';
 
 export const DEFAULT_TRACKER_PORT = 7070;
 export const DEFAULT_HEARTBEAT_MS = 5_000;
@@ -29,6 +30,8 @@ export interface TrackerServerInit {
   /** Connections one remote address may hold open at once. */
   maxConnectionsPerAddress?: number;
   maxFilesPerPeer?: number;
+  /** Collect Prometheus metrics (served by the caller, see `metrics`). */
+  metrics?: boolean;
 }
 
 interface ConnectionState {
@@ -39,6 +42,7 @@ interface ConnectionState {
 
 export class TrackerServer {
   readonly registry: SwarmRegistry;
+  readonly metrics: TrackerMetrics | undefined;
   private readonly logger: Logger;
   private readonly server: Server;
   private readonly host: string;
@@ -61,6 +65,9 @@ export class TrackerServer {
       expiryMs: this.heartbeatMs * MISSED_HEARTBEATS_BEFORE_EXPIRY,
       ...(init.maxFilesPerPeer === undefined ? {} : { maxFilesPerPeer: init.maxFilesPerPeer }),
     });
+    this.metrics = init.metrics
+      ? new TrackerMetrics({ peers: () => this.registry.peerCount, files: () => this.registry.fileCount, connections: () => this.connections.size })
+      : undefined;
     this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.logger.error('tracker server error', { error: error.message }));
   }
@@ -122,10 +129,12 @@ export class TrackerServer {
   }
 
   private onMessage(state: ConnectionState, message: Message): void {
+    this.metrics?.requests.inc({ type: MessageType[message.type] });
     try {
       this.handle(state, message);
     } catch (error) {
       const code = errorCode(error);
+      this.metrics?.refused.inc({ code });
       state.invalidRequests++;
       this.logger.warn('request refused', { remote: state.connection.remoteAddress, type: MessageType[message.type], code, reason: errorMessage(error) });
       state.connection.sendError(message.requestId, code, errorMessage(error));
@@ -223,6 +232,7 @@ export class TrackerServer {
   private expirePeers(): void {
     for (const peerId of this.registry.expire(Date.now())) {
       this.logger.info('peer expired after missed heartbeats', { peerId });
+      this.metrics?.expired.inc();
       const state = this.connectionsByPeer.get(peerId);
       this.connectionsByPeer.delete(peerId);
       if (state) {
