@@ -90,11 +90,8 @@ describe('swarmlab CLI', () => {
     }
   });
 
-  // KNOWN BUG (fails until fixed in src/): runPeer (src/cli/daemon.ts) starts the node (its data
-  // server listens) before ControlServer.start() throws ERR_CONTROL_IN_USE; the error reaches main(),
-  // which prints "swarmlab: another peer already listens on ..." and sets process.exitCode = 1, but
-  // nobody stops the node, so its listening data server keeps the process alive forever. runPeer
-  // should stop the node when the control server cannot start (or main should exit on a fatal error).
+  // Regression (fixed in 441ce95): the node's data server used to keep such a peer alive forever after
+  // it printed the error.
   test('a second peer on a control socket already in use exits 1 and leaves the first one alone', async () => {
     const run = await runCli(['peer', '--daemon', '--dir', path.join(swarm.dir, 'second'), '--control', swarm.peer('pub').socket, '--host', '127.0.0.1'], { timeoutMs: 15_000 });
     expect(run.code).toBe(1);

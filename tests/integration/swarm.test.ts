@@ -270,13 +270,9 @@ describe('swarm (issue 2)', () => {
     expect(await swarm.call('lonely', 'connect', { tracker: swarm.trackerAddress })).toMatchObject({ ok: true });
   });
 
-  // KNOWN BUG (fails until fixed in src/): PeerNode.download() (src/peer/peer-node.ts) checks
-  // this.downloads for a running download, then awaits LIST/LOCATE/beginDownload before registering
-  // its own, so two concurrent calls for one file both start. Both run ChunkStore.beginDownload, whose
-  // flushSidecar writes the same <fileId>.json.tmp and renames it: the second rename fails with ENOENT
-  // and that call ends with ERR_CANNOT_WRITE. (When they do not collide there, two schedulers share
-  // one bitfield and the one that does not write the last chunk never calls finish(): it would hang
-  // until the 120 s stall timeout.) The running download should be registered before the first await.
+  // Regression (fixed in 79321d4): two concurrent downloads of one file used to both start; the second
+  // failed with ERR_CANNOT_WRITE (ENOENT renaming the shared sidecar's .tmp) or could hang until the
+  // stall timeout. A second download of the same file now joins the first.
   test('two download commands for the same file at once both finish, verified', async () => {
     const chunks = 32;
     await swarm.startPeer('pub', { chunkSize: CHUNK, uploadRate: 128 * 1024 });
@@ -303,10 +299,8 @@ describe('swarm (issue 2)', () => {
     expect(status.files).toEqual([expect.objectContaining({ name: 'joined.bin', complete: true })]);
   });
 
-  // KNOWN BUG (fails until fixed in src/): for a 0-byte file (0 chunks) DownloadScheduler.run() sees
-  // have.complete and calls finish() at once, but ChunkStore only renames a partial file into DIR
-  // (complete()) from writeChunk(), which never runs: the result has verified:false and its path is
-  // DIR/.swarmlab/downloads/<fileId>.part; empty.txt never appears in DIR.
+  // Regression (fixed in 79321d4): a 0-byte download used to finish with verified:false and its path
+  // left in DIR/.swarmlab/downloads/<fileId>.part.
   test('an empty file can be published and downloaded', async () => {
     await swarm.startPeer('pub', { chunkSize: CHUNK });
     await swarm.startPeer('dl', { chunkSize: CHUNK });
