@@ -1,7 +1,7 @@
 /**
  * Runs a peer: the node, its control socket, and either the console or nothing (--daemon).
  */
-import { createLogger } from '../shared/logger';
+import { createLogger, setLogLevel } from '../shared/logger';
 import { errorMessage } from '../shared/errors';
 import { ControlServer } from '../control/control-server';
 import { PeerNode } from '../peer/peer-node';
@@ -10,6 +10,8 @@ import { runConsole } from './console';
 import type { PeerConfig } from './peer-config';
 
 export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): Promise<void> {
+  // On a terminal the prompt and progress bars matter more than info logs (LOG_LEVEL overrides).
+  if (mode === 'console' && process.stdin.isTTY && process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
   const logger = createLogger('peer', config.name ? { peer: config.name } : {});
   const node = new PeerNode({
     dir: config.dir,

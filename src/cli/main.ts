@@ -23,6 +23,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
        connect [HOST:PORT] | disconnect | upload | files | download NAME | status
        generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R] | faults SPEC
   demo [--json]
+  bench [--json] [--quick]
   ping HOST:PORT
 
 Peers also read SWARMLAB_TRACKER, SWARMLAB_DIR, SWARMLAB_NAME, SWARMLAB_PORT, SWARMLAB_CONTROL,
@@ -127,6 +128,12 @@ async function main(argv: string[]): Promise<number> {
       return 2;
   }
 }
+
+// `swarmlab ctl status | head` closes our stdout early: that is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

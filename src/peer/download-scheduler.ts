@@ -279,11 +279,13 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (this.finished || this.writing.size >= MAX_PENDING_WRITES) return;
     for (const source of this.sources.values()) {
       if (source.dropped || !source.connection || source.connection.closed || Date.now() < source.retryAtMs) continue;
-      while (source.inflight.size < this.maxInflight) {
-        const index = this.pick(source);
-        if (index === undefined) break;
-        this.request(source, index);
-      }
+      source.connection.batch(() => {
+        while (source.inflight.size < this.maxInflight) {
+          const index = this.pick(source);
+          if (index === undefined) break;
+          this.request(source, index);
+        }
+      });
     }
   }
 
@@ -307,18 +309,17 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (!requesters) this.requestedFrom.set(index, (requesters = new Set()));
     requesters.add(source);
     const bytes = chunkLength(this.manifest, index);
-    void (async () => {
-      await this.components.downloadLimiter.take(bytes, this.init.signal);
-      if (this.finished || !source.inflight.has(index)) return undefined;
+    const send = (): void => {
+      if (this.finished || !source.inflight.has(index)) return;
       const startedMs = performance.now();
-      const data = await connection.requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId));
-      return { data, ms: performance.now() - startedMs };
-    })().then(
-      (received) => {
-        if (received) void this.onChunk(source, index, received.data, received.ms);
-      },
-      (error: unknown) => this.onRequestFailed(source, index, error),
-    );
+      connection.requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId)).then(
+        (data) => void this.onChunk(source, index, data, performance.now() - startedMs),
+        (error: unknown) => this.onRequestFailed(source, index, error),
+      );
+    };
+    // Unlimited (or within budget): send now, so fill() batches its requests into one write.
+    if (this.components.downloadLimiter.tryTake(bytes)) send();
+    else this.components.downloadLimiter.take(bytes, this.init.signal).then(send, (error: unknown) => this.onRequestFailed(source, index, error));
   }
 
   private release(source: Source, index: number): void {

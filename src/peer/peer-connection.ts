@@ -87,6 +87,17 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     throw new PeerError('ERR_PROTOCOL', `unexpected answer ${MessageType[message.type]}`);
   }
 
+  /** Runs `fn` with the socket corked, so the frames it writes leave in one write. */
+  batch(fn: () => void): void {
+    const socket = this.connection.socket;
+    socket.cork();
+    try {
+      fn();
+    } finally {
+      socket.uncork();
+    }
+  }
+
   cancel(fileId: string, index: number, requestId: number): void {
     this.connection.forget(requestId);
     this.connection.write(encodeChunkRef(MessageType.Cancel, requestId, fileId, index));

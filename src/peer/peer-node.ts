@@ -240,7 +240,8 @@ export class PeerNode {
     scheduler.on('chunk', (event) => {
       this.metrics?.chunksReceived.inc();
       this.metrics?.bytesDownloaded.inc(event.bytes);
-      this.logger.info('chunk received', { ...event });
+      // One structured event per transfer; at debug so a 1 GiB download does not print 4096 lines.
+      this.logger.debug('chunk received', { ...event });
       events.emit('chunk', event);
     });
     scheduler.on('bad-chunk', (event) => {

@@ -44,6 +44,14 @@ export class TokenBucket {
     return ((Math.min(bytes, this.burst) - this.tokens) / this.rate) * 1000;
   }
 
+  /** Takes `bytes` now if the bucket allows it, without waiting; the common, unlimited case stays synchronous. */
+  tryTake(bytes: number): boolean {
+    if (this.rate === null) return true;
+    if (this.delayFor(bytes) > 0) return false;
+    this.tokens -= bytes;
+    return true;
+  }
+
   async take(bytes: number, signal?: AbortSignal): Promise<void> {
     for (;;) {
       if (this.rate === null) return;
