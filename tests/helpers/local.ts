@@ -29,10 +29,10 @@ export interface LoggedSwarm {
 }
 
 /** A LocalSwarm whose process logs are kept in `logs` (last lines are handy when a test fails). */
-export async function createSwarm(): Promise<LoggedSwarm> {
+export async function createSwarm(env: NodeJS.ProcessEnv = {}): Promise<LoggedSwarm> {
   assertBuilt();
   const logs: string[] = [];
-  const swarm = await LocalSwarm.create({ cliPath, onLog: (source, line) => logs.push(`${source}: ${line}`), env: { LOG_LEVEL: 'info' } });
+  const swarm = await LocalSwarm.create({ cliPath, onLog: (source, line) => logs.push(`${source}: ${line}`), env: { LOG_LEVEL: 'info', ...env } });
   return { swarm, logs };
 }
 
@@ -255,9 +255,11 @@ export class RawLineClient {
     socket.on('close', () => (this.closed = true));
   }
 
-  static open(socketPath: string): Promise<RawLineClient> {
+  /** A Unix socket path, or tcp://HOST:PORT. */
+  static open(target: string): Promise<RawLineClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect(socketPath);
+      const tcp = /^tcp:\/\/(.+):(\d+)$/.exec(target);
+      const socket = tcp ? connect({ host: tcp[1]!, port: Number(tcp[2]) }) : connect(target);
       socket.once('connect', () => resolve(new RawLineClient(socket)));
       socket.once('error', reject);
     });
