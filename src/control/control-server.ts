@@ -94,8 +94,19 @@ export class ControlServer {
     this.sockets.add(socket);
     socket.setEncoding('utf8');
     const splitter = new LineSplitter(MAX_CONTROL_LINE_BYTES);
+    // Lines produced in one tick (a burst of chunk events) leave in one write.
+    let corked = false;
     const send = (line: ControlLine): void => {
-      if (!socket.destroyed) socket.write(`${JSON.stringify(line)}\n`);
+      if (socket.destroyed) return;
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
+      socket.write(`${JSON.stringify(line)}\n`);
     };
     socket.on('data', (chunk: string) => {
       let lines: string[];
