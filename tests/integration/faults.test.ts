@@ -403,4 +403,37 @@ describe('faults (issue 5)', () => {
       },
     );
   });
+
+  describe('lab faults on served chunks (the faults command)', () => {
+    test.each([
+      ['every chunk corrupted', { corruptRate: 1 }],
+      ['half the chunks dropped', { dropRate: 0.5 }],
+      ['every chunk delayed', { delayMs: 150 }],
+    ])('a source with %s: the download completes with the right bytes', async (_, faults) => {
+      const chunks = 24;
+      const sha = await publishSame(swarm, ['faulty', 'good'], 'lab.bin', chunks * CHUNK, 128 * 1024);
+      expect(await swarm.control('faulty', 'faults', faults)).toMatchObject(faults);
+      await swarm.startPeer('dl', { chunkSize: CHUNK });
+      await swarm.control('dl', 'connect');
+
+      const seen = collector();
+      const done = await swarm.control('dl', 'download', { name: 'lab.bin' }, seen.onLine);
+      expect(done.verified).toBe(true);
+      expect(done.sha256).toBe(sha);
+      expect(await sha256File(done.path as string)).toBe(sha);
+      if ('corruptRate' in faults) {
+        expect(seen.events('chunk').filter((event) => event.from === 'faulty')).toEqual([]);
+        expect(done.chunksBySource).toEqual({ good: chunks });
+      }
+    });
+
+    test('faults are validated and can be switched off again', async () => {
+      await swarm.startPeer('faulty', { chunkSize: CHUNK });
+      for (const args of [{ corruptRate: 2 }, { dropRate: -1 }, { delayMs: 'soon' }, { jitter: 1 }]) {
+        expect(await swarm.call('faulty', 'faults', args)).toMatchObject({ ok: false, error: { code: 'ERR_BAD_REQUEST' } });
+      }
+      await swarm.control('faulty', 'faults', { corruptRate: 1 });
+      expect(await swarm.control('faulty', 'faults', { corruptRate: 0, dropRate: 0, delayMs: 0 })).toEqual({ delayMs: 0, dropRate: 0, corruptRate: 0 });
+    });
+  });
 });
