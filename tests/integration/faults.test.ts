@@ -45,6 +45,13 @@ async function publishSame(swarm: LocalSwarm, names: string[], file: string, siz
   return sha;
 }
 
+/** The tracker child's pid (LocalSwarm keeps it private; every child's pid is in its process handle). */
+async function trackerProcessPid(swarm: LocalSwarm): Promise<number> {
+  const child = (swarm as unknown as { tracker?: { pid?: number } }).tracker;
+  if (!child?.pid) throw new Error('no tracker process');
+  return child.pid;
+}
+
 describe('faults (issue 5)', () => {
   let swarm: LocalSwarm;
   let logs: string[];
@@ -146,6 +153,52 @@ describe('faults (issue 5)', () => {
     expect(done.sha256).toBe(sha);
     // The peer knows the tracker is gone and says so.
     expect(await swarm.call('dl', 'files')).toMatchObject({ ok: false, error: { code: 'ERR_TRACKER_UNAVAILABLE' } });
+  });
+
+  test('a publisher frozen past its heartbeats expires from the catalogue, and comes back after SIGCONT', async () => {
+    await swarm.stopTracker();
+    await swarm.startTracker(0, ['--heartbeat-ms', '500']);
+    await swarm.startPeer('pub', { chunkSize: CHUNK });
+    await swarm.startPeer('viewer', { chunkSize: CHUNK });
+    await swarm.control('pub', 'connect');
+    await swarm.control('viewer', 'connect');
+    await swarm.control('pub', 'generate', { name: 'sleepy.bin', size: 2 * CHUNK });
+    await swarm.control('pub', 'upload');
+    const names = async (): Promise<string[]> => ((await swarm.control('viewer', 'files')).files as Array<{ name: string }>).map((file) => file.name);
+    expect(await names()).toEqual(['sleepy.bin']);
+
+    const pid = swarm.peer('pub').process.pid!;
+    frozen.push(pid);
+    process.kill(pid, 'SIGSTOP');
+    await waitFor(async () => (await names()).length === 0, 20_000, 250);
+
+    process.kill(pid, 'SIGCONT');
+    await waitFor(async () => (await names()).includes('sleepy.bin'), 20_000, 250);
+    expect((await swarm.control('pub', 'status')).connected).toBe(true);
+  });
+
+  test('the tracker frozen mid-download: the download completes, and after SIGCONT the catalogue is whole', async () => {
+    await swarm.stopTracker();
+    await swarm.startTracker(0, ['--heartbeat-ms', '500']);
+    const chunks = 48;
+    const sha = await publishSame(swarm, ['p1', 'p2'], 'icy.bin', chunks * CHUNK, 128 * 1024);
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+
+    const { result } = await startDownload(swarm, 'dl', 'icy.bin', 4);
+    const trackerPid = await trackerProcessPid(swarm);
+    frozen.push(trackerPid);
+    process.kill(trackerPid, 'SIGSTOP');
+    const done = await result;
+    expect(done.verified).toBe(true);
+    expect(done.sha256).toBe(sha);
+
+    process.kill(trackerPid, 'SIGCONT');
+    const row = await waitFor(async () => {
+      const files = (await swarm.control('dl', 'files')).files as Array<{ name: string; holders: number; seeders: number }>;
+      return files.find((file) => file.name === 'icy.bin' && file.holders === 3 && file.seeders === 3);
+    }, 30_000, 250);
+    expect(row).toBeDefined();
   });
 
   test('a publisher that disconnects from the tracker mid-download still serves the chunks it was asked for', async () => {
