@@ -152,6 +152,9 @@ export class LabController {
             image: images.peer,
             network,
             env,
+            ...(peer.dataTmpfsBytes === undefined
+              ? {}
+              : { tmpfs: [{ target: DATA_DIR, sizeBytes: peer.dataTmpfsBytes }] }),
             start: started,
           });
           const control = new PeerControl({ docker: this.docker }, { containerId: container.id, peer: peer.name });

@@ -27,6 +27,11 @@ const log = createLogger('lab-docker');
 
 /** How long to wait for an exec's exit code to appear after its output stream ended. */
 const EXEC_EXIT_CODE_WAIT_MS = 5_000;
+/**
+ * tmpfs mounts belong to the user the images run as (`node`, 1000:1000; lab/images/README.md): a mount
+ * `mode` is not honoured by every engine, `uid`/`gid` are.
+ */
+const IMAGE_UID = 1000;
 
 export interface DockerodeLabDockerComponents {
   docker: Docker;
@@ -75,7 +80,19 @@ export class DockerodeLabDocker implements LabDocker {
         Env: env,
         ...(init.cmd === undefined ? {} : { Cmd: init.cmd }),
         Labels: { [LABEL_RUN]: init.run, [LABEL_ROLE]: init.role, [LABEL_PEER]: init.shortName },
-        HostConfig: { NetworkMode: init.network.name },
+        HostConfig: {
+          NetworkMode: init.network.name,
+          ...(init.tmpfs === undefined || init.tmpfs.length === 0
+            ? {}
+            : {
+                Tmpfs: Object.fromEntries(
+                  init.tmpfs.map((mount) => [
+                    mount.target,
+                    `size=${mount.sizeBytes},uid=${IMAGE_UID},gid=${IMAGE_UID},mode=0755`,
+                  ]),
+                ),
+              }),
+        },
         NetworkingConfig: {
           EndpointsConfig: {
             [init.network.name]: { Aliases: [init.shortName, ...(init.aliases ?? [])] },

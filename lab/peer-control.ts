@@ -86,6 +86,11 @@ export interface ControlCommands {
     args: { upload?: number | null; download?: number | null };
     result: { upload: number | null; download: number | null };
   };
+  /** Lab faults on the chunks the peer serves; ctl resets the fields it is not given to 0. */
+  faults: {
+    args: { corrupt?: number; drop?: number; delayMs?: number };
+    result: { delayMs: number; dropRate: number; corruptRate: number };
+  };
 }
 
 export type ControlCommand = keyof ControlCommands;
@@ -122,6 +127,12 @@ export function ctlArgv<C extends ControlCommand>(cmd: C, args: ControlCommands[
     case 'rate':
       if (a['upload'] !== undefined) argv.push('--upload', a['upload'] === null ? 'off' : String(a['upload']));
       if (a['download'] !== undefined) argv.push('--download', a['download'] === null ? 'off' : String(a['download']));
+      break;
+    case 'faults':
+      // `ctl faults corrupt=1 delay=20` (src/peer/fault-injector.ts parseFaults).
+      if (typeof a['corrupt'] === 'number') argv.push(`corrupt=${a['corrupt']}`);
+      if (typeof a['drop'] === 'number') argv.push(`drop=${a['drop']}`);
+      if (typeof a['delayMs'] === 'number') argv.push(`delay=${a['delayMs']}`);
       break;
     default:
       break;

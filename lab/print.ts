@@ -13,6 +13,10 @@ export interface DownloadReport {
   verified: boolean;
   chunksBySource: Record<string, number>;
   ms?: number;
+  /** When the download finished, in ms from the start of the scenario. */
+  finishedAtMs?: number;
+  /** Chunks the peer already held (verified) when this download started: it resumed. */
+  keptChunks?: number;
 }
 
 export interface Output {

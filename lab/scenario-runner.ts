@@ -8,12 +8,27 @@
  * downloaded file against `sha256sum` of the file where a `generate` step created it.
  */
 import { createLogger } from '../src/shared/logger';
-import { AbortedError, AssertionFailedError, LabError, LabTimeoutError, StepFailedError, messageOf } from './errors';
+import {
+  AbortedError,
+  AssertionFailedError,
+  ControlError,
+  LabError,
+  LabTimeoutError,
+  StepFailedError,
+  messageOf,
+} from './errors';
 import { DATA_DIR, sleep, type LabRun } from './controller';
 import { isChunkEvent, type DownloadResult } from './peer-control';
 import type { DownloadReport, Printer } from './print';
 import { scenarioPeers, stepTargets, TRACKER_NAME } from './scenario';
-import type { AssertStep, DownloadStep, Scenario, ScenarioPeer, ScenarioStep } from './scenario-schema';
+import {
+  FILLER_FILE,
+  type AssertStep,
+  type DownloadStep,
+  type Scenario,
+  type ScenarioPeer,
+  type ScenarioStep,
+} from './scenario-schema';
 import type { LabDocker } from './lab-docker';
 
 const log = createLogger('scenario');
@@ -21,6 +36,8 @@ const log = createLogger('scenario');
 export const DEFAULT_SCENARIO_TIMEOUT_S = 300;
 export const DEFAULT_STEP_TIMEOUT_S = 120;
 const ASSERT_RETRY_MS = 500;
+/** Block size of the `fill-disk` filler (dd bs). */
+const FILL_BLOCK_BYTES = 4096;
 
 export interface StepReport {
   index: number;
@@ -39,6 +56,13 @@ export interface ScenarioReport {
   error?: { code: string; message: string };
   steps: StepReport[];
   downloads: DownloadReport[];
+  /** The step marked `fault: true`, once it started: its index, action and start (ms from the scenario start). */
+  fault?: { index: number; action: string; atMs: number };
+  /**
+   * Time to recover: from the fault step's start to the end of the last download that finished after it
+   * and verified, in ms. Undefined without a fault step or without such a download.
+   */
+  recoverMs?: number;
 }
 
 export interface ScenarioRunnerComponents {
@@ -77,6 +101,8 @@ export class ScenarioRunner {
   private readonly pending: PendingDownload[] = [];
   /** The scenario-level signal (without a step's timeout), for background downloads. */
   private scenarioSignal: AbortSignal | undefined;
+  private startedAtMs = Date.now();
+  private fault: ScenarioReport['fault'];
 
   constructor(components: ScenarioRunnerComponents, scenario: Scenario, init: ScenarioRunnerInit = {}) {
     this.run = components.run;
@@ -92,6 +118,7 @@ export class ScenarioRunner {
   /** Runs every step; never throws for a failing step (the report says what failed), only for bugs. */
   async replay(): Promise<ScenarioReport> {
     const startedAtMs = Date.now();
+    this.startedAtMs = startedAtMs;
     const timeoutS = this.scenario.timeoutSeconds ?? DEFAULT_SCENARIO_TIMEOUT_S;
     const signals = [
       AbortSignal.timeout(timeoutS * 1000),
@@ -113,7 +140,11 @@ export class ScenarioRunner {
         break;
       }
       const stepStartedAtMs = Date.now();
-      this.printer.step(index, total, describeStep(step, targets), step.note);
+      if ('fault' in step && step.fault === true) {
+        this.fault = { index, action: step.action, atMs: stepStartedAtMs - startedAtMs };
+      }
+      const description = `${describeStep(step, targets)}${this.fault?.index === index ? ' [fault]' : ''}`;
+      this.printer.step(index, total, description, step.note);
       try {
         await this.executeStep(step, targets, signal);
         steps.push({
@@ -158,6 +189,8 @@ export class ScenarioRunner {
       steps,
       downloads: [...this.downloads.values()],
       ...(failure === undefined ? {} : { error: { code: failure.code, message: failure.message } }),
+      ...(this.fault === undefined ? {} : { fault: this.fault }),
+      ...recoveryOf(this.fault, [...this.downloads.values()]),
     };
     log.info('Scenario finished', { scenario: this.scenario.name, ok: report.ok, ms: report.ms });
     return report;
@@ -294,6 +327,44 @@ export class ScenarioRunner {
           );
         });
         return;
+      case 'faults':
+        await each(targets, async (name) => {
+          const set = await this.run.peer(name).control.request(
+            'faults',
+            {
+              ...(step.corrupt === undefined ? {} : { corrupt: step.corrupt }),
+              ...(step.drop === undefined ? {} : { drop: step.drop }),
+              ...(step.delayMs === undefined ? {} : { delayMs: step.delayMs }),
+            },
+            { signal },
+          );
+          this.printer.info(
+            `${name} now serves with corrupt=${set.corruptRate} drop=${set.dropRate} delay=${set.delayMs} ms`,
+          );
+        });
+        return;
+      case 'fill-disk':
+        await each(targets, async (name) => {
+          const control = this.run.peer(name).control;
+          const blocks = Math.ceil(step.bytes / FILL_BLOCK_BYTES);
+          await control.shell(
+            ['dd', 'if=/dev/zero', `of=${DATA_DIR}/${FILLER_FILE}`, `bs=${FILL_BLOCK_BYTES}`, `count=${blocks}`],
+            signal,
+          );
+          const df = await control.shell(['df', '-k', DATA_DIR], signal).catch(() => '');
+          const freeKiB = /\s(\d+)\s+\d+%/.exec(df)?.[1];
+          this.printer.info(
+            `${name}: wrote ${blocks * FILL_BLOCK_BYTES} bytes to ${DATA_DIR}/${FILLER_FILE}` +
+              `${freeKiB === undefined ? '' : `; ${freeKiB} KiB left`}`,
+          );
+        });
+        return;
+      case 'free-disk':
+        await each(targets, async (name) => {
+          await this.run.peer(name).control.shell(['rm', '-f', `${DATA_DIR}/${FILLER_FILE}`], signal);
+          this.printer.info(`${name}: removed ${DATA_DIR}/${FILLER_FILE}`);
+        });
+        return;
       case 'download':
         await this.download(step, targets, signal);
         return;
@@ -350,13 +421,21 @@ export class ScenarioRunner {
         },
       );
     } catch (err) {
-      if (step.expectFailure === true && !signal.aborted) {
+      const expected = step.expectFailure === true || step.expectError !== undefined;
+      if (expected && !signal.aborted) {
+        const code = err instanceof ControlError ? err.peerCode : undefined;
+        if (step.expectError !== undefined && code !== step.expectError) {
+          throw new AssertionFailedError(
+            `${name}: download of ${step.file} failed with ${code ?? 'no error code'}, expected ${step.expectError}: ${messageOf(err)}`,
+          );
+        }
         this.printer.info(`${name}: download of ${step.file} failed as expected: ${messageOf(err)}`);
         return;
       }
       throw err;
     }
-    if (step.expectFailure === true) {
+    const finishedAtMs = Date.now();
+    if (step.expectFailure === true || step.expectError !== undefined) {
       throw new AssertionFailedError(`${name}: download of ${step.file} succeeded but was expected to fail`);
     }
     const path = result.path ?? `${DATA_DIR}/${step.file}`;
@@ -373,10 +452,13 @@ export class ScenarioRunner {
       verified,
       chunksBySource: result.chunksBySource ?? {},
       ...(result.ms === undefined ? {} : { ms: result.ms }),
+      finishedAtMs: finishedAtMs - this.startedAtMs,
+      ...(result.keptChunks === undefined || result.keptChunks === 0 ? {} : { keptChunks: result.keptChunks }),
     };
     this.downloads.set(`${name}\u0000${step.file}`, report);
+    const kept = report.keptChunks === undefined ? '' : ` (resumed: ${report.keptChunks} chunk(s) kept from before)`;
     this.printer.info(
-      `${name} finished ${step.file}: ${bytes} bytes, sha256 ${sha256.slice(0, 16)}..., verified ${verified ? 'yes' : 'NO'}`,
+      `${name} finished ${step.file}: ${bytes} bytes, sha256 ${sha256.slice(0, 16)}..., verified ${verified ? 'yes' : 'NO'}${kept}`,
     );
   }
 
@@ -459,6 +541,21 @@ export class ScenarioRunner {
         this.printer.files(name, result);
       }
     }
+    if (step.holders !== undefined && file !== undefined) {
+      const result = await this.run.peer(name).control.request('files', {}, { signal });
+      const listed = result.files.filter((f) => f.name === file);
+      const holders = listed.reduce((sum, f) => sum + (f.holders ?? 0), 0);
+      if (holders !== step.holders) {
+        failures.push(`files shows ${file} with ${holders} holder(s), expected ${step.holders}`);
+      } else {
+        this.printer.info(`${name}: the tracker lists ${file} with ${holders} holder(s)`);
+      }
+    }
+    if (step.logged !== undefined) {
+      const { combined } = await this.docker.logs(this.run.container(name).id);
+      const missing = step.logged.filter((text) => !combined.includes(text));
+      if (missing.length > 0) failures.push(`logs do not contain ${missing.map((t) => JSON.stringify(t)).join(', ')}`);
+    }
     if (step.complete !== undefined && file !== undefined) {
       const status = await this.run.peer(name).control.request('status', {}, { signal });
       const held = (status.files ?? []).find((f) => f.name === file);
@@ -475,6 +572,29 @@ async function each<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): 
   const results = await Promise.allSettled(items.map((item) => fn(item)));
   const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (rejected !== undefined) throw rejected.reason;
+}
+
+/** The download that ends the recovery: the last one that finished, verified, after the fault step started. */
+export function recoveryDownload(
+  fault: ScenarioReport['fault'],
+  downloads: readonly DownloadReport[],
+): DownloadReport | undefined {
+  if (fault === undefined) return undefined;
+  let last: DownloadReport | undefined;
+  for (const d of downloads) {
+    if (!d.verified || d.finishedAtMs === undefined || d.finishedAtMs < fault.atMs) continue;
+    if (last === undefined || d.finishedAtMs > (last.finishedAtMs ?? 0)) last = d;
+  }
+  return last;
+}
+
+/** `recoverMs`: from the fault step's start to the end of `recoveryDownload`. */
+function recoveryOf(
+  fault: ScenarioReport['fault'],
+  downloads: readonly DownloadReport[],
+): Pick<ScenarioReport, 'recoverMs'> {
+  const end = recoveryDownload(fault, downloads)?.finishedAtMs;
+  return fault === undefined || end === undefined ? {} : { recoverMs: end - fault.atMs };
 }
 
 function asLabError(err: unknown): LabError {
@@ -494,6 +614,10 @@ function describeStep(step: ScenarioStep, targets: string[]): string {
       return `sleep ${step.seconds} s`;
     case 'rate':
       return `rate${on} upload=${step.upload ?? '-'} download=${step.download ?? '-'}`;
+    case 'faults':
+      return `faults${on} corrupt=${step.corrupt ?? 0} drop=${step.drop ?? 0} delay=${step.delayMs ?? 0} ms`;
+    case 'fill-disk':
+      return `fill-disk${on} with ${step.bytes} bytes`;
     case 'assert':
       return `assert on${on}${step.file === undefined ? '' : ` ${step.file}`}`;
     default:

@@ -19,6 +19,9 @@ export const PEER_ACTIONS = [
 /** Control commands without arguments; `files` and `status` print what the peer answers. */
 export const CONTROL_ACTIONS = ['connect', 'disconnect', 'publish', 'files', 'status'] as const;
 
+/** The file `fill-disk` writes into the data directory (hidden, so `publish` skips it) and `free-disk` removes. */
+export const FILLER_FILE = '.swarmlab-fill';
+
 export type ContainerAction = (typeof PEER_ACTIONS)[number];
 export type SimpleControlAction = (typeof CONTROL_ACTIONS)[number];
 
@@ -34,6 +37,11 @@ export interface StepTiming {
   note?: string;
   /** Upper bound for this step, in seconds. */
   timeoutSeconds?: number;
+  /**
+   * This step injects the scenario's fault (at most one step per scenario): `chaos` measures the time to
+   * recover from its start to the completion of the last download that finishes after it.
+   */
+  fault?: boolean;
 }
 
 export type ContainerStep = StepTiming & Target & { action: ContainerAction };
@@ -48,10 +56,27 @@ export type DownloadStep = StepTiming &
     wait?: boolean;
     /** The download is expected to fail (the step fails if it succeeds). */
     expectFailure?: boolean;
+    /** The download is expected to fail with this error code from the peer (`ERR_DISK_FULL`); implies `expectFailure`. */
+    expectError?: string;
   };
 export type WaitStep = StepTiming & Partial<Target> & { action: 'wait'; file?: string };
 export type RateStep = StepTiming & Target & { action: 'rate'; upload?: number | null; download?: number | null };
-export type SleepStep = Omit<StepTiming, 'timeoutSeconds'> & { action: 'sleep'; seconds: number };
+export type SleepStep = Omit<StepTiming, 'timeoutSeconds' | 'fault'> & { action: 'sleep'; seconds: number };
+/** `ctl faults`: lab faults on the chunks the peer serves; a field left out is reset to 0 (docs/control.md). */
+export type FaultsStep = StepTiming &
+  Target & {
+    action: 'faults';
+    /** Share (0..1) of served chunks sent with a byte flipped: a lying peer. */
+    corrupt?: number;
+    /** Share (0..1) of requested chunks never answered. */
+    drop?: number;
+    /** Delay added to every served chunk, in ms. */
+    delayMs?: number;
+  };
+/** Writes a filler of `bytes` into the peer's data directory, a tmpfs of `dataTmpfsBytes`, so that it fills up. */
+export type FillDiskStep = StepTiming & Target & { action: 'fill-disk'; bytes: number };
+/** Removes the filler that `fill-disk` wrote. */
+export type FreeDiskStep = StepTiming & Target & { action: 'free-disk' };
 export type AssertStep = StepTiming &
   Target & {
     action: 'assert';
@@ -66,6 +91,10 @@ export type AssertStep = StepTiming &
     sourcesExclude?: string[];
     /** `files` on the peer lists these names. */
     listed?: string[];
+    /** `files` on the peer shows `file` with exactly this many holders (0: not listed at all). */
+    holders?: number;
+    /** The peer's container logs contain each of these texts (e.g. a warning the peer must have logged). */
+    logged?: string[];
     /** `status` on the peer shows `file` complete (true) or not held completely (false). */
     complete?: boolean;
     /** The container is running (true) or not (false). */
@@ -75,7 +104,17 @@ export type AssertStep = StepTiming &
   };
 
 export type ScenarioStep =
-  ContainerStep | SimpleControlStep | GenerateStep | DownloadStep | WaitStep | RateStep | SleepStep | AssertStep;
+  | ContainerStep
+  | SimpleControlStep
+  | GenerateStep
+  | DownloadStep
+  | WaitStep
+  | RateStep
+  | SleepStep
+  | AssertStep
+  | FaultsStep
+  | FillDiskStep
+  | FreeDiskStep;
 
 export type ScenarioAction = ScenarioStep['action'];
 
@@ -89,6 +128,8 @@ export interface ScenarioPeer {
   start?: boolean;
   /** Extra environment for the container. */
   env?: Record<string, string>;
+  /** Mount a tmpfs of this many bytes at the data directory (/data), a small disk that `fill-disk` can fill. */
+  dataTmpfsBytes?: number;
 }
 
 export interface Scenario {
@@ -107,6 +148,19 @@ export interface Scenario {
 
 export const MAX_PEERS = 32;
 
+/** The checks an `assert` step can make; it needs at least one. */
+export const ASSERT_CHECKS = [
+  'verified',
+  'minSources',
+  'sourcesInclude',
+  'sourcesExclude',
+  'listed',
+  'holders',
+  'logged',
+  'complete',
+  'running',
+] as const;
+
 const NAME_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,62}$';
 const FILE_PATTERN = '^[^/\\\\\\x00]{1,255}$';
 
@@ -114,12 +168,16 @@ const peerName = { type: 'string', pattern: NAME_PATTERN } as const;
 const fileName = { type: 'string', pattern: FILE_PATTERN, not: { enum: ['.', '..'] } } as const;
 const seconds = { type: 'number', minimum: 0, maximum: 3600 } as const;
 const bytesPerSecond = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] } as const;
+const share = { type: 'number', minimum: 0, maximum: 1 } as const;
+export const MIN_TMPFS_BYTES = 64 * 1024;
+export const MAX_TMPFS_BYTES = 1024 * 1024 * 1024;
 
 const timing = {
   at: seconds,
   after: seconds,
   note: { type: 'string', maxLength: 200 },
   timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+  fault: { type: 'boolean' },
 } as const;
 
 const target = {
@@ -174,7 +232,12 @@ export const STEP_SCHEMAS: Record<ScenarioAction, Record<string, unknown>> = {
   ),
   download: stepSchema(
     ['download'],
-    { file: fileName, wait: { type: 'boolean' }, expectFailure: { type: 'boolean' } },
+    {
+      file: fileName,
+      wait: { type: 'boolean' },
+      expectFailure: { type: 'boolean' },
+      expectError: { type: 'string', pattern: '^ERR_[A-Z0-9_]{1,60}$' },
+    },
     { required: ['file'] },
   ),
   wait: {
@@ -203,6 +266,13 @@ export const STEP_SCHEMAS: Record<ScenarioAction, Record<string, unknown>> = {
       sourcesInclude: { type: 'array', items: peerName, minItems: 1, uniqueItems: true },
       sourcesExclude: { type: 'array', items: peerName, minItems: 1, uniqueItems: true },
       listed: { type: 'array', items: fileName, minItems: 1, uniqueItems: true },
+      holders: { type: 'integer', minimum: 0, maximum: MAX_PEERS },
+      logged: {
+        type: 'array',
+        items: { type: 'string', minLength: 1, maxLength: 200 },
+        minItems: 1,
+        uniqueItems: true,
+      },
       complete: { type: 'boolean' },
       running: { type: 'boolean' },
       withinSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 600 },
@@ -210,13 +280,22 @@ export const STEP_SCHEMAS: Record<ScenarioAction, Record<string, unknown>> = {
     {
       allOf: [
         {
-          anyOf: ['verified', 'minSources', 'sourcesInclude', 'sourcesExclude', 'listed', 'complete', 'running'].map(
-            (check) => ({ required: [check] }),
-          ),
+          anyOf: ASSERT_CHECKS.map((check) => ({ required: [check] })),
         },
       ],
     },
   ),
+  faults: stepSchema(
+    ['faults'],
+    { corrupt: share, drop: share, delayMs: { type: 'integer', minimum: 0, maximum: 60_000 } },
+    { allOf: [{ anyOf: [{ required: ['corrupt'] }, { required: ['drop'] }, { required: ['delayMs'] }] }] },
+  ),
+  'fill-disk': stepSchema(
+    ['fill-disk'],
+    { bytes: { type: 'integer', minimum: 4096, maximum: MAX_TMPFS_BYTES } },
+    { required: ['bytes'] },
+  ),
+  'free-disk': stepSchema(['free-disk'], {}),
 };
 
 export const ACTIONS = Object.keys(STEP_SCHEMAS) as ScenarioAction[];
@@ -246,6 +325,7 @@ export const SCENARIO_SCHEMA = {
                 additionalProperties: { type: 'string' },
                 propertyNames: { pattern: '^[A-Z_][A-Z0-9_]*$' },
               },
+              dataTmpfsBytes: { type: 'integer', minimum: MIN_TMPFS_BYTES, maximum: MAX_TMPFS_BYTES },
             },
             required: ['name'],
             additionalProperties: false,

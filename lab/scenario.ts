@@ -12,6 +12,7 @@ import YAML from 'yaml';
 import { ScenarioInvalidError, ScenarioReadError, type ScenarioIssue } from './errors';
 import {
   ACTIONS,
+  ASSERT_CHECKS,
   PEER_ACTIONS,
   SCENARIO_SCHEMA,
   type Scenario,
@@ -96,6 +97,8 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
   });
   const known = [...names].join(', ');
   const containerActions: readonly string[] = PEER_ACTIONS;
+  const tmpfsBytes = new Map(peers.map((peer) => [peer.name, peer.dataTmpfsBytes]));
+  let faultStep: number | undefined;
 
   scenario.steps.forEach((step, i) => {
     const at = `/steps/${i}`;
@@ -111,12 +114,39 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
     if ('peers' in step && Array.isArray(step.peers)) {
       step.peers.forEach((name, j) => checkName(name, `${at}/peers/${j}`, allowTracker));
     }
+    if ('fault' in step && step.fault === true) {
+      if (faultStep === undefined) faultStep = i;
+      else
+        issues.push({
+          instancePath: `${at}/fault`,
+          message: `only one step can be the fault (step ${faultStep + 1} is)`,
+        });
+    }
+    if (step.action === 'fill-disk' || step.action === 'free-disk') {
+      // The filler goes to a tmpfs only: on the container's own file system it would fill the host's disk.
+      stepTargets(step, peers).forEach((name, j) => {
+        if (!names.has(name)) return;
+        const size = tmpfsBytes.get(name);
+        const path = 'peer' in step && typeof step.peer === 'string' ? `${at}/peer` : `${at}/peers/${j}`;
+        if (size === undefined) {
+          issues.push({
+            instancePath: path,
+            message: `"${step.action}" needs a peer with dataTmpfsBytes ("${name}" has none)`,
+          });
+        } else if (step.action === 'fill-disk' && step.bytes >= size) {
+          issues.push({
+            instancePath: `${at}/bytes`,
+            message: `must be less than ${name}'s dataTmpfsBytes (${size}) (got ${step.bytes})`,
+          });
+        }
+      });
+    }
     if (step.action === 'assert') {
       step.sourcesInclude?.forEach((name, j) => checkName(name, `${at}/sourcesInclude/${j}`, false));
       step.sourcesExclude?.forEach((name, j) => checkName(name, `${at}/sourcesExclude/${j}`, false));
-      const needsFile = (['verified', 'minSources', 'sourcesInclude', 'sourcesExclude', 'complete'] as const).filter(
-        (key) => step[key] !== undefined,
-      );
+      const needsFile = (
+        ['verified', 'minSources', 'sourcesInclude', 'sourcesExclude', 'holders', 'complete'] as const
+      ).filter((key) => step[key] !== undefined);
       if (step.file === undefined && needsFile.length > 0) {
         issues.push({ instancePath: at, message: `must have property "file" (needed by ${needsFile.join(', ')})` });
       }
@@ -170,13 +200,12 @@ export function explainSchemaErrors(errors: ErrorObject[], data: unknown): Scena
         else add(path, valueHint(data, path, 'is not allowed'));
         break;
       case 'anyOf':
-        if (/\/allOf\/\d+\/anyOf$/.test(error.schemaPath) && /assert/.test(error.schemaPath)) {
-          add(
-            path,
-            'assert needs at least one check: verified, minSources, sourcesInclude, sourcesExclude, listed, complete, running',
-          );
-        } else if (/\/allOf\/\d+\/anyOf$/.test(error.schemaPath)) {
-          add(path, 'rate needs "upload" or "download"');
+        if (/\/allOf\/\d+\/anyOf$/.test(error.schemaPath)) {
+          // Which fields a step needs one of depends on its action (the schema path only has an index).
+          const action = valueAt(data, `${path}/action`);
+          if (action === 'assert') add(path, `assert needs at least one check: ${ASSERT_CHECKS.join(', ')}`);
+          else if (action === 'faults') add(path, 'faults needs "corrupt", "drop" or "delayMs"');
+          else add(path, 'rate needs "upload" or "download"');
         } else if (
           // A branch of the right type that failed a constraint (`minimum`, ...) says more than the summary.
           !errors.some(

@@ -56,6 +56,14 @@ describe('ctlArgv', () => {
       '--download',
       'off',
     ]);
+    expect(ctlArgv('faults', { corrupt: 1, delayMs: 20 })).toEqual([
+      'swarmlab',
+      'ctl',
+      '--json',
+      'faults',
+      'corrupt=1',
+      'delay=20',
+    ]);
   });
 });
 

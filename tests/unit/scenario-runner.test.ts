@@ -30,6 +30,14 @@ class FakeDocker implements LabDocker {
   /** Per peer: sources its download reports. */
   sources = new Map<string, Record<string, number>>();
   failDownloads = new Set<string>();
+  /** The peer's error code for a failing download. */
+  failCode = 'ERR_NO_SOURCES';
+  /** Holders that `files` reports for a.txt. */
+  holders = 2;
+  /** What `logs` returns for every container. */
+  logText = '';
+  /** Every container's create options, by short name. */
+  created = new Map<string, CreateContainerInit>();
   private nextId = 1;
 
   async createNetwork(init: { name: string; run: string }): Promise<LabNetwork> {
@@ -45,6 +53,7 @@ class FakeDocker implements LabDocker {
   }
   private create(init: CreateContainerInit): LabContainer {
     const id = `c${this.nextId++}`;
+    this.created.set(init.shortName, init);
     const started = init.start ?? true;
     const container: LabContainer = {
       id,
@@ -82,14 +91,20 @@ class FakeDocker implements LabDocker {
     if (cmd[0] === 'sha256sum')
       return { exitCode: 0, stdout: `${this.downloadSha.get(peer) ?? SHA}  ${cmd[1]}\n`, stderr: '' };
     if (cmd[0] === 'stat') return { exitCode: 0, stdout: '65536\n', stderr: '' };
+    if (cmd[0] === 'dd' || cmd[0] === 'rm' || cmd[0] === 'df') {
+      this.calls.push(`${peer} ${cmd.join(' ')}`);
+      const df = 'Filesystem 1K-blocks Used Available Use% Mounted on\ntmpfs 2048 1024 1024 50% /data\n';
+      return { exitCode: 0, stdout: cmd[0] === 'df' ? df : '', stderr: '' };
+    }
     const command = cmd[3] ?? '';
     this.calls.push(`${peer} ${command}`);
+    if (command === 'faults') this.calls.push(`${peer} ${cmd.slice(3).join(' ')}`);
     const lines: string[] = [];
     const respond = (result: unknown): void => void lines.push(JSON.stringify({ id: 1, ok: true, result }));
     switch (command) {
       case 'download': {
         if (this.failDownloads.has(peer)) {
-          lines.push(JSON.stringify({ id: 1, ok: false, error: { code: 'ERR_NO_SOURCES', message: 'no sources' } }));
+          lines.push(JSON.stringify({ id: 1, ok: false, error: { code: this.failCode, message: 'it failed' } }));
           break;
         }
         const sources = this.sources.get(peer) ?? { 'peer-1': 2, 'peer-2': 2 };
@@ -122,13 +137,16 @@ class FakeDocker implements LabDocker {
         break;
       }
       case 'files':
-        respond({ files: [{ fileId: 'f'.repeat(64), name: 'a.txt', size: 65536, chunks: 4, holders: 2 }] });
+        respond({ files: [{ fileId: 'f'.repeat(64), name: 'a.txt', size: 65536, chunks: 4, holders: this.holders }] });
         break;
       case 'status':
         respond({ connected: true, files: [{ name: 'a.txt', have: 4, chunks: 4, complete: true }] });
         break;
       case 'upload':
         respond({ published: [{ name: 'a.txt', chunks: 4 }] });
+        break;
+      case 'faults':
+        respond({ delayMs: 0, dropRate: 0, corruptRate: cmd.includes('corrupt=1') ? 1 : 0 });
         break;
       default:
         respond({});
@@ -157,7 +175,7 @@ class FakeDocker implements LabDocker {
     this.get(containerId).ip = '172.30.0.99';
   }
   async logs(): Promise<{ stdout: string; stderr: string; combined: string }> {
-    return { stdout: '', stderr: '', combined: '' };
+    return { stdout: this.logText, stderr: '', combined: this.logText };
   }
   async removeContainer(id: string): Promise<void> {
     this.containers.delete(id);
@@ -329,5 +347,102 @@ describe('ScenarioRunner (fake docker)', () => {
     });
     expect((await run.teardown()).containers).toBe(2);
     expect(await controller.listRuns()).toEqual([]);
+  });
+
+  it('sets faults through ctl and measures recovery from the fault step to the last verified download', async () => {
+    const docker = new FakeDocker();
+    docker.sources.set('peer-3', { 'peer-1': 4 });
+    docker.logText = '{"message":"rejected a chunk that failed verification"}\n';
+    const { report, out } = await replay(docker, {
+      name: 'liar',
+      peers: 3,
+      steps: [
+        { action: 'generate', peers: ['peer-1', 'peer-2'], file: 'a.txt', size: 10 },
+        { action: 'faults', peer: 'peer-2', corrupt: 1, fault: true },
+        { action: 'sleep', seconds: 0.2 },
+        { action: 'download', peer: 'peer-3', file: 'a.txt' },
+        {
+          action: 'assert',
+          peer: 'peer-3',
+          file: 'a.txt',
+          verified: true,
+          sourcesExclude: ['peer-2'],
+          logged: ['rejected a chunk that failed verification'],
+        },
+      ],
+    });
+    expect(report.ok).toBe(true);
+    expect(docker.calls).toContain('peer-2 faults corrupt=1');
+    expect(out).toContainEqual(expect.stringMatching(/step 2\/5 faults peer-2 corrupt=1 .*\[fault\]/));
+    expect(report.fault).toMatchObject({ index: 1, action: 'faults' });
+    const download = report.downloads[0];
+    expect(download?.finishedAtMs).toBeGreaterThanOrEqual((report.fault?.atMs ?? 0) + 200);
+    expect(report.recoverMs).toBe((download?.finishedAtMs ?? 0) - (report.fault?.atMs ?? 0));
+  });
+
+  it('leaves recoverMs out without a fault step, and fails a logged check that does not hold', async () => {
+    const docker = new FakeDocker();
+    const { report } = await replay(docker, {
+      name: 'nofault',
+      peers: 2,
+      steps: [
+        { action: 'download', peer: 'peer-2', file: 'a.txt' },
+        { action: 'assert', peer: 'peer-2', logged: ['never said'] },
+      ],
+    });
+    expect(report.fault).toBeUndefined();
+    expect(report.recoverMs).toBeUndefined();
+    expect(report.ok).toBe(false);
+    expect(report.error?.message).toMatch(/logs do not contain "never said"/);
+  });
+
+  it('checks the error code of a download expected to fail', async () => {
+    const steps = [{ action: 'download', peer: 'peer-2', file: 'a.txt', expectError: 'ERR_DISK_FULL' }];
+    const full = new FakeDocker();
+    full.failDownloads.add('peer-2');
+    full.failCode = 'ERR_DISK_FULL';
+    expect((await replay(full, { name: 'x', peers: 2, steps })).report.ok).toBe(true);
+    const other = new FakeDocker();
+    other.failDownloads.add('peer-2');
+    const { report } = await replay(other, { name: 'x', peers: 2, steps });
+    expect(report.ok).toBe(false);
+    expect(report.error?.message).toMatch(/failed with ERR_NO_SOURCES, expected ERR_DISK_FULL/);
+  });
+
+  it('asserts the holders the tracker lists, retrying within the given time', async () => {
+    const docker = new FakeDocker();
+    docker.holders = 3;
+    const assertHolders = (holders: number): Record<string, unknown> => ({
+      action: 'assert',
+      peer: 'peer-1',
+      file: 'a.txt',
+      holders,
+      withinSeconds: 0.3,
+    });
+    expect((await replay(docker, { name: 'h', peers: 1, steps: [assertHolders(3)] })).report.ok).toBe(true);
+    const { report } = await replay(docker, { name: 'h', peers: 1, steps: [assertHolders(2)] });
+    expect(report.ok).toBe(false);
+    expect(report.error?.message).toMatch(/files shows a\.txt with 3 holder\(s\), expected 2/);
+  });
+
+  it('mounts a tmpfs at /data for dataTmpfsBytes, fills it with dd and frees it with rm', async () => {
+    const docker = new FakeDocker();
+    const { report } = await replay(docker, {
+      name: 'disk',
+      peers: [{ name: 'peer-1' }, { name: 'peer-2', dataTmpfsBytes: 2097152 }],
+      steps: [
+        { action: 'fill-disk', peer: 'peer-2', bytes: 1048576, fault: true },
+        { action: 'free-disk', peer: 'peer-2' },
+      ],
+    });
+    expect(report.ok).toBe(true);
+    expect(docker.created.get('peer-2')?.tmpfs).toEqual([{ target: '/data', sizeBytes: 2097152 }]);
+    expect(docker.created.get('peer-1')?.tmpfs).toBeUndefined();
+    expect(docker.calls).toEqual(
+      expect.arrayContaining([
+        'peer-2 dd if=/dev/zero of=/data/.swarmlab-fill bs=4096 count=256',
+        'peer-2 rm -f /data/.swarmlab-fill',
+      ]),
+    );
   });
 });
