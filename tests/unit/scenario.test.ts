@@ -46,9 +46,19 @@ function pathsOf(data: unknown): string[] {
 describe('shipped scenarios', () => {
   const files = readdirSync(SCENARIO_DIR).filter((f) => /\.(ya?ml|json)$/.test(f));
 
-  it('ships demo, late-joiner, seeder-killed and churn', () => {
+  it('ships demo, late-joiner, churn and the fault scenarios', () => {
     expect(files).toEqual(
-      expect.arrayContaining(['demo.yaml', 'late-joiner.yaml', 'seeder-killed.yaml', 'churn.yaml']),
+      expect.arrayContaining([
+        'demo.yaml',
+        'late-joiner.yaml',
+        'churn.yaml',
+        'seeder-killed.yaml',
+        'source-paused.yaml',
+        'tracker-restart.yaml',
+        'partition.yaml',
+        'lying-peer.yaml',
+        'disk-full.yaml',
+      ]),
     );
   });
 
@@ -227,5 +237,75 @@ describe('scenario validation', () => {
     } catch (err) {
       expect((err as ScenarioReadError).code).toBe('ERR_LAB_SCENARIO_READ');
     }
+  });
+});
+
+describe('fault steps (issue 5)', () => {
+  it('accepts a faults step and needs at least one of corrupt, drop, delayMs', () => {
+    expect(() => validateScenario(withStep(2, { action: 'faults', peer: 'peer-1', corrupt: 1 }))).not.toThrow();
+    expect(issuesOf(withStep(2, { action: 'faults', peer: 'peer-1' }))).toEqual([
+      { instancePath: '/steps/2', message: 'faults needs "corrupt", "drop" or "delayMs"' },
+    ]);
+    expect(pathsOf(withStep(2, { action: 'faults', peer: 'peer-1', corrupt: 1.5 }))).toEqual(['/steps/2/corrupt']);
+    expect(pathsOf(withStep(2, { action: 'faults', peer: 'tracker', drop: 0.1 }))).toEqual(['/steps/2/peer']);
+  });
+
+  it('says what an assertion without a check needs', () => {
+    expect(issuesOf(withStep(4, { action: 'assert', peer: 'peer-2', file: 'a.txt' }))).toEqual([
+      { instancePath: '/steps/4', message: expect.stringMatching(/^assert needs at least one check: .*holders/) },
+    ]);
+  });
+
+  it('marks at most one step as the fault', () => {
+    const data = base();
+    const steps = data['steps'] as Record<string, unknown>[];
+    steps[2] = { action: 'kill', peer: 'peer-1', fault: true };
+    expect(() => validateScenario(data)).not.toThrow();
+    steps[3] = { action: 'download', peer: 'peer-2', file: 'a.txt', fault: true };
+    expect(issuesOf(data)).toEqual([
+      { instancePath: '/steps/3/fault', message: 'only one step can be the fault (step 3 is)' },
+    ]);
+    expect(pathsOf(withStep(2, { action: 'sleep', seconds: 1, fault: true }))).toEqual(['/steps/2/fault']);
+  });
+
+  it('fills only a tmpfs data directory, and with less than its size', () => {
+    const peers = [{ name: 'peer-1' }, { name: 'peer-2', dataTmpfsBytes: 1048576 }, { name: 'peer-3' }];
+    const fill = (peer: string, bytes: number): Record<string, unknown> => ({
+      ...withStep(2, { action: 'fill-disk', peer, bytes }),
+      peers,
+    });
+    expect(() => validateScenario(fill('peer-2', 524288))).not.toThrow();
+    expect(issuesOf(fill('peer-1', 524288))[0]).toMatchObject({
+      instancePath: '/steps/2/peer',
+      message: expect.stringMatching(/needs a peer with dataTmpfsBytes/),
+    });
+    expect(pathsOf(fill('peer-2', 1048576))).toEqual(['/steps/2/bytes']);
+    expect(pathsOf({ ...withStep(2, { action: 'free-disk', peers: ['peer-2', 'peer-3'] }), peers })).toEqual([
+      '/steps/2/peers/1',
+    ]);
+    expect(pathsOf({ ...base(), peers: [{ name: 'peer-1', dataTmpfsBytes: 10 }] })).toContain(
+      '/peers/0/dataTmpfsBytes',
+    );
+  });
+
+  it('checks holders and logged assertions and the expected error code of a download', () => {
+    expect(() =>
+      validateScenario(withStep(4, { action: 'assert', peer: 'peer-1', file: 'a.txt', holders: 0 })),
+    ).not.toThrow();
+    expect(issuesOf(withStep(4, { action: 'assert', peer: 'peer-1', holders: 2 }))[0]?.message).toMatch(
+      /"file" \(needed by holders\)/,
+    );
+    expect(() =>
+      validateScenario(withStep(4, { action: 'assert', peer: 'peer-2', logged: ['rejected a chunk'] })),
+    ).not.toThrow();
+    expect(pathsOf(withStep(4, { action: 'assert', peer: 'peer-2', logged: [] }))).toEqual(['/steps/4/logged']);
+    expect(() =>
+      validateScenario(
+        withStep(3, { action: 'download', peer: 'peer-2', file: 'a.txt', expectError: 'ERR_DISK_FULL' }),
+      ),
+    ).not.toThrow();
+    expect(
+      pathsOf(withStep(3, { action: 'download', peer: 'peer-2', file: 'a.txt', expectError: 'disk full' })),
+    ).toEqual(['/steps/3/expectError']);
   });
 });
