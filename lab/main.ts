@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
 
 import { createLogger, setLogLevel } from '../src/shared/logger';
+import { chaosCommand, DEFAULT_CHAOS_RUN_PREFIX } from './chaos';
 import {
   buildCommand,
   demoCommand,
@@ -36,6 +37,10 @@ commands:
                                      replay the classic demo (lab/scenarios/demo.yaml) on 5 containers
   run SCENARIO [--json] [--keep] [--run NAME]
                                      replay a scenario file (YAML or JSON), e.g. lab/scenarios/seeder-killed.yaml
+  chaos [SCENARIO...] [--json] [--keep] [--run PREFIX]
+                                     replay every fault scenario (or the named ones: partition, lying-peer, ...)
+                                     on runs PREFIX-SCENARIO (default ${DEFAULT_CHAOS_RUN_PREFIX}) and print
+                                     fault, survived, bytes verified, time to recover; exit 0 only if all survived
   status [--run NAME]                containers, addresses, states and what each peer holds
   logs [PEER] [--run NAME] [--tail N]
                                      container logs (PEER: tracker, peer-1, ...)
@@ -124,6 +129,13 @@ async function main(argv: string[]): Promise<number> {
         if (file === undefined) throw new UsageError('run needs a SCENARIO file');
         return runCommand(ctx, file, { json: values.json, keep: values.keep, ...(run === undefined ? {} : { run }) });
       }
+      case 'chaos':
+        return chaosCommand(ctx, {
+          only: rest,
+          json: values.json,
+          keep: values.keep,
+          ...(run === undefined ? {} : { runPrefix: run }),
+        });
       case 'status':
         return statusCommand(ctx, run);
       case 'logs':

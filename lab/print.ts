@@ -2,6 +2,7 @@
  * The lab's only printing module: tables, transcripts and results go to stdout from here. Logs go to
  * stderr through the logger; a `--json` result is always the last stdout line, a single JSON record.
  */
+import type { ChaosResult } from './chaos';
 import type { LabContainer } from './lab-docker';
 import type { ChunkEvent, FilesResult, StatusResult } from './peer-control';
 
@@ -141,6 +142,19 @@ export class Printer {
           `chunks from {${sources}}${r.ms === undefined ? '' : ` in ${r.ms} ms`}`,
       );
     }
+  }
+
+  /** The chaos summary: one row per fault. */
+  chaos(results: readonly ChaosResult[]): void {
+    this.table(
+      ['FAULT', 'SURVIVED', 'BYTES VERIFIED', 'TIME TO RECOVER'],
+      results.map((r) => [
+        r.fault,
+        r.survived ? 'yes' : 'NO',
+        String(r.bytesVerified),
+        r.recoverS === null ? '-' : `${r.recoverS.toFixed(1)} s`,
+      ]),
+    );
   }
 
   logs(name: string, text: string): void {
