@@ -4,7 +4,8 @@
  * corrupted bytes, and a download directory that cannot be written. Every download that can finish
  * must finish with the right bytes; the rest must fail with a clear error code.
  */
-import { chmod, mkdir, open, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, open, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import path from 'node:path';
@@ -260,6 +261,47 @@ describe('faults (issue 5)', () => {
     const fetched = Object.values(done.chunksBySource as Record<string, number>).reduce((sum, n) => sum + n, 0);
     expect(fetched + (done.keptChunks as number)).toBe(chunks);
   });
+
+  test.each(['a garbled sidecar', 'a partial file whose bytes were damaged'])(
+    'the downloading peer killed and restarted with %s: the new download re-verifies and finishes right',
+    async (damage) => {
+      const chunks = 48;
+      const sha = await publishSame(swarm, ['p1'], 'damaged.bin', chunks * CHUNK, 128 * 1024);
+      await swarm.startPeer('dl', { chunkSize: CHUNK });
+      await swarm.control('dl', 'connect');
+      await startDownload(swarm, 'dl', 'damaged.bin', 10);
+      await sleep(600);
+      await swarm.stopPeer('dl', 'SIGKILL');
+
+      const downloads = path.join(swarm.dir, 'dl', '.swarmlab', 'downloads');
+      const entries = await readdir(downloads);
+      const sidecar = entries.find((name) => name.endsWith('.json'));
+      const part = entries.find((name) => name.endsWith('.part'));
+      expect(sidecar && part).toBeTruthy();
+      if (damage === 'a garbled sidecar') {
+        await writeFile(path.join(downloads, sidecar!), '{"manifest": {"name": "../../evil", "size": -1}, "bitfield": "////"}');
+      } else {
+        // Every byte of the partial file overwritten: nothing the sidecar claims still verifies.
+        const handle = await open(path.join(downloads, part!), 'r+');
+        try {
+          await handle.write(Buffer.alloc(chunks * CHUNK, 0x42), 0, chunks * CHUNK, 0);
+        } finally {
+          await handle.close();
+        }
+      }
+
+      await swarm.startPeer('dl', { chunkSize: CHUNK });
+      await swarm.control('dl', 'connect');
+      const done = await swarm.control('dl', 'download', { name: 'damaged.bin' });
+      expect(done.keptChunks).toBe(0);
+      expect(done.verified).toBe(true);
+      expect(done.sha256).toBe(sha);
+      expect(await sha256File(done.path as string)).toBe(sha);
+      expect(done.chunksBySource).toEqual({ p1: chunks });
+      // Nothing escaped the directory.
+      expect(existsSync(path.join(swarm.dir, 'evil'))).toBe(false);
+    },
+  );
 
   describe('a lying peer', () => {
     const chunks = 32;
