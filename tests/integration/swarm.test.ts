@@ -314,4 +314,64 @@ describe('swarm (issue 2)', () => {
     expect(result).toMatchObject({ bytes: 0, sha256: generated.sha256, verified: true, path: path.join(swarm.peer('dl').dir, 'empty.txt') });
     expect(await sha256File(path.join(swarm.peer('dl').dir, 'empty.txt'))).toBe(generated.sha256);
   });
+
+  // KNOWN BUG (fails until fixed in src/): after a published file is rewritten and `upload` runs
+  // again, the tracker lists both versions (same name, old and new fileId) and `download draft.txt`
+  // answers ERR_AMBIGUOUS. ChunkStore.scanPublishable (src/peer/chunk-store.ts) re-hashes the changed
+  // path and adds a new StoredFile but keeps the old one for the same path (still complete, still
+  // re-published by reannounce() after a tracker reconnect), and PeerNode.upload() never withdraws
+  // it at the tracker; the stale copy is only dropped once a chunk read notices the change.
+  test('KNOWN BUG: a published file rewritten and uploaded again: the network lists only the new version', async () => {
+    await swarm.startPeer('pub', { chunkSize: CHUNK });
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('pub', 'connect');
+    await swarm.control('dl', 'connect');
+    await swarm.control('pub', 'generate', { name: 'draft.txt', size: 3 * CHUNK, seed: 'v1', text: true });
+    await swarm.control('pub', 'upload');
+    const v2 = await swarm.control('pub', 'generate', { name: 'draft.txt', size: 3 * CHUNK + 10, seed: 'v2', text: true });
+    await swarm.control('pub', 'upload');
+
+    const files = await listFiles(swarm, 'dl');
+    expect(files).toEqual([expect.objectContaining({ name: 'draft.txt', size: 3 * CHUNK + 10 })]);
+    const result = await swarm.control('dl', 'download', { name: 'draft.txt' });
+    expect(result).toMatchObject({ verified: true, sha256: v2.sha256 });
+  });
+
+  test('a 24 MiB file at the default chunk size from two unlimited publishers', async () => {
+    const size = 24 * 1024 * 1024 + 12345;
+    await swarm.startPeer('p1');
+    await swarm.startPeer('p2');
+    await swarm.startPeer('dl');
+    for (const name of ['p1', 'p2', 'dl']) await swarm.control(name, 'connect');
+    const generated = await swarm.control('p1', 'generate', { name: 'big.bin', size, seed: 'big' });
+    await swarm.control('p2', 'generate', { name: 'big.bin', size, seed: 'big' });
+    await swarm.control('p1', 'upload');
+    await swarm.control('p2', 'upload');
+    const [row] = await listFiles(swarm, 'dl');
+    expect(row).toMatchObject({ chunkSize: 256 * 1024, chunks: Math.ceil(size / (256 * 1024)) });
+
+    const result = await swarm.control('dl', 'download', { name: 'big.bin' });
+    expect(result).toMatchObject({ verified: true, sha256: generated.sha256, bytes: size });
+    expect(await sha256File(result.path as string)).toBe(generated.sha256);
+  });
+
+  test('five downloaders at once from one slow seed all finish, verified', async () => {
+    const chunks = 32;
+    await swarm.startPeer('seed', { chunkSize: CHUNK, uploadRate: 256 * 1024 });
+    await swarm.control('seed', 'connect');
+    const generated = await swarm.control('seed', 'generate', { name: 'crowd.bin', size: chunks * CHUNK, seed: 'crowd' });
+    await swarm.control('seed', 'upload');
+    const names = ['d1', 'd2', 'd3', 'd4', 'd5'];
+    for (const name of names) {
+      await swarm.startPeer(name, { chunkSize: CHUNK });
+      await swarm.control(name, 'connect');
+    }
+    const results = await Promise.all(names.map((name) => swarm.control(name, 'download', { name: 'crowd.bin' })));
+    for (const result of results) expect(result).toMatchObject({ verified: true, sha256: generated.sha256 });
+    // The seed did not have to send every copy itself.
+    const fromSeed = results.reduce((sum, result) => sum + ((result.chunksBySource as Record<string, number>).seed ?? 0), 0);
+    expect(fromSeed).toBeLessThan(names.length * chunks);
+    const [row] = await listFiles(swarm, 'seed');
+    expect(row).toMatchObject({ holders: 6, seeders: 6 });
+  });
 });
