@@ -374,4 +374,51 @@ describe('swarm (issue 2)', () => {
     const [row] = await listFiles(swarm, 'seed');
     expect(row).toMatchObject({ holders: 6, seeders: 6 });
   });
+
+  test('during a download: status lists it, and the tracker counts the downloader as a holder, not a seeder', async () => {
+    const chunks = 48;
+    await swarm.startPeer('seed', { chunkSize: CHUNK, uploadRate: 96 * 1024 });
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('seed', 'connect');
+    await swarm.control('dl', 'connect');
+    await swarm.control('seed', 'generate', { name: 'midway.bin', size: chunks * CHUNK, seed: 'midway' });
+    const fileId = ((await swarm.control('seed', 'upload')).published as FileRow[])[0]!.fileId;
+
+    const seen = collector();
+    const result = swarm.control('dl', 'download', { name: 'midway.bin' }, seen.onLine);
+    result.catch(() => undefined);
+    await waitFor(() => seen.events('chunk').length >= 4, 20_000, 20);
+
+    const status = await swarm.control('dl', 'status');
+    expect(status.downloads).toEqual([fileId]);
+    expect(status.files).toEqual([expect.objectContaining({ fileId, complete: false, chunks })]);
+    const row = await waitFor(async () => (await listFiles(swarm, 'seed')).find((file) => file.holders === 2), 10_000, 100);
+    expect(row).toMatchObject({ holders: 2, seeders: 1 });
+
+    expect(await result).toMatchObject({ verified: true });
+    expect((await swarm.control('dl', 'status')).downloads).toEqual([]);
+    expect(await waitFor(async () => (await listFiles(swarm, 'seed')).find((file) => file.seeders === 2), 10_000, 100)).toMatchObject({ holders: 2 });
+  });
+
+  test('the downloader disconnects from the tracker mid-download: it still finishes, and reconnecting announces it', async () => {
+    const chunks = 48;
+    await swarm.startPeer('seed', { chunkSize: CHUNK, uploadRate: 128 * 1024 });
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('seed', 'connect');
+    await swarm.control('dl', 'connect');
+    const generated = await swarm.control('seed', 'generate', { name: 'offline.bin', size: chunks * CHUNK, seed: 'offline' });
+    await swarm.control('seed', 'upload');
+
+    const seen = collector();
+    const result = swarm.control('dl', 'download', { name: 'offline.bin' }, seen.onLine);
+    result.catch(() => undefined);
+    await waitFor(() => seen.events('chunk').length >= 4, 20_000, 20);
+    await swarm.control('dl', 'disconnect');
+    expect(await result).toMatchObject({ verified: true, sha256: generated.sha256 });
+    expect((await listFiles(swarm, 'seed'))[0]).toMatchObject({ holders: 1, seeders: 1 });
+
+    await swarm.control('dl', 'connect');
+    const row = await waitFor(async () => (await listFiles(swarm, 'seed')).find((file) => file.seeders === 2), 10_000, 100);
+    expect(row).toMatchObject({ name: 'offline.bin', holders: 2 });
+  });
 });
