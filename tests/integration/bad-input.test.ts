@@ -205,6 +205,27 @@ describe('bad input', () => {
       expectProtocolError(await rawExchange(dataPort, [truncatedFrame], { end: true }), TRUNCATED_CODES);
     });
 
+    test('past 64 connections from one address the next gets ERR_TOO_MANY_CONNECTIONS; closing them frees the slots', async () => {
+      const flood: RawFrameClient[] = [];
+      try {
+        // The well-formed client holds one slot already.
+        for (let i = 0; i < 63; i++) flood.push(await RawFrameClient.open(dataPort));
+        const refused = await rawExchange(dataPort, []);
+        expectProtocolError(refused, ['ERR_TOO_MANY_CONNECTIONS']);
+        await expectGoodClientServed();
+      } finally {
+        for (const client of flood) client.close();
+      }
+      // Once they are gone, a new connection is served.
+      const fresh = await waitFor(async () => {
+        const client = await RawFrameClient.open(dataPort);
+        const answer = await client.exchange(encodeJson(MessageType.Interested, 1, { fileId }), 1, 2_000).catch(() => undefined);
+        client.close();
+        return answer?.type === MessageType.Bitfield ? answer : undefined;
+      }, 10_000, 100);
+      expect(fresh.type).toBe(MessageType.Bitfield);
+    });
+
     test('REQUEST for a file the peer does not hold gets REJECT (not held)', async () => {
       const answer = await good.exchange(encodeChunkRef(MessageType.Request, 7, UNKNOWN_FILE_ID, 0), 7);
       expect(answer).toMatchObject({ type: MessageType.Reject, body: { fileId: UNKNOWN_FILE_ID, index: 0, reason: RejectReason.NotHeld } });
