@@ -27,19 +27,32 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.maxInflight ? { maxInflightPerSource: config.maxInflight } : {}),
     metrics: config.metricsPort !== undefined,
   });
-  await node.start();
-  const metricsServer = node.metrics ? new MetricsServer(node.metrics.registry, logger) : undefined;
-  await metricsServer?.start(config.host, config.metricsPort ?? 0);
-  const control = new ControlServer(node, { path: config.control }, logger);
-  const tcpControl = config.controlTcp ? new ControlServer(node, { ...config.controlTcp, token: config.controlToken ?? '' }, logger) : undefined;
+  // Everything started so far, stopped in reverse order on shutdown or when a later part fails to
+  // start (a port or socket in use), so that a failed start leaves no listener behind and exits.
+  const started: Array<() => Promise<void>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+    started.length = 0;
+  };
   try {
+    await node.start();
+    started.push(() => node.stop());
+    if (node.metrics) {
+      const metricsServer = new MetricsServer(node.metrics.registry, logger);
+      await metricsServer.start(config.host, config.metricsPort ?? 0);
+      started.push(() => metricsServer.stop());
+    }
+    // Only a control socket we listened on is ours to remove: one in use belongs to another peer.
+    const control = new ControlServer(node, { path: config.control }, logger);
     await control.start();
-    await tcpControl?.start();
+    started.push(() => control.stop());
+    if (config.controlTcp) {
+      const tcpControl = new ControlServer(node, { ...config.controlTcp, token: config.controlToken ?? '' }, logger);
+      await tcpControl.start();
+      started.push(() => tcpControl.stop());
+    }
   } catch (error) {
-    // Without its control socket a peer cannot be driven: stop the node so the process exits. (The
-    // socket path is left alone: it belongs to the peer that is using it.)
-    await metricsServer?.stop().catch(() => undefined);
-    await node.stop();
+    await stopAll();
     throw error;
   }
 
@@ -47,10 +60,7 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
   const shutdown = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await control.stop().catch(() => undefined);
-    await tcpControl?.stop().catch(() => undefined);
-    await metricsServer?.stop().catch(() => undefined);
-    await node.stop().catch(() => undefined);
+    await stopAll();
   };
   process.once('SIGTERM', () => void shutdown().then(() => process.exit(0)));
   process.once('SIGINT', () => void shutdown().then(() => process.exit(0)));

@@ -46,7 +46,14 @@ async function main(argv: string[]): Promise<number> {
         metrics: metricsPort !== undefined,
       });
       await tracker.start();
-      if (tracker.metrics) await new MetricsServer(tracker.metrics.registry, createLogger('tracker')).start(values.host ?? '0.0.0.0', Number(metricsPort));
+      if (tracker.metrics) {
+        try {
+          await new MetricsServer(tracker.metrics.registry, createLogger('tracker')).start(values.host ?? '0.0.0.0', Number(metricsPort));
+        } catch (error) {
+          await tracker.stop();
+          throw error;
+        }
+      }
       const stop = (): void => void tracker.stop().then(() => process.exit(0));
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);

@@ -114,7 +114,9 @@ export class ControlServer {
         lines = splitter.push(chunk);
       } catch (error) {
         send({ id: 0, ok: false, error: { code: 'ERR_LINE_TOO_LONG', message: errorMessage(error) } });
-        socket.destroy();
+        // end(), not destroy(): the error line must reach the client before the close.
+        socket.removeAllListeners('data');
+        socket.end();
         return;
       }
       for (const line of lines) void this.handle(line, send);

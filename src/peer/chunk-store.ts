@@ -222,7 +222,14 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     if (!file || file.complete || file.bitfield.has(index)) return false;
     const handle = await this.handleFor(file);
     try {
-      await handle.write(data, 0, data.length, index * file.manifest.chunkSize);
+      // A write can come back short without an error (a disk that is filling up): keep writing
+      // until the whole chunk is down, and call a write that makes no progress a full disk.
+      const position = index * file.manifest.chunkSize;
+      for (let written = 0; written < data.length; ) {
+        const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
+        if (bytesWritten === 0) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
+        written += bytesWritten;
+      }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
       throw new PeerError(code === 'ENOSPC' ? 'ERR_DISK_FULL' : 'ERR_WRITE_FAILED', `cannot write ${file.manifest.name}: ${code}`);
@@ -276,10 +283,17 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     if (timer) clearTimeout(timer);
     this.sidecarTimers.delete(file.fileId);
     await this.closeHandle(file.fileId);
-    const target = await this.freeName(file.manifest.name);
-    await rename(file.path, target);
-    await rm(join(this.downloadsDir, `${file.fileId}.json`), { force: true });
-    const stats = await stat(target);
+    let target: string;
+    let stats;
+    try {
+      target = await this.freeName(file.manifest.name);
+      await rename(file.path, target);
+      await rm(join(this.downloadsDir, `${file.fileId}.json`), { force: true });
+      stats = await stat(target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new PeerError('ERR_WRITE_FAILED', `cannot move the finished ${file.manifest.name} into ${this.dir}: ${code}`);
+    }
     file.path = target;
     file.complete = true;
     file.recordedSize = stats.size;

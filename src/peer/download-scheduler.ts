@@ -38,7 +38,7 @@ import { pickChunk } from './piece-picker';
 
 export const DEFAULT_MAX_INFLIGHT_PER_SOURCE = 8;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-export const DEFAULT_REFRESH_MS = 1_000;
+export const DEFAULT_REFRESH_MS = 500;
 export const DEFAULT_MAX_STRIKES = 3;
 export const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 const MAX_ENDGAME_REQUESTERS = 2;
@@ -46,6 +46,15 @@ const BACKOFF_MS = 2_000;
 const PROGRESS_EVERY_MS = 200;
 /** Verified chunks waiting for the disk; past this no new request is sent, which bounds memory. */
 const MAX_PENDING_WRITES = 16;
+/**
+ * The request window per source adapts to the source: when a chunk takes longer than
+ * QUEUEING_LATENCY_MS from request to arrival, requests are queueing at a slow (e.g. rate-limited)
+ * source, so the window shrinks; when chunks come back fast it grows again, up to maxInflight. Fewer
+ * requests parked at a slow source leave more chunks to ask of others, so a rate-limited seeder sends
+ * fewer duplicate copies into the swarm.
+ */
+const QUEUEING_LATENCY_MS = 250;
+const MIN_WINDOW = 2;
 
 export interface ChunkTransferEvent {
   file: string;
@@ -108,6 +117,8 @@ export interface DownloadSchedulerInit {
 
 interface Source {
   key: string;
+  /** Requests this source may have outstanding now (adapts between MIN_WINDOW and maxInflight). */
+  window: number;
   name: string;
   host: string;
   port: number;
@@ -214,6 +225,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (!source) {
       source = {
         key,
+        window: this.maxInflight,
         name: location.name,
         host: location.host,
         port: location.port,
@@ -280,7 +292,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     for (const source of this.sources.values()) {
       if (source.dropped || !source.connection || source.connection.closed || Date.now() < source.retryAtMs) continue;
       source.connection.batch(() => {
-        while (source.inflight.size < this.maxInflight) {
+        while (source.inflight.size < source.window) {
           const index = this.pick(source);
           if (index === undefined) break;
           this.request(source, index);
@@ -359,6 +371,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (!written) return;
     this.lastChunkAtMs = Date.now();
     this.bytesThisRun += data.length;
+    if (ms > QUEUEING_LATENCY_MS) source.window = Math.max(MIN_WINDOW, source.window - 1);
+    else if (ms < QUEUEING_LATENCY_MS / 2) source.window = Math.min(this.maxInflight, source.window + 1);
     this.chunksBySource[source.name] = (this.chunksBySource[source.name] ?? 0) + 1;
     this.components.announce(this.fileId, index);
     this.emit('chunk', {

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { FILE_NAME_PATTERN, MAX_NAME_BYTES } from '../protocol';
 import type { FileSummary } from '../protocol';
 import { errorMessage } from '../shared/errors';
-import { hashFile, pathInside } from '../shared/files';
+import { hashFile, pathInside, verifyFile } from '../shared/files';
 import { generateFile } from '../shared/generate';
 import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
@@ -256,8 +256,8 @@ export class PeerNode {
     try {
       const result = await scheduler.run();
       this.flushHaves();
-      const sha256 = await hashFile(result.path);
-      const verified = this.store.get(fileId)?.complete === true;
+      const { sha256, verified, badChunks } = await verifyFile(result.path, manifest);
+      if (!verified) this.logger.error('the finished file does not match its manifest', { file: result.file, path: result.path, badChunks: badChunks.slice(0, 16) });
       this.logger.info('download complete', { file: result.file, bytes: result.bytes, ms: result.ms, sha256, chunksBySource: result.chunksBySource });
       return { ...result, sha256, verified };
     } catch (error) {

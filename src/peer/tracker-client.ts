@@ -172,13 +172,20 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     const connection = new FramedConnection(socket, this.logger, { requestTimeoutMs: 10_000 });
     this.connection = connection;
     connection.on('close', (error) => this.onClose(connection, error));
-    const response = await connection.request(MessageType.Register, {
-      version: PROTOCOL_VERSION,
-      name: this.init.name,
-      port: this.init.dataPort(),
-      ...(this.init.advertiseHost ? { host: this.init.advertiseHost } : {}),
-    });
-    if (response.type !== MessageType.Registered) throw unexpected(response.type);
+    let response;
+    try {
+      response = await connection.request(MessageType.Register, {
+        version: PROTOCOL_VERSION,
+        name: this.init.name,
+        port: this.init.dataPort(),
+        ...(this.init.advertiseHost ? { host: this.init.advertiseHost } : {}),
+      });
+      if (response.type !== MessageType.Registered) throw unexpected(response.type);
+    } catch (error) {
+      // Something that accepts but does not answer as a tracker: hang up rather than hold the socket.
+      connection.close();
+      throw error instanceof PeerError ? error : new PeerError('ERR_TRACKER_UNREACHABLE', `${address.host}:${address.port} did not register us: ${errorMessage(error)}`);
+    }
     this.currentPeerId = response.body.peerId;
     this.advertisedHost = response.body.host;
     this.reconnectDelayMs = RECONNECT_MIN_MS;

@@ -72,6 +72,31 @@ export async function readFully(
   }
 }
 
+/**
+ * One pass over a finished file: its whole SHA-256, and whether every chunk matches the manifest
+ * (the final check that what is on disk is what was verified in memory).
+ */
+export async function verifyFile(path: string, manifest: Manifest): Promise<{ sha256: string; verified: boolean; badChunks: number[] }> {
+  const handle = await open(path, 'r');
+  try {
+    const stats = await handle.stat();
+    const whole = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(manifest.chunkSize);
+    const badChunks: number[] = [];
+    for (let index = 0; index < manifest.chunks.length; index++) {
+      const position = index * manifest.chunkSize;
+      const length = Math.min(manifest.chunkSize, manifest.size - position);
+      await readFully(handle, buffer, length, position);
+      const chunk = buffer.subarray(0, length);
+      whole.update(chunk);
+      if (sha256Hex(chunk) !== manifest.chunks[index]) badChunks.push(index);
+    }
+    return { sha256: whole.digest('hex'), verified: badChunks.length === 0 && stats.size === manifest.size, badChunks };
+  } finally {
+    await handle.close();
+  }
+}
+
 /** SHA-256 of a whole file, streamed. */
 export async function hashFile(path: string): Promise<string> {
   const handle = await open(path, 'r');

@@ -357,15 +357,14 @@ describe('bad input', () => {
       await expectStillUsable();
     });
 
-    // KNOWN BUG (minor; fails until fixed in src/): TrackerClient.connect (src/peer/tracker-client.ts)
-    // resets `wanted` when establish() fails after the TCP connect (REGISTER timed out or was answered
-    // with an ERROR), but never tears down the FramedConnection establish() opened: the socket stays
-    // open (one leaked connection per failed `connect`). The catch should call this.teardown().
-    test('KNOWN BUG: a server that accepts and never answers: connect fails after the request timeout and hangs up', async () => {
+    // Regression: TrackerClient.connect used to leave the connection of a failed REGISTER open.
+    test('a server that accepts and never answers: connect fails after the request timeout and hangs up', async () => {
       let open = 0;
       await withServer(
         (socket) => {
           open++;
+          // Reading (resume) is what lets this side see the peer's FIN and so the close.
+          socket.resume();
           socket.on('close', () => open--);
         },
         async (port) => {
