@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { assertValidManifest, Bitfield, chunkLength, computeFileId, DEFAULT_CHUNK_BYTES } from '../protocol';
 import type { Manifest } from '../protocol';
 import { buildManifest, pathInside, readFully, safeFileName, sha256Hex } from '../shared/files';
@@ -110,6 +110,13 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
         this.hashed.set(path, { size: built.size, mtimeMs, manifest });
       }
       published.push(this.addComplete(manifest, path, manifest.size, mtimeMs));
+    }
+    // A file of DIR that changed (new id) or is gone since the last scan is no longer offered.
+    const current = new Set(published.map((file) => file.fileId));
+    for (const file of this.files.values()) {
+      if (file.complete && resolve(dirname(file.path)) === resolve(this.dir) && !current.has(file.fileId)) {
+        this.withdraw(file.fileId, 'the file changed or was removed since it was published');
+      }
     }
     return published;
   }

@@ -75,6 +75,8 @@ export class PeerNode {
   private readonly schedulers = new Set<DownloadScheduler>();
   private readonly pendingHaves = new Map<string, number[]>();
   private haveTimer: NodeJS.Timeout | undefined;
+  /** WITHDRAWs on their way to the tracker; `upload` waits for them so `f` right after is accurate. */
+  private readonly withdrawals = new Set<Promise<void>>();
   private resumed: Array<{ file: StoredFile; kept: number }> = [];
   private started = false;
 
@@ -105,7 +107,12 @@ export class PeerNode {
     this.tracker.on('lost', () => this.metrics?.connectedToTracker.set(0));
     this.store.on('withdrawn', (fileId, reason) => {
       this.logger.warn('no longer offering a file', { fileId, reason });
-      if (this.tracker.connected) this.tracker.withdraw(fileId).catch((error: unknown) => this.logger.debug('WITHDRAW not sent', { reason: errorMessage(error) }));
+      if (!this.tracker.connected) return;
+      const withdrawal = this.tracker.withdraw(fileId).catch((error: unknown) => {
+        this.logger.debug('WITHDRAW not sent', { reason: errorMessage(error) });
+      });
+      this.withdrawals.add(withdrawal);
+      void withdrawal.finally(() => this.withdrawals.delete(withdrawal));
     });
   }
 
@@ -162,6 +169,7 @@ export class PeerNode {
   async upload(): Promise<{ published: Array<{ name: string; fileId: string; size: number; chunks: number }> }> {
     this.requireConnected();
     const files = await this.store.scanPublishable();
+    await Promise.allSettled([...this.withdrawals]);
     if (files.length === 0) throw new PeerError('ERR_NOTHING_TO_PUBLISH', `no files to publish in ${this.init.dir}`);
     const published = [];
     for (const file of files) {

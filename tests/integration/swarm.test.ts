@@ -315,13 +315,8 @@ describe('swarm (issue 2)', () => {
     expect(await sha256File(path.join(swarm.peer('dl').dir, 'empty.txt'))).toBe(generated.sha256);
   });
 
-  // KNOWN BUG (fails until fixed in src/): after a published file is rewritten and `upload` runs
-  // again, the tracker lists both versions (same name, old and new fileId) and `download draft.txt`
-  // answers ERR_AMBIGUOUS. ChunkStore.scanPublishable (src/peer/chunk-store.ts) re-hashes the changed
-  // path and adds a new StoredFile but keeps the old one for the same path (still complete, still
-  // re-published by reannounce() after a tracker reconnect), and PeerNode.upload() never withdraws
-  // it at the tracker; the stale copy is only dropped once a chunk read notices the change.
-  test('KNOWN BUG: a published file rewritten and uploaded again: the network lists only the new version', async () => {
+  // Regression: a rewritten file used to stay listed beside its new version (ERR_AMBIGUOUS on `d`).
+  test('a published file rewritten and uploaded again: the network lists only the new version', async () => {
     await swarm.startPeer('pub', { chunkSize: CHUNK });
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     await swarm.control('pub', 'connect');
