@@ -2,17 +2,12 @@
  * The lab's only printing module: tables, transcripts and results go to stdout from here. Logs go to
  * stderr through the logger; a `--json` result is always the last stdout line, a single JSON record.
  */
+import type { DownloadSummary } from '../src/shared/download-report';
 import type { ChaosResult } from './chaos';
 import type { LabContainer } from './lab-docker';
 import type { ChunkEvent, FilesResult, StatusResult } from './peer-control';
 
-export interface DownloadReport {
-  peer: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  verified: boolean;
-  chunksBySource: Record<string, number>;
+export interface DownloadReport extends DownloadSummary {
   ms?: number;
   /** When the download finished, in ms from the start of the scenario. */
   finishedAtMs?: number;

@@ -7,6 +7,7 @@ import { LocalSwarm } from './local-swarm';
 import type { ControlLine } from '../control/control-schemas';
 import { formatBytes, table } from './format';
 import { out } from './output';
+import type { DownloadSummary } from '../shared/download-report';
 
 export const DEMO_FILE = 'file1_dir1.txt';
 const DEMO_FILE_BYTES = 512 * 1024;
@@ -14,14 +15,6 @@ const DEMO_CHUNK_BYTES = 16 * 1024;
 /** Slow enough that both publishers are asked, and the interleaving can be seen. */
 const DEMO_UPLOAD_RATE = 1024 * 1024;
 
-export interface DemoDownload {
-  peer: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  verified: boolean;
-  chunksBySource: Record<string, number>;
-}
 
 export async function runDemo(options: { json: boolean; cliPath: string }): Promise<number> {
   const swarm = await LocalSwarm.create({ cliPath: options.cliPath });
@@ -61,7 +54,7 @@ export async function runDemo(options: { json: boolean; cliPath: string }): Prom
         out(`${name} <- chunk ${event.index + 1}/${event.chunks} of ${event.file} from ${event.from} (${event.fromAddr})`);
       };
     const results = await Promise.all(['peer-3', 'peer-4'].map((name) => swarm.control(name, 'download', { name: DEMO_FILE }, onLine(name))));
-    const downloads: DemoDownload[] = results.map((result, i) => ({
+    const downloads: DownloadSummary[] = results.map((result, i) => ({
       peer: ['peer-3', 'peer-4'][i]!,
       file: String(result['file']),
       bytes: Number(result['bytes']),

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 import Docker from 'dockerode';
+import type { DownloadSummary } from '../../src/shared/download-report';
 
 const ROOT = join(__dirname, '..', '..');
 const LAB = join(ROOT, 'dist', 'lab.js');
@@ -44,15 +45,6 @@ async function leftovers(docker: Docker, run: string): Promise<{ containers: num
   return { containers: containers.length, networks: networks.length };
 }
 
-interface DemoDownload {
-  peer: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  verified: boolean;
-  chunksBySource: Record<string, number>;
-}
-
 describe('lab demo (containers)', () => {
   jest.setTimeout(TIMEOUT_MS);
   const docker = new Docker();
@@ -76,7 +68,7 @@ describe('lab demo (containers)', () => {
       );
     }
 
-    const { downloads } = JSON.parse(last) as { downloads: DemoDownload[] };
+    const { downloads } = JSON.parse(last) as { downloads: DownloadSummary[] };
     expect(downloads.map((d) => d.peer).sort()).toEqual(['peer-3', 'peer-4']);
     for (const download of downloads) {
       expect(download.file).toBe('file1_dir1.txt');
