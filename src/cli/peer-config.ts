@@ -31,6 +31,8 @@ export interface PeerConfig {
   maxInflight?: number;
   /** Serve Prometheus metrics on this port (0 picks one). */
   metricsPort?: number;
+  /** Idle timeout of incoming data connections, ms. */
+  idleTimeoutMs?: number;
 }
 
 const ajv = new Ajv({ allErrors: true });
@@ -86,6 +88,7 @@ export function peerConfig(flags: Flags): PeerConfig {
   const chunkSize = toSize(pick(flags, 'chunk-size', 'SWARMLAB_CHUNK_SIZE'), '--chunk-size');
   const advertiseHost = pick(flags, 'advertise-host', 'SWARMLAB_ADVERTISE_HOST');
   const faults = pick(flags, 'faults', 'SWARMLAB_FAULTS');
+  const idleTimeoutMs = toNumber(pick(flags, 'idle-timeout-ms', 'SWARMLAB_IDLE_TIMEOUT_MS'), '--idle-timeout-ms');
   const metricsPort = toNumber(pick(flags, 'metrics-port', 'SWARMLAB_METRICS_PORT'), '--metrics-port');
   const maxInflight = toNumber(pick(flags, 'max-inflight', 'SWARMLAB_MAX_INFLIGHT'), '--max-inflight');
   const controlTcp = pick(flags, 'control-tcp', 'SWARMLAB_CONTROL_TCP');
@@ -111,6 +114,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(faults === undefined ? {} : { faults: parseFaults(faults) }),
     ...(maxInflight === undefined ? {} : { maxInflight }),
     ...(metricsPort === undefined ? {} : { metricsPort }),
+    ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
     ...(tcpMatch ? { controlTcp: { host: tcpMatch[1]!, port: Number(tcpMatch[2]) }, controlToken: controlToken! } : {}),
   };
   if (!validate(config)) {

@@ -45,6 +45,8 @@ export interface PeerNodeInit {
   faults?: FaultSettings;
   /** Collect Prometheus metrics (exposed by the caller through `metrics.registry`). */
   metrics?: boolean;
+  /** Idle timeout of incoming data connections. */
+  idleTimeoutMs?: number;
 }
 
 export interface DownloadOutcome extends DownloadResult {
@@ -89,6 +91,7 @@ export class PeerNode {
     this.faults = new FaultInjector(init.faults);
     this.server = new PeerServer(this.store, this.logger, {
       faults: this.faults,
+      ...(init.idleTimeoutMs ? { idleTimeoutMs: init.idleTimeoutMs } : {}),
       host: init.host ?? '0.0.0.0',
       port: init.port ?? 0,
       uploadLimiter: this.uploadLimiter,

@@ -55,6 +55,8 @@ export interface PeerServerInit {
   uploadLimiter: TokenBucket;
   /** Lab faults applied to served chunks. */
   faults?: FaultInjector;
+  /** Close a data connection after this long without incoming bytes (a half-open or slow client). */
+  idleTimeoutMs?: number;
   onServed?: (event: ChunkServedEvent) => void;
 }
 
@@ -97,7 +99,7 @@ export class PeerServer {
   }
 
   private accept(socket: Socket): void {
-    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: DATA_IDLE_TIMEOUT_MS, maxFrameBytes: MAX_INBOUND_FRAME_BYTES });
+    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: this.init.idleTimeoutMs ?? DATA_IDLE_TIMEOUT_MS, maxFrameBytes: MAX_INBOUND_FRAME_BYTES });
     const address = connection.remoteAddress;
     const open = this.perAddress.get(address) ?? 0;
     if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
