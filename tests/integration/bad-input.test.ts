@@ -278,12 +278,9 @@ describe('bad input', () => {
       expect(client.closed).toBe(false);
     });
 
-    // KNOWN BUG (fails since a124e6c, passed before): ControlServer.accept (src/control/control-server.ts)
-    // now corks the socket in send() and uncorks on the next tick, but the over-long-line path calls
-    // send(ERR_LINE_TOO_LONG) and then socket.destroy() at once, which discards the corked line: the
-    // client sees the connection close with no answer (hog.send below times out after 5 s). Use
-    // socket.end() after the write (or uncork before destroy) on that path.
-    test('KNOWN BUG: a line over 64 KiB gets ERR_LINE_TOO_LONG and that connection is closed; a new one is served', async () => {
+    // Regression (broken by a124e6c, fixed in 645586f): the corked ERR_LINE_TOO_LONG line was discarded
+    // by socket.destroy() right after it, so the client saw a bare close.
+    test('a line over 64 KiB gets ERR_LINE_TOO_LONG and that connection is closed; a new one is served', async () => {
       const hog = await RawLineClient.open(swarm.peer('pub').socket);
       try {
         const response = await hog.send(`{"id": 1, "cmd": "status", "args": {"pad": "${'x'.repeat(70 * 1024)}"}}`);

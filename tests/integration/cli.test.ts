@@ -115,12 +115,9 @@ describe('swarmlab CLI', () => {
     expect(run.stderr).toMatch(/^swarmlab: .*EADDRINUSE/m);
   });
 
-  // KNOWN BUG (fails until fixed in src/): in runPeer (src/cli/daemon.ts) `metricsServer.start()` runs
-  // after node.start() and outside the try that stops the node on a failed start; in main.ts the
-  // tracker's MetricsServer starts after tracker.start() with no cleanup at all. A taken metrics port
-  // prints "swarmlab: listen EADDRINUSE ..." and sets exitCode 1, but the data server (peer) or the
-  // tracker's listening socket keeps the process alive forever.
-  test('KNOWN BUG: a peer whose --metrics-port is taken exits 1', async () => {
+  // Regression (fixed in 645586f): a taken metrics port printed the error but the peer's data server
+  // (runPeer) or the tracker's listener (main.ts) kept the process alive forever.
+  test('a peer whose --metrics-port is taken exits 1', async () => {
     const run = await runCli(
       ['peer', '--daemon', '--dir', path.join(swarm.dir, 'metrics'), '--control', path.join(swarm.dir, 'metrics.sock'), '--host', '127.0.0.1', '--metrics-port', String(swarm.trackerPort)],
       { timeoutMs: 15_000 },
@@ -129,7 +126,7 @@ describe('swarmlab CLI', () => {
     expect(run.stderr).toMatch(/^swarmlab: .*EADDRINUSE/m);
   });
 
-  test('KNOWN BUG: a tracker whose --metrics-port is taken exits 1', async () => {
+  test('a tracker whose --metrics-port is taken exits 1', async () => {
     const run = await runCli(['tracker', '--host', '127.0.0.1', '--port', '0', '--metrics-port', String(swarm.trackerPort)], { timeoutMs: 15_000 });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^swarmlab: .*EADDRINUSE/m);

@@ -91,13 +91,9 @@ describe('TCP control listener', () => {
     expect(run.stderr).toMatch(/^swarmlab: .*control-tcp/m);
   });
 
-  // KNOWN BUG (fails until fixed in src/): when the TCP listener cannot bind (EADDRINUSE), runPeer
-  // (src/cli/daemon.ts) stops the node and rethrows, but it never stops the Unix ControlServer it
-  // started just before (`await control.start(); await tcpControl?.start();` share one try, and the
-  // catch only stops metrics and node). That open listener keeps the process alive: main() prints
-  // "swarmlab: listen EADDRINUSE ..." and sets exitCode 1, yet the process never exits (and its
-  // socket file stays). The catch should also `await control.stop()`.
-  test('KNOWN BUG: a peer whose --control-tcp port is taken exits 1; the peer on that port is unaffected', async () => {
+  // Regression (fixed in 645586f): when the TCP listener could not bind, the Unix control socket
+  // started just before was never closed and kept the process alive.
+  test('a peer whose --control-tcp port is taken exits 1; the peer on that port is unaffected', async () => {
     const taken = Number(target.split(':').pop());
     const socket = path.join(swarm.dir, 'taken.sock');
     const run = await runCli(

@@ -388,13 +388,9 @@ describe('faults (issue 5)', () => {
       await expectCannotWrite();
     });
 
-    // KNOWN BUG (minor; fails until fixed in src/): with DIR removed mid-download the chunks keep going
-    // into the unlinked .part file (sidecar flush failures are only logged), and at the last chunk
-    // ChunkStore.complete() (src/peer/chunk-store.ts) fails on rename(.part -> DIR/name) with a raw fs
-    // error: the control response's code is "ENOENT" (message "ENOENT: no such file or directory,
-    // rename ..."), not an ERR_* code. complete() should wrap fs errors in a PeerError
-    // (e.g. ERR_WRITE_FAILED / ERR_CANNOT_WRITE) like writeChunk() does.
-    test('KNOWN BUG: the download directory removed mid-download: a clear error, and the peer still answers', async () => {
+    // Regression (fixed in 645586f): the final rename into a removed DIR used to surface a raw fs code
+    // ("ENOENT") instead of an ERR_* code.
+    test('the download directory removed mid-download: a clear error, and the peer still answers', async () => {
       const sha = await publishSame(swarm, ['pub'], 'removed.bin', 32 * CHUNK, 128 * 1024);
       await swarm.startPeer('dl', { chunkSize: CHUNK });
       await swarm.control('dl', 'connect');
