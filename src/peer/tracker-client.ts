@@ -15,7 +15,7 @@ import { PeerError } from './errors';
 
 export const TRACKER_CONNECT_TIMEOUT_MS = 5_000;
 const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5_000;
+const RECONNECT_MAX_MS = 2_000;
 
 export interface TrackerAddress {
   host: string;
