@@ -150,7 +150,10 @@ function fuzzFrame(rng: Rng, t: Targets): Buffer {
   switch (kind) {
     case 1: {
       // Flip 1–8 bytes anywhere (header included).
-      for (let i = 1 + rng.int(8); i > 0; i--) base[rng.int(base.length)] ^= 1 + rng.int(255);
+      for (let i = 1 + rng.int(8); i > 0; i--) {
+        const at = rng.int(base.length);
+        base[at] = (base[at]! ^ (1 + rng.int(255))) & 0xff;
+      }
       return base;
     }
     case 2:
