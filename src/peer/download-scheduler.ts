@@ -291,6 +291,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (this.finished || this.writing.size >= MAX_PENDING_WRITES) return;
     for (const source of this.sources.values()) {
       if (source.dropped || !source.connection || source.connection.closed || Date.now() < source.retryAtMs) continue;
+      // Top up only once half the window is free, so requests leave in batches (fewer writes).
+      if (source.inflight.size > source.window / 2) continue;
       source.connection.batch(() => {
         while (source.inflight.size < source.window) {
           const index = this.pick(source);

@@ -12,7 +12,7 @@ const ajv = new Ajv({ allErrors: false, strict: true });
 
 const fileId = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 /** Names never carry path separators, NULs or control characters, and are never "." or "..". */
-export const FILE_NAME_PATTERN = '^(?!\\.{1,2}$)[^\\u0000-\\u001f\\u007f/\\\\]+$';
+export const FILE_NAME_PATTERN = '^(?!\\.{1,2}$)[^\\u0000-\\u001f\\u007f-\\u009f/\\\\]+$';
 const fileName = { type: 'string', minLength: 1, maxLength: MAX_NAME_BYTES, pattern: FILE_NAME_PATTERN } as const;
 const peerName = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' } as const;
 const host = { type: 'string', minLength: 1, maxLength: 255 } as const;

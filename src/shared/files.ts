@@ -18,7 +18,7 @@ export function sha256Hex(data: Buffer): string {
 export function safeFileName(name: string): string {
   let safe = basename(name.replace(/[\\/]/g, '_'))
     // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f]/g, '_')
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, '_')
     .replace(/^\.+/, '_');
   if (Buffer.byteLength(safe) > MAX_NAME_BYTES) {
     // Cut whole code points, never half a surrogate pair.

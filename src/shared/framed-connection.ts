@@ -34,6 +34,11 @@ export interface FramedConnectionInit {
   maxFrameBytes?: number;
   /** Default timeout for `request`. */
   requestTimeoutMs?: number;
+  /**
+   * The socket's bytes are delivered through `feed()` by its owner (a socket made with `onread`)
+   * instead of 'data' events.
+   */
+  externalReads?: boolean;
 }
 
 interface Pending {
@@ -73,7 +78,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     if (init.idleTimeoutMs) {
       socket.setTimeout(init.idleTimeoutMs, () => this.close(new RequestTimeoutError('idle timeout')));
     }
-    socket.on('data', (data: Buffer) => this.onData(data));
+    if (!init.externalReads) socket.on('data', (data: Buffer) => this.feed(data));
     socket.on('error', (error) => this.close(error));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.close(this.failure));
@@ -194,7 +199,8 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     if (!this.socket.writableEnded) this.socket.end();
   }
 
-  private onData(data: Buffer): void {
+  /** Hands received bytes to the decoder (called for 'data' events, or by an `onread` owner). */
+  feed(data: Buffer): void {
     if (this.closed || this.failure) return;
     const { messages, error } = this.decoder.push(data);
     for (const message of messages) {
