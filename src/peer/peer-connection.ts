@@ -38,14 +38,14 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   static async open(host: string, port: number, hello: { peerId: string; name: string }, logger: Logger): Promise<PeerConnection> {
     // Large reads: a data connection receives whole chunks, and a read syscall costs more than a copy.
     // The read buffer is reused, so what was read is copied out (once) for the decoder to keep.
-    let framed: FramedConnection | undefined;
+    const reader: { framed?: FramedConnection } = {};
     const socket = connect({
       host,
       port,
       onread: {
         buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
         callback: (bytes: number, buffer: Uint8Array) => {
-          framed?.feed(Buffer.from(buffer.subarray(0, bytes)));
+          reader.framed?.feed(Buffer.from(buffer.subarray(0, bytes)));
           return true;
         },
       },
@@ -65,7 +65,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       });
     });
     const connection = new FramedConnection(socket, logger, { idleTimeoutMs: 0, externalReads: true });
-    framed = connection;
+    reader.framed = connection;
     connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: hello.peerId, name: hello.name });
     return new PeerConnection(connection, host, port);
   }
