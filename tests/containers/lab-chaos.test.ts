@@ -3,16 +3,10 @@
  * (all six with SWARMLAB_CHAOS_ALL=1) on real containers. Every fault must be survived, the `--json`
  * record must say so, and nothing labelled with the runs may be left afterwards. Needs Docker.
  */
-import Docker from 'dockerode';
-
 import { chaosCommand, CHAOS_FAULTS, scenarioNameOf, type chaosJson } from '../../lab/chaos';
-import type { CommandContext } from '../../lab/commands';
-import { LabController } from '../../lab/controller';
-import { DockerodeLabDocker } from '../../lab/dockerode-lab-docker';
-import { ensureImages } from '../../lab/images/build-images';
 import { LABEL_RUN } from '../../lab/lab-docker';
-import { Printer } from '../../lab/print';
 import { setLogLevel } from '../../src/shared/logger';
+import { createLabTestContext } from '../helpers/lab';
 
 if (process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
 
@@ -22,16 +16,7 @@ const DEFAULT_FAULTS = ['partition', 'lying-peer'];
 
 describe('lab chaos (containers)', () => {
   jest.setTimeout(TIMEOUT_MS);
-  const docker = new Docker();
-  const labDocker = new DockerodeLabDocker({ docker });
-  const controller = new LabController({ docker: labDocker, ensureImages: (init) => ensureImages(docker, init) });
-  const lines: string[] = [];
-  const abort = new AbortController();
-  const ctx: CommandContext = {
-    controller,
-    printer: new Printer({ out: { write: (l) => lines.push(l) } }),
-    signal: abort.signal,
-  };
+  const { labDocker, controller, lines, abort, ctx } = createLabTestContext();
   const prefix = `chaos-test-${process.pid}`;
   const only = process.env['SWARMLAB_CHAOS_ALL'] === '1' ? CHAOS_FAULTS.map(scenarioNameOf) : DEFAULT_FAULTS;
   const runs = only.map((name) => `${prefix}-${name}`);

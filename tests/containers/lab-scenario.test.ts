@@ -7,17 +7,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import Docker from 'dockerode';
-
-import { replayScenario, runCommand, shippedScenarioPath, type CommandContext } from '../../lab/commands';
-import { LabController } from '../../lab/controller';
-import { DockerodeLabDocker } from '../../lab/dockerode-lab-docker';
+import { replayScenario, runCommand, shippedScenarioPath } from '../../lab/commands';
 import { ScenarioInvalidError } from '../../lab/errors';
-import { ensureImages } from '../../lab/images/build-images';
 import { LABEL_RUN } from '../../lab/lab-docker';
-import { Printer } from '../../lab/print';
 import { loadScenario } from '../../lab/scenario';
 import { setLogLevel } from '../../src/shared/logger';
+import { createLabTestContext } from '../helpers/lab';
 
 if (process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
 
@@ -25,16 +20,7 @@ const TIMEOUT_MS = 180_000;
 
 describe('lab scenarios (containers)', () => {
   jest.setTimeout(TIMEOUT_MS);
-  const docker = new Docker();
-  const labDocker = new DockerodeLabDocker({ docker });
-  const controller = new LabController({ docker: labDocker, ensureImages: (init) => ensureImages(docker, init) });
-  const lines: string[] = [];
-  const abort = new AbortController();
-  const ctx: CommandContext = {
-    controller,
-    printer: new Printer({ out: { write: (l) => lines.push(l) } }),
-    signal: abort.signal,
-  };
+  const { labDocker, controller, lines, abort, ctx } = createLabTestContext();
   const run = `seeder-killed-test-${process.pid}`;
 
   afterAll(async () => {

@@ -36,6 +36,17 @@ export async function createSwarm(env: NodeJS.ProcessEnv = {}): Promise<LoggedSw
   return { swarm, logs };
 }
 
+/** A frame built by hand (not by the encoder), so that it can carry anything, valid or not. */
+export function handFrame(type: number, requestId: number, body: Buffer | string): Buffer {
+  const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  const out = Buffer.alloc(9 + payload.length);
+  out.writeUInt32BE(5 + payload.length, 0);
+  out.writeUInt8(type, 4);
+  out.writeUInt32BE(requestId, 5);
+  payload.copy(out, 9);
+  return out;
+}
+
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }

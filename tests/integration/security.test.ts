@@ -9,22 +9,12 @@ import { stat } from 'node:fs/promises';
 import type { LocalSwarm } from '../../src/cli/local-swarm';
 import { Bitfield, computeFileId, encodeChunkRef, encodeJson, MessageType, PROTOCOL_VERSION, RejectReason } from '../../src/protocol';
 import type { Manifest, Message } from '../../src/protocol';
-import { assertBuilt, createSwarm, dumpLogs, RawFrameClient, sha256, waitFor } from '../helpers/local';
+import { assertBuilt, createSwarm, dumpLogs, handFrame as frame, RawFrameClient, sha256, waitFor } from '../helpers/local';
 
 jest.setTimeout(60_000);
 
 const CHUNK = 16_384;
 
-/** A frame built by hand, so that it can carry anything. */
-function frame(type: number, requestId: number, body: Buffer | string): Buffer {
-  const payload = typeof body === 'string' ? Buffer.from(body) : body;
-  const out = Buffer.alloc(9 + payload.length);
-  out.writeUInt32BE(5 + payload.length, 0);
-  out.writeUInt8(type, 4);
-  out.writeUInt32BE(requestId, 5);
-  payload.copy(out, 9);
-  return out;
-}
 
 /** A small valid manifest whose content (and so file id) is unique to `tag`. */
 function manifestOf(name: string, tag: string): Manifest {
