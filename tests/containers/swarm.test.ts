@@ -12,6 +12,7 @@ import Docker from 'dockerode';
 import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { extract } from 'tar-stream';
 import { ensureImages } from '../../lab/images/build-images';
+import type { ChunkTransferEvent } from '../../src/peer/download-scheduler';
 // Importing the helpers also disables Ryuk (read when the first container starts).
 import {
   ctlResult,
@@ -33,15 +34,8 @@ const SEED = 'swarmlab-swarm-test';
 /** Per source: the 4 MiB file takes ~2 s from one source, ~1 s from both. */
 const SOURCE_UPLOAD_RATE = '2M';
 
-interface ChunkEvent {
-  event: 'chunk';
-  index: number;
-  chunks: number;
-  from: string;
-  fromAddr: string;
-  to: string;
-  bytes: number;
-}
+/** A `chunk` line of `ctl --json download`: the scheduler's transfer event. */
+type ChunkEvent = ChunkTransferEvent & { event: 'chunk' };
 
 describe('swarm of containers (testcontainers)', () => {
   jest.setTimeout(TIMEOUT_MS);

@@ -8,20 +8,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LocalSwarm } from '../../src/cli/local-swarm';
 import { assertBuilt, collector, createSwarm, dumpLogs, sha256, sha256File, waitFor } from '../helpers/local';
+import type { FileSummary } from '../../src/protocol';
 
 jest.setTimeout(60_000);
 
 const CHUNK = 16_384;
 
-interface FileRow {
-  fileId: string;
-  name: string;
-  size: number;
-  chunkSize: number;
-  chunks: number;
-  holders: number;
-  seeders: number;
-}
+/** A row of `files`: the tracker's FILES entry, as the control socket passes it on. */
+type FileRow = FileSummary;
 
 async function listFiles(swarm: LocalSwarm, peer: string): Promise<FileRow[]> {
   return (await swarm.control(peer, 'files')).files as FileRow[];
