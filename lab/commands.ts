@@ -11,7 +11,8 @@ import { LabError, UsageError, messageOf } from './errors';
 import type { LabContainer } from './lab-docker';
 import { Printer, type DownloadReport } from './print';
 import { loadScenario, scenarioPeers } from './scenario';
-import { ScenarioRunner, type ScenarioReport } from './scenario-runner';
+import type { RunRecorder } from './observe/run-events';
+import { ScenarioRunner, nodeEvent, type ScenarioReport } from './scenario-runner';
 import type { Scenario } from './scenario-schema';
 
 const log = createLogger('lab');
@@ -80,6 +81,8 @@ export interface ReplayOptions {
   json?: boolean;
   /** Print a line per chunk (default true). */
   printChunks?: boolean;
+  /** Records the run's events (for the dashboard and the run report). */
+  recorder?: RunRecorder;
 }
 
 /** Starts a run for the scenario, replays it, and tears the run down unless `keep`. */
@@ -100,11 +103,16 @@ export async function replayScenario(
       signal: ctx.signal,
     });
     ctx.printer.containers(run.all());
+    options.recorder?.record({ type: 'run', run: runName, scenario: scenario.name });
+    for (const container of run.all()) {
+      options.recorder?.record(nodeEvent(container.shortName ?? container.name, container));
+    }
     const runner = new ScenarioRunner(
       {
         run,
         docker: ctx.controller.docker,
         printer: ctx.printer,
+        ...(options.recorder === undefined ? {} : { recorder: options.recorder }),
         waitReady: async (labRun, name, signal) => {
           const control = name === 'tracker' ? undefined : labRun.peer(name).control;
           await ctx.controller.waitReady(labRun.container(name), control, signal);
@@ -113,9 +121,17 @@ export async function replayScenario(
       scenario,
       { signal: ctx.signal, printChunks: options.printChunks ?? true },
     );
-    return await runner.replay();
+    const report = await runner.replay();
+    options.recorder?.record({
+      type: 'end',
+      ok: report.ok,
+      ms: report.ms,
+      ...(report.error === undefined ? {} : { error: report.error.message }),
+    });
+    return report;
   } catch (err) {
     const error = err instanceof LabError ? err : new LabError('ERR_LAB_STEP_FAILED', messageOf(err));
+    options.recorder?.record({ type: 'end', ok: false, ms: 0, error: error.message });
     return {
       scenario: scenario.name,
       ok: false,

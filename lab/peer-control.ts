@@ -240,3 +240,11 @@ function parseLine(line: string): Record<string, unknown> | undefined {
 export function isChunkEvent(event: ControlEvent): event is ChunkEvent {
   return event.event === 'chunk' && typeof (event as ChunkEvent).index === 'number';
 }
+
+export function isProgressEvent(event: ControlEvent): event is ProgressEvent {
+  return (
+    event.event === 'progress' &&
+    typeof (event as ProgressEvent).have === 'number' &&
+    typeof (event as ProgressEvent).chunks === 'number'
+  );
+}

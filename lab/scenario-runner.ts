@@ -18,7 +18,7 @@ import {
   messageOf,
 } from './errors';
 import { DATA_DIR, sleep, type LabRun } from './controller';
-import { isChunkEvent, type DownloadResult } from './peer-control';
+import { isChunkEvent, isProgressEvent, type ControlEvent, type DownloadResult } from './peer-control';
 import type { DownloadReport, Printer } from './print';
 import { scenarioPeers, stepTargets, TRACKER_NAME } from './scenario';
 import {
@@ -29,7 +29,8 @@ import {
   type ScenarioPeer,
   type ScenarioStep,
 } from './scenario-schema';
-import type { LabDocker } from './lab-docker';
+import type { LabContainer, LabDocker } from './lab-docker';
+import type { RunEventBody, RunRecorder } from './observe/run-events';
 
 const log = createLogger('scenario');
 
@@ -71,6 +72,8 @@ export interface ScenarioRunnerComponents {
   printer: Printer;
   /** Waits until a restarted container is ready again. */
   waitReady?: (run: LabRun, name: string, signal: AbortSignal) => Promise<void>;
+  /** Receives the run's events (steps, nodes, transfers, progress, downloads) for the dashboard and report. */
+  recorder?: RunRecorder;
 }
 
 export interface ScenarioRunnerInit {
@@ -89,6 +92,7 @@ export class ScenarioRunner {
   private readonly run: LabRun;
   private readonly docker: LabDocker;
   private readonly printer: Printer;
+  private readonly recorder: RunRecorder | undefined;
   private readonly waitReadyFn: ((run: LabRun, name: string, signal: AbortSignal) => Promise<void>) | undefined;
   private readonly scenario: Scenario;
   private readonly peers: ScenarioPeer[];
@@ -108,6 +112,7 @@ export class ScenarioRunner {
     this.run = components.run;
     this.docker = components.docker;
     this.printer = components.printer;
+    this.recorder = components.recorder;
     this.waitReadyFn = components.waitReady;
     this.scenario = scenario;
     this.peers = scenarioPeers(scenario);
@@ -145,6 +150,15 @@ export class ScenarioRunner {
       }
       const description = `${describeStep(step, targets)}${this.fault?.index === index ? ' [fault]' : ''}`;
       this.printer.step(index, total, description, step.note);
+      this.recorder?.record({
+        type: 'step',
+        index,
+        total,
+        action: step.action,
+        targets,
+        description: describeStep(step, targets),
+        fault: this.fault?.index === index,
+      });
       try {
         await this.executeStep(step, targets, signal);
         steps.push({
@@ -155,6 +169,7 @@ export class ScenarioRunner {
           startedAtMs: stepStartedAtMs - startedAtMs,
           ms: Date.now() - stepStartedAtMs,
         });
+        this.recorder?.record({ type: 'step-end', index, ok: true, ms: Date.now() - stepStartedAtMs });
       } catch (err) {
         const error = signal.aborted
           ? this.abortError(err, signal, timeoutS)
@@ -169,6 +184,13 @@ export class ScenarioRunner {
           error: error.message,
         });
         this.printer.stepFailed(index, messageOf(err));
+        this.recorder?.record({
+          type: 'step-end',
+          index,
+          ok: false,
+          ms: Date.now() - stepStartedAtMs,
+          error: error.message,
+        });
         failure = error;
         break;
       }
@@ -227,38 +249,44 @@ export class ScenarioRunner {
         await each(targets, async (name) => {
           await this.docker.start(this.run.container(name).id);
           if (this.waitReadyFn !== undefined) await this.waitReadyFn(this.run, name, signal);
-          await this.run.refresh(name);
+          await this.refreshNode(name);
         });
         return;
       case 'stop':
         await each(targets, async (name) => {
           await this.docker.stop(this.run.container(name).id);
-          await this.run.refresh(name);
+          await this.refreshNode(name);
         });
         return;
       case 'kill':
         await each(targets, async (name) => {
           await this.docker.kill(this.run.container(name).id);
-          await this.run.refresh(name);
+          await this.refreshNode(name);
         });
         return;
       case 'pause':
-        await each(targets, (name) => this.docker.pause(this.run.container(name).id));
+        await each(targets, async (name) => {
+          await this.docker.pause(this.run.container(name).id);
+          await this.refreshNode(name);
+        });
         return;
       case 'unpause':
-        await each(targets, (name) => this.docker.unpause(this.run.container(name).id));
+        await each(targets, async (name) => {
+          await this.docker.unpause(this.run.container(name).id);
+          await this.refreshNode(name);
+        });
         return;
       case 'disconnect-network':
         await each(targets, async (name) => {
           await this.docker.disconnectNetwork(this.networkId(), this.run.container(name).id);
-          await this.run.refresh(name);
+          await this.refreshNode(name);
         });
         return;
       case 'connect-network':
         await each(targets, async (name) => {
           const aliases = name === TRACKER_NAME ? [TRACKER_NAME] : [name];
           await this.docker.connectNetwork(this.networkId(), this.run.container(name).id, aliases);
-          const fresh = await this.run.refresh(name);
+          const fresh = await this.refreshNode(name);
           this.printer.info(`${name} is back on the network at ${fresh.ip ?? '?'}`);
         });
         return;
@@ -279,6 +307,16 @@ export class ScenarioRunner {
             (f) => `${f.name}${f.chunks === undefined ? '' : ` (${f.chunks} chunks)`}`,
           );
           this.printer.info(`${name} published ${names.join(', ') || 'nothing'}`);
+          for (const f of result.published ?? []) {
+            if (f.size === undefined) continue;
+            this.recorder?.record({
+              type: 'file',
+              peer: name,
+              file: f.name,
+              size: f.size,
+              ...(f.chunks === undefined ? {} : { chunks: f.chunks }),
+            });
+          }
         });
         return;
       case 'files':
@@ -313,6 +351,7 @@ export class ScenarioRunner {
           }
           this.expectedSha.set(step.file, sha);
           this.printer.info(`${name} generated ${step.file} (${step.size} bytes, sha256 ${sha.slice(0, 16)}...)`);
+          this.recorder?.record({ type: 'file', peer: name, file: step.file, size: step.size });
         });
         return;
       case 'rate':
@@ -325,6 +364,12 @@ export class ScenarioRunner {
             },
             { signal },
           );
+          this.recorder?.record({
+            type: 'rate',
+            peer: name,
+            ...(step.upload === undefined ? {} : { uploadBps: step.upload }),
+            ...(step.download === undefined ? {} : { downloadBps: step.download }),
+          });
         });
         return;
       case 'faults':
@@ -381,6 +426,41 @@ export class ScenarioRunner {
     }
   }
 
+  /** Re-reads a container after a state change and records where it now stands. */
+  private async refreshNode(name: string): Promise<LabContainer> {
+    const fresh = await this.run.refresh(name);
+    this.recorder?.record(nodeEvent(name, fresh));
+    return fresh;
+  }
+
+  /** Turns a downloader's control-socket events into run events. */
+  private recordControlEvent(peer: string, file: string, event: ControlEvent): void {
+    if (this.recorder === undefined) return;
+    if (isChunkEvent(event)) {
+      this.recorder.record({
+        type: 'transfer',
+        file: event.file,
+        index: event.index,
+        chunks: event.chunks,
+        from: event.from,
+        to: peer,
+        bytes: event.bytes,
+        ...(event.ms === undefined ? {} : { ms: event.ms }),
+      });
+    } else if (isProgressEvent(event)) {
+      this.recorder.record({
+        type: 'progress',
+        peer,
+        file,
+        have: event.have,
+        chunks: event.chunks,
+        ...(event.bytes === undefined ? {} : { bytes: event.bytes }),
+        ...(event.size === undefined ? {} : { size: event.size }),
+        ...(event.rateBps === undefined ? {} : { rateBps: event.rateBps }),
+      });
+    }
+  }
+
   private networkId(): string {
     if (this.run.network === undefined) throw new LabError('ERR_LAB_RUN_NOT_FOUND', 'the run has no network');
     return this.run.network.id;
@@ -417,6 +497,7 @@ export class ScenarioRunner {
           signal,
           onEvent: (event) => {
             if (this.printChunks && isChunkEvent(event)) this.printer.chunk(to, event);
+            this.recordControlEvent(name, step.file, event);
           },
         },
       );
@@ -430,8 +511,10 @@ export class ScenarioRunner {
           );
         }
         this.printer.info(`${name}: download of ${step.file} failed as expected: ${messageOf(err)}`);
+        this.recorder?.record({ type: 'download', peer: name, file: step.file, ok: false, error: messageOf(err) });
         return;
       }
+      this.recorder?.record({ type: 'download', peer: name, file: step.file, ok: false, error: messageOf(err) });
       throw err;
     }
     const finishedAtMs = Date.now();
@@ -456,6 +539,16 @@ export class ScenarioRunner {
       ...(result.keptChunks === undefined || result.keptChunks === 0 ? {} : { keptChunks: result.keptChunks }),
     };
     this.downloads.set(`${name}\u0000${step.file}`, report);
+    this.recorder?.record({
+      type: 'download',
+      peer: name,
+      file: step.file,
+      ok: true,
+      verified,
+      bytes,
+      ...(result.ms === undefined ? {} : { ms: result.ms }),
+      chunksBySource: report.chunksBySource,
+    });
     const kept = report.keptChunks === undefined ? '' : ` (resumed: ${report.keptChunks} chunk(s) kept from before)`;
     this.printer.info(
       `${name} finished ${step.file}: ${bytes} bytes, sha256 ${sha256.slice(0, 16)}..., verified ${verified ? 'yes' : 'NO'}${kept}`,
@@ -623,4 +716,16 @@ function describeStep(step: ScenarioStep, targets: string[]): string {
     default:
       return `${step.action}${on}`;
   }
+}
+
+/** A `node` run event for a container as just inspected. */
+export function nodeEvent(name: string, container: LabContainer): RunEventBody {
+  const state = container.state === 'running' && container.ip === undefined ? 'disconnected' : container.state;
+  return {
+    type: 'node',
+    name,
+    role: container.role ?? (name === TRACKER_NAME ? 'tracker' : 'peer'),
+    ...(container.ip === undefined ? {} : { ip: container.ip }),
+    state,
+  };
 }
