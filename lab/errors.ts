@@ -15,7 +15,9 @@ export type LabErrorCode =
   | 'ERR_LAB_STEP_FAILED'
   | 'ERR_LAB_ASSERTION'
   | 'ERR_LAB_ABORTED'
-  | 'ERR_LAB_TIMEOUT';
+  | 'ERR_LAB_TIMEOUT'
+  | 'ERR_LAB_SWARM_INACTIVE'
+  | 'ERR_LAB_UNSUPPORTED';
 
 export class LabError extends Error {
   readonly code: LabErrorCode;
@@ -145,6 +147,26 @@ export class LabTimeoutError extends LabError {
   constructor(message: string) {
     super('ERR_LAB_TIMEOUT', message);
     this.name = 'LabTimeoutError';
+  }
+}
+
+/** `--engine swarm` on a daemon that is not a Swarm manager. */
+export class SwarmInactiveError extends LabError {
+  constructor(state: string) {
+    super(
+      'ERR_LAB_SWARM_INACTIVE',
+      `--engine swarm needs this Docker daemon to be a Swarm manager (node state: ${state}); ` +
+        'start a single-node swarm with: docker swarm init --advertise-addr 127.0.0.1',
+    );
+    this.name = 'SwarmInactiveError';
+  }
+}
+
+/** An operation this engine cannot carry out (e.g. exec into a Swarm task on another node). */
+export class UnsupportedError extends LabError {
+  constructor(message: string) {
+    super('ERR_LAB_UNSUPPORTED', message);
+    this.name = 'UnsupportedError';
   }
 }
 
