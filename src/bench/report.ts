@@ -74,6 +74,7 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
     tracker: {
       lookupsPerS: round(tracker.lookupsPerS),
       bytesPerPeer: round(tracker.bytesPerPeer),
+      heapBytesPerPeer: round(tracker.heapBytesPerPeer),
       havesPerS: round(tracker.havesPerS),
       peers: tracker.peers,
       files: tracker.files,

@@ -4,7 +4,10 @@
  * 1. Registers `peers` peers, one TCP connection each (a peer id is bound to its connection). The
  *    tracker allows 1024 connections per remote address, so the connections are spread over source
  *    addresses 127.0.0.2, 127.0.0.3, ... (any 127/8 address works as a source on Linux loopback).
- * 2. Reads the tracker's RSS before and after registering: bytes per registered peer.
+ * 2. Reads the tracker's memory before and after registering, each time right after a full GC (the
+ *    tracker runs with --expose-gc and a preload that answers SIGUSR2 with its memoryUsage()): RSS
+ *    growth per registered peer (bytes per peer), and the live JS heap's share of it. Only the tracker
+ *    process is counted; the load peers' sockets live in this process.
  * 3. Publishes `files` small manifests, one per peer.
  * 4. Pipelines HAVE, then LOCATE, on a few extra connections with a window of requests in flight, and
  *    counts answers per second. Requests are encoded once with encodeJson and replayed; answers are
@@ -13,7 +16,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -28,7 +34,7 @@ import type { Manifest } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
 import { createLogger } from '../shared/logger';
-import { procCpuSeconds, procStatusBytes } from './footprint';
+import { procCpuSeconds } from './footprint';
 import { registerTeardown } from './teardown';
 import type { TrackerLoadResult } from './types';
 
@@ -39,8 +45,23 @@ const REGISTER_CONCURRENCY = 128;
 const TRACKER_HEARTBEAT_MS = 600_000;
 const TRACKER_START_TIMEOUT_MS = 10_000;
 const PHASE_TIMEOUT_MS = 120_000;
-/** Lets the tracker's heap settle before RSS is read. */
+/** Lets the last registrations' garbage and socket buffers settle before memory is read. */
 const SETTLE_MS = 500;
+const MEMORY_REPORT_TIMEOUT_MS = 10_000;
+/** Marks the preload's memory report among the tracker's JSON log lines on stderr. */
+const MEMORY_REPORT_KEY = 'benchTrackerMemory';
+/**
+ * Loaded into the tracker with --require: on SIGUSR2, two full GCs (the second collects what the first
+ * one's finalisers freed), then one line with the process's memory on stderr.
+ */
+const MEMORY_PRELOAD = `
+process.on('SIGUSR2', () => {
+  global.gc();
+  global.gc();
+  const { rss, heapUsed, external } = process.memoryUsage();
+  process.stderr.write(JSON.stringify({ ${MEMORY_REPORT_KEY}: { rss, heapUsed, external } }) + '\\n');
+});
+`;
 const LOAD_FILE_CHUNK_BYTES = 1024;
 const LOAD_FILE_CHUNKS = 4;
 
@@ -57,13 +78,13 @@ export interface TrackerLoadInit {
 
 export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoadResult> {
   const tracker = await startTracker(init.cliPath);
-  const unregister = registerTeardown(async () => void tracker.process.kill('SIGKILL'));
+  const unregister = registerTeardown(() => tracker.stop());
   const logger = createLogger('bench');
   const peers: FramedConnection[] = [];
   const pipelines: FrameCounterSocket[] = [];
   try {
     await sleep(SETTLE_MS);
-    const rssBefore = await procStatusBytes(tracker.process.pid, 'VmRSS');
+    const before = await tracker.memory();
     const registerStartMs = performance.now();
     await forEachBounded(init.peers, REGISTER_CONCURRENCY, async (i) => {
       const socket = await openSocket(tracker.port, sourceAddress(i));
@@ -77,7 +98,7 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
     });
     const registerS = (performance.now() - registerStartMs) / 1000;
     await sleep(SETTLE_MS);
-    const rssAfter = await procStatusBytes(tracker.process.pid, 'VmRSS');
+    const after = await tracker.memory();
 
     const fileIds = await publishFiles(peers, init.files);
     for (let i = 0; i < init.connections; i++) {
@@ -98,7 +119,8 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
       files: init.files,
       lookupsPerS: locates.answered / locates.seconds,
       havesPerS: haves.answered / haves.seconds,
-      bytesPerPeer: rssBefore === null || rssAfter === null ? Number.NaN : (rssAfter - rssBefore) / init.peers,
+      bytesPerPeer: (after.rss - before.rss) / init.peers,
+      heapBytesPerPeer: (after.heapUsed - before.heapUsed) / init.peers,
       registerS,
       errors: haves.errors + locates.errors,
       trackerCpuCores:
@@ -109,7 +131,7 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
     };
   } finally {
     unregister();
-    tracker.process.kill('SIGKILL');
+    await tracker.stop();
     for (const pipeline of pipelines) pipeline.socket.destroy();
     for (const peer of peers) peer.close();
   }
@@ -296,48 +318,95 @@ class FrameCounterSocket {
   }
 }
 
+interface TrackerMemory {
+  rss: number;
+  heapUsed: number;
+  external: number;
+}
+
 interface StartedTracker {
   process: ChildProcess;
   port: number;
+  /** The tracker's memory right after a full GC. */
+  memory(): Promise<TrackerMemory>;
+  /** Kills the tracker and removes its preload. */
+  stop(): Promise<void>;
 }
 
 async function startTracker(cliPath: string): Promise<StartedTracker> {
+  const preloadDir = await mkdtemp(join(tmpdir(), 'swarmlab-bench-tracker-'));
+  const preload = join(preloadDir, 'memory-report.cjs');
+  await writeFile(preload, MEMORY_PRELOAD);
   const child = spawn(
     process.execPath,
-    [cliPath, 'tracker', '--host', '127.0.0.1', '--port', '0', '--heartbeat-ms', String(TRACKER_HEARTBEAT_MS)],
+    [
+      '--expose-gc',
+      '--require',
+      preload,
+      cliPath,
+      'tracker',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--heartbeat-ms',
+      String(TRACKER_HEARTBEAT_MS),
+    ],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
     },
   );
-  try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let buffered = '';
-      const timer = setTimeout(
-        () => reject(new SwarmlabError('ERR_START_TIMEOUT', 'the tracker did not start in 10 s')),
-        TRACKER_START_TIMEOUT_MS,
-      );
-      const onData = (chunk: Buffer): void => {
-        buffered += chunk.toString();
-        for (const line of buffered.split('\n')) {
-          if (!line.includes('"tracker listening"')) continue;
-          clearTimeout(timer);
-          child.stderr!.off('data', onData);
-          resolve(Number((JSON.parse(line) as { port: unknown }).port));
-          return;
-        }
-      };
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new SwarmlabError('ERR_START_FAILED', `the tracker exited with code ${code}`));
-      });
-    });
-    // Keep draining its log so a full pipe never blocks the tracker.
-    child.stderr!.resume();
-    return { process: child, port };
-  } catch (error) {
+  const stop = async (): Promise<void> => {
     child.kill('SIGKILL');
+    await rm(preloadDir, { recursive: true, force: true });
+  };
+  // Every stderr line goes to the current listener; reading them all keeps a full pipe from blocking the tracker.
+  let onLine: ((line: string) => void) | undefined;
+  let partial = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) onLine?.(line);
+  });
+  const nextLine = <T>(what: string, timeoutMs: number, match: (line: string) => T | undefined): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const finish = (error: Error | undefined, value?: T): void => {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        onLine = undefined;
+        if (error) reject(error);
+        else resolve(value as T);
+      };
+      const timer = setTimeout(
+        () => finish(new SwarmlabError('ERR_BENCH_TIMEOUT', `no ${what} from the tracker in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const onExit = (code: number | null): void =>
+        finish(new SwarmlabError('ERR_START_FAILED', `the tracker exited with code ${code}`));
+      child.once('exit', onExit);
+      onLine = (line) => {
+        const value = match(line);
+        if (value !== undefined) finish(undefined, value);
+      };
+    });
+  try {
+    const port = await nextLine('start', TRACKER_START_TIMEOUT_MS, (line) =>
+      line.includes('"tracker listening"') ? Number((JSON.parse(line) as { port: unknown }).port) : undefined,
+    );
+    const memory = async (): Promise<TrackerMemory> => {
+      const report = nextLine('memory report', MEMORY_REPORT_TIMEOUT_MS, (line) =>
+        line.includes(MEMORY_REPORT_KEY)
+          ? (JSON.parse(line) as Record<typeof MEMORY_REPORT_KEY, TrackerMemory>)[MEMORY_REPORT_KEY]
+          : undefined,
+      );
+      child.kill('SIGUSR2');
+      return report;
+    };
+    return { process: child, port, memory, stop };
+  } catch (error) {
+    await stop();
     throw error;
   }
 }

@@ -63,8 +63,10 @@ export interface TrackerLoadResult {
   lookupsPerS: number;
   /** HAVE messages acknowledged per second. */
   havesPerS: number;
-  /** Tracker RSS growth while registering, divided by the peers registered. */
+  /** Tracker RSS growth while registering, divided by the peers registered (both read after a full GC). */
   bytesPerPeer: number;
+  /** The live JS heap's share of bytesPerPeer (after a full GC); the rest is native (sockets, libuv, malloc). */
+  heapBytesPerPeer: number;
   registerS: number;
   errors: number;
   /** CPU of the tracker process during the LOCATE phase, in cores: near 1 means the tracker was the bound. */

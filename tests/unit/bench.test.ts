@@ -95,6 +95,7 @@ describe('benchJson', () => {
       lookupsPerS: 1000,
       havesPerS: 1000,
       bytesPerPeer: Number.NaN,
+      heapBytesPerPeer: Number.NaN,
       registerS: 0.1,
       errors: 0,
       trackerCpuCores: 1,
