@@ -3,6 +3,7 @@
  * bad value fails fast with a precise message. The same names are used in compose.yaml.
  */
 import Ajv from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { join } from 'node:path';
 import { ConfigError } from '../shared/errors';
 import { STATE_DIR_NAME } from '../peer/chunk-store';
@@ -36,7 +37,8 @@ export interface PeerConfig {
 }
 
 const ajv = new Ajv({ allErrors: true });
-const validate = ajv.compile({
+// Compiled on first use: `swarmlab ctl` loads this module but never validates a peer's configuration.
+const peerConfigSchema = {
   type: 'object',
   required: ['dir', 'port', 'host', 'control'],
   properties: {
@@ -51,7 +53,8 @@ const validate = ajv.compile({
     downloadRate: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
     maxInflight: { type: 'integer', minimum: 1, maximum: 256 },
   },
-});
+};
+let validateOnce: ValidateFunction | undefined;
 
 type Flags = Record<string, string | boolean | undefined>;
 
@@ -117,6 +120,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
     ...(tcpMatch ? { controlTcp: { host: tcpMatch[1]!, port: Number(tcpMatch[2]) }, controlToken: controlToken! } : {}),
   };
+  const validate = (validateOnce ??= ajv.compile(peerConfigSchema));
   if (!validate(config)) {
     const error = validate.errors?.[0];
     throw new ConfigError(`invalid peer configuration: ${error?.instancePath.slice(1) ?? ''} ${error?.message ?? ''}`.trim());

@@ -2,6 +2,7 @@
  * The control protocol (docs/control.md): JSON lines, every one validated with ajv in both directions.
  */
 import Ajv from 'ajv';
+import type { ValidateFunction } from 'ajv';
 
 export const CONTROL_COMMANDS = ['connect', 'disconnect', 'upload', 'files', 'download', 'status', 'generate', 'rate', 'faults'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
@@ -61,7 +62,9 @@ const argsSchemas: Record<ControlCommand, object> = {
   },
 };
 
-const validateRequestShape = ajv.compile<ControlRequest>({
+// Compiled on first use, not at load: `swarmlab ctl` (every lab exec, every container healthcheck)
+// validates only the lines it reads and should not pay for the request schemas, nor the server for these.
+const requestShapeSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['id', 'cmd'],
@@ -71,10 +74,21 @@ const validateRequestShape = ajv.compile<ControlRequest>({
     args: { type: 'object' },
     token: { type: 'string', maxLength: 256 },
   },
-});
-const validateArgs = new Map(Object.entries(argsSchemas).map(([cmd, schema]) => [cmd, ajv.compile(schema)]));
+};
+const argsValidators = new Map<ControlCommand, ValidateFunction>();
+let requestShapeValidator: ValidateFunction<ControlRequest> | undefined;
+let lineShapeValidator: ValidateFunction<ControlLine> | undefined;
 
-const validateLineShape = ajv.compile<ControlLine>({
+function validateArgsOf(cmd: ControlCommand): ValidateFunction {
+  let validate = argsValidators.get(cmd);
+  if (validate === undefined) {
+    validate = ajv.compile(argsSchemas[cmd]);
+    argsValidators.set(cmd, validate);
+  }
+  return validate;
+}
+
+const lineShapeSchema = {
   type: 'object',
   required: ['id'],
   properties: { id, ok: { type: 'boolean' }, event: { type: 'string' } },
@@ -89,9 +103,9 @@ const validateLineShape = ajv.compile<ControlLine>({
     },
     { required: ['event'], not: { required: ['ok'] } },
   ],
-});
+};
 
-function describe(errors: typeof validateRequestShape.errors, prefix: string): string {
+function describe(errors: ValidateFunction['errors'], prefix: string): string {
   const error = errors?.[0];
   return error ? `${prefix}${error.instancePath || ''} ${error.message ?? 'is invalid'}` : `${prefix} is invalid`;
 }
@@ -104,8 +118,9 @@ export function parseControlRequest(line: string): ControlRequest {
   } catch {
     throw new Error('request is not valid JSON');
   }
+  const validateRequestShape = (requestShapeValidator ??= ajv.compile<ControlRequest>(requestShapeSchema));
   if (!validateRequestShape(parsed)) throw new Error(describe(validateRequestShape.errors, 'request'));
-  const validate = validateArgs.get(parsed.cmd)!;
+  const validate = validateArgsOf(parsed.cmd);
   if (!validate(parsed.args ?? {})) throw new Error(describe(validate.errors, `args of ${parsed.cmd}`));
   return parsed;
 }
@@ -113,6 +128,7 @@ export function parseControlRequest(line: string): ControlRequest {
 /** Parses and validates a response or event line. */
 export function parseControlLine(line: string): ControlLine {
   const parsed: unknown = JSON.parse(line);
+  const validateLineShape = (lineShapeValidator ??= ajv.compile<ControlLine>(lineShapeSchema));
   if (!validateLineShape(parsed)) throw new Error(describe(validateLineShape.errors, 'control line'));
   return parsed;
 }

@@ -111,15 +111,24 @@ const schemas: Record<JsonMessageType, object> = {
   [MessageType.Bitfield]: { type: 'object', required: ['fileId', 'bitfield'], properties: { fileId, bitfield: base64 } },
 };
 
-const validators = new Map<number, ValidateFunction>(
-  Object.entries(schemas).map(([type, schema]) => [Number(type), ajv.compile(schema)]),
-);
+// Compiled on first use, not at load: compiling every schema costs about half a second of CPU, which
+// `swarmlab ctl` (run by every lab exec and every container healthcheck) would pay without using any.
+const validators = new Map<number, ValidateFunction>();
+let manifestValidatorOnce: ValidateFunction | undefined;
 
-const manifestValidator = ajv.compile(manifestSchema);
+function validatorOf(type: JsonMessageType): ValidateFunction | undefined {
+  const compiled = validators.get(type);
+  if (compiled !== undefined) return compiled;
+  const schema: object | undefined = schemas[type];
+  if (schema === undefined) return undefined;
+  const validate = ajv.compile(schema);
+  validators.set(type, validate);
+  return validate;
+}
 
 /** Validates a JSON body for `type`; returns a one-line reason when it does not match. */
 export function validateBody(type: JsonMessageType, body: unknown): string | undefined {
-  const validate = validators.get(type);
+  const validate = validatorOf(type);
   if (validate === undefined) return `no schema for type ${type}`;
   if (validate(body)) return undefined;
   const error = validate.errors?.[0];
@@ -128,6 +137,7 @@ export function validateBody(type: JsonMessageType, body: unknown): string | und
 
 /** Validates a manifest that came from anywhere (the tracker, a sidecar file). */
 export function validateManifest(manifest: unknown): string | undefined {
+  const manifestValidator = (manifestValidatorOnce ??= ajv.compile(manifestSchema));
   if (manifestValidator(manifest)) return undefined;
   const error = manifestValidator.errors?.[0];
   return error ? `${error.instancePath || '/'} ${error.message ?? 'is invalid'}` : 'is invalid';
