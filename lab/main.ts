@@ -23,6 +23,7 @@ import { DEFAULT_RUN_NAME, LabController } from './controller';
 import { DockerodeLabDocker } from './dockerode-lab-docker';
 import { LabError, UsageError, messageOf } from './errors';
 import { ensureImages } from './images/build-images';
+import { dashboardOptionsFrom, withDashboard } from './observe/dashboard-command';
 import { Printer } from './print';
 
 const log = createLogger('lab');
@@ -45,6 +46,10 @@ commands:
   logs [PEER] [--run NAME] [--tail N]
                                      container logs (PEER: tracker, peer-1, ...)
   down [--run NAME | --all]          remove the containers and networks of a run (or of every run)
+
+--dashboard (up, demo, run) serves a live dashboard on http://127.0.0.1:PORT/ (--dashboard-port N, default
+7080, 0 = any free port); after demo/run it keeps serving the final state until Ctrl-C, unless
+--dashboard-exit. up --dashboard stays in the foreground until Ctrl-C and leaves the run up.
 
 --json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.
 -v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;
@@ -72,6 +77,9 @@ async function main(argv: string[]): Promise<number> {
       keep: { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
       tail: { type: 'string' },
+      dashboard: { type: 'boolean', default: false },
+      'dashboard-port': { type: 'string' },
+      'dashboard-exit': { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -107,6 +115,10 @@ async function main(argv: string[]): Promise<number> {
   });
   const ctx: CommandContext = { controller, printer, signal: abort.signal };
   const run = values.run;
+  // A Ctrl-C that only ends the viewing of a finished run's dashboard does not make the run "interrupted".
+  let viewingFinishedRun = false;
+  const dashboardFlags = dashboardOptionsFrom(values);
+  const dashboard = dashboardFlags && { ...dashboardFlags, onHold: () => (viewingFinishedRun = true) };
 
   const code = await (async (): Promise<number> => {
     switch (command) {
@@ -123,11 +135,25 @@ async function main(argv: string[]): Promise<number> {
         });
       }
       case 'demo':
-        return demoCommand(ctx, { json: values.json, keep: values.keep, ...(run === undefined ? {} : { run }) });
+        return withDashboard(ctx, dashboard, (recorder) =>
+          demoCommand(ctx, {
+            json: values.json,
+            keep: values.keep,
+            ...(run === undefined ? {} : { run }),
+            ...(recorder === undefined ? {} : { recorder }),
+          }),
+        );
       case 'run': {
         const file = rest[0];
         if (file === undefined) throw new UsageError('run needs a SCENARIO file');
-        return runCommand(ctx, file, { json: values.json, keep: values.keep, ...(run === undefined ? {} : { run }) });
+        return withDashboard(ctx, dashboard, (recorder) =>
+          runCommand(ctx, file, {
+            json: values.json,
+            keep: values.keep,
+            ...(run === undefined ? {} : { run }),
+            ...(recorder === undefined ? {} : { recorder }),
+          }),
+        );
       }
       case 'chaos':
         return chaosCommand(ctx, {
@@ -147,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   })();
-  return abort.signal.aborted ? EXIT_INTERRUPTED : code;
+  return abort.signal.aborted && !viewingFinishedRun ? EXIT_INTERRUPTED : code;
 }
 
 main(process.argv.slice(2)).then(
