@@ -3,7 +3,7 @@
  * process exit code: 0 success, 1 a failed run or assertion, 2 bad usage or an invalid scenario.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 import { createLogger } from '../src/shared/logger';
 import { LabController, type LabRun } from './controller';
@@ -11,7 +11,8 @@ import { LabError, UsageError, messageOf } from './errors';
 import type { LabContainer } from './lab-docker';
 import { Printer, type DownloadReport } from './print';
 import { loadScenario, scenarioPeers } from './scenario';
-import type { RunRecorder } from './observe/run-events';
+import { writeRunReport } from './observe/report-writer';
+import { RunRecorder } from './observe/run-events';
 import { ScenarioRunner, nodeEvent, type ScenarioReport } from './scenario-runner';
 import type { Scenario } from './scenario-schema';
 
@@ -83,6 +84,13 @@ export interface ReplayOptions {
   printChunks?: boolean;
   /** Records the run's events (for the dashboard and the run report). */
   recorder?: RunRecorder;
+  /** Where `run` and `demo` write the run report's directory (default `defaultReportDir()`: lab/runs). */
+  reportDir?: string;
+}
+
+/** lab/runs in the repository (beside lab/scenarios), from the sources or from dist/. */
+export function defaultReportDir(): string {
+  return join(dirname(shippedScenarioPath('demo.yaml')), '..', 'runs');
 }
 
 /** Starts a run for the scenario, replays it, and tears the run down unless `keep`. */
@@ -106,6 +114,16 @@ export async function replayScenario(
     options.recorder?.record({ type: 'run', run: runName, scenario: scenario.name });
     for (const container of run.all()) {
       options.recorder?.record(nodeEvent(container.shortName ?? container.name, container));
+    }
+    // Limits given in the scenario's peer list are rates too (the report's minimum time needs them).
+    for (const peer of scenarioPeers(scenario)) {
+      if (peer.uploadRate === undefined && peer.downloadRate === undefined) continue;
+      options.recorder?.record({
+        type: 'rate',
+        peer: peer.name,
+        ...(peer.uploadRate === undefined ? {} : { uploadBps: peer.uploadRate }),
+        ...(peer.downloadRate === undefined ? {} : { downloadBps: peer.downloadRate }),
+      });
     }
     const runner = new ScenarioRunner(
       {
@@ -155,17 +173,22 @@ export async function replayScenario(
 
 export async function runCommand(ctx: CommandContext, file: string, options: ReplayOptions): Promise<number> {
   const scenario = await loadScenario(resolveScenarioFile(file));
-  const report = await replayScenario(ctx, scenario, options);
+  const recorder = options.recorder ?? new RunRecorder();
+  const report = await replayScenario(ctx, scenario, { ...options, recorder });
   printReport(ctx.printer, report);
-  if (options.json === true) ctx.printer.json(report);
+  const reportPath = await writeReport(ctx, options.reportDir, options.run ?? scenario.name, recorder, report);
+  if (options.json === true) ctx.printer.json({ ...report, ...(reportPath === undefined ? {} : { reportPath }) });
   return report.ok ? 0 : 1;
 }
 
 /** The classic demo: lab/scenarios/demo.yaml, then a verified summary per downloader. */
 export async function demoCommand(ctx: CommandContext, options: ReplayOptions): Promise<number> {
   const scenario = await loadScenario(shippedScenarioPath('demo.yaml'));
-  const report = await replayScenario(ctx, scenario, { ...options, run: options.run ?? 'demo' });
+  const run = options.run ?? 'demo';
+  const recorder = options.recorder ?? new RunRecorder();
+  const report = await replayScenario(ctx, scenario, { ...options, run, recorder });
   printReport(ctx.printer, report);
+  const reportPath = await writeReport(ctx, options.reportDir, run, recorder, report);
   const downloads: DownloadReport[] = report.downloads.map((d) => ({
     peer: d.peer,
     file: d.file,
@@ -174,9 +197,37 @@ export async function demoCommand(ctx: CommandContext, options: ReplayOptions): 
     verified: d.verified,
     chunksBySource: d.chunksBySource,
   }));
-  if (options.json === true) ctx.printer.json({ downloads });
+  if (options.json === true) ctx.printer.json({ downloads, ...(reportPath === undefined ? {} : { reportPath }) });
   const ok = report.ok && downloads.length >= 2 && downloads.every((d) => d.verified);
   return ok ? 0 : 1;
+}
+
+/**
+ * Writes the run report (events.jsonl, report.json, report.html) and prints where; returns the path of
+ * report.html. A report that cannot be written is an error line, not a failed run: the run itself happened.
+ */
+async function writeReport(
+  ctx: CommandContext,
+  reportDir: string | undefined,
+  run: string,
+  recorder: RunRecorder,
+  report: ScenarioReport,
+): Promise<string | undefined> {
+  try {
+    const written = await writeRunReport({
+      reportDir: reportDir ?? defaultReportDir(),
+      run,
+      events: recorder.events,
+      report,
+      startedAt: recorder.startedAt,
+    });
+    ctx.printer.line(`report: ${written.html}`);
+    return written.html;
+  } catch (err) {
+    log.error('Could not write the run report', { run, error: messageOf(err) });
+    ctx.printer.line(`report: not written (${messageOf(err)})`);
+    return undefined;
+  }
 }
 
 function printReport(printer: Printer, report: ScenarioReport): void {

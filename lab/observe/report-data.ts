@@ -1,0 +1,455 @@
+/**
+ * The run report's data, derived from a run's recorded events and the scenario's report: pure functions,
+ * no I/O, so every figure the HTML shows can be checked in a unit test.
+ *
+ * Times (`t`) are ms since the recorder started, like the events' own `t`. The ScenarioReport counts from
+ * the scenario's start instead; the two are tied together through the fault step's event.
+ */
+import type { DownloadReport } from '../print';
+import type { ScenarioReport, StepReport } from '../scenario-runner';
+import type { NodeState, RunEvent } from './run-events';
+
+type EventOf<T extends RunEvent['type']> = Extract<RunEvent, { type: T }>;
+
+/** One verified chunk received, placed on its downloader's lane of the timeline. */
+export interface TransferPoint {
+  seq: number;
+  t: number;
+  file: string;
+  index: number;
+  chunks: number;
+  from: string;
+  to: string;
+  bytes: number;
+  ms?: number;
+  /** Index into `ReportData.lanes`. */
+  lane: number;
+}
+
+/** One downloader of one file: a lane of the timeline and a line of the progress plot. */
+export interface Lane {
+  peer: string;
+  file: string;
+  chunks: number;
+}
+
+export interface ProgressPoint {
+  t: number;
+  have: number;
+  chunks: number;
+}
+
+export interface ProgressSeries extends Lane {
+  points: ProgressPoint[];
+  /** Where the points come from: the peer's own progress events, or counted transfers when it sent none. */
+  source: 'progress' | 'transfers';
+}
+
+export interface RatedPeer {
+  peer: string;
+  uploadBps: number;
+}
+
+/** The theoretical minimum distribution time of one file, or why there is none. */
+export type MinimumTime =
+  | {
+      file: string;
+      /** When the download started (the download step), ms since the recording started. */
+      startT: number;
+      fileBytes: number;
+      seeders: RatedPeer[];
+      downloaders: RatedPeer[];
+      /** max(F/u_s, N·F/(u_s + Σu_i)) in ms. */
+      minMs: number;
+      /** startT + minMs: where the line is drawn. */
+      atT: number;
+    }
+  | { file: string; startT?: number; note: string };
+
+export type TimeMarkKind = 'fault' | 'node' | 'recovery';
+
+/** Something to mark on the time axis: an injected fault, a container state change, a recovery. */
+export interface TimeMark {
+  t: number;
+  kind: TimeMarkKind;
+  label: string;
+}
+
+/** A tracker or peer as last seen, with the rates it had at the end. */
+export interface ReportNode {
+  name: string;
+  role: 'tracker' | 'peer';
+  ip?: string;
+  state: NodeState;
+  uploadBps?: number;
+  downloadBps?: number;
+}
+
+export interface ReportData {
+  run: string;
+  scenario: string;
+  ok: boolean;
+  error?: string;
+  /** Wall clock of the recording's start (epoch ms). */
+  startedAt: number;
+  /** Time zero of the report: when the run's containers were up (its `run` event), ms since the recording started. */
+  originT: number;
+  /**
+   * The plots' window, ms since the recording started: from a little before the first download, fault or
+   * state change to the end, so that the start-up (connect, generate) does not squeeze what matters.
+   */
+  fromT: number;
+  toT: number;
+  /** The scenario's own duration, as the runner measured it. */
+  scenarioMs: number;
+  nodes: ReportNode[];
+  lanes: Lane[];
+  transfers: TransferPoint[];
+  progress: ProgressSeries[];
+  minimums: MinimumTime[];
+  marks: TimeMark[];
+  downloads: DownloadReport[];
+  steps: StepReport[];
+  recoverMs?: number;
+  eventCount: number;
+}
+
+/** States a node is in because something was done to it: each change into one is marked as a fault. */
+const FAULT_STATES = new Set<NodeState>(['exited', 'dead', 'paused', 'disconnected']);
+
+/**
+ * The theoretical minimum time to distribute a file of `fileBytes` from seeders with a total upload of
+ * `seederUploadBps` to N downloaders uploading `downloaderUploadBps` each (Kurose & Ross): the seeders
+ * must send every byte at least once, and the swarm must deliver N copies with everything it can upload.
+ */
+export function minimumDistributionMs(
+  fileBytes: number,
+  seederUploadBps: number,
+  downloaderUploadBps: readonly number[],
+): number {
+  if (!(seederUploadBps > 0)) throw new RangeError(`the seeders' upload must be > 0, got ${seederUploadBps}`);
+  const n = downloaderUploadBps.length;
+  const swarmBps = seederUploadBps + downloaderUploadBps.reduce((sum, bps) => sum + bps, 0);
+  return 1000 * Math.max(fileBytes / seederUploadBps, (n * fileBytes) / swarmBps);
+}
+
+function laneKey(peer: string, file: string): string {
+  return `${peer}\u0000${file}`;
+}
+
+/** Downloader lanes in order of first appearance (transfer, progress or download event). */
+export function downloadLanes(events: readonly RunEvent[]): Lane[] {
+  const lanes = new Map<string, Lane>();
+  for (const event of events) {
+    let peer: string;
+    let chunks = 0;
+    if (event.type === 'transfer') {
+      peer = event.to;
+      chunks = event.chunks;
+    } else if (event.type === 'progress') {
+      peer = event.peer;
+      chunks = event.chunks;
+    } else if (event.type === 'download') {
+      peer = event.peer;
+    } else {
+      continue;
+    }
+    const key = laneKey(peer, event.file);
+    const lane = lanes.get(key);
+    if (lane === undefined) lanes.set(key, { peer, file: event.file, chunks });
+    else lane.chunks = Math.max(lane.chunks, chunks);
+  }
+  return [...lanes.values()];
+}
+
+/** Every `transfer` event as one point, on its downloader's lane. */
+export function transferPoints(
+  events: readonly RunEvent[],
+  lanes: readonly Lane[] = downloadLanes(events),
+): TransferPoint[] {
+  const laneOf = new Map(lanes.map((lane, i) => [laneKey(lane.peer, lane.file), i]));
+  const points: TransferPoint[] = [];
+  for (const event of events) {
+    if (event.type !== 'transfer') continue;
+    points.push({
+      seq: event.seq,
+      t: event.t,
+      file: event.file,
+      index: event.index,
+      chunks: event.chunks,
+      from: event.from,
+      to: event.to,
+      bytes: event.bytes,
+      ...(event.ms === undefined ? {} : { ms: event.ms }),
+      lane: laneOf.get(laneKey(event.to, event.file)) ?? 0,
+    });
+  }
+  return points;
+}
+
+/**
+ * Each downloader's progress over time: its own progress events when it sent any, otherwise the count of
+ * chunks received so far (one step per transfer).
+ */
+export function progressSeries(
+  events: readonly RunEvent[],
+  lanes: readonly Lane[] = downloadLanes(events),
+): ProgressSeries[] {
+  return lanes.map((lane) => {
+    const reported = events.filter(
+      (e): e is EventOf<'progress'> => e.type === 'progress' && e.peer === lane.peer && e.file === lane.file,
+    );
+    if (reported.length > 0) {
+      return {
+        ...lane,
+        source: 'progress',
+        points: reported.map((e) => ({ t: e.t, have: e.have, chunks: e.chunks })),
+      };
+    }
+    const received = events.filter(
+      (e): e is EventOf<'transfer'> => e.type === 'transfer' && e.to === lane.peer && e.file === lane.file,
+    );
+    return {
+      ...lane,
+      source: 'transfers',
+      points: received.map((e, i) => ({ t: e.t, have: i + 1, chunks: e.chunks })),
+    };
+  });
+}
+
+/** The upload limit a peer had at time `t` (bytes/s), or undefined when none was set (or it was lifted). */
+export function uploadRateAt(events: readonly RunEvent[], peer: string, t: number): number | undefined {
+  let rate: number | null | undefined;
+  for (const event of events) {
+    if (event.t > t) break;
+    if (event.type === 'rate' && event.peer === peer && event.uploadBps !== undefined) rate = event.uploadBps;
+  }
+  return rate ?? undefined;
+}
+
+/** When the downloads of `file` started: the last download step for one of them before its first chunk. */
+function downloadStartT(
+  events: readonly RunEvent[],
+  file: string,
+  downloaders: ReadonlySet<string>,
+): number | undefined {
+  const first = events.find(
+    (e) => (e.type === 'transfer' || e.type === 'progress' || e.type === 'download') && e.file === file,
+  );
+  if (first === undefined) return undefined;
+  let start: number | undefined;
+  for (const event of events) {
+    if (event.seq >= first.seq) break;
+    if (event.type === 'step' && event.action === 'download' && event.targets.some((p) => downloaders.has(p))) {
+      start = event.t;
+    }
+  }
+  return start ?? first.t;
+}
+
+/** The size of `file` as some event reports it. */
+function fileSize(events: readonly RunEvent[], file: string): number | undefined {
+  for (const event of events) {
+    if (event.type === 'file' && event.file === file) return event.size;
+    if (event.type === 'progress' && event.file === file && event.size !== undefined) return event.size;
+    if (event.type === 'download' && event.file === file && event.ok && event.bytes !== undefined) return event.bytes;
+  }
+  return undefined;
+}
+
+function unsetNote(file: string, peers: readonly string[]): string {
+  const who = peers.join(', ');
+  return (
+    `no minimum line for ${file}: the upload rate of ${who} is not set ` +
+    `(the minimum needs every seeder's and downloader's upload: a rate step or the peer's uploadRate)`
+  );
+}
+
+/**
+ * The theoretical minimum distribution time of each downloaded file, where the rates allow it: u_s is the
+ * total upload of the peers that held the file when its download started (its seeders), u_i the upload of
+ * each downloader, N the number of downloaders, F the file's size.
+ */
+export function minimumTimes(
+  events: readonly RunEvent[],
+  lanes: readonly Lane[] = downloadLanes(events),
+): MinimumTime[] {
+  const files = [...new Set(lanes.map((lane) => lane.file))];
+  return files.map((file): MinimumTime => {
+    const downloaders = lanes.filter((lane) => lane.file === file).map((lane) => lane.peer);
+    const startT = downloadStartT(events, file, new Set(downloaders));
+    if (startT === undefined) return { file, note: `no minimum line for ${file}: its download never started` };
+    const seeders = [
+      ...new Set(
+        events
+          .filter((e): e is EventOf<'file'> => e.type === 'file' && e.file === file && e.t <= startT)
+          .map((e) => e.peer)
+          .filter((peer) => !downloaders.includes(peer)),
+      ),
+    ];
+    if (seeders.length === 0) {
+      return { file, startT, note: `no minimum line for ${file}: no peer held it when its download started` };
+    }
+    const fileBytes = fileSize(events, file);
+    if (fileBytes === undefined) return { file, startT, note: `no minimum line for ${file}: its size is unknown` };
+    const rated = (peer: string): { peer: string; uploadBps: number | undefined } => ({
+      peer,
+      uploadBps: uploadRateAt(events, peer, startT),
+    });
+    const seederRates = seeders.map(rated);
+    const downloaderRates = downloaders.map(rated);
+    const unset = [...seederRates, ...downloaderRates].filter((p) => p.uploadBps === undefined).map((p) => p.peer);
+    if (unset.length > 0) return { file, startT, note: unsetNote(file, unset) };
+    const asRated = (p: { peer: string; uploadBps: number | undefined }): RatedPeer => ({
+      peer: p.peer,
+      uploadBps: p.uploadBps ?? 0,
+    });
+    const seedersBps = seederRates.reduce((sum, p) => sum + (p.uploadBps ?? 0), 0);
+    const minMs = minimumDistributionMs(
+      fileBytes,
+      seedersBps,
+      downloaderRates.map((p) => p.uploadBps ?? 0),
+    );
+    return {
+      file,
+      startT,
+      fileBytes,
+      seeders: seederRates.map(asRated),
+      downloaders: downloaderRates.map(asRated),
+      minMs,
+      atT: startT + minMs,
+    };
+  });
+}
+
+/**
+ * Faults and recoveries on the time axis: the scenario's `fault: true` step, every container that went
+ * down, paused or off the network (and came back), and the moment the scenario counts as recovered.
+ */
+export function timeMarks(events: readonly RunEvent[], report: Pick<ScenarioReport, 'recoverMs'>): TimeMark[] {
+  const marks: TimeMark[] = [];
+  const firstStep = events.find((e) => e.type === 'step');
+  const lastState = new Map<string, NodeState>();
+  let faultStep: EventOf<'step'> | undefined;
+  for (const event of events) {
+    if (event.type === 'step' && event.fault) {
+      faultStep ??= event;
+      marks.push({ t: event.t, kind: 'fault', label: `fault: ${event.description}` });
+    } else if (event.type === 'node') {
+      const before = lastState.get(event.name);
+      lastState.set(event.name, event.state);
+      // The states containers are created in (before the first step) are the starting line, not faults.
+      if (firstStep === undefined || event.seq < firstStep.seq || before === event.state) continue;
+      if (FAULT_STATES.has(event.state)) {
+        marks.push({ t: event.t, kind: 'node', label: `${event.name} ${event.state}` });
+      } else if (event.state === 'running' && before !== undefined && FAULT_STATES.has(before)) {
+        marks.push({ t: event.t, kind: 'node', label: `${event.name} running again` });
+      }
+    }
+  }
+  if (faultStep !== undefined && report.recoverMs !== undefined) {
+    marks.push({
+      t: faultStep.t + report.recoverMs,
+      kind: 'recovery',
+      label: `recovered ${(report.recoverMs / 1000).toFixed(1)} s after the fault`,
+    });
+  }
+  return marks.sort((a, b) => a.t - b.t);
+}
+
+/** Every node as last seen, with its last upload and download limits. */
+export function reportNodes(events: readonly RunEvent[]): ReportNode[] {
+  const nodes = new Map<string, ReportNode>();
+  for (const event of events) {
+    if (event.type === 'node') {
+      const known = nodes.get(event.name);
+      nodes.set(event.name, {
+        ...known,
+        name: event.name,
+        role: event.role,
+        state: event.state,
+        ...(event.ip === undefined ? (known?.ip === undefined ? {} : { ip: known.ip }) : { ip: event.ip }),
+      });
+    } else if (event.type === 'rate') {
+      const node = nodes.get(event.peer) ?? { name: event.peer, role: 'peer', state: 'running' };
+      if (event.uploadBps !== undefined) {
+        if (event.uploadBps === null) delete node.uploadBps;
+        else node.uploadBps = event.uploadBps;
+      }
+      if (event.downloadBps !== undefined) {
+        if (event.downloadBps === null) delete node.downloadBps;
+        else node.downloadBps = event.downloadBps;
+      }
+      nodes.set(event.peer, node);
+    }
+  }
+  return [...nodes.values()];
+}
+
+/** Share of the window's span left blank before its first point of interest. */
+const WINDOW_LEAD = 0.04;
+
+/**
+ * The plots' time window: from just before the first download step, transfer, fault or state change
+ * (or from the origin when there is none) to the last event or minimum line.
+ */
+export function plotWindow(
+  events: readonly RunEvent[],
+  originT: number,
+  minimums: readonly MinimumTime[] = [],
+  marks: readonly TimeMark[] = [],
+): { fromT: number; toT: number } {
+  const lastT = events.reduce((max, e) => Math.max(max, e.t), originT);
+  const toT = Math.max(
+    lastT,
+    ...minimums.map((m) => ('atT' in m ? m.atT : originT)),
+    ...marks.map((m) => m.t),
+    originT + 1,
+  );
+  const interesting = [
+    ...events
+      .filter((e) => e.type === 'transfer' || (e.type === 'step' && (e.action === 'download' || e.fault)))
+      .map((e) => e.t),
+    ...minimums.map((m) => m.startT ?? toT),
+    ...marks.map((m) => m.t),
+  ];
+  const firstT = interesting.length === 0 ? originT : Math.max(originT, Math.min(...interesting));
+  const fromT = Math.max(originT, firstT - (toT - firstT) * WINDOW_LEAD);
+  return { fromT, toT: Math.max(toT, fromT + 1) };
+}
+
+/** Everything the report shows, from the recorded events and the scenario's report. */
+export function deriveReportData(
+  events: readonly RunEvent[],
+  report: ScenarioReport,
+  init: { run?: string; startedAt?: number } = {},
+): ReportData {
+  const runEvent = events.find((e): e is EventOf<'run'> => e.type === 'run');
+  const endEvent = events.find((e): e is EventOf<'end'> => e.type === 'end');
+  const lanes = downloadLanes(events);
+  const minimums = minimumTimes(events, lanes);
+  const marks = timeMarks(events, report);
+  const originT = runEvent?.t ?? 0;
+  const window = plotWindow(events, originT, minimums, marks);
+  const error = report.error?.message ?? endEvent?.error;
+  return {
+    run: init.run ?? runEvent?.run ?? report.scenario,
+    scenario: report.scenario,
+    ok: report.ok,
+    ...(error === undefined ? {} : { error }),
+    startedAt: init.startedAt ?? (events[0] === undefined ? Date.now() : events[0].at - events[0].t),
+    originT,
+    ...window,
+    scenarioMs: report.ms,
+    nodes: reportNodes(events),
+    lanes,
+    transfers: transferPoints(events, lanes),
+    progress: progressSeries(events, lanes),
+    minimums,
+    marks,
+    downloads: report.downloads,
+    steps: report.steps,
+    ...(report.recoverMs === undefined ? {} : { recoverMs: report.recoverMs }),
+    eventCount: events.length,
+  };
+}
