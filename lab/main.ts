@@ -51,6 +51,9 @@ commands:
 7080, 0 = any free port); after demo/run it keeps serving the final state until Ctrl-C, unless
 --dashboard-exit. up --dashboard stays in the foreground until Ctrl-C and leaves the run up.
 
+demo and run write a report (report.html, report.json, events.jsonl) into lab/runs/RUN-UTCTIME/ and print
+its path; --report-dir DIR puts it under DIR instead.
+
 --json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.
 -v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;
 
@@ -77,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       keep: { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
       tail: { type: 'string' },
+      'report-dir': { type: 'string' },
       dashboard: { type: 'boolean', default: false },
       'dashboard-port': { type: 'string' },
       'dashboard-exit': { type: 'boolean', default: false },
@@ -115,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const ctx: CommandContext = { controller, printer, signal: abort.signal };
   const run = values.run;
+  const reportDir = values['report-dir'];
   // A Ctrl-C that only ends the viewing of a finished run's dashboard does not make the run "interrupted".
   let viewingFinishedRun = false;
   const dashboardFlags = dashboardOptionsFrom(values);
@@ -140,6 +145,7 @@ async function main(argv: string[]): Promise<number> {
             json: values.json,
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
+            ...(reportDir === undefined ? {} : { reportDir }),
             ...(recorder === undefined ? {} : { recorder }),
           }),
         );
@@ -151,6 +157,7 @@ async function main(argv: string[]): Promise<number> {
             json: values.json,
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
+            ...(reportDir === undefined ? {} : { reportDir }),
             ...(recorder === undefined ? {} : { recorder }),
           }),
         );
