@@ -20,9 +20,9 @@ import {
   type CommandContext,
 } from './commands';
 import { DEFAULT_RUN_NAME, LabController } from './controller';
-import { DockerodeLabDocker } from './dockerode-lab-docker';
 import { LabError, UsageError, messageOf } from './errors';
 import { ensureImages } from './images/build-images';
+import { createLabDocker, parseLabEngine } from './lab-engine';
 import { dashboardOptionsFrom, withDashboard } from './observe/dashboard-command';
 import { Printer } from './print';
 
@@ -54,6 +54,9 @@ commands:
 demo and run write a report (report.html, report.json, events.jsonl) into lab/runs/RUN-UTCTIME/ and print
 its path; --report-dir DIR puts it under DIR instead.
 
+--engine swarm (every command) runs the nodes as Docker Swarm services on an overlay network instead of
+containers on a bridge network (--engine docker, the default); it needs a Swarm manager (docs/swarm.md).
+
 --json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.
 -v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;
 
@@ -80,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
       keep: { type: 'boolean', default: false },
       all: { type: 'boolean', default: false },
       tail: { type: 'string' },
+      engine: { type: 'string', default: 'docker' },
       'report-dir': { type: 'string' },
       dashboard: { type: 'boolean', default: false },
       'dashboard-port': { type: 'string' },
@@ -114,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
 
   const docker = new Docker();
   const controller = new LabController({
-    docker: new DockerodeLabDocker({ docker }),
+    docker: await createLabDocker(parseLabEngine(values.engine), docker),
     ensureImages: (init) => ensureImages(docker, init),
   });
   const ctx: CommandContext = { controller, printer, signal: abort.signal };
