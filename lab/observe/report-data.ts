@@ -54,7 +54,7 @@ export interface RatedPeer {
 export type MinimumTime =
   | {
       file: string;
-      /** When the download started (the download step), ms since the recording started. */
+      /** When the distribution started (see `downloadStartT`), ms since the recording started. */
       startT: number;
       fileBytes: number;
       seeders: RatedPeer[];
@@ -63,6 +63,8 @@ export type MinimumTime =
       minMs: number;
       /** startT + minMs: where the line is drawn. */
       atT: number;
+      /** Each finished download's own duration (as its peer measured it) and its ratio to the minimum. */
+      measured: { peer: string; ms: number; ratio: number }[];
     }
   | { file: string; startT?: number; note: string };
 
@@ -227,8 +229,12 @@ export function uploadRateAt(events: readonly RunEvent[], peer: string, t: numbe
   return rate ?? undefined;
 }
 
-/** When the downloads of `file` started: the last download step for one of them before its first chunk. */
-function downloadStartT(
+/**
+ * When the distribution of `file` started: when its first chunk was requested (a transfer's arrival minus
+ * the time it took), but not before the download step that asked for it. The step alone would be too
+ * early: on a loaded machine the `ctl download` it execs in each container can take seconds to start.
+ */
+export function downloadStartT(
   events: readonly RunEvent[],
   file: string,
   downloaders: ReadonlySet<string>,
@@ -237,14 +243,19 @@ function downloadStartT(
     (e) => (e.type === 'transfer' || e.type === 'progress' || e.type === 'download') && e.file === file,
   );
   if (first === undefined) return undefined;
-  let start: number | undefined;
+  let stepT: number | undefined;
   for (const event of events) {
     if (event.seq >= first.seq) break;
     if (event.type === 'step' && event.action === 'download' && event.targets.some((p) => downloaders.has(p))) {
-      start = event.t;
+      stepT = event.t;
     }
   }
-  return start ?? first.t;
+  const requestTs = events
+    .filter((e): e is EventOf<'transfer'> => e.type === 'transfer' && e.file === file)
+    .map((e) => e.t - (e.ms ?? 0));
+  const requestT = requestTs.length === 0 ? undefined : Math.min(...requestTs);
+  if (requestT === undefined) return stepT ?? first.t;
+  return stepT === undefined ? requestT : Math.max(stepT, requestT);
 }
 
 /** The size of `file` as some event reports it. */
@@ -318,6 +329,12 @@ export function minimumTimes(
       downloaders: downloaderRates.map(asRated),
       minMs,
       atT: startT + minMs,
+      measured: events
+        .filter(
+          (e): e is EventOf<'download'> & { ms: number } =>
+            e.type === 'download' && e.file === file && e.ok && e.ms !== undefined,
+        )
+        .map((e) => ({ peer: e.peer, ms: e.ms, ratio: e.ms / minMs })),
     };
   });
 }

@@ -208,7 +208,7 @@ function progressSvg(data: ReportData, scale: TimeScale, colour: (name: string) 
     const labelX = x > PLOT_WIDTH - MARGIN_RIGHT - 80 ? `x="${x - 4}" text-anchor="end"` : `x="${x + 4}"`;
     parts.push(
       `<line class="download-start" x1="${start}" y1="${top}" x2="${start}" y2="${bottom}">` +
-        `<title>${escapeHtml(`download of ${minimum.file} started at ${scale.at(minimum.startT)}`)}</title></line>`,
+        `<title>${escapeHtml(`first chunk of ${minimum.file} requested at ${scale.at(minimum.startT)}`)}</title></line>`,
       `<g class="minimum-line" data-file="${escapeHtml(minimum.file)}"><line x1="${x}" y1="${top}" x2="${x}" y2="${bottom}"/>` +
         `<text ${labelX} y="${top + 12}">min ${escapeHtml(formatSeconds(minimum.minMs))}</text>` +
         `<title>${escapeHtml(minimumTitle(minimum))}</title></g>`,
@@ -268,8 +268,11 @@ function minimumHtml(data: ReportData, scale: TimeScale): string {
       `${m.file}: F = ${formatBytes(m.fileBytes)}, u_s = ${formatRate(us)} (${m.seeders.map((p) => p.peer).join(', ')}), ` +
       `N = ${n}, Σu_i = ${formatRate(ui)} → max(F/u_s, N·F/(u_s+Σu_i)) = ` +
       `max(${formatSeconds((1000 * m.fileBytes) / us)}, ${formatSeconds((1000 * n * m.fileBytes) / (us + ui))}) = ` +
-      `${formatSeconds(m.minMs)}, drawn at ${scale.at(m.atT)} (download started at ${scale.at(m.startT)}).`;
-    return `<li>${escapeHtml(text)}</li>`;
+      `${formatSeconds(m.minMs)}, drawn at ${scale.at(m.atT)} (first chunk requested at ${scale.at(m.startT)}).`;
+    const measured = m.measured
+      .map((d) => `${d.peer} took ${formatSeconds(d.ms)} = ${d.ratio.toFixed(2)} × the minimum`)
+      .join('; ');
+    return `<li>${escapeHtml(text)}${measured === '' ? '' : `<br>${escapeHtml(measured)}.`}</li>`;
   });
   return `<ul class="minimums">${items.join('')}</ul>`;
 }
@@ -379,7 +382,7 @@ ${timelineSvg(data, scale, colour)}
 <section id="progress">
 <h2>Progress of each downloader</h2>
 <p class="note">Chunks held against time; the bold dashed line is the theoretical minimum distribution time
-max(F/u_s, N·F/(u_s + Σu_i)) counted from the start of the download (dotted).</p>
+max(F/u_s, N·F/(u_s + Σu_i)) counted from the first chunk request (dotted).</p>
 ${legend(downloaders, colour, 'downloader')}
 ${progressSvg(data, scale, colour)}
 <h3>Theoretical minimum</h3>

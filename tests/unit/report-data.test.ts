@@ -1,6 +1,7 @@
 import {
   deriveReportData,
   downloadLanes,
+  downloadStartT,
   minimumDistributionMs,
   minimumTimes,
   plotWindow,
@@ -95,12 +96,13 @@ describe('uploadRateAt', () => {
 });
 
 describe('minimumTimes', () => {
-  it('draws the line at the download start plus max(F/u_s, N·F/(u_s+Σu_i)) when every rate is set', () => {
+  it('draws the line at the first chunk request plus max(F/u_s, N·F/(u_s+Σu_i)) when every rate is set', () => {
     const [minimum] = minimumTimes(ratedRun());
     // F = 256 KiB, u_s = 64 KiB/s, N = 2, Σu_i = 32 KiB/s: max(4 s, 512/96 s) = 5.333 s.
     expect(minimum).toMatchObject({
       file: FILE,
-      startT: 2000,
+      // The first chunk arrived at 2500 after 300 ms: requested at 2200.
+      startT: 2200,
       fileBytes: FILE_BYTES,
       seeders: [{ peer: 'peer-1', uploadBps: 65536 }],
       downloaders: [
@@ -109,7 +111,11 @@ describe('minimumTimes', () => {
       ],
     });
     expect(minimum && 'minMs' in minimum ? minimum.minMs : NaN).toBeCloseTo(16000 / 3, 6);
-    expect(minimum && 'atT' in minimum ? minimum.atT : NaN).toBeCloseTo(2000 + 16000 / 3, 6);
+    expect(minimum && 'atT' in minimum ? minimum.atT : NaN).toBeCloseTo(2200 + 16000 / 3, 6);
+    // Only peer-2's download event carries its duration.
+    expect(minimum && 'measured' in minimum ? minimum.measured : []).toEqual([
+      { peer: 'peer-2', ms: 2600, ratio: expect.closeTo((2600 * 3) / 16000, 6) as number },
+    ]);
   });
 
   it('draws no line and says whose rate is missing when a downloader has none', () => {
@@ -140,6 +146,26 @@ describe('minimumTimes', () => {
     expect(
       minimumTimes(ratedRun().filter((e) => e.type !== 'transfer' && e.type !== 'progress' && e.type !== 'download')),
     ).toEqual([]);
+  });
+});
+
+describe('downloadStartT', () => {
+  const downloaders = new Set(['peer-2', 'peer-3']);
+
+  it('is when the first chunk was requested, not when the download step began', () => {
+    expect(downloadStartT(ratedRun(), FILE, downloaders)).toBe(2200);
+  });
+
+  it('is never before the download step (a chunk time longer than the wait)', () => {
+    const events = ratedRun().map((e) => (e.type === 'transfer' && e.seq === 11 ? { ...e, ms: 900 } : e));
+    expect(events[11]).toMatchObject({ type: 'transfer', ms: 900 });
+    expect(downloadStartT(events, FILE, downloaders)).toBe(2000);
+  });
+
+  it('is the first arrival when no chunk says how long it took, and undefined without a download', () => {
+    const events = ratedRun().map((e) => (e.type === 'transfer' ? { ...e, ms: undefined } : e));
+    expect(downloadStartT(events, FILE, downloaders)).toBe(2500);
+    expect(downloadStartT(ratedRun(), 'other.bin', downloaders)).toBeUndefined();
   });
 });
 
@@ -201,7 +227,7 @@ describe('plotWindow', () => {
   it('starts a little before the first download and ends at the last event or minimum line', () => {
     const events = ratedRun();
     const window = plotWindow(events, 1000, minimumTimes(events));
-    const lineT = 2000 + 16000 / 3;
+    const lineT = 2200 + 16000 / 3;
     expect(window.toT).toBeCloseTo(lineT, 6);
     expect(window.fromT).toBeLessThan(2000);
     expect(window.fromT).toBeGreaterThan(1000);

@@ -43,7 +43,7 @@ export function ratedRun(): RunEvent[] {
         fault: false,
       },
     ],
-    [2500, { type: 'transfer', file: FILE, index: 0, chunks: 4, from: 'peer-1', to: 'peer-2', bytes: 65536 }],
+    [2500, { type: 'transfer', file: FILE, index: 0, chunks: 4, from: 'peer-1', to: 'peer-2', bytes: 65536, ms: 300 }],
     [2600, { type: 'progress', peer: 'peer-2', file: FILE, have: 1, chunks: 4 }],
     [2700, { type: 'transfer', file: FILE, index: 3, chunks: 4, from: 'peer-1', to: 'peer-3', bytes: 65536 }],
     [3000, { type: 'transfer', file: FILE, index: 3, chunks: 4, from: 'peer-3', to: 'peer-2', bytes: 65536 }],
@@ -54,7 +54,7 @@ export function ratedRun(): RunEvent[] {
     [4600, { type: 'transfer', file: FILE, index: 2, chunks: 4, from: 'peer-3', to: 'peer-2', bytes: 65536 }],
     [4700, { type: 'progress', peer: 'peer-2', file: FILE, have: 4, chunks: 4 }],
     [4800, { type: 'transfer', file: FILE, index: 1, chunks: 4, from: 'peer-2', to: 'peer-3', bytes: 65536 }],
-    [5000, { type: 'download', peer: 'peer-2', file: FILE, ok: true, verified: true, bytes: FILE_BYTES }],
+    [5000, { type: 'download', peer: 'peer-2', file: FILE, ok: true, verified: true, bytes: FILE_BYTES, ms: 2600 }],
     [5100, { type: 'download', peer: 'peer-3', file: FILE, ok: true, verified: true, bytes: FILE_BYTES }],
     [5200, { type: 'end', ok: true, ms: 4200 }],
   ]);

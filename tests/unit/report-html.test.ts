@@ -10,7 +10,7 @@ import { eventsOf, ratedRun, reportOf } from './report-fixtures';
 
 /** Tags the report is made of; anything else in the page would have come from a peer-controlled string. */
 const REPORT_TAGS = new Set([
-  'html', 'head', 'meta', 'title', 'style', 'body', 'h1', 'h2', 'h3', 'section', 'p', 'b', 'span', 'ul', 'li',
+  'html', 'head', 'meta', 'title', 'style', 'body', 'br', 'h1', 'h2', 'h3', 'section', 'p', 'b', 'span', 'ul', 'li',
   'table', 'thead', 'tbody', 'tr', 'th', 'td', 'svg', 'g', 'line', 'rect', 'text', 'circle', 'polyline',
 ]); // prettier-ignore
 
