@@ -6,6 +6,7 @@
  * is aborted half way, whatever was created is removed before the error propagates.
  */
 import { createLogger } from '../src/shared/logger';
+import { mapBounded } from './bounded-map';
 import {
   AbortedError,
   HealthTimeoutError,
@@ -27,7 +28,27 @@ export const PEER_PORT = 7071;
 export const DATA_DIR = '/data';
 export const CONTROL_SOCKET = '/run/swarmlab/peer.sock';
 export const HEALTH_TIMEOUT_MS = 90_000;
+/** First wait between readiness probes; it grows by half up to HEALTH_POLL_MAX_MS (a failed probe is an exec). */
 const HEALTH_POLL_MS = 300;
+const HEALTH_POLL_MAX_MS = 2_000;
+/**
+ * Peers created, started and probed at the same time by `up()`. Every peer is a node process starting
+ * and every probe an exec of another one: all 50 at once only make them queue for the two cores
+ * (and fail probes, each a wasted exec), and make dockerd serialise the rest anyway.
+ */
+export const PEER_START_CONCURRENCY = 8;
+/** The images' HEALTHCHECK interval (Dockerfile.peer). */
+export const IMAGE_HEALTHCHECK_INTERVAL_MS = 5_000;
+/**
+ * Healthchecks a run may start per second across its peers. Each one is `swarmlab ctl status`, a node
+ * process of about 0.25 s of CPU: 50 peers every 5 s would take more than two cores by themselves.
+ */
+const HEALTHCHECKS_PER_S = 1;
+
+/** The HEALTHCHECK interval for peers of a run of `peers`: the image's, longer in big runs. */
+export function peerHealthcheckIntervalMs(peers: number): number {
+  return Math.max(IMAGE_HEALTHCHECK_INTERVAL_MS, Math.ceil(peers / HEALTHCHECKS_PER_S) * 1000);
+}
 
 export interface LabImages {
   tracker: string;
@@ -45,6 +66,8 @@ export interface LabControllerComponents {
 export interface LabControllerInit {
   /** How long `up()` waits for every container to be healthy, in ms. */
   healthTimeoutMs?: number;
+  /** Peers `up()` starts at the same time (default PEER_START_CONCURRENCY). */
+  peerStartConcurrency?: number;
 }
 
 export interface UpInit {
@@ -58,7 +81,8 @@ export interface UpInit {
   autoPublish?: boolean;
   /**
    * Wait for Docker to report every container healthy (default false: ready as soon as the healthcheck's
-   * command succeeds when run by the lab, which saves the healthcheck's first interval).
+   * command succeeds when run by the lab, which saves the healthcheck's first interval). Only where the
+   * peers keep the image's interval (small runs): in big runs the first check would come too late.
    */
   waitHealthy?: boolean;
   signal?: AbortSignal;
@@ -89,11 +113,13 @@ export class LabController {
   readonly docker: LabDocker;
   private readonly ensureImagesFn: EnsureImages;
   private readonly healthTimeoutMs: number;
+  private readonly peerStartConcurrency: number;
 
   constructor(components: LabControllerComponents, init: LabControllerInit = {}) {
     this.docker = components.docker;
     this.ensureImagesFn = components.ensureImages;
     this.healthTimeoutMs = init.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
+    this.peerStartConcurrency = init.peerStartConcurrency ?? PEER_START_CONCURRENCY;
   }
 
   async ensureImages(init: { rebuild?: boolean } = {}): Promise<LabImages> {
@@ -124,44 +150,46 @@ export class LabController {
         aliases: ['tracker'],
         env: { LOG_FORMAT: 'json' },
       });
-      const readyInit = { waitHealthy: init.waitHealthy ?? false };
-      run.tracker = await this.waitReady(run.tracker, undefined, signal, readyInit);
+      run.tracker = await this.waitReady(run.tracker, undefined, signal, { waitHealthy: init.waitHealthy ?? false });
 
-      const peers = await Promise.all(
-        init.peers.map(async (peer) => {
-          const started = peer.start ?? true;
-          const env: Record<string, string> = {
-            SWARMLAB_TRACKER: `tracker:${TRACKER_PORT}`,
-            SWARMLAB_NAME: peer.name,
-            SWARMLAB_DIR: DATA_DIR,
-            SWARMLAB_PORT: String(PEER_PORT),
-            SWARMLAB_CONTROL: CONTROL_SOCKET,
-            SWARMLAB_AUTOCONNECT: init.autoConnect === true ? '1' : '0',
-            SWARMLAB_AUTOPUBLISH: init.autoPublish === true ? '1' : '0',
-            LOG_FORMAT: 'json',
-            ...(init.chunkSize === undefined ? {} : { SWARMLAB_CHUNK_SIZE: String(init.chunkSize) }),
-            ...(peer.uploadRate === undefined ? {} : { SWARMLAB_UPLOAD_RATE: String(peer.uploadRate) }),
-            ...(peer.downloadRate === undefined ? {} : { SWARMLAB_DOWNLOAD_RATE: String(peer.downloadRate) }),
-            ...(peer.env ?? {}),
-          };
-          const network = run.network as LabNetwork;
-          let container = await this.docker.startPeer({
-            run: runName,
-            name: containerName(runName, peer.name),
-            shortName: peer.name,
-            image: images.peer,
-            network,
-            env,
-            ...(peer.dataTmpfsBytes === undefined
-              ? {}
-              : { tmpfs: [{ target: DATA_DIR, sizeBytes: peer.dataTmpfsBytes }] }),
-            start: started,
-          });
-          const control = new PeerControl({ docker: this.docker }, { containerId: container.id, peer: peer.name });
-          if (started) container = await this.waitReady(container, control, signal, readyInit);
-          return { name: peer.name, container, control, started };
-        }),
-      );
+      const healthcheckIntervalMs = peerHealthcheckIntervalMs(init.peers.length);
+      const readyInit = {
+        waitHealthy: (init.waitHealthy ?? false) && healthcheckIntervalMs === IMAGE_HEALTHCHECK_INTERVAL_MS,
+      };
+      const peers = await mapBounded(init.peers, this.peerStartConcurrency, async (peer) => {
+        const started = peer.start ?? true;
+        const env: Record<string, string> = {
+          SWARMLAB_TRACKER: `tracker:${TRACKER_PORT}`,
+          SWARMLAB_NAME: peer.name,
+          SWARMLAB_DIR: DATA_DIR,
+          SWARMLAB_PORT: String(PEER_PORT),
+          SWARMLAB_CONTROL: CONTROL_SOCKET,
+          SWARMLAB_AUTOCONNECT: init.autoConnect === true ? '1' : '0',
+          SWARMLAB_AUTOPUBLISH: init.autoPublish === true ? '1' : '0',
+          LOG_FORMAT: 'json',
+          ...(init.chunkSize === undefined ? {} : { SWARMLAB_CHUNK_SIZE: String(init.chunkSize) }),
+          ...(peer.uploadRate === undefined ? {} : { SWARMLAB_UPLOAD_RATE: String(peer.uploadRate) }),
+          ...(peer.downloadRate === undefined ? {} : { SWARMLAB_DOWNLOAD_RATE: String(peer.downloadRate) }),
+          ...(peer.env ?? {}),
+        };
+        const network = run.network as LabNetwork;
+        let container = await this.docker.startPeer({
+          run: runName,
+          name: containerName(runName, peer.name),
+          shortName: peer.name,
+          image: images.peer,
+          network,
+          env,
+          ...(peer.dataTmpfsBytes === undefined
+            ? {}
+            : { tmpfs: [{ target: DATA_DIR, sizeBytes: peer.dataTmpfsBytes }] }),
+          start: started,
+          ...(healthcheckIntervalMs === IMAGE_HEALTHCHECK_INTERVAL_MS ? {} : { healthcheckIntervalMs }),
+        });
+        const control = new PeerControl({ docker: this.docker }, { containerId: container.id, peer: peer.name });
+        if (started) container = await this.waitReady(container, control, signal, readyInit);
+        return { name: peer.name, container, control, started };
+      });
       for (const peer of peers) run.peers.set(peer.name, peer);
       log.info('Run is up', { run: runName, peers: peers.length });
       return run;
@@ -187,6 +215,7 @@ export class LabController {
   ): Promise<LabContainer> {
     const deadline = Date.now() + this.healthTimeoutMs;
     let current = container;
+    let pollMs = HEALTH_POLL_MS;
     for (;;) {
       throwIfAborted(signal);
       current = await this.docker.inspect(container.id);
@@ -208,7 +237,8 @@ export class LabController {
           `${current.state}/${current.health ?? 'no healthcheck'}`,
         );
       }
-      await sleep(HEALTH_POLL_MS, signal);
+      await sleep(pollMs, signal);
+      pollMs = Math.min(HEALTH_POLL_MAX_MS, Math.round(pollMs * 1.5));
     }
   }
 

@@ -80,6 +80,10 @@ export class DockerodeLabDocker implements LabDocker {
         Env: env,
         ...(init.cmd === undefined ? {} : { Cmd: init.cmd }),
         Labels: { [LABEL_RUN]: init.run, [LABEL_ROLE]: init.role, [LABEL_PEER]: init.shortName },
+        // Docker keeps the image's test, timeout and retries for the fields left out (nanoseconds).
+        ...(init.healthcheckIntervalMs === undefined
+          ? {}
+          : { Healthcheck: { Interval: init.healthcheckIntervalMs * 1_000_000 } }),
         HostConfig: {
           NetworkMode: init.network.name,
           ...(init.tmpfs === undefined || init.tmpfs.length === 0

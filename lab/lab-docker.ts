@@ -35,6 +35,8 @@ export interface CreateContainerInit {
   tmpfs?: { target: string; sizeBytes: number }[];
   /** Start the container right away (default true). */
   start?: boolean;
+  /** Overrides the image's HEALTHCHECK interval (same command); each check starts a process in the container. */
+  healthcheckIntervalMs?: number;
 }
 
 export interface LabContainer {

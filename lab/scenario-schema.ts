@@ -146,7 +146,8 @@ export interface Scenario {
   steps: ScenarioStep[];
 }
 
-export const MAX_PEERS = 32;
+/** Enough for the 50-peer scenario (lab/scenarios/fifty.yaml), which one 2-core machine holds. */
+export const MAX_PEERS = 64;
 
 /** The checks an `assert` step can make; it needs at least one. */
 export const ASSERT_CHECKS = [
