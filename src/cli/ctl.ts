@@ -54,8 +54,10 @@ function buildRequest(command: string, args: string[], init: CtlInit): { cmd: Co
     }
     case 'faults':
       return { cmd: 'faults', args: { ...parseFaults(args.join(',') || 'drop=0') } };
+    case 'watch':
+      return { cmd: 'watch', args: {} };
     default:
-      throw new ConfigError(`unknown command "${command}" (connect, disconnect, upload, files, download NAME, status, generate NAME SIZE, rate, faults SPEC)`);
+      throw new ConfigError(`unknown command "${command}" (connect, disconnect, upload, files, download NAME, status, generate NAME SIZE, rate, faults SPEC, watch)`);
   }
 }
 
@@ -88,10 +90,34 @@ function render(cmd: ControlCommand, result: Record<string, unknown>): void {
     case 'faults':
       out(JSON.stringify(result, null, 2));
       return;
+    case 'watch':
+      out('watch ended');
+      return;
     default: {
       const unreachable: never = cmd;
       out(String(unreachable));
     }
+  }
+}
+
+/** One human line per `watch` event (progress lines are left out: the chunk lines already show it). */
+function describeActivity(line: Record<string, unknown>): string | undefined {
+  const file = String(line['file'] ?? line['fileId'] ?? '?');
+  switch (line['event']) {
+    case 'held':
+      return `holds ${file} (${String(line['have'])}/${String(line['chunks'])} chunks${line['complete'] ? ', complete' : ''})`;
+    case 'published':
+      return `published ${file} (${formatBytes(Number(line['size']))}, ${String(line['chunks'])} chunks)`;
+    case 'download-started':
+      return `download of ${file} started`;
+    case 'chunk':
+      return `<- chunk ${Number(line['index']) + 1}/${String(line['chunks'])} of ${file} from ${String(line['from'])} (${String(line['fromAddr'])}), ${formatBytes(Number(line['bytes']))} in ${String(line['ms'])} ms`;
+    case 'download-finished':
+      return line['succeeded']
+        ? `download of ${file} finished: ${formatBytes(Number(line['bytes']))}, verified ${line['verified'] ? 'yes' : 'NO'}, chunks ${JSON.stringify(line['chunksBySource'])}`
+        : `download of ${file} failed: ${String(line['error'])} (${String(line['code'])})`;
+    default:
+      return undefined;
   }
 }
 
@@ -102,6 +128,11 @@ export async function runCtl(command: string | undefined, args: string[], init: 
   const onLine = (line: ControlLine): void => {
     if (init.json) {
       if (!('ok' in line)) out(JSON.stringify(line));
+      return;
+    }
+    if (request.cmd === 'watch' && 'event' in line) {
+      const text = describeActivity(line);
+      if (text !== undefined) out(text);
       return;
     }
     if ('event' in line && line.event === 'progress' && process.stderr.isTTY) {

@@ -22,6 +22,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
   ctl [--socket PATH] [--json] COMMAND [ARGS]
        connect [HOST:PORT] | disconnect | upload | files | download NAME | status
        generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R] | faults SPEC
+       watch (streams the peer's activity until Ctrl-C)
   demo [--json]
   bench [--json] [--quick]
   ping HOST:PORT

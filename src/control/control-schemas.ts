@@ -4,7 +4,7 @@
 import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 
-export const CONTROL_COMMANDS = ['connect', 'disconnect', 'upload', 'files', 'download', 'status', 'generate', 'rate', 'faults'] as const;
+export const CONTROL_COMMANDS = ['connect', 'disconnect', 'upload', 'files', 'download', 'status', 'generate', 'rate', 'faults', 'watch'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 export interface ControlRequest {
@@ -28,6 +28,8 @@ const id = { anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 64 }] };
 const rate = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] };
 
 const argsSchemas: Record<ControlCommand, object> = {
+  // Streams the peer's activity until the client hangs up: no arguments.
+  watch: { type: 'object', additionalProperties: false, properties: {} },
   connect: { type: 'object', additionalProperties: false, properties: { tracker: { type: 'string', minLength: 1, maxLength: 300 } } },
   disconnect: { type: 'object', additionalProperties: false, properties: {} },
   upload: { type: 'object', additionalProperties: false, properties: {} },

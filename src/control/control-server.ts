@@ -15,6 +15,8 @@ import type { PeerNode } from '../peer/peer-node';
 import { MAX_CONTROL_LINE_BYTES, parseControlRequest, requestIdOf } from './control-schemas';
 import type { ControlLine, ControlRequest } from './control-schemas';
 import { LineSplitter } from './line-splitter';
+import { watchActivity } from './watch';
+import type { WatchSession } from './watch';
 
 /** Where the control server listens: a Unix socket, or TCP, which requires a token. */
 export type ControlListen = { path: string } | { host: string; port: number; token: string };
@@ -94,6 +96,8 @@ export class ControlServer {
     this.sockets.add(socket);
     socket.setEncoding('utf8');
     const splitter = new LineSplitter(MAX_CONTROL_LINE_BYTES);
+    const closed = new AbortController();
+    const session: WatchSession = { signal: closed.signal, bufferedBytes: () => socket.writableLength, drop: () => socket.destroy() };
     // Lines produced in one tick (a burst of chunk events) leave in one write.
     let corked = false;
     const send = (line: ControlLine): void => {
@@ -119,13 +123,16 @@ export class ControlServer {
         socket.end();
         return;
       }
-      for (const line of lines) void this.handle(line, send);
+      for (const line of lines) void this.handle(line, send, session);
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      closed.abort();
+    });
   }
 
-  private async handle(line: string, send: (line: ControlLine) => void): Promise<void> {
+  private async handle(line: string, send: (line: ControlLine) => void, session: WatchSession): Promise<void> {
     let request: ControlRequest;
     try {
       request = parseControlRequest(line);
@@ -138,7 +145,7 @@ export class ControlServer {
       return;
     }
     try {
-      const result = await this.dispatch(request, send);
+      const result = await this.dispatch(request, send, session);
       send({ id: request.id, ok: true, result });
     } catch (error) {
       send({ id: request.id, ok: false, error: { code: errorCode(error), message: errorMessage(error) } });
@@ -150,7 +157,7 @@ export class ControlServer {
     return timingSafeEqual(createHash('sha256').update(token).digest(), this.token);
   }
 
-  private async dispatch(request: ControlRequest, send: (line: ControlLine) => void): Promise<unknown> {
+  private async dispatch(request: ControlRequest, send: (line: ControlLine) => void, session: WatchSession): Promise<unknown> {
     const args = request.args ?? {};
     switch (request.cmd) {
       case 'connect':
@@ -177,6 +184,8 @@ export class ControlServer {
         });
         return { ...outcome, file: outcome.file };
       }
+      case 'watch':
+        return watchActivity(this.node, request.id, send, session);
       default: {
         const unreachable: never = request.cmd;
         throw new Error(`unknown command ${String(unreachable)}`);

@@ -18,6 +18,8 @@ import type { StoredFile } from './chunk-store';
 import { DownloadScheduler } from './download-scheduler';
 import type { ChunkTransferEvent, DownloadResult, DownloadSchedulerEvents, ProgressEvent } from './download-scheduler';
 import { PeerError } from './errors';
+import { followDownload } from './peer-activity';
+import type { PeerActivityEvents } from './peer-activity';
 import { PeerConnection } from './peer-connection';
 import { FaultInjector } from './fault-injector';
 import type { FaultSettings } from './fault-injector';
@@ -67,6 +69,8 @@ export class PeerNode {
   readonly store: ChunkStore;
   readonly logger: Logger;
   readonly metrics: PeerMetrics | undefined;
+  /** What this peer does (published, downloads, chunks), for `watch` on the control socket. */
+  readonly activity = new EventEmitter<PeerActivityEvents>();
   private readonly server: PeerServer;
   private readonly tracker: TrackerClient;
   private readonly uploadLimiter: TokenBucket;
@@ -178,6 +182,7 @@ export class PeerNode {
     for (const file of files) {
       await this.tracker.publish(file.manifest);
       published.push({ name: file.manifest.name, fileId: file.fileId, size: file.manifest.size, chunks: file.manifest.chunks.length });
+      this.activity.emit('published', { file: file.manifest.name, fileId: file.fileId, size: file.manifest.size, chunks: file.manifest.chunks.length });
     }
     this.logger.info('published files', { count: published.length });
     return { published };
@@ -199,6 +204,7 @@ export class PeerNode {
       const done = this.runDownload(fileId, events, handlers.signal).finally(() => this.downloads.delete(fileId));
       running = { events, done };
       this.downloads.set(fileId, running);
+      followDownload(this.activity, { fileId, ...(target.name ? { file: target.name } : {}) }, events, done);
     }
     const { events, done } = running;
     if (handlers.onChunk) events.on('chunk', handlers.onChunk);
