@@ -23,7 +23,7 @@ import { DEFAULT_RUN_NAME, LabController } from './controller';
 import { LabError, UsageError, messageOf } from './errors';
 import { ensureImages } from './images/build-images';
 import { createLabDocker, parseLabEngine } from './lab-engine';
-import { dashboardOptionsFrom, withDashboard } from './observe/dashboard-command';
+import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
 import { Printer } from './print';
 
 const log = createLogger('lab');
@@ -137,11 +137,8 @@ async function main(argv: string[]): Promise<number> {
         const peers = positiveInt(values.peers, '--peers');
         if (peers === undefined) throw new UsageError('up needs --peers N');
         const chunkSize = positiveInt(values['chunk-size'], '--chunk-size');
-        return upCommand(ctx, {
-          run: run ?? DEFAULT_RUN_NAME,
-          peers,
-          ...(chunkSize === undefined ? {} : { chunkSize }),
-        });
+        const upOptions = { run: run ?? DEFAULT_RUN_NAME, peers, ...(chunkSize === undefined ? {} : { chunkSize }) };
+        return dashboard === undefined ? upCommand(ctx, upOptions) : upWithDashboard(ctx, upOptions, dashboard);
       }
       case 'demo':
         return withDashboard(ctx, dashboard, (recorder) =>

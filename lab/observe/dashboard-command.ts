@@ -5,9 +5,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { CommandContext } from '../commands';
+import { upCommand, type CommandContext, type UpOptions } from '../commands';
 import { UsageError } from '../errors';
+import { nodeEvent } from '../scenario-runner';
 import { DashboardServer, DEFAULT_DASHBOARD_PORT } from './dashboard-server';
+import { PeerWatcher } from './dashboard-watch';
 import { RunRecorder } from './run-events';
 
 export interface DashboardOptions {
@@ -81,4 +83,51 @@ export function dashboardOptionsFrom(flags: DashboardFlags): DashboardOptions | 
     port = Number(portText);
   }
   return { ...(port === undefined ? {} : { port }), exitWhenDone: flags['dashboard-exit'] === true };
+}
+
+/**
+ * `lab up --dashboard`: starts the run like `up`, then follows every peer's own activity (dashboard-watch.ts)
+ * so transfers started by hand (`docker exec RUN-peer-3 swarmlab ctl download NAME`) show live. Stays in
+ * the foreground until Ctrl-C, then stops watching and leaves the run up.
+ */
+export async function upWithDashboard(
+  ctx: CommandContext,
+  options: UpOptions,
+  dashboard: DashboardOptions,
+): Promise<number> {
+  return withDashboard(ctx, { ...dashboard, exitWhenDone: true }, async (recorder) => {
+    const code = await upCommand(ctx, options);
+    if (code !== 0 || recorder === undefined || ctx.signal.aborted) return code;
+    const run = await ctx.controller.attach(options.run);
+    recorder.record({ type: 'run', run: options.run });
+    for (const container of run.all()) recorder.record(nodeEvent(container.shortName ?? container.name, container));
+    const watchers = run
+      .all()
+      .filter((container) => container.role === 'peer' && container.shortName !== undefined)
+      .map(
+        (container) =>
+          new PeerWatcher(
+            {
+              docker: ctx.controller.docker,
+              recorder,
+              refresh: async (peer) => nodeEvent(peer, await run.refresh(peer)),
+            },
+            { peer: container.shortName!, containerId: container.id },
+          ),
+      );
+    for (const watcher of watchers) watcher.start();
+    dashboard.onHold?.();
+    ctx.printer.line(
+      `watching ${watchers.length} peer(s); try: docker exec ${options.run}-peer-1 swarmlab ctl generate f.txt 4M` +
+        ` && docker exec ${options.run}-peer-1 swarmlab ctl upload` +
+        ` && docker exec ${options.run}-peer-2 swarmlab ctl download f.txt`,
+    );
+    (dashboard.notice ?? stderrNotice)(
+      `Ctrl-C stops the dashboard and leaves run ${options.run} up (remove it with: npm run lab -- down --run ${options.run})`,
+    );
+    await untilAborted(ctx.signal);
+    await Promise.all(watchers.map((watcher) => watcher.stop()));
+    (dashboard.notice ?? stderrNotice)(`dashboard stopped; run ${options.run} is still up`);
+    return 0;
+  });
 }

@@ -501,10 +501,12 @@ const SCRIPT = String.raw`
         e.el = svg('line', { 'data-from': e.from, 'data-to': e.to });
         edgesLayer.appendChild(e.el);
       }
-      e.el.setAttribute('x1', a.x); e.el.setAttribute('y1', a.y);
-      // Stop short of the target so the arrowhead shows.
+      // Each direction runs a few pixels to its own side, so A->B and B->A both show; the line stops
+      // short of the target so the arrowhead does too.
       var dx = b.x - a.x, dy = b.y - a.y, len = Math.sqrt(dx * dx + dy * dy) || 1;
-      e.el.setAttribute('x2', b.x - (dx / len) * 16); e.el.setAttribute('y2', b.y - (dy / len) * 16);
+      var ox = (-dy / len) * 4, oy = (dx / len) * 4;
+      e.el.setAttribute('x1', a.x + ox); e.el.setAttribute('y1', a.y + oy);
+      e.el.setAttribute('x2', b.x - (dx / len) * 16 + ox); e.el.setAttribute('y2', b.y - (dy / len) * 16 + oy);
       e.el.setAttribute('stroke-width', String(1.5 + 5 * e.chunks / maxChunks));
       e.el.setAttribute('marker-end', 'url(#arrow)');
       e.el.setAttribute('data-count', String(e.chunks));
@@ -595,8 +597,8 @@ const BODY = String.raw`
     <div id="nodes"></div>
     <h2 style="margin-top:16px">Who sends to whom (edges glow while chunks flow)</h2>
     <svg id="graph" role="img" aria-label="transfers between peers">
-      <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5"
-        orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#9aa3b5"/></marker></defs>
+      <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9"
+        markerUnits="userSpaceOnUse" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="#9aa3b5"/></marker></defs>
       <g id="graph-edges"></g><g id="graph-nodes"></g>
     </svg>
   </section>

@@ -1,0 +1,126 @@
+/**
+ * The live dashboard during a real lab demo: the demo runs through the lab's own command functions with
+ * `--dashboard` on a free port, Debian's Chromium opens the page while the demo is still running, waits
+ * until both downloaders' chunk maps are complete, and the test checks what the page shows against the
+ * controller's own record: each downloader's chunks by source (the demo's --json record, from the peers'
+ * download results) and every node's name and address (the controller's view of the run's containers).
+ * Saves docs/images/dashboard.png. Needs Docker and Chromium.
+ */
+import { join } from 'node:path';
+
+import type { Browser, Page } from 'playwright-core';
+
+import { demoCommand, downCommand } from '../../lab/commands';
+import { withDashboard } from '../../lab/observe/dashboard-command';
+import type { RunRecorder } from '../../lab/observe/run-events';
+import type { DownloadSummary } from '../../src/shared/download-report';
+import { describeWithBrowser, launchBrowser } from '../helpers/browser';
+import { createLabTestContext } from '../helpers/lab';
+
+// Generous: on a loaded machine the demo alone can take minutes; it usually takes well under one.
+const TIMEOUT_MS = 300_000;
+const PAGE_WAIT_MS = 240_000;
+const SCREENSHOT = join(__dirname, '..', '..', 'docs', 'images', 'dashboard.png');
+const DOWNLOADERS = ['peer-3', 'peer-4'];
+const FILE = 'file1_dir1.txt';
+
+function mapSelector(peer: string): string {
+  return `[data-peer="${peer}"][data-file="${FILE}"]`;
+}
+
+async function sourcesOf(page: Page, peer: string): Promise<Record<string, number>> {
+  return page.$$eval(`${mapSelector(peer)} [data-from]`, (spans) =>
+    Object.fromEntries(spans.map((span) => [span.getAttribute('data-from'), Number(span.getAttribute('data-count'))])),
+  );
+}
+
+describeWithBrowser('lab demo --dashboard (containers, browser)', () => {
+  jest.setTimeout(TIMEOUT_MS);
+  const lab = createLabTestContext();
+  const run = `dash-test-${process.pid}`;
+  let browser: Browser | undefined;
+  // After the demo the dashboard keeps serving until this signal (Ctrl-C for a user); it also stops the
+  // demo itself if the test fails half way.
+  const stopViewing = new AbortController();
+  let demo: Promise<number> | undefined;
+
+  afterAll(async () => {
+    stopViewing.abort();
+    lab.abort.abort();
+    await demo?.catch(() => undefined);
+    await browser?.close();
+    await downCommand(lab.ctx, run, false).catch(() => undefined);
+  }, 60_000);
+
+  it('shows both downloads filling in while the demo runs, matching the controller', async () => {
+    browser = await launchBrowser();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    let listening!: (value: { url: string; recorder: RunRecorder }) => void;
+    const ready = new Promise<{ url: string; recorder: RunRecorder }>((resolve) => (listening = resolve));
+
+    const ctx = { ...lab.ctx, signal: stopViewing.signal };
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const notices: string[] = [];
+    demo = withDashboard(
+      ctx,
+      {
+        port: 0,
+        onListening: (url, recorder) => listening({ url, recorder }),
+        onHold: () => held(),
+        notice: (line) => notices.push(line),
+      },
+      (recorder) => demoCommand(ctx, { run, keep: true, json: true, ...(recorder ? { recorder } : {}) }),
+    );
+    const { url, recorder } = await ready;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(lab.lines).toContain(`dashboard: ${url}`);
+
+    await page.goto(url);
+    // The page is open before the run has ended: what follows arrives live.
+    expect(recorder.events.some((event) => event.type === 'end')).toBe(false);
+    for (const peer of DOWNLOADERS) {
+      await page.waitForSelector(`${mapSelector(peer)}[data-complete="true"]`, { timeout: PAGE_WAIT_MS });
+    }
+
+    // The demo is over and the page still shows it, live, until the user stops viewing.
+    await holding;
+    expect(notices).toEqual([`the dashboard still shows the run at ${url}; Ctrl-C to exit`]);
+    await page.waitForSelector('body[data-ended="true"][data-connection="live"]', { timeout: PAGE_WAIT_MS });
+    await page.screenshot({ path: SCREENSHOT });
+    stopViewing.abort();
+    const code = await demo;
+    const last = lab.lines[lab.lines.length - 1] ?? '';
+    expect({ code, last: last.slice(0, 300) }).toEqual({ code: 0, last: expect.stringMatching(/^\{"downloads"/) });
+    const { downloads } = JSON.parse(last) as { downloads: DownloadSummary[] };
+
+    // Chunks by source: the page (from the transfer events) against the peers' own download results.
+    for (const peer of DOWNLOADERS) {
+      const download = downloads.find((d) => d.peer === peer);
+      expect(download?.verified).toBe(true);
+      const chunks = Number(await page.getAttribute(mapSelector(peer), 'data-chunks'));
+      expect(await page.getAttribute(mapSelector(peer), 'data-have')).toBe(String(chunks));
+      expect(await sourcesOf(page, peer)).toEqual(download?.chunksBySource);
+      expect(Object.values(download?.chunksBySource ?? {}).reduce((a, b) => a + b, 0)).toBe(chunks);
+    }
+
+    // Nodes: the page's names, roles and addresses against the controller's view of the run.
+    const labRun = await lab.controller.attach(run);
+    const expected = labRun
+      .all()
+      .map((c) => ({ name: c.shortName ?? c.name, ip: c.ip ?? '', state: c.state }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const shown = (
+      await page.$$eval('[data-node]', (cards) =>
+        cards.map((card) => ({
+          name: card.getAttribute('data-node') ?? '',
+          ip: card.getAttribute('data-ip') ?? '',
+          state: card.getAttribute('data-state') ?? '',
+        })),
+      )
+    ).sort((a, b) => a.name.localeCompare(b.name));
+    expect(shown).toEqual(expected);
+    expect(shown.map((node) => node.name)).toEqual(['peer-1', 'peer-2', 'peer-3', 'peer-4', 'tracker']);
+    expect(await page.getAttribute('body', 'data-ok')).toBe('true');
+  });
+});
