@@ -43,6 +43,16 @@ export function encodeJson<T extends JsonMessageType>(type: T, requestId: number
 }
 
 /**
+ * The header of a control frame whose JSON body was encoded earlier and is reused (the tracker's PEERS
+ * answers); the caller writes the body right after it, uncopied.
+ */
+export function encodeJsonHeader(type: JsonMessageType, requestId: number, bodyBytes: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  writeHeader(header, bodyBytes, type, requestId);
+  return header;
+}
+
+/**
  * REQUEST, CANCEL, HAVE_CHUNK: <len=u32><type=u8><req=u32><fileId=32 bytes><index=u32>
  * REJECT adds <reason=u8>.
  */

@@ -2,11 +2,19 @@
  * The tracker's soft state, with no I/O: peers, the catalogue of manifests, and which chunks each peer
  * holds (the replicas). Everything here can be rebuilt from the peers' own re-announcements after a
  * tracker restart, like a BitTorrent tracker.
+ *
+ * Sized for many idle peers: a peer that announces nothing costs one small record (its holdings map is
+ * made on its first file), and liveness is not tracked here but by the tracker's connection sweep (a
+ * peer id is bound to its connection, so a peer expires when its connection does).
+ *
+ * Each file keeps its encoded LOCATE answer until something about it changes; every mutation below that
+ * can change an answer goes through `changed(file)`, which drops it.
  */
 import { randomBytes } from 'node:crypto';
 import { assertValidManifest, Bitfield, computeFileId } from '../protocol';
 import type { FileSummary, Manifest, PeerLocation } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
+import { LocateAnswer } from './locate-answer';
 
 export class RegistryError extends SwarmlabError {
   constructor(code: string, message: string) {
@@ -16,24 +24,30 @@ export class RegistryError extends SwarmlabError {
 }
 
 interface PeerRecord {
-  peerId: string;
-  name: string;
-  host: string;
-  port: number;
-  lastSeenMs: number;
-  /** fileId -> chunks held. */
-  holdings: Map<string, Bitfield>;
+  readonly peerId: string;
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** fileId -> what this peer holds of it; made on the peer's first file. */
+  holdings: Map<string, Holding> | undefined;
+}
+
+/** One peer's replica of one file, shared by the peer's and the file's maps. */
+interface Holding {
+  readonly peer: PeerRecord;
+  readonly chunks: Bitfield;
 }
 
 interface FileRecord {
-  fileId: string;
-  manifest: Manifest;
-  holders: Set<string>;
+  readonly fileId: string;
+  readonly manifest: Manifest;
+  /** peerId -> holding, in the order the peers first announced the file. */
+  readonly holders: Map<string, Holding>;
+  /** The encoded LOCATE answer for the current state; undefined after any change. */
+  answer: LocateAnswer | undefined;
 }
 
 export interface SwarmRegistryInit {
-  /** A peer is expired after this long without any message. */
-  expiryMs: number;
   /** Most files one peer may hold or announce. */
   maxFilesPerPeer?: number;
 }
@@ -43,11 +57,9 @@ export const DEFAULT_MAX_FILES_PER_PEER = 10_000;
 export class SwarmRegistry {
   private readonly peers = new Map<string, PeerRecord>();
   private readonly files = new Map<string, FileRecord>();
-  private readonly expiryMs: number;
   private readonly maxFilesPerPeer: number;
 
-  constructor(init: SwarmRegistryInit) {
-    this.expiryMs = init.expiryMs;
+  constructor(init: SwarmRegistryInit = {}) {
     this.maxFilesPerPeer = init.maxFilesPerPeer ?? DEFAULT_MAX_FILES_PER_PEER;
   }
 
@@ -59,9 +71,11 @@ export class SwarmRegistry {
     return this.files.size;
   }
 
-  register(name: string, host: string, port: number, nowMs: number): string {
-    const peerId = randomBytes(8).toString('hex');
-    this.peers.set(peerId, { peerId, name, host, port, lastSeenMs: nowMs, holdings: new Map() });
+  register(name: string, host: string, port: number): string {
+    let peerId: string;
+    do peerId = randomBytes(8).toString('hex');
+    while (this.peers.has(peerId));
+    this.peers.set(peerId, { peerId, name, host, port, holdings: undefined });
     return peerId;
   }
 
@@ -69,57 +83,54 @@ export class SwarmRegistry {
     return this.peers.has(peerId);
   }
 
-  touch(peerId: string, nowMs: number): void {
-    const peer = this.peers.get(peerId);
-    if (peer) peer.lastSeenMs = nowMs;
-  }
-
   unregister(peerId: string): void {
     const peer = this.peers.get(peerId);
     if (!peer) return;
-    for (const fileId of peer.holdings.keys()) this.dropHolder(fileId, peerId);
+    for (const fileId of peer.holdings?.keys() ?? []) this.dropHolder(fileId, peerId);
     this.peers.delete(peerId);
-  }
-
-  /** Removes peers not heard from within the expiry window; returns their ids. */
-  expire(nowMs: number): string[] {
-    const expired: string[] = [];
-    for (const peer of this.peers.values()) {
-      if (nowMs - peer.lastSeenMs > this.expiryMs) expired.push(peer.peerId);
-    }
-    for (const peerId of expired) this.unregister(peerId);
-    return expired;
   }
 
   /** A peer holds every chunk of `manifest`. */
   publish(peerId: string, manifest: Manifest): string {
     assertValidManifest(manifest);
-    const file = this.ensureFile(manifest);
-    const holdings = this.holdingsFor(peerId, file);
-    for (let index = 0; index < manifest.chunks.length; index++) holdings.set(index);
-    return file.fileId;
+    const peer = this.requirePeer(peerId);
+    const file = this.holdingFor(peer, computeFileId(manifest), manifest);
+    const { chunks } = file.holding;
+    let added = false;
+    for (let index = 0; index < manifest.chunks.length; index++) added = chunks.set(index) || added;
+    if (added) this.changed(file.record);
+    return file.record.fileId;
   }
 
   /** A peer announces chunks it has verified; a manifest may travel with the first announcement. */
   have(peerId: string, fileId: string, indices: number[], manifest?: Manifest): void {
-    let file = this.files.get(fileId);
-    if (!file) {
-      if (!manifest) throw new RegistryError('ERR_UNKNOWN_FILE', `no file ${fileId} is known; announce it with its manifest`);
+    const peer = this.requirePeer(peerId);
+    if (!this.files.has(fileId)) {
+      if (!manifest)
+        throw new RegistryError('ERR_UNKNOWN_FILE', `no file ${fileId} is known; announce it with its manifest`);
       assertValidManifest(manifest);
-      if (computeFileId(manifest) !== fileId) throw new RegistryError('ERR_FILE_ID_MISMATCH', 'the manifest does not hash to that file id');
-      file = this.ensureFile(manifest);
+      if (computeFileId(manifest) !== fileId)
+        throw new RegistryError('ERR_FILE_ID_MISMATCH', 'the manifest does not hash to that file id');
     }
-    const holdings = this.holdingsFor(peerId, file);
-    for (const index of indices) {
-      if (index >= holdings.length) throw new RegistryError('ERR_BAD_INDEX', `chunk ${index} is past the end of the file`);
-      holdings.set(index);
+    const file = this.holdingFor(peer, fileId, manifest);
+    const { chunks } = file.holding;
+    let added = false;
+    try {
+      for (const index of indices) {
+        if (index >= chunks.length)
+          throw new RegistryError('ERR_BAD_INDEX', `chunk ${index} is past the end of the file`);
+        added = chunks.set(index) || added;
+      }
+    } finally {
+      // The indices before a bad one were taken, as they always were.
+      if (added) this.changed(file.record);
     }
   }
 
   /** A peer stops offering a file. */
   withdraw(peerId: string, fileId: string): void {
     const peer = this.peers.get(peerId);
-    if (!peer?.holdings.delete(fileId)) return;
+    if (!peer?.holdings?.delete(fileId)) return;
     this.dropHolder(fileId, peerId);
   }
 
@@ -127,9 +138,7 @@ export class SwarmRegistry {
     const summaries: FileSummary[] = [];
     for (const file of this.files.values()) {
       let seeders = 0;
-      for (const holderId of file.holders) {
-        if (this.peers.get(holderId)?.holdings.get(file.fileId)?.complete) seeders++;
-      }
+      for (const { chunks } of file.holders.values()) if (chunks.complete) seeders++;
       summaries.push({
         fileId: file.fileId,
         name: file.manifest.name,
@@ -143,57 +152,74 @@ export class SwarmRegistry {
     return summaries.sort((a, b) => a.name.localeCompare(b.name) || a.fileId.localeCompare(b.fileId));
   }
 
-  locate(fileId: string, excludePeerId?: string): { manifest: Manifest; peers: PeerLocation[] } {
+  /**
+   * The encoded PEERS body (docs/protocol.md, LOCATE) for `fileId`: its manifest and every holder but
+   * the asking peer, with the chunks each holds. Reused until the file changes.
+   */
+  locateAnswer(fileId: string, askingPeerId?: string): Buffer {
     const file = this.files.get(fileId);
     if (!file) throw new RegistryError('ERR_UNKNOWN_FILE', `no file ${fileId} is known`);
-    const peers: PeerLocation[] = [];
-    for (const holderId of file.holders) {
-      if (holderId === excludePeerId) continue;
-      const peer = this.peers.get(holderId);
-      const holdings = peer?.holdings.get(fileId);
-      if (!peer || !holdings) continue;
-      peers.push({
-        peerId: peer.peerId,
-        name: peer.name,
-        host: peer.host,
-        port: peer.port,
-        complete: holdings.complete,
-        bitfield: holdings.toBase64(),
-      });
-    }
-    return { manifest: file.manifest, peers };
+    file.answer ??= LocateAnswer.encode(file.fileId, file.manifest, holderLocations(file));
+    return file.answer.body(askingPeerId);
   }
 
-  private ensureFile(manifest: Manifest): FileRecord {
-    const fileId = computeFileId(manifest);
-    let file = this.files.get(fileId);
-    if (!file) {
-      file = { fileId, manifest, holders: new Set() };
-      this.files.set(fileId, file);
-    }
-    return file;
-  }
-
-  private holdingsFor(peerId: string, file: FileRecord): Bitfield {
+  private requirePeer(peerId: string): PeerRecord {
     const peer = this.peers.get(peerId);
     if (!peer) throw new RegistryError('ERR_NOT_REGISTERED', 'register before announcing files');
-    let holdings = peer.holdings.get(file.fileId);
-    if (!holdings) {
-      if (peer.holdings.size >= this.maxFilesPerPeer) {
-        throw new RegistryError('ERR_TOO_MANY_FILES', `a peer may hold at most ${this.maxFilesPerPeer} files`);
-      }
-      holdings = new Bitfield(file.manifest.chunks.length);
-      peer.holdings.set(file.fileId, holdings);
-      file.holders.add(peerId);
+    return peer;
+  }
+
+  /**
+   * The peer's holding of a file, made (with the file's record, from `manifest`, when the catalogue does
+   * not have it yet) after the per-peer limit is checked, so a refused announcement leaves nothing behind.
+   */
+  private holdingFor(
+    peer: PeerRecord,
+    fileId: string,
+    manifest: Manifest | undefined,
+  ): { record: FileRecord; holding: Holding } {
+    const existing = peer.holdings?.get(fileId);
+    const known = this.files.get(fileId);
+    if (existing && known) return { record: known, holding: existing };
+    if ((peer.holdings?.size ?? 0) >= this.maxFilesPerPeer) {
+      throw new RegistryError('ERR_TOO_MANY_FILES', `a peer may hold at most ${this.maxFilesPerPeer} files`);
     }
-    return holdings;
+    let record = known;
+    if (!record) {
+      if (!manifest) throw new RegistryError('ERR_UNKNOWN_FILE', `no file ${fileId} is known`);
+      record = { fileId, manifest, holders: new Map(), answer: undefined };
+      this.files.set(fileId, record);
+    }
+    const holding: Holding = { peer, chunks: new Bitfield(record.manifest.chunks.length) };
+    peer.holdings ??= new Map();
+    peer.holdings.set(fileId, holding);
+    record.holders.set(peer.peerId, holding);
+    this.changed(record);
+    return { record, holding };
   }
 
   private dropHolder(fileId: string, peerId: string): void {
     const file = this.files.get(fileId);
-    if (!file) return;
-    file.holders.delete(peerId);
+    if (!file?.holders.delete(peerId)) return;
+    this.changed(file);
     // Soft state: a file nobody holds cannot be downloaded, so it leaves the catalogue.
     if (file.holders.size === 0) this.files.delete(fileId);
+  }
+
+  private changed(file: FileRecord): void {
+    file.answer = undefined;
+  }
+}
+
+function* holderLocations(file: FileRecord): Generator<PeerLocation> {
+  for (const { peer, chunks } of file.holders.values()) {
+    yield {
+      peerId: peer.peerId,
+      name: peer.name,
+      host: peer.host,
+      port: peer.port,
+      complete: chunks.complete,
+      bitfield: chunks.toBase64(),
+    };
   }
 }

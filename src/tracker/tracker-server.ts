@@ -1,18 +1,22 @@
 /**
- * The tracker's transport edge: one TCP server, one FramedConnection per peer. A peer id is bound to
+ * The tracker's transport edge: one TCP server, one TrackerConnection per peer. A peer id is bound to
  * the connection that registered it, so no connection can speak for another peer. Anything a remote
  * sends that is not valid is answered with an ERROR frame; past MAX_INVALID_REQUESTS the connection
  * is closed. Nothing a remote sends can crash the tracker.
+ *
+ * One sweep timer, not one timer per connection, closes connections that have read nothing for
+ * MISSED_HEARTBEATS_BEFORE_EXPIRY heartbeats; a registered peer leaves with its connection (expiry).
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { MessageType, PROTOCOL_VERSION } from '../protocol';
+import { MAX_FRAME_BYTES, MessageType, PROTOCOL_VERSION } from '../protocol';
 import type { Message } from '../protocol';
 import { errorCode, errorMessage, SwarmlabError } from '../shared/errors';
-import { FramedConnection } from '../shared/framed-connection';
 import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
 import { SwarmRegistry } from './swarm-registry';
+import { TrackerConnection } from './tracker-connection';
+import type { TrackerConnectionHooks } from './tracker-connection';
 import { TrackerMetrics } from './tracker-metrics';
 
 export const DEFAULT_TRACKER_PORT = 7070;
@@ -21,6 +25,8 @@ export const DEFAULT_HEARTBEAT_MS = 5_000;
 export const MISSED_HEARTBEATS_BEFORE_EXPIRY = 3;
 export const MAX_INVALID_REQUESTS = 16;
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 1024;
+/** Sweeps per heartbeat: an idle connection is closed between 3 and 3.5 heartbeats after its last read. */
+const SWEEPS_PER_HEARTBEAT = 2;
 
 export interface TrackerServerInit {
   host?: string;
@@ -34,10 +40,10 @@ export interface TrackerServerInit {
   metrics?: boolean;
 }
 
-interface ConnectionState {
-  connection: FramedConnection;
-  peerId: string | undefined;
-  invalidRequests: number;
+/** The open connections from one remote address, and that address's one string, shared by all of them. */
+interface AddressEntry {
+  readonly address: string;
+  open: number;
 }
 
 export class TrackerServer {
@@ -48,11 +54,12 @@ export class TrackerServer {
   private readonly host: string;
   private readonly requestedPort: number;
   private readonly heartbeatMs: number;
+  private readonly idleTimeoutMs: number;
   private readonly maxConnectionsPerAddress: number;
-  private readonly connections = new Set<ConnectionState>();
-  private readonly connectionsByPeer = new Map<string, ConnectionState>();
-  private readonly connectionsPerAddress = new Map<string, number>();
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly connections = new Set<TrackerConnection>();
+  private readonly addresses = new Map<string, AddressEntry>();
+  private readonly hooks: TrackerConnectionHooks;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(init: TrackerServerInit = {}, components: { logger?: Logger } = {}) {
@@ -60,14 +67,24 @@ export class TrackerServer {
     this.host = init.host ?? '0.0.0.0';
     this.requestedPort = init.port ?? DEFAULT_TRACKER_PORT;
     this.heartbeatMs = init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.idleTimeoutMs = this.heartbeatMs * MISSED_HEARTBEATS_BEFORE_EXPIRY;
     this.maxConnectionsPerAddress = init.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
-    this.registry = new SwarmRegistry({
-      expiryMs: this.heartbeatMs * MISSED_HEARTBEATS_BEFORE_EXPIRY,
-      ...(init.maxFilesPerPeer === undefined ? {} : { maxFilesPerPeer: init.maxFilesPerPeer }),
-    });
+    this.registry = new SwarmRegistry(
+      init.maxFilesPerPeer === undefined ? {} : { maxFilesPerPeer: init.maxFilesPerPeer },
+    );
     this.metrics = init.metrics
-      ? new TrackerMetrics({ peers: () => this.registry.peerCount, files: () => this.registry.fileCount, connections: () => this.connections.size })
+      ? new TrackerMetrics({
+          peers: () => this.registry.peerCount,
+          files: () => this.registry.fileCount,
+          connections: () => this.connections.size,
+        })
       : undefined;
+    this.hooks = {
+      logger: this.logger,
+      maxFrameBytes: MAX_FRAME_BYTES,
+      onMessage: (connection, message) => this.onMessage(connection, message),
+      onClose: (connection) => this.onClose(connection),
+    };
     this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.logger.error('tracker server error', { error: error.message }));
   }
@@ -84,16 +101,16 @@ export class TrackerServer {
         resolve();
       });
     });
-    this.expiryTimer = setInterval(() => this.expirePeers(), this.heartbeatMs);
-    this.expiryTimer.unref();
+    this.sweepTimer = setInterval(() => this.sweepIdle(), this.heartbeatMs / SWEEPS_PER_HEARTBEAT);
+    this.sweepTimer.unref();
     this.logger.info('tracker listening', { host: this.host, port: this.port, heartbeatMs: this.heartbeatMs });
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.expiryTimer) clearInterval(this.expiryTimer);
-    for (const state of this.connections) state.connection.close();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const connection of this.connections) connection.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -102,93 +119,116 @@ export class TrackerServer {
   }
 
   private accept(socket: Socket): void {
-    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: this.heartbeatMs * MISSED_HEARTBEATS_BEFORE_EXPIRY });
-    const address = connection.remoteAddress;
-    const open = this.connectionsPerAddress.get(address) ?? 0;
-    if (open >= this.maxConnectionsPerAddress) {
-      this.logger.warn('too many connections from one address; refusing', { remote: address, open });
-      connection.sendError(0, 'ERR_TOO_MANY_CONNECTIONS', `at most ${this.maxConnectionsPerAddress} connections per address`);
-      socket.end();
+    const remote = TrackerConnection.remoteAddressOf(socket);
+    let entry = this.addresses.get(remote);
+    if (entry && entry.open >= this.maxConnectionsPerAddress) {
+      this.logger.warn('too many connections from one address; refusing', { remote, open: entry.open });
+      const refused = new TrackerConnection(socket, remote, this.hooks);
+      refused.refuse('ERR_TOO_MANY_CONNECTIONS', `at most ${this.maxConnectionsPerAddress} connections per address`);
       return;
     }
-    this.connectionsPerAddress.set(address, open + 1);
-    const state: ConnectionState = { connection, peerId: undefined, invalidRequests: 0 };
-    this.connections.add(state);
-    connection.on('message', (message) => this.onMessage(state, message));
-    connection.on('close', () => {
-      this.connections.delete(state);
-      const left = (this.connectionsPerAddress.get(address) ?? 1) - 1;
-      if (left <= 0) this.connectionsPerAddress.delete(address);
-      else this.connectionsPerAddress.set(address, left);
-      if (state.peerId !== undefined) {
-        this.logger.info('peer left', { peerId: state.peerId });
-        this.registry.unregister(state.peerId);
-        this.connectionsByPeer.delete(state.peerId);
-      }
-    });
+    if (!entry) {
+      entry = { address: remote, open: 0 };
+      this.addresses.set(remote, entry);
+    }
+    entry.open++;
+    this.connections.add(new TrackerConnection(socket, entry.address, this.hooks));
   }
 
-  private onMessage(state: ConnectionState, message: Message): void {
+  private onClose(connection: TrackerConnection): void {
+    // A refused connection was never counted.
+    if (!this.connections.delete(connection)) return;
+    const entry = this.addresses.get(connection.remoteAddress);
+    if (entry && --entry.open <= 0) this.addresses.delete(connection.remoteAddress);
+    if (connection.peerId !== undefined) {
+      this.logger.info('peer left', { peerId: connection.peerId });
+      this.registry.unregister(connection.peerId);
+      connection.peerId = undefined;
+    }
+  }
+
+  /** Closes every connection that has read nothing within the idle timeout; a registered peer expires with it. */
+  private sweepIdle(): void {
+    const oldestAllowedMs = Date.now() - this.idleTimeoutMs;
+    for (const connection of this.connections) {
+      if (connection.lastReadMs >= oldestAllowedMs) continue;
+      if (connection.peerId !== undefined) {
+        this.logger.info('peer expired after missed heartbeats', { peerId: connection.peerId });
+        this.metrics?.expired.inc();
+      } else {
+        this.logger.debug('idle connection closed', { remote: connection.remoteAddress });
+      }
+      connection.close();
+    }
+  }
+
+  private onMessage(connection: TrackerConnection, message: Message): void {
     this.metrics?.requests.inc({ type: MessageType[message.type] });
     try {
-      this.handle(state, message);
+      this.handle(connection, message);
     } catch (error) {
       const code = errorCode(error);
       this.metrics?.refused.inc({ code });
-      state.invalidRequests++;
-      this.logger.warn('request refused', { remote: state.connection.remoteAddress, type: MessageType[message.type], code, reason: errorMessage(error) });
-      state.connection.sendError(message.requestId, code, errorMessage(error));
-      if (state.invalidRequests > MAX_INVALID_REQUESTS) {
-        this.logger.warn('too many invalid requests; closing connection', { remote: state.connection.remoteAddress });
-        state.connection.close();
+      connection.invalidRequests++;
+      this.logger.warn('request refused', {
+        remote: connection.remoteAddress,
+        type: MessageType[message.type],
+        code,
+        reason: errorMessage(error),
+      });
+      connection.sendError(message.requestId, code, errorMessage(error));
+      if (connection.invalidRequests > MAX_INVALID_REQUESTS) {
+        this.logger.warn('too many invalid requests; closing connection', { remote: connection.remoteAddress });
+        connection.close();
       }
     }
   }
 
-  private handle(state: ConnectionState, message: Message): void {
-    const { connection } = state;
-    const nowMs = Date.now();
-    if (state.peerId !== undefined) this.registry.touch(state.peerId, nowMs);
+  private handle(connection: TrackerConnection, message: Message): void {
     switch (message.type) {
       case MessageType.Register: {
-        if (state.peerId !== undefined) throw trackerError('ERR_ALREADY_REGISTERED', 'this connection already registered a peer');
-        if (message.body.version !== PROTOCOL_VERSION) throw trackerError('ERR_VERSION', `protocol version ${message.body.version} is not supported`);
+        if (connection.peerId !== undefined)
+          throw trackerError('ERR_ALREADY_REGISTERED', 'this connection already registered a peer');
+        if (message.body.version !== PROTOCOL_VERSION)
+          throw trackerError('ERR_VERSION', `protocol version ${message.body.version} is not supported`);
         const host = message.body.host ?? connection.remoteAddress;
-        const peerId = this.registry.register(message.body.name, host, message.body.port, nowMs);
-        state.peerId = peerId;
-        this.connectionsByPeer.set(peerId, state);
-        this.logger.info('peer registered', { peerId, name: message.body.name, address: `${host}:${message.body.port}` });
+        const peerId = this.registry.register(message.body.name, host, message.body.port);
+        connection.peerId = peerId;
+        this.logger.info('peer registered', {
+          peerId,
+          name: message.body.name,
+          address: `${host}:${message.body.port}`,
+        });
         connection.send(MessageType.Registered, message.requestId, { peerId, heartbeatMs: this.heartbeatMs, host });
         return;
       }
       case MessageType.Unregister: {
-        const peerId = this.requirePeer(state);
+        const peerId = this.requirePeer(connection);
         this.registry.unregister(peerId);
-        this.connectionsByPeer.delete(peerId);
-        state.peerId = undefined;
+        connection.peerId = undefined;
         this.logger.info('peer unregistered', { peerId });
         connection.send(MessageType.Ok, message.requestId, {});
         return;
       }
       case MessageType.Heartbeat:
-        this.requirePeer(state);
+        this.requirePeer(connection);
         connection.send(MessageType.Ok, message.requestId, {});
         return;
       case MessageType.Publish: {
-        const peerId = this.requirePeer(state);
+        const peerId = this.requirePeer(connection);
         const fileId = this.registry.publish(peerId, message.body.manifest);
         this.logger.info('file published', { peerId, fileId, name: message.body.manifest.name });
         connection.send(MessageType.Published, message.requestId, { fileId });
         return;
       }
       case MessageType.Have: {
-        const peerId = this.requirePeer(state);
+        const peerId = this.requirePeer(connection);
         this.registry.have(peerId, message.body.fileId, message.body.indices, message.body.manifest);
-        connection.send(MessageType.Ok, message.requestId, {});
+        connection.sendEncoded(MessageType.Ok, message.requestId, EMPTY_BODY);
         return;
       }
       case MessageType.Withdraw: {
-        const peerId = this.requirePeer(state);
+        const peerId = this.requirePeer(connection);
         this.registry.withdraw(peerId, message.body.fileId);
         this.logger.info('file withdrawn', { peerId, fileId: message.body.fileId });
         connection.send(MessageType.Ok, message.requestId, {});
@@ -197,11 +237,13 @@ export class TrackerServer {
       case MessageType.List:
         connection.send(MessageType.Files, message.requestId, { files: this.registry.list() });
         return;
-      case MessageType.Locate: {
-        const { manifest, peers } = this.registry.locate(message.body.fileId, state.peerId);
-        connection.send(MessageType.Peers, message.requestId, { fileId: message.body.fileId, manifest, peers });
+      case MessageType.Locate:
+        connection.sendEncoded(
+          MessageType.Peers,
+          message.requestId,
+          this.registry.locateAnswer(message.body.fileId, connection.peerId),
+        );
         return;
-      }
       case MessageType.Registered:
       case MessageType.Published:
       case MessageType.Files:
@@ -224,24 +266,14 @@ export class TrackerServer {
     }
   }
 
-  private requirePeer(state: ConnectionState): string {
-    if (state.peerId === undefined) throw trackerError('ERR_NOT_REGISTERED', 'register first');
-    return state.peerId;
-  }
-
-  private expirePeers(): void {
-    for (const peerId of this.registry.expire(Date.now())) {
-      this.logger.info('peer expired after missed heartbeats', { peerId });
-      this.metrics?.expired.inc();
-      const state = this.connectionsByPeer.get(peerId);
-      this.connectionsByPeer.delete(peerId);
-      if (state) {
-        state.peerId = undefined;
-        state.connection.close();
-      }
-    }
+  private requirePeer(connection: TrackerConnection): string {
+    if (connection.peerId === undefined) throw trackerError('ERR_NOT_REGISTERED', 'register first');
+    return connection.peerId;
   }
 }
+
+/** `{}`: the body of OK, encoded once. */
+const EMPTY_BODY = Buffer.from('{}');
 
 function trackerError(code: string, message: string): SwarmlabError {
   return new SwarmlabError(code, message);
