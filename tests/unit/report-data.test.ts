@@ -12,7 +12,7 @@ import {
   uploadRateAt,
 } from '../../lab/observe/report-data';
 import type { RunEvent } from '../../lab/observe/run-events';
-import { eventsOf, FILE, FILE_BYTES, ratedRun, reportOf } from './report-fixtures';
+import { eventsOf, FILE, FILE_BYTES, ratedRun, reportOf } from '../helpers/report-events';
 
 const MIB = 1024 * 1024;
 const KIB = 1024;

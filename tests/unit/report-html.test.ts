@@ -6,7 +6,7 @@ import { deriveReportData } from '../../lab/observe/report-data';
 import { escapeHtml, renderReportHtml, tickStepMs } from '../../lab/observe/report-html';
 import { reportDirName, utcStamp, writeRunReport } from '../../lab/observe/report-writer';
 import type { RunEvent } from '../../lab/observe/run-events';
-import { eventsOf, ratedRun, reportOf } from './report-fixtures';
+import { eventsOf, ratedRun, reportOf } from '../helpers/report-events';
 
 /** Tags the report is made of; anything else in the page would have come from a peer-controlled string. */
 const REPORT_TAGS = new Set([
