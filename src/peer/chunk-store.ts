@@ -132,7 +132,10 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     const resumed: Array<{ file: StoredFile; kept: number }> = [];
     for (const name of names.filter((n) => n.endsWith('.json'))) {
       try {
-        const sidecar = JSON.parse(await readFile(join(this.downloadsDir, name), 'utf8')) as { manifest: unknown; bitfield: string };
+        const sidecar = JSON.parse(await readFile(join(this.downloadsDir, name), 'utf8')) as {
+          manifest: unknown;
+          bitfield: string;
+        };
         assertValidManifest(sidecar.manifest);
         const manifest = sidecar.manifest;
         const fileId = computeFileId(manifest);
@@ -152,7 +155,10 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
         }
         resumed.push({ file, kept: file.bitfield.count });
       } catch (error) {
-        this.logger.warn('ignoring an unreadable download sidecar', { sidecar: name, reason: (error as Error).message });
+        this.logger.warn('ignoring an unreadable download sidecar', {
+          sidecar: name,
+          reason: (error as Error).message,
+        });
       }
     }
     return resumed;
@@ -186,13 +192,21 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     return this.files.get(fileId)?.bitfield.has(index) ?? false;
   }
 
-  /** Reads one chunk that this peer holds and has verified; throws PeerError otherwise. */
-  async readChunk(fileId: string, index: number): Promise<Buffer> {
+  /**
+   * Reads one chunk that this peer holds and has verified; throws PeerError otherwise. `allocate`
+   * gives the buffer to read into (e.g. from a pool).
+   */
+  async readChunk(
+    fileId: string,
+    index: number,
+    allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
+  ): Promise<Buffer> {
     const file = this.files.get(fileId);
-    if (!file || !file.bitfield.has(index)) throw new PeerError('ERR_NOT_HELD', `chunk ${index} of ${fileId} is not held`);
+    if (!file || !file.bitfield.has(index))
+      throw new PeerError('ERR_NOT_HELD', `chunk ${index} of ${fileId} is not held`);
     const handle = await this.handleFor(file);
     const length = chunkLength(file.manifest, index);
-    const buffer = Buffer.allocUnsafe(length);
+    const buffer = allocate(length);
     if (file.complete) {
       const changed = await this.changedOnDisk(file, handle);
       await readFully(handle, buffer, length, index * file.manifest.chunkSize).catch(() => {
@@ -232,14 +246,17 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
       // A write can come back short without an error (a disk that is filling up): keep writing
       // until the whole chunk is down, and call a write that makes no progress a full disk.
       const position = index * file.manifest.chunkSize;
-      for (let written = 0; written < data.length; ) {
+      for (let written = 0; written < data.length;) {
         const { bytesWritten } = await handle.write(data, written, data.length - written, position + written);
         if (bytesWritten === 0) throw Object.assign(new Error('no space left'), { code: 'ENOSPC' });
         written += bytesWritten;
       }
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      throw new PeerError(code === 'ENOSPC' ? 'ERR_DISK_FULL' : 'ERR_WRITE_FAILED', `cannot write ${file.manifest.name}: ${code}`);
+      throw new PeerError(
+        code === 'ENOSPC' ? 'ERR_DISK_FULL' : 'ERR_WRITE_FAILED',
+        `cannot write ${file.manifest.name}: ${code}`,
+      );
     }
     if (!file.bitfield.set(index)) return false;
     this.emit('chunk', fileId, index);
@@ -299,7 +316,10 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
       stats = await stat(target);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      throw new PeerError('ERR_WRITE_FAILED', `cannot move the finished ${file.manifest.name} into ${this.dir}: ${code}`);
+      throw new PeerError(
+        'ERR_WRITE_FAILED',
+        `cannot move the finished ${file.manifest.name} into ${this.dir}: ${code}`,
+      );
     }
     file.path = target;
     file.complete = true;

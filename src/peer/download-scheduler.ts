@@ -327,7 +327,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       if (this.finished || !source.inflight.has(index)) return;
       const startedMs = performance.now();
       connection.requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId)).then(
-        (data) => void this.onChunk(source, index, data, performance.now() - startedMs),
+        (data) => void this.receive(connection, source, index, data, performance.now() - startedMs),
         (error: unknown) => this.onRequestFailed(source, index, error),
       );
     };
@@ -341,6 +341,15 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     const requesters = this.requestedFrom.get(index);
     requesters?.delete(source);
     if (requesters?.size === 0) this.requestedFrom.delete(index);
+  }
+
+  /** Every received chunk passes here: its buffer goes back to the connection's pool once handled. */
+  private async receive(connection: PeerConnection, source: Source, index: number, data: Buffer, ms: number): Promise<void> {
+    try {
+      await this.onChunk(source, index, data, ms);
+    } finally {
+      connection.releaseChunk(data);
+    }
   }
 
   private async onChunk(source: Source, index: number, data: Buffer, ms: number): Promise<void> {

@@ -9,6 +9,7 @@ import { Bitfield, encodeChunkRef, MessageType, PROTOCOL_VERSION, RejectReason }
 import type { Message } from '../protocol';
 import { FramedConnection } from '../shared/framed-connection';
 import type { Logger } from '../shared/logger';
+import { BufferPool } from './buffer-pool';
 import { PeerError } from './errors';
 
 export interface PeerConnectionEvents {
@@ -23,6 +24,13 @@ export interface ChunkResult {
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** Bytes asked of the kernel per read on a data connection. */
 const READ_BUFFER_BYTES = 1024 * 1024;
+/** Frames at least this large (CHUNKs) are received into pooled buffers; smaller ones are just allocated. */
+const POOLED_FRAME_BYTES = 64 * 1024;
+/**
+ * Received chunks, shared by every connection of this process: a CHUNK frame is copied once from the
+ * socket's read buffer into one of these, and its data goes back with `releaseChunk` once written.
+ */
+const chunkBuffers = new BufferPool();
 
 export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private constructor(
@@ -37,15 +45,17 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   static async open(host: string, port: number, hello: { peerId: string; name: string }, logger: Logger): Promise<PeerConnection> {
     // Large reads: a data connection receives whole chunks, and a read syscall costs more than a copy.
-    // The read buffer is reused, so what was read is copied out (once) for the decoder to keep.
+    // The read buffer is reused, so the decoder copies each frame out of it, once, into the frame's
+    // own buffer (a pooled one for chunks): no allocation per read, no second copy.
     const reader: { framed?: FramedConnection } = {};
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     const socket = connect({
       host,
       port,
       onread: {
-        buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
-        callback: (bytes: number, buffer: Uint8Array) => {
-          reader.framed?.feed(Buffer.from(buffer.subarray(0, bytes)));
+        buffer: readBuffer,
+        callback: (bytes: number) => {
+          reader.framed?.feed(readBuffer.subarray(0, bytes));
           return true;
         },
       },
@@ -64,7 +74,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         reject(new PeerError('ERR_CONNECT_FAILED', `cannot connect to ${host}:${port}: ${error.message}`));
       });
     });
-    const connection = new FramedConnection(socket, logger, { idleTimeoutMs: 0, externalReads: true });
+    const connection = new FramedConnection(socket, logger, { idleTimeoutMs: 0, externalReads: true, allocateFrame });
     reader.framed = connection;
     connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: hello.peerId, name: hello.name });
     return new PeerConnection(connection, host, port);
@@ -114,6 +124,11 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     }
   }
 
+  /** Hands a chunk's buffer back for reuse once nothing reads it any more (it is written, or refused). */
+  releaseChunk(data: Buffer): void {
+    chunkBuffers.release(data);
+  }
+
   cancel(fileId: string, index: number, requestId: number): void {
     this.connection.forget(requestId);
     this.connection.write(encodeChunkRef(MessageType.Cancel, requestId, fileId, index));
@@ -126,4 +141,8 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private onMessage(message: Message): void {
     if (message.type === MessageType.HaveChunk) this.emit('have-chunk', message.body.fileId, message.body.index);
   }
+}
+
+function allocateFrame(frameBytes: number): Buffer {
+  return frameBytes >= POOLED_FRAME_BYTES ? chunkBuffers.acquire(frameBytes) : Buffer.allocUnsafe(frameBytes);
 }

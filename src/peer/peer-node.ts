@@ -7,8 +7,8 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { FILE_NAME_PATTERN, MAX_NAME_BYTES } from '../protocol';
 import type { FileSummary } from '../protocol';
-import { errorMessage } from '../shared/errors';
-import { hashFile, pathInside, verifyFile } from '../shared/files';
+import { errorCode, errorMessage } from '../shared/errors';
+import { hashFile, hashFinishedFile, pathInside } from '../shared/files';
 import { generateFile } from '../shared/generate';
 import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
@@ -80,6 +80,11 @@ export class PeerNode {
   private readonly downloads = new Map<string, { events: EventEmitter<DownloadSchedulerEvents>; done: Promise<DownloadOutcome> }>();
   private readonly schedulers = new Set<DownloadScheduler>();
   private readonly pendingHaves = new Map<string, number[]>();
+  /**
+   * Files whose manifest the tracker got from us since we registered: later HAVEs go without it (a
+   * 1 GiB manifest is ~270 KB of JSON to encode, send, parse and validate every HAVE_BATCH_MS).
+   */
+  private readonly manifestAnnounced = new Set<string>();
   private haveTimer: NodeJS.Timeout | undefined;
   /** WITHDRAWs on their way to the tracker; `upload` waits for them so `f` right after is accurate. */
   private readonly withdrawals = new Set<Promise<void>>();
@@ -273,8 +278,10 @@ export class PeerNode {
     try {
       const result = await scheduler.run();
       this.flushHaves();
-      const { sha256, verified, badChunks } = await verifyFile(result.path, manifest);
-      if (!verified) this.logger.error('the finished file does not match its manifest', { file: result.file, path: result.path, badChunks: badChunks.slice(0, 16) });
+      // Every chunk was verified against the manifest before it was written, and every write is checked
+      // to be complete, so there is no second per-chunk pass: one whole-file SHA-256 for the result.
+      const { sha256, verified } = await hashFinishedFile(result.path, manifest);
+      if (!verified) this.logger.error('the finished file does not have its manifest size', { file: result.file, path: result.path });
       this.logger.info('download complete', { file: result.file, bytes: result.bytes, ms: result.ms, sha256, chunksBySource: result.chunksBySource });
       return { ...result, sha256, verified };
     } catch (error) {
@@ -385,14 +392,21 @@ export class PeerNode {
     if (this.haveTimer) clearTimeout(this.haveTimer);
     this.haveTimer = undefined;
     for (const [fileId, indices] of this.pendingHaves) {
-      const manifest = this.store.get(fileId)?.manifest;
-      this.tracker.have(fileId, indices, manifest).catch((error: unknown) => this.logger.debug('HAVE not sent', { reason: errorMessage(error) }));
+      const manifest = this.manifestAnnounced.has(fileId) ? undefined : this.store.get(fileId)?.manifest;
+      this.manifestAnnounced.add(fileId);
+      this.tracker.have(fileId, indices, manifest).catch((error: unknown) => {
+        // The tracker forgot the file (every holder left it): announce these again, with the manifest.
+        this.manifestAnnounced.delete(fileId);
+        if (manifest === undefined && errorCode(error) === 'ERR_UNKNOWN_FILE') for (const index of indices) this.queueHave(fileId, index);
+        else this.logger.debug('HAVE not sent', { reason: errorMessage(error) });
+      });
     }
     this.pendingHaves.clear();
   }
 
   /** After every (re)registration: publish complete files and announce partial ones. */
   private async reannounce(): Promise<void> {
+    this.manifestAnnounced.clear();
     for (const file of this.store.all()) {
       try {
         if (file.complete) await this.tracker.publish(file.manifest);

@@ -13,6 +13,7 @@ import { errorCode, errorMessage } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
+import { BufferPool } from './buffer-pool';
 import type { ChunkStore } from './chunk-store';
 import type { FaultInjector } from './fault-injector';
 import { sleep } from '../shared/token-bucket';
@@ -64,6 +65,8 @@ export class PeerServer {
   private readonly server: Server;
   private readonly connections = new Set<ServedConnection>();
   private readonly perAddress = new Map<string, number>();
+  /** Chunks read from disk go into these and come back once the socket has taken them. */
+  private readonly readBuffers = new BufferPool();
 
   constructor(
     private readonly store: ChunkStore,
@@ -206,7 +209,7 @@ export class PeerServer {
       while (!connection.isClosed) {
         while (reads.length < READ_AHEAD && served.queue.length > 0) {
           const request = served.queue.shift()!;
-          const data = this.store.readChunk(request.fileId, request.index);
+          const data = this.store.readChunk(request.fileId, request.index, (bytes) => this.readBuffers.acquire(bytes));
           data.catch(() => undefined); // handled when its turn comes
           reads.push({ request, data });
         }
@@ -222,16 +225,21 @@ export class PeerServer {
           connection.write(encodeChunkRef(MessageType.Reject, request.requestId, request.fileId, request.index, reason));
           continue;
         }
+        const read = data;
+        const reuse = (): void => this.readBuffers.release(read);
         await this.init.uploadLimiter.take(data.length);
         if (this.init.faults?.active) {
           const decision = this.init.faults.decide(data);
-          if (!decision.send) continue;
+          if (!decision.send) {
+            reuse();
+            continue;
+          }
           if (decision.delayMs > 0) await sleep(decision.delayMs);
           if (decision.corrupted) this.logger.info('fault: sending a corrupted chunk', { fileId: request.fileId, index: request.index, to: served.remoteName });
           data = decision.data;
         }
         if (connection.isClosed) break;
-        const flushed = connection.writeWithPayload(encodeChunkHeader(request.requestId, request.fileId, request.index, data.length), data);
+        const flushed = connection.writeWithPayload(encodeChunkHeader(request.requestId, request.fileId, request.index, data.length), data, reuse);
         this.init.onServed?.({ fileId: request.fileId, index: request.index, to: served.remoteName, toAddr: `${connection.remoteAddress}:${connection.remotePort}`, bytes: data.length });
         if (!flushed) await connection.drained();
       }

@@ -7,7 +7,13 @@
  * decoder is spent: the transport answers with an ERROR frame and closes that connection only.
  */
 import { CHUNK_REF_BYTES, FILE_ID_BYTES, FRAME_OVERHEAD_BYTES, MAX_FRAME_BYTES } from './constants';
-import { FrameTooLargeError, InvalidBodyError, MalformedFrameError, ProtocolError, UnknownMessageTypeError } from './errors';
+import {
+  FrameTooLargeError,
+  InvalidBodyError,
+  MalformedFrameError,
+  ProtocolError,
+  UnknownMessageTypeError,
+} from './errors';
 import { isBinaryType, isKnownType, MessageType, RejectReason } from './messages';
 import type { BinaryMessageType, JsonMessageType, Message } from './messages';
 import { validateBody } from './schemas';
@@ -21,6 +27,13 @@ export interface DecodeResult {
 export interface FrameDecoderInit {
   /** Largest frame accepted, in bytes after the length prefix. */
   maxFrameBytes?: number;
+  /**
+   * Storage for each frame (after its length prefix), asked for once the length is known and checked.
+   * When set, pushed bytes are borrowed (the caller reuses its read buffer): each frame is copied into
+   * the buffer this returns, once, and the messages point into it (a CHUNK's data is a view of it), so
+   * a pool of chunk-sized buffers can be recycled. Without it, frames are views of the pushed buffers.
+   */
+  allocateFrame?: (frameBytes: number) => Buffer;
 }
 
 const LENGTH_PREFIX_BYTES = 4;
@@ -32,18 +45,26 @@ export class FrameDecoder {
   /** Length of the frame being read (after its prefix), once its prefix has arrived. */
   private frameBytes: number | undefined;
   private failure: ProtocolError | undefined;
+  private readonly allocateFrame: ((frameBytes: number) => Buffer) | undefined;
+  /** Copying mode: the length prefix being read, the frame being filled, and how much of each arrived. */
+  private readonly prefix = Buffer.alloc(LENGTH_PREFIX_BYTES);
+  private prefixFilled = 0;
+  private frame: Buffer | undefined;
+  private frameFilled = 0;
 
   constructor(init: FrameDecoderInit = {}) {
     this.maxFrameBytes = init.maxFrameBytes ?? MAX_FRAME_BYTES;
+    this.allocateFrame = init.allocateFrame;
   }
 
   /** Bytes held for a frame not yet complete. */
   get bufferedBytes(): number {
-    return this.pendingBytes;
+    return this.allocateFrame ? this.prefixFilled + this.frameFilled : this.pendingBytes;
   }
 
   push(data: Buffer): DecodeResult {
     if (this.failure) return { messages: [], error: this.failure };
+    if (this.allocateFrame) return this.pushCopying(data, this.allocateFrame);
     const messages: Message[] = [];
     this.pending.push(data);
     this.pendingBytes += data.length;
@@ -51,10 +72,7 @@ export class FrameDecoder {
       for (;;) {
         if (this.frameBytes === undefined) {
           if (this.pendingBytes < LENGTH_PREFIX_BYTES) break;
-          const length = this.take(LENGTH_PREFIX_BYTES).readUInt32BE(0);
-          if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes);
-          if (length < FRAME_OVERHEAD_BYTES) throw new MalformedFrameError(`frame length ${length} is below the header size`);
-          this.frameBytes = length;
+          this.frameBytes = this.checkedLength(this.take(LENGTH_PREFIX_BYTES).readUInt32BE(0));
         }
         if (this.pendingBytes < this.frameBytes) break;
         const frame = this.take(this.frameBytes);
@@ -68,6 +86,51 @@ export class FrameDecoder {
       return { messages, error: this.failure };
     }
     return { messages };
+  }
+
+  /** Copying mode: every byte is copied once, into the prefix or into the frame's own buffer. */
+  private pushCopying(data: Buffer, allocateFrame: (frameBytes: number) => Buffer): DecodeResult {
+    const messages: Message[] = [];
+    let offset = 0;
+    try {
+      while (offset < data.length) {
+        if (this.frame === undefined) {
+          const copied = data.copy(
+            this.prefix,
+            this.prefixFilled,
+            offset,
+            offset + LENGTH_PREFIX_BYTES - this.prefixFilled,
+          );
+          offset += copied;
+          this.prefixFilled += copied;
+          if (this.prefixFilled < LENGTH_PREFIX_BYTES) break;
+          this.prefixFilled = 0;
+          this.frame = allocateFrame(this.checkedLength(this.prefix.readUInt32BE(0)));
+          this.frameFilled = 0;
+        }
+        const copied = data.copy(this.frame, this.frameFilled, offset, offset + this.frame.length - this.frameFilled);
+        offset += copied;
+        this.frameFilled += copied;
+        if (this.frameFilled < this.frame.length) break;
+        const frame = this.frame;
+        this.frame = undefined;
+        this.frameFilled = 0;
+        messages.push(decodeFrame(frame));
+      }
+    } catch (error) {
+      this.failure = error instanceof ProtocolError ? error : new MalformedFrameError(String(error));
+      this.frame = undefined;
+      this.prefixFilled = this.frameFilled = 0;
+      return { messages, error: this.failure };
+    }
+    return { messages };
+  }
+
+  /** A frame length is checked before anything is allocated or buffered for it. */
+  private checkedLength(length: number): number {
+    if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes);
+    if (length < FRAME_OVERHEAD_BYTES) throw new MalformedFrameError(`frame length ${length} is below the header size`);
+    return length;
   }
 
   /** Removes `size` bytes from the front of the pending reads; copies only when they span reads. */

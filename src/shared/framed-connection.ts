@@ -39,6 +39,8 @@ export interface FramedConnectionInit {
    * instead of 'data' events.
    */
   externalReads?: boolean;
+  /** Storage for each received frame (see FrameDecoderInit.allocateFrame): set when reads are borrowed. */
+  allocateFrame?: (frameBytes: number) => Buffer;
 }
 
 interface Pending {
@@ -72,7 +74,10 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     super();
     this.remoteAddress = normaliseAddress(socket.remoteAddress ?? '');
     this.remotePort = socket.remotePort ?? 0;
-    this.decoder = new FrameDecoder(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes });
+    this.decoder = new FrameDecoder({
+      ...(init.maxFrameBytes === undefined ? {} : { maxFrameBytes: init.maxFrameBytes }),
+      ...(init.allocateFrame ? { allocateFrame: init.allocateFrame } : {}),
+    });
     this.requestTimeoutMs = init.requestTimeoutMs ?? 10_000;
     socket.setNoDelay(true);
     if (init.idleTimeoutMs) {
@@ -94,12 +99,19 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     return this.socket.write(frame);
   }
 
-  /** Writes a frame header and its payload without copying the payload. */
-  writeWithPayload(header: Buffer, payload: Buffer): boolean {
-    if (this.closed) return false;
+  /**
+   * Writes a frame header and its payload without copying the payload. `onFlushed` runs once the
+   * socket no longer needs the payload (handed to the kernel, or the connection failed), so its
+   * buffer can be reused; it runs even when the connection is already closed.
+   */
+  writeWithPayload(header: Buffer, payload: Buffer, onFlushed?: () => void): boolean {
+    if (this.closed) {
+      onFlushed?.();
+      return false;
+    }
     this.socket.cork();
     this.socket.write(header);
-    const ok = this.socket.write(payload);
+    const ok = onFlushed ? this.socket.write(payload, () => onFlushed()) : this.socket.write(payload);
     this.socket.uncork();
     return ok;
   }
@@ -139,7 +151,9 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
         timeoutMs > 0
           ? setTimeout(() => {
               this.pending.delete(requestId);
-              reject(new RequestTimeoutError(`no answer from ${this.remoteAddress}:${this.remotePort} in ${timeoutMs} ms`));
+              reject(
+                new RequestTimeoutError(`no answer from ${this.remoteAddress}:${this.remotePort} in ${timeoutMs} ms`),
+              );
             }, timeoutMs)
           : undefined;
       this.pending.set(requestId, { resolve, reject, timer });
@@ -193,7 +207,10 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
   /** The remote finished sending: a frame cut short is answered with an ERROR before we close. */
   private onEnd(): void {
     if (!this.closed && !this.failure && this.decoder.bufferedBytes > 0 && !this.socket.writableEnded) {
-      this.logger.warn('connection ended inside a frame', { remote: `${this.remoteAddress}:${this.remotePort}`, bufferedBytes: this.decoder.bufferedBytes });
+      this.logger.warn('connection ended inside a frame', {
+        remote: `${this.remoteAddress}:${this.remotePort}`,
+        bufferedBytes: this.decoder.bufferedBytes,
+      });
       this.sendError(0, 'ERR_MALFORMED_FRAME', `the connection ended ${this.decoder.bufferedBytes} bytes into a frame`);
     }
     if (!this.socket.writableEnded) this.socket.end();
@@ -216,7 +233,8 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
       if (pending) {
         this.pending.delete(message.requestId);
         if (pending.timer) clearTimeout(pending.timer);
-        if (message.type === MessageType.Error) pending.reject(new RemoteError(message.body.code, message.body.message));
+        if (message.type === MessageType.Error)
+          pending.reject(new RemoteError(message.body.code, message.body.message));
         else pending.resolve(message);
         return;
       }

@@ -1,0 +1,164 @@
+/**
+ * The tracker over real sockets on 127.0.0.1: its cached LOCATE answers follow every HAVE, WITHDRAW,
+ * departure and expiry; pipelined requests are all answered, in order, whether they arrive in one read
+ * or a byte at a time; the idle sweep closes silent connections and expires their peers.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import winston from 'winston';
+import { computeFileId, encodeJson, MessageType, PROTOCOL_VERSION } from '../../src/protocol';
+import type { Manifest, Message, PeersBody } from '../../src/protocol';
+import { TrackerServer } from '../../src/tracker/tracker-server';
+import { RawFrameClient, sha256, waitFor } from '../helpers/local';
+
+/** Short, so that expiry (3 heartbeats) happens within the test; bounded waits below are many times this. */
+const HEARTBEAT_MS = 200;
+const QUIET = winston.createLogger({ silent: true });
+
+const manifest: Manifest = {
+  name: 'cached.bin',
+  size: 3 * 1024,
+  chunkSize: 1024,
+  chunks: ['a', 'b', 'c'].map((seed) => sha256(Buffer.from(seed))),
+};
+const fileId = computeFileId(manifest);
+
+let nextRequestId = 1;
+
+async function registered(port: number, name: string, dataPort: number): Promise<RawFrameClient> {
+  const client = await RawFrameClient.open(port);
+  const requestId = nextRequestId++;
+  const answer = await client.exchange(
+    encodeJson(MessageType.Register, requestId, { version: PROTOCOL_VERSION, name, port: dataPort }),
+    requestId,
+  );
+  expect(answer.type).toBe(MessageType.Registered);
+  return client;
+}
+
+async function ask(client: RawFrameClient, frame: (requestId: number) => Buffer): Promise<Message> {
+  const requestId = nextRequestId++;
+  return client.exchange(frame(requestId), requestId);
+}
+
+/** The holders LOCATE lists, as `name:bitfield`, or the ERROR code. */
+async function holders(client: RawFrameClient): Promise<string[] | string> {
+  const answer = await ask(client, (id) => encodeJson(MessageType.Locate, id, { fileId }));
+  if (answer.type === MessageType.Error) return answer.body.code;
+  expect(answer.type).toBe(MessageType.Peers);
+  return (answer.body as PeersBody).peers.map((peer) => `${peer.name}:${peer.bitfield}`).sort();
+}
+
+/** A tracker on 127.0.0.1 for the tests of one describe, and registered clients closed after them. */
+function trackerFixture(heartbeatMs: number): { open: (name: string, dataPort: number) => Promise<RawFrameClient> } {
+  let tracker: TrackerServer;
+  const clients: RawFrameClient[] = [];
+  beforeAll(async () => {
+    tracker = new TrackerServer({ host: '127.0.0.1', port: 0, heartbeatMs }, { logger: QUIET });
+    await tracker.start();
+  });
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await tracker?.stop();
+  });
+  return {
+    open: async (name, dataPort) => {
+      const client = await registered(tracker.port, name, dataPort);
+      clients.push(client);
+      return client;
+    },
+  };
+}
+
+describe('tracker server: cached answers and expiry', () => {
+  const { open } = trackerFixture(HEARTBEAT_MS);
+
+  test('LOCATE follows every HAVE, WITHDRAW and departure (never a stale holder)', async () => {
+    const seeder = await open('seeder', 4001);
+    const leecher = await open('leecher', 4002);
+    const observer = await open('observer', 4003);
+    // Keeps the three alive while the test runs (the sweep expires silent peers after 3 heartbeats).
+    const keepAlive = setInterval(() => {
+      for (const client of [seeder, leecher, observer]) client.write(encodeJson(MessageType.Heartbeat, 0, {}));
+    }, HEARTBEAT_MS / 2);
+    try {
+      expect(await holders(observer)).toBe('ERR_UNKNOWN_FILE');
+      expect((await ask(seeder, (id) => encodeJson(MessageType.Publish, id, { manifest }))).type).toBe(
+        MessageType.Published,
+      );
+      expect(await holders(observer)).toEqual(['seeder:4A==']);
+      // The same answer twice comes from the cache; the HAVE must drop it.
+      expect(await holders(observer)).toEqual(['seeder:4A==']);
+      expect((await ask(leecher, (id) => encodeJson(MessageType.Have, id, { fileId, indices: [1] }))).type).toBe(
+        MessageType.Ok,
+      );
+      expect(await holders(observer)).toEqual(['leecher:QA==', 'seeder:4A==']);
+      // A peer is not listed in its own answer.
+      expect(await holders(leecher)).toEqual(['seeder:4A==']);
+      await ask(leecher, (id) => encodeJson(MessageType.Have, id, { fileId, indices: [0, 2] }));
+      expect(await holders(observer)).toEqual(['leecher:4A==', 'seeder:4A==']);
+      await ask(seeder, (id) => encodeJson(MessageType.Withdraw, id, { fileId }));
+      expect(await holders(observer)).toEqual(['leecher:4A==']);
+      leecher.close();
+      await waitFor(async () => (await holders(observer)) === 'ERR_UNKNOWN_FILE', 5_000, 20);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+
+  test('a silent peer expires by the idle sweep, and LOCATE stops listing it', async () => {
+    const silent = await open('silent', 4004);
+    const observer = await open('watcher', 4005);
+    await ask(silent, (id) => encodeJson(MessageType.Publish, id, { manifest }));
+    const keepAlive = setInterval(() => observer.write(encodeJson(MessageType.Heartbeat, 0, {})), HEARTBEAT_MS / 2);
+    try {
+      expect(await holders(observer)).toEqual(['silent:4A==']);
+      // Bounded wait, not a timing assertion: many times the 3-heartbeat timeout.
+      await waitFor(() => silent.closed, 10_000, 20);
+      expect(await holders(observer)).toBe('ERR_UNKNOWN_FILE');
+      expect(observer.closed).toBe(false);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  });
+});
+
+describe('tracker server: pipelining', () => {
+  // The default heartbeat: no keep-alive frames may cut into the byte-by-byte stream.
+  const { open } = trackerFixture(5_000);
+
+  test('pipelined requests are all answered in order, in one read or a byte at a time', async () => {
+    const client = await open('pipeliner', 4006);
+    await ask(client, (id) => encodeJson(MessageType.Publish, id, { manifest }));
+    const first = nextRequestId;
+    const frames = Array.from({ length: 50 }, (_, i) =>
+      i % 2 === 0
+        ? encodeJson(MessageType.Locate, first + i, { fileId })
+        : encodeJson(MessageType.Have, first + i, { fileId, indices: [i % 3] }),
+    );
+    nextRequestId += frames.length;
+    const batch = Buffer.concat(frames);
+    const answers = (): number[] =>
+      client.messages.filter((message) => message.requestId >= first).map((message) => message.requestId);
+    client.write(batch);
+    await waitFor(() => answers().length === frames.length || undefined, 5_000, 20);
+    const firstByByte = nextRequestId;
+    const byByte = frames.map((_, i) =>
+      i % 2 === 0
+        ? encodeJson(MessageType.Locate, firstByByte + i, { fileId })
+        : encodeJson(MessageType.Have, firstByByte + i, { fileId, indices: [i % 3] }),
+    );
+    nextRequestId += byByte.length;
+    for (const byte of Buffer.concat(byByte)) {
+      client.write(Buffer.from([byte]));
+      // Lets some bytes go out alone, so reads end inside frames.
+      if (byte % 7 === 0) await sleep(0);
+    }
+    await waitFor(() => answers().length === 2 * frames.length || undefined, 10_000, 20);
+    expect(answers()).toEqual([...frames.map((_, i) => first + i), ...byByte.map((_, i) => firstByByte + i)]);
+    expect(client.messages.some((message) => message.type === MessageType.Error)).toBe(false);
+    const peers = client.messages.filter((message) => message.type === MessageType.Peers);
+    expect(peers).toHaveLength(frames.length);
+    // The pipeliner holds the file, so it is left out of its own answers.
+    for (const message of peers) expect((message.body as PeersBody).peers).toEqual([]);
+  });
+});
