@@ -42,7 +42,12 @@ export async function withDashboard(
   if (options === undefined) return command(undefined);
   const recorder = new RunRecorder();
   const server = new DashboardServer({ recorder }, { port: options.port ?? DEFAULT_DASHBOARD_PORT });
-  await server.start();
+  await server.start().catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new UsageError(
+      `the dashboard's port ${options.port ?? DEFAULT_DASHBOARD_PORT} is in use on 127.0.0.1: pick another with --dashboard-port N (0 = any free port)`,
+    );
+  });
   try {
     ctx.printer.line(`dashboard: ${server.url}`);
     options.onListening?.(server.url, recorder);
