@@ -49,6 +49,8 @@ export function runEventOfWatchLine(
   if (fileId !== undefined && named !== undefined) namesById.set(fileId, named);
   const file = named ?? (fileId === undefined ? undefined : namesById.get(fileId));
   switch (line['event']) {
+    case 'watching':
+      return { type: 'info', text: `${peer}: following its activity (ctl watch)` };
     case 'held':
     case 'published': {
       const size = num('size');

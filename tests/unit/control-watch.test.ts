@@ -97,8 +97,15 @@ describe('runEventOfWatchLine', () => {
     ).toEqual({ type: 'download', peer: 'peer-4', file: 'named.txt', ok: false, error: 'gone' });
   });
 
+  it('notes in the timeline that a peer is being watched', () => {
+    expect(runEventOfWatchLine('peer-4', { event: 'watching', peer: 'peer-4' }, names)).toEqual({
+      type: 'info',
+      text: 'peer-4: following its activity (ctl watch)',
+    });
+  });
+
   it('ignores lines it does not know', () => {
-    expect(runEventOfWatchLine('peer-4', { event: 'watching', peer: 'peer-4' }, names)).toBeUndefined();
+    expect(runEventOfWatchLine('peer-4', { event: 'whatever', peer: 'peer-4' }, names)).toBeUndefined();
     expect(runEventOfWatchLine('peer-4', { event: 'chunk', file: 'a' }, names)).toBeUndefined();
   });
 });
