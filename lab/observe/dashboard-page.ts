@@ -180,6 +180,9 @@ const SCRIPT = String.raw`
   }
 
   var BAD_STATES = { paused: 1, exited: 1, dead: 1, disconnected: 1, removing: 1 };
+  // Steps that hurt the swarm, and steps that heal it, whether or not the scenario marked them.
+  var FAULT_ACTIONS = { kill: 1, stop: 1, pause: 1, 'disconnect-network': 1, faults: 1, 'fill-disk': 1 };
+  var RECOVERY_ACTIONS = { start: 1, unpause: 1, 'connect-network': 1, 'free-disk': 1 };
 
   function apply(ev) {
     if (typeof ev.seq !== 'number' || ev.seq <= state.lastSeq) return; // a replayed duplicate
@@ -202,11 +205,13 @@ const SCRIPT = String.raw`
         }
         break;
       }
-      case 'step':
+      case 'step': {
         state.step = ev; dirty.header = true;
-        timeline(ev.fault ? 'fault' : 'step', ev.t, 'step ' + (ev.index + 1) + '/' + ev.total + ': ' + ev.description +
-          (ev.fault ? '  [FAULT]' : ''));
+        var hurts = ev.fault || FAULT_ACTIONS[ev.action] === 1;
+        timeline(hurts ? 'fault' : 'step', ev.t, 'step ' + (ev.index + 1) + '/' + ev.total + ': ' + ev.description +
+          (ev.fault ? '  [FAULT]' : ''), RECOVERY_ACTIONS[ev.action] === 1 ? 'good' : '');
         break;
+      }
       case 'step-end':
         if (!ev.ok) timeline('step', ev.t, 'step ' + (ev.index + 1) + ' failed: ' + (ev.error || ''), 'bad');
         if (state.step && state.step.index === ev.index) { state.step.ended = ev; dirty.header = true; }
