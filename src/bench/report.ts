@@ -70,6 +70,8 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       uploadBytesPerS: s.uploadBytesPerS,
       verified: s.verified,
       seederCopies: round(s.seederCopies),
+      receivedCopies: round(s.receivedCopies),
+      leecherUploadUse: round(s.leecherUploadUse),
     })),
     tracker: {
       lookupsPerS: round(tracker.lookupsPerS),
@@ -92,6 +94,8 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
     bittorrent: {
       pairSpeedup: round(bittorrent.pairSpeedup),
       demoSpeedup: round(bittorrent.demoSpeedup),
+      aria2PairMBps: round(bittorrent.aria2PairMBps),
+      aria2DemoMBps: bittorrent.aria2DemoMBps?.map((value) => round(value)) ?? null,
       note: bittorrent.note,
     },
     lab: result.lab,

@@ -1,13 +1,16 @@
 /**
- * `swarmlab bench [--json] [--quick] [--lab] [--profile DIR]`: every measurement of issue 4 in one run,
- * one after the other so they do not compete for the cores. Progress goes to stderr; the table, and
- * with --json one JSON object as the last line, go to stdout.
+ * `swarmlab bench [--json] [--quick] [--lab] [--profile DIR] [--only SECTION,...]`: every measurement of
+ * issue 4 in one run, one after the other so they do not compete for the cores. Progress goes to
+ * stderr; the table, and with --json one JSON object as the last line, go to stdout. `--only` runs
+ * some sections (ceiling, pair, demo, swarm, tracker, bittorrent) and prints their raw results as one
+ * JSON object: a quick way to measure one thing while working on it.
  */
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { err, out } from '../cli/output';
 import { runBittorrentComparison } from './bittorrent';
+import { BENCH_SECTIONS, measureOnly, parseSections } from './only';
 import { measureCeiling } from './ceiling';
 import { measureFootprint } from './footprint';
 import { runDemoTopology, runPair } from './pair';
@@ -75,14 +78,21 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
       quick: { type: 'boolean' },
       lab: { type: 'boolean' },
       profile: { type: 'string' },
+      only: { type: 'string' },
     },
   });
+  const only = values.only === undefined ? undefined : parseSections(values.only);
+  if (only === null) {
+    err(`bench: --only takes a comma-separated list of ${BENCH_SECTIONS.join(', ')}`);
+    return 2;
+  }
   const quick = values.quick === true;
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
   const interrupted = (): void => void runTeardowns().then(() => process.exit(130));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
+    if (only) return await measureOnly(sizes, only, { cliPath: init.cliPath, quick });
     return await measureAll(sizes, {
       cliPath: init.cliPath,
       quick,
@@ -151,7 +161,12 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
 
   step('footprint and bittorrent');
   const footprint = await measureFootprint(pair.leecherPeakRssMB);
-  const bittorrent = await runBittorrentComparison();
+  const bittorrent = await runBittorrentComparison({
+    pairBytes: sizes.pairBytes,
+    demoBytes: sizes.demoBytes,
+    swarmlabPairMBps: pair.MBps,
+    swarmlabDemoMBps: demo.leechers.map((leecher) => leecher.MBps),
+  });
 
   const result: BenchResult = {
     quick: options.quick,

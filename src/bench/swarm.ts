@@ -4,6 +4,7 @@
  * fastest any scheme can give F to N peers is max(F/u_s, N·F/(u_s + N·u)) (the server must send every
  * byte once; the swarm as a whole must upload N·F).
  */
+import type { LocalSwarm } from '../cli/local-swarm';
 import { createBenchSwarm, publishBenchFile, startPeers, stopBenchSwarm, timedDownload } from './transfer';
 import type { SwarmRunResult } from './types';
 
@@ -41,8 +42,9 @@ export async function runSwarmDistribution(init: SwarmBenchInit): Promise<SwarmR
     const measuredS = Math.max(...downloads.map((download) => download.wallS));
     const minimumS = minimumDistributionS(init.fileBytes, init.n, init.uploadBytesPerS, init.uploadBytesPerS);
     // The F/u_s bound assumes the seeder sends each chunk once; every extra copy it sends costs time.
-    const seederChunks = downloads.reduce((sum, download) => sum + (download.chunksBySource[SEEDER] ?? 0), 0);
-    const fileChunks = Object.values(downloads[0]?.chunksBySource ?? {}).reduce((sum, count) => sum + count, 0);
+    const uploaded = await Promise.all([SEEDER, ...leechers].map((name) => uploadedBytes(swarm, name)));
+    const seederBytes = uploaded[0] ?? 0;
+    const leecherBytes = uploaded.slice(1).reduce((sum, bytes) => sum + bytes, 0);
     return {
       n: init.n,
       fileBytes: init.fileBytes,
@@ -51,9 +53,18 @@ export async function runSwarmDistribution(init: SwarmBenchInit): Promise<SwarmR
       minimumS,
       ratio: measuredS / minimumS,
       verified: downloads.every((download) => download.verified),
-      seederCopies: fileChunks > 0 ? seederChunks / fileChunks : Number.NaN,
+      seederCopies: seederBytes / init.fileBytes,
+      // Every byte the leechers received beyond one copy each is waste (endgame duplicates).
+      receivedCopies: (seederBytes + leecherBytes) / (init.n * init.fileBytes),
+      leecherUploadUse: leecherBytes / (init.n * init.uploadBytesPerS * measuredS),
     };
   } finally {
     await stopBenchSwarm(swarm);
   }
+}
+
+/** Chunk bytes a peer has served since it started (duplicates included). */
+async function uploadedBytes(swarm: LocalSwarm, name: string): Promise<number> {
+  const status = await swarm.control(name, 'status');
+  return Number(status['uploadedBytes'] ?? Number.NaN);
 }

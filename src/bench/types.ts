@@ -52,8 +52,12 @@ export interface SwarmRunResult {
   minimumS: number;
   ratio: number;
   verified: boolean;
-  /** Chunks the seeder uploaded over the chunks in the file: 1 is ideal, each extra copy delays the swarm. */
+  /** Bytes the seeder uploaded over the file's size: 1 is ideal, each extra copy delays the swarm. */
   seederCopies: number;
+  /** Bytes uploaded by everyone over N copies of the file: above 1 is duplicates (endgame). */
+  receivedCopies: number;
+  /** The leechers' upload over what they could have uploaded (N · u · measured time). */
+  leecherUploadUse: number;
 }
 
 export interface TrackerLoadResult {
@@ -84,6 +88,9 @@ export interface FootprintResult {
 export interface BittorrentResult {
   pairSpeedup: number | null;
   demoSpeedup: number | null;
+  /** aria2c's MB/s in the same pair and demo topology (per leecher), when the tools are installed. */
+  aria2PairMBps: number | null;
+  aria2DemoMBps: number[] | null;
   note: string;
 }
 

@@ -74,6 +74,8 @@ export class PeerNode {
   private readonly server: PeerServer;
   private readonly tracker: TrackerClient;
   private readonly uploadLimiter: TokenBucket;
+  /** Chunk bytes served to other peers since start (duplicates included): what the upload carried. */
+  private uploadedBytes = 0;
   private readonly downloadLimiter: TokenBucket;
   private readonly faults: FaultInjector;
   private readonly connections = new Map<string, Promise<PeerConnection>>();
@@ -105,6 +107,7 @@ export class PeerNode {
       port: init.port ?? 0,
       uploadLimiter: this.uploadLimiter,
       onServed: (event) => {
+        this.uploadedBytes += event.bytes;
         this.metrics?.chunksServed.inc();
         this.metrics?.bytesUploaded.inc(event.bytes);
         this.logger.debug('chunk served', event);
@@ -304,6 +307,7 @@ export class PeerNode {
       dir: this.init.dir,
       uploadRate: this.uploadLimiter.rateBytesPerS,
       downloadRate: this.downloadLimiter.rateBytesPerS,
+      uploadedBytes: this.uploadedBytes,
       faults: this.faults.settings,
       files: this.store.all().map((file) => ({
         name: file.manifest.name,

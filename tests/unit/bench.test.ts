@@ -87,6 +87,8 @@ describe('benchJson', () => {
         ratio: 1.1,
         verified: true,
         seederCopies: 1,
+        receivedCopies: 1.05,
+        leecherUploadUse: 0.9,
       },
     ],
     tracker: {
@@ -102,7 +104,7 @@ describe('benchJson', () => {
       generatorCpuCores: 0.3,
     },
     footprint: { peerRssMB: 90, images: null, note: 'no Docker' },
-    bittorrent: { pairSpeedup: null, demoSpeedup: null, note: 'skipped' },
+    bittorrent: { pairSpeedup: null, demoSpeedup: null, aria2PairMBps: null, aria2DemoMBps: null, note: 'skipped' },
     lab: null,
     totalS: 10,
   };
