@@ -67,9 +67,12 @@ export interface TrackerLoadResult {
   lookupsPerS: number;
   /** HAVE messages acknowledged per second. */
   havesPerS: number;
-  /** Tracker RSS growth while registering, divided by the peers registered (both read after a full GC). */
+  /**
+   * Tracker RSS growth per registered peer, from a fifth of the peers to all of them, each read after a
+   * full GC (the marginal cost: one-offs such as V8's young generation are left out, see tracker-load.ts).
+   */
   bytesPerPeer: number;
-  /** The live JS heap's share of bytesPerPeer (after a full GC); the rest is native (sockets, libuv, malloc). */
+  /** The live JS heap's share of bytesPerPeer; the rest is native (the socket's libuv handle, malloc). */
   heapBytesPerPeer: number;
   registerS: number;
   errors: number;
