@@ -87,6 +87,20 @@ export interface ReportNode {
   downloadBps?: number;
 }
 
+export interface FailedDownload {
+  t: number;
+  peer: string;
+  file: string;
+  error: string;
+}
+
+/** Every download that ended in an error, in order. */
+export function failedDownloads(events: readonly RunEvent[]): FailedDownload[] {
+  return events
+    .filter((e): e is EventOf<'download'> => e.type === 'download' && !e.ok)
+    .map((e) => ({ t: e.t, peer: e.peer, file: e.file, error: e.error ?? 'failed' }));
+}
+
 export interface ReportData {
   run: string;
   scenario: string;
@@ -111,6 +125,8 @@ export interface ReportData {
   minimums: MinimumTime[];
   marks: TimeMark[];
   downloads: DownloadReport[];
+  /** Downloads that ended in an error (expected or not), as their `download` events tell. */
+  failedDownloads: FailedDownload[];
   steps: StepReport[];
   recoverMs?: number;
   eventCount: number;
@@ -465,6 +481,7 @@ export function deriveReportData(
     minimums,
     marks,
     downloads: report.downloads,
+    failedDownloads: failedDownloads(events),
     steps: report.steps,
     ...(report.recoverMs === undefined ? {} : { recoverMs: report.recoverMs }),
     eventCount: events.length,

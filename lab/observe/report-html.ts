@@ -285,6 +285,17 @@ function marksHtml(data: ReportData, scale: TimeScale): string {
   );
 }
 
+function failedDownloadsHtml(data: ReportData, scale: TimeScale): string {
+  if (data.failedDownloads.length === 0) return '';
+  return (
+    '<h3>Downloads that failed</h3>' +
+    table(
+      ['TIME', 'PEER', 'FILE', 'ERROR'],
+      data.failedDownloads.map((d) => [scale.at(d.t), d.peer, d.file, d.error]),
+    )
+  );
+}
+
 function downloadsHtml(data: ReportData): string {
   if (data.downloads.length === 0) return '<p class="note">No download finished.</p>';
   return table(
@@ -396,6 +407,7 @@ ${data.recoverMs === undefined ? '' : `<p>Time to recover: <b>${escapeHtml(forma
 <section id="downloads">
 <h2>Downloads</h2>
 ${downloadsHtml(data)}
+${failedDownloadsHtml(data, scale)}
 </section>
 <section id="steps">
 <h2>Steps</h2>

@@ -64,6 +64,17 @@ describe('renderReportHtml', () => {
     expect(html).toMatch(/minimum-note">no minimum line for rated\.bin: the upload rate of peer-2 is not set/);
   });
 
+  it('lists the downloads that failed, with their errors', () => {
+    const events = eventsOf([
+      [0, { type: 'run', run: 'r' }],
+      [1500, { type: 'download', peer: 'peer-3', file: 'f.bin', ok: false, error: 'ERR_DISK_FULL: no space left' }],
+    ]);
+    const html = renderReportHtml(deriveReportData(events, reportOf({ downloads: [] })));
+    expect(html).toContain('No download finished.');
+    expect(html).toContain('<h3>Downloads that failed</h3>');
+    expect(html).toContain('<td>1.50 s</td><td>peer-3</td><td>f.bin</td><td>ERR_DISK_FULL: no space left</td>');
+  });
+
   it('marks faults and recoveries on both time axes', () => {
     const events = eventsOf([
       [0, { type: 'run', run: 'r' }],
