@@ -333,7 +333,8 @@ const STYLE = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 24px; max-width: 1000px; }
 h1 { font-size: 22px; margin: 0 0 8px; } h2 { font-size: 17px; margin: 28px 0 8px; }
 table { border-collapse: collapse; margin: 8px 0; } th, td { padding: 3px 10px; text-align: left; border-bottom: 1px solid #ddd; }
-th { font-size: 12px; color: #555; } td { font-variant-numeric: tabular-nums; }
+th { font-size: 12px; color: #555; } td { font-variant-numeric: tabular-nums; white-space: nowrap; }
+td:last-child { white-space: normal; }
 .ok { color: #008a3e; font-weight: bold; } .failed, .error { color: #c00000; font-weight: bold; }
 .note { color: #666; } .legend { margin: 4px 0; } .key { margin-right: 12px; white-space: nowrap; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 4px; }
