@@ -63,8 +63,12 @@ export type MinimumTime =
       minMs: number;
       /** startT + minMs: where the line is drawn. */
       atT: number;
-      /** Each finished download's own duration (as its peer measured it) and its ratio to the minimum. */
-      measured: { peer: string; ms: number; ratio: number }[];
+      /**
+       * Once every downloader verified the file: how long the distribution took (from startT to the last
+       * chunk's arrival) and its ratio to the minimum. The bound is for the last downloader; one that
+       * started late or was served first may finish sooner.
+       */
+      measured?: { distributionMs: number; ratio: number };
     }
   | { file: string; startT?: number; note: string };
 
@@ -345,14 +349,31 @@ export function minimumTimes(
       downloaders: downloaderRates.map(asRated),
       minMs,
       atT: startT + minMs,
-      measured: events
-        .filter(
-          (e): e is EventOf<'download'> & { ms: number } =>
-            e.type === 'download' && e.file === file && e.ok && e.ms !== undefined,
-        )
-        .map((e) => ({ peer: e.peer, ms: e.ms, ratio: e.ms / minMs })),
+      ...measuredDistribution(events, file, downloaders, startT, minMs),
     };
   });
+}
+
+/** How long the distribution of `file` took, once every downloader has verified it. */
+function measuredDistribution(
+  events: readonly RunEvent[],
+  file: string,
+  downloaders: readonly string[],
+  startT: number,
+  minMs: number,
+): { measured?: { distributionMs: number; ratio: number } } {
+  const verified = new Set(
+    events
+      .filter((e) => e.type === 'download' && e.file === file && e.ok && e.verified !== false)
+      .map((e) => (e.type === 'download' ? e.peer : '')),
+  );
+  if (!downloaders.every((peer) => verified.has(peer))) return {};
+  const lastT = events.reduce(
+    (max, e) => (e.type === 'transfer' && e.file === file ? Math.max(max, e.t) : max),
+    startT,
+  );
+  const distributionMs = lastT - startT;
+  return { measured: { distributionMs, ratio: distributionMs / minMs } };
 }
 
 /**

@@ -269,10 +269,12 @@ function minimumHtml(data: ReportData, scale: TimeScale): string {
       `N = ${n}, Σu_i = ${formatRate(ui)} → max(F/u_s, N·F/(u_s+Σu_i)) = ` +
       `max(${formatSeconds((1000 * m.fileBytes) / us)}, ${formatSeconds((1000 * n * m.fileBytes) / (us + ui))}) = ` +
       `${formatSeconds(m.minMs)}, drawn at ${scale.at(m.atT)} (first chunk requested at ${scale.at(m.startT)}).`;
-    const measured = m.measured
-      .map((d) => `${d.peer} took ${formatSeconds(d.ms)} = ${d.ratio.toFixed(2)} × the minimum`)
-      .join('; ');
-    return `<li>${escapeHtml(text)}${measured === '' ? '' : `<br>${escapeHtml(measured)}.`}</li>`;
+    const measured =
+      m.measured === undefined
+        ? ''
+        : `Measured: the last chunk arrived ${formatSeconds(m.measured.distributionMs)} after the first request, ` +
+          `${m.measured.ratio.toFixed(2)} × the minimum (the bound is for the last downloader to finish).`;
+    return `<li>${escapeHtml(text)}${measured === '' ? '' : `<br>${escapeHtml(measured)}`}</li>`;
   });
   return `<ul class="minimums">${items.join('')}</ul>`;
 }

@@ -112,10 +112,17 @@ describe('minimumTimes', () => {
     });
     expect(minimum && 'minMs' in minimum ? minimum.minMs : NaN).toBeCloseTo(16000 / 3, 6);
     expect(minimum && 'atT' in minimum ? minimum.atT : NaN).toBeCloseTo(2200 + 16000 / 3, 6);
-    // Only peer-2's download event carries its duration.
-    expect(minimum && 'measured' in minimum ? minimum.measured : []).toEqual([
-      { peer: 'peer-2', ms: 2600, ratio: expect.closeTo((2600 * 3) / 16000, 6) as number },
-    ]);
+    // Both verified; the last chunk arrived at 4800, 2600 ms after the first request.
+    expect(minimum && 'measured' in minimum ? minimum.measured : undefined).toEqual({
+      distributionMs: 2600,
+      ratio: expect.closeTo((2600 * 3) / 16000, 6) as number,
+    });
+  });
+
+  it('measures the distribution only once every downloader has verified the file', () => {
+    const [minimum] = minimumTimes(ratedRun().filter((e) => !(e.type === 'download' && e.peer === 'peer-3')));
+    expect(minimum).toHaveProperty('minMs');
+    expect(minimum).not.toHaveProperty('measured');
   });
 
   it('draws no line and says whose rate is missing when a downloader has none', () => {
