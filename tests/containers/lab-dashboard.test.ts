@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 
 import { demoCommand, downCommand } from '../../lab/commands';
-import { withDashboard } from '../../lab/observe/dashboard-command';
+import { upWithDashboard, withDashboard } from '../../lab/observe/dashboard-command';
 import type { RunRecorder } from '../../lab/observe/run-events';
 import type { DownloadSummary } from '../../src/shared/download-report';
 import { describeWithBrowser, launchBrowser } from '../helpers/browser';
@@ -24,12 +24,12 @@ const SCREENSHOT = join(__dirname, '..', '..', 'docs', 'images', 'dashboard.png'
 const DOWNLOADERS = ['peer-3', 'peer-4'];
 const FILE = 'file1_dir1.txt';
 
-function mapSelector(peer: string): string {
-  return `[data-peer="${peer}"][data-file="${FILE}"]`;
+function mapSelector(peer: string, file = FILE): string {
+  return `[data-peer="${peer}"][data-file="${file}"]`;
 }
 
-async function sourcesOf(page: Page, peer: string): Promise<Record<string, number>> {
-  return page.$$eval(`${mapSelector(peer)} [data-from]`, (spans) =>
+async function sourcesOf(page: Page, peer: string, file = FILE): Promise<Record<string, number>> {
+  return page.$$eval(`${mapSelector(peer, file)} [data-from]`, (spans) =>
     Object.fromEntries(spans.map((span) => [span.getAttribute('data-from'), Number(span.getAttribute('data-count'))])),
   );
 }
@@ -43,17 +43,22 @@ describeWithBrowser('lab demo --dashboard (containers, browser)', () => {
   // demo itself if the test fails half way.
   const stopViewing = new AbortController();
   let demo: Promise<number> | undefined;
+  const upRun = `dash-up-${process.pid}`;
+  const stopUp = new AbortController();
+  let up: Promise<number> | undefined;
 
   afterAll(async () => {
     stopViewing.abort();
+    stopUp.abort();
     lab.abort.abort();
-    await demo?.catch(() => undefined);
+    await Promise.all([demo?.catch(() => undefined), up?.catch(() => undefined)]);
     await browser?.close();
     await downCommand(lab.ctx, run, false).catch(() => undefined);
+    await downCommand(lab.ctx, upRun, false).catch(() => undefined);
   }, 60_000);
 
   it('shows both downloads filling in while the demo runs, matching the controller', async () => {
-    browser = await launchBrowser();
+    browser ??= await launchBrowser();
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     let listening!: (value: { url: string; recorder: RunRecorder }) => void;
     const ready = new Promise<{ url: string; recorder: RunRecorder }>((resolve) => (listening = resolve));
@@ -122,5 +127,53 @@ describeWithBrowser('lab demo --dashboard (containers, browser)', () => {
     expect(shown).toEqual(expected);
     expect(shown.map((node) => node.name)).toEqual(['peer-1', 'peer-2', 'peer-3', 'peer-4', 'tracker']);
     expect(await page.getAttribute('body', 'data-ok')).toBe('true');
+  });
+
+  it('up --dashboard shows a download started by hand, and leaves the run up on Ctrl-C', async () => {
+    browser ??= await launchBrowser();
+    const ctx = { ...lab.ctx, signal: stopUp.signal };
+    let listening!: (value: { url: string; recorder: RunRecorder }) => void;
+    const ready = new Promise<{ url: string; recorder: RunRecorder }>((resolve) => (listening = resolve));
+    const notices: string[] = [];
+    up = upWithDashboard(
+      ctx,
+      { run: upRun, peers: 2, chunkSize: 16 * 1024 },
+      { port: 0, onListening: (url, recorder) => listening({ url, recorder }), notice: (line) => notices.push(line) },
+    );
+    const { url, recorder } = await ready;
+    // Both peers' watches are attached before anything happens by hand.
+    const watching = (): number =>
+      recorder.events.filter((e) => e.type === 'info' && e.text.endsWith('following its activity (ctl watch)')).length;
+    for (let waitedMs = 0; watching() < 2; waitedMs += 250) {
+      if (waitedMs > PAGE_WAIT_MS)
+        throw new Error(`the peers' watches did not attach: ${JSON.stringify(recorder.events)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(url);
+
+    // By hand, as a student would with docker exec: generate and publish on peer-1, download on peer-2.
+    const labRun = await lab.controller.attach(upRun);
+    await labRun.peer('peer-1').control.request('generate', { name: 'by-hand.txt', size: 200 * 1024, text: true });
+    await labRun.peer('peer-1').control.request('upload', {});
+    const result = await labRun.peer('peer-2').control.request('download', { name: 'by-hand.txt' });
+
+    await page.waitForSelector(`${mapSelector('peer-2', 'by-hand.txt')}[data-complete="true"]`, {
+      timeout: PAGE_WAIT_MS,
+    });
+    expect(await page.getAttribute(mapSelector('peer-2', 'by-hand.txt'), 'data-have')).toBe('13');
+    expect(await sourcesOf(page, 'peer-2', 'by-hand.txt')).toEqual(result.chunksBySource);
+    expect(await page.getAttribute(`${mapSelector('peer-1', 'by-hand.txt')}`, 'data-source')).toBe('publisher');
+    expect(await page.locator('#transfers li[data-from="peer-1"][data-to="peer-2"]').count()).toBeGreaterThan(0);
+
+    // Ctrl-C: the dashboard and the watchers stop, the run stays up, no watch process is left behind.
+    stopUp.abort();
+    expect(await up).toBe(0);
+    expect(notices[notices.length - 1]).toBe(`dashboard stopped; run ${upRun} is still up`);
+    expect(await lab.controller.listRuns()).toContain(upRun);
+    for (const peer of ['peer-1', 'peer-2']) {
+      const processes = await labRun.peer(peer).control.shell(['sh', '-c', 'cat /proc/[0-9]*/cmdline | tr "\\0" " "']);
+      expect(processes).not.toContain('ctl --json watch');
+    }
   });
 });
