@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { defaultReportDir } from '../../lab/commands';
 import { deriveReportData } from '../../lab/observe/report-data';
 import { escapeHtml, renderReportHtml, tickStepMs } from '../../lab/observe/report-html';
 import { reportDirName, utcStamp, writeRunReport } from '../../lab/observe/report-writer';
@@ -146,6 +147,10 @@ describe('writeRunReport', () => {
 
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes into lab/runs of the repository by default (git-ignored)', () => {
+    expect(defaultReportDir()).toBe(join(__dirname, '..', '..', 'lab', 'runs'));
   });
 
   it('names the directory after the run and the UTC start, in a path-safe way', () => {
