@@ -54,7 +54,14 @@ const MAX_PENDING_WRITES = 16;
  * fewer duplicate copies into the swarm.
  */
 const QUEUEING_LATENCY_MS = 250;
-const MIN_WINDOW = 2;
+/**
+ * One request per source at the least: a source that serves many downloaders at a limited rate keeps
+ * its upload busy with theirs, and a request parked in its queue is a chunk this downloader cannot ask
+ * a quicker source for. A new source starts small too: many downloaders meeting one seeder at once
+ * would otherwise queue most of the file there before the first chunk arrives.
+ */
+const MIN_WINDOW = 1;
+const INITIAL_WINDOW = 2;
 
 export interface ChunkTransferEvent {
   file: string;
@@ -225,7 +232,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (!source) {
       source = {
         key,
-        window: this.maxInflight,
+        window: Math.min(INITIAL_WINDOW, this.maxInflight),
         name: location.name,
         host: location.host,
         port: location.port,
@@ -313,7 +320,18 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       requesters: (index) => this.requestedFrom.get(index)?.size ?? 0,
       availability: (index) => this.availability[index] ?? 0,
       maxRequesters: MAX_ENDGAME_REQUESTERS,
+      endgame: () => this.inEndgame(),
     });
+  }
+
+  /** Endgame: every missing chunk that some source holds is already asked for somewhere. */
+  private inEndgame(): boolean {
+    const chunks = this.manifest.chunks.length;
+    for (let index = 0; index < chunks; index++) {
+      if (this.have.has(index) || this.writing.has(index) || this.requestedFrom.has(index)) continue;
+      if ((this.availability[index] ?? 0) > 0) return false;
+    }
+    return true;
   }
 
   private request(source: Source, index: number): void {
@@ -431,7 +449,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.release(source, index);
     if (this.finished) return;
     const code = errorCode(error);
-    if (code === 'ERR_NOT_HELD') this.removeHolding(source, index);
+    // ELSEWHERE: a super-seeder sends this chunk to another downloader; ask the others for it and this
+    // source again only when the next LOCATE refresh offers it.
+    if (code === 'ERR_NOT_HELD' || code === 'ERR_ELSEWHERE') this.removeHolding(source, index);
     else if (code === 'ERR_BUSY') source.retryAtMs = Date.now() + 100;
     else if (code === 'ERR_WRONG_CHUNK') this.strike(source, index);
     else if (code === 'ERR_REQUEST_TIMEOUT') {

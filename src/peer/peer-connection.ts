@@ -108,7 +108,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       return message.body.data;
     }
     if (message.type === MessageType.Reject) {
-      throw new PeerError(message.body.reason === RejectReason.Busy ? 'ERR_BUSY' : 'ERR_NOT_HELD', `chunk ${index} refused: ${RejectReason[message.body.reason]}`);
+      throw new PeerError(rejectCode(message.body.reason), `chunk ${index} refused: ${RejectReason[message.body.reason]}`);
     }
     throw new PeerError('ERR_PROTOCOL', `unexpected answer ${MessageType[message.type]}`);
   }
@@ -141,6 +141,13 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private onMessage(message: Message): void {
     if (message.type === MessageType.HaveChunk) this.emit('have-chunk', message.body.fileId, message.body.index);
   }
+}
+
+function rejectCode(reason: RejectReason): string {
+  if (reason === RejectReason.Busy) return 'ERR_BUSY';
+  // A super-seeder sends this chunk to someone else: get it from them (docs/protocol.md, REJECT).
+  if (reason === RejectReason.Elsewhere) return 'ERR_ELSEWHERE';
+  return 'ERR_NOT_HELD';
 }
 
 function allocateFrame(frameBytes: number): Buffer {

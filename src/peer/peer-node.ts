@@ -239,11 +239,11 @@ export class PeerNode {
       return { fileId, file: manifest.name, path: file.path, bytes: manifest.size, chunksBySource: {}, keptChunks: manifest.chunks.length, ms: 0, sha256: await hashFile(file.path), verified: true };
     }
     const kept = file.bitfield.count;
-    if (kept > 0) {
-      this.logger.info('resuming a download', { file: manifest.name, kept, chunks: manifest.chunks.length });
-      // Announce what we kept (with the manifest) at once, so we are a source from the start.
-      await this.tracker.have(fileId, file.bitfield.indices(), manifest).catch(() => undefined);
-    }
+    if (kept > 0) this.logger.info('resuming a download', { file: manifest.name, kept, chunks: manifest.chunks.length });
+    // Announce what we kept (with the manifest; nothing yet on a fresh start) at once: the other
+    // downloaders then connect to us now, and our HAVE_CHUNK pushes reach them as chunks arrive,
+    // instead of after a HAVE batch and their next LOCATE. Not awaited: the download needs no answer.
+    this.tracker.have(fileId, file.bitfield.indices(), manifest).catch(() => undefined);
     const scheduler = new DownloadScheduler(
       {
         store: this.store,

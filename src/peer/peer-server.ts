@@ -16,6 +16,7 @@ import type { TokenBucket } from '../shared/token-bucket';
 import { BufferPool } from './buffer-pool';
 import type { ChunkStore } from './chunk-store';
 import type { FaultInjector } from './fault-injector';
+import { SeedingPolicy } from './seeding-policy';
 import { sleep } from '../shared/token-bucket';
 
 export const MAX_QUEUED_REQUESTS = 256;
@@ -38,6 +39,8 @@ interface ServedConnection {
   remoteName: string;
   queue: QueuedRequest[];
   serving: boolean;
+  /** CANCELs of requests already taken off the queue (read ahead, or waiting for upload tokens). */
+  cancelled: Set<number>;
   invalid: number;
   interests: Set<string>;
 }
@@ -67,6 +70,14 @@ export class PeerServer {
   private readonly perAddress = new Map<string, number>();
   /** Chunks read from disk go into these and come back once the socket has taken them. */
   private readonly readBuffers = new BufferPool();
+  /** Super-seeding while the upload is rate-limited: on an unlimited link the CPU, not the upload, is scarce. */
+  private readonly seeding = new SeedingPolicy({
+    wholeFileChunks: (fileId) => {
+      const file = this.store.get(fileId);
+      return file?.complete ? file.manifest.chunks.length : undefined;
+    },
+    enabled: () => this.init.uploadLimiter.rateBytesPerS !== null,
+  });
 
   constructor(
     private readonly store: ChunkStore,
@@ -116,6 +127,7 @@ export class PeerServer {
       remoteName: `${address}:${connection.remotePort}`,
       queue: [],
       serving: false,
+      cancelled: new Set(),
       invalid: 0,
       interests: new Set(),
     };
@@ -151,6 +163,10 @@ export class PeerServer {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
           return;
         }
+        if (!this.seeding.admit(message.body.fileId, message.body.index, connection, this.uploadBusy())) {
+          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Elsewhere));
+          return;
+        }
         served.queue.push({ requestId: message.requestId, fileId: message.body.fileId, index: message.body.index });
         if (!served.serving) void this.serve(served);
         return;
@@ -158,6 +174,8 @@ export class PeerServer {
       case MessageType.Cancel: {
         const position = served.queue.findIndex((queued) => queued.requestId === message.requestId);
         if (position >= 0) served.queue.splice(position, 1);
+        // Not queued: read ahead or waiting for the upload, unless already sent (then the loop forgets it).
+        else if (served.serving && served.cancelled.size < MAX_QUEUED_REQUESTS) served.cancelled.add(message.requestId);
         return;
       }
       case MessageType.HaveChunk:
@@ -227,7 +245,17 @@ export class PeerServer {
         }
         const read = data;
         const reuse = (): void => this.readBuffers.release(read);
+        // A cancelled request (an endgame duplicate the downloader got elsewhere) costs no upload.
+        if (served.cancelled.delete(request.requestId)) {
+          reuse();
+          continue;
+        }
         await this.init.uploadLimiter.take(data.length);
+        if (served.cancelled.delete(request.requestId)) {
+          this.init.uploadLimiter.giveBack(data.length);
+          reuse();
+          continue;
+        }
         if (this.init.faults?.active) {
           const decision = this.init.faults.decide(data);
           if (!decision.send) {
@@ -247,9 +275,16 @@ export class PeerServer {
       if (!connection.isClosed) this.logger.warn('serving failed', { remote: served.remoteName, reason: errorMessage(error) });
     } finally {
       served.serving = false;
+      served.cancelled.clear();
       // Requests that arrived while the last write drained are served by a new loop.
       if (!connection.isClosed && served.queue.length > 0) void this.serve(served);
     }
+  }
+
+  /** Whether any connection has requests waiting for the upload. */
+  private uploadBusy(): boolean {
+    for (const served of this.connections) if (served.serving || served.queue.length > 0) return true;
+    return false;
   }
 
   /** Tells every connection interested in `fileId` that a new chunk can be asked for. */

@@ -3,7 +3,11 @@
  *
  * Rarest first among the chunks nobody was asked for yet, scanning from a random offset so ties are
  * broken at random (two downloaders do not chase the same chunks). When every chunk the source holds
- * is already asked for elsewhere, endgame: the one with the fewest requesters, below `maxRequesters`.
+ * is already asked for elsewhere and the download is in its endgame (`endgame()`: every missing chunk
+ * is asked for somewhere), a duplicate request: the chunk with the fewest requesters, below
+ * `maxRequesters`. Before the endgame a source with nothing new to give is left idle rather than asked
+ * for duplicates: on rate-limited links a duplicate costs a source's upload that another downloader
+ * needed, and the copy that loses the race often cannot be cancelled in time.
  */
 import type { Bitfield } from '../protocol';
 
@@ -20,6 +24,8 @@ export interface PickInput {
   /** How many known sources hold each chunk. */
   availability: (index: number) => number;
   maxRequesters: number;
+  /** Whether duplicate requests are allowed now; asked only when a duplicate is the one choice. Default: yes. */
+  endgame?: () => boolean;
   /** 0 <= random < 1; injectable for tests. */
   random?: () => number;
 }
@@ -48,5 +54,6 @@ export function pickChunk(input: PickInput): number | undefined {
       endgameRequesters = requesters;
     }
   }
-  return best ?? endgame;
+  if (best !== undefined) return best;
+  return endgame !== undefined && (input.endgame?.() ?? true) ? endgame : undefined;
 }

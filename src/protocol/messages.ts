@@ -126,6 +126,8 @@ export enum RejectReason {
   NotHeld = 1,
   Busy = 2,
   Unavailable = 3,
+  /** Super-seeding: the chunk is already in the swarm and this seeder's upload is busy; ask the others. */
+  Elsewhere = 4,
 }
 
 interface Frame<T extends MessageType, B> {

@@ -64,9 +64,17 @@ export class TokenBucket {
     }
   }
 
+  /** Returns tokens taken for bytes that were not sent after all (e.g. a request cancelled while it waited). */
+  giveBack(bytes: number): void {
+    if (this.rate === null) return;
+    this.refill();
+    this.tokens = Math.min(this.burst, this.tokens + bytes);
+  }
+
   private refill(): void {
     const nowMs = this.now();
-    if (this.rate !== null) this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.lastRefillMs) / 1000) * this.rate);
+    if (this.rate !== null)
+      this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.lastRefillMs) / 1000) * this.rate);
     this.lastRefillMs = nowMs;
   }
 }

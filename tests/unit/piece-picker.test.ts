@@ -114,6 +114,20 @@ describe('pickChunk', () => {
     expect(pickChunk(input(setup))).toBe(3);
   });
 
+  it('before the endgame leaves the source idle rather than duplicate a request', () => {
+    const setup = { chunks: 3, requesters: { 0: 1, 1: 1, 2: 1 }, maxRequesters: 2 };
+    expect(pickChunk({ ...input(setup), endgame: () => false })).toBeUndefined();
+    expect(pickChunk({ ...input(setup), endgame: () => true })).toBeDefined();
+  });
+
+  it('asks whether it is the endgame only when a duplicate is the one choice', () => {
+    const endgame = jest.fn(() => false);
+    expect(pickChunk({ ...input({ chunks: 3, requesters: { 0: 1 } }), endgame })).toBe(1);
+    expect(endgame).not.toHaveBeenCalled();
+    expect(pickChunk({ ...input({ chunks: 2, requesters: { 0: 1, 1: 1 } }), endgame })).toBeUndefined();
+    expect(endgame).toHaveBeenCalledTimes(1);
+  });
+
   it('calls random once per pick when given one', () => {
     const random = jest.fn(() => 0.5);
     pickChunk(input({ chunks: 4, random }));

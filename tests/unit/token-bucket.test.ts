@@ -70,6 +70,19 @@ describe('TokenBucket', () => {
     expect(bucket.delayFor(1)).toBeGreaterThan(0);
   });
 
+  it('giveBack returns tokens taken for bytes never sent, up to the burst', () => {
+    const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
+    expect(bucket.tryTake(400)).toBe(true);
+    expect(bucket.tryTake(400)).toBe(false);
+    bucket.giveBack(400);
+    expect(bucket.tryTake(400)).toBe(true);
+    bucket.giveBack(10_000);
+    expect(bucket.delayFor(500)).toBe(0);
+    expect(bucket.delayFor(501)).toBe(0); // a take above the burst waits only for a full bucket
+    expect(bucket.tryTake(500)).toBe(true);
+    expect(bucket.delayFor(1)).toBeGreaterThan(0);
+  });
+
   it('setRate(null) makes it unlimited and a later rate applies again', () => {
     const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
     void bucket.take(500);

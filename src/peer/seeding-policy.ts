@@ -1,0 +1,73 @@
+/**
+ * Which requests a seeder serves when its upload is the bottleneck: super-seeding, the idea of BEP 16.
+ *
+ * A swarm cannot finish before its seeder has sent every chunk once (F/u_s), so each second the seeder
+ * spends sending a chunk the swarm already has is a second added to everyone's download. Downloaders
+ * pick the rarest chunks they know of, but several of them ask the seeder for the same chunk before
+ * any of them has it (they cannot see each other's requests). The seeder can: the first connection
+ * to ask for a chunk claims it; while the seeder's upload has other work waiting, another connection
+ * asking for a claimed chunk is refused with REJECT `elsewhere` and fetches it from the other
+ * downloaders instead (it drops the chunk from this source until its next LOCATE refresh).
+ *
+ * It never idles the upload or strands a downloader: with nothing else waiting, every request is
+ * served; once every chunk has been claimed, the seeder's upload is spare capacity and serves anyone;
+ * a claim by a connection that has closed lapses; and a connection refused the same chunk
+ * MAX_DEFERRALS times gets it on its next request (it may not reach the peers that hold it).
+ * It applies only to files this peer holds whole; a downloader's own upload is never held back.
+ */
+
+/** A data connection as the policy sees it: identity plus whether it is still open. */
+export interface SeedingRequester {
+  readonly isClosed: boolean;
+}
+
+export interface SeedingPolicyInit {
+  /** The number of chunks of `fileId` when this peer holds all of them, else undefined. */
+  wholeFileChunks: (fileId: string) => number | undefined;
+  /** Whether the policy applies now (e.g. only while the upload is rate-limited). */
+  enabled?: () => boolean;
+  /** Refusals of one chunk to one connection before it is served anyway. */
+  maxDeferrals?: number;
+}
+
+export const MAX_DEFERRALS = 4;
+
+export class SeedingPolicy {
+  /** fileId -> chunk index -> the connection that first asked for it. */
+  private readonly claims = new Map<string, Map<number, SeedingRequester>>();
+  /** Refusals so far, per connection, keyed `fileId:index`. */
+  private readonly deferrals = new WeakMap<SeedingRequester, Map<string, number>>();
+  private readonly maxDeferrals: number;
+
+  constructor(private readonly init: SeedingPolicyInit) {
+    this.maxDeferrals = init.maxDeferrals ?? MAX_DEFERRALS;
+  }
+
+  /**
+   * Decides a REQUEST as it arrives: true to queue it, false to refuse it (REJECT elsewhere).
+   * `uploadBusy` says whether other requests are waiting for this peer's upload.
+   */
+  admit(fileId: string, index: number, requester: SeedingRequester, uploadBusy: boolean): boolean {
+    if (this.init.enabled?.() === false) return true;
+    const chunks = this.init.wholeFileChunks(fileId);
+    if (chunks === undefined) return true;
+    let claims = this.claims.get(fileId);
+    if (!claims) this.claims.set(fileId, (claims = new Map()));
+    const claimant = claims.get(index);
+    if (claimant === undefined || claimant === requester || claimant.isClosed) {
+      claims.set(index, requester);
+      return true;
+    }
+    if (!uploadBusy || claims.size >= chunks) return true;
+    let refused = this.deferrals.get(requester);
+    if (!refused) this.deferrals.set(requester, (refused = new Map()));
+    const key = `${fileId}:${index}`;
+    const count = refused.get(key) ?? 0;
+    if (count >= this.maxDeferrals) {
+      refused.delete(key);
+      return true;
+    }
+    refused.set(key, count + 1);
+    return false;
+  }
+}
