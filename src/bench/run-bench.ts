@@ -9,10 +9,12 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { err, out } from '../cli/output';
+import { errorMessage } from '../shared/errors';
 import { runBittorrentComparison } from './bittorrent';
 import { BENCH_SECTIONS, measureOnly, parseSections } from './only';
 import { measureCeiling } from './ceiling';
 import { measureFootprint } from './footprint';
+import { runLabSwarmDistribution } from './lab-swarm';
 import { runDemoTopology, runPair } from './pair';
 import { cpuProfileEnv } from './profile';
 import { benchJson, benchTable } from './report';
@@ -35,6 +37,10 @@ export interface BenchSizes {
   trackerRequests: number;
   trackerConnections: number;
   trackerWindow: number;
+  /** `--lab`: leechers per run, file and upload limit of the container runs. */
+  labSwarmNs: number[];
+  labSwarmFileBytes: number;
+  labSwarmUploadBytesPerS: number;
 }
 
 export const FULL_SIZES: BenchSizes = {
@@ -50,6 +56,11 @@ export const FULL_SIZES: BenchSizes = {
   trackerRequests: 200_000,
   trackerConnections: 4,
   trackerWindow: 128,
+  // Every container's bytes cross the same two cores, so the lab moves less than the local swarm:
+  // 16 MiB at 512 KiB/s is a minimum of 32 s for N = 8 and 16.
+  labSwarmNs: [8, 16],
+  labSwarmFileBytes: 16 * MIB,
+  labSwarmUploadBytesPerS: 512 * 1024,
 };
 
 /** Under a minute on a 2-core machine: a CI smoke run, not a measurement. */
@@ -66,9 +77,10 @@ export const QUICK_SIZES: BenchSizes = {
   trackerRequests: 20_000,
   trackerConnections: 4,
   trackerWindow: 128,
+  labSwarmNs: [4],
+  labSwarmFileBytes: 4 * MIB,
+  labSwarmUploadBytesPerS: 1024 * 1024,
 };
-
-const LAB_NOTE = '--lab: the swarm distribution bench with the peers as lab containers is not implemented yet';
 
 export async function runBench(args: string[], init: { cliPath: string }): Promise<number> {
   const { values } = parseArgs({
@@ -117,7 +129,6 @@ interface BenchOptions {
 async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<number> {
   const startMs = performance.now();
   const step = (what: string): void => err(`bench: ${what} (${((performance.now() - startMs) / 1000).toFixed(1)} s)`);
-  if (options.lab) err(`bench: ${LAB_NOTE}`);
 
   step('ceiling');
   const ceiling = await measureCeiling({ tcpBytes: sizes.tcpBytes, sha256Bytes: sizes.sha256Bytes });
@@ -168,6 +179,27 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
     swarmlabDemoMBps: demo.leechers.map((leecher) => leecher.MBps),
   });
 
+  let lab: BenchResult['lab'] = null;
+  const swarmLab = [];
+  if (options.lab) {
+    try {
+      for (const n of sizes.labSwarmNs) {
+        step(`swarm distribution in lab containers, N = ${n}`);
+        swarmLab.push(
+          await runLabSwarmDistribution({
+            cliPath: options.cliPath,
+            n,
+            fileBytes: sizes.labSwarmFileBytes,
+            uploadBytesPerS: sizes.labSwarmUploadBytesPerS,
+          }),
+        );
+      }
+    } catch (error) {
+      lab = { note: `--lab: ${errorMessage(error)}` };
+      err(`bench: ${lab.note}`);
+    }
+  }
+
   const result: BenchResult = {
     quick: options.quick,
     ceiling,
@@ -177,12 +209,18 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
     tracker,
     footprint,
     bittorrent,
-    lab: options.lab ? { implemented: false, note: LAB_NOTE } : null,
+    lab,
+    ...(options.lab ? { swarmLab } : {}),
     totalS: (performance.now() - startMs) / 1000,
   };
   out(benchTable(result));
   if (options.json) out(JSON.stringify(benchJson(result)));
   const verified =
-    pair.verified && demo.leechers.every((l) => l.verified) && swarm.every((s) => s.verified) && tracker.errors === 0;
+    pair.verified &&
+    demo.leechers.every((l) => l.verified) &&
+    swarm.every((s) => s.verified) &&
+    tracker.errors === 0 &&
+    lab === null &&
+    swarmLab.every((s) => s.verified);
   return verified ? 0 : 1;
 }

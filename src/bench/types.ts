@@ -60,6 +60,24 @@ export interface SwarmRunResult {
   leecherUploadUse: number;
 }
 
+/** Swarm distribution with the peers as lab containers (`bench --lab`, src/bench/lab-swarm.ts). */
+export interface LabSwarmRunResult {
+  n: number;
+  fileBytes: number;
+  uploadBytesPerS: number;
+  /** From the start of the download step to the last leecher's answer. */
+  measuredS: number;
+  minimumS: number;
+  ratio: number;
+  verified: boolean;
+  /** Chunks the seeder uploaded over the chunks in the file: 1 is ideal. */
+  seederCopies: number;
+  /** Leechers that received chunks from peers other than the seeder (N when the swarm spread). */
+  leechersFromPeers: number;
+  /** The whole lab run: images, network, containers, the scenario and the teardown. */
+  runS: number;
+}
+
 export interface TrackerLoadResult {
   peers: number;
   files: number;
@@ -106,7 +124,10 @@ export interface BenchResult {
   tracker: TrackerLoadResult;
   footprint: FootprintResult;
   bittorrent: BittorrentResult;
-  lab: { implemented: false; note: string } | null;
+  /** With --lab: why the lab rows are missing (no Docker, a failed run); null otherwise. */
+  lab: { note: string } | null;
+  /** With --lab: the swarm distribution rows measured with the peers as containers. */
+  swarmLab?: LabSwarmRunResult[];
   totalS: number;
 }
 

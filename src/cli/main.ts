@@ -24,7 +24,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
        generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R] | faults SPEC
        watch (streams the peer's activity until Ctrl-C)
   demo [--json]
-  bench [--json] [--quick]
+  bench [--json] [--quick] [--lab] (--lab: also the swarm distribution with the peers as lab containers, needs Docker)
   ping HOST:PORT
 
 Peers also read SWARMLAB_TRACKER, SWARMLAB_DIR, SWARMLAB_NAME, SWARMLAB_PORT, SWARMLAB_CONTROL,

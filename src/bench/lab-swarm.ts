@@ -1,0 +1,171 @@
+/**
+ * Swarm distribution with the peers as lab containers (`swarmlab bench --lab`): the measurement of
+ * swarm.ts, 1 seeder and N leechers with every upload limited to u, but each peer in its own container on
+ * a Docker bridge network. The CLI bundle carries no dockerode, so the bench writes a scenario and runs
+ * the lab's own bundle on it (`node dist/lab.js run SCENARIO --json --run benchlab-...`), then reads the
+ * report the lab prints as its last line. The lab tears its run down by itself, also on SIGINT.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { SwarmlabError } from '../shared/errors';
+import { minimumDistributionS } from './swarm';
+import { registerTeardown } from './teardown';
+import type { LabSwarmRunResult } from './types';
+
+export const LAB_SEEDER = 'peer-1';
+export const LAB_BENCH_FILE = 'swarmlab-bench.bin';
+export const LAB_CHUNK_BYTES = 256 * 1024;
+/** Time allowed on top of ten times the theoretical minimum: the run's start-up and a loaded machine. */
+const LAB_SLACK_S = 180;
+const MAX_SCENARIO_S = 3600;
+
+export interface LabSwarmBenchInit {
+  /** dist/swarmlab.js: the lab bundle is dist/lab.js beside it. */
+  cliPath: string;
+  n: number;
+  fileBytes: number;
+  uploadBytesPerS: number;
+  /** Run name (default `benchlab-n<N>-<pid>`). */
+  run?: string;
+}
+
+/** The parts of the lab's scenario report (lab/scenario-runner.ts ScenarioReport) this bench reads. */
+interface LabReport {
+  ok: boolean;
+  error?: { code: string; message: string };
+  steps: { action: string; startedAtMs: number; ok: boolean }[];
+  downloads: {
+    peer: string;
+    bytes: number;
+    verified: boolean;
+    chunksBySource: Record<string, number>;
+    finishedAtMs?: number;
+  }[];
+}
+
+/** The lab bundle next to the CLI bundle. */
+export function labBundlePath(cliPath: string): string {
+  return join(dirname(cliPath), 'lab.js');
+}
+
+export function leecherNames(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `peer-${i + 2}`);
+}
+
+/** The scenario (lab/README.md format) of one distribution: rate, generate, publish, N downloads at once. */
+export function labSwarmScenario(init: LabSwarmBenchInit & { name: string }): Record<string, unknown> {
+  const minimumS = minimumDistributionS(init.fileBytes, init.n, init.uploadBytesPerS, init.uploadBytesPerS);
+  const timeoutSeconds = Math.min(MAX_SCENARIO_S, Math.ceil(minimumS * 10 + LAB_SLACK_S));
+  return {
+    name: init.name,
+    description: `bench: ${LAB_SEEDER} distributes ${init.fileBytes} bytes to ${init.n} peers, every upload at ${init.uploadBytesPerS} B/s`,
+    peers: init.n + 1,
+    chunkSize: LAB_CHUNK_BYTES,
+    autoConnect: true,
+    timeoutSeconds,
+    steps: [
+      { action: 'rate', peers: 'all', upload: init.uploadBytesPerS, download: null },
+      {
+        action: 'generate',
+        peer: LAB_SEEDER,
+        file: LAB_BENCH_FILE,
+        size: init.fileBytes,
+        seed: 'swarmlab-bench',
+        text: false,
+      },
+      { action: 'publish', peer: LAB_SEEDER },
+      { action: 'download', peers: leecherNames(init.n), file: LAB_BENCH_FILE, timeoutSeconds },
+    ],
+  };
+}
+
+/**
+ * The row of one run from the lab's report. The distribution time runs from the start of the download
+ * step (before the N `ctl download` execs start) to the last download's answer, like swarm.ts measures
+ * from before its N control calls.
+ */
+export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS: number): LabSwarmRunResult {
+  if (!report.ok) {
+    throw new SwarmlabError('ERR_BENCH_LAB', `the lab run failed: ${report.error?.message ?? 'unknown error'}`);
+  }
+  const step = report.steps.find((s) => s.action === 'download');
+  const finished = report.downloads.map((d) => d.finishedAtMs).filter((ms): ms is number => ms !== undefined);
+  if (step === undefined || report.downloads.length !== init.n || finished.length !== init.n) {
+    throw new SwarmlabError('ERR_BENCH_LAB', `the lab report has ${report.downloads.length} of ${init.n} downloads`);
+  }
+  const measuredS = (Math.max(...finished) - step.startedAtMs) / 1000;
+  const minimumS = minimumDistributionS(init.fileBytes, init.n, init.uploadBytesPerS, init.uploadBytesPerS);
+  const fileChunks = Math.ceil(init.fileBytes / LAB_CHUNK_BYTES);
+  const seederChunks = report.downloads.reduce((sum, d) => sum + (d.chunksBySource[LAB_SEEDER] ?? 0), 0);
+  const fromOtherPeers = report.downloads.filter((d) =>
+    Object.entries(d.chunksBySource).some(([source, count]) => source !== LAB_SEEDER && count > 0),
+  ).length;
+  return {
+    n: init.n,
+    fileBytes: init.fileBytes,
+    uploadBytesPerS: init.uploadBytesPerS,
+    measuredS,
+    minimumS,
+    ratio: measuredS / minimumS,
+    verified: report.downloads.every((d) => d.verified && d.bytes === init.fileBytes),
+    seederCopies: fileChunks > 0 ? seederChunks / fileChunks : Number.NaN,
+    leechersFromPeers: fromOtherPeers,
+    runS,
+  };
+}
+
+/** Runs one distribution in the lab and returns its row; throws when Docker or the run fails. */
+export async function runLabSwarmDistribution(init: LabSwarmBenchInit): Promise<LabSwarmRunResult> {
+  const labPath = labBundlePath(init.cliPath);
+  if (!existsSync(labPath)) {
+    throw new SwarmlabError('ERR_BENCH_LAB', `${labPath} is missing: build it with npm run build`);
+  }
+  const run = init.run ?? `benchlab-n${init.n}-${process.pid}`;
+  const dir = await mkdtemp(join(tmpdir(), 'swarmlab-benchlab-'));
+  try {
+    const scenarioPath = join(dir, `${run}.json`);
+    await writeFile(scenarioPath, JSON.stringify(labSwarmScenario({ ...init, name: run }), null, 2));
+    const startedAtMs = performance.now();
+    // The lab's HTML run report goes to the temporary directory too: the bench keeps only its figures.
+    const lastLine = await runLab(labPath, ['run', scenarioPath, '--json', '--run', run, '--report-dir', dir]);
+    const runS = (performance.now() - startedAtMs) / 1000;
+    let report: LabReport;
+    try {
+      report = JSON.parse(lastLine) as LabReport;
+    } catch {
+      throw new SwarmlabError('ERR_BENCH_LAB', `the lab printed no report (last line: ${lastLine.slice(0, 200)})`);
+    }
+    return labSwarmResult(init, report, runS);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `node dist/lab.js ARGS`, its stderr passed through, and resolves with the last line of its stdout. */
+async function runLab(labPath: string, args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [labPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let tail = '';
+  child.stdout.setEncoding('utf8');
+  // Only the last line matters (the report); the transcript before it can be thousands of chunk lines.
+  child.stdout.on('data', (text: string) => {
+    tail = (tail + text).slice(-4 * 1024 * 1024);
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+  // On Ctrl-C the lab tears its own run down; wait for it rather than leave containers behind.
+  const unregister = registerTeardown(async () => {
+    child.kill('SIGINT');
+    await exited.catch(() => undefined);
+  });
+  try {
+    await exited;
+  } finally {
+    unregister();
+  }
+  return tail.trimEnd().split('\n').pop() ?? '';
+}
