@@ -25,6 +25,8 @@ const log = createLogger('lab');
 export const DEFAULT_RUN_NAME = 'lab';
 export const TRACKER_PORT = 7070;
 export const PEER_PORT = 7071;
+/** The tracker's Prometheus metrics (requests by type, CPU, memory), reachable at http://TRACKER_IP:9090/metrics. */
+export const TRACKER_METRICS_PORT = 9090;
 export const DATA_DIR = '/data';
 export const CONTROL_SOCKET = '/run/swarmlab/peer.sock';
 export const HEALTH_TIMEOUT_MS = 90_000;
@@ -148,7 +150,7 @@ export class LabController {
         image: images.tracker,
         network: run.network,
         aliases: ['tracker'],
-        env: { LOG_FORMAT: 'json' },
+        env: { LOG_FORMAT: 'json', SWARMLAB_METRICS_PORT: String(TRACKER_METRICS_PORT) },
       });
       run.tracker = await this.waitReady(run.tracker, undefined, signal, { waitHealthy: init.waitHealthy ?? false });
 
