@@ -21,9 +21,10 @@
  * - `removeContainer` removes the service and waits until its task containers are gone: an overlay
  *   network cannot be removed while any lingers. `removeNetwork` then removes the network and the run's
  *   volumes.
- * - Swarm publishes a task's DNS name (`tracker`, `peer-3`) only once the task is running, which with a
- *   HEALTHCHECK means healthy; until then `inspect` reports the task's own state (`starting`), so the
- *   controller's readiness wait covers name resolution too.
+ * - The images' HEALTHCHECK is switched off for lab services: Swarm shuts unhealthy tasks down, a fault
+ *   the bridge engine never injects. The controller's readiness probe (`ctl status`, `swarmlab ping`)
+ *   stands in for it. Swarm publishes a task's DNS name (`tracker`, `peer-3`) once the task runs; until
+ *   then `inspect` reports the task's own state (`preparing`, `starting`), not `running`.
  * - The virtual-IP endpoint mode is not used: it needs IPVS in the kernel, which not every host has;
  *   peers reach each other by the task addresses the tracker hands out anyway.
  */
@@ -75,8 +76,8 @@ const START_TIMEOUT_MS = 30_000;
 /** How long `removeNetwork` retries while the overlay still has endpoints. */
 const NETWORK_REMOVE_TIMEOUT_MS = 30_000;
 const POLL_MS = 300;
-/** A tmpfs mount's mode: Swarm's tmpfs options have no owner, so the images' user needs the sticky 1777. */
-const TMPFS_MODE = 0o1777;
+/** The user the images run as (`node`, 1000:1000; lab/images/README.md), owner of a peer's tmpfs. */
+const IMAGE_UID = 1000;
 const NS_PER_MS = 1_000_000;
 
 export interface SwarmLabDockerComponents {
@@ -162,6 +163,9 @@ export class SwarmLabDocker implements LabDocker {
             ...(init.cmd === undefined ? {} : { Args: init.cmd }),
             Labels: labels,
             StopGracePeriod: STOP_GRACE_PERIOD_MS * NS_PER_MS,
+            // Swarm shuts an unhealthy task down, which would add faults of its own to a scenario's (a peer
+            // too loaded to answer `ctl status` for 30 s, a paused source); the lab probes readiness itself.
+            HealthCheck: { Test: ['NONE'] },
             Mounts: this.mountsOf(init, labels),
           },
           RestartPolicy: { Condition: 'none' },
@@ -179,21 +183,35 @@ export class SwarmLabDocker implements LabDocker {
     return this.inspect(service.id);
   }
 
-  /** A tmpfs where asked; otherwise a peer's directory in its own volume, so that it survives restarts. */
+  /**
+   * A peer's directory in its own volume, so that it survives restarts as a container's filesystem does;
+   * a tmpfs where the scenario asks for a small disk. Swarm's own tmpfs mounts take no owner and, on
+   * Engine 20.10, drop the mode, which leaves them root's and unwritable for the images' user: so a
+   * "tmpfs" here is a local volume of type tmpfs, mounted with the images' uid and gid.
+   */
   private mountsOf(init: CreateContainerInit, labels: Record<string, string>): Docker.MountSettings[] {
-    const tmpfs: Docker.MountSettings[] = (init.tmpfs ?? []).map((mount) => ({
-      Type: 'tmpfs',
-      Source: '',
+    const volumeOptions = (options: Record<string, string>): Docker.MountSettings['VolumeOptions'] => ({
+      // NoCopy false: a new volume starts as a copy of the image's directory, owned by the image's user.
+      NoCopy: false,
+      Labels: labels,
+      DriverConfig: { Name: 'local', Options: options },
+    });
+    const tmpfs: Docker.MountSettings[] = (init.tmpfs ?? []).map((mount, index) => ({
+      Type: 'volume',
+      Source: mount.target === this.peerDataDir ? volumeName(init.name) : `${volumeName(init.name)}-${index}`,
       Target: mount.target,
-      TmpfsOptions: { SizeBytes: mount.sizeBytes, Mode: TMPFS_MODE },
+      VolumeOptions: volumeOptions({
+        type: 'tmpfs',
+        device: 'tmpfs',
+        o: `size=${mount.sizeBytes},uid=${IMAGE_UID},gid=${IMAGE_UID},mode=0755`,
+      }),
     }));
     if (init.role !== 'peer' || tmpfs.some((mount) => mount.Target === this.peerDataDir)) return tmpfs;
     const volume: Docker.MountSettings = {
       Type: 'volume',
       Source: volumeName(init.name),
       Target: this.peerDataDir,
-      // NoCopy false: the new volume starts as a copy of the image's directory, owned by the image's user.
-      VolumeOptions: { NoCopy: false, Labels: labels, DriverConfig: { Name: 'local', Options: {} } },
+      VolumeOptions: volumeOptions({}),
     };
     return [...tmpfs, volume];
   }
@@ -284,9 +302,11 @@ export class SwarmLabDocker implements LabDocker {
   async removeContainer(id: string): Promise<void> {
     log.info('Removing service...', { serviceId: short(id) });
     let name: string | undefined;
+    let labels: Record<string, string> = {};
     try {
-      const service = await this.docker.getService(id).inspect();
-      name = (service as SwarmService).Spec.Name;
+      const service = (await this.docker.getService(id).inspect()) as SwarmService;
+      name = service.Spec.Name;
+      labels = service.Spec.Labels ?? {};
       await this.docker.getService(id).remove();
     } catch (err) {
       if (statusCodeOf(err) !== 404) throw new DockerError(`remove service ${short(id)}`, err);
@@ -298,7 +318,12 @@ export class SwarmLabDocker implements LabDocker {
       }
       await sleep(POLL_MS);
     }
-    if (name !== undefined) await this.removeVolume(volumeName(name));
+    const run = labels[LABEL_RUN];
+    const peer = labels[LABEL_PEER];
+    if (run !== undefined && peer !== undefined) {
+      const volumes = await this.volumes({ [LABEL_RUN]: run, [LABEL_PEER]: peer, [LABEL_ENGINE]: ENGINE_SWARM });
+      await Promise.all(volumes.map(async (volume) => this.removeVolume(volume)));
+    }
     log.info('Removed service', { serviceId: short(id), service: name });
   }
 
@@ -477,7 +502,7 @@ export class SwarmLabDocker implements LabDocker {
       log.info('Removed volume', { volume: name });
     } catch (err) {
       const status = statusCodeOf(err);
-      // 404: never created (a tmpfs peer, a tracker) or already removed.
+      // 404: already removed (by a concurrent teardown).
       if (status !== 404) throw new DockerError(`remove volume ${name}`, err);
     }
   }

@@ -54,8 +54,9 @@ export function isTerminalTask(task: SwarmTask): boolean {
  * The lab's `state` of a node whose service has this current task and, when its container exists on this
  * daemon, that container's state. The container's own state wins once Swarm counts the task as running
  * (so `paused` shows); before that the task's state is reported (`preparing`, `starting`), because Swarm
- * publishes a task's DNS name only once it is running (healthy), and a peer cannot reach the tracker
- * before. A task that ended is `exited`, as a stopped container is; a service scaled to 0 is `created`.
+ * publishes a task's DNS name only once it is running (and, for an image with a HEALTHCHECK, healthy),
+ * and a peer cannot reach the tracker before. A task that ended is `exited`, as a stopped container is;
+ * a service scaled to 0 is `created`.
  */
 export function labState(task: SwarmTask | undefined, containerState: string | undefined): string {
   if (task === undefined) return 'created';
