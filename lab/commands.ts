@@ -9,6 +9,7 @@ import { createLogger } from '../src/shared/logger';
 import { LabController, type LabRun } from './controller';
 import { LabError, UsageError, messageOf } from './errors';
 import type { LabContainer } from './lab-docker';
+import type { LabEngine } from './lab-engine';
 import { Printer, type DownloadReport } from './print';
 import { loadScenario, scenarioPeers } from './scenario';
 import { writeRunReport } from './observe/report-writer';
@@ -25,6 +26,8 @@ export interface CommandContext {
   printer: Printer;
   /** Fires on SIGINT/SIGTERM. */
   signal: AbortSignal;
+  /** The engine behind `controller` (default `docker`), for the commands printed as hints. */
+  engine?: LabEngine;
 }
 
 /** Finds a scenario shipped in lab/scenarios, from the sources (ts-jest) or from dist/ (the bundle). */
@@ -71,8 +74,13 @@ export async function upCommand(ctx: CommandContext, options: UpOptions): Promis
   });
   ctx.printer.containers(run.all());
   ctx.printer.line();
-  ctx.printer.line(`control a peer:  docker exec -it ${run.name}-peer-1 swarmlab ctl status`);
-  ctx.printer.line(`tear down:       npm run lab -- down --run ${run.name}`);
+  // On Swarm a task's container is named `<service>.<slot>.<task id>`: find it by its service's label.
+  const swarm = ctx.engine === 'swarm';
+  const peer1 = swarm
+    ? `$(docker ps -qf label=com.docker.swarm.service.name=${run.name}-peer-1)`
+    : `${run.name}-peer-1`;
+  ctx.printer.line(`control a peer:  docker exec -it ${peer1} swarmlab ctl status`);
+  ctx.printer.line(`tear down:       npm run lab -- down --run ${run.name}${swarm ? ' --engine swarm' : ''}`);
   return 0;
 }
 

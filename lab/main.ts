@@ -117,11 +117,12 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const docker = new Docker();
+  const engine = parseLabEngine(values.engine);
   const controller = new LabController({
-    docker: await createLabDocker(parseLabEngine(values.engine), docker),
+    docker: await createLabDocker(engine, docker),
     ensureImages: (init) => ensureImages(docker, init),
   });
-  const ctx: CommandContext = { controller, printer, signal: abort.signal };
+  const ctx: CommandContext = { controller, printer, signal: abort.signal, engine };
   const run = values.run;
   const reportDir = values['report-dir'];
   // A Ctrl-C that only ends the viewing of a finished run's dashboard does not make the run "interrupted".
