@@ -117,7 +117,11 @@ export async function upWithDashboard(
               recorder,
               refresh: async (peer) => nodeEvent(peer, await run.refresh(peer)),
             },
-            { peer: container.shortName!, containerId: container.id },
+            {
+              peer: container.shortName!,
+              containerId: container.id,
+              initialState: nodeEvent(container.shortName!, container),
+            },
           ),
       );
     for (const watcher of watchers) watcher.start();

@@ -34,6 +34,8 @@ export interface PeerWatcherInit {
   /** The peer's name in the run (`peer-3`): the `to` of what it receives. */
   peer: string;
   containerId: string;
+  /** The node event already recorded for this peer, so the same state is not recorded twice. */
+  initialState?: RunEventBody;
 }
 
 /** Turns one `watch` event line of `peer` into the run event it means, if any. */
@@ -140,6 +142,7 @@ export class PeerWatcher {
     this.refresh = components.refresh;
     this.peer = init.peer;
     this.containerId = init.containerId;
+    this.lastState = init.initialState === undefined ? undefined : JSON.stringify(init.initialState);
   }
 
   /** Starts following the peer (re-attaching whenever a watch ends) until `stop`. */
@@ -168,13 +171,17 @@ export class PeerWatcher {
         log.debug('watch ended with an error', { peer: this.peer, error: messageOf(err) });
       }
       if (signal.aborted) break;
-      const state = await this.refresh?.(this.peer).catch(() => undefined);
-      if (state !== undefined && JSON.stringify(state) !== this.lastState) {
-        this.lastState = JSON.stringify(state);
-        this.recorder.record(state);
-      }
+      await this.recordState();
       await sleep(REWATCH_DELAY_MS, undefined, { signal }).catch(() => undefined);
     }
+  }
+
+  /** Records the container's state when it changed: a watch that ends or (re)attaches says it may have. */
+  private async recordState(): Promise<void> {
+    const state = await this.refresh?.(this.peer).catch(() => undefined);
+    if (state === undefined || JSON.stringify(state) === this.lastState) return;
+    this.lastState = JSON.stringify(state);
+    this.recorder.record(state);
   }
 
   private onLine(line: string): void {
@@ -189,6 +196,8 @@ export class PeerWatcher {
       return; // not a ctl line (a warning on stdout, say)
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return;
+    // Attached (again, after a restart, say): the peer is up, which the dashboard may not know yet.
+    if ((parsed as Record<string, unknown>)['event'] === 'watching') void this.recordState();
     const event = runEventOfWatchLine(this.peer, parsed as Record<string, unknown>, this.namesById);
     if (event !== undefined) this.recorder.record(event);
   }
