@@ -221,7 +221,12 @@ export class SwarmLabDocker implements LabDocker {
     const service = await this.service(id);
     const before = currentTask(await this.tasksOf([service.ID]));
     const replicas = service.Spec.Mode?.Replicated?.Replicas ?? 1;
-    if (replicas >= 1 && before !== undefined && !isTerminalTask(before)) return;
+    // Swarm learns of a killed or stopped container a moment later: until then its task still looks alive,
+    // so the container's own state decides whether the task has ended.
+    const containerState = (await this.localContainer(before))?.State.Status;
+    const alive =
+      before !== undefined && !isTerminalTask(before) && containerState !== 'exited' && containerState !== 'dead';
+    if (replicas >= 1 && alive) return;
     log.info('Starting service...', { service: service.Spec.Name });
     const taskTemplate = service.Spec.TaskTemplate ?? {};
     const spec = {
