@@ -305,6 +305,7 @@ const SCRIPT = String.raw`
   function renderHeader() {
     dirty.header = false;
     $('run').textContent = state.run ? 'run ' + state.run : 'waiting for the run...';
+    document.title = state.run ? 'swarmlab: ' + state.run : 'swarmlab dashboard';
     $('scenario').textContent = state.scenario ? 'scenario ' + state.scenario : '';
     var result = $('result');
     if (state.ended) {
@@ -454,8 +455,9 @@ const SCRIPT = String.raw`
       li.setAttribute('data-index', String(ev.index));
       li.textContent = '';
       li.appendChild(el('span', 't', clock(ev.t)));
-      li.appendChild(document.createTextNode(ev.from + ' \u2192 ' + ev.to + '  chunk ' + (ev.index + 1) + '/' + ev.chunks +
-        ' of ' + ev.file + '  ' + bytes(ev.bytes) + (ev.ms !== undefined ? ' in ' + ev.ms + ' ms' : '')));
+      li.appendChild(document.createTextNode(ev.from + ' \u2192 ' + ev.to + '  #' + (ev.index + 1) + '/' + ev.chunks +
+        '  ' + bytes(ev.bytes) + (ev.ms !== undefined ? ' in ' + ev.ms + ' ms' : '') + '  ' + ev.file));
+      li.title = ev.file;
     }
   }
 
