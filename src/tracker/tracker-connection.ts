@@ -6,7 +6,10 @@
  * - no closures: the socket's listeners are module functions shared by every connection, which find
  *   their connection through a symbol on the socket, and report to the server's one `hooks` object;
  * - no decoder while reads hold whole frames (a peer writes each request in one piece, so nearly all
- *   reads do): a FrameDecoder is made only once a read ends inside a frame.
+ *   reads do): a FrameDecoder is made, and kept, only once a read ends inside a frame.
+ *
+ * Measured at 10,000 registered peers (`swarmlab bench --only tracker`): about 1.3 KB of JS heap per
+ * peer, of which Node's own net.Socket is about 0.85 KB and the registry's record 0.17 KB.
  *
  * What a remote sends is judged as in FramedConnection: a protocol error is answered with one ERROR
  * frame and closes this connection only; a frame cut short by the end of input gets an ERROR first.
@@ -75,10 +78,6 @@ export class TrackerConnection {
   /** The remote address as the socket reports it ("::ffff:" removed), before a connection is made for it. */
   static remoteAddressOf(socket: Socket): string {
     return normaliseAddress(socket.remoteAddress ?? '');
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   send<T extends JsonMessageType>(type: T, requestId: number, body: BodyOf<T>): void {
