@@ -12,7 +12,8 @@
  * It never idles the upload or strands a downloader: with nothing else waiting, every request is
  * served; once every chunk has been claimed, the seeder's upload is spare capacity and serves anyone;
  * a claim by a connection that has closed lapses; and a connection refused the same chunk
- * MAX_DEFERRALS times gets it on its next request (it may not reach the peers that hold it).
+ * MAX_DEFERRALS times gets it on its next request once the claim is CLAIM_PATIENCE_MS old (it may not
+ * reach the peers that hold it; the claimant had time to receive the chunk and pass it on).
  * It applies only to files this peer holds whole; a downloader's own upload is never held back.
  */
 
@@ -26,21 +27,39 @@ export interface SeedingPolicyInit {
   wholeFileChunks: (fileId: string) => number | undefined;
   /** Whether the policy applies now (e.g. only while the upload is rate-limited). */
   enabled?: () => boolean;
-  /** Refusals of one chunk to one connection before it is served anyway. */
+  /** Refusals of one chunk to one connection before it is served anyway... */
   maxDeferrals?: number;
+  /** ...once its claim is this old. */
+  claimPatienceMs?: number;
+  now?: () => number;
 }
 
 export const MAX_DEFERRALS = 4;
+/**
+ * A claimed chunk reaches its claimant after the seeder's queue (about a second in a busy swarm) and
+ * the other downloaders after one more hop; refusing it for a few seconds costs nothing while the
+ * seeder has other chunks to send, and a second copy sent sooner would be the one that delays the swarm.
+ */
+export const CLAIM_PATIENCE_MS = 4_000;
+
+interface Claim {
+  requester: SeedingRequester;
+  atMs: number;
+}
 
 export class SeedingPolicy {
-  /** fileId -> chunk index -> the connection that first asked for it. */
-  private readonly claims = new Map<string, Map<number, SeedingRequester>>();
+  /** fileId -> chunk index -> the connection that first asked for it, and when. */
+  private readonly claims = new Map<string, Map<number, Claim>>();
   /** Refusals so far, per connection, keyed `fileId:index`. */
   private readonly deferrals = new WeakMap<SeedingRequester, Map<string, number>>();
   private readonly maxDeferrals: number;
+  private readonly claimPatienceMs: number;
+  private readonly now: () => number;
 
   constructor(private readonly init: SeedingPolicyInit) {
     this.maxDeferrals = init.maxDeferrals ?? MAX_DEFERRALS;
+    this.claimPatienceMs = init.claimPatienceMs ?? CLAIM_PATIENCE_MS;
+    this.now = init.now ?? ((): number => performance.now());
   }
 
   /**
@@ -53,9 +72,9 @@ export class SeedingPolicy {
     if (chunks === undefined) return true;
     let claims = this.claims.get(fileId);
     if (!claims) this.claims.set(fileId, (claims = new Map()));
-    const claimant = claims.get(index);
-    if (claimant === undefined || claimant === requester || claimant.isClosed) {
-      claims.set(index, requester);
+    const claim = claims.get(index);
+    if (claim === undefined || claim.requester === requester || claim.requester.isClosed) {
+      claims.set(index, { requester, atMs: this.now() });
       return true;
     }
     if (!uploadBusy || claims.size >= chunks) return true;
@@ -63,7 +82,7 @@ export class SeedingPolicy {
     if (!refused) this.deferrals.set(requester, (refused = new Map()));
     const key = `${fileId}:${index}`;
     const count = refused.get(key) ?? 0;
-    if (count >= this.maxDeferrals) {
+    if (count >= this.maxDeferrals && this.now() - claim.atMs >= this.claimPatienceMs) {
       refused.delete(key);
       return true;
     }

@@ -1,9 +1,10 @@
 /**
  * SeedingPolicy (super-seeding): while its upload is busy, a seeder refuses a chunk already claimed by
  * another open connection, and serves everything once every chunk has gone out, when idle, when the
- * claimant left, after MAX_DEFERRALS refusals, for files it does not hold whole, and when disabled.
+ * claimant left, after MAX_DEFERRALS refusals of a claim CLAIM_PATIENCE_MS old, for files it does not
+ * hold whole, and when disabled. Time comes from an injected clock.
  */
-import { MAX_DEFERRALS, SeedingPolicy } from '../../src/peer/seeding-policy';
+import { CLAIM_PATIENCE_MS, MAX_DEFERRALS, SeedingPolicy } from '../../src/peer/seeding-policy';
 import type { SeedingRequester } from '../../src/peer/seeding-policy';
 
 const FILE = 'a'.repeat(64);
@@ -14,10 +15,14 @@ function requester(): SeedingRequester & { isClosed: boolean } {
   return { isClosed: false };
 }
 
+const clock = { ms: 0 };
+
 function policy(enabled = true): SeedingPolicy {
+  clock.ms = 0;
   return new SeedingPolicy({
     wholeFileChunks: (fileId) => (fileId === FILE ? CHUNKS : undefined),
     enabled: () => enabled,
+    now: () => clock.ms,
   });
 }
 
@@ -54,11 +59,14 @@ describe('SeedingPolicy', () => {
     expect(seeding.admit(FILE, 3, c, true)).toBe(false);
   });
 
-  it(`serves a connection refused the same chunk ${MAX_DEFERRALS} times on its next request`, () => {
+  it(`serves a connection refused the same chunk ${MAX_DEFERRALS} times once the claim is ${CLAIM_PATIENCE_MS} ms old`, () => {
     const seeding = policy();
     const [a, b] = [requester(), requester()];
     seeding.admit(FILE, 3, a, true);
     for (let i = 0; i < MAX_DEFERRALS; i++) expect(seeding.admit(FILE, 3, b, true)).toBe(false);
+    clock.ms += CLAIM_PATIENCE_MS - 1;
+    expect(seeding.admit(FILE, 3, b, true)).toBe(false);
+    clock.ms += 1;
     expect(seeding.admit(FILE, 3, b, true)).toBe(true);
     // The count starts again for that connection and chunk.
     expect(seeding.admit(FILE, 3, b, true)).toBe(false);
