@@ -79,10 +79,6 @@ export class SwarmRegistry {
     return peerId;
   }
 
-  has(peerId: string): boolean {
-    return this.peers.has(peerId);
-  }
-
   unregister(peerId: string): void {
     const peer = this.peers.get(peerId);
     if (!peer) return;
