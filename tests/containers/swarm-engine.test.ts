@@ -3,7 +3,8 @@
  * not in one and leaves again afterwards (tests/helpers/swarm.ts):
  * - `--engine swarm`: the demo scenario through the lab's command functions on Swarm services (one per
  *   node, on an overlay network); `status` lists the services' tasks; a killed peer comes back through
- *   `start` with its directory; `down` leaves no service, network, volume or container of the run.
+ *   `start` with its directory, and so does a tracker started at once after its kill; `down` leaves no
+ *   service, network, volume or container of the run.
  * - `docker stack deploy -c compose.yaml`: a tracker and 3 peer replicas that get healthy and see each
  *   other's files, then `docker stack rm` until the stack's network is gone. The stack is deployed in
  *   beforeAll, so that Swarm starts it while the lab's tests run.
@@ -193,6 +194,21 @@ describe('the lab on Docker Swarm mode (containers)', () => {
     );
 
     it(
+      'a start right after a kill, before Swarm has noticed the death, brings up a new tracker task',
+      async () => {
+        const labRun = await controller.attach(run);
+        const tracker = labRun.container('tracker');
+        await swarmDocker.kill(tracker.id);
+        await swarmDocker.start(tracker.id);
+        const back = await controller.waitReady(await swarmDocker.inspect(tracker.id));
+        expect(back.state).toBe('running');
+        const tasks = (await docker.listTasks({ filters: { service: [tracker.id] } })) as { ID: string }[];
+        expect(tasks).toHaveLength(2);
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+    it(
       "down removes the run's services, network and volumes once their tasks are gone",
       async () => {
         lines.length = 0;
@@ -239,13 +255,15 @@ describe('the lab on Docker Swarm mode (containers)', () => {
         const peers = containers.filter((c) => c.Labels['swarmlab.role'] === 'peer').map((c) => c.Id);
         expect(peers).toHaveLength(STACK_PEERS);
         const [first, second, third] = peers as [string, string, string];
-        const ctl = async (containerId: string, args: readonly string[]): Promise<Record<string, unknown>> =>
-          ctlResult(
-            expectSuccess(
-              await execInContainer(docker, containerId, ['swarmlab', 'ctl', '--json', ...args]),
-              `ctl ${args.join(' ')}`,
-            ),
-          );
+        const ctl = async (containerId: string, args: readonly string[]): Promise<Record<string, unknown>> => {
+          const result = await execInContainer(docker, containerId, ['swarmlab', 'ctl', '--json', ...args]);
+          if (result.exitCode !== 0) {
+            // Say what Swarm did to the task (an exit 137 here is a task Swarm shut down).
+            const ps = await dockerCli(['stack', 'ps', '--no-trunc', stack]);
+            result.stderr += `\n--- docker stack ps\n${ps.stdout}${ps.stderr}`;
+          }
+          return ctlResult(expectSuccess(result, `ctl ${args.join(' ')}`));
+        };
         // Autoconnect retries until the tracker's name resolves; wait for every peer to be connected.
         for (const peer of peers) {
           await waitFor(async () => ((await ctl(peer, ['status']))['connected'] === true ? true : undefined), {
