@@ -25,6 +25,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
        watch (streams the peer's activity until Ctrl-C)
   demo [--json]
   bench [--json] [--quick] [--lab] (--lab: also the swarm distribution with the peers as lab containers, needs Docker)
+       [--only ceiling,pair,demo,swarm,tracker,bittorrent] (those sections only, their raw results as one JSON line)
   ping HOST:PORT
 
 Peers also read SWARMLAB_TRACKER, SWARMLAB_DIR, SWARMLAB_NAME, SWARMLAB_PORT, SWARMLAB_CONTROL,
