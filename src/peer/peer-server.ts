@@ -268,6 +268,7 @@ export class PeerServer {
         }
         if (connection.isClosed) break;
         const flushed = connection.writeWithPayload(encodeChunkHeader(request.requestId, request.fileId, request.index, data.length), data, reuse);
+        this.seeding.sent(request.fileId, request.index);
         this.init.onServed?.({ fileId: request.fileId, index: request.index, to: served.remoteName, toAddr: `${connection.remoteAddress}:${connection.remotePort}`, bytes: data.length });
         if (!flushed) await connection.drained();
       }

@@ -10,7 +10,8 @@
  * downloaders instead (it drops the chunk from this source until its next LOCATE refresh).
  *
  * It never idles the upload or strands a downloader: with nothing else waiting, every request is
- * served; once every chunk has been claimed, the seeder's upload is spare capacity and serves anyone;
+ * served; once every chunk has been sent at least once, the seeder's upload is spare capacity and
+ * serves anyone;
  * a claim by a connection that has closed lapses; and a connection refused the same chunk
  * MAX_DEFERRALS times gets it on its next request once the claim is CLAIM_PATIENCE_MS old (it may not
  * reach the peers that hold it; the claimant had time to receive the chunk and pass it on).
@@ -50,6 +51,8 @@ interface Claim {
 export class SeedingPolicy {
   /** fileId -> chunk index -> the connection that first asked for it, and when. */
   private readonly claims = new Map<string, Map<number, Claim>>();
+  /** fileId -> the chunks sent at least once. */
+  private readonly sentOnce = new Map<string, Set<number>>();
   /** Refusals so far, per connection, keyed `fileId:index`. */
   private readonly deferrals = new WeakMap<SeedingRequester, Map<string, number>>();
   private readonly maxDeferrals: number;
@@ -77,7 +80,7 @@ export class SeedingPolicy {
       claims.set(index, { requester, atMs: this.now() });
       return true;
     }
-    if (!uploadBusy || claims.size >= chunks) return true;
+    if (!uploadBusy || (this.sentOnce.get(fileId)?.size ?? 0) >= chunks) return true;
     let refused = this.deferrals.get(requester);
     if (!refused) this.deferrals.set(requester, (refused = new Map()));
     const key = `${fileId}:${index}`;
@@ -88,5 +91,13 @@ export class SeedingPolicy {
     }
     refused.set(key, count + 1);
     return false;
+  }
+
+  /** A chunk of `fileId` left through the upload (claims count requests; this counts what went out). */
+  sent(fileId: string, index: number): void {
+    if (this.init.enabled?.() === false || this.init.wholeFileChunks(fileId) === undefined) return;
+    let sent = this.sentOnce.get(fileId);
+    if (!sent) this.sentOnce.set(fileId, (sent = new Set()));
+    sent.add(index);
   }
 }

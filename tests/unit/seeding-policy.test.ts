@@ -72,12 +72,14 @@ describe('SeedingPolicy', () => {
     expect(seeding.admit(FILE, 3, b, true)).toBe(false);
   });
 
-  it('once every chunk has been claimed, the upload is spare capacity and serves anyone', () => {
+  it('once every chunk has been sent, not merely claimed, the upload is spare capacity and serves anyone', () => {
     const seeding = policy();
     const [a, b] = [requester(), requester()];
-    for (let index = 0; index < CHUNKS - 1; index++) seeding.admit(FILE, index, a, true);
+    for (let index = 0; index < CHUNKS; index++) seeding.admit(FILE, index, a, true);
     expect(seeding.admit(FILE, 0, b, true)).toBe(false);
-    seeding.admit(FILE, CHUNKS - 1, a, true);
+    for (let index = 0; index < CHUNKS - 1; index++) seeding.sent(FILE, index);
+    expect(seeding.admit(FILE, 0, b, true)).toBe(false);
+    seeding.sent(FILE, CHUNKS - 1);
     for (let index = 0; index < CHUNKS; index++) expect(seeding.admit(FILE, index, b, true)).toBe(true);
   });
 
