@@ -84,8 +84,18 @@ describeWithBrowser('lab demo --dashboard (containers, browser)', () => {
     await page.goto(url);
     // The page is open before the run has ended: what follows arrives live.
     expect(recorder.events.some((event) => event.type === 'end')).toBe(false);
+    // A demo that fails ends the wait at once, with its transcript, rather than after PAGE_WAIT_MS.
+    const demoFailed = holding.then(() => {
+      const end = recorder.events.find((event) => event.type === 'end');
+      if (end?.type === 'end' && end.ok) return new Promise<never>(() => undefined);
+      throw new Error(`the demo failed before both chunk maps were complete:\n${lab.lines.slice(-40).join('\n')}`);
+    });
+    demoFailed.catch(() => undefined);
     for (const peer of DOWNLOADERS) {
-      await page.waitForSelector(`${mapSelector(peer)}[data-complete="true"]`, { timeout: PAGE_WAIT_MS });
+      await Promise.race([
+        page.waitForSelector(`${mapSelector(peer)}[data-complete="true"]`, { timeout: PAGE_WAIT_MS }),
+        demoFailed,
+      ]);
     }
 
     // The demo is over and the page still shows it, live, until the user stops viewing.
@@ -154,6 +164,17 @@ describeWithBrowser('lab demo --dashboard (containers, browser)', () => {
 
     // By hand, as a student would with docker exec: generate and publish on peer-1, download on peer-2.
     const labRun = await lab.controller.attach(upRun);
+    // Healthy means the control socket answers; the peers' own connect to the tracker may still be retrying.
+    for (const peer of ['peer-1', 'peer-2']) {
+      for (
+        let waitedMs = 0;
+        (await labRun.peer(peer).control.request('status', {})).connected !== true;
+        waitedMs += 500
+      ) {
+        if (waitedMs > PAGE_WAIT_MS) throw new Error(`${peer} did not connect to the tracker`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
     await labRun.peer('peer-1').control.request('generate', { name: 'by-hand.txt', size: 200 * 1024, text: true });
     await labRun.peer('peer-1').control.request('upload', {});
     const result = await labRun.peer('peer-2').control.request('download', { name: 'by-hand.txt' });
