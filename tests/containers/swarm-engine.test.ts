@@ -157,13 +157,20 @@ describe('the lab on Docker Swarm mode (containers)', () => {
     it(
       "status lists the services' running tasks with what each peer holds",
       async () => {
-        lines.length = 0;
-        expect(await statusCommand(ctx, run)).toBe(0);
-        const table = lines.join('\n');
+        const peerHolds = new RegExp(`^${run}-peer-3\\s.*connected.*file1_dir1\\.txt`, 'm');
+        // status gives each peer's `ctl status` 5 s; on a loaded host an exec can take longer, so ask again.
+        const table = await waitFor(
+          async () => {
+            lines.length = 0;
+            expect(await statusCommand(ctx, run)).toBe(0);
+            const printed = lines.join('\n');
+            return peerHolds.test(printed) ? printed : undefined;
+          },
+          { timeoutMs: 60_000, intervalMs: 1_000, what: 'a status table with what peer-3 holds' },
+        );
         for (const name of ['tracker', 'peer-1', 'peer-2', 'peer-3', 'peer-4']) {
           expect(table).toMatch(new RegExp(`^${run}-${name}\\s+\\d+\\.\\d+\\.\\d+\\.\\d+\\s+\\w+\\s+running`, 'm'));
         }
-        expect(table).toMatch(new RegExp(`^${run}-peer-3\\s.*connected.*file1_dir1\\.txt`, 'm'));
       },
       TEST_TIMEOUT_MS,
     );
