@@ -28,11 +28,12 @@ import { EventEmitter } from 'node:events';
 import { Bitfield, chunkLength } from '../protocol';
 import type { Manifest, PeerLocation, PeersBody } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
-import { sha256Hex } from '../shared/files';
+import { hasSha256 } from '../shared/files';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
 import type { ChunkStore, StoredFile } from './chunk-store';
 import { PeerError } from './errors';
+import { InOrderFileDigest } from './file-digest';
 import type { PeerConnection } from './peer-connection';
 import { pickChunk } from './piece-picker';
 
@@ -91,6 +92,8 @@ export interface DownloadResult {
   chunksBySource: Record<string, number>;
   keptChunks: number;
   ms: number;
+  /** SHA-256 of the whole file, computed in chunk order as the chunks were written. */
+  sha256: string;
 }
 
 export interface DownloadSchedulerEvents {
@@ -166,6 +169,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private readonly writing = new Set<number>();
   private finished = false;
   private resolveRun!: (result: DownloadResult) => void;
+  private readonly digest: InOrderFileDigest;
   private rejectRun!: (error: Error) => void;
 
   constructor(
@@ -182,6 +186,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.refreshMs = init.refreshMs ?? DEFAULT_REFRESH_MS;
     this.maxStrikes = init.maxStrikes ?? DEFAULT_MAX_STRIKES;
     this.stallTimeoutMs = init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.digest = new InOrderFileDigest({ manifest: this.manifest, path: init.file.path, have: this.have });
   }
 
   run(): Promise<DownloadResult> {
@@ -374,7 +379,14 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.release(source, index);
     // A dropped source's late answers are ignored, whatever they hold.
     if (this.finished || source.dropped || this.have.has(index) || this.writing.has(index)) return;
-    if (sha256Hex(data) !== this.manifest.chunks[index]) {
+    // In hand from here (verified, then written): not asked for again unless it fails verification.
+    // The SHA-256 runs in libuv's threadpool, so this thread keeps reading sockets meanwhile; the
+    // chunks in hand count against MAX_PENDING_WRITES, which bounds the memory they hold.
+    this.writing.add(index);
+    const valid = await hasSha256(data, this.manifest.chunks[index] ?? '');
+    if (this.finished) return;
+    if (!valid) {
+      this.writing.delete(index);
       this.strike(source, index);
       this.fill();
       return;
@@ -385,7 +397,6 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       if (requestId) other.connection?.cancel(this.fileId, index, requestId);
       this.release(other, index);
     }
-    this.writing.add(index);
     this.fill();
     let written: boolean;
     try {
@@ -398,6 +409,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     }
     this.fill();
     if (!written) return;
+    this.digest.written(index, data);
     this.lastChunkAtMs = Date.now();
     this.bytesThisRun += data.length;
     if (ms > QUEUEING_LATENCY_MS) source.window = Math.max(MIN_WINDOW, source.window - 1);
@@ -521,20 +533,29 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.reportProgress(true);
     this.stopTimers();
     const file = this.components.store.get(this.fileId);
-    this.resolveRun({
-      fileId: this.fileId,
-      file: this.manifest.name,
-      path: file?.path ?? '',
-      bytes: this.manifest.size,
-      chunksBySource: this.counts,
-      keptChunks: this.init.keptChunks ?? 0,
-      ms: Date.now() - this.startedAtMs,
-    });
+    this.digest.finish().then(
+      (sha256) =>
+        this.resolveRun({
+          fileId: this.fileId,
+          file: this.manifest.name,
+          path: file?.path ?? '',
+          bytes: this.manifest.size,
+          chunksBySource: this.counts,
+          keptChunks: this.init.keptChunks ?? 0,
+          ms: Date.now() - this.startedAtMs,
+          sha256,
+        }),
+      (error: unknown) => {
+        const code = errorCode(error);
+        this.rejectRun(new PeerError('ERR_READ_FAILED', `cannot read back ${this.manifest.name} to hash it: ${code}`));
+      },
+    );
   }
 
   private fail(error: Error): void {
     if (this.finished) return;
     this.stopTimers();
+    void this.digest.close();
     this.rejectRun(error);
   }
 }

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { FILE_NAME_PATTERN, MAX_NAME_BYTES } from '../protocol';
 import type { FileSummary } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
-import { hashFile, hashFinishedFile, pathInside } from '../shared/files';
+import { fileHasSize, hashFile, pathInside } from '../shared/files';
 import { generateFile } from '../shared/generate';
 import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
@@ -282,8 +282,9 @@ export class PeerNode {
       const result = await scheduler.run();
       this.flushHaves();
       // Every chunk was verified against the manifest before it was written, and every write is checked
-      // to be complete, so there is no second per-chunk pass: one whole-file SHA-256 for the result.
-      const { sha256, verified } = await hashFinishedFile(result.path, manifest);
+      // to be complete, so there is no second pass: the scheduler hashed the whole file as it was written.
+      const { sha256 } = result;
+      const verified = await fileHasSize(result.path, manifest.size);
       if (!verified) this.logger.error('the finished file does not have its manifest size', { file: result.file, path: result.path });
       this.logger.info('download complete', { file: result.file, bytes: result.bytes, ms: result.ms, sha256, chunksBySource: result.chunksBySource });
       return { ...result, sha256, verified };

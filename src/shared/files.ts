@@ -1,7 +1,7 @@
 /**
  * File-system helpers that keep every path inside the peer's directory and hash files in chunks.
  */
-import { createHash } from 'node:crypto';
+import { createHash, webcrypto } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { basename, resolve, sep } from 'node:path';
 import { MAX_NAME_BYTES } from '../protocol';
@@ -12,6 +12,15 @@ const HASH_READ_BYTES = 1024 * 1024;
 
 export function sha256Hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Whether `data` has the SHA-256 `expectedHex`, hashed in libuv's threadpool (WebCrypto runs its
+ * digests there), so the calling thread is free to read sockets meanwhile.
+ */
+export async function hasSha256(data: Uint8Array, expectedHex: string): Promise<boolean> {
+  const digest = await webcrypto.subtle.digest('SHA-256', data);
+  return Buffer.from(digest).toString('hex') === expectedHex;
 }
 
 /**
@@ -79,17 +88,9 @@ export async function readFully(
   }
 }
 
-/**
- * The whole-file SHA-256 of a finished download, and whether it has its manifest's size. Its chunks
- * were each verified against the manifest before they were written (and every write is checked to be
- * complete), so they are not hashed again one by one: this is one sequential pass for the result.
- */
-export async function hashFinishedFile(
-  path: string,
-  manifest: Manifest,
-): Promise<{ sha256: string; verified: boolean }> {
-  const [sha256, stats] = await Promise.all([hashFile(path), stat(path)]);
-  return { sha256, verified: stats.size === manifest.size };
+/** Whether the file at `path` is `size` bytes long (false when it cannot be read). */
+export async function fileHasSize(path: string, size: number): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.size === size;
 }
 
 /**
