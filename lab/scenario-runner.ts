@@ -470,11 +470,13 @@ export class ScenarioRunner {
     const wait = step.wait ?? true;
     // A background download outlives its step, so it is bounded only by the scenario's signal.
     const downloadSignal = wait ? signal : (this.scenarioSignal ?? signal);
-    const started = targets.map((name) => ({
-      peer: name,
-      file: step.file,
-      promise: this.downloadOne(name, step, downloadSignal),
-    }));
+    const started = targets.map((name) => {
+      let markBegun: () => void = () => undefined;
+      const begun = new Promise<void>((resolve) => (markBegun = resolve));
+      const promise = this.downloadOne(name, step, downloadSignal, markBegun);
+      void promise.then(markBegun, markBegun);
+      return { peer: name, file: step.file, promise, begun };
+    });
     if (wait) {
       await each(started, (d) => d.promise);
       return;
@@ -483,9 +485,24 @@ export class ScenarioRunner {
       d.promise.catch(() => undefined); // observed by `wait`; avoid an unhandled rejection meanwhile
       this.pending.push(d);
     }
+    // A background download's step ends once its first chunk arrived (or it ended), not when the exec was
+    // merely issued: on a loaded host `ctl download` can take seconds to start, and a following
+    // `after: 2` fault must land in the middle of the transfer, not before it.
+    await Promise.race([
+      Promise.all(started.map((d) => d.begun)),
+      new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(signal.reason);
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      }),
+    ]);
   }
 
-  private async downloadOne(name: string, step: DownloadStep, signal: AbortSignal): Promise<void> {
+  private async downloadOne(
+    name: string,
+    step: DownloadStep,
+    signal: AbortSignal,
+    onFirstChunk: () => void = () => undefined,
+  ): Promise<void> {
     const peer = this.run.peer(name);
     const to = { name, ip: (await this.run.refresh(name)).ip };
     let result: DownloadResult;
@@ -496,6 +513,7 @@ export class ScenarioRunner {
         {
           signal,
           onEvent: (event) => {
+            if (isChunkEvent(event)) onFirstChunk();
             if (this.printChunks && isChunkEvent(event)) this.printer.chunk(to, event);
             this.recordControlEvent(name, step.file, event);
           },
