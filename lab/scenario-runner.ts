@@ -7,6 +7,8 @@
  * caller tears the run down. Every download is verified inside its container: `sha256sum` of the
  * downloaded file against `sha256sum` of the file where a `generate` step created it.
  */
+import { setMaxListeners } from 'node:events';
+
 import { createLogger } from '../src/shared/logger';
 import {
   AbortedError,
@@ -37,6 +39,8 @@ const log = createLogger('scenario');
 export const DEFAULT_SCENARIO_TIMEOUT_S = 300;
 export const DEFAULT_STEP_TIMEOUT_S = 120;
 const ASSERT_RETRY_MS = 500;
+/** Listeners allowed on a scenario's or a step's abort signal: a few per targeted peer. */
+const SIGNAL_LISTENERS = 4 * 64;
 /** Block size of the `fill-disk` filler (dd bs). */
 const FILL_BLOCK_BYTES = 4096;
 
@@ -130,6 +134,8 @@ export class ScenarioRunner {
       ...(this.outerSignal === undefined ? [] : [this.outerSignal]),
     ];
     const signal = AbortSignal.any(signals);
+    // Every peer a step targets listens on these signals (up to 64 peers, plus background downloads).
+    setMaxListeners(SIGNAL_LISTENERS, signal);
     this.scenarioSignal = signal;
     const steps: StepReport[] = [];
     let failure: LabError | undefined;
@@ -232,6 +238,7 @@ export class ScenarioRunner {
     const stepTimeoutS =
       'timeoutSeconds' in step && step.timeoutSeconds !== undefined ? step.timeoutSeconds : DEFAULT_STEP_TIMEOUT_S;
     const signal = AbortSignal.any([outer, AbortSignal.timeout(stepTimeoutS * 1000)]);
+    setMaxListeners(SIGNAL_LISTENERS, signal);
     try {
       await this.dispatch(step, targets, signal);
     } catch (err) {
