@@ -375,16 +375,17 @@ export class DockerodeLabDocker implements LabDocker {
   }
 }
 
-/** `{a: 'x', b: ''}` → `['a=x', 'b']`: an empty value matches any container that has the label. */
-function labelFilters(labels: Record<string, string>): string[] {
+/** `{a: 'x', b: ''}` → `['a=x', 'b']`: an empty value matches any object that carries the label. */
+export function labelFilters(labels: Record<string, string>): string[] {
   return Object.entries(labels).map(([key, value]) => (value === '' ? key : `${key}=${value}`));
 }
 
-function roleOf(value: string | undefined): LabRole | undefined {
+export function roleOf(value: string | undefined): LabRole | undefined {
   return value === 'tracker' || value === 'peer' ? value : undefined;
 }
 
-function short(id: string): string {
+/** The 12-character form Docker prints. */
+export function short(id: string): string {
   return id.slice(0, 12);
 }
 

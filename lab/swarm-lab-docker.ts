@@ -32,7 +32,7 @@ import type Docker from 'dockerode';
 
 import { createLogger } from '../src/shared/logger';
 import { DATA_DIR } from './controller';
-import { DockerodeLabDocker, demuxBuffer } from './dockerode-lab-docker';
+import { DockerodeLabDocker, demuxBuffer, labelFilters, roleOf, short } from './dockerode-lab-docker';
 import { DockerError, LabTimeoutError, UnsupportedError, statusCodeOf } from './errors';
 import {
   LABEL_PEER,
@@ -46,7 +46,6 @@ import {
   type LabContainer,
   type LabDocker,
   type LabNetwork,
-  type LabRole,
 } from './lab-docker';
 import {
   currentTask,
@@ -516,19 +515,6 @@ export class SwarmLabDocker implements LabDocker {
 /** The volume that keeps a peer service's directory. */
 export function volumeName(serviceName: string): string {
   return `${serviceName}-data`;
-}
-
-/** `{a: 'x', b: ''}` → `['a=x', 'b']`: an empty value matches anything carrying the label. */
-function labelFilters(labels: Record<string, string>): string[] {
-  return Object.entries(labels).map(([key, value]) => (value === '' ? key : `${key}=${value}`));
-}
-
-function roleOf(value: string | undefined): LabRole | undefined {
-  return value === 'tracker' || value === 'peer' ? value : undefined;
-}
-
-function short(id: string): string {
-  return id.slice(0, 12);
 }
 
 async function sleep(ms: number): Promise<void> {
