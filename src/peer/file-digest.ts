@@ -58,9 +58,13 @@ export class InOrderFileDigest {
 
   /** The hex digest, once every chunk is written; reads back the chunks not hashed yet. */
   async finish(): Promise<string> {
-    await this.catchingUp;
-    await this.hashRestFromDisk();
-    await this.close();
+    try {
+      await this.catchingUp;
+      await this.hashRestFromDisk();
+    } finally {
+      // Also when reading back failed: the descriptor must not wait for the garbage collector.
+      await this.close();
+    }
     return this.hash.digest('hex');
   }
 
