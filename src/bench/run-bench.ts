@@ -82,6 +82,16 @@ export const QUICK_SIZES: BenchSizes = {
   labSwarmUploadBytesPerS: 1024 * 1024,
 };
 
+/** Lab scenarios hold up to 64 peers: the seeder and at most 63 downloaders. */
+export const MAX_LAB_LEECHERS = 63;
+
+/** `--lab-leechers N`: N, or null when it is not a whole number from 1 to MAX_LAB_LEECHERS. */
+export function parseLabLeechers(value: string): number | null {
+  if (!/^\d+$/.test(value)) return null;
+  const n = Number(value);
+  return n >= 1 && n <= MAX_LAB_LEECHERS ? n : null;
+}
+
 export async function runBench(args: string[], init: { cliPath: string }): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -89,6 +99,7 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
       json: { type: 'boolean' },
       quick: { type: 'boolean' },
       lab: { type: 'boolean' },
+      'lab-leechers': { type: 'string' },
       profile: { type: 'string' },
       only: { type: 'string' },
     },
@@ -99,7 +110,14 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
     return 2;
   }
   const quick = values.quick === true;
-  const sizes = quick ? QUICK_SIZES : FULL_SIZES;
+  const labLeechers = values['lab-leechers'] === undefined ? undefined : parseLabLeechers(values['lab-leechers']);
+  if (labLeechers === null) {
+    err(`bench: --lab-leechers takes a whole number from 1 to ${MAX_LAB_LEECHERS}`);
+    return 2;
+  }
+  const defaults = quick ? QUICK_SIZES : FULL_SIZES;
+  // `--lab-leechers 49` is the 50-peer swarm of the lab as a bench run (one seeder, 49 downloaders).
+  const sizes = labLeechers === undefined ? defaults : { ...defaults, labSwarmNs: [labLeechers] };
   const interrupted = (): void => void runTeardowns().then(() => process.exit(130));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
@@ -109,7 +127,7 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
       cliPath: init.cliPath,
       quick,
       json: values.json === true,
-      lab: values.lab === true,
+      lab: values.lab === true || labLeechers !== undefined,
       ...(values.profile ? { profile: values.profile } : {}),
     });
   } finally {

@@ -24,7 +24,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
        generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R] | faults SPEC
        watch (streams the peer's activity until Ctrl-C)
   demo [--json]
-  bench [--json] [--quick] [--lab] (--lab: also the swarm distribution with the peers as lab containers, needs Docker)
+  bench [--json] [--quick] [--lab] [--lab-leechers N] (--lab: also the swarm distribution with the peers as lab containers, needs Docker; --lab-leechers N: that run with N downloaders only, e.g. 49 for the 50-peer swarm)
        [--only ceiling,pair,demo,swarm,tracker,bittorrent] (those sections only, their raw results as one JSON line)
   ping HOST:PORT
 

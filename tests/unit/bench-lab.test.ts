@@ -2,6 +2,7 @@
 import { validateScenario } from '../../lab/scenario';
 import { LAB_BENCH_FILE, LAB_SEEDER, labBundlePath, labSwarmResult, labSwarmScenario } from '../../src/bench/lab-swarm';
 import { benchJson } from '../../src/bench/report';
+import { MAX_LAB_LEECHERS, parseLabLeechers } from '../../src/bench/run-bench';
 import type { BenchResult } from '../../src/bench/types';
 
 const MIB = 1024 * 1024;
@@ -117,5 +118,19 @@ describe('benchJson swarmLab', () => {
     expect(benchJson(stub)['swarmLab']).toBeNull();
     const json = benchJson({ ...stub, swarmLab: [row] });
     expect(json['swarmLab']).toEqual([expect.objectContaining({ n: 3, measuredS: 8, minimumS: 4, ratio: 2 })]);
+  });
+});
+
+describe('--lab-leechers', () => {
+  it('takes a whole number of downloaders that fits a lab scenario', () => {
+    expect(parseLabLeechers('49')).toBe(49);
+    expect(parseLabLeechers('1')).toBe(1);
+    expect(parseLabLeechers(String(MAX_LAB_LEECHERS))).toBe(MAX_LAB_LEECHERS);
+  });
+
+  it('refuses zero, more than a scenario holds, and anything not a whole number', () => {
+    for (const bad of ['0', String(MAX_LAB_LEECHERS + 1), '-3', '4.5', '', 'fifty', '1e2']) {
+      expect(parseLabLeechers(bad)).toBeNull();
+    }
   });
 });
