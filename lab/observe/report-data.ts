@@ -11,20 +11,11 @@ import type { NodeState, RunEvent } from './run-events';
 
 type EventOf<T extends RunEvent['type']> = Extract<RunEvent, { type: T }>;
 
-/** One verified chunk received, placed on its downloader's lane of the timeline. */
-export interface TransferPoint {
-  seq: number;
-  t: number;
-  file: string;
-  index: number;
-  chunks: number;
-  from: string;
-  to: string;
-  bytes: number;
-  ms?: number;
+/** One verified chunk received (its `transfer` event), placed on its downloader's lane of the timeline. */
+export type TransferPoint = Omit<EventOf<'transfer'>, 'type' | 'at'> & {
   /** Index into `ReportData.lanes`. */
   lane: number;
-}
+};
 
 /** One downloader of one file: a lane of the timeline and a line of the progress plot. */
 export interface Lane {
