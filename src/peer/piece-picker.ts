@@ -1,8 +1,11 @@
 /**
  * Chunk selection, pure: which chunk should a source be asked for next?
  *
- * Rarest first among the chunks nobody was asked for yet, scanning from a random offset so ties are
- * broken at random (two downloaders do not chase the same chunks). When every chunk the source holds
+ * Rarest first among the chunks nobody was asked for yet. Ties are broken by scanning from an offset
+ * picked at random, either anywhere in the file or, when `front` is given, among the `spread` chunks
+ * from the first one not held yet: chunks then arrive close to file order, so the whole-file SHA-256
+ * can be computed from memory as they come (it is sequential), while two downloaders asking the same
+ * source still pick different chunks most of the time. When every chunk the source holds
  * is already asked for elsewhere and the download is in its endgame (`endgame()`: every missing chunk
  * is asked for somewhere), a duplicate request: the chunk with the fewest requesters, below
  * `maxRequesters`. Before the endgame a source with nothing new to give is left idle rather than asked
@@ -26,13 +29,21 @@ export interface PickInput {
   maxRequesters: number;
   /** Whether duplicate requests are allowed now; asked only when a duplicate is the one choice. Default: yes. */
   endgame?: () => boolean;
+  /** The first chunk not held yet: ties are broken near it (see `spread`). Default: anywhere. */
+  front?: number;
+  /** How many chunks from `front` the random scan may start at. */
+  spread?: number;
   /** 0 <= random < 1; injectable for tests. */
   random?: () => number;
 }
 
 export function pickChunk(input: PickInput): number | undefined {
   const { chunks, have, sourceHas, askedOfSource } = input;
-  const offset = Math.floor((input.random ?? Math.random)() * chunks);
+  const random = (input.random ?? Math.random)();
+  const offset =
+    input.front === undefined
+      ? Math.floor(random * chunks)
+      : input.front + Math.floor(random * Math.max(1, Math.min(input.spread ?? 1, chunks - input.front)));
   let best: number | undefined;
   let bestAvailability = Infinity;
   let endgame: number | undefined;

@@ -134,6 +134,18 @@ describe('pickChunk', () => {
     expect(random).toHaveBeenCalledTimes(1);
   });
 
+  it.each(RANDOMS)('with a front, breaks ties among the spread chunks from it (%f), so chunks come near file order', (r) => {
+    const have = [0, 1, 2, 3, 4];
+    const picked = pickChunk({ ...input({ chunks: 100, have, random: () => r }), front: 5, spread: 8 });
+    expect(picked).toBeGreaterThanOrEqual(5);
+    expect(picked).toBeLessThan(13);
+  });
+
+  it('with a front, still picks the rarest chunk wherever it is', () => {
+    const availability = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [index, index === 90 ? 1 : 3]));
+    expect(pickChunk({ ...input({ chunks: 100, availability, random: () => 0.5 }), front: 0, spread: 8 })).toBe(90);
+  });
+
   describe('for any state (fast-check)', () => {
     const state = fc.integer({ min: 1, max: 40 }).chain((chunks) => {
       const flags = fc.array(fc.boolean(), { minLength: chunks, maxLength: chunks });
