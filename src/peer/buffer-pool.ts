@@ -36,10 +36,24 @@ export class BufferPool {
     return buffer;
   }
 
+  /** Whether `view` is a view of memory this pool handed out (and may be transferred, see `adopt`). */
+  owns(view: Uint8Array): boolean {
+    return this.owned.has(view.buffer) && view.buffer.byteLength > 0;
+  }
+
+  /**
+   * Takes back as its own the memory of a buffer it handed out that was transferred to a worker thread
+   * and back: the transfer detaches the old ArrayBuffer and returns the memory in a new one.
+   */
+  adopt(memory: ArrayBuffer): void {
+    this.owned.add(memory);
+  }
+
   /** Gives back the memory behind `view` (any view of an acquired buffer); nothing may use it afterwards. */
   release(view: Uint8Array): void {
     const memory = view.buffer;
-    if (!this.owned.has(memory) || this.waiting.has(memory)) return;
+    // A detached buffer (its memory was transferred away) has nothing to give back.
+    if (!this.owned.has(memory) || this.waiting.has(memory) || memory.byteLength === 0) return;
     let idle = this.idle.get(memory.byteLength);
     if (!idle) this.idle.set(memory.byteLength, (idle = []));
     if (idle.length >= this.maxIdlePerSize) return;

@@ -28,21 +28,28 @@ import { EventEmitter } from 'node:events';
 import { Bitfield, chunkLength } from '../protocol';
 import type { Manifest, PeerLocation, PeersBody } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
-import { hasSha256 } from '../shared/files';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
 import type { ChunkStore, StoredFile } from './chunk-store';
 import { PeerError } from './errors';
-import { InOrderFileDigest } from './file-digest';
+import { FileDigest } from './file-digest';
+import { sharedHashWorker } from './hash-worker';
+import type { HashWorker } from './hash-worker';
+import { receivedChunkPool } from './peer-connection';
 import type { PeerConnection } from './peer-connection';
 import { pickChunk } from './piece-picker';
 
-export const DEFAULT_MAX_INFLIGHT_PER_SOURCE = 8;
+export const DEFAULT_MAX_INFLIGHT_PER_SOURCE = 16;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_REFRESH_MS = 500;
 export const DEFAULT_MAX_STRIKES = 3;
 export const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 const MAX_ENDGAME_REQUESTERS = 2;
+/**
+ * Ties between equally rare chunks are broken among this many chunks from the first one not held, so
+ * chunks arrive near file order and the whole-file digest keeps up from memory (see piece-picker).
+ */
+const PICK_SPREAD = 32;
 const BACKOFF_MS = 2_000;
 const PROGRESS_EVERY_MS = 200;
 /** Verified chunks waiting for the disk; past this no new request is sent, which bounds memory. */
@@ -109,6 +116,8 @@ export interface DownloadSchedulerComponents {
   locate: (fileId: string) => Promise<PeersBody>;
   connect: (host: string, port: number) => Promise<PeerConnection>;
   announce: (fileId: string, index: number) => void;
+  /** Verifies chunks and computes the file digest off the event loop; default: the process's shared thread. */
+  hasher?: HashWorker;
 }
 
 export interface DownloadSchedulerInit {
@@ -165,11 +174,14 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private bytesThisRun = 0;
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing = false;
+  /** No chunk below this one is missing (it only moves forward). */
+  private front = 0;
   /** Chunks verified and waiting for the disk: never asked for again. */
   private readonly writing = new Set<number>();
   private finished = false;
   private resolveRun!: (result: DownloadResult) => void;
-  private readonly digest: InOrderFileDigest;
+  private readonly hasher: HashWorker;
+  private readonly digest: FileDigest;
   private rejectRun!: (error: Error) => void;
 
   constructor(
@@ -186,7 +198,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.refreshMs = init.refreshMs ?? DEFAULT_REFRESH_MS;
     this.maxStrikes = init.maxStrikes ?? DEFAULT_MAX_STRIKES;
     this.stallTimeoutMs = init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-    this.digest = new InOrderFileDigest({ manifest: this.manifest, path: init.file.path, have: this.have });
+    this.hasher = components.hasher ?? sharedHashWorker();
+    this.digest = new FileDigest(this.hasher, { manifest: this.manifest, path: init.file.path, have: this.have });
   }
 
   run(): Promise<DownloadResult> {
@@ -326,7 +339,15 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       availability: (index) => this.availability[index] ?? 0,
       maxRequesters: MAX_ENDGAME_REQUESTERS,
       endgame: () => this.inEndgame(),
+      front: this.advanceFront(),
+      spread: PICK_SPREAD,
     });
+  }
+
+  private advanceFront(): number {
+    const chunks = this.manifest.chunks.length;
+    while (this.front < chunks && this.have.has(this.front)) this.front++;
+    return this.front;
   }
 
   /** Endgame: every missing chunk that some source holds is already asked for somewhere. */
@@ -368,22 +389,33 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
 
   /** Every received chunk passes here: its buffer goes back to the connection's pool once handled. */
   private async receive(connection: PeerConnection, source: Source, index: number, data: Buffer, ms: number): Promise<void> {
+    // The hashing thread hands the chunk's memory back in a new buffer: release whichever is current.
+    const chunk = { data };
     try {
-      await this.onChunk(source, index, data, ms);
+      await this.onChunk(source, index, chunk, ms);
     } finally {
-      connection.releaseChunk(data);
+      connection.releaseChunk(chunk.data);
     }
   }
 
-  private async onChunk(source: Source, index: number, data: Buffer, ms: number): Promise<void> {
+  private async onChunk(source: Source, index: number, chunk: { data: Buffer }, ms: number): Promise<void> {
     this.release(source, index);
     // A dropped source's late answers are ignored, whatever they hold.
     if (this.finished || source.dropped || this.have.has(index) || this.writing.has(index)) return;
     // In hand from here (verified, then written): not asked for again unless it fails verification.
-    // The SHA-256 runs in libuv's threadpool, so this thread keeps reading sockets meanwhile; the
+    // The SHA-256 runs in the hashing thread, so this thread keeps reading sockets meanwhile; the
     // chunks in hand count against MAX_PENDING_WRITES, which bounds the memory they hold.
     this.writing.add(index);
-    const valid = await hasSha256(data, this.manifest.chunks[index] ?? '');
+    let valid: boolean;
+    try {
+      const verdict = await this.hasher.verify(chunk.data, this.manifest.chunks[index] ?? '', receivedChunkPool(), this.digest.chunk(index));
+      chunk.data = verdict.data;
+      valid = verdict.valid;
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    }
+    const data = chunk.data;
     if (this.finished) return;
     if (!valid) {
       this.writing.delete(index);
@@ -409,7 +441,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     }
     this.fill();
     if (!written) return;
-    this.digest.written(index, data);
+    this.digest.written(index);
     this.lastChunkAtMs = Date.now();
     this.bytesThisRun += data.length;
     if (ms > QUEUEING_LATENCY_MS) source.window = Math.max(MIN_WINDOW, source.window - 1);
@@ -534,7 +566,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.stopTimers();
     const file = this.components.store.get(this.fileId);
     this.digest.finish().then(
-      (sha256) =>
+      (sha256: string) =>
         this.resolveRun({
           fileId: this.fileId,
           file: this.manifest.name,

@@ -32,6 +32,11 @@ const POOLED_FRAME_BYTES = 64 * 1024;
  */
 const chunkBuffers = new BufferPool();
 
+/** The pool received chunks live in (the hashing thread borrows their memory; see hash-worker). */
+export function receivedChunkPool(): BufferPool {
+  return chunkBuffers;
+}
+
 export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private constructor(
     readonly connection: FramedConnection,

@@ -6,7 +6,9 @@
  * `uploadedBytes`), never on time: before this policy the seeder sent ~1.5 copies of this file and the
  * swarm uploaded ~1.3 copies per leecher; now about 1.05 and 1.0.
  */
-import { publishBenchFile, startPeers, timedDownload } from '../../src/bench/transfer';
+import path from 'node:path';
+import { BENCH_FILE, publishBenchFile, startPeers, timedDownload } from '../../src/bench/transfer';
+import { hashFile } from '../../src/shared/files';
 import type { LocalSwarm } from '../../src/cli/local-swarm';
 import { createSwarm, dumpLogs } from '../helpers/local';
 
@@ -40,6 +42,9 @@ describe('swarm distribution (issue 4)', () => {
     const sha256 = await publishBenchFile(swarm, ['seed-1'], FILE_BYTES);
     const downloads = await Promise.all(LEECHERS.map((name) => timedDownload(swarm, name, sha256)));
     expect(downloads.map((download) => download.verified)).toEqual(LEECHERS.map(() => true));
+    // The digest a download reports is computed from the chunks in memory: the bytes on disk must match too.
+    const onDisk = await Promise.all(LEECHERS.map((name) => hashFile(path.join(swarm.peer(name).dir, BENCH_FILE))));
+    expect(onDisk).toEqual(LEECHERS.map(() => sha256));
 
     const seederBytes = await uploaded(swarm, 'seed-1');
     const leecherBytes = (await Promise.all(LEECHERS.map((name) => uploaded(swarm, name)))).reduce((a, b) => a + b, 0);

@@ -1,118 +1,191 @@
 /**
- * The whole-file digest a download computes as its chunks are written, in any order: always the
- * SHA-256 of the file, and with chunks in order it never reads the file back.
+ * The hashing thread: chunk verification and the whole-file digest a download computes as its chunks
+ * verify, in any order. Always the SHA-256 of the file; in order or a little out of order it never
+ * reads the file back; chunk memory from the pool travels to the thread and back without a copy.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InOrderFileDigest } from '../../src/peer/file-digest';
+import { BufferPool } from '../../src/peer/buffer-pool';
+import { FileDigest } from '../../src/peer/file-digest';
+import { HOLD_AHEAD_CHUNKS } from '../../src/peer/hash-thread';
+import { HashWorker } from '../../src/peer/hash-worker';
 import { Bitfield } from '../../src/protocol';
 import type { Manifest } from '../../src/protocol';
 
 const CHUNK_BYTES = 1024;
-const CONTENT = randomBytes(CHUNK_BYTES * 9 + 100);
-const CHUNKS = Math.ceil(CONTENT.length / CHUNK_BYTES);
-const MANIFEST: Manifest = {
-  name: 'digest.bin',
-  size: CONTENT.length,
-  chunkSize: CHUNK_BYTES,
-  chunks: Array.from({ length: CHUNKS }, () => '0'.repeat(64)),
-};
-const EXPECTED = createHash('sha256').update(CONTENT).digest('hex');
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+interface TestFile {
+  content: Buffer;
+  manifest: Manifest;
+  chunk: (index: number) => Buffer;
+  expected: string;
+}
+
+function testFile(chunks: number): TestFile {
+  const content = randomBytes(CHUNK_BYTES * (chunks - 1) + 100);
+  const chunk = (index: number): Buffer =>
+    content.subarray(index * CHUNK_BYTES, Math.min(content.length, (index + 1) * CHUNK_BYTES));
+  const manifest: Manifest = {
+    name: 'digest.bin',
+    size: content.length,
+    chunkSize: CHUNK_BYTES,
+    chunks: Array.from({ length: chunks }, (_, index) => sha256(chunk(index))),
+  };
+  return { content, manifest, chunk, expected: sha256(content) };
+}
+
+const SMALL = testFile(10);
+/** More chunks than the thread holds ahead: written in reverse, most must be read back. */
+const LARGE = testFile(HOLD_AHEAD_CHUNKS * 2 + 5);
 
 let dir: string;
-let path: string;
+let hasher: HashWorker;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'swarmlab-digest-'));
-  path = join(dir, 'digest.part');
-  await writeFile(path, CONTENT);
+  hasher = new HashWorker();
 });
 
 afterAll(async () => {
+  await hasher.terminate();
   await rm(dir, { recursive: true, force: true });
 });
 
-function chunk(index: number): Buffer {
-  return CONTENT.subarray(index * CHUNK_BYTES, Math.min(CONTENT.length, (index + 1) * CHUNK_BYTES));
+async function fileWith(file: TestFile, name: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, file.content);
+  return path;
 }
 
-/** Writes the chunks in `order` the way the scheduler does: the bitfield first, then `written`. */
-async function digestInOrder(
-  order: number[],
-  filePath = path,
-): Promise<{ sha256: string; hashedBeforeFinish: number }> {
-  const have = new Bitfield(CHUNKS);
-  const digest = new InOrderFileDigest({ manifest: MANIFEST, path: filePath, have });
+/** Verifies and "writes" the chunks in `order` the way the scheduler does; returns the file digest. */
+async function digestInOrder(file: TestFile, order: number[], path: string): Promise<string> {
+  const digest = new FileDigest(hasher, { manifest: file.manifest, path, have: new Bitfield(file.manifest.chunks.length) });
   for (const index of order) {
-    have.set(index);
-    digest.written(index, Buffer.from(chunk(index)));
-    // Let a read-back loop run between chunks, as it would between network reads.
-    await new Promise((resolve) => setImmediate(resolve));
+    const verdict = await hasher.verify(Buffer.from(file.chunk(index)), file.manifest.chunks[index]!, undefined, digest.chunk(index));
+    expect(verdict.valid).toBe(true);
+    digest.written(index);
   }
-  const hashedBeforeFinish = digest.hashedChunks;
-  return { sha256: await digest.finish(), hashedBeforeFinish };
+  return digest.finish();
 }
 
-describe('InOrderFileDigest', () => {
-  const inOrder = Array.from({ length: CHUNKS }, (_, i) => i);
+const inOrder = (chunks: number): number[] => Array.from({ length: chunks }, (_, index) => index);
 
-  it('hashes chunks written in order from memory, without reading the file', async () => {
-    const result = await digestInOrder(inOrder, join(dir, 'never-read'));
-    expect(result).toEqual({ sha256: EXPECTED, hashedBeforeFinish: CHUNKS });
+describe('HashWorker.verify', () => {
+  it('tells a chunk with the expected SHA-256 from one without', async () => {
+    const data = SMALL.chunk(3);
+    expect((await hasher.verify(Buffer.from(data), SMALL.manifest.chunks[3]!)).valid).toBe(true);
+    expect((await hasher.verify(Buffer.from(data), SMALL.manifest.chunks[4]!)).valid).toBe(false);
   });
 
-  it('gives the same digest for chunks written in reverse, reading them back', async () => {
-    expect((await digestInOrder([...inOrder].reverse())).sha256).toBe(EXPECTED);
+  it('moves pooled memory to the thread and back without a copy; copies anything else', async () => {
+    const pool = new BufferPool();
+    const pooled = pool.acquire(CHUNK_BYTES + 8);
+    SMALL.chunk(0).copy(pooled, 8);
+    const view = pooled.subarray(8);
+    const verdict = await hasher.verify(view, SMALL.manifest.chunks[0]!, pool);
+    expect(verdict.valid).toBe(true);
+    // The memory was transferred: the old view is detached, the new one has the same bytes...
+    expect(view.length).toBe(0);
+    expect(verdict.data.equals(SMALL.chunk(0))).toBe(true);
+    expect(verdict.data.byteOffset).toBe(8);
+    // ...and it is the pool's again: released, it is what the pool hands out next.
+    pool.release(verdict.data);
+    expect(pool.acquire(CHUNK_BYTES + 8).buffer).toBe(verdict.data.buffer);
+
+    const unpooled = Buffer.from(SMALL.chunk(1));
+    const copied = await hasher.verify(unpooled, SMALL.manifest.chunks[1]!, pool);
+    expect(copied).toEqual({ valid: true, data: unpooled });
+    expect(unpooled.length).toBe(CHUNK_BYTES);
   });
 
-  it('gives the same digest for every rotation and for pairs swapped', async () => {
-    for (let start = 1; start < CHUNKS; start++) {
-      const rotated = [...inOrder.slice(start), ...inOrder.slice(0, start)];
-      expect((await digestInOrder(rotated)).sha256).toBe(EXPECTED);
+  it('rejects the calls waiting on a thread that stops, and starts a new one for the next call', async () => {
+    const own = new HashWorker();
+    const waiting = own.verify(Buffer.from(SMALL.chunk(0)), SMALL.manifest.chunks[0]!);
+    await own.terminate();
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_HASH_THREAD' });
+    expect((await own.verify(Buffer.from(SMALL.chunk(0)), SMALL.manifest.chunks[0]!)).valid).toBe(true);
+    await own.terminate();
+  });
+});
+
+describe('FileDigest', () => {
+  it('hashes chunks that verify in order from memory, without reading the file', async () => {
+    expect(await digestInOrder(SMALL, inOrder(10), join(dir, 'never-written'))).toBe(SMALL.expected);
+  });
+
+  it('holds chunks that verify a little ahead of their turn: pairs swapped, still no reading', async () => {
+    const swapped = inOrder(10).map((index) => (index % 2 === 0 ? index + 1 : index - 1));
+    expect(await digestInOrder(SMALL, swapped, join(dir, 'never-written'))).toBe(SMALL.expected);
+  });
+
+  it('gives the digest of the file for every rotation, reading back what it did not hold', async () => {
+    for (let start = 1; start < 10; start++) {
+      const rotated = [...inOrder(10).slice(start), ...inOrder(10).slice(0, start)];
+      expect(await digestInOrder(SMALL, rotated, await fileWith(SMALL, `rotated-${start}`))).toBe(SMALL.expected);
     }
-    const swapped = inOrder.map((index) => (index % 2 === 0 ? Math.min(index + 1, CHUNKS - 1) : index - 1));
-    expect(new Set(swapped).size).toBe(CHUNKS);
-    expect((await digestInOrder(swapped)).sha256).toBe(EXPECTED);
+  });
+
+  it('reads back the chunks verified too far ahead of their turn (reverse order)', async () => {
+    const reversed = inOrder(LARGE.manifest.chunks.length).reverse();
+    expect(await digestInOrder(LARGE, reversed, await fileWith(LARGE, 'reversed'))).toBe(LARGE.expected);
+    // Without the file there is nothing to read back: the digest fails instead of guessing.
+    await expect(digestInOrder(LARGE, reversed, join(dir, 'missing'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('never feeds a chunk that fails verification to the file digest', async () => {
+    const digest = new FileDigest(hasher, { manifest: SMALL.manifest, path: join(dir, 'never-written'), have: new Bitfield(10) });
+    const forged = Buffer.from(SMALL.chunk(0));
+    forged[0] = forged[0]! ^ 0xff;
+    expect((await hasher.verify(forged, SMALL.manifest.chunks[0]!, undefined, digest.chunk(0))).valid).toBe(false);
+    for (const index of inOrder(10)) {
+      await hasher.verify(Buffer.from(SMALL.chunk(index)), SMALL.manifest.chunks[index]!, undefined, digest.chunk(index));
+      digest.written(index);
+    }
+    expect(await digest.finish()).toBe(SMALL.expected);
   });
 
   it('reads back through the descriptor it opened first, after the file was renamed into place', async () => {
-    const partial = join(dir, 'renamed.part');
-    await writeFile(partial, CONTENT);
-    const have = new Bitfield(CHUNKS);
-    const digest = new InOrderFileDigest({ manifest: MANIFEST, path: partial, have });
-    for (let index = CHUNKS - 1; index >= 1; index--) {
-      have.set(index);
-      digest.written(index, Buffer.from(chunk(index)));
+    const chunks = LARGE.manifest.chunks.length;
+    const partial = await fileWith(LARGE, 'renamed.part');
+    const digest = new FileDigest(hasher, { manifest: LARGE.manifest, path: partial, have: new Bitfield(chunks) });
+    for (const index of inOrder(chunks).reverse()) {
+      await hasher.verify(Buffer.from(LARGE.chunk(index)), LARGE.manifest.chunks[index]!, undefined, digest.chunk(index));
+      digest.written(index);
+      if (index === 1) await rename(partial, join(dir, 'renamed.bin'));
     }
-    have.set(0);
-    await rename(partial, join(dir, 'renamed.bin'));
-    digest.written(0, Buffer.from(chunk(0)));
-    expect(await digest.finish()).toBe(EXPECTED);
+    expect(await digest.finish()).toBe(LARGE.expected);
   });
 
   it('finishes from the file alone when every chunk was already there (a resumed download)', async () => {
-    const have = Bitfield.full(CHUNKS);
-    expect(await new InOrderFileDigest({ manifest: MANIFEST, path, have }).finish()).toBe(EXPECTED);
-  });
-
-  it('stops reading back after a failed read and rejects at the end (no retry loop)', async () => {
-    const have = new Bitfield(CHUNKS);
-    // A directory opens, but every read of it fails (EISDIR).
-    const digest = new InOrderFileDigest({ manifest: MANIFEST, path: dir, have });
-    for (let index = CHUNKS - 1; index >= 0; index--) {
-      have.set(index);
-      digest.written(index, Buffer.from(chunk(index)));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await expect(digest.finish()).rejects.toThrow();
+    const path = await fileWith(SMALL, 'resumed');
+    expect(await new FileDigest(hasher, { manifest: SMALL.manifest, path, have: Bitfield.full(10) }).finish()).toBe(SMALL.expected);
+    await expect(
+      new FileDigest(hasher, { manifest: SMALL.manifest, path: join(dir, 'missing'), have: Bitfield.full(10) }).finish(),
+    ).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('rejects when the file cannot be read back', async () => {
-    const have = Bitfield.full(CHUNKS);
-    await expect(
-      new InOrderFileDigest({ manifest: MANIFEST, path: join(dir, 'missing'), have }).finish(),
-    ).rejects.toThrow();
+    // A directory opens, but every read of it fails (EISDIR).
+    const reversed = inOrder(LARGE.manifest.chunks.length).reverse();
+    await expect(digestInOrder(LARGE, reversed, dir)).rejects.toMatchObject({ message: expect.stringContaining('EISDIR') });
+  });
+
+  it('fails the digest of a download whose thread stopped, instead of giving a wrong one', async () => {
+    const own = new HashWorker();
+    const digest = new FileDigest(own, { manifest: SMALL.manifest, path: join(dir, 'never-written'), have: new Bitfield(10) });
+    await own.verify(Buffer.from(SMALL.chunk(0)), SMALL.manifest.chunks[0]!, undefined, digest.chunk(0));
+    await own.terminate();
+    for (const index of inOrder(10).slice(1)) {
+      await own.verify(Buffer.from(SMALL.chunk(index)), SMALL.manifest.chunks[index]!, undefined, digest.chunk(index));
+      digest.written(index);
+    }
+    await expect(digest.finish()).rejects.toMatchObject({ code: 'ERR_HASH_THREAD' });
+    await own.terminate();
   });
 });

@@ -1,0 +1,222 @@
+/**
+ * The hashing thread of a peer: every received chunk's SHA-256 check, and the SHA-256 of each file
+ * being downloaded, computed in file order as verified chunks pass by.
+ *
+ * Why a thread: both hashes cost as much CPU as everything else a downloader does together, and on
+ * the event loop they would stall socket reads. WebCrypto's threadpool digest was tried first: it
+ * copies every chunk and sets up a job on the event loop, which cost the loop as much as hashing
+ * there. A worker gets each chunk's memory transferred (no copy), hashes it, and transfers it back.
+ *
+ * Why it also computes the file digest: a chunk's bytes are final once they verify, so the thread
+ * can feed the next one in file order to the file's hash at once, while they are in the CPU cache,
+ * instead of reading the file back. A chunk verified a little ahead of its turn is copied and held
+ * (within HOLD_AHEAD_CHUNKS and HOLD_BYTES per file); one further ahead is read back from the file
+ * when its turn comes, once the event loop has said it is written (`written` in the messages).
+ *
+ * The thread runs from this function's source text (`eval`), so that the same code runs from the
+ * esbuild bundle and from the TypeScript sources under jest. It must stay self-contained: no
+ * imports, nothing from the enclosing module, only `require` of Node's own modules.
+ */
+
+/** Messages to the thread. `written` lists [digest, index, digest, index, ...] of chunks now in their files. */
+export type HashThreadRequest =
+  | {
+      op: 'verify';
+      call: number;
+      memory: ArrayBuffer;
+      offset: number;
+      length: number;
+      expected: string;
+      /** The file digest this chunk belongs to, and its index there. */
+      digest?: number;
+      index?: number;
+      written: number[];
+    }
+  | {
+      op: 'open';
+      digest: number;
+      chunks: number;
+      chunkSize: number;
+      size: number;
+      /** Bitfield (most significant bit first) of the chunks already in the file. */
+      inFile: Uint8Array;
+    }
+  /** The file's descriptor, for reading chunks back (opened by the event loop, closed after `finish`/`close`). */
+  | { op: 'descriptor'; digest: number; fd: number }
+  | { op: 'finish'; call: number; digest: number; written: number[] }
+  | { op: 'close'; call: number; digest: number };
+
+export type HashThreadReply =
+  | { call: number; valid: boolean; memory: ArrayBuffer }
+  | { call: number; sha256: string }
+  | { call: number; error: string }
+  | { call: number; closed: true };
+
+export const HOLD_AHEAD_CHUNKS = 64;
+export const HOLD_BYTES = 8 * 1024 * 1024;
+
+export function hashThreadMain(holdAheadChunks: number, holdBytes: number): void {
+  /* eslint-disable @typescript-eslint/no-require-imports -- see the module comment: no imports here */
+  const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  const { readSync } = require('node:fs') as typeof import('node:fs');
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  type Hash = ReturnType<typeof createHash>;
+
+  interface FileDigest {
+    hash: Hash;
+    /** The first chunk not hashed yet. */
+    next: number;
+    chunks: number;
+    chunkSize: number;
+    size: number;
+    /** 1 for each chunk in the file (readable), by index. */
+    inFile: Uint8Array;
+    fd: number | undefined;
+    held: Map<number, Buffer>;
+    heldBytes: number;
+    /** Buffers of held chunks already hashed, reused for the next ones (no garbage per chunk). */
+    spare: Buffer[];
+    scratch: Buffer | undefined;
+    /** Why reading back failed; no more reading back until `finish`, which tries once more. */
+    failure: string | undefined;
+  }
+
+  const digests = new Map<number, FileDigest>();
+  const port = parentPort!;
+
+  function chunkLength(digest: FileDigest, index: number): number {
+    return Math.max(0, Math.min(digest.chunkSize, digest.size - index * digest.chunkSize));
+  }
+
+  function markWritten(written: number[]): void {
+    for (let i = 0; i + 1 < written.length; i += 2) {
+      const digest = digests.get(written[i]!);
+      if (digest) digest.inFile[written[i + 1]!] = 1;
+    }
+    for (let i = 0; i < written.length; i += 2) {
+      const digest = digests.get(written[i]!);
+      if (digest) catchUp(digest);
+    }
+  }
+
+  /** Hashes, in order, every chunk from `next` that is held or can be read back. */
+  function catchUp(digest: FileDigest): void {
+    while (digest.next < digest.chunks) {
+      const held = digest.held.get(digest.next);
+      if (held) {
+        digest.held.delete(digest.next);
+        digest.heldBytes -= held.length;
+        digest.hash.update(held);
+        if (held.buffer.byteLength === digest.chunkSize) digest.spare.push(Buffer.from(held.buffer));
+      } else if (digest.inFile[digest.next] === 1 && digest.fd !== undefined && digest.failure === undefined) {
+        try {
+          readBack(digest, digest.next);
+        } catch (error) {
+          digest.failure = (error as NodeJS.ErrnoException).code ?? String(error);
+          return;
+        }
+      } else {
+        return;
+      }
+      digest.next++;
+    }
+  }
+
+  function readBack(digest: FileDigest, index: number): void {
+    const length = chunkLength(digest, index);
+    const scratch = (digest.scratch ??= Buffer.allocUnsafe(digest.chunkSize));
+    for (let done = 0; done < length; ) {
+      const bytes = readSync(digest.fd!, scratch, done, length - done, index * digest.chunkSize + done);
+      if (bytes === 0) throw Object.assign(new Error('the file is shorter than its manifest'), { code: 'ERR_SHORT_READ' });
+      done += bytes;
+    }
+    digest.hash.update(scratch.subarray(0, length));
+  }
+
+  /** A verified chunk: hashed now if it is next, held if a little ahead, else read back later. */
+  function offer(digest: FileDigest, index: number, data: Uint8Array): void {
+    if (index === digest.next) {
+      digest.hash.update(data);
+      digest.next++;
+      catchUp(digest);
+    } else if (
+      index > digest.next &&
+      index - digest.next < holdAheadChunks &&
+      digest.heldBytes + data.length <= holdBytes &&
+      !digest.held.has(index)
+    ) {
+      const copy = (digest.spare.pop() ?? Buffer.allocUnsafeSlow(digest.chunkSize)).subarray(0, data.length);
+      copy.set(data);
+      digest.held.set(index, copy);
+      digest.heldBytes += data.length;
+    }
+  }
+
+  function handle(request: HashThreadRequest): void {
+    switch (request.op) {
+      case 'verify': {
+        markWritten(request.written);
+        const data = new Uint8Array(request.memory, request.offset, request.length);
+        const valid = createHash('sha256').update(data).digest('hex') === request.expected;
+        const digest = request.digest === undefined ? undefined : digests.get(request.digest);
+        if (valid && digest && request.index !== undefined) offer(digest, request.index, data);
+        const reply: HashThreadReply = { call: request.call, valid, memory: request.memory };
+        port.postMessage(reply, [request.memory]);
+        return;
+      }
+      case 'open': {
+        const inFile = new Uint8Array(request.chunks);
+        for (let index = 0; index < request.chunks; index++) {
+          if (((request.inFile[index >> 3] ?? 0) & (0x80 >> (index & 7))) !== 0) inFile[index] = 1;
+        }
+        digests.set(request.digest, {
+          hash: createHash('sha256'),
+          next: 0,
+          chunks: request.chunks,
+          chunkSize: request.chunkSize,
+          size: request.size,
+          inFile,
+          fd: undefined,
+          held: new Map(),
+          heldBytes: 0,
+          spare: [],
+          scratch: undefined,
+          failure: undefined,
+        });
+        return;
+      }
+      case 'descriptor': {
+        const digest = digests.get(request.digest);
+        if (!digest) return;
+        digest.fd = request.fd;
+        catchUp(digest);
+        return;
+      }
+      case 'finish': {
+        markWritten(request.written);
+        const digest = digests.get(request.digest);
+        digests.delete(request.digest);
+        let reply: HashThreadReply;
+        if (!digest) reply = { call: request.call, error: 'ERR_UNKNOWN_DIGEST' };
+        else {
+          digest.failure = undefined;
+          catchUp(digest);
+          if (digest.next === digest.chunks) reply = { call: request.call, sha256: digest.hash.digest('hex') };
+          else reply = { call: request.call, error: digest.failure ?? 'ERR_CHUNK_MISSING' };
+        }
+        port.postMessage(reply);
+        return;
+      }
+      case 'close':
+        digests.delete(request.digest);
+        port.postMessage({ call: request.call, closed: true } satisfies HashThreadReply);
+        return;
+    }
+  }
+
+  port.on('message', handle);
+}
+
+/** The thread's code, as given to `new Worker(..., { eval: true })`. */
+export const HASH_THREAD_SOURCE = `(${hashThreadMain.toString()})(${HOLD_AHEAD_CHUNKS}, ${HOLD_BYTES});`;

@@ -1,0 +1,176 @@
+/**
+ * The event loop's side of the hashing thread (hash-thread.ts): one thread per process, started on
+ * first use, shared by every download, never keeping the process alive while idle.
+ *
+ * A chunk in a pooled buffer (one that owns its whole memory) travels to the thread and back without
+ * a copy: its memory is transferred, and adopted by the pool again when it returns, so the caller must
+ * use the buffer `verify` returns, never the one it passed. Any other chunk is copied for the trip.
+ *
+ * If the thread dies, every call waiting on it rejects (its downloads fail with a clear error); the
+ * next call starts a new thread.
+ */
+import { Worker } from 'node:worker_threads';
+import type { BufferPool } from './buffer-pool';
+import { PeerError } from './errors';
+import { HASH_THREAD_SOURCE } from './hash-thread';
+import type { HashThreadReply, HashThreadRequest } from './hash-thread';
+
+export interface ChunkVerdict {
+  valid: boolean;
+  /** The chunk's bytes: the caller's buffer, or the same memory back from the thread in a new buffer. */
+  data: Buffer;
+}
+
+export interface DigestOpen {
+  chunks: number;
+  chunkSize: number;
+  size: number;
+  /** Bitfield bytes (most significant bit first) of the chunks already in the file. */
+  inFile: Uint8Array;
+}
+
+type Settle = { resolve: (reply: HashThreadReply) => void; reject: (error: Error) => void };
+
+export class HashWorker {
+  private worker: Worker | undefined;
+  private readonly calls = new Map<number, Settle>();
+  private nextCall = 1;
+  private nextDigest = 1;
+  /** Digests living in the current thread; a new thread knows none of them. */
+  private readonly liveDigests = new Set<number>();
+  /** [digest, index, ...] written since the last message: sent along with the next one. */
+  private written: number[] = [];
+
+  /**
+   * Whether `data` has the SHA-256 `expectedHex`. With `digest`, a chunk that verifies is also fed to
+   * that file's digest (as chunk `index`).
+   */
+  async verify(
+    data: Buffer,
+    expectedHex: string,
+    pool?: BufferPool,
+    digest?: { id: number; index: number },
+  ): Promise<ChunkVerdict> {
+    const transfer = pool?.owns(data) ?? false;
+    const memory = transfer ? (data.buffer as ArrayBuffer) : copyOf(data);
+    // Read before the transfer detaches `data`.
+    const offset = transfer ? data.byteOffset : 0;
+    const length = data.length;
+    const reply = await this.call((call) => ({
+      op: 'verify',
+      call,
+      memory,
+      offset,
+      length,
+      expected: expectedHex,
+      ...(digest && this.liveDigests.has(digest.id) ? { digest: digest.id, index: digest.index } : {}),
+      written: this.takeWritten(),
+    }), [memory]);
+    if (!('valid' in reply)) throw new PeerError('ERR_HASH_THREAD', 'the hashing thread answered out of turn');
+    if (!transfer) return { valid: reply.valid, data };
+    pool!.adopt(reply.memory);
+    return { valid: reply.valid, data: Buffer.from(reply.memory, offset, length) };
+  }
+
+  /** Starts a file digest in the thread; `fd` follows with `setDescriptor` once the file is open. */
+  openDigest(init: DigestOpen): number {
+    const digest = this.nextDigest++;
+    this.post({ op: 'open', digest, ...init });
+    this.liveDigests.add(digest);
+    return digest;
+  }
+
+  setDescriptor(digest: number, fd: number): void {
+    if (this.liveDigests.has(digest)) this.post({ op: 'descriptor', digest, fd });
+  }
+
+  /** Chunk `index` of `digest`'s file is written: the thread may read it back when its turn comes. */
+  markWritten(digest: number, index: number): void {
+    this.written.push(digest, index);
+  }
+
+  /** The file's SHA-256 once every chunk is written (and marked so). */
+  async finishDigest(digest: number): Promise<string> {
+    if (!this.liveDigests.delete(digest)) throw new PeerError('ERR_HASH_THREAD', 'the hashing thread stopped during the download');
+    const reply = await this.call((call) => ({ op: 'finish', call, digest, written: this.takeWritten() }));
+    if ('sha256' in reply) return reply.sha256;
+    // The thread's code: why reading a chunk back failed (EISDIR, ...), or ERR_CHUNK_MISSING.
+    const code = 'error' in reply ? reply.error : 'ERR_READ_FAILED';
+    throw new PeerError(code, `cannot hash the file: ${code}`);
+  }
+
+  /** Drops a digest (the download failed); resolves once the thread no longer reads its file. */
+  async closeDigest(digest: number): Promise<void> {
+    if (!this.liveDigests.delete(digest)) return;
+    await this.call((call) => ({ op: 'close', call, digest })).catch(() => undefined);
+  }
+
+  /** Stops the thread (tests; a process exits without it). */
+  async terminate(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.stopped(worker, 'terminated');
+    await worker.terminate();
+  }
+
+  private takeWritten(): number[] {
+    const written = this.written;
+    this.written = [];
+    return written;
+  }
+
+  private call(build: (call: number) => HashThreadRequest, transfer: ArrayBuffer[] = []): Promise<HashThreadReply> {
+    const call = this.nextCall++;
+    return new Promise<HashThreadReply>((resolve, reject) => {
+      this.calls.set(call, { resolve, reject });
+      const worker = this.started();
+      worker.ref();
+      worker.postMessage(build(call), transfer);
+    });
+  }
+
+  private post(request: HashThreadRequest): void {
+    this.started().postMessage(request);
+  }
+
+  private started(): Worker {
+    if (this.worker) return this.worker;
+    // The thread allocates little on its heap (messages; chunk copies live outside it): a small young
+    // generation keeps its memory small.
+    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, name: 'swarmlab-hash', resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    worker.unref();
+    worker.on('message', (reply: HashThreadReply) => {
+      const settle = this.calls.get(reply.call);
+      this.calls.delete(reply.call);
+      if (this.calls.size === 0) worker.unref();
+      settle?.resolve(reply);
+    });
+    worker.on('error', (error) => this.stopped(worker, error.message));
+    worker.on('exit', (code) => this.stopped(worker, `exit code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+
+  private stopped(worker: Worker, why: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    this.liveDigests.clear();
+    this.written = [];
+    const error = new PeerError('ERR_HASH_THREAD', `the hashing thread stopped: ${why}`);
+    for (const settle of this.calls.values()) settle.reject(error);
+    this.calls.clear();
+  }
+}
+
+function copyOf(data: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(data.length);
+  copy.set(data);
+  return copy.buffer;
+}
+
+let shared: HashWorker | undefined;
+
+/** The process's hashing thread. */
+export function sharedHashWorker(): HashWorker {
+  return (shared ??= new HashWorker());
+}
