@@ -37,7 +37,12 @@ const argsSchemas: Record<ControlCommand, object> = {
   download: {
     type: 'object',
     additionalProperties: false,
-    properties: { name: { type: 'string', minLength: 1, maxLength: 1024 }, fileId: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 1024 },
+      fileId: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+      // false: progress events only (a benchmark measures the transfer, not the reporting of each chunk).
+      chunkEvents: { type: 'boolean' },
+    },
     anyOf: [{ required: ['name'] }, { required: ['fileId'] }],
   },
   status: { type: 'object', additionalProperties: false, properties: {} },

@@ -11,6 +11,7 @@ import type { Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { errorCode, errorMessage, SwarmlabError } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import type { ChunkTransferEvent } from '../peer/download-scheduler';
 import type { PeerNode } from '../peer/peer-node';
 import { MAX_CONTROL_LINE_BYTES, parseControlRequest, requestIdOf } from './control-schemas';
 import type { ControlLine, ControlRequest } from './control-schemas';
@@ -179,7 +180,7 @@ export class ControlServer {
       case 'download': {
         const target = { ...(args['name'] ? { name: args['name'] as string } : {}), ...(args['fileId'] ? { fileId: args['fileId'] as string } : {}) };
         const outcome = await this.node.download(target, {
-          onChunk: (event) => send({ id: request.id, event: 'chunk', ...event }),
+          ...(args['chunkEvents'] === false ? {} : { onChunk: (event: ChunkTransferEvent) => send({ id: request.id, event: 'chunk', ...event }) }),
           onProgress: (event) => send({ id: request.id, event: 'progress', ...event }),
         });
         return { ...outcome, file: outcome.file };
