@@ -53,7 +53,7 @@ export type HashThreadReply =
   | { call: number; closed: true };
 
 export const HOLD_AHEAD_CHUNKS = 64;
-export const HOLD_BYTES = 8 * 1024 * 1024;
+export const HOLD_BYTES = 4 * 1024 * 1024;
 
 export function hashThreadMain(holdAheadChunks: number, holdBytes: number): void {
   /* eslint-disable @typescript-eslint/no-require-imports -- see the module comment: no imports here */
