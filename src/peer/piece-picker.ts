@@ -14,6 +14,14 @@
  */
 import type { Bitfield } from '../protocol';
 
+/**
+ * Once a candidate is found, at most this many more chunks are looked at for a rarer one. Rarest first
+ * is then exact within a window rather than over the whole file: a full scan per pick made picking
+ * O(chunks²) per download (1.8 s of a 1 GiB download's event loop with four sources, where no chunk
+ * is rare enough to stop early).
+ */
+export const PICK_LOOKAHEAD = 256;
+
 export interface PickInput {
   chunks: number;
   have: Bitfield;
@@ -48,13 +56,15 @@ export function pickChunk(input: PickInput): number | undefined {
   let bestAvailability = Infinity;
   let endgame: number | undefined;
   let endgameRequesters = Infinity;
-  for (let step = 0; step < chunks; step++) {
+  let lastStep = chunks;
+  for (let step = 0; step < lastStep; step++) {
     const index = (offset + step) % chunks;
     if (have.has(index) || !sourceHas.has(index) || askedOfSource.has(index) || input.writing?.has(index)) continue;
     const requesters = input.requesters(index);
     if (requesters === 0) {
       const availability = input.availability(index);
       if (availability < bestAvailability) {
+        if (best === undefined) lastStep = Math.min(chunks, step + 1 + PICK_LOOKAHEAD);
         best = index;
         bestAvailability = availability;
         // Nothing is rarer than a chunk only this source holds.

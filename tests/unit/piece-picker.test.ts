@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 
-import { pickChunk } from '../../src/peer/piece-picker';
+import { PICK_LOOKAHEAD, pickChunk } from '../../src/peer/piece-picker';
 import type { PickInput } from '../../src/peer/piece-picker';
 import { Bitfield } from '../../src/protocol';
 
@@ -144,6 +144,13 @@ describe('pickChunk', () => {
   it('with a front, still picks the rarest chunk wherever it is', () => {
     const availability = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [index, index === 90 ? 1 : 3]));
     expect(pickChunk({ ...input({ chunks: 100, availability, random: () => 0.5 }), front: 0, spread: 8 })).toBe(90);
+  });
+
+  it('looks at a bounded number of chunks past the first candidate, however large the file', () => {
+    const availability = jest.fn(() => 3);
+    const picked = pickChunk({ ...input({ chunks: 100_000, random: () => 0 }), availability });
+    expect(picked).toBe(0);
+    expect(availability.mock.calls.length).toBe(PICK_LOOKAHEAD + 1);
   });
 
   describe('for any state (fast-check)', () => {
