@@ -9,7 +9,7 @@
  * - Every pending request is rejected with ConnectionClosedError when the connection closes, so none
  *   is left hanging.
  */
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { encodeJson, FrameDecoder, MessageType } from '../protocol';
 import type { BodyOf, JsonMessageType, Message, ProtocolError } from '../protocol';
@@ -124,16 +124,26 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     this.send(MessageType.Error, requestId, { code, message: message.slice(0, 1024) });
   }
 
-  /** Resolves once the socket can take more data, or rejects when the connection closes or `signal` aborts. */
-  async drained(signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves once the socket can take more data; rejects when the connection closes first. Its
+   * listeners go when it settles: a sender waits here once per full socket buffer, so listeners
+   * left behind would pile up for the life of the connection.
+   */
+  async drained(): Promise<void> {
     if (this.closed) throw new ConnectionClosedError();
     if (!this.socket.writableNeedDrain) return;
-    await Promise.race([
-      once(this.socket, 'drain', signal ? { signal } : {}),
-      once(this, 'close').then(() => {
-        throw new ConnectionClosedError();
-      }),
-    ]);
+    await new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error): void => {
+        this.socket.off('drain', onDrain);
+        this.off('close', onClose);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onDrain = (): void => settle();
+      const onClose = (): void => settle(new ConnectionClosedError());
+      this.socket.on('drain', onDrain);
+      this.on('close', onClose);
+    });
   }
 
   /** Allocates a request id; use with `expect` when the request frame is encoded by hand (binary). */
