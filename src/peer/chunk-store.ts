@@ -54,6 +54,8 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   private readonly files = new Map<string, StoredFile>();
   private readonly handles = new Map<string, Promise<FileHandle>>();
   private readonly sidecarTimers = new Map<string, NodeJS.Timeout>();
+  /** The last sidecar write per file: writes of one file run one after another (they share a temp name). */
+  private readonly sidecarWrites = new Map<string, Promise<void>>();
   private readonly statChecks = new Map<string, { atMs: number; changed: boolean }>();
   /** Manifests of files already hashed, by path, so a second `u` does not hash again. */
   private readonly hashed = new Map<string, { size: number; mtimeMs: number; manifest: Manifest }>();
@@ -306,6 +308,8 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     const timer = this.sidecarTimers.get(file.fileId);
     if (timer) clearTimeout(timer);
     this.sidecarTimers.delete(file.fileId);
+    // A sidecar write still in flight would put the sidecar back after it is removed below.
+    await this.sidecarWrites.get(file.fileId)?.catch(() => undefined);
     await this.closeHandle(file.fileId);
     let target: string;
     let stats;
@@ -354,8 +358,24 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     this.sidecarTimers.set(fileId, timer);
   }
 
+  /**
+   * Writes the sidecar after any write of it still in flight: a loaded machine can take longer than
+   * SIDECAR_FLUSH_MS per write, and two writes at once raced on the temp file ("cannot save download
+   * state": ENOENT on rename).
+   */
+  private flushSidecar(fileId: string): Promise<void> {
+    const previous = this.sidecarWrites.get(fileId) ?? Promise.resolve();
+    const write = previous.catch(() => undefined).then(() => this.writeSidecar(fileId));
+    this.sidecarWrites.set(fileId, write);
+    void write.then(
+      () => this.sidecarWrites.get(fileId) === write && this.sidecarWrites.delete(fileId),
+      () => this.sidecarWrites.get(fileId) === write && this.sidecarWrites.delete(fileId),
+    );
+    return write;
+  }
+
   /** Writes the sidecar atomically (temp file + rename) so a crash never leaves half a sidecar. */
-  private async flushSidecar(fileId: string): Promise<void> {
+  private async writeSidecar(fileId: string): Promise<void> {
     const file = this.files.get(fileId);
     if (!file || file.complete) return;
     const path = join(this.downloadsDir, `${fileId}.json`);
