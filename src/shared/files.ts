@@ -1,7 +1,7 @@
 /**
  * File-system helpers that keep every path inside the peer's directory and hash files in chunks.
  */
-import { createHash, webcrypto } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import { basename, resolve, sep } from 'node:path';
 import { MAX_NAME_BYTES } from '../protocol';
@@ -12,15 +12,6 @@ const HASH_READ_BYTES = 1024 * 1024;
 
 export function sha256Hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/**
- * Whether `data` has the SHA-256 `expectedHex`, hashed in libuv's threadpool (WebCrypto runs its
- * digests there), so the calling thread is free to read sockets meanwhile.
- */
-export async function hasSha256(data: Uint8Array, expectedHex: string): Promise<boolean> {
-  const digest = await webcrypto.subtle.digest('SHA-256', data);
-  return Buffer.from(digest).toString('hex') === expectedHex;
 }
 
 /**
