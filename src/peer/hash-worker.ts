@@ -123,9 +123,15 @@ export class HashWorker {
     const call = this.nextCall++;
     return new Promise<HashThreadReply>((resolve, reject) => {
       this.calls.set(call, { resolve, reject });
-      const worker = this.started();
-      worker.ref();
-      worker.postMessage(build(call), transfer);
+      try {
+        const worker = this.started();
+        worker.ref();
+        worker.postMessage(build(call), transfer);
+      } catch (error) {
+        // Not sent (no thread could start, or the message cannot be cloned): nothing will answer it.
+        this.calls.delete(call);
+        throw error;
+      }
     });
   }
 
