@@ -7,6 +7,9 @@
  * - `connect()` returns a shared PeerConnection to a source (one per address, reused by every download).
  *   On it the scheduler sends INTERESTED and gets the source's live bitfield, then HAVE_CHUNK pushes.
  * - the ChunkStore writes verified chunks at their offset in the partial file.
+ * - the HashWorker (a thread shared by the process) verifies each chunk's SHA-256 and feeds the chunks
+ *   that verify to the file's SHA-256 in file order (FileDigest), so the digest is ready with the last
+ *   chunk; the event loop only reads sockets, writes files and decides what to ask for next.
  * - `announce()` tells the tracker about each new chunk (batched by the caller), so this peer becomes a
  *   source for it at once (swarming).
  *
