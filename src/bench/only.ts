@@ -3,12 +3,9 @@
  * one JSON object (last line). Pair and demo need the ceiling for their ratios, so it runs with them.
  */
 import { err, out } from '../cli/output';
-import { runBittorrentComparison } from './bittorrent';
-import { measureCeiling } from './ceiling';
 import { runDemoTopology, runPair } from './pair';
 import type { BenchSizes } from './run-bench';
-import { runSwarmDistribution } from './swarm';
-import { runTrackerLoad } from './tracker-load';
+import { bittorrentSection, ceilingSection, swarmSection, trackerSection } from './sections';
 import type { CeilingResult, DemoResult, PairResult } from './types';
 
 export const BENCH_SECTIONS = ['ceiling', 'pair', 'demo', 'swarm', 'tracker', 'bittorrent'] as const;
@@ -39,7 +36,7 @@ export async function measureOnly(
   let ceiling: CeilingResult | undefined;
   if (only.has('ceiling') || only.has('pair') || only.has('demo')) {
     step('ceiling');
-    ceiling = await measureCeiling({ tcpBytes: sizes.tcpBytes, sha256Bytes: sizes.sha256Bytes });
+    ceiling = await ceilingSection(sizes);
     result['ceiling'] = ceiling;
   }
   let pair: PairResult | undefined;
@@ -61,41 +58,19 @@ export async function measureOnly(
     verified &&= demo.leechers.every((leecher) => leecher.verified);
   }
   if (only.has('swarm')) {
-    const swarm = [];
-    for (const n of sizes.swarmNs) {
-      step(`swarm distribution, N = ${n}`);
-      const run = await runSwarmDistribution({
-        cliPath: options.cliPath,
-        n,
-        fileBytes: sizes.swarmFileBytes,
-        uploadBytesPerS: sizes.swarmUploadBytesPerS,
-      });
-      verified &&= run.verified;
-      swarm.push(run);
-    }
+    const swarm = await swarmSection(sizes, options.cliPath, step);
+    verified &&= swarm.every((run) => run.verified);
     result['swarm'] = swarm;
   }
   if (only.has('tracker')) {
     step('tracker');
-    const tracker = await runTrackerLoad({
-      cliPath: options.cliPath,
-      peers: sizes.trackerPeers,
-      files: sizes.trackerFiles,
-      requests: sizes.trackerRequests,
-      connections: sizes.trackerConnections,
-      window: sizes.trackerWindow,
-    });
+    const tracker = await trackerSection(sizes, options.cliPath);
     result['tracker'] = tracker;
     verified &&= tracker.errors === 0;
   }
   if (only.has('bittorrent')) {
     step('bittorrent');
-    result['bittorrent'] = await runBittorrentComparison({
-      pairBytes: sizes.pairBytes,
-      demoBytes: sizes.demoBytes,
-      swarmlabPairMBps: pair?.MBps ?? null,
-      swarmlabDemoMBps: demo ? demo.leechers.map((leecher) => leecher.MBps) : null,
-    });
+    result['bittorrent'] = await bittorrentSection(sizes, pair, demo);
   }
   result['totalS'] = (performance.now() - startMs) / 1000;
   out(JSON.stringify(result));

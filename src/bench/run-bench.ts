@@ -10,17 +10,14 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { err, out } from '../cli/output';
 import { errorMessage } from '../shared/errors';
-import { runBittorrentComparison } from './bittorrent';
 import { BENCH_SECTIONS, measureOnly, parseSections } from './only';
-import { measureCeiling } from './ceiling';
 import { measureFootprint } from './footprint';
 import { runLabSwarmDistribution } from './lab-swarm';
 import { runDemoTopology, runPair } from './pair';
 import { cpuProfileEnv } from './profile';
 import { benchJson, benchTable } from './report';
-import { runSwarmDistribution } from './swarm';
+import { bittorrentSection, ceilingSection, swarmSection, trackerSection } from './sections';
 import { runTeardowns } from './teardown';
-import { runTrackerLoad } from './tracker-load';
 import { MIB } from './types';
 import type { BenchResult } from './types';
 
@@ -149,7 +146,7 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
   const step = (what: string): void => err(`bench: ${what} (${((performance.now() - startMs) / 1000).toFixed(1)} s)`);
 
   step('ceiling');
-  const ceiling = await measureCeiling({ tcpBytes: sizes.tcpBytes, sha256Bytes: sizes.sha256Bytes });
+  const ceiling = await ceilingSection(sizes);
   const transfer = { cliPath: options.cliPath, limitMBps: ceiling.limitMBps };
 
   step('pair');
@@ -165,37 +162,14 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
   step('demo topology');
   const demo = await runDemoTopology({ ...transfer, fileBytes: sizes.demoBytes });
 
-  const swarm = [];
-  for (const n of sizes.swarmNs) {
-    step(`swarm distribution, N = ${n}`);
-    swarm.push(
-      await runSwarmDistribution({
-        cliPath: options.cliPath,
-        n,
-        fileBytes: sizes.swarmFileBytes,
-        uploadBytesPerS: sizes.swarmUploadBytesPerS,
-      }),
-    );
-  }
+  const swarm = await swarmSection(sizes, options.cliPath, step);
 
   step('tracker');
-  const tracker = await runTrackerLoad({
-    cliPath: options.cliPath,
-    peers: sizes.trackerPeers,
-    files: sizes.trackerFiles,
-    requests: sizes.trackerRequests,
-    connections: sizes.trackerConnections,
-    window: sizes.trackerWindow,
-  });
+  const tracker = await trackerSection(sizes, options.cliPath);
 
   step('footprint and bittorrent');
   const footprint = await measureFootprint(pair.leecherPeakRssMB);
-  const bittorrent = await runBittorrentComparison({
-    pairBytes: sizes.pairBytes,
-    demoBytes: sizes.demoBytes,
-    swarmlabPairMBps: pair.MBps,
-    swarmlabDemoMBps: demo.leechers.map((leecher) => leecher.MBps),
-  });
+  const bittorrent = await bittorrentSection(sizes, pair, demo);
 
   let lab: BenchResult['lab'] = null;
   const swarmLab = [];
