@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SwarmlabError } from '../shared/errors';
-import { minimumDistributionS } from './swarm';
+import { distributionTiming, minimumDistributionS } from './swarm';
 import { registerTeardown } from './teardown';
 import type { LabSwarmRunResult } from './types';
 
@@ -101,19 +101,13 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
     throw new SwarmlabError('ERR_BENCH_LAB', `the lab report has ${report.downloads.length} of ${init.n} downloads`);
   }
   const measuredS = (Math.max(...finished) - step.startedAtMs) / 1000;
-  const minimumS = minimumDistributionS(init.fileBytes, init.n, init.uploadBytesPerS, init.uploadBytesPerS);
   const fileChunks = Math.ceil(init.fileBytes / LAB_CHUNK_BYTES);
   const seederChunks = report.downloads.reduce((sum, d) => sum + (d.chunksBySource[LAB_SEEDER] ?? 0), 0);
   const fromOtherPeers = report.downloads.filter((d) =>
     Object.entries(d.chunksBySource).some(([source, count]) => source !== LAB_SEEDER && count > 0),
   ).length;
   return {
-    n: init.n,
-    fileBytes: init.fileBytes,
-    uploadBytesPerS: init.uploadBytesPerS,
-    measuredS,
-    minimumS,
-    ratio: measuredS / minimumS,
+    ...distributionTiming(init, measuredS),
     verified: report.downloads.every((d) => d.verified && d.bytes === init.fileBytes),
     seederCopies: fileChunks > 0 ? seederChunks / fileChunks : Number.NaN,
     leechersFromPeers: fromOtherPeers,

@@ -3,7 +3,7 @@
  * Targets are the ones in issue 4; a row's verdict compares the figure with its target.
  */
 import { table } from '../cli/format';
-import type { BenchResult, TrackerLoadResult } from './types';
+import type { BenchResult, DistributionResult, TrackerLoadResult } from './types';
 
 export const TARGETS = {
   pairRatio: 0.6,
@@ -31,6 +31,20 @@ export function lookupsPerTrackerCpuS(tracker: TrackerLoadResult): number | null
 }
 
 /** The one JSON object: the shape of issue 4, plus detail fields. */
+/** The fields every swarm distribution row shares, rounded for the JSON line. */
+function distributionJson(s: DistributionResult): Record<string, unknown> {
+  return {
+    n: s.n,
+    measuredS: round(s.measuredS),
+    minimumS: round(s.minimumS),
+    ratio: round(s.ratio),
+    fileBytes: s.fileBytes,
+    uploadBytesPerS: s.uploadBytesPerS,
+    verified: s.verified,
+    seederCopies: round(s.seederCopies),
+  };
+}
+
 export function benchJson(result: BenchResult): Record<string, unknown> {
   const { ceiling, pair, demo, swarm, tracker, footprint, bittorrent } = result;
   return {
@@ -62,14 +76,7 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       cpuCores: roundAll(demo.cpuCores),
     },
     swarm: swarm.map((s) => ({
-      n: s.n,
-      measuredS: round(s.measuredS),
-      minimumS: round(s.minimumS),
-      ratio: round(s.ratio),
-      fileBytes: s.fileBytes,
-      uploadBytesPerS: s.uploadBytesPerS,
-      verified: s.verified,
-      seederCopies: round(s.seederCopies),
+      ...distributionJson(s),
       receivedCopies: round(s.receivedCopies),
       leecherUploadUse: round(s.leecherUploadUse),
     })),
@@ -101,14 +108,7 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
     lab: result.lab,
     swarmLab:
       result.swarmLab?.map((s) => ({
-        n: s.n,
-        measuredS: round(s.measuredS),
-        minimumS: round(s.minimumS),
-        ratio: round(s.ratio),
-        fileBytes: s.fileBytes,
-        uploadBytesPerS: s.uploadBytesPerS,
-        verified: s.verified,
-        seederCopies: round(s.seederCopies),
+        ...distributionJson(s),
         leechersFromPeers: s.leechersFromPeers,
         runS: round(s.runS),
       })) ?? null,

@@ -6,7 +6,7 @@
  */
 import type { LocalSwarm } from '../cli/local-swarm';
 import { createBenchSwarm, publishBenchFile, startPeers, stopBenchSwarm, timedDownload } from './transfer';
-import type { SwarmRunResult } from './types';
+import type { DistributionResult, SwarmRunResult } from './types';
 
 const SEEDER = 'seed-1';
 
@@ -31,6 +31,22 @@ export function minimumDistributionS(
   );
 }
 
+/** The fields of a run that follow from its size and its measured time. */
+export function distributionTiming(
+  init: { n: number; fileBytes: number; uploadBytesPerS: number },
+  measuredS: number,
+): Pick<DistributionResult, 'n' | 'fileBytes' | 'uploadBytesPerS' | 'measuredS' | 'minimumS' | 'ratio'> {
+  const minimumS = minimumDistributionS(init.fileBytes, init.n, init.uploadBytesPerS, init.uploadBytesPerS);
+  return {
+    n: init.n,
+    fileBytes: init.fileBytes,
+    uploadBytesPerS: init.uploadBytesPerS,
+    measuredS,
+    minimumS,
+    ratio: measuredS / minimumS,
+  };
+}
+
 export async function runSwarmDistribution(init: SwarmBenchInit): Promise<SwarmRunResult> {
   const swarm = await createBenchSwarm(init);
   try {
@@ -40,18 +56,12 @@ export async function runSwarmDistribution(init: SwarmBenchInit): Promise<SwarmR
     const startedAtMs = performance.now();
     const downloads = await Promise.all(leechers.map((name) => timedDownload(swarm, name, sha256, startedAtMs)));
     const measuredS = Math.max(...downloads.map((download) => download.wallS));
-    const minimumS = minimumDistributionS(init.fileBytes, init.n, init.uploadBytesPerS, init.uploadBytesPerS);
     // The F/u_s bound assumes the seeder sends each chunk once; every extra copy it sends costs time.
     const uploaded = await Promise.all([SEEDER, ...leechers].map((name) => uploadedBytes(swarm, name)));
     const seederBytes = uploaded[0] ?? 0;
     const leecherBytes = uploaded.slice(1).reduce((sum, bytes) => sum + bytes, 0);
     return {
-      n: init.n,
-      fileBytes: init.fileBytes,
-      uploadBytesPerS: init.uploadBytesPerS,
-      measuredS,
-      minimumS,
-      ratio: measuredS / minimumS,
+      ...distributionTiming(init, measuredS),
       verified: downloads.every((download) => download.verified),
       seederCopies: seederBytes / init.fileBytes,
       // Every byte the leechers received beyond one copy each is waste (endgame duplicates).

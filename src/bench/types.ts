@@ -44,16 +44,21 @@ export interface DemoResult {
   cpuCores: Record<string, number | null>;
 }
 
-export interface SwarmRunResult {
+/** What every swarm distribution run reports, with processes (swarm.ts) or containers (lab-swarm.ts). */
+export interface DistributionResult {
   n: number;
   fileBytes: number;
   uploadBytesPerS: number;
   measuredS: number;
+  /** The theoretical minimum max(F/u_s, N·F/(u_s + N·u)); `ratio` is measuredS over it. */
   minimumS: number;
   ratio: number;
   verified: boolean;
-  /** Bytes the seeder uploaded over the file's size: 1 is ideal, each extra copy delays the swarm. */
+  /** What the seeder uploaded over one copy of the file: 1 is ideal, each extra copy delays the swarm. */
   seederCopies: number;
+}
+
+export interface SwarmRunResult extends DistributionResult {
   /** Bytes uploaded by everyone over N copies of the file: above 1 is duplicates (endgame). */
   receivedCopies: number;
   /** The leechers' upload over what they could have uploaded (N · u · measured time). */
@@ -61,17 +66,7 @@ export interface SwarmRunResult {
 }
 
 /** Swarm distribution with the peers as lab containers (`bench --lab`, src/bench/lab-swarm.ts). */
-export interface LabSwarmRunResult {
-  n: number;
-  fileBytes: number;
-  uploadBytesPerS: number;
-  /** From the start of the download step to the last leecher's answer. */
-  measuredS: number;
-  minimumS: number;
-  ratio: number;
-  verified: boolean;
-  /** Chunks the seeder uploaded over the chunks in the file: 1 is ideal. */
-  seederCopies: number;
+export interface LabSwarmRunResult extends DistributionResult {
   /** Leechers that received chunks from peers other than the seeder (N when the swarm spread). */
   leechersFromPeers: number;
   /** The whole lab run: images, network, containers, the scenario and the teardown. */
