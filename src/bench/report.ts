@@ -84,6 +84,8 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       lookupsPerS: round(tracker.lookupsPerS),
       bytesPerPeer: round(tracker.bytesPerPeer),
       heapBytesPerPeer: round(tracker.heapBytesPerPeer),
+      bytesPerConnectedPeer: round(tracker.bytesPerConnectedPeer),
+      heapBytesPerConnectedPeer: round(tracker.heapBytesPerConnectedPeer),
       havesPerS: round(tracker.havesPerS),
       peers: tracker.peers,
       files: tracker.files,
@@ -203,10 +205,17 @@ export function benchTable(result: BenchResult): string {
     ['tracker', 'HAVE', `${fixed(tracker.havesPerS, 0)} /s`, '', ''],
     [
       'tracker',
-      `memory per registered peer${tracker.errors > 0 ? ` (${tracker.errors} errors)` : ''}`,
+      `memory per registered peer, leased (no socket)${tracker.errors > 0 ? ` (${tracker.errors} errors)` : ''}`,
       `${fixed(tracker.bytesPerPeer, 0)} B`,
-      '',
+      `heap ${fixed(tracker.heapBytesPerPeer, 0)} B`,
       `<= ${TARGETS.bytesPerPeer} ${verdict(Number.isFinite(tracker.bytesPerPeer) ? tracker.bytesPerPeer <= TARGETS.bytesPerPeer : null)}`,
+    ],
+    [
+      'tracker',
+      'memory per registered peer, connection open',
+      `${fixed(tracker.bytesPerConnectedPeer, 0)} B`,
+      `heap ${fixed(tracker.heapBytesPerConnectedPeer, 0)} B`,
+      '',
     ],
     [
       'footprint',

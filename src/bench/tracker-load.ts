@@ -1,17 +1,18 @@
 /**
  * A bounded load generator against a real `swarmlab tracker` process on loopback.
  *
- * 1. Registers `peers` peers, one TCP connection each (a peer id is bound to its connection). The
- *    tracker allows 1024 connections per remote address, so the connections are spread over source
+ * 1. Registers `peers` leased peers, each on its own TCP connection that it closes once REGISTERED
+ *    (an idle peer between announces), then `peers` peers bound to their connections, which stay open.
+ *    The tracker allows 1024 connections per remote address, so the connections are spread over source
  *    addresses 127.0.0.2, 127.0.0.3, ... (any 127/8 address works as a source on Linux loopback).
- * 2. Memory per registered peer is the marginal cost: the tracker's RSS after the first fifth of the
- *    peers and after all of them, each read right after a full GC (the tracker runs with --expose-gc
+ * 2. Memory per registered peer, for each kind, is the marginal cost: the tracker's RSS after the first
+ *    fifth of the peers and after all of them, each read right after a full GC (the tracker runs with --expose-gc
  *    and a preload that answers SIGUSR2 with its memoryUsage()), divided by the peers in between; and
  *    the live JS heap's share of it. V8's young generation is pinned at its largest size in the
  *    tracker (--min-semi-space-size): it would otherwise grow by up to 32 MiB while the peers
  *    register, a one-off that does not grow with the peers but would dwarf their cost at 10,000.
  *    Only the tracker process is counted; the load peers' sockets live in this process.
- * 3. Publishes `files` small manifests, one per peer.
+ * 3. Publishes `files` small manifests, one per bound peer.
  * 4. Pipelines HAVE, then LOCATE, on a few extra connections with a window of requests in flight, and
  *    counts answers per second. Requests are encoded once with encodeJson and replayed; answers are
  *    only counted (frame headers), not decoded, so the generator stays cheaper than the tracker.
@@ -100,29 +101,42 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
   const pipelines: FrameCounterSocket[] = [];
   try {
     let registerMs = 0;
-    const register = async (first: number, end: number): Promise<void> => {
+    /** Registers peers first..end-1; a leased one hangs up once REGISTERED, a bound one stays in `peers`. */
+    const register = async (first: number, end: number, leased: boolean): Promise<void> => {
       const startMs = performance.now();
       await forEachBounded(end - first, REGISTER_CONCURRENCY, async (n) => {
         const i = first + n;
         const socket = await openSocket(tracker.port, sourceAddress(i));
         const connection = new FramedConnection(socket, logger);
-        peers.push(connection);
-        await connection.request(MessageType.Register, {
+        const answer = await connection.request(MessageType.Register, {
           version: PROTOCOL_VERSION,
-          name: `load-${i}`,
+          name: `load-${leased ? 'leased' : 'bound'}-${i}`,
           port: 1 + (i % 65_535),
+          ...(leased ? { lease: true } : {}),
         });
+        if (answer.type !== MessageType.Registered) throw new SwarmlabError('ERR_BENCH_REGISTER', `load peer ${i} was refused`);
+        if (leased) connection.close();
+        else peers.push(connection);
       });
       registerMs += performance.now() - startMs;
     };
-    const warmUpPeers = Math.max(1, Math.floor(init.peers * WARM_UP_PEER_SHARE));
-    await register(0, warmUpPeers);
-    await sleep(SETTLE_MS);
-    const before = await tracker.memory();
-    await register(warmUpPeers, init.peers);
-    await sleep(SETTLE_MS);
-    const after = await tracker.memory();
-    const measuredPeers = init.peers - warmUpPeers;
+    /** The tracker's memory growth per peer registered past the warm-up share. */
+    const perPeer = async (leased: boolean): Promise<{ bytes: number; heapBytes: number }> => {
+      const warmUpPeers = Math.max(1, Math.floor(init.peers * WARM_UP_PEER_SHARE));
+      await register(0, warmUpPeers, leased);
+      await sleep(SETTLE_MS);
+      const before = await tracker.memory();
+      await register(warmUpPeers, init.peers, leased);
+      await sleep(SETTLE_MS);
+      const after = await tracker.memory();
+      const measuredPeers = init.peers - warmUpPeers;
+      const heapBytes = (after.heapUsed - before.heapUsed) / measuredPeers;
+      // RSS is the cost, but malloc returning the pages of the closed connections can make its growth
+      // smaller than the live heap's (even negative) for leased peers; the heap is resident, so it is a floor.
+      return { bytes: Math.max((after.rss - before.rss) / measuredPeers, heapBytes), heapBytes };
+    };
+    const leased = await perPeer(true);
+    const bound = await perPeer(false);
 
     const fileIds = await publishFiles(peers, init.files);
     for (let i = 0; i < init.connections; i++) {
@@ -143,8 +157,10 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
       files: init.files,
       lookupsPerS: locates.answered / locates.seconds,
       havesPerS: haves.answered / haves.seconds,
-      bytesPerPeer: (after.rss - before.rss) / measuredPeers,
-      heapBytesPerPeer: (after.heapUsed - before.heapUsed) / measuredPeers,
+      bytesPerPeer: leased.bytes,
+      heapBytesPerPeer: leased.heapBytes,
+      bytesPerConnectedPeer: bound.bytes,
+      heapBytesPerConnectedPeer: bound.heapBytes,
       registerS: registerMs / 1000,
       errors: haves.errors + locates.errors,
       trackerCpuCores:

@@ -83,10 +83,16 @@ export interface TrackerLoadResult {
   /**
    * Tracker RSS growth per registered peer, from a fifth of the peers to all of them, each read after a
    * full GC (the marginal cost: one-offs such as V8's young generation are left out, see tracker-load.ts).
+   * The peers register with a lease and hang up, as an idle BitTorrent peer between announces: the
+   * tracker holds their records and no socket. Never below the live heap's growth (heapBytesPerPeer):
+   * malloc giving back the closed connections' pages can shrink RSS meanwhile.
    */
   bytesPerPeer: number;
-  /** The live JS heap's share of bytesPerPeer; the rest is native (the socket's libuv handle, malloc). */
+  /** The live JS heap's share of bytesPerPeer; the rest is native (malloc). */
   heapBytesPerPeer: number;
+  /** The same for peers that keep their connection open (the default `swarmlab peer`): Node's socket is most of it. */
+  bytesPerConnectedPeer: number;
+  heapBytesPerConnectedPeer: number;
   registerS: number;
   errors: number;
   /** CPU of the tracker process during the LOCATE phase, in cores: near 1 means the tracker was the bound. */

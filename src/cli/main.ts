@@ -18,7 +18,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
   tracker [--host H] [--port 7070] [--heartbeat-ms 5000] [--metrics-port P]
   peer --tracker HOST:PORT [--dir DIR] [--name NAME] [--port P] [--control PATH]
        [--chunk-size 256K] [--upload-rate R] [--download-rate R] [--host H] [--daemon]
-       [--max-inflight 16] [--metrics-port P] [--idle-timeout-ms 120000] [--faults delay=MS,drop=SHARE,corrupt=SHARE] [--control-tcp HOST:PORT (needs SWARMLAB_CONTROL_TOKEN)]
+       [--max-inflight 16] [--metrics-port P] [--idle-timeout-ms 120000] [--tracker-lease] [--faults delay=MS,drop=SHARE,corrupt=SHARE] [--control-tcp HOST:PORT (needs SWARMLAB_CONTROL_TOKEN)]
   ctl [--socket PATH] [--json] COMMAND [ARGS]
        connect [HOST:PORT] | disconnect | upload | files | download NAME | status
        generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R] | faults SPEC
@@ -83,6 +83,7 @@ async function main(argv: string[]): Promise<number> {
           'idle-timeout-ms': { type: 'string' },
           'auto-connect': { type: 'boolean' },
           'auto-publish': { type: 'boolean' },
+          'tracker-lease': { type: 'boolean' },
           daemon: { type: 'boolean' },
         },
       });

@@ -24,6 +24,8 @@ export interface PeerConfig {
   advertiseHost?: string;
   autoConnect: boolean;
   autoPublish: boolean;
+  /** Register with the tracker on a lease and close the connection while idle. */
+  trackerLease: boolean;
   faults?: FaultSettings;
   /** Also listen for control commands on TCP; requires controlToken. */
   controlTcp?: { host: string; port: number };
@@ -110,6 +112,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     downloadRate: toSize(pick(flags, 'download-rate', 'SWARMLAB_DOWNLOAD_RATE'), '--download-rate') ?? null,
     autoConnect: truthy(flags['auto-connect']) || truthy(process.env['SWARMLAB_AUTOCONNECT']),
     autoPublish: truthy(flags['auto-publish']) || truthy(process.env['SWARMLAB_AUTOPUBLISH']),
+    trackerLease: truthy(flags['tracker-lease']) || truthy(process.env['SWARMLAB_TRACKER_LEASE']),
     ...(tracker === undefined ? {} : { tracker }),
     ...(name === undefined ? {} : { name }),
     ...(chunkSize === undefined ? {} : { chunkSize }),

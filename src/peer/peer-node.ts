@@ -49,6 +49,8 @@ export interface PeerNodeInit {
   metrics?: boolean;
   /** Idle timeout of incoming data connections. */
   idleTimeoutMs?: number;
+  /** Register with the tracker on a lease and park the connection while idle (TrackerClient). */
+  trackerLease?: boolean;
 }
 
 export interface DownloadOutcome extends DownloadResult {
@@ -113,7 +115,15 @@ export class PeerNode {
         this.logger.debug('chunk served', event);
       },
     });
-    this.tracker = new TrackerClient({ name: this.name, dataPort: () => this.server.port, ...(init.advertiseHost ? { advertiseHost: init.advertiseHost } : {}) }, this.logger);
+    this.tracker = new TrackerClient(
+      {
+        name: this.name,
+        dataPort: () => this.server.port,
+        ...(init.advertiseHost ? { advertiseHost: init.advertiseHost } : {}),
+        ...(init.trackerLease ? { lease: true } : {}),
+      },
+      this.logger,
+    );
     this.metrics = init.metrics ? new PeerMetrics(this.name, () => this.server.connectionCount) : undefined;
     this.tracker.on('registered', () => {
       this.metrics?.connectedToTracker.set(1);
@@ -156,6 +166,8 @@ export class PeerNode {
     this.started = false;
     for (const scheduler of this.schedulers) scheduler.removeAllListeners();
     if (this.haveTimer) clearTimeout(this.haveTimer);
+    // A bound registration ends with its connection; a lease would outlive us by three heartbeats.
+    if (this.init.trackerLease && this.tracker.wantsConnection) await this.tracker.disconnect().catch(() => undefined);
     this.tracker.close();
     for (const connection of this.connections.values()) void connection.then((c) => c.close(), () => undefined);
     await this.server.stop();
@@ -302,6 +314,8 @@ export class PeerNode {
       peerId: this.tracker.peerId ?? null,
       name: this.name,
       connected: this.tracker.connected,
+      // Leased registrations only: whether the tracker connection is open or parked while idle.
+      trackerLink: this.init.trackerLease ? (this.tracker.isParked ? 'parked' : 'open') : null,
       tracker: address ? `${address.host}:${address.port}` : null,
       host: this.tracker.host ?? null,
       dataPort: this.server.port,

@@ -49,12 +49,26 @@ export interface RegisterBody {
   port: number;
   /** An address to advertise instead of the one the tracker sees (e.g. behind NAT). */
   host?: string;
+  /**
+   * The registration outlives this connection (like a BitTorrent announce): the peer stays listed until
+   * it sends UNREGISTER or the tracker hears nothing from it, on any connection, for three heartbeats.
+   */
+  lease?: boolean;
+  /** Binds this connection to a leased registration made earlier (and renews it); name, port and host are kept from it. */
+  resume?: LeaseCredentials;
+}
+export interface LeaseCredentials {
+  peerId: string;
+  /** The secret REGISTERED gave the leased peer: no one else can speak for it. */
+  key: string;
 }
 export interface RegisteredBody {
   peerId: string;
   heartbeatMs: number;
   /** The address the tracker sees this peer at. */
   host: string;
+  /** Leased registrations only: what RESUME must show. */
+  key?: string;
 }
 export type EmptyBody = Record<string, never>;
 export interface PublishBody {

@@ -17,6 +17,9 @@ const fileName = { type: 'string', minLength: 1, maxLength: MAX_NAME_BYTES, patt
 const peerName = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' } as const;
 const host = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
+/** What the tracker hands out: 16 hex digits each (random 64-bit values). */
+const peerIdSchema = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
+const leaseKey = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
 const empty = { type: 'object', additionalProperties: false, properties: {} } as const;
 const base64 = { type: 'string', maxLength: Math.ceil(MAX_CHUNKS / 8 / 3) * 4 + 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' } as const;
 
@@ -57,12 +60,29 @@ const schemas: Record<JsonMessageType, object> = {
     type: 'object',
     additionalProperties: false,
     required: ['version', 'name', 'port'],
-    properties: { version: { type: 'integer', minimum: 1 }, name: peerName, port, host },
+    properties: {
+      version: { type: 'integer', minimum: 1 },
+      name: peerName,
+      port,
+      host,
+      lease: { type: 'boolean' },
+      resume: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['peerId', 'key'],
+        properties: { peerId: peerIdSchema, key: leaseKey },
+      },
+    },
   },
   [MessageType.Registered]: {
     type: 'object',
     required: ['peerId', 'heartbeatMs', 'host'],
-    properties: { peerId: { type: 'string', minLength: 1 }, heartbeatMs: { type: 'integer', minimum: 1 }, host },
+    properties: {
+      peerId: { type: 'string', minLength: 1 },
+      heartbeatMs: { type: 'integer', minimum: 1 },
+      host,
+      key: leaseKey,
+    },
   },
   [MessageType.Unregister]: empty,
   [MessageType.Heartbeat]: empty,

@@ -93,6 +93,11 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     return this.closed;
   }
 
+  /** Requests sent and not yet answered. */
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+
   /** Writes an already encoded frame; returns false when the socket buffer is full (wait for `drained`). */
   write(frame: Buffer): boolean {
     if (this.closed) return false;

@@ -4,13 +4,15 @@
  * tracker restart, like a BitTorrent tracker.
  *
  * Sized for many idle peers: a peer that announces nothing costs one small record (its holdings map is
- * made on its first file), and liveness is not tracked here but by the tracker's connection sweep (a
- * peer id is bound to its connection, so a peer expires when its connection does).
+ * made on its first file). Liveness comes in two kinds: a peer registered on a connection is bound to
+ * it and expires with it (the tracker's connection sweep), while a leased peer has no connection of its
+ * own and expires here, when nothing renewed its lease in time (`expireLeases`). A leased peer's key is
+ * not stored: it is an HMAC of the peer id under this registry's secret, recomputed to check it.
  *
  * Each file keeps its encoded LOCATE answer until something about it changes; every mutation below that
  * can change an answer goes through `changed(file)`, which drops it.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { assertValidManifest, Bitfield, computeFileId } from '../protocol';
 import type { FileSummary, Manifest, PeerLocation } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
@@ -30,6 +32,10 @@ interface PeerRecord {
   readonly port: number;
   /** fileId -> what this peer holds of it; made on the peer's first file. */
   holdings: Map<string, Holding> | undefined;
+  /** Registered with a lease rather than bound to its connection. */
+  readonly leased: boolean;
+  /** Leased peers: when the lease was last renewed (Date.now()). */
+  renewedMs: number;
 }
 
 /** One peer's replica of one file, shared by the peer's and the file's maps. */
@@ -53,11 +59,20 @@ export interface SwarmRegistryInit {
 }
 
 export const DEFAULT_MAX_FILES_PER_PEER = 10_000;
+const LEASE_KEY_HEX_CHARS = 32;
+
+/** A leased registration's identity, as REGISTERED hands it out and RESUME shows it back. */
+export interface Lease {
+  peerId: string;
+  key: string;
+}
 
 export class SwarmRegistry {
   private readonly peers = new Map<string, PeerRecord>();
   private readonly files = new Map<string, FileRecord>();
   private readonly maxFilesPerPeer: number;
+  /** Signs leased peers' keys; new with each tracker, so a restart invalidates every lease. */
+  private readonly leaseSecret = randomBytes(32);
 
   constructor(init: SwarmRegistryInit = {}) {
     this.maxFilesPerPeer = init.maxFilesPerPeer ?? DEFAULT_MAX_FILES_PER_PEER;
@@ -71,12 +86,63 @@ export class SwarmRegistry {
     return this.files.size;
   }
 
+  /** A peer bound to its connection: the caller unregisters it when the connection goes. */
   register(name: string, host: string, port: number): string {
+    return this.add(name, host, port, false, 0).peerId;
+  }
+
+  /** A peer with no connection of its own: it stays until UNREGISTER or until `expireLeases` finds it silent. */
+  registerLeased(name: string, host: string, port: number, nowMs = Date.now()): Lease {
+    const { peerId } = this.add(name, host, port, true, nowMs);
+    return { peerId, key: this.leaseKey(peerId) };
+  }
+
+  /**
+   * Renews the lease that `lease` shows and returns the address it advertises; throws when it is
+   * unknown (expired, or from an earlier tracker) or the key is wrong.
+   */
+  resume(lease: Lease, nowMs = Date.now()): { host: string } {
+    const peer = this.peers.get(lease.peerId);
+    const expected = Buffer.from(this.leaseKey(lease.peerId));
+    const shown = Buffer.from(lease.key);
+    const keyMatches = shown.length === expected.length && timingSafeEqual(shown, expected);
+    if (!peer?.leased || !keyMatches)
+      throw new RegistryError('ERR_UNKNOWN_PEER', 'no such leased peer (it expired, or the tracker restarted); register again');
+    peer.renewedMs = nowMs;
+    return { host: peer.host };
+  }
+
+  /** Called on every request from a peer: a leased peer's lease starts again. */
+  renew(peerId: string, nowMs = Date.now()): void {
+    const peer = this.peers.get(peerId);
+    if (peer?.leased) peer.renewedMs = nowMs;
+  }
+
+  isLeased(peerId: string): boolean {
+    return this.peers.get(peerId)?.leased ?? false;
+  }
+
+  /** Unregisters every leased peer not renewed since `oldestAllowedMs`; returns their ids. */
+  expireLeases(oldestAllowedMs: number): string[] {
+    const expired: string[] = [];
+    for (const peer of this.peers.values()) {
+      if (peer.leased && peer.renewedMs < oldestAllowedMs) expired.push(peer.peerId);
+    }
+    for (const peerId of expired) this.unregister(peerId);
+    return expired;
+  }
+
+  private add(name: string, host: string, port: number, leased: boolean, renewedMs: number): PeerRecord {
     let peerId: string;
     do peerId = randomBytes(8).toString('hex');
     while (this.peers.has(peerId));
-    this.peers.set(peerId, { peerId, name, host, port, holdings: undefined });
-    return peerId;
+    const peer: PeerRecord = { peerId, name, host, port, holdings: undefined, leased, renewedMs };
+    this.peers.set(peerId, peer);
+    return peer;
+  }
+
+  private leaseKey(peerId: string): string {
+    return createHmac('sha256', this.leaseSecret).update(peerId).digest('hex').slice(0, LEASE_KEY_HEX_CHARS);
   }
 
   unregister(peerId: string): void {

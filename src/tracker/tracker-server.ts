@@ -1,11 +1,15 @@
 /**
- * The tracker's transport edge: one TCP server, one TrackerConnection per peer. A peer id is bound to
- * the connection that registered it, so no connection can speak for another peer. Anything a remote
- * sends that is not valid is answered with an ERROR frame; past MAX_INVALID_REQUESTS the connection
- * is closed. Nothing a remote sends can crash the tracker.
+ * The tracker's transport edge: one TCP server, one TrackerConnection per open connection. A peer id
+ * is bound to the connection that registered (or resumed) it, so no connection can speak for another
+ * peer. Anything a remote sends that is not valid is answered with an ERROR frame; past
+ * MAX_INVALID_REQUESTS the connection is closed. Nothing a remote sends can crash the tracker.
  *
- * One sweep timer, not one timer per connection, closes connections that have read nothing for
- * MISSED_HEARTBEATS_BEFORE_EXPIRY heartbeats; a registered peer leaves with its connection (expiry).
+ * Two kinds of registration. By default a peer lives as long as its connection: it leaves when the
+ * connection closes, and one sweep timer (not a timer per connection) closes connections that have
+ * read nothing for MISSED_HEARTBEATS_BEFORE_EXPIRY heartbeats. A leased peer (REGISTER `lease`) is
+ * not tied to a connection, like a BitTorrent announce: it may hang up and come back on a new
+ * connection (REGISTER `resume`), any request renews its lease, and the same sweep expires it after as
+ * many silent heartbeats. An idle leased peer costs the tracker its registry record and no socket.
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
@@ -140,16 +144,27 @@ export class TrackerServer {
     if (!this.connections.delete(connection)) return;
     const entry = this.addresses.get(connection.remoteAddress);
     if (entry && --entry.open <= 0) this.addresses.delete(connection.remoteAddress);
-    if (connection.peerId !== undefined) {
-      this.logger.info('peer left', { peerId: connection.peerId });
-      this.registry.unregister(connection.peerId);
-      connection.peerId = undefined;
+    const peerId = connection.peerId;
+    if (peerId === undefined) return;
+    connection.peerId = undefined;
+    if (this.registry.isLeased(peerId)) {
+      this.logger.debug('leased peer hung up; its lease runs on', { peerId });
+      return;
     }
+    this.logger.info('peer left', { peerId });
+    this.registry.unregister(peerId);
   }
 
-  /** Closes every connection that has read nothing within the idle timeout; a registered peer expires with it. */
+  /**
+   * Closes every connection that has read nothing within the idle timeout (a peer bound to it expires
+   * with it), and expires every leased peer that renewed nothing within it.
+   */
   private sweepIdle(): void {
     const oldestAllowedMs = Date.now() - this.idleTimeoutMs;
+    for (const peerId of this.registry.expireLeases(oldestAllowedMs)) {
+      this.logger.info('leased peer expired after missed heartbeats', { peerId });
+      this.metrics?.expired.inc();
+    }
     for (const connection of this.connections) {
       if (connection.lastReadMs >= oldestAllowedMs) continue;
       if (connection.peerId !== undefined) {
@@ -164,6 +179,7 @@ export class TrackerServer {
 
   private onMessage(connection: TrackerConnection, message: Message): void {
     this.metrics?.requests.inc({ type: MessageType[message.type] });
+    if (connection.peerId !== undefined) this.registry.renew(connection.peerId);
     try {
       this.handle(connection, message);
     } catch (error) {
@@ -191,15 +207,31 @@ export class TrackerServer {
           throw trackerError('ERR_ALREADY_REGISTERED', 'this connection already registered a peer');
         if (message.body.version !== PROTOCOL_VERSION)
           throw trackerError('ERR_VERSION', `protocol version ${message.body.version} is not supported`);
+        const { resume } = message.body;
+        if (resume) {
+          const { host } = this.registry.resume(resume);
+          connection.peerId = resume.peerId;
+          this.logger.debug('leased peer resumed', { peerId: resume.peerId });
+          connection.send(MessageType.Registered, message.requestId, {
+            peerId: resume.peerId,
+            heartbeatMs: this.heartbeatMs,
+            host,
+            key: resume.key,
+          });
+          return;
+        }
         const host = message.body.host ?? connection.remoteAddress;
-        const peerId = this.registry.register(message.body.name, host, message.body.port);
+        const { name, port } = message.body;
+        const lease = message.body.lease ? this.registry.registerLeased(name, host, port) : undefined;
+        const peerId = lease?.peerId ?? this.registry.register(name, host, port);
         connection.peerId = peerId;
-        this.logger.info('peer registered', {
+        this.logger.info('peer registered', { peerId, name, address: `${host}:${port}`, leased: lease !== undefined });
+        connection.send(MessageType.Registered, message.requestId, {
           peerId,
-          name: message.body.name,
-          address: `${host}:${message.body.port}`,
+          heartbeatMs: this.heartbeatMs,
+          host,
+          ...(lease ? { key: lease.key } : {}),
         });
-        connection.send(MessageType.Registered, message.requestId, { peerId, heartbeatMs: this.heartbeatMs, host });
         return;
       }
       case MessageType.Unregister: {

@@ -171,3 +171,88 @@ describe('tracker server: pipelining', () => {
     for (const message of peers) expect((message.body as PeersBody).peers).toEqual([]);
   });
 });
+
+/** Registers with a lease on `client`; returns what REGISTERED gave. */
+async function registerLeased(client: RawFrameClient, name: string, dataPort: number): Promise<{ peerId: string; key: string }> {
+  const answer = await ask(client, (id) =>
+    encodeJson(MessageType.Register, id, { version: PROTOCOL_VERSION, name, port: dataPort, lease: true }),
+  );
+  expect(answer.type).toBe(MessageType.Registered);
+  const body = answer.body as { peerId: string; key?: string };
+  expect(body.key).toMatch(/^[0-9a-f]{32}$/);
+  return { peerId: body.peerId, key: body.key! };
+}
+
+/** REGISTER `resume` on `client`: the peer id it answers with, or the ERROR code. */
+async function resume(client: RawFrameClient, lease: { peerId: string; key: string }): Promise<string> {
+  const answer = await ask(client, (id) =>
+    encodeJson(MessageType.Register, id, { version: PROTOCOL_VERSION, name: 'ignored', port: 1, resume: lease }),
+  );
+  if (answer.type === MessageType.Error) return answer.body.code;
+  expect(answer.type).toBe(MessageType.Registered);
+  return (answer.body as { peerId: string }).peerId;
+}
+
+describe('tracker server: leased peers (no connection of their own)', () => {
+  // No connection-bound peer expires during the first test.
+  const { open, openUnregistered } = trackerFixture(60_000);
+
+  test('a leased peer outlives its connection, comes back with its key, and only with it', async () => {
+    const first = await openUnregistered();
+    const lease = await registerLeased(first, 'leased', 4010);
+    await ask(first, (id) => encodeJson(MessageType.Publish, id, { manifest }));
+    first.close();
+    await waitFor(() => first.closed, 5_000, 20);
+    const observer = await open('observer-l', 4011);
+    // Hung up, still listed: the lease, not the connection, keeps it.
+    await sleep(100);
+    expect(await holders(observer)).toEqual(['leased:4A==']);
+
+    expect(await resume(await openUnregistered(), { peerId: lease.peerId, key: 'f'.repeat(32) })).toBe('ERR_UNKNOWN_PEER');
+    expect(await resume(await openUnregistered(), { peerId: 'a'.repeat(16), key: lease.key })).toBe('ERR_UNKNOWN_PEER');
+    const second = await openUnregistered();
+    expect(await resume(second, lease)).toBe(lease.peerId);
+    // Speaks for the same peer: its WITHDRAW removes the replica the first connection published.
+    await ask(second, (id) => encodeJson(MessageType.Withdraw, id, { fileId }));
+    expect(await holders(observer)).toBe('ERR_UNKNOWN_FILE');
+    await ask(second, (id) => encodeJson(MessageType.Have, id, { fileId, indices: [2], manifest }));
+    expect(await holders(observer)).toEqual(['leased:IA==']);
+    // UNREGISTER ends a lease at once.
+    expect((await ask(second, (id) => encodeJson(MessageType.Unregister, id, {}))).type).toBe(MessageType.Ok);
+    expect(await holders(observer)).toBe('ERR_UNKNOWN_FILE');
+    expect(await resume(await openUnregistered(), lease)).toBe('ERR_UNKNOWN_PEER');
+  });
+
+  test('a connection-bound peer cannot be resumed, and a bound connection cannot resume another', async () => {
+    const bound = await open('bound', 4012);
+    const other = await registerLeased(await openUnregistered(), 'other', 4013);
+    expect(await resume(bound, other)).toBe('ERR_ALREADY_REGISTERED');
+  });
+});
+
+describe('tracker server: lease expiry', () => {
+  const { openUnregistered } = trackerFixture(HEARTBEAT_MS);
+
+  test('a leased peer that renews on fresh connections stays; one that falls silent expires', async () => {
+    const renewing = await registerLeased(await openUnregistered(), 'renewing', 4014);
+    const silentClient = await openUnregistered();
+    const silent = await registerLeased(silentClient, 'silent-l', 4015);
+    await ask(silentClient, (id) => encodeJson(MessageType.Publish, id, { manifest }));
+    silentClient.close();
+    // Bounded wait, not a timing assertion: the silent lease goes within a few heartbeats, while the
+    // other renews every half heartbeat, each time on a new connection that it then closes.
+    const deadline = Date.now() + 15_000;
+    let silentGone = false;
+    while (!silentGone && Date.now() < deadline) {
+      const client = await openUnregistered();
+      expect(await resume(client, renewing)).toBe(renewing.peerId);
+      silentGone = (await holders(client)) === 'ERR_UNKNOWN_FILE';
+      client.close();
+      await sleep(HEARTBEAT_MS / 2);
+    }
+    expect(silentGone).toBe(true);
+    expect(await resume(await openUnregistered(), silent)).toBe('ERR_UNKNOWN_PEER');
+    // Still registered, by its renewals alone.
+    expect(await resume(await openUnregistered(), renewing)).toBe(renewing.peerId);
+  });
+});

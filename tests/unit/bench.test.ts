@@ -98,6 +98,8 @@ describe('benchJson', () => {
       havesPerS: 1000,
       bytesPerPeer: Number.NaN,
       heapBytesPerPeer: Number.NaN,
+      bytesPerConnectedPeer: 2000,
+      heapBytesPerConnectedPeer: 1200,
       registerS: 0.1,
       errors: 0,
       trackerCpuCores: 1,
@@ -115,7 +117,7 @@ describe('benchJson', () => {
     expect(json['pair']).toMatchObject({ MBps: 100, ratio: 0.5 });
     expect(json['demo']!['leechers']).toHaveLength(2);
     expect(json['swarm']).toEqual([expect.objectContaining({ n: 8, measuredS: 1.1, minimumS: 1, ratio: 1.1 })]);
-    expect(json['tracker']).toMatchObject({ lookupsPerS: 1000, bytesPerPeer: null });
+    expect(json['tracker']).toMatchObject({ lookupsPerS: 1000, bytesPerPeer: null, bytesPerConnectedPeer: 2000 });
     expect(json['footprint']).toMatchObject({ peerRssMB: 90 });
     expect(json['bittorrent']).toMatchObject({ pairSpeedup: null, demoSpeedup: null });
   });
