@@ -139,6 +139,8 @@ export interface DownloadSchedulerInit {
 
 interface Source {
   key: string;
+  /** The tracker's id for the peer (LOCATE): how the peer's own server recognises its connections. */
+  peerId: string;
   /** Requests this source may have outstanding now (adapts between MIN_WINDOW and maxInflight). */
   window: number;
   name: string;
@@ -158,13 +160,20 @@ interface Source {
 
 export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private readonly manifest: Manifest;
-  private readonly fileId: string;
+  readonly fileId: string;
   private readonly have: Bitfield;
   private readonly sources = new Map<string, Source>();
   /** index -> sources currently asked for it */
   private readonly requestedFrom = new Map<number, Set<Source>>();
   /** index -> how many known sources hold it */
   private readonly availability: Uint16Array;
+  /**
+   * index -> the super-seeder that refused it (REJECT elsewhere): another downloader is getting it, so
+   * it counts as one more holder when picking (a chunk nobody claimed is rarer) until someone else is
+   * seen to hold it. Without this, every LOCATE refresh offered the claimed chunks again, ahead of the
+   * unclaimed ones, and the seeder's upload went idle while it refused them.
+   */
+  private readonly claimedElsewhere = new Map<number, Source>();
   private readonly chunksBySource: Record<string, number> = {};
   private readonly maxInflight: number;
   private readonly requestTimeoutMs: number;
@@ -253,6 +262,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (!source) {
       source = {
         key,
+        peerId: location.peerId,
         window: Math.min(INITIAL_WINDOW, this.maxInflight),
         name: location.name,
         host: location.host,
@@ -268,6 +278,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       this.sources.set(key, source);
     }
     source.name = location.name;
+    source.peerId = location.peerId;
     this.mergeBitfield(source, Bitfield.fromBase64(this.manifest.chunks.length, location.bitfield));
   }
 
@@ -276,7 +287,10 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   }
 
   private addHolding(source: Source, index: number): void {
-    if (source.bitfield.set(index)) this.availability[index] = (this.availability[index] ?? 0) + 1;
+    if (!source.bitfield.set(index)) return;
+    this.availability[index] = (this.availability[index] ?? 0) + 1;
+    const refusedBy = this.claimedElsewhere.get(index);
+    if (refusedBy !== undefined && refusedBy !== source) this.claimedElsewhere.delete(index);
   }
 
   private removeHolding(source: Source, index: number): void {
@@ -296,7 +310,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         source.onHave = (fileId, index) => {
           if (fileId !== this.fileId || this.finished) return;
           this.addHolding(source, index);
-          this.fill();
+          // Most announcements in a busy swarm are of chunks we hold already: nothing to ask for then.
+          // Otherwise only what this source can be asked for changed.
+          if (!this.have.has(index) && !this.writing.has(index)) this.fill(source);
         };
         source.onClose = () => this.onSourceLost(source, 'connection closed');
         connection.on('have-chunk', source.onHave);
@@ -314,10 +330,16 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     })();
   }
 
-  /** Fills every usable source's request window. */
-  private fill(): void {
+  /** Whether the peer with this tracker id is known to hold chunk `index` (it told us, or LOCATE did). */
+  sourceHolds(peerId: string, index: number): boolean {
+    for (const source of this.sources.values()) if (source.peerId === peerId && source.bitfield.has(index)) return true;
+    return false;
+  }
+
+  /** Fills the request window of every usable source, or of `only` that one. */
+  private fill(only?: Source): void {
     if (this.finished || this.writing.size >= MAX_PENDING_WRITES) return;
-    for (const source of this.sources.values()) {
+    for (const source of only ? [only] : this.sources.values()) {
       if (source.dropped || !source.connection || source.connection.closed || Date.now() < source.retryAtMs) continue;
       // Top up only once half the window is free, so requests leave in batches (fewer writes).
       if (source.inflight.size > source.window / 2) continue;
@@ -339,7 +361,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       sourceHas: source.bitfield,
       askedOfSource: source.inflight,
       requesters: (index) => this.requestedFrom.get(index)?.size ?? 0,
-      availability: (index) => this.availability[index] ?? 0,
+      availability: (index) => (this.availability[index] ?? 0) + (this.claimedElsewhere.has(index) ? 1 : 0),
       maxRequesters: MAX_ENDGAME_REQUESTERS,
       endgame: () => this.inEndgame(),
       front: this.advanceFront(),
@@ -499,6 +521,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     // ELSEWHERE: a super-seeder sends this chunk to another downloader; ask the others for it and this
     // source again only when the next LOCATE refresh offers it.
     if (code === 'ERR_NOT_HELD' || code === 'ERR_ELSEWHERE') this.removeHolding(source, index);
+    if (code === 'ERR_ELSEWHERE') this.claimedElsewhere.set(index, source);
     else if (code === 'ERR_BUSY') source.retryAtMs = Date.now() + 100;
     else if (code === 'ERR_WRONG_CHUNK') this.strike(source, index);
     else if (code === 'ERR_REQUEST_TIMEOUT') {

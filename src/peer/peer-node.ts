@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { FILE_NAME_PATTERN, MAX_NAME_BYTES } from '../protocol';
+import { compileAllSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES } from '../protocol';
 import type { FileSummary } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { fileHasSize, hashFile, pathInside } from '../shared/files';
@@ -108,6 +108,10 @@ export class PeerNode {
       host: init.host ?? '0.0.0.0',
       port: init.port ?? 0,
       uploadLimiter: this.uploadLimiter,
+      remoteHolds: (peerId, fileId, index) => {
+        for (const scheduler of this.schedulers) if (scheduler.fileId === fileId && scheduler.sourceHolds(peerId, index)) return true;
+        return false;
+      },
       onServed: (event) => {
         this.uploadedBytes += event.bytes;
         this.metrics?.chunksServed.inc();
@@ -152,6 +156,7 @@ export class PeerNode {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    compileAllSchemas();
     await mkdir(this.init.dir, { recursive: true }).catch(() => undefined);
     await this.server.start();
     this.resumed = await this.store.loadPartials();

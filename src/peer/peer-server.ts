@@ -37,6 +37,8 @@ interface QueuedRequest {
 interface ServedConnection {
   connection: FramedConnection;
   remoteName: string;
+  /** The tracker id the remote gave in HELLO ('' before it, or when it has none). */
+  remotePeerId: string;
   queue: QueuedRequest[];
   serving: boolean;
   /** CANCELs of requests already taken off the queue (read ahead, or waiting for upload tokens). */
@@ -62,6 +64,12 @@ export interface PeerServerInit {
   /** Close a data connection after this long without incoming bytes (a half-open or slow client). */
   idleTimeoutMs?: number;
   onServed?: (event: ChunkServedEvent) => void;
+  /**
+   * Have suppression: whether the peer with this tracker id is known to hold a chunk already (this
+   * peer downloads from it too), in which case it is not told that we have it. A remote that lies
+   * about its id in HELLO only keeps announcements from itself.
+   */
+  remoteHolds?: (peerId: string, fileId: string, index: number) => boolean;
 }
 
 export class PeerServer {
@@ -125,6 +133,7 @@ export class PeerServer {
     const served: ServedConnection = {
       connection,
       remoteName: `${address}:${connection.remotePort}`,
+      remotePeerId: '',
       queue: [],
       serving: false,
       cancelled: new Set(),
@@ -147,6 +156,7 @@ export class PeerServer {
     switch (message.type) {
       case MessageType.Hello:
         served.remoteName = message.body.name;
+        served.remotePeerId = message.body.peerId;
         return;
       case MessageType.Interested: {
         const file = this.store.get(message.body.fileId);
@@ -291,7 +301,9 @@ export class PeerServer {
   /** Tells every connection interested in `fileId` that a new chunk can be asked for. */
   private announce(fileId: string, index: number): void {
     for (const served of this.connections) {
-      if (served.interests.has(fileId)) served.connection.write(encodeChunkRef(MessageType.HaveChunk, 0, fileId, index));
+      if (!served.interests.has(fileId)) continue;
+      if (served.remotePeerId !== '' && this.init.remoteHolds?.(served.remotePeerId, fileId, index)) continue;
+      served.connection.write(encodeChunkRef(MessageType.HaveChunk, 0, fileId, index));
     }
   }
 }

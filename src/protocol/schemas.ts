@@ -1,5 +1,6 @@
 /**
- * JSON Schemas for every JSON body, compiled once at module load (ajv). The decoder rejects any body
+ * JSON Schemas for every JSON body, each compiled once (ajv): on first use, or all at once by
+ * `compileAllSchemas` when a long-running process starts. The decoder rejects any body
  * that does not match with InvalidBodyError, so handlers only ever see well-typed messages.
  */
 import Ajv from 'ajv';
@@ -147,6 +148,17 @@ function validatorOf(type: JsonMessageType): ValidateFunction | undefined {
 }
 
 /** Validates a JSON body for `type`; returns a one-line reason when it does not match. */
+/**
+ * Compiles every schema now. A peer or tracker calls it at start: compiled lazily, the schemas of a
+ * download's first messages (HELLO, INTERESTED, BITFIELD, PEERS, ...) cost each downloader a burst of
+ * CPU at the moment its download starts, which in a swarm of processes on a few cores is when every
+ * downloader starts at once.
+ */
+export function compileAllSchemas(): void {
+  for (const type of Object.keys(schemas)) validatorOf(Number(type) as JsonMessageType);
+  manifestValidatorOnce ??= ajv.compile(manifestSchema);
+}
+
 export function validateBody(type: JsonMessageType, body: unknown): string | undefined {
   const validate = validatorOf(type);
   if (validate === undefined) return `no schema for type ${type}`;
