@@ -14,13 +14,12 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { access, chmod, constants, link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_CHUNK_BYTES } from '../protocol';
 import { errorMessage, SwarmlabError } from '../shared/errors';
+import { freePort } from '../shared/free-port';
 import { generateFile } from '../shared/generate';
 import { registerTeardown } from './teardown';
 import { BYTES_PER_MB } from './types';
@@ -261,13 +260,6 @@ async function exited(child: ChildProcess, timeoutMs: number, what: string): Pro
   if (code !== 0) throw new SwarmlabError('ERR_BENCH_ARIA2', `${what} exited with code ${code}: ${stderr.trim()}`);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function killAndWait(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

@@ -253,6 +253,7 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
         const registration = await this.registerOn(connection);
         if (registration.fresh && this.parked) {
           this.currentPeerId = registration.peerId;
+          this.advertisedHost = registration.host;
           this.emit('registered', registration.peerId);
         }
       } finally {
@@ -291,7 +292,7 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     if (!connection || connection.isClosed) return;
     const idleMs = Date.now() - this.lastRequestMs;
     if (this.lease && connection.pendingRequests === 0 && idleMs >= PARK_AFTER_IDLE_HEARTBEATS * heartbeatMs) {
-      // The last request renewed the lease less than its three heartbeats ago; the next tick renews it again.
+      // The previous tick's HEARTBEAT renewed the lease; the next tick renews it on a short connection.
       this.parked = true;
       this.connection = undefined;
       connection.close();
@@ -370,6 +371,8 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     this.connection = connection;
     this.currentPeerId = registration.peerId;
     this.advertisedHost = registration.host;
+    // Idle time counts from here: a new connection is not parked at the very next tick.
+    this.lastRequestMs = Date.now();
     connection.on('close', (error) => this.onClose(connection, error));
   }
 

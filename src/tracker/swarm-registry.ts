@@ -32,8 +32,8 @@ interface PeerRecord {
   readonly port: number;
   /** fileId -> what this peer holds of it; made on the peer's first file. */
   holdings: Map<string, Holding> | undefined;
-  /** Registered with a lease rather than bound to its connection. */
-  readonly leased: boolean;
+  /** A leased peer: the remote address that registered it (leases are counted per address); undefined when bound to its connection. */
+  readonly leasedFrom: string | undefined;
   /** Leased peers: when the lease was last renewed (Date.now()). */
   renewedMs: number;
 }
@@ -56,9 +56,16 @@ interface FileRecord {
 export interface SwarmRegistryInit {
   /** Most files one peer may hold or announce. */
   maxFilesPerPeer?: number;
+  /**
+   * Most live leases one remote address may hold. A lease outlives its connection, so the tracker's
+   * limit on connections per address does not bound them: without this, one host could register
+   * leases in a loop until the tracker ran out of memory.
+   */
+  maxLeasesPerAddress?: number;
 }
 
 export const DEFAULT_MAX_FILES_PER_PEER = 10_000;
+export const DEFAULT_MAX_LEASES_PER_ADDRESS = 1024;
 const LEASE_KEY_HEX_CHARS = 32;
 
 /** A leased registration's identity, as REGISTERED hands it out and RESUME shows it back. */
@@ -71,11 +78,14 @@ export class SwarmRegistry {
   private readonly peers = new Map<string, PeerRecord>();
   private readonly files = new Map<string, FileRecord>();
   private readonly maxFilesPerPeer: number;
+  private readonly maxLeasesPerAddress: number;
+  private readonly leasesByAddress = new Map<string, number>();
   /** Signs leased peers' keys; new with each tracker, so a restart invalidates every lease. */
   private readonly leaseSecret = randomBytes(32);
 
   constructor(init: SwarmRegistryInit = {}) {
     this.maxFilesPerPeer = init.maxFilesPerPeer ?? DEFAULT_MAX_FILES_PER_PEER;
+    this.maxLeasesPerAddress = init.maxLeasesPerAddress ?? DEFAULT_MAX_LEASES_PER_ADDRESS;
   }
 
   get peerCount(): number {
@@ -88,12 +98,19 @@ export class SwarmRegistry {
 
   /** A peer bound to its connection: the caller unregisters it when the connection goes. */
   register(name: string, host: string, port: number): string {
-    return this.add(name, host, port, false, 0).peerId;
+    return this.add(name, host, port, undefined, 0).peerId;
   }
 
-  /** A peer with no connection of its own: it stays until UNREGISTER or until `expireLeases` finds it silent. */
-  registerLeased(name: string, host: string, port: number, nowMs = Date.now()): Lease {
-    const { peerId } = this.add(name, host, port, true, nowMs);
+  /**
+   * A peer with no connection of its own, registered from `fromAddress`: it stays until UNREGISTER or
+   * until `expireLeases` finds it silent.
+   */
+  registerLeased(name: string, host: string, port: number, fromAddress: string, nowMs = Date.now()): Lease {
+    const leases = this.leasesByAddress.get(fromAddress) ?? 0;
+    if (leases >= this.maxLeasesPerAddress)
+      throw new RegistryError('ERR_TOO_MANY_LEASES', `one address may hold at most ${this.maxLeasesPerAddress} leases`);
+    const { peerId } = this.add(name, host, port, fromAddress, nowMs);
+    this.leasesByAddress.set(fromAddress, leases + 1);
     return { peerId, key: this.leaseKey(peerId) };
   }
 
@@ -106,7 +123,7 @@ export class SwarmRegistry {
     const expected = Buffer.from(this.leaseKey(lease.peerId));
     const shown = Buffer.from(lease.key);
     const keyMatches = shown.length === expected.length && timingSafeEqual(shown, expected);
-    if (!peer?.leased || !keyMatches)
+    if (peer?.leasedFrom === undefined || !keyMatches)
       throw new RegistryError('ERR_UNKNOWN_PEER', 'no such leased peer (it expired, or the tracker restarted); register again');
     peer.renewedMs = nowMs;
     return { host: peer.host };
@@ -115,28 +132,28 @@ export class SwarmRegistry {
   /** Called on every request from a peer: a leased peer's lease starts again. */
   renew(peerId: string, nowMs = Date.now()): void {
     const peer = this.peers.get(peerId);
-    if (peer?.leased) peer.renewedMs = nowMs;
+    if (peer?.leasedFrom !== undefined) peer.renewedMs = nowMs;
   }
 
   isLeased(peerId: string): boolean {
-    return this.peers.get(peerId)?.leased ?? false;
+    return this.peers.get(peerId)?.leasedFrom !== undefined;
   }
 
   /** Unregisters every leased peer not renewed since `oldestAllowedMs`; returns their ids. */
   expireLeases(oldestAllowedMs: number): string[] {
     const expired: string[] = [];
     for (const peer of this.peers.values()) {
-      if (peer.leased && peer.renewedMs < oldestAllowedMs) expired.push(peer.peerId);
+      if (peer.leasedFrom !== undefined && peer.renewedMs < oldestAllowedMs) expired.push(peer.peerId);
     }
     for (const peerId of expired) this.unregister(peerId);
     return expired;
   }
 
-  private add(name: string, host: string, port: number, leased: boolean, renewedMs: number): PeerRecord {
+  private add(name: string, host: string, port: number, leasedFrom: string | undefined, renewedMs: number): PeerRecord {
     let peerId: string;
     do peerId = randomBytes(8).toString('hex');
     while (this.peers.has(peerId));
-    const peer: PeerRecord = { peerId, name, host, port, holdings: undefined, leased, renewedMs };
+    const peer: PeerRecord = { peerId, name, host, port, holdings: undefined, leasedFrom, renewedMs };
     this.peers.set(peerId, peer);
     return peer;
   }
@@ -150,6 +167,11 @@ export class SwarmRegistry {
     if (!peer) return;
     for (const fileId of peer.holdings?.keys() ?? []) this.dropHolder(fileId, peerId);
     this.peers.delete(peerId);
+    if (peer.leasedFrom !== undefined) {
+      const leases = (this.leasesByAddress.get(peer.leasedFrom) ?? 1) - 1;
+      if (leases > 0) this.leasesByAddress.set(peer.leasedFrom, leases);
+      else this.leasesByAddress.delete(peer.leasedFrom);
+    }
   }
 
   /** A peer holds every chunk of `manifest`. */

@@ -222,7 +222,9 @@ export class TrackerServer {
         }
         const host = message.body.host ?? connection.remoteAddress;
         const { name, port } = message.body;
-        const lease = message.body.lease ? this.registry.registerLeased(name, host, port) : undefined;
+        const lease = message.body.lease
+          ? this.registry.registerLeased(name, host, port, connection.remoteAddress)
+          : undefined;
         const peerId = lease?.peerId ?? this.registry.register(name, host, port);
         connection.peerId = peerId;
         this.logger.info('peer registered', { peerId, name, address: `${host}:${port}`, leased: lease !== undefined });

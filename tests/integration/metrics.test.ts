@@ -2,20 +2,12 @@
  * Prometheus metrics (issue 6): a real tracker and peers with --metrics-port, scraped over HTTP after
  * a download; the counters match what the control socket reported.
  */
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { freePort } from '../../src/shared/free-port';
 import { createSwarm } from '../helpers/local';
 import type { LoggedSwarm } from '../helpers/local';
 
 jest.setTimeout(60_000);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function scrape(port: number): Promise<Map<string, number>> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);

@@ -5,9 +5,8 @@
  * while parked, reopens the connection for its next request, and after the tracker is killed and
  * restarted registers anew and re-announces its files by itself.
  */
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../../src/shared/free-port';
 import { assertBuilt, createSwarm, dumpLogs, sha256File, waitFor } from '../helpers/local';
 import type { LoggedSwarm } from '../helpers/local';
 
@@ -18,13 +17,6 @@ const CHUNKS = 24;
 /** Long enough that a loaded machine does not stall a peer past the three heartbeats of a lease. */
 const HEARTBEAT_MS = 1_000;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function trackerGauges(metricsPort: number): Promise<{ connections: number; peers: number; expired: number }> {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
