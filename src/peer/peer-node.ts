@@ -27,6 +27,9 @@ import { PeerMetrics } from './peer-metrics';
 import { PeerServer } from './peer-server';
 import { parseHostPort, TrackerClient } from './tracker-client';
 
+/** How long a stopping peer tries to end its tracker lease (UNREGISTER) before it lets the lease run out. */
+const LEASE_END_ON_STOP_MS = 2_000;
+
 export interface PeerNodeInit {
   /** The directory this peer publishes from and downloads into. */
   dir: string;
@@ -171,8 +174,16 @@ export class PeerNode {
     this.started = false;
     for (const scheduler of this.schedulers) scheduler.removeAllListeners();
     if (this.haveTimer) clearTimeout(this.haveTimer);
-    // A bound registration ends with its connection; a lease would outlive us by three heartbeats.
-    if (this.init.trackerLease && this.tracker.wantsConnection) await this.tracker.disconnect().catch(() => undefined);
+    // A bound registration ends with its connection; a lease would outlive us by three heartbeats, so
+    // it is ended now, but a tracker that cannot be reached does not hold up the shutdown for long.
+    if (this.init.trackerLease && this.tracker.wantsConnection) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.tracker.disconnect().catch(() => undefined),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, LEASE_END_ON_STOP_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     this.tracker.close();
     for (const connection of this.connections.values()) void connection.then((c) => c.close(), () => undefined);
     await this.server.stop();
