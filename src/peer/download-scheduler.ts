@@ -518,11 +518,13 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.release(source, index);
     if (this.finished) return;
     const code = errorCode(error);
-    // ELSEWHERE: a super-seeder sends this chunk to another downloader; ask the others for it and this
-    // source again only when the next LOCATE refresh offers it.
-    if (code === 'ERR_NOT_HELD' || code === 'ERR_ELSEWHERE') this.removeHolding(source, index);
-    if (code === 'ERR_ELSEWHERE') this.claimedElsewhere.set(index, source);
-    else if (code === 'ERR_BUSY') source.retryAtMs = Date.now() + 100;
+    if (code === 'ERR_NOT_HELD') this.removeHolding(source, index);
+    else if (code === 'ERR_ELSEWHERE') {
+      // A super-seeder sends this chunk to another downloader: ask the others for it, this source again
+      // only when the next LOCATE refresh offers it, and meanwhile prefer chunks nobody has claimed.
+      this.removeHolding(source, index);
+      this.claimedElsewhere.set(index, source);
+    } else if (code === 'ERR_BUSY') source.retryAtMs = Date.now() + 100;
     else if (code === 'ERR_WRONG_CHUNK') this.strike(source, index);
     else if (code === 'ERR_REQUEST_TIMEOUT') {
       this.components.logger.warn('source timed out; moving its chunks elsewhere', { from: source.name, fromAddr: source.key, index });
