@@ -262,7 +262,35 @@ describe('faults (issue 5)', () => {
     expect(fetched + (done.keptChunks as number)).toBe(chunks);
   });
 
-  test.each(['a garbled sidecar', 'a partial file whose bytes were damaged'])(
+  test('a download resumes from a sidecar of the older format (manifest inside), and leaves no state behind', async () => {
+    const chunks = 64;
+    const sha = await publishSame(swarm, ['p1'], 'legacy.bin', chunks * CHUNK, 128 * 1024);
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+    await startDownload(swarm, 'dl', 'legacy.bin', 12);
+    await sleep(600);
+    await swarm.stopPeer('dl', 'SIGKILL');
+
+    const downloads = path.join(swarm.dir, 'dl', '.swarmlab', 'downloads');
+    const sidecarName = (await readdir(downloads)).find((name) => name.endsWith('.json'))!;
+    const fileId = sidecarName.slice(0, -'.json'.length);
+    const sidecar = JSON.parse(await readFile(path.join(downloads, sidecarName), 'utf8')) as Record<string, unknown>;
+    // The sidecar rewritten during a download holds the bitfield only; the manifest is written once.
+    expect(Object.keys(sidecar)).toEqual(['bitfield']);
+    const manifest = JSON.parse(await readFile(path.join(downloads, `${fileId}.manifest`), 'utf8')) as unknown;
+    await writeFile(path.join(downloads, sidecarName), JSON.stringify({ manifest, bitfield: sidecar.bitfield }));
+    await rm(path.join(downloads, `${fileId}.manifest`));
+
+    await swarm.startPeer('dl', { chunkSize: CHUNK });
+    await swarm.control('dl', 'connect');
+    const done = await swarm.control('dl', 'download', { name: 'legacy.bin' });
+    expect(done.keptChunks as number).toBeGreaterThan(0);
+    expect(done.verified).toBe(true);
+    expect(await sha256File(done.path as string)).toBe(sha);
+    expect(await readdir(downloads)).toEqual([]);
+  });
+
+  test.each(['a garbled sidecar', 'a garbled manifest file', 'a partial file whose bytes were damaged'])(
     'the downloading peer killed and restarted with %s: the new download re-verifies and finishes right',
     async (damage) => {
       const chunks = 48;
@@ -280,6 +308,8 @@ describe('faults (issue 5)', () => {
       expect(sidecar && part).toBeTruthy();
       if (damage === 'a garbled sidecar') {
         await writeFile(path.join(downloads, sidecar!), '{"manifest": {"name": "../../evil", "size": -1}, "bitfield": "////"}');
+      } else if (damage === 'a garbled manifest file') {
+        await writeFile(path.join(downloads, sidecar!.replace(/\.json$/, '.manifest')), '{"name": "../../evil", "size": -1}');
       } else {
         // Every byte of the partial file overwritten: nothing the sidecar claims still verifies.
         const handle = await open(path.join(downloads, part!), 'r+');
