@@ -46,6 +46,21 @@ async function publishSame(swarm: LocalSwarm, names: string[], file: string, siz
   return sha;
 }
 
+/**
+ * Publishes `file` from p1 (rate-limited), starts `dl` downloading it, lets `minChunks` arrive and the
+ * sidecar (flushed every 250 ms) record them, then kills `dl`. Returns the file's sha256 and dl's
+ * downloads directory, where the partial file and its state stay.
+ */
+async function downloadThenKill(swarm: LocalSwarm, file: string, chunks: number, minChunks: number): Promise<{ sha: string; downloads: string }> {
+  const sha = await publishSame(swarm, ['p1'], file, chunks * CHUNK, 128 * 1024);
+  await swarm.startPeer('dl', { chunkSize: CHUNK });
+  await swarm.control('dl', 'connect');
+  await startDownload(swarm, 'dl', file, minChunks);
+  await sleep(600);
+  await swarm.stopPeer('dl', 'SIGKILL');
+  return { sha, downloads: path.join(swarm.dir, 'dl', '.swarmlab', 'downloads') };
+}
+
 /** The tracker child's pid (LocalSwarm keeps it private; every child's pid is in its process handle). */
 async function trackerProcessPid(swarm: LocalSwarm): Promise<number> {
   const child = (swarm as unknown as { tracker?: { pid?: number } }).tracker;
@@ -263,15 +278,7 @@ describe('faults (issue 5)', () => {
   });
 
   test('a download resumes from a sidecar of the older format (manifest inside), and leaves no state behind', async () => {
-    const chunks = 64;
-    const sha = await publishSame(swarm, ['p1'], 'legacy.bin', chunks * CHUNK, 128 * 1024);
-    await swarm.startPeer('dl', { chunkSize: CHUNK });
-    await swarm.control('dl', 'connect');
-    await startDownload(swarm, 'dl', 'legacy.bin', 12);
-    await sleep(600);
-    await swarm.stopPeer('dl', 'SIGKILL');
-
-    const downloads = path.join(swarm.dir, 'dl', '.swarmlab', 'downloads');
+    const { sha, downloads } = await downloadThenKill(swarm, 'legacy.bin', 64, 12);
     const sidecarName = (await readdir(downloads)).find((name) => name.endsWith('.json'))!;
     const fileId = sidecarName.slice(0, -'.json'.length);
     const sidecar = JSON.parse(await readFile(path.join(downloads, sidecarName), 'utf8')) as Record<string, unknown>;
@@ -294,14 +301,7 @@ describe('faults (issue 5)', () => {
     'the downloading peer killed and restarted with %s: the new download re-verifies and finishes right',
     async (damage) => {
       const chunks = 48;
-      const sha = await publishSame(swarm, ['p1'], 'damaged.bin', chunks * CHUNK, 128 * 1024);
-      await swarm.startPeer('dl', { chunkSize: CHUNK });
-      await swarm.control('dl', 'connect');
-      await startDownload(swarm, 'dl', 'damaged.bin', 10);
-      await sleep(600);
-      await swarm.stopPeer('dl', 'SIGKILL');
-
-      const downloads = path.join(swarm.dir, 'dl', '.swarmlab', 'downloads');
+      const { sha, downloads } = await downloadThenKill(swarm, 'damaged.bin', chunks, 10);
       const entries = await readdir(downloads);
       const sidecar = entries.find((name) => name.endsWith('.json'));
       const part = entries.find((name) => name.endsWith('.part'));
