@@ -161,6 +161,8 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
           }
           if (sha256Hex(buffer.subarray(0, length)) === manifest.chunks[index]) file.bitfield.set(index);
         }
+        // beginDownload recorded an empty bitfield: record what verified before anything else happens.
+        if (file.bitfield.count > 0) await this.flushSidecar(fileId);
         resumed.push({ file, kept: file.bitfield.count });
       } catch (error) {
         this.logger.warn('ignoring an unreadable download sidecar', {
