@@ -5,4 +5,4 @@ export * from './frame-encoder';
 export * from './frame-decoder';
 export * from './manifest';
 export * from './bitfield';
-export { compileAllSchemas, validateBody, validateManifest, FILE_NAME_PATTERN } from './schemas';
+export { compileSchemas, validateBody, validateManifest, FILE_NAME_PATTERN } from './schemas';

@@ -1,6 +1,6 @@
 /**
- * JSON Schemas for every JSON body, each compiled once (ajv): on first use, or all at once by
- * `compileAllSchemas` when a long-running process starts. The decoder rejects any body
+ * JSON Schemas for every JSON body, each compiled once (ajv): on first use, or ahead of it by
+ * `compileSchemas` when a long-running process starts. The decoder rejects any body
  * that does not match with InvalidBodyError, so handlers only ever see well-typed messages.
  */
 import Ajv from 'ajv';
@@ -149,14 +149,13 @@ function validatorOf(type: JsonMessageType): ValidateFunction | undefined {
 
 /** Validates a JSON body for `type`; returns a one-line reason when it does not match. */
 /**
- * Compiles every schema now. A peer or tracker calls it at start: compiled lazily, the schemas of a
- * download's first messages (HELLO, INTERESTED, BITFIELD, PEERS, ...) cost each downloader a burst of
- * CPU at the moment its download starts, which in a swarm of processes on a few cores is when every
- * downloader starts at once.
+ * Compiles the schemas of `types` now. A peer calls it at start for the messages it receives:
+ * compiled lazily, the schemas of a download's first messages (HELLO, INTERESTED, BITFIELD, PEERS,
+ * ...) cost each downloader a burst of CPU at the moment its download starts, which in a swarm of
+ * processes on a few cores is when every downloader starts at once.
  */
-export function compileAllSchemas(): void {
-  for (const type of Object.keys(schemas)) validatorOf(Number(type) as JsonMessageType);
-  manifestValidatorOnce ??= ajv.compile(manifestSchema);
+export function compileSchemas(types: readonly JsonMessageType[]): void {
+  for (const type of types) validatorOf(type);
 }
 
 export function validateBody(type: JsonMessageType, body: unknown): string | undefined {
