@@ -68,7 +68,7 @@ export const DEFAULT_MAX_FILES_PER_PEER = 10_000;
 export const DEFAULT_MAX_LEASES_PER_ADDRESS = 1024;
 const LEASE_KEY_HEX_CHARS = 32;
 
-/** A leased registration's identity, as REGISTERED hands it out and RESUME shows it back. */
+/** A leased registration's identity, as REGISTERED hands it out and REGISTER `resume` shows it back. */
 export interface Lease {
   peerId: string;
   key: string;
