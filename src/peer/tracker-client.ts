@@ -184,7 +184,7 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
 
   /** The registered connection for a request, reopened when parked. */
   private live(): Promise<FramedConnection> {
-    if (!this.wanted) return Promise.reject(new PeerError('ERR_NOT_CONNECTED', 'not connected to a tracker (use c to connect)'));
+    if (!this.wanted) return Promise.reject(this.notLive());
     this.lastRequestMs = Date.now();
     const connection = this.connection;
     if (connection && !connection.isClosed && this.currentPeerId !== undefined) return Promise.resolve(connection);
@@ -192,7 +192,7 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
       this.reopening ??= this.unpark().finally(() => (this.reopening = undefined));
       return this.reopening;
     }
-    return Promise.reject(new PeerError('ERR_TRACKER_UNAVAILABLE', 'the tracker is unreachable right now; reconnecting'));
+    return Promise.reject(this.notLive());
   }
 
   /** First connection, and every reconnection after a loss: always ends with `registered`. */
@@ -219,12 +219,12 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
   private async unpark(): Promise<FramedConnection> {
     try {
       await this.renewing;
-      if (!this.parked) throw this.notParkedAnyMore();
+      if (!this.parked) throw this.notLive();
       const connection = await this.open();
       const registration = await this.registerOn(connection);
       if (!this.parked) {
         connection.close();
-        throw this.notParkedAnyMore();
+        throw this.notLive();
       }
       this.parked = false;
       this.adopt(connection, registration);
@@ -237,8 +237,8 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     }
   }
 
-  /** Why a reopening stopped: the user disconnected, or the lease was lost meanwhile (reconnecting). */
-  private notParkedAnyMore(): PeerError {
+  /** Why no request can go now: the user is not connected, or the link is down (reconnecting). */
+  private notLive(): PeerError {
     return this.wanted
       ? new PeerError('ERR_TRACKER_UNAVAILABLE', 'the tracker is unreachable right now; reconnecting')
       : new PeerError('ERR_NOT_CONNECTED', 'not connected to a tracker (use c to connect)');
