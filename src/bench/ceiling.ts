@@ -1,13 +1,16 @@
 /**
  * What this machine can do with no protocol at all: raw TCP between two processes on 127.0.0.1 with
  * 1 MiB writes, and SHA-256 on one core over chunk-sized buffers. A verified download can go no faster
- * than the slower of the two, so every transfer ratio in the bench is against `limitMBps`.
+ * than the slower of the two, so every transfer ratio in the bench is against `limitMBps`. Beside it,
+ * the CPU floor (cpu-floor.ts): what those steps, and the file's writes and reads, cost on all cores.
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { SwarmlabError } from '../shared/errors';
+import { cpuFloor, machineCores, measureFileCpuSPerGB } from './cpu-floor';
+import { procCpuSeconds } from './footprint';
 import { BYTES_PER_MB, MIB } from './types';
 import type { CeilingResult } from './types';
 
@@ -36,14 +39,20 @@ const socket = net.connect(port, '127.0.0.1', () => {
 socket.on('error', (e) => { process.stderr.write(e.message + '\\n'); process.exit(1); });
 `;
 
-/** Receives `totalBytes` from a child process over loopback; returns MB/s from the first byte to the last. */
-export async function measureTcpMBps(totalBytes: number): Promise<number> {
+export interface TcpMeasurement {
+  MBps: number;
+  /** CPU seconds per GB of both ends together (sender and receiver), from the connection to the last byte; null off Linux. */
+  cpuSPerGB: number | null;
+}
+
+/** Receives `totalBytes` from a child process over loopback: MB/s from the first byte to the last, and the CPU it took. */
+export async function measureTcpMBps(totalBytes: number): Promise<TcpMeasurement> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const child = spawn(process.execPath, ['-e', SENDER_SCRIPT, String(port), String(totalBytes)], { stdio: 'ignore' });
   try {
-    return await new Promise<number>((resolve, reject) => {
+    return await new Promise<TcpMeasurement>((resolve, reject) => {
       const timer = setTimeout(
         () =>
           reject(
@@ -57,13 +66,23 @@ export async function measureTcpMBps(totalBytes: number): Promise<number> {
       server.once('connection', (socket) => {
         let received = 0;
         let startNs = 0n;
+        // The sender has booted by now: its CPU from here on is the sending alone.
+        const receiverCpu = process.cpuUsage();
+        const senderCpu = procCpuSeconds(child.pid);
         socket.on('data', (data: Buffer) => {
           if (startNs === 0n) startNs = process.hrtime.bigint();
           received += data.length;
           if (received < totalBytes) return;
           const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+          const receiverS = cpuSeconds(process.cpuUsage(receiverCpu));
+          socket.pause();
           clearTimeout(timer);
-          resolve(totalBytes / BYTES_PER_MB / seconds);
+          void Promise.all([senderCpu, procCpuSeconds(child.pid)]).then(([before, after]) =>
+            resolve({
+              MBps: totalBytes / BYTES_PER_MB / seconds,
+              cpuSPerGB: before === null || after === null ? null : ((after - before + receiverS) * 1e9) / totalBytes,
+            }),
+          );
         });
       });
     });
@@ -89,14 +108,24 @@ export function measureSha256MBps(totalBytes: number): number {
   return (count * SHA_CHUNK_BYTES) / BYTES_PER_MB / seconds;
 }
 
-export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: number }): Promise<CeilingResult> {
-  const tcpMBps = await measureTcpMBps(init.tcpBytes);
+function cpuSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
+}
+
+export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: number; fileBytes: number }): Promise<CeilingResult> {
+  const tcp = await measureTcpMBps(init.tcpBytes);
   const sha256MBps = measureSha256MBps(init.sha256Bytes);
+  const file = measureFileCpuSPerGB(init.fileBytes);
   return {
-    tcpMBps,
+    tcpMBps: tcp.MBps,
     sha256MBps,
-    limitMBps: Math.min(tcpMBps, sha256MBps),
+    limitMBps: Math.min(tcp.MBps, sha256MBps),
     tcpBytes: init.tcpBytes,
     sha256Bytes: init.sha256Bytes,
+    // SHA-256 runs on one thread with nothing to wait for: its CPU per GB is its time per GB.
+    cpuFloor:
+      tcp.cpuSPerGB === null
+        ? null
+        : cpuFloor({ tcp: tcp.cpuSPerGB, sha256: 1000 / sha256MBps, fileWrite: file.write, fileRead: file.read }, machineCores()),
   };
 }

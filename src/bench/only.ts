@@ -42,7 +42,7 @@ export async function measureOnly(
   let pair: PairResult | undefined;
   if (only.has('pair') && ceiling) {
     step('pair');
-    pair = await runPair({ cliPath: options.cliPath, limitMBps: ceiling.limitMBps, fileBytes: sizes.pairBytes });
+    pair = await runPair({ cliPath: options.cliPath, limitMBps: ceiling.limitMBps, cpuFloor: ceiling.cpuFloor, fileBytes: sizes.pairBytes });
     result['pair'] = pair;
     verified &&= pair.verified;
   }
@@ -52,6 +52,7 @@ export async function measureOnly(
     demo = await runDemoTopology({
       cliPath: options.cliPath,
       limitMBps: ceiling.limitMBps,
+      cpuFloor: ceiling.cpuFloor,
       fileBytes: sizes.demoBytes,
     });
     result['demo'] = demo;

@@ -13,12 +13,14 @@ import {
   transferResult,
 } from './transfer';
 import { BYTES_PER_MB } from './types';
-import type { DemoResult, PairResult } from './types';
+import type { CpuFloorResult, DemoResult, PairResult } from './types';
 
 export interface TransferBenchInit {
   cliPath: string;
   fileBytes: number;
   limitMBps: number;
+  /** The ceiling's CPU floor, if measured: each result's `ofCpuFloor` is against it. */
+  cpuFloor: CpuFloorResult | null;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -33,7 +35,7 @@ export async function runPair(init: TransferBenchInit): Promise<PairResult> {
     // VmHWM is the process's peak RSS so far: read it before the process goes away.
     const peak = await procStatusBytes(swarm.peer('leech-1').process.pid, 'VmHWM');
     return {
-      ...transferResult(download, init.limitMBps),
+      ...transferResult(download, init.limitMBps, init.cpuFloor?.pairMBps ?? null),
       leecherPeakRssMB: peak === null ? null : peak / BYTES_PER_MB,
       cpuCores,
     };
@@ -53,7 +55,10 @@ export async function runDemoTopology(init: TransferBenchInit): Promise<DemoResu
       ['leech-1', 'leech-2'].map((name) => timedDownload(swarm, name, sha256, startedAtMs)),
     );
     const cpuCores = await meter.stop();
-    return { leechers: downloads.map((download) => transferResult(download, init.limitMBps)), cpuCores };
+    return {
+      leechers: downloads.map((download) => transferResult(download, init.limitMBps, init.cpuFloor?.demoLeecherMBps ?? null)),
+      cpuCores,
+    };
   } finally {
     await stopBenchSwarm(swarm);
   }

@@ -3,7 +3,7 @@
  * Targets are the ones in issue 4; a row's verdict compares the figure with its target.
  */
 import { table } from '../cli/format';
-import type { BenchResult, DistributionResult, TrackerLoadResult } from './types';
+import type { BenchResult, CpuFloorResult, DistributionResult, TrackerLoadResult, TransferResult } from './types';
 
 export const TARGETS = {
   pairRatio: 0.6,
@@ -54,10 +54,18 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       limitMBps: round(ceiling.limitMBps),
       tcpBytes: ceiling.tcpBytes,
       sha256Bytes: ceiling.sha256Bytes,
+      cpuFloor: ceiling.cpuFloor && {
+        cores: ceiling.cpuFloor.cores,
+        cpuSPerGB: roundAll(ceiling.cpuFloor.cpuSPerGB),
+        sha256Passes: ceiling.cpuFloor.sha256Passes,
+        pairMBps: round(ceiling.cpuFloor.pairMBps),
+        demoLeecherMBps: round(ceiling.cpuFloor.demoLeecherMBps),
+      },
     },
     pair: {
       MBps: round(pair.MBps),
       ratio: round(pair.ratio),
+      ofCpuFloor: round(pair.ofCpuFloor),
       bytes: pair.bytes,
       wallS: round(pair.wallS),
       schedulerS: round(pair.schedulerS),
@@ -68,6 +76,7 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       leechers: demo.leechers.map((l) => ({
         MBps: round(l.MBps),
         ratio: round(l.ratio),
+        ofCpuFloor: round(l.ofCpuFloor),
         bytes: l.bytes,
         wallS: round(l.wallS),
         schedulerS: round(l.schedulerS),
@@ -133,6 +142,23 @@ function cpuSummary(cores: Record<string, number | null>): string {
     .join(', ');
 }
 
+/** "0.19 of limit (0.55 of CPU floor)": the target is against the limit, the floor says what this machine allows. */
+function transferRatio(transfer: TransferResult): string {
+  const floor = transfer.ofCpuFloor === null ? '' : ` (${fixed(transfer.ofCpuFloor, 2)} of CPU floor)`;
+  return `${fixed(transfer.ratio, 2)} of limit${floor}`;
+}
+
+function cpuFloorRow(floor: CpuFloorResult): Array<string | number> {
+  const { tcp, sha256, fileWrite, fileRead } = floor.cpuSPerGB;
+  return [
+    'ceiling',
+    `CPU floor on ${floor.cores} cores: TCP ${fixed(tcp, 2)} + SHA-256 ${floor.sha256Passes} x ${fixed(sha256, 2)} + write ${fixed(fileWrite, 2)} + read ${fixed(fileRead, 2)} CPU-s/GB`,
+    `${fixed(floor.pairMBps)} MB/s pair, ${fixed(floor.demoLeecherMBps)} per demo leecher`,
+    '',
+    '',
+  ];
+}
+
 function mib(bytes: number): string {
   return `${Math.round(bytes / (1024 * 1024))} MiB`;
 }
@@ -144,11 +170,12 @@ export function benchTable(result: BenchResult): string {
     ['ceiling', `raw TCP, 1 MiB writes (${mib(ceiling.tcpBytes)})`, `${fixed(ceiling.tcpMBps)} MB/s`, '', ''],
     ['ceiling', 'SHA-256, one core', `${fixed(ceiling.sha256MBps)} MB/s`, '', ''],
     ['ceiling', 'limit = min(tcp, sha256)', `${fixed(ceiling.limitMBps)} MB/s`, '', ''],
+    ...(ceiling.cpuFloor ? [cpuFloorRow(ceiling.cpuFloor)] : []),
     [
       'pair',
       `1 seeder -> 1 leecher, ${mib(pair.bytes)}${pair.verified ? '' : ' NOT VERIFIED'}`,
       `${fixed(pair.MBps)} MB/s (${fixed(pair.wallS, 2)} s)`,
-      `${fixed(pair.ratio, 2)} of limit`,
+      transferRatio(pair),
       `>= ${TARGETS.pairRatio} ${verdict(pair.ratio >= TARGETS.pairRatio)}`,
     ],
     ['pair', 'CPU during the download, in cores', cpuSummary(pair.cpuCores), '', ''],
@@ -156,7 +183,7 @@ export function benchTable(result: BenchResult): string {
       'demo',
       `2 seeders, 2 leechers: leecher ${i + 1}${l.verified ? '' : ' NOT VERIFIED'}`,
       `${fixed(l.MBps)} MB/s (${fixed(l.wallS, 2)} s)`,
-      `${fixed(l.ratio, 2)} of limit`,
+      transferRatio(l),
       `>= ${TARGETS.demoRatio} ${verdict(l.ratio >= TARGETS.demoRatio)}`,
     ]),
     ['demo', 'CPU while both downloads ran, in cores', cpuSummary(demo.cpuCores), '', ''],

@@ -147,7 +147,7 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
 
   step('ceiling');
   const ceiling = await ceilingSection(sizes);
-  const transfer = { cliPath: options.cliPath, limitMBps: ceiling.limitMBps };
+  const transfer = { cliPath: options.cliPath, limitMBps: ceiling.limitMBps, cpuFloor: ceiling.cpuFloor };
 
   step('pair');
   let pairEnv: NodeJS.ProcessEnv | undefined;

@@ -17,7 +17,7 @@ import type {
 } from './types';
 
 export function ceilingSection(sizes: BenchSizes): Promise<CeilingResult> {
-  return measureCeiling({ tcpBytes: sizes.tcpBytes, sha256Bytes: sizes.sha256Bytes });
+  return measureCeiling({ tcpBytes: sizes.tcpBytes, sha256Bytes: sizes.sha256Bytes, fileBytes: sizes.pairBytes });
 }
 
 /** The swarm distribution for every N of the run, one after another; `step` announces each. */

@@ -101,11 +101,13 @@ export async function timedDownload(
   };
 }
 
-export function transferResult(download: TimedDownload, limitMBps: number): TransferResult {
+/** `floorMBps`: the CPU floor of the download's topology (pair or demo leecher), if measured. */
+export function transferResult(download: TimedDownload, limitMBps: number, floorMBps: number | null): TransferResult {
   const MBps = download.bytes / BYTES_PER_MB / download.wallS;
   return {
     MBps,
     ratio: MBps / limitMBps,
+    ofCpuFloor: floorMBps === null ? null : MBps / floorMBps,
     bytes: download.bytes,
     wallS: download.wallS,
     schedulerS: download.schedulerS,

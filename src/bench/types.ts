@@ -18,11 +18,27 @@ export interface CeilingResult {
   limitMBps: number;
   tcpBytes: number;
   sha256Bytes: number;
+  /** What the steps of a verified pair cost on all cores (cpu-floor.ts); null where /proc is missing. */
+  cpuFloor: CpuFloorResult | null;
+}
+
+export interface CpuFloorResult {
+  cores: number;
+  /** CPU seconds per GB (10^9 bytes) of each step, and of a whole verified transfer (`total`). */
+  cpuSPerGB: { tcp: number; sha256: number; fileWrite: number; fileRead: number; total: number };
+  /** SHA-256 passes a received byte gets (`total` counts `sha256` this many times). */
+  sha256Passes: number;
+  /** A pair with every core busy doing those steps and nothing else. */
+  pairMBps: number;
+  /** Each of the demo topology's two leechers, likewise. */
+  demoLeecherMBps: number;
 }
 
 export interface TransferResult {
   MBps: number;
   ratio: number;
+  /** MBps over the CPU floor of its topology (ceiling.cpuFloor); null without one. */
+  ofCpuFloor: number | null;
   bytes: number;
   /** Wall clock around the control `download` call, including the peer's final whole-file hash. */
   wallS: number;

@@ -36,8 +36,19 @@ describe('swarmlab bench --quick --json', () => {
     expect(lines.some((line) => line.startsWith('pair'))).toBe(true);
     const json = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
     expect(json).toMatchObject({
-      ceiling: { tcpMBps: number, sha256MBps: number, limitMBps: number },
-      pair: { MBps: number, ratio: number, verified: true },
+      ceiling: {
+        tcpMBps: number,
+        sha256MBps: number,
+        limitMBps: number,
+        // Linux has /proc, so the floor is measured here.
+        cpuFloor: {
+          cores: number,
+          cpuSPerGB: { tcp: number, sha256: number, fileWrite: number, fileRead: number, total: number },
+          pairMBps: number,
+          demoLeecherMBps: number,
+        },
+      },
+      pair: { MBps: number, ratio: number, ofCpuFloor: number, verified: true },
       demo: {
         leechers: [
           { MBps: number, ratio: number, verified: true },

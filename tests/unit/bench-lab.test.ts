@@ -86,10 +86,11 @@ describe('benchJson swarmLab', () => {
     const base = { lab: null } as unknown as BenchResult;
     const stub = {
       ...base,
-      ceiling: { tcpMBps: 1, sha256MBps: 1, limitMBps: 1, tcpBytes: 1, sha256Bytes: 1 },
+      ceiling: { tcpMBps: 1, sha256MBps: 1, limitMBps: 1, tcpBytes: 1, sha256Bytes: 1, cpuFloor: null },
       pair: {
         MBps: 1,
         ratio: 1,
+        ofCpuFloor: null,
         bytes: 1,
         wallS: 1,
         schedulerS: 1,

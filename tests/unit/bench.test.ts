@@ -2,6 +2,7 @@
  * The pure parts of `swarmlab bench`: the swarm's theoretical minimum, the load generator's frame
  * counter, /proc parsing and the JSON report's shape.
  */
+import { cpuFloor } from '../../src/bench/cpu-floor';
 import { FrameCounter } from '../../src/bench/tracker-load';
 import { parseProcStat, parseProcStatus } from '../../src/bench/footprint';
 import { benchJson, benchTable } from '../../src/bench/report';
@@ -19,6 +20,16 @@ describe('minimumDistributionS', () => {
   it('is bound by the swarm when leechers upload slowly', () => {
     // N·F/(u_s + N·u) = 10·10/(10 + 10·1) = 5 > F/u_s = 1
     expect(minimumDistributionS(10, 10, 10, 1)).toBeCloseTo(5);
+  });
+});
+
+describe('cpuFloor', () => {
+  it('spreads the steps of a verified transfer, SHA-256 twice, over every core', () => {
+    // 1 + 2·0.5 + 0.3 + 0.2 = 2.5 CPU-s per GB; 2 cores give 2 CPU-s per second: 0.8 GB/s.
+    const floor = cpuFloor({ tcp: 1, sha256: 0.5, fileWrite: 0.3, fileRead: 0.2 }, 2);
+    expect(floor.cpuSPerGB.total).toBeCloseTo(2.5);
+    expect(floor.pairMBps).toBeCloseTo(800);
+    expect(floor.demoLeecherMBps).toBeCloseTo(400);
   });
 });
 
@@ -71,10 +82,17 @@ describe('parseProcStatus', () => {
 });
 
 describe('benchJson', () => {
-  const transfer = { MBps: 100, ratio: 0.5, bytes: 64 * MIB, wallS: 0.67, schedulerS: 0.6, verified: true };
+  const transfer = { MBps: 100, ratio: 0.5, ofCpuFloor: 0.25, bytes: 64 * MIB, wallS: 0.67, schedulerS: 0.6, verified: true };
   const result: BenchResult = {
     quick: true,
-    ceiling: { tcpMBps: 2000, sha256MBps: 200, limitMBps: 200, tcpBytes: MIB, sha256Bytes: MIB },
+    ceiling: {
+      tcpMBps: 2000,
+      sha256MBps: 200,
+      limitMBps: 200,
+      tcpBytes: MIB,
+      sha256Bytes: MIB,
+      cpuFloor: cpuFloor({ tcp: 1, sha256: 0.5, fileWrite: 0.3, fileRead: 0.2 }, 2),
+    },
     pair: { ...transfer, leecherPeakRssMB: 90, cpuCores: { 'seed-1': 0.4, 'leech-1': 0.9 } },
     demo: { leechers: [transfer, transfer], cpuCores: {} },
     swarm: [
@@ -113,8 +131,13 @@ describe('benchJson', () => {
 
   it('has the shape of issue 4, with null for what was not measured', () => {
     const json = JSON.parse(JSON.stringify(benchJson(result))) as Record<string, Record<string, unknown>>;
-    expect(json['ceiling']).toMatchObject({ tcpMBps: 2000, sha256MBps: 200, limitMBps: 200 });
-    expect(json['pair']).toMatchObject({ MBps: 100, ratio: 0.5 });
+    expect(json['ceiling']).toMatchObject({
+      tcpMBps: 2000,
+      sha256MBps: 200,
+      limitMBps: 200,
+      cpuFloor: { cores: 2, pairMBps: 800, demoLeecherMBps: 400, sha256Passes: 2 },
+    });
+    expect(json['pair']).toMatchObject({ MBps: 100, ratio: 0.5, ofCpuFloor: 0.25 });
     expect(json['demo']!['leechers']).toHaveLength(2);
     expect(json['swarm']).toEqual([expect.objectContaining({ n: 8, measuredS: 1.1, minimumS: 1, ratio: 1.1 })]);
     expect(json['tracker']).toMatchObject({ lookupsPerS: 1000, bytesPerPeer: null, bytesPerConnectedPeer: 2000 });
@@ -126,5 +149,17 @@ describe('benchJson', () => {
     const lines = benchTable(result).split('\n');
     expect(lines.filter((line) => line.startsWith('demo') && line.includes(': leecher'))).toHaveLength(2);
     expect(lines.filter((line) => line.startsWith('swarm') && line.includes('leechers'))).toHaveLength(1);
+  });
+
+  it('shows the CPU floor and each transfer against it', () => {
+    const lines = benchTable(result).split('\n');
+    expect(lines.find((line) => line.includes('CPU floor on 2 cores'))).toContain('800.0 MB/s pair, 400.0 per demo leecher');
+    expect(lines.find((line) => line.startsWith('pair') && line.includes('1 leecher'))).toContain('0.50 of limit (0.25 of CPU floor)');
+  });
+
+  it('leaves the floor out where it was not measured', () => {
+    const withoutFloor: BenchResult = { ...result, ceiling: { ...result.ceiling, cpuFloor: null } };
+    expect(benchJson(withoutFloor)['ceiling']).toMatchObject({ cpuFloor: null });
+    expect(benchTable(withoutFloor)).not.toContain('CPU floor on');
   });
 });
