@@ -36,9 +36,10 @@ function cpuSecondsOf(work: () => void): number {
 /**
  * CPU seconds per GB to write `totalBytes` into a new file and read them back, 256 KiB at a time. The
  * read comes straight from the page cache, as a seeder's reads of a file it just wrote or hashed do.
+ * The file lives in a new folder inside `parent`, removed before returning.
  */
-export function measureFileCpuSPerGB(totalBytes: number): { write: number; read: number } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'swarmlab-bench-io-'));
+export function measureFileCpuSPerGB(totalBytes: number, parent = tmpdir()): { write: number; read: number } {
+  const dir = mkdtempSync(path.join(parent, 'swarmlab-bench-io-'));
   const file = path.join(dir, 'floor.bin');
   const block = Buffer.alloc(FILE_IO_BYTES, 0x5a);
   const count = Math.max(1, Math.floor(totalBytes / FILE_IO_BYTES));

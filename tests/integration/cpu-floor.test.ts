@@ -12,23 +12,17 @@ const MIB = 1024 * 1024;
 
 describe('measureFileCpuSPerGB', () => {
   let scratch: string;
-  let savedTmpdir: string | undefined;
 
   beforeEach(() => {
-    // A private TMPDIR (os.tmpdir() reads it on every call), so the listing below sees only this test.
-    savedTmpdir = process.env['TMPDIR'];
     scratch = mkdtempSync(path.join(tmpdir(), 'swarmlab-floor-test-'));
-    process.env['TMPDIR'] = scratch;
   });
 
   afterEach(() => {
-    if (savedTmpdir === undefined) delete process.env['TMPDIR'];
-    else process.env['TMPDIR'] = savedTmpdir;
     rmSync(scratch, { recursive: true, force: true });
   });
 
   it('prices writing and reading a file, then deletes it', () => {
-    const cost = measureFileCpuSPerGB(32 * MIB);
+    const cost = measureFileCpuSPerGB(32 * MIB, scratch);
     expect(cost.write).toBeGreaterThan(0);
     expect(cost.read).toBeGreaterThan(0);
     expect(readdirSync(scratch)).toEqual([]);
