@@ -11,7 +11,8 @@
  * - SHA-256, twice: each chunk's check and the whole-file digest;
  * - writing the file into the page cache, and the seeder reading it back, 256 KiB at a time.
  * The floor leaves out everything a real peer adds (framing, the event loop, threads handing chunks to
- * each other, GC), so it is an upper bound: a download at 0.6 of it is near what this machine can do.
+ * each other, GC) and prices each step alone on an idle core, so no real download reaches it; the bench
+ * reports each transfer's share of it (`ofCpuFloor`) beside its share of the limit.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
