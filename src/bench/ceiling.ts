@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { SwarmlabError } from '../shared/errors';
 import { cpuFloor, machineCores, measureFileCpuSPerGB } from './cpu-floor';
-import { procCpuSeconds } from './footprint';
+import { cpuUsageSeconds, procCpuSeconds } from './footprint';
 import { BYTES_PER_MB, MIB } from './types';
 import type { CeilingResult } from './types';
 
@@ -74,7 +74,7 @@ export async function measureTcpMBps(totalBytes: number): Promise<TcpMeasurement
           received += data.length;
           if (received < totalBytes) return;
           const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
-          const receiverS = cpuSeconds(process.cpuUsage(receiverCpu));
+          const receiverS = cpuUsageSeconds(process.cpuUsage(receiverCpu));
           socket.pause();
           clearTimeout(timer);
           void Promise.all([senderCpu, procCpuSeconds(child.pid)]).then(([before, after]) =>
@@ -106,10 +106,6 @@ export function measureSha256MBps(totalBytes: number): number {
       .digest();
   const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
   return (count * SHA_CHUNK_BYTES) / BYTES_PER_MB / seconds;
-}
-
-function cpuSeconds(usage: NodeJS.CpuUsage): number {
-  return (usage.user + usage.system) / 1e6;
 }
 
 export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: number; fileBytes: number }): Promise<CeilingResult> {

@@ -17,6 +17,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
+import { cpuUsageSeconds } from './footprint';
 import type { CpuFloorResult } from './types';
 
 /** The peers' default chunk size: files are written and read one chunk at a time. */
@@ -30,8 +31,7 @@ export const SHA256_PASSES = 2;
 function cpuSecondsOf(work: () => void): number {
   const before = process.cpuUsage();
   work();
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1e6;
+  return cpuUsageSeconds(process.cpuUsage(before));
 }
 
 /**

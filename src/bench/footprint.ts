@@ -27,6 +27,11 @@ export function parseProcStatus(status: string, field: string): number | null {
   return match ? Number(match[1]) * 1024 : null;
 }
 
+/** CPU seconds (user + system) in a `process.cpuUsage()` reading or difference. */
+export function cpuUsageSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
+}
+
 /** CPU seconds (user + system, every thread) a process has used so far; null when it cannot be read. */
 export async function procCpuSeconds(pid: number | undefined): Promise<number | null> {
   if (pid === undefined) return null;

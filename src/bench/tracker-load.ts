@@ -38,7 +38,7 @@ import type { Manifest } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
 import { createLogger } from '../shared/logger';
-import { procCpuSeconds } from './footprint';
+import { cpuUsageSeconds, procCpuSeconds } from './footprint';
 import { registerTeardown } from './teardown';
 import type { TrackerLoadResult } from './types';
 
@@ -167,7 +167,7 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
         trackerCpuBefore === null || trackerCpuAfter === null
           ? null
           : (trackerCpuAfter - trackerCpuBefore) / locates.seconds,
-      generatorCpuCores: (generatorCpu.user + generatorCpu.system) / 1e6 / locates.seconds,
+      generatorCpuCores: cpuUsageSeconds(generatorCpu) / locates.seconds,
     };
   } finally {
     unregister();
