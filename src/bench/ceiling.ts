@@ -7,17 +7,19 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_CHUNK_BYTES } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
-import { cpuFloor, machineCores, measureFileCpuSPerGB } from './cpu-floor';
+import { cpuFloor, measureFileCpuSPerGB } from './cpu-floor';
 import { cpuUsageSeconds, procCpuSeconds } from './footprint';
-import { BYTES_PER_MB, MIB } from './types';
+import { BYTES_PER_GB, BYTES_PER_MB, MIB } from './types';
 import type { CeilingResult } from './types';
 
 const TCP_WRITE_BYTES = MIB;
 const TCP_TIMEOUT_MS = 120_000;
 /** The peer verifies one chunk at a time; hash the same way (a fresh digest per default-size chunk). */
-const SHA_CHUNK_BYTES = 256 * 1024;
+const SHA_CHUNK_BYTES = DEFAULT_CHUNK_BYTES;
 
 /** The sender: connects to the port in argv[1] and writes argv[2] bytes in 1 MiB writes, honouring backpressure. */
 const SENDER_SCRIPT = `
@@ -80,7 +82,7 @@ export async function measureTcpMBps(totalBytes: number): Promise<TcpMeasurement
           void Promise.all([senderCpu, procCpuSeconds(child.pid)]).then(([before, after]) =>
             resolve({
               MBps: totalBytes / BYTES_PER_MB / seconds,
-              cpuSPerGB: before === null || after === null ? null : ((after - before + receiverS) * 1e9) / totalBytes,
+              cpuSPerGB: before === null || after === null ? null : ((after - before + receiverS) * BYTES_PER_GB) / totalBytes,
             }),
           );
         });
@@ -122,6 +124,6 @@ export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: numb
     cpuFloor:
       tcp.cpuSPerGB === null
         ? null
-        : cpuFloor({ tcp: tcp.cpuSPerGB, sha256: 1000 / sha256MBps, fileWrite: file.write, fileRead: file.read }, machineCores()),
+        : cpuFloor({ tcp: tcp.cpuSPerGB, sha256: BYTES_PER_GB / BYTES_PER_MB / sha256MBps, fileWrite: file.write, fileRead: file.read }, availableParallelism()),
   };
 }

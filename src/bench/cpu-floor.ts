@@ -15,14 +15,15 @@
  * reports each transfer's share of it (`ofCpuFloor`) beside its share of the limit.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEFAULT_CHUNK_BYTES } from '../protocol';
 import { cpuUsageSeconds } from './footprint';
+import { BYTES_PER_GB, BYTES_PER_MB } from './types';
 import type { CpuFloorResult } from './types';
 
-/** The peers' default chunk size: files are written and read one chunk at a time. */
-const FILE_IO_BYTES = 256 * 1024;
-const BYTES_PER_GB = 1e9;
+/** Files are written and read one chunk of the peers' default size at a time. */
+const FILE_IO_BYTES = DEFAULT_CHUNK_BYTES;
 
 /** SHA-256 passes of every received byte: the chunk's check and the whole-file digest (the download's `sha256`). */
 export const SHA256_PASSES = 2;
@@ -70,7 +71,7 @@ function writeAll(fd: number, block: Buffer, position: number): void {
 /** The floor from the measured steps: all cores busy with nothing else. */
 export function cpuFloor(steps: { tcp: number; sha256: number; fileWrite: number; fileRead: number }, cores: number): CpuFloorResult {
   const perGB = steps.tcp + SHA256_PASSES * steps.sha256 + steps.fileWrite + steps.fileRead;
-  const pairMBps = (cores * BYTES_PER_GB) / perGB / 1e6;
+  const pairMBps = (cores * BYTES_PER_GB) / perGB / BYTES_PER_MB;
   return {
     cores,
     cpuSPerGB: { ...steps, total: perGB },
@@ -80,8 +81,4 @@ export function cpuFloor(steps: { tcp: number; sha256: number; fileWrite: number
     // steps whichever peer sends it.
     demoLeecherMBps: pairMBps / 2,
   };
-}
-
-export function machineCores(): number {
-  return availableParallelism();
 }

@@ -150,4 +150,5 @@ export interface BenchResult {
 
 /** Bytes per MB in every rate this bench prints (decimal, like iperf and aria2). */
 export const BYTES_PER_MB = 1e6;
+export const BYTES_PER_GB = 1e9;
 export const MIB = 1024 * 1024;
