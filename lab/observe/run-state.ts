@@ -95,8 +95,6 @@ export interface RunChange {
   holdings: Set<string>;
   /** A chunk its downloader did not hold before (a transfer event). */
   newChunk?: { holding: string; index: number };
-  /** A new pair of peers exchanging chunks (by edgeKey). */
-  newEdge?: string;
   /** A `node` event for a node already known: the state it had before. */
   stateBefore?: NodeState;
 }
@@ -224,7 +222,6 @@ function applyTransfer(state: RunState, event: EventOf<'transfer'>, change: RunC
   if (edge === undefined) {
     edge = { from: event.from, to: event.to, chunks: 0 };
     state.edges.set(key, edge);
-    change.newEdge = key;
   }
   edge.chunks += 1;
 }

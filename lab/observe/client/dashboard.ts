@@ -7,29 +7,15 @@
  * set with textContent or as attribute values, never parsed as HTML.
  */
 import type { RunEvent } from '../run-events';
-import { applyRunEvent, createRunState, edgeKey, type Holding, type RunState } from '../run-state';
+import { applyRunEvent, createRunState, edgeKey, type EventOf, type Holding, type RunState } from '../run-state';
 import { byId, setText } from './dom';
 import { formatBytes, formatClock, formatRate } from './format';
 import { renderGraph, type EdgeView } from './graph';
 import { timelineEntry, type TimelineEntry } from './timeline';
 
-const PALETTE = [
-  '#1e88e5',
-  '#e53935',
-  '#43a047',
-  '#8e24aa',
-  '#fb8c00',
-  '#00897b',
-  '#6d4c41',
-  '#3949ab',
-  '#c0ca33',
-  '#d81b60',
-  '#00acc1',
-  '#5e35b1',
-  '#7cb342',
-  '#f4511e',
-  '#546e7a',
-];
+// prettier-ignore
+const PALETTE = ['#1e88e5', '#e53935', '#43a047', '#8e24aa', '#fb8c00', '#00897b', '#6d4c41', '#3949ab',
+  '#c0ca33', '#d81b60', '#00acc1', '#5e35b1', '#7cb342', '#f4511e', '#546e7a'];
 /** A map of more chunks groups them, so the DOM stays small. */
 const MAX_CELLS = 1024;
 /** Rates are bytes over the last 5 s. */
@@ -39,7 +25,7 @@ const REPORTED_RATE_MS = 2000;
 const RECENT_TRANSFERS = 40;
 const TIMELINE_LIMIT = 300;
 
-type TransferEvent = Extract<RunEvent, { type: 'transfer' }>;
+type TransferEvent = EventOf<'transfer'>;
 
 /** A chunk map as drawn: its element, its cells, and the chunks not painted yet. */
 interface MapView {
@@ -80,8 +66,10 @@ export class Dashboard {
     const nodeCount = this.state.nodes.size;
     const change = applyRunEvent(this.state, event);
     if (change === undefined) return; // a replayed duplicate
-    for (const name of change.nodes) this.colorOf(name);
-    for (const name of change.nodes) this.dirty.nodes.add(name);
+    for (const name of change.nodes) {
+      this.colorOf(name); // colours follow the order nodes appear in
+      this.dirty.nodes.add(name);
+    }
     for (const key of change.holdings) this.dirty.maps.add(key);
     if (change.newChunk !== undefined) this.mapView(change.newChunk.holding).changed.push(change.newChunk.index);
     if (this.state.nodes.size !== nodeCount || event.type === 'node') this.dirty.graph = true;
@@ -101,8 +89,8 @@ export class Dashboard {
     this.schedule();
   }
 
-  /** Redraws the graph (its size follows the window's). */
-  resize(): void {
+  /** Redraws the graph on the next frame (after a resize, or to let its edges cool down). */
+  redrawGraph(): void {
     this.dirty.graph = true;
     this.schedule();
   }
@@ -401,7 +389,7 @@ export class Dashboard {
     // Edges cool down even when nothing new arrives.
     let anyHot = false;
     for (const view of this.edges.values()) if (view.el?.classList.contains('hot')) anyHot = true;
-    if (anyHot) this.resize();
+    if (anyHot) this.redrawGraph();
     if (this.state.startedAt && !this.state.end)
       byId(this.doc, 'elapsed').textContent = formatClock(now - this.state.startedAt);
   }

@@ -40,6 +40,6 @@ function connect(dashboard: Dashboard): void {
 }
 
 const dashboard = new Dashboard(document);
-window.addEventListener('resize', () => dashboard.resize());
+window.addEventListener('resize', () => dashboard.redrawGraph());
 setInterval(() => dashboard.tickRates(), TICK_MS);
 connect(dashboard);
