@@ -16,6 +16,25 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's browser script: its own program (DOM, no Node), and no Node module may creep in.
+    files: ['lab/observe/client/**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: './lab/observe/client/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      'no-console': 'error',
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*', '../*', '!../run-events', '!../run-state'], message: 'browser code' }] },
+      ],
+    },
+  },
+  {
+    // What the browser bundle takes from lab/observe: the event types and the reducer, which import nothing else.
+    files: ['lab/observe/run-events.ts', 'lab/observe/run-state.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['node:*', '../*'] }] },
+  },
+  {
     files: ['src/**/*.ts'],
     ignores: ['src/cli/**'],
     rules: { 'no-console': 'error' },

@@ -1,7 +1,13 @@
 // Bundles the CLI (tracker, peer, ctl, demo, bench) and the lab controller with esbuild.
 // The CLI bundle is self-contained so the images need nothing but `node`; the lab bundle keeps
 // dockerode external because its ssh2 dependency carries optional native code.
+// The dashboard's browser script (lab/observe/client/) is bundled first: the lab bundle carries its text
+// (the page inlines it), and dist/dashboard-client.js serves the page when the lab runs from source.
+import { mkdir, writeFile } from 'node:fs/promises';
+
 import { build } from 'esbuild';
+
+const DASHBOARD_CLIENT_OUT = 'dist/dashboard-client.js';
 
 const common = {
   bundle: true,
@@ -12,6 +18,20 @@ const common = {
   logLevel: 'warning',
   legalComments: 'none',
 };
+
+const client = await build({
+  entryPoints: ['lab/observe/client/main.ts'],
+  bundle: true,
+  platform: 'browser',
+  target: 'es2020',
+  format: 'iife',
+  logLevel: 'warning',
+  legalComments: 'none',
+  write: false,
+});
+const clientJs = client.outputFiles[0].text;
+await mkdir('dist', { recursive: true });
+await writeFile(DASHBOARD_CLIENT_OUT, clientJs);
 
 await Promise.all([
   build({
@@ -26,5 +46,6 @@ await Promise.all([
     outfile: 'dist/lab.js',
     banner: { js: '#!/usr/bin/env node' },
     external: ['dockerode', 'testcontainers', 'yaml'],
+    define: { DASHBOARD_CLIENT_JS: JSON.stringify(clientJs) },
   }),
 ]);

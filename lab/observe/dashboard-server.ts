@@ -16,7 +16,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { DASHBOARD_HTML } from './dashboard-page';
+import { dashboardHtml } from './dashboard-page';
 import type { RunEvent, RunRecorder } from './run-events';
 
 /** The only address the dashboard listens on. */
@@ -218,7 +218,7 @@ export class DashboardServer {
     switch (url.pathname) {
       case '/':
       case '/index.html':
-        this.send(response, 200, 'text/html; charset=utf-8', DASHBOARD_HTML, request.method === 'HEAD');
+        this.send(response, 200, 'text/html; charset=utf-8', dashboardHtml(), request.method === 'HEAD');
         return;
       case '/state.json':
         this.send(

@@ -8,21 +8,15 @@
 import type { DownloadReport } from '../print';
 import type { ScenarioReport, StepReport } from '../scenario-runner';
 import type { NodeState, RunEvent } from './run-events';
+import { foldRunEvents, holdingKey, type EventOf, type Lane, type RunState } from './run-state';
 
-type EventOf<T extends RunEvent['type']> = Extract<RunEvent, { type: T }>;
+export type { Lane } from './run-state';
 
 /** One verified chunk received (its `transfer` event), placed on its downloader's lane of the timeline. */
 export type TransferPoint = Omit<EventOf<'transfer'>, 'type' | 'at'> & {
   /** Index into `ReportData.lanes`. */
   lane: number;
 };
-
-/** One downloader of one file: a lane of the timeline and a line of the progress plot. */
-export interface Lane {
-  peer: string;
-  file: string;
-  chunks: number;
-}
 
 export interface ProgressPoint {
   t: number;
@@ -146,33 +140,9 @@ export function minimumDistributionMs(
   return 1000 * Math.max(fileBytes / seederUploadBps, (n * fileBytes) / swarmBps);
 }
 
-function laneKey(peer: string, file: string): string {
-  return `${peer}\u0000${file}`;
-}
-
 /** Downloader lanes in order of first appearance (transfer, progress or download event). */
 export function downloadLanes(events: readonly RunEvent[]): Lane[] {
-  const lanes = new Map<string, Lane>();
-  for (const event of events) {
-    let peer: string;
-    let chunks = 0;
-    if (event.type === 'transfer') {
-      peer = event.to;
-      chunks = event.chunks;
-    } else if (event.type === 'progress') {
-      peer = event.peer;
-      chunks = event.chunks;
-    } else if (event.type === 'download') {
-      peer = event.peer;
-    } else {
-      continue;
-    }
-    const key = laneKey(peer, event.file);
-    const lane = lanes.get(key);
-    if (lane === undefined) lanes.set(key, { peer, file: event.file, chunks });
-    else lane.chunks = Math.max(lane.chunks, chunks);
-  }
-  return [...lanes.values()];
+  return [...foldRunEvents(events).lanes.values()];
 }
 
 /** Every `transfer` event as one point, on its downloader's lane. */
@@ -180,7 +150,7 @@ export function transferPoints(
   events: readonly RunEvent[],
   lanes: readonly Lane[] = downloadLanes(events),
 ): TransferPoint[] {
-  const laneOf = new Map(lanes.map((lane, i) => [laneKey(lane.peer, lane.file), i]));
+  const laneOf = new Map(lanes.map((lane, i) => [holdingKey(lane.peer, lane.file), i]));
   const points: TransferPoint[] = [];
   for (const event of events) {
     if (event.type !== 'transfer') continue;
@@ -194,7 +164,7 @@ export function transferPoints(
       to: event.to,
       bytes: event.bytes,
       ...(event.ms === undefined ? {} : { ms: event.ms }),
-      lane: laneOf.get(laneKey(event.to, event.file)) ?? 0,
+      lane: laneOf.get(holdingKey(event.to, event.file)) ?? 0,
     });
   }
   return points;
@@ -402,33 +372,25 @@ export function timeMarks(events: readonly RunEvent[], report: Pick<ScenarioRepo
   return marks.sort((a, b) => a.t - b.t);
 }
 
-/** Every node as last seen, with its last upload and download limits. */
+/**
+ * Every node a `node` or `rate` event described, as last seen, with its last known address and its last
+ * upload and download limits.
+ */
 export function reportNodes(events: readonly RunEvent[]): ReportNode[] {
-  const nodes = new Map<string, ReportNode>();
-  for (const event of events) {
-    if (event.type === 'node') {
-      const known = nodes.get(event.name);
-      nodes.set(event.name, {
-        ...known,
-        name: event.name,
-        role: event.role,
-        state: event.state,
-        ...(event.ip === undefined ? (known?.ip === undefined ? {} : { ip: known.ip }) : { ip: event.ip }),
-      });
-    } else if (event.type === 'rate') {
-      const node = nodes.get(event.peer) ?? { name: event.peer, role: 'peer', state: 'running' };
-      if (event.uploadBps !== undefined) {
-        if (event.uploadBps === null) delete node.uploadBps;
-        else node.uploadBps = event.uploadBps;
-      }
-      if (event.downloadBps !== undefined) {
-        if (event.downloadBps === null) delete node.downloadBps;
-        else node.downloadBps = event.downloadBps;
-      }
-      nodes.set(event.peer, node);
-    }
-  }
-  return [...nodes.values()];
+  return nodesOf(foldRunEvents(events));
+}
+
+function nodesOf(state: RunState): ReportNode[] {
+  return [...state.nodes.values()]
+    .filter((node) => !node.mentionedOnly)
+    .map((node) => ({
+      name: node.name,
+      role: node.role,
+      ...(node.lastIp === undefined ? {} : { ip: node.lastIp }),
+      state: node.state,
+      ...(node.uploadBps === undefined ? {} : { uploadBps: node.uploadBps }),
+      ...(node.downloadBps === undefined ? {} : { downloadBps: node.downloadBps }),
+    }));
 }
 
 /** Share of the window's span left blank before its first point of interest. */
@@ -471,7 +433,8 @@ export function deriveReportData(
 ): ReportData {
   const runEvent = events.find((e): e is EventOf<'run'> => e.type === 'run');
   const endEvent = events.find((e): e is EventOf<'end'> => e.type === 'end');
-  const lanes = downloadLanes(events);
+  const state = foldRunEvents(events);
+  const lanes = [...state.lanes.values()];
   const minimums = minimumTimes(events, lanes);
   const marks = timeMarks(events, report);
   const originT = runEvent?.t ?? 0;
@@ -486,7 +449,7 @@ export function deriveReportData(
     originT,
     ...window,
     scenarioMs: report.ms,
-    nodes: reportNodes(events),
+    nodes: nodesOf(state),
     lanes,
     transfers: transferPoints(events, lanes),
     progress: progressSeries(events, lanes),

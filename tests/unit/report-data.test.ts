@@ -230,6 +230,16 @@ describe('reportNodes', () => {
   });
 });
 
+describe('reportNodes, nodes only named by events', () => {
+  it('lists no peer that only a transfer names (a peer outside the lab is not one of its nodes)', () => {
+    const events = eventsOf([
+      [0, { type: 'node', name: 'peer-1', role: 'peer', ip: '10.0.0.3', state: 'running' }],
+      [1, { type: 'transfer', file: 'f', index: 0, chunks: 1, from: 'outsider', to: 'peer-1', bytes: 1 }],
+    ]);
+    expect(reportNodes(events).map((node) => node.name)).toEqual(['peer-1']);
+  });
+});
+
 describe('plotWindow', () => {
   it('starts a little before the first download and ends at the last event or minimum line', () => {
     const events = ratedRun();
