@@ -260,7 +260,6 @@ async function exited(child: ChildProcess, timeoutMs: number, what: string): Pro
   if (code !== 0) throw new SwarmlabError('ERR_BENCH_ARIA2', `${what} exited with code ${code}: ${stderr.trim()}`);
 }
 
-
 async function killAndWait(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));

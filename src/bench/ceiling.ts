@@ -82,7 +82,8 @@ export async function measureTcpMBps(totalBytes: number): Promise<TcpMeasurement
           void Promise.all([senderCpu, procCpuSeconds(child.pid)]).then(([before, after]) =>
             resolve({
               MBps: totalBytes / BYTES_PER_MB / seconds,
-              cpuSPerGB: before === null || after === null ? null : ((after - before + receiverS) * BYTES_PER_GB) / totalBytes,
+              cpuSPerGB:
+                before === null || after === null ? null : ((after - before + receiverS) * BYTES_PER_GB) / totalBytes,
             }),
           );
         });
@@ -110,7 +111,11 @@ export function measureSha256MBps(totalBytes: number): number {
   return (count * SHA_CHUNK_BYTES) / BYTES_PER_MB / seconds;
 }
 
-export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: number; fileBytes: number }): Promise<CeilingResult> {
+export async function measureCeiling(init: {
+  tcpBytes: number;
+  sha256Bytes: number;
+  fileBytes: number;
+}): Promise<CeilingResult> {
   const tcp = await measureTcpMBps(init.tcpBytes);
   const sha256MBps = measureSha256MBps(init.sha256Bytes);
   const file = measureFileCpuSPerGB(init.fileBytes);
@@ -124,6 +129,14 @@ export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: numb
     cpuFloor:
       tcp.cpuSPerGB === null
         ? null
-        : cpuFloor({ tcp: tcp.cpuSPerGB, sha256: BYTES_PER_GB / BYTES_PER_MB / sha256MBps, fileWrite: file.write, fileRead: file.read }, availableParallelism()),
+        : cpuFloor(
+            {
+              tcp: tcp.cpuSPerGB,
+              sha256: BYTES_PER_GB / BYTES_PER_MB / sha256MBps,
+              fileWrite: file.write,
+              fileRead: file.read,
+            },
+            availableParallelism(),
+          ),
   };
 }

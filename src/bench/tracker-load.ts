@@ -114,7 +114,8 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
           port: 1 + (i % 65_535),
           ...(leased ? { lease: true } : {}),
         });
-        if (answer.type !== MessageType.Registered) throw new SwarmlabError('ERR_BENCH_REGISTER', `load peer ${i} was refused`);
+        if (answer.type !== MessageType.Registered)
+          throw new SwarmlabError('ERR_BENCH_REGISTER', `load peer ${i} was refused`);
         if (leased) connection.close();
         else peers.push(connection);
       });
