@@ -15,6 +15,7 @@ import { cpuFloor, measureFileCpuSPerGB } from './cpu-floor';
 import { cpuUsageSeconds, procCpuSeconds } from './footprint';
 import { BYTES_PER_GB, BYTES_PER_MB, MIB } from './types';
 import type { CeilingResult } from './types';
+import { BenchErrorCode } from './errors';
 
 const TCP_WRITE_BYTES = MIB;
 const TCP_TIMEOUT_MS = 120_000;
@@ -58,12 +59,12 @@ export async function measureTcpMBps(totalBytes: number): Promise<TcpMeasurement
       const timer = setTimeout(
         () =>
           reject(
-            new SwarmlabError('ERR_BENCH_TIMEOUT', `raw TCP did not move ${totalBytes} bytes in ${TCP_TIMEOUT_MS} ms`),
+            new SwarmlabError(BenchErrorCode.Timeout, `raw TCP did not move ${totalBytes} bytes in ${TCP_TIMEOUT_MS} ms`),
           ),
         TCP_TIMEOUT_MS,
       );
       child.once('exit', (code) => {
-        if (code !== 0) reject(new SwarmlabError('ERR_BENCH_SENDER', `the TCP sender exited with code ${code}`));
+        if (code !== 0) reject(new SwarmlabError(BenchErrorCode.Sender, `the TCP sender exited with code ${code}`));
       });
       server.once('connection', (socket) => {
         let received = 0;
