@@ -24,6 +24,7 @@ import { generateFile } from '../shared/generate';
 import { registerTeardown } from './teardown';
 import { BYTES_PER_MB } from './types';
 import type { BittorrentResult } from './types';
+import { BenchErrorCode } from './errors';
 
 export const BITTORRENT_TOOLS = ['aria2c', 'mktorrent', 'opentracker'] as const;
 const FILE_NAME = 'swarmlab-bench.bin';
@@ -200,7 +201,7 @@ function start(children: Set<ChildProcess>, command: string, args: string[]): Ch
 async function readInfoHash(torrent: string): Promise<string> {
   const { stdout } = await execFileAsync('aria2c', ['-S', torrent]);
   const match = /Info Hash:\s*([0-9a-f]{40})/i.exec(stdout);
-  if (!match?.[1]) throw new SwarmlabError('ERR_BENCH_TORRENT', 'aria2c -S printed no info hash');
+  if (!match?.[1]) throw new SwarmlabError(BenchErrorCode.Torrent, 'aria2c -S printed no info hash');
   return match[1].toLowerCase();
 }
 
@@ -216,7 +217,7 @@ async function waitForScrape(
   const deadline = Date.now() + TRACKER_WAIT_MS;
   for (;;) {
     if (tracker.exitCode !== null)
-      throw new SwarmlabError('ERR_BENCH_TRACKER', `opentracker exited with code ${tracker.exitCode}`);
+      throw new SwarmlabError(BenchErrorCode.Tracker, `opentracker exited with code ${tracker.exitCode}`);
     try {
       const response = await fetch(`http://127.0.0.1:${port}/scrape?info_hash=${hashParam}`, {
         signal: AbortSignal.timeout(1_000),
@@ -229,7 +230,7 @@ async function waitForScrape(
     }
     if (Date.now() > deadline)
       throw new SwarmlabError(
-        'ERR_BENCH_TRACKER',
+        BenchErrorCode.Tracker,
         `opentracker did not report ${atLeast} ${field} in ${TRACKER_WAIT_MS / 1000} s`,
       );
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -239,13 +240,13 @@ async function waitForScrape(
 async function exited(child: ChildProcess, timeoutMs: number, what: string): Promise<void> {
   if (child.exitCode !== null) {
     if (child.exitCode === 0) return;
-    throw new SwarmlabError('ERR_BENCH_ARIA2', `${what} exited with code ${child.exitCode}`);
+    throw new SwarmlabError(BenchErrorCode.Aria2, `${what} exited with code ${child.exitCode}`);
   }
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2_000)));
   const code = await new Promise<number | null>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new SwarmlabError('ERR_BENCH_TIMEOUT', `${what} did not finish in ${timeoutMs / 1000} s`)),
+      () => reject(new SwarmlabError(BenchErrorCode.Timeout, `${what} did not finish in ${timeoutMs / 1000} s`)),
       timeoutMs,
     );
     child.once('error', (error) => {
@@ -257,9 +258,8 @@ async function exited(child: ChildProcess, timeoutMs: number, what: string): Pro
       resolve(exitCode);
     });
   });
-  if (code !== 0) throw new SwarmlabError('ERR_BENCH_ARIA2', `${what} exited with code ${code}: ${stderr.trim()}`);
+  if (code !== 0) throw new SwarmlabError(BenchErrorCode.Aria2, `${what} exited with code ${code}: ${stderr.trim()}`);
 }
-
 
 async function killAndWait(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

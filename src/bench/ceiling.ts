@@ -15,6 +15,7 @@ import { cpuFloor, measureFileCpuSPerGB } from './cpu-floor';
 import { cpuUsageSeconds, procCpuSeconds } from './footprint';
 import { BYTES_PER_GB, BYTES_PER_MB, MIB } from './types';
 import type { CeilingResult } from './types';
+import { BenchErrorCode } from './errors';
 
 const TCP_WRITE_BYTES = MIB;
 const TCP_TIMEOUT_MS = 120_000;
@@ -58,12 +59,12 @@ export async function measureTcpMBps(totalBytes: number): Promise<TcpMeasurement
       const timer = setTimeout(
         () =>
           reject(
-            new SwarmlabError('ERR_BENCH_TIMEOUT', `raw TCP did not move ${totalBytes} bytes in ${TCP_TIMEOUT_MS} ms`),
+            new SwarmlabError(BenchErrorCode.Timeout, `raw TCP did not move ${totalBytes} bytes in ${TCP_TIMEOUT_MS} ms`),
           ),
         TCP_TIMEOUT_MS,
       );
       child.once('exit', (code) => {
-        if (code !== 0) reject(new SwarmlabError('ERR_BENCH_SENDER', `the TCP sender exited with code ${code}`));
+        if (code !== 0) reject(new SwarmlabError(BenchErrorCode.Sender, `the TCP sender exited with code ${code}`));
       });
       server.once('connection', (socket) => {
         let received = 0;
@@ -82,7 +83,8 @@ export async function measureTcpMBps(totalBytes: number): Promise<TcpMeasurement
           void Promise.all([senderCpu, procCpuSeconds(child.pid)]).then(([before, after]) =>
             resolve({
               MBps: totalBytes / BYTES_PER_MB / seconds,
-              cpuSPerGB: before === null || after === null ? null : ((after - before + receiverS) * BYTES_PER_GB) / totalBytes,
+              cpuSPerGB:
+                before === null || after === null ? null : ((after - before + receiverS) * BYTES_PER_GB) / totalBytes,
             }),
           );
         });
@@ -110,7 +112,11 @@ export function measureSha256MBps(totalBytes: number): number {
   return (count * SHA_CHUNK_BYTES) / BYTES_PER_MB / seconds;
 }
 
-export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: number; fileBytes: number }): Promise<CeilingResult> {
+export async function measureCeiling(init: {
+  tcpBytes: number;
+  sha256Bytes: number;
+  fileBytes: number;
+}): Promise<CeilingResult> {
   const tcp = await measureTcpMBps(init.tcpBytes);
   const sha256MBps = measureSha256MBps(init.sha256Bytes);
   const file = measureFileCpuSPerGB(init.fileBytes);
@@ -124,6 +130,14 @@ export async function measureCeiling(init: { tcpBytes: number; sha256Bytes: numb
     cpuFloor:
       tcp.cpuSPerGB === null
         ? null
-        : cpuFloor({ tcp: tcp.cpuSPerGB, sha256: BYTES_PER_GB / BYTES_PER_MB / sha256MBps, fileWrite: file.write, fileRead: file.read }, availableParallelism()),
+        : cpuFloor(
+            {
+              tcp: tcp.cpuSPerGB,
+              sha256: BYTES_PER_GB / BYTES_PER_MB / sha256MBps,
+              fileWrite: file.write,
+              fileRead: file.read,
+            },
+            availableParallelism(),
+          ),
   };
 }

@@ -65,11 +65,14 @@ export function measureFileCpuSPerGB(totalBytes: number, parent = tmpdir()): { w
 }
 
 function writeAll(fd: number, block: Buffer, position: number): void {
-  for (let done = 0; done < block.length; ) done += writeSync(fd, block, done, block.length - done, position + done);
+  for (let done = 0; done < block.length;) done += writeSync(fd, block, done, block.length - done, position + done);
 }
 
 /** The floor from the measured steps: all cores busy with nothing else. */
-export function cpuFloor(steps: { tcp: number; sha256: number; fileWrite: number; fileRead: number }, cores: number): CpuFloorResult {
+export function cpuFloor(
+  steps: { tcp: number; sha256: number; fileWrite: number; fileRead: number },
+  cores: number,
+): CpuFloorResult {
   const perGB = steps.tcp + SHA256_PASSES * steps.sha256 + steps.fileWrite + steps.fileRead;
   const pairMBps = (cores * BYTES_PER_GB) / perGB / BYTES_PER_MB;
   return {

@@ -14,6 +14,7 @@ import { SwarmlabError } from '../shared/errors';
 import { distributionTiming, minimumDistributionS } from './swarm';
 import { registerTeardown } from './teardown';
 import type { LabSwarmRunResult } from './types';
+import { BenchErrorCode } from './errors';
 
 export const LAB_SEEDER = 'peer-1';
 export const LAB_BENCH_FILE = 'swarmlab-bench.bin';
@@ -93,12 +94,12 @@ export function labSwarmScenario(init: LabSwarmBenchInit & { name: string }): Re
  */
 export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS: number): LabSwarmRunResult {
   if (!report.ok) {
-    throw new SwarmlabError('ERR_BENCH_LAB', `the lab run failed: ${report.error?.message ?? 'unknown error'}`);
+    throw new SwarmlabError(BenchErrorCode.Lab, `the lab run failed: ${report.error?.message ?? 'unknown error'}`);
   }
   const step = report.steps.find((s) => s.action === 'download');
   const finished = report.downloads.map((d) => d.finishedAtMs).filter((ms): ms is number => ms !== undefined);
   if (step === undefined || report.downloads.length !== init.n || finished.length !== init.n) {
-    throw new SwarmlabError('ERR_BENCH_LAB', `the lab report has ${report.downloads.length} of ${init.n} downloads`);
+    throw new SwarmlabError(BenchErrorCode.Lab, `the lab report has ${report.downloads.length} of ${init.n} downloads`);
   }
   const measuredS = (Math.max(...finished) - step.startedAtMs) / 1000;
   const fileChunks = Math.ceil(init.fileBytes / LAB_CHUNK_BYTES);
@@ -119,7 +120,7 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
 export async function runLabSwarmDistribution(init: LabSwarmBenchInit): Promise<LabSwarmRunResult> {
   const labPath = labBundlePath(init.cliPath);
   if (!existsSync(labPath)) {
-    throw new SwarmlabError('ERR_BENCH_LAB', `${labPath} is missing: build it with npm run build`);
+    throw new SwarmlabError(BenchErrorCode.Lab, `${labPath} is missing: build it with npm run build`);
   }
   const run = init.run ?? `benchlab-n${init.n}-${process.pid}`;
   const dir = await mkdtemp(join(tmpdir(), 'swarmlab-benchlab-'));
@@ -134,7 +135,7 @@ export async function runLabSwarmDistribution(init: LabSwarmBenchInit): Promise<
     try {
       report = JSON.parse(lastLine) as LabReport;
     } catch {
-      throw new SwarmlabError('ERR_BENCH_LAB', `the lab printed no report (last line: ${lastLine.slice(0, 200)})`);
+      throw new SwarmlabError(BenchErrorCode.Lab, `the lab printed no report (last line: ${lastLine.slice(0, 200)})`);
     }
     return labSwarmResult(init, report, runS);
   } finally {

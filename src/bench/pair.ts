@@ -56,7 +56,9 @@ export async function runDemoTopology(init: TransferBenchInit): Promise<DemoResu
     );
     const cpuCores = await meter.stop();
     return {
-      leechers: downloads.map((download) => transferResult(download, init.limitMBps, init.cpuFloor?.demoLeecherMBps ?? null)),
+      leechers: downloads.map((download) =>
+        transferResult(download, init.limitMBps, init.cpuFloor?.demoLeecherMBps ?? null),
+      ),
       cpuCores,
     };
   } finally {

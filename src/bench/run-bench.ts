@@ -1,44 +1,20 @@
 /**
- * `swarmlab bench [--json] [--quick] [--lab] [--profile DIR] [--only SECTION,...]`: every measurement of
- * issue 4 in one run, one after the other so they do not compete for the cores. Progress goes to
+ * `swarmlab bench [--json] [--quick] [--lab] [--profile DIR] [--only SECTION,...]`: every measurement
+ * in one run (measure.ts), one after the other so they do not compete for the cores. Progress goes to
  * stderr; the table, and with --json one JSON object as the last line, go to stdout. `--only` runs
  * some sections (ceiling, pair, demo, swarm, tracker, bittorrent) and prints their raw results as one
  * JSON object: a quick way to measure one thing while working on it.
  */
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { err, out } from '../cli/output';
-import { errorMessage } from '../shared/errors';
-import { BENCH_SECTIONS, measureOnly, parseSections } from './only';
-import { measureFootprint } from './footprint';
-import { runLabSwarmDistribution } from './lab-swarm';
-import { runDemoTopology, runPair } from './pair';
-import { cpuProfileEnv } from './profile';
+import { measure } from './measure';
+import type { Measured } from './measure';
 import { benchJson, benchTable } from './report';
-import { bittorrentSection, ceilingSection, swarmSection, trackerSection } from './sections';
+import { BENCH_SECTIONS, parseSections } from './sections';
+import type { MeasureSection } from './sections';
 import { runTeardowns } from './teardown';
 import { MIB } from './types';
-import type { BenchResult } from './types';
-
-export interface BenchSizes {
-  tcpBytes: number;
-  sha256Bytes: number;
-  pairBytes: number;
-  demoBytes: number;
-  swarmNs: number[];
-  swarmFileBytes: number;
-  swarmUploadBytesPerS: number;
-  trackerPeers: number;
-  trackerFiles: number;
-  trackerRequests: number;
-  trackerConnections: number;
-  trackerWindow: number;
-  /** `--lab`: leechers per run, file and upload limit of the container runs. */
-  labSwarmNs: number[];
-  labSwarmFileBytes: number;
-  labSwarmUploadBytesPerS: number;
-}
+import type { BenchResult, BenchSizes } from './types';
 
 export const FULL_SIZES: BenchSizes = {
   tcpBytes: 2048 * MIB,
@@ -118,82 +94,35 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
   const interrupted = (): void => void runTeardowns().then(() => process.exit(130));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
+  const json = values.json === true;
+  const lab = values.lab === true || labLeechers !== undefined;
+  // A whole run measures everything (the lab only when asked); `--only` the sections it names.
+  const sections = new Set<MeasureSection>(only ?? [...BENCH_SECTIONS, 'footprint', ...(lab ? ['lab' as const] : [])]);
+  const benchInit = { cliPath: init.cliPath, ...(values.profile ? { profileDir: values.profile } : {}) };
   try {
-    if (only) return await measureOnly(sizes, only, { cliPath: init.cliPath, quick });
-    return await measureAll(sizes, {
-      cliPath: init.cliPath,
-      quick,
-      json: values.json === true,
-      lab: values.lab === true || labLeechers !== undefined,
-      ...(values.profile ? { profile: values.profile } : {}),
-    });
+    const { results, verified } = await measure(sizes, sections, benchInit);
+    if (only) {
+      // `--only` prints the raw results as they were measured: a quick look while working on one thing.
+      out(JSON.stringify({ quick, only: [...only], ...results }));
+    } else {
+      const result = wholeRun(quick, lab, results);
+      out(benchTable(result));
+      if (json) out(JSON.stringify(benchJson(result)));
+    }
+    return verified ? 0 : 1;
   } finally {
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
   }
 }
 
-interface BenchOptions {
-  cliPath: string;
-  quick: boolean;
-  json: boolean;
-  lab: boolean;
-  profile?: string;
-}
-
-async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<number> {
-  const startMs = performance.now();
-  const step = (what: string): void => err(`bench: ${what} (${((performance.now() - startMs) / 1000).toFixed(1)} s)`);
-
-  step('ceiling');
-  const ceiling = await ceilingSection(sizes);
-  const transfer = { cliPath: options.cliPath, limitMBps: ceiling.limitMBps, cpuFloor: ceiling.cpuFloor };
-
-  step('pair');
-  let pairEnv: NodeJS.ProcessEnv | undefined;
-  if (options.profile) {
-    const profileDir = resolve(options.profile);
-    await mkdir(profileDir, { recursive: true });
-    pairEnv = await cpuProfileEnv(profileDir);
-    err(`bench: CPU profiles of the pair's processes go to ${profileDir}`);
-  }
-  const pair = await runPair({ ...transfer, fileBytes: sizes.pairBytes, ...(pairEnv ? { env: pairEnv } : {}) });
-
-  step('demo topology');
-  const demo = await runDemoTopology({ ...transfer, fileBytes: sizes.demoBytes });
-
-  const swarm = await swarmSection(sizes, options.cliPath, step);
-
-  step('tracker');
-  const tracker = await trackerSection(sizes, options.cliPath);
-
-  step('footprint and bittorrent');
-  const footprint = await measureFootprint(pair.leecherPeakRssMB);
-  const bittorrent = await bittorrentSection(sizes, pair, demo);
-
-  let lab: BenchResult['lab'] = null;
-  const swarmLab = [];
-  if (options.lab) {
-    try {
-      for (const n of sizes.labSwarmNs) {
-        step(`swarm distribution in lab containers, N = ${n}`);
-        swarmLab.push(
-          await runLabSwarmDistribution({
-            cliPath: options.cliPath,
-            n,
-            fileBytes: sizes.labSwarmFileBytes,
-            uploadBytesPerS: sizes.labSwarmUploadBytesPerS,
-          }),
-        );
-      }
-    } catch (error) {
-      lab = { note: `--lab: ${errorMessage(error)}` };
-      err(`bench: ${lab.note}`);
-    }
-  }
-
-  const result: BenchResult = {
-    quick: options.quick,
+/** The report of a whole run, which measured every section. */
+function wholeRun(quick: boolean, lab: boolean, results: Measured): BenchResult {
+  const { ceiling, pair, demo, swarm, tracker, footprint, bittorrent, swarmLab, totalS } = results;
+  if (!ceiling || !pair || !demo || !swarm || !tracker || !footprint || !bittorrent)
+    throw new Error('a whole bench run measures every section');
+  return {
+    quick,
     ceiling,
     pair,
     demo,
@@ -201,18 +130,8 @@ async function measureAll(sizes: BenchSizes, options: BenchOptions): Promise<num
     tracker,
     footprint,
     bittorrent,
-    lab,
-    ...(options.lab ? { swarmLab } : {}),
-    totalS: (performance.now() - startMs) / 1000,
+    lab: results.lab ?? null,
+    ...(lab ? { swarmLab: swarmLab ?? [] } : {}),
+    totalS,
   };
-  out(benchTable(result));
-  if (options.json) out(JSON.stringify(benchJson(result)));
-  const verified =
-    pair.verified &&
-    demo.leechers.every((l) => l.verified) &&
-    swarm.every((s) => s.verified) &&
-    tracker.errors === 0 &&
-    lab === null &&
-    swarmLab.every((s) => s.verified);
-  return verified ? 0 : 1;
 }

@@ -41,6 +41,8 @@ import { createLogger } from '../shared/logger';
 import { cpuUsageSeconds, procCpuSeconds } from './footprint';
 import { registerTeardown } from './teardown';
 import type { TrackerLoadResult } from './types';
+import { BenchErrorCode } from './errors';
+import { CliErrorCode } from '../cli/errors';
 
 /** Below the tracker's default of 1024 connections per remote address. */
 const PEERS_PER_SOURCE_ADDRESS = 1000;
@@ -114,7 +116,8 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
           port: 1 + (i % 65_535),
           ...(leased ? { lease: true } : {}),
         });
-        if (answer.type !== MessageType.Registered) throw new SwarmlabError('ERR_BENCH_REGISTER', `load peer ${i} was refused`);
+        if (answer.type !== MessageType.Registered)
+          throw new SwarmlabError(BenchErrorCode.Register, `load peer ${i} was refused`);
         if (leased) connection.close();
         else peers.push(connection);
       });
@@ -180,7 +183,7 @@ export async function runTrackerLoad(init: TrackerLoadInit): Promise<TrackerLoad
 function sourceAddress(peerIndex: number): string {
   const host = 2 + Math.floor(peerIndex / PEERS_PER_SOURCE_ADDRESS);
   if (host > 254)
-    throw new SwarmlabError('ERR_BENCH_TOO_MANY_PEERS', `at most ${253 * PEERS_PER_SOURCE_ADDRESS} load peers`);
+    throw new SwarmlabError(BenchErrorCode.TooManyPeers, `at most ${253 * PEERS_PER_SOURCE_ADDRESS} load peers`);
   return `127.0.0.${host}`;
 }
 
@@ -222,7 +225,7 @@ function loadManifest(index: number): Manifest {
 
 /** Peer i publishes file i (the first `files` peers). */
 async function publishFiles(peers: FramedConnection[], files: number): Promise<string[]> {
-  if (files > peers.length) throw new SwarmlabError('ERR_BENCH_CONFIG', 'more files than peers to publish them');
+  if (files > peers.length) throw new SwarmlabError(BenchErrorCode.Config, 'more files than peers to publish them');
   const manifests = Array.from({ length: files }, (_, i) => loadManifest(i));
   await forEachBounded(files, REGISTER_CONCURRENCY, async (i) => {
     await peers[i]!.request(MessageType.Publish, { manifest: manifests[i]! });
@@ -307,7 +310,7 @@ class FrameCounterSocket {
       1,
       1,
     );
-    if (errors > 0) throw new SwarmlabError('ERR_BENCH_REGISTER', `the tracker refused ${name}`);
+    if (errors > 0) throw new SwarmlabError(BenchErrorCode.Register, `the tracker refused ${name}`);
     return client;
   }
 
@@ -332,7 +335,7 @@ class FrameCounterSocket {
       const timer = setTimeout(
         () =>
           finish(
-            new SwarmlabError('ERR_BENCH_TIMEOUT', `tracker answered ${answered}/${count} in ${PHASE_TIMEOUT_MS} ms`),
+            new SwarmlabError(BenchErrorCode.Timeout, `tracker answered ${answered}/${count} in ${PHASE_TIMEOUT_MS} ms`),
           ),
         PHASE_TIMEOUT_MS,
       );
@@ -343,7 +346,7 @@ class FrameCounterSocket {
         if (answered >= count) finish();
         else sendUpTo(answered + window);
       };
-      const onClose = (): void => finish(new SwarmlabError('ERR_BENCH_CLOSED', 'the tracker closed a load connection'));
+      const onClose = (): void => finish(new SwarmlabError(BenchErrorCode.Closed, 'the tracker closed a load connection'));
       const finish = (error?: Error): void => {
         clearTimeout(timer);
         socket.off('data', onData);
@@ -422,11 +425,11 @@ async function startTracker(cliPath: string): Promise<StartedTracker> {
         else resolve(value as T);
       };
       const timer = setTimeout(
-        () => finish(new SwarmlabError('ERR_BENCH_TIMEOUT', `no ${what} from the tracker in ${timeoutMs} ms`)),
+        () => finish(new SwarmlabError(BenchErrorCode.Timeout, `no ${what} from the tracker in ${timeoutMs} ms`)),
         timeoutMs,
       );
       const onExit = (code: number | null): void =>
-        finish(new SwarmlabError('ERR_START_FAILED', `the tracker exited with code ${code}`));
+        finish(new SwarmlabError(CliErrorCode.StartFailed, `the tracker exited with code ${code}`));
       child.once('exit', onExit);
       onLine = (line) => {
         const value = match(line);

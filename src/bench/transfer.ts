@@ -9,6 +9,7 @@ import { procCpuSeconds } from './footprint';
 import { registerTeardown } from './teardown';
 import { BYTES_PER_MB } from './types';
 import type { TransferResult } from './types';
+import { BenchErrorCode } from './errors';
 
 export const BENCH_FILE = 'swarmlab-bench.bin';
 const BENCH_SEED = 'swarmlab-bench';
@@ -66,7 +67,7 @@ export async function publishBenchFile(swarm: LocalSwarm, seeders: string[], byt
       return String(generated['sha256']);
     }),
   );
-  if (new Set(hashes).size !== 1) throw new SwarmlabError('ERR_BENCH_SEED', 'the seeders generated different files');
+  if (new Set(hashes).size !== 1) throw new SwarmlabError(BenchErrorCode.Seed, 'the seeders generated different files');
   return hashes[0]!;
 }
 

@@ -6,10 +6,28 @@
 export interface BenchInit {
   /** The bundled CLI (dist/swarmlab.js) that LocalSwarm spawns. */
   cliPath: string;
-  /** Shrinks every size so the whole run takes under a minute (CI smoke). */
-  quick: boolean;
   /** Writes a V8 CPU profile of every peer process of the pair run into this directory. */
   profileDir?: string;
+}
+
+/** How much each section of a run moves: FULL_SIZES and QUICK_SIZES in run-bench.ts. */
+export interface BenchSizes {
+  tcpBytes: number;
+  sha256Bytes: number;
+  pairBytes: number;
+  demoBytes: number;
+  swarmNs: number[];
+  swarmFileBytes: number;
+  swarmUploadBytesPerS: number;
+  trackerPeers: number;
+  trackerFiles: number;
+  trackerRequests: number;
+  trackerConnections: number;
+  trackerWindow: number;
+  /** `--lab`: leechers per run, file and upload limit of the container runs. */
+  labSwarmNs: number[];
+  labSwarmFileBytes: number;
+  labSwarmUploadBytesPerS: number;
 }
 
 export interface CeilingResult {

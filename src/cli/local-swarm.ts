@@ -11,6 +11,7 @@ import { callControl } from '../control/control-client';
 import type { ControlCommand, ControlLine } from '../control/control-schemas';
 import type { ControlResponse } from '../control/control-client';
 import { SwarmlabError } from '../shared/errors';
+import { CliErrorCode } from './errors';
 
 export interface LocalPeer {
   name: string;
@@ -62,7 +63,7 @@ export class LocalSwarm {
     this.tracker = child;
     this.trackerPort = await new Promise<number>((resolve, reject) => {
       let buffered = '';
-      const timer = setTimeout(() => reject(new SwarmlabError('ERR_START_TIMEOUT', 'the tracker did not start in 10 s')), 10_000);
+      const timer = setTimeout(() => reject(new SwarmlabError(CliErrorCode.StartTimeout, 'the tracker did not start in 10 s')), 10_000);
       child.stderr!.on('data', (chunk: Buffer) => {
         buffered += chunk.toString();
         const match = /"port":(\d+)[^\n]*"message":"tracker listening"|"message":"tracker listening"[^\n]*"port":(\d+)/.exec(buffered);
@@ -73,7 +74,7 @@ export class LocalSwarm {
       });
       child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new SwarmlabError('ERR_START_FAILED', `the tracker exited with code ${code}`));
+        reject(new SwarmlabError(CliErrorCode.StartFailed, `the tracker exited with code ${code}`));
       });
     });
     return this.trackerPort;
@@ -110,7 +111,7 @@ export class LocalSwarm {
 
   peer(name: string): LocalPeer {
     const peer = this.peers.get(name);
-    if (!peer) throw new SwarmlabError('ERR_NO_PEER', `no peer ${name}`);
+    if (!peer) throw new SwarmlabError(CliErrorCode.NoPeer, `no peer ${name}`);
     return peer;
   }
 
@@ -154,12 +155,12 @@ export class LocalSwarm {
   private async waitForControl(peer: LocalPeer): Promise<void> {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (peer.process.exitCode !== null) throw new SwarmlabError('ERR_START_FAILED', `${peer.name} exited with code ${peer.process.exitCode}`);
+      if (peer.process.exitCode !== null) throw new SwarmlabError(CliErrorCode.StartFailed, `${peer.name} exited with code ${peer.process.exitCode}`);
       try {
         await callControl(peer.socket, 'status', {}, { timeoutMs: 1000 });
         return;
       } catch {
-        if (Date.now() > deadline) throw new SwarmlabError('ERR_START_TIMEOUT', `${peer.name} did not answer on ${peer.socket}`);
+        if (Date.now() > deadline) throw new SwarmlabError(CliErrorCode.StartTimeout, `${peer.name} did not answer on ${peer.socket}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }

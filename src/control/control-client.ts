@@ -6,6 +6,7 @@ import { SwarmlabError } from '../shared/errors';
 import { MAX_CONTROL_LINE_BYTES, parseControlLine } from './control-schemas';
 import type { ControlCommand, ControlLine } from './control-schemas';
 import { LineSplitter } from './line-splitter';
+import { ControlErrorCode } from './errors';
 
 export interface ControlCallInit {
   onLine?: (line: ControlLine) => void;
@@ -42,12 +43,12 @@ export function callControl(socketPath: ControlTarget, cmd: ControlCommand, args
       if (error) reject(error);
       else resolve(response!);
     };
-    const timer = init.timeoutMs ? setTimeout(() => finish(new SwarmlabError('ERR_CONTROL_TIMEOUT', `no answer from ${socketPath} in ${init.timeoutMs} ms`)), init.timeoutMs) : undefined;
+    const timer = init.timeoutMs ? setTimeout(() => finish(new SwarmlabError(ControlErrorCode.Timeout, `no answer from ${socketPath} in ${init.timeoutMs} ms`)), init.timeoutMs) : undefined;
     socket.once('connect', () => socket.write(`${JSON.stringify({ id, cmd, args, ...(init.token ? { token: init.token } : {}) })}\n`));
     socket.on('error', (error: NodeJS.ErrnoException) =>
-      finish(new SwarmlabError('ERR_CONTROL_UNREACHABLE', `cannot reach the peer's control socket ${socketPath} (${error.code ?? error.message})`)),
+      finish(new SwarmlabError(ControlErrorCode.Unreachable, `cannot reach the peer's control socket ${socketPath} (${error.code ?? error.message})`)),
     );
-    socket.on('close', () => finish(new SwarmlabError('ERR_CONTROL_CLOSED', 'the peer closed the control connection')));
+    socket.on('close', () => finish(new SwarmlabError(ControlErrorCode.Closed, 'the peer closed the control connection')));
     socket.on('data', (chunk: string) => {
       try {
         for (const raw of splitter.push(chunk)) {
@@ -56,7 +57,7 @@ export function callControl(socketPath: ControlTarget, cmd: ControlCommand, args
           if ('ok' in line && line.id === id) finish(undefined, line as ControlResponse);
         }
       } catch (error) {
-        finish(new SwarmlabError('ERR_BAD_CONTROL_LINE', (error as Error).message));
+        finish(new SwarmlabError(ControlErrorCode.BadLine, (error as Error).message));
       }
     });
   });

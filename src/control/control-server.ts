@@ -9,7 +9,7 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { errorCode, errorMessage, SwarmlabError } from '../shared/errors';
+import { errorCode, errorMessage, SwarmlabError, SharedErrorCode } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { ChunkTransferEvent } from '../peer/download-scheduler';
 import type { PeerNode } from '../peer/peer-node';
@@ -18,6 +18,7 @@ import type { ControlLine, ControlRequest } from './control-schemas';
 import { LineSplitter } from './line-splitter';
 import { watchActivity } from './watch';
 import type { WatchSession } from './watch';
+import { ControlErrorCode } from './errors';
 
 /** Where the control server listens: a Unix socket, or TCP, which requires a token. */
 export type ControlListen = { path: string } | { host: string; port: number; token: string };
@@ -36,7 +37,7 @@ export class ControlServer {
     this.server = createServer((socket) => this.accept(socket));
     this.path = 'path' in listen ? listen.path : '';
     if ('token' in listen) {
-      if (listen.token.length < 16) throw new SwarmlabError('ERR_CONFIG', 'a TCP control listener needs a token of at least 16 characters');
+      if (listen.token.length < 16) throw new SwarmlabError(SharedErrorCode.Config, 'a TCP control listener needs a token of at least 16 characters');
       this.token = createHash('sha256').update(listen.token).digest();
     }
   }
@@ -89,7 +90,7 @@ export class ControlServer {
       });
       probe.once('error', () => resolve(false));
     });
-    if (alive) throw Object.assign(new Error(`another peer already listens on ${this.path}`), { code: 'ERR_CONTROL_IN_USE' });
+    if (alive) throw Object.assign(new Error(`another peer already listens on ${this.path}`), { code: ControlErrorCode.InUse });
     await rm(this.path, { force: true });
   }
 
@@ -118,7 +119,7 @@ export class ControlServer {
       try {
         lines = splitter.push(chunk);
       } catch (error) {
-        send({ id: 0, ok: false, error: { code: 'ERR_LINE_TOO_LONG', message: errorMessage(error) } });
+        send({ id: 0, ok: false, error: { code: ControlErrorCode.LineTooLong, message: errorMessage(error) } });
         // end(), not destroy(): the error line must reach the client before the close.
         socket.removeAllListeners('data');
         socket.end();
@@ -138,11 +139,11 @@ export class ControlServer {
     try {
       request = parseControlRequest(line);
     } catch (error) {
-      send({ id: requestIdOf(line), ok: false, error: { code: 'ERR_BAD_REQUEST', message: errorMessage(error) } });
+      send({ id: requestIdOf(line), ok: false, error: { code: ControlErrorCode.BadRequest, message: errorMessage(error) } });
       return;
     }
     if (this.token && !this.tokenMatches(request.token)) {
-      send({ id: request.id, ok: false, error: { code: 'ERR_UNAUTHORIZED', message: 'a valid token is required on this control listener' } });
+      send({ id: request.id, ok: false, error: { code: ControlErrorCode.Unauthorized, message: 'a valid token is required on this control listener' } });
       return;
     }
     try {

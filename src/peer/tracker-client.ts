@@ -8,15 +8,22 @@
  * PARK_AFTER_IDLE_HEARTBEATS heartbeats, each heartbeat then renews the lease on a short connection of
  * its own (REGISTER `resume`, then hang up), and the next request reopens one. An idle seeder then
  * costs the tracker a record and no socket, like a BitTorrent peer between announces.
+ *
+ * The link is a state machine (tracker-link.ts): every change goes through `enter`, which refuses a
+ * transition the table does not list and releases what the state left behind held (its heartbeat, its
+ * connection, its retry timer). Work that awaits (registering, renewing, reopening) remembers the state
+ * it started in and gives up when the link has moved on meanwhile.
  */
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
 import { MessageType, PROTOCOL_VERSION } from '../protocol';
-import type { FileSummary, LeaseCredentials, Manifest, PeersBody } from '../protocol';
+import type { FileSummary, Manifest, PeersBody } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
 import type { Logger } from '../shared/logger';
-import { PeerError } from './errors';
+import { PeerError, TrackerClientErrorCode as Code } from './errors';
+import { checkTransition } from './tracker-link';
+import type { TrackerAddress, TrackerLinkKind, TrackerLinkState, TrackerSession } from './tracker-link';
 
 export const TRACKER_CONNECT_TIMEOUT_MS = 5_000;
 const RECONNECT_MIN_MS = 250;
@@ -25,17 +32,14 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** A leased peer's connection that carried no request for this many heartbeats is closed. */
 export const PARK_AFTER_IDLE_HEARTBEATS = 2;
 
-export interface TrackerAddress {
-  host: string;
-  port: number;
-}
+export type { TrackerAddress } from './tracker-link';
 
 export function parseHostPort(value: string, defaultPort = 7070): TrackerAddress {
   const match = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(value.trim());
   const host = match?.[1] ?? '';
   const port = match?.[2] === undefined ? defaultPort : Number(match[2]);
   if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new PeerError('ERR_BAD_ADDRESS', `"${value}" is not HOST:PORT`);
+    throw new PeerError(Code.BadAddress, `"${value}" is not HOST:PORT`);
   }
   return { host, port };
 }
@@ -65,24 +69,14 @@ interface Registration {
   fresh: boolean;
 }
 
+type LinkState = TrackerLinkState<FramedConnection, NodeJS.Timeout>;
+type Registered = Extract<LinkState, { kind: 'registered' }>;
+type Parked = Extract<LinkState, { kind: 'parked' }>;
+type Connecting = Extract<LinkState, { kind: 'connecting' }>;
+type Reconnecting = Extract<LinkState, { kind: 'reconnecting' }>;
+
 export class TrackerClient extends EventEmitter<TrackerClientEvents> {
-  private connection: FramedConnection | undefined;
-  private wanted = false;
-  private address: TrackerAddress | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private reconnectDelayMs = RECONNECT_MIN_MS;
-  private currentPeerId: string | undefined;
-  private advertisedHost: string | undefined;
-  /** Leased mode: what the tracker gave us to resume the registration; kept across a lost connection. */
-  private lease: LeaseCredentials | undefined;
-  /** Leased mode: registered, with no connection open on purpose. */
-  private parked = false;
-  /** The connection being reopened for a request while parked, shared by every request that waits for it. */
-  private reopening: Promise<FramedConnection> | undefined;
-  /** A parked lease's renewal in flight: a reopening waits for it, so that the two never both register anew. */
-  private renewing: Promise<void> | undefined;
-  private lastRequestMs = 0;
+  private state: LinkState = { kind: 'idle' };
 
   constructor(
     private readonly init: TrackerClientInit,
@@ -91,62 +85,67 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     super();
   }
 
+  /** Which state the link is in (tracker-link.ts). */
+  get linkState(): TrackerLinkKind {
+    return this.state.kind;
+  }
+
   /** Registered with the tracker (a parked leased peer is registered without a connection). */
   get connected(): boolean {
-    if (this.currentPeerId === undefined) return false;
-    return this.parked || (this.connection !== undefined && !this.connection.isClosed);
+    const state = this.state;
+    return state.kind === 'parked' || (state.kind === 'registered' && !state.connection.isClosed);
   }
 
   get wantsConnection(): boolean {
-    return this.wanted;
+    return this.state.kind !== 'idle';
   }
 
   get peerId(): string | undefined {
-    return this.currentPeerId;
+    const state = this.state;
+    return state.kind === 'registered' || state.kind === 'parked' ? state.peerId : undefined;
   }
 
   get trackerAddress(): TrackerAddress | undefined {
-    return this.address;
+    return this.state.kind === 'idle' ? this.state.address : this.state.session.address;
   }
 
   /** The address the tracker sees us at. */
   get host(): string | undefined {
-    return this.advertisedHost;
+    return this.state.kind === 'idle' ? this.state.host : this.state.session.host;
   }
 
   /** Leased mode, registered, with the connection closed until the next request. */
   get isParked(): boolean {
-    return this.parked;
+    return this.state.kind === 'parked';
   }
 
   /** Connects and registers; throws a clear PeerError when the tracker cannot be reached. */
   async connect(address: TrackerAddress): Promise<string> {
-    if (this.wanted) {
-      const current = this.address ? `${this.address.host}:${this.address.port}` : 'the tracker';
-      throw new PeerError('ERR_ALREADY_CONNECTED', `already connected to ${current}`);
+    const state = this.state;
+    if (state.kind !== 'idle') {
+      const current = `${state.session.address.host}:${state.session.address.port}`;
+      throw new PeerError(Code.AlreadyConnected, `already connected to ${current}`);
     }
-    this.address = address;
-    this.wanted = true;
+    const session: TrackerSession = { address, lease: undefined, host: state.host, reconnectDelayMs: RECONNECT_MIN_MS };
+    const connecting = this.enter({ kind: 'connecting', session });
     try {
-      return await this.establish();
+      return await this.establish(connecting);
     } catch (error) {
-      this.wanted = false;
+      if (this.state === connecting) this.end();
       throw error;
     }
   }
 
   async disconnect(): Promise<void> {
-    if (!this.wanted) throw new PeerError('ERR_NOT_CONNECTED', 'not connected to a tracker');
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    if (this.currentPeerId !== undefined) {
+    const state = this.state;
+    if (state.kind === 'idle') throw new PeerError(Code.NotConnected, 'not connected to a tracker');
+    if (state.kind === 'registered' || state.kind === 'parked') {
       // A parked lease is reopened to end it now rather than let it run out.
       await this.live()
         .then((connection) => connection.request(MessageType.Unregister, {}, 2_000))
         .catch(() => undefined);
     }
-    this.wanted = false;
-    this.lease = undefined;
-    this.teardown();
+    this.end();
   }
 
   async publish(manifest: Manifest): Promise<string> {
@@ -175,39 +174,63 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     await (await this.live()).request(MessageType.Withdraw, { fileId });
   }
 
+  /** Ends the link from any state, at once: a lease is left to run out (disconnect() ends it). */
   close(): void {
-    this.wanted = false;
-    this.lease = undefined;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.teardown();
+    this.end();
   }
 
   /** The registered connection for a request, reopened when parked. */
   private live(): Promise<FramedConnection> {
-    if (!this.wanted) return Promise.reject(this.notLive());
-    this.lastRequestMs = Date.now();
-    const connection = this.connection;
-    if (connection && !connection.isClosed && this.currentPeerId !== undefined) return Promise.resolve(connection);
-    if (this.parked) {
-      this.reopening ??= this.unpark().finally(() => (this.reopening = undefined));
-      return this.reopening;
+    const state = this.state;
+    if (state.kind === 'registered' && !state.connection.isClosed) {
+      state.lastRequestMs = Date.now();
+      return Promise.resolve(state.connection);
+    }
+    if (state.kind === 'parked') {
+      state.reopening ??= this.unpark(state).finally(() => (state.reopening = undefined));
+      return state.reopening;
     }
     return Promise.reject(this.notLive());
   }
 
-  /** First connection, and every reconnection after a loss: always ends with `registered`. */
-  private async establish(): Promise<string> {
-    const connection = await this.open();
-    const registration = await this.registerOn(connection);
-    this.adopt(connection, registration);
-    this.reconnectDelayMs = RECONNECT_MIN_MS;
-    this.startHeartbeats(registration.heartbeatMs);
-    const address = this.address!;
+  // ── Transitions ─────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The one place the state changes: refuses an edge TRACKER_LINK_TRANSITIONS does not list, then
+   * releases what the old state held and the new one does not keep.
+   */
+  private enter<Next extends LinkState>(next: Next): Next {
+    const previous = this.state;
+    checkTransition(previous.kind, next.kind);
+    this.state = next;
+    if ('heartbeat' in previous && !('heartbeat' in next && next.heartbeat === previous.heartbeat)) {
+      clearInterval(previous.heartbeat);
+    }
+    if (previous.kind === 'registered' && !(next.kind === 'registered' && next.connection === previous.connection)) {
+      previous.connection.close();
+    }
+    if (previous.kind === 'reconnecting' && previous.retry) clearTimeout(previous.retry);
+    return next;
+  }
+
+  /** connecting or reconnecting → registered: always ends with `registered`. */
+  private async establish(from: Connecting | Reconnecting): Promise<string> {
+    const { session } = from;
+    const connection = await this.open(session.address);
+    const registration = await this.registerOn(connection, session);
+    if (this.state !== from) {
+      // Disconnected or closed while registering: this registration is nobody's.
+      connection.close();
+      throw this.notLive();
+    }
+    const heartbeat = this.startHeartbeats(registration.heartbeatMs);
+    this.adopt(session, connection, registration, heartbeat);
+    session.reconnectDelayMs = RECONNECT_MIN_MS;
     this.logger.info('registered with the tracker', {
-      peerId: this.currentPeerId,
-      tracker: `${address.host}:${address.port}`,
-      host: this.advertisedHost,
-      leased: this.lease !== undefined,
+      peerId: registration.peerId,
+      tracker: `${session.address.host}:${session.address.port}`,
+      host: session.host,
+      leased: session.lease !== undefined,
       resumed: !registration.fresh,
     });
     // Even a resumed lease may have missed HAVEs sent while the link was down: re-announce all.
@@ -215,88 +238,135 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     return registration.peerId;
   }
 
-  /** Reopens a parked lease for a request. */
-  private async unpark(): Promise<FramedConnection> {
+  /** registered → parked: a leased connection idle for PARK_AFTER_IDLE_HEARTBEATS heartbeats is closed. */
+  private park(from: Registered): void {
+    this.enter({ kind: 'parked', session: from.session, peerId: from.peerId, heartbeat: from.heartbeat });
+    this.logger.debug('tracker connection parked while idle', { peerId: from.peerId });
+  }
+
+  /** parked → registered: reopens a parked lease for a request. */
+  private async unpark(from: Parked): Promise<FramedConnection> {
     try {
-      await this.renewing;
-      if (!this.parked) throw this.notLive();
-      const connection = await this.open();
-      const registration = await this.registerOn(connection);
-      if (!this.parked) {
+      await from.renewing;
+      if (this.state !== from) throw this.notLive();
+      const connection = await this.open(from.session.address);
+      const registration = await this.registerOn(connection, from.session);
+      if (this.state !== from) {
         connection.close();
         throw this.notLive();
       }
-      this.parked = false;
-      this.adopt(connection, registration);
+      this.adopt(from.session, connection, registration, from.heartbeat);
       this.logger.debug('tracker connection reopened', { peerId: registration.peerId });
       if (registration.fresh) this.emit('registered', registration.peerId);
       return connection;
     } catch (error) {
-      if (this.parked) this.lostWhileParked(error);
-      throw error instanceof PeerError ? error : new PeerError('ERR_TRACKER_UNAVAILABLE', errorMessage(error));
+      if (this.state === from) this.lose(from, error);
+      throw error instanceof PeerError ? error : new PeerError(Code.TrackerUnavailable, errorMessage(error));
     }
   }
 
-  /** Why no request can go now: the user is not connected, or the link is down (reconnecting). */
-  private notLive(): PeerError {
-    return this.wanted
-      ? new PeerError('ERR_TRACKER_UNAVAILABLE', 'the tracker is unreachable right now; reconnecting')
-      : new PeerError('ERR_NOT_CONNECTED', 'not connected to a tracker (use c to connect)');
-  }
-
-  /** A parked lease's heartbeat: resume on a short connection of its own, then hang up. */
-  private renewParked(): void {
-    if (this.renewing || this.reopening) return;
+  /** parked, a heartbeat: resume the lease on a short connection of its own, then hang up. */
+  private renew(from: Parked): void {
+    if (from.renewing || from.reopening) return;
     const renewal = (async (): Promise<void> => {
-      const connection = await this.open();
+      const connection = await this.open(from.session.address);
       try {
-        const registration = await this.registerOn(connection);
-        if (registration.fresh && this.parked) {
-          this.currentPeerId = registration.peerId;
-          this.advertisedHost = registration.host;
+        const registration = await this.registerOn(connection, from.session);
+        if (registration.fresh && this.state === from) {
+          // The tracker had forgotten us: still parked, under the new registration.
+          from.peerId = registration.peerId;
+          from.session.host = registration.host;
           this.emit('registered', registration.peerId);
         }
       } finally {
         connection.close();
       }
     })();
-    this.renewing = renewal
+    from.renewing = renewal
       .catch((error: unknown) => {
-        if (this.parked) this.lostWhileParked(error);
+        if (this.state === from) this.lose(from, error);
       })
-      .finally(() => (this.renewing = undefined));
+      .finally(() => (from.renewing = undefined));
   }
 
-  private lostWhileParked(error: unknown): void {
-    this.parked = false;
-    this.teardown();
-    if (!this.wanted) return;
-    const reason = errorMessage(error);
-    this.logger.warn('lost the tracker; reconnecting', { reason, retryInMs: this.reconnectDelayMs });
+  /** registered or parked → reconnecting: the link dropped while wanted. */
+  private lose(from: Registered | Parked, error: unknown): void {
+    const reason = error === undefined ? 'connection closed' : errorMessage(error);
+    this.logger.warn('lost the tracker; reconnecting', { reason, retryInMs: from.session.reconnectDelayMs });
+    this.retryLater(from.session);
     this.emit('lost', reason);
-    this.scheduleReconnect();
   }
 
-  private startHeartbeats(heartbeatMs: number): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => this.heartbeat(heartbeatMs), heartbeatMs);
-    this.heartbeatTimer.unref();
+  /** → reconnecting: the next attempt after the session's delay; a failed one backs off and waits again. */
+  private retryLater(session: TrackerSession): void {
+    const reconnecting = this.enter<Reconnecting>({ kind: 'reconnecting', session });
+    reconnecting.retry = setTimeout(() => {
+      this.establish(reconnecting).catch((error: unknown) => {
+        this.logger.debug('reconnect failed', { reason: errorMessage(error) });
+        if (this.state !== reconnecting) return;
+        session.reconnectDelayMs = Math.min(RECONNECT_MAX_MS, session.reconnectDelayMs * 2);
+        this.retryLater(session);
+      });
+    }, session.reconnectDelayMs);
+    reconnecting.retry.unref();
+  }
+
+  /** any → idle: keeps the tracker and host for the status; the lease goes with the session. */
+  private end(): void {
+    const state = this.state;
+    if (state.kind === 'idle') return;
+    this.enter({ kind: 'idle', address: state.session.address, ...hostOf(state.session) });
+  }
+
+  /** Makes `connection` the registered one. */
+  private adopt(
+    session: TrackerSession,
+    connection: FramedConnection,
+    registration: Registration,
+    heartbeat: NodeJS.Timeout,
+  ): void {
+    session.host = registration.host;
+    // Idle time counts from here: a new connection is not parked at the very next tick.
+    const registered = this.enter({
+      kind: 'registered',
+      session,
+      peerId: registration.peerId,
+      connection,
+      heartbeat,
+      lastRequestMs: Date.now(),
+    });
+    connection.on('close', (error) => {
+      if (this.state === registered) this.lose(registered, error);
+    });
+  }
+
+  // ── Effects ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** Why no request can go now: the user is not connected, or the link is down (reconnecting). */
+  private notLive(): PeerError {
+    return this.state.kind === 'idle'
+      ? new PeerError(Code.NotConnected, 'not connected to a tracker (use c to connect)')
+      : new PeerError(Code.TrackerUnavailable, 'the tracker is unreachable right now; reconnecting');
+  }
+
+  private startHeartbeats(heartbeatMs: number): NodeJS.Timeout {
+    const timer = setInterval(() => this.heartbeat(heartbeatMs), heartbeatMs);
+    timer.unref();
+    return timer;
   }
 
   private heartbeat(heartbeatMs: number): void {
-    if (this.parked) {
-      this.renewParked();
+    const state = this.state;
+    if (state.kind === 'parked') {
+      this.renew(state);
       return;
     }
-    const connection = this.connection;
-    if (!connection || connection.isClosed) return;
-    const idleMs = Date.now() - this.lastRequestMs;
-    if (this.lease && connection.pendingRequests === 0 && idleMs >= PARK_AFTER_IDLE_HEARTBEATS * heartbeatMs) {
+    if (state.kind !== 'registered' || state.connection.isClosed) return;
+    const { connection } = state;
+    const idleMs = Date.now() - state.lastRequestMs;
+    if (state.session.lease && connection.pendingRequests === 0 && idleMs >= PARK_AFTER_IDLE_HEARTBEATS * heartbeatMs) {
       // The previous tick's HEARTBEAT renewed the lease; the next tick renews it on a short connection.
-      this.parked = true;
-      this.connection = undefined;
-      connection.close();
-      this.logger.debug('tracker connection parked while idle', { peerId: this.currentPeerId });
+      this.park(state);
       return;
     }
     connection.request(MessageType.Heartbeat, {}, heartbeatMs * 2).catch((error: unknown) => {
@@ -306,13 +376,17 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     });
   }
 
-  private async open(): Promise<FramedConnection> {
-    const address = this.address!;
+  private async open(address: TrackerAddress): Promise<FramedConnection> {
     const socket = connect({ host: address.host, port: address.port });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new PeerError('ERR_TRACKER_UNREACHABLE', `tracker ${address.host}:${address.port} did not answer in ${TRACKER_CONNECT_TIMEOUT_MS} ms`));
+        reject(
+          new PeerError(
+            Code.TrackerUnreachable,
+            `tracker ${address.host}:${address.port} did not answer in ${TRACKER_CONNECT_TIMEOUT_MS} ms`,
+          ),
+        );
       }, TRACKER_CONNECT_TIMEOUT_MS);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -320,18 +394,24 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
       });
       socket.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(new PeerError('ERR_TRACKER_UNREACHABLE', `cannot reach the tracker at ${address.host}:${address.port} (${error.code ?? error.message})`));
+        reject(
+          new PeerError(
+            Code.TrackerUnreachable,
+            `cannot reach the tracker at ${address.host}:${address.port} (${error.code ?? error.message})`,
+          ),
+        );
       });
     });
     return new FramedConnection(socket, this.logger, { requestTimeoutMs: REQUEST_TIMEOUT_MS });
   }
 
   /**
-   * REGISTER on a fresh connection: resumes our lease when we hold one (a fresh registration when the
-   * tracker no longer knows it), or registers anew. Closes the connection when it does not work out.
+   * REGISTER on a fresh connection: resumes the session's lease when it holds one (a fresh
+   * registration when the tracker no longer knows it), or registers anew. Closes the connection when
+   * it does not work out.
    */
-  private async registerOn(connection: FramedConnection): Promise<Registration> {
-    const address = this.address!;
+  private async registerOn(connection: FramedConnection, session: TrackerSession): Promise<Registration> {
+    const { address } = session;
     const base = {
       version: PROTOCOL_VERSION,
       name: this.init.name,
@@ -339,78 +419,48 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
       ...(this.init.advertiseHost ? { host: this.init.advertiseHost } : {}),
     };
     try {
-      if (this.lease) {
+      if (session.lease) {
         const resumed = await connection
-          .request(MessageType.Register, { ...base, resume: this.lease })
+          .request(MessageType.Register, { ...base, resume: session.lease })
           .catch((error: unknown) => {
             // Expired while we were away, or a restarted tracker: register anew on this connection.
-            if (errorCode(error) !== 'ERR_UNKNOWN_PEER') throw error;
-            this.logger.info('the tracker no longer knows our lease; registering anew', { peerId: this.lease?.peerId });
-            this.lease = undefined;
+            if (errorCode(error) !== Code.UnknownPeer) throw error;
+            this.logger.info('the tracker no longer knows our lease; registering anew', {
+              peerId: session.lease?.peerId,
+            });
+            session.lease = undefined;
             return undefined;
           });
         if (resumed?.type === MessageType.Registered) return { ...resumed.body, fresh: false };
         if (resumed) throw unexpected(resumed.type);
       }
-      const response = await connection.request(MessageType.Register, this.init.lease ? { ...base, lease: true } : base);
+      const response = await connection.request(
+        MessageType.Register,
+        this.init.lease ? { ...base, lease: true } : base,
+      );
       if (response.type !== MessageType.Registered) throw unexpected(response.type);
       if (this.init.lease) {
-        if (response.body.key === undefined) throw new PeerError('ERR_PROTOCOL', 'the tracker gave no lease key');
-        this.lease = { peerId: response.body.peerId, key: response.body.key };
+        if (response.body.key === undefined) throw new PeerError(Code.Protocol, 'the tracker gave no lease key');
+        session.lease = { peerId: response.body.peerId, key: response.body.key };
       }
       return { ...response.body, fresh: true };
     } catch (error) {
       // Something that accepts but does not answer as a tracker: hang up rather than hold the socket.
       connection.close();
-      throw error instanceof PeerError ? error : new PeerError('ERR_TRACKER_UNREACHABLE', `${address.host}:${address.port} did not register us: ${errorMessage(error)}`);
+      throw error instanceof PeerError
+        ? error
+        : new PeerError(
+            Code.TrackerUnreachable,
+            `${address.host}:${address.port} did not register us: ${errorMessage(error)}`,
+          );
     }
-  }
-
-  /** Makes `connection` the registered one. */
-  private adopt(connection: FramedConnection, registration: Registration): void {
-    this.connection = connection;
-    this.currentPeerId = registration.peerId;
-    this.advertisedHost = registration.host;
-    // Idle time counts from here: a new connection is not parked at the very next tick.
-    this.lastRequestMs = Date.now();
-    connection.on('close', (error) => this.onClose(connection, error));
-  }
-
-  private onClose(connection: FramedConnection, error: Error | undefined): void {
-    if (connection !== this.connection) return;
-    this.teardown();
-    if (!this.wanted) return;
-    const reason = error ? errorMessage(error) : 'connection closed';
-    this.logger.warn('lost the tracker; reconnecting', { reason, retryInMs: this.reconnectDelayMs });
-    this.emit('lost', reason);
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => {
-      if (!this.wanted) return;
-      this.establish().catch((error: unknown) => {
-        this.logger.debug('reconnect failed', { reason: errorMessage(error) });
-        this.teardown();
-        this.reconnectDelayMs = Math.min(RECONNECT_MAX_MS, this.reconnectDelayMs * 2);
-        if (this.wanted) this.scheduleReconnect();
-      });
-    }, this.reconnectDelayMs);
-    this.reconnectTimer.unref();
-  }
-
-  private teardown(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
-    this.currentPeerId = undefined;
-    this.parked = false;
-    const connection = this.connection;
-    this.connection = undefined;
-    connection?.close();
   }
 }
 
+function hostOf(session: TrackerSession): { host?: string } {
+  return session.host === undefined ? {} : { host: session.host };
+}
+
 function unexpected(type: MessageType): PeerError {
-  return new PeerError('ERR_PROTOCOL', `unexpected answer from the tracker: ${MessageType[type]}`);
+  return new PeerError(Code.Protocol, `unexpected answer from the tracker: ${MessageType[type]}`);
 }

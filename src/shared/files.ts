@@ -6,6 +6,7 @@ import { open, stat } from 'node:fs/promises';
 import { basename, resolve, sep } from 'node:path';
 import { MAX_NAME_BYTES } from '../protocol';
 import type { Manifest } from '../protocol';
+import { SharedErrorCode } from './errors';
 
 /** Bytes per read when a whole file is hashed. */
 const HASH_READ_BYTES = 1024 * 1024;
@@ -74,7 +75,7 @@ export async function readFully(
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) throw Object.assign(new Error('file is shorter than expected'), { code: 'ERR_SHORT_READ' });
+    if (bytesRead === 0) throw Object.assign(new Error('file is shorter than expected'), { code: SharedErrorCode.ShortRead });
     done += bytesRead;
   }
 }

@@ -17,9 +17,10 @@ import { assertValidManifest, Bitfield, computeFileId } from '../protocol';
 import type { FileSummary, Manifest, PeerLocation } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
 import { LocateAnswer } from './locate-answer';
+import { TrackerErrorCode } from './errors';
 
 export class RegistryError extends SwarmlabError {
-  constructor(code: string, message: string) {
+  constructor(code: TrackerErrorCode, message: string) {
     super(code, message);
     this.name = 'RegistryError';
   }
@@ -108,7 +109,7 @@ export class SwarmRegistry {
   registerLeased(name: string, host: string, port: number, fromAddress: string, nowMs = Date.now()): Lease {
     const leases = this.leasesByAddress.get(fromAddress) ?? 0;
     if (leases >= this.maxLeasesPerAddress)
-      throw new RegistryError('ERR_TOO_MANY_LEASES', `one address may hold at most ${this.maxLeasesPerAddress} leases`);
+      throw new RegistryError(TrackerErrorCode.TooManyLeases, `one address may hold at most ${this.maxLeasesPerAddress} leases`);
     const { peerId } = this.add(name, host, port, fromAddress, nowMs);
     this.leasesByAddress.set(fromAddress, leases + 1);
     return { peerId, key: this.leaseKey(peerId) };
@@ -124,7 +125,7 @@ export class SwarmRegistry {
     const shown = Buffer.from(lease.key);
     const keyMatches = shown.length === expected.length && timingSafeEqual(shown, expected);
     if (peer?.leasedFrom === undefined || !keyMatches)
-      throw new RegistryError('ERR_UNKNOWN_PEER', 'no such leased peer (it expired, or the tracker restarted); register again');
+      throw new RegistryError(TrackerErrorCode.UnknownPeer, 'no such leased peer (it expired, or the tracker restarted); register again');
     peer.renewedMs = nowMs;
     return { host: peer.host };
   }
@@ -191,10 +192,10 @@ export class SwarmRegistry {
     const peer = this.requirePeer(peerId);
     if (!this.files.has(fileId)) {
       if (!manifest)
-        throw new RegistryError('ERR_UNKNOWN_FILE', `no file ${fileId} is known; announce it with its manifest`);
+        throw new RegistryError(TrackerErrorCode.UnknownFile, `no file ${fileId} is known; announce it with its manifest`);
       assertValidManifest(manifest);
       if (computeFileId(manifest) !== fileId)
-        throw new RegistryError('ERR_FILE_ID_MISMATCH', 'the manifest does not hash to that file id');
+        throw new RegistryError(TrackerErrorCode.FileIdMismatch, 'the manifest does not hash to that file id');
     }
     const file = this.holdingFor(peer, fileId, manifest);
     const { chunks } = file.holding;
@@ -202,7 +203,7 @@ export class SwarmRegistry {
     try {
       for (const index of indices) {
         if (index >= chunks.length)
-          throw new RegistryError('ERR_BAD_INDEX', `chunk ${index} is past the end of the file`);
+          throw new RegistryError(TrackerErrorCode.BadIndex, `chunk ${index} is past the end of the file`);
         added = chunks.set(index) || added;
       }
     } finally {
@@ -242,14 +243,14 @@ export class SwarmRegistry {
    */
   locateAnswer(fileId: string, askingPeerId?: string): Buffer {
     const file = this.files.get(fileId);
-    if (!file) throw new RegistryError('ERR_UNKNOWN_FILE', `no file ${fileId} is known`);
+    if (!file) throw new RegistryError(TrackerErrorCode.UnknownFile, `no file ${fileId} is known`);
     file.answer ??= LocateAnswer.encode(file.fileId, file.manifest, holderLocations(file));
     return file.answer.body(askingPeerId);
   }
 
   private requirePeer(peerId: string): PeerRecord {
     const peer = this.peers.get(peerId);
-    if (!peer) throw new RegistryError('ERR_NOT_REGISTERED', 'register before announcing files');
+    if (!peer) throw new RegistryError(TrackerErrorCode.NotRegistered, 'register before announcing files');
     return peer;
   }
 
@@ -266,11 +267,11 @@ export class SwarmRegistry {
     const known = this.files.get(fileId);
     if (existing && known) return { record: known, holding: existing };
     if ((peer.holdings?.size ?? 0) >= this.maxFilesPerPeer) {
-      throw new RegistryError('ERR_TOO_MANY_FILES', `a peer may hold at most ${this.maxFilesPerPeer} files`);
+      throw new RegistryError(TrackerErrorCode.TooManyFiles, `a peer may hold at most ${this.maxFilesPerPeer} files`);
     }
     let record = known;
     if (!record) {
-      if (!manifest) throw new RegistryError('ERR_UNKNOWN_FILE', `no file ${fileId} is known`);
+      if (!manifest) throw new RegistryError(TrackerErrorCode.UnknownFile, `no file ${fileId} is known`);
       record = { fileId, manifest, holders: new Map(), answer: undefined };
       this.files.set(fileId, record);
     }

@@ -22,6 +22,7 @@ import { SwarmRegistry } from './swarm-registry';
 import { TrackerConnection } from './tracker-connection';
 import type { TrackerConnectionHooks } from './tracker-connection';
 import { TrackerMetrics } from './tracker-metrics';
+import { TrackerErrorCode } from './errors';
 
 export const DEFAULT_TRACKER_PORT = 7070;
 export const DEFAULT_HEARTBEAT_MS = 5_000;
@@ -128,7 +129,7 @@ export class TrackerServer {
     if (entry && entry.open >= this.maxConnectionsPerAddress) {
       this.logger.warn('too many connections from one address; refusing', { remote, open: entry.open });
       const refused = new TrackerConnection(socket, remote, this.hooks);
-      refused.refuse('ERR_TOO_MANY_CONNECTIONS', `at most ${this.maxConnectionsPerAddress} connections per address`);
+      refused.refuse(TrackerErrorCode.TooManyConnections, `at most ${this.maxConnectionsPerAddress} connections per address`);
       return;
     }
     if (!entry) {
@@ -204,9 +205,9 @@ export class TrackerServer {
     switch (message.type) {
       case MessageType.Register: {
         if (connection.peerId !== undefined)
-          throw trackerError('ERR_ALREADY_REGISTERED', 'this connection already registered a peer');
+          throw trackerError(TrackerErrorCode.AlreadyRegistered, 'this connection already registered a peer');
         if (message.body.version !== PROTOCOL_VERSION)
-          throw trackerError('ERR_VERSION', `protocol version ${message.body.version} is not supported`);
+          throw trackerError(TrackerErrorCode.Version, `protocol version ${message.body.version} is not supported`);
         const { resume } = message.body;
         if (resume) {
           const { host } = this.registry.resume(resume);
@@ -292,16 +293,16 @@ export class TrackerServer {
       case MessageType.Reject:
       case MessageType.Cancel:
       case MessageType.HaveChunk:
-        throw trackerError('ERR_UNEXPECTED_MESSAGE', `a tracker does not accept ${MessageType[message.type]}`);
+        throw trackerError(TrackerErrorCode.UnexpectedMessage, `a tracker does not accept ${MessageType[message.type]}`);
       default: {
         const unreachable: never = message;
-        throw trackerError('ERR_UNEXPECTED_MESSAGE', `unexpected message ${String(unreachable)}`);
+        throw trackerError(TrackerErrorCode.UnexpectedMessage, `unexpected message ${String(unreachable)}`);
       }
     }
   }
 
   private requirePeer(connection: TrackerConnection): string {
-    if (connection.peerId === undefined) throw trackerError('ERR_NOT_REGISTERED', 'register first');
+    if (connection.peerId === undefined) throw trackerError(TrackerErrorCode.NotRegistered, 'register first');
     return connection.peerId;
   }
 }
@@ -309,6 +310,6 @@ export class TrackerServer {
 /** `{}`: the body of OK, encoded once. */
 const EMPTY_BODY = Buffer.from('{}');
 
-function trackerError(code: string, message: string): SwarmlabError {
+function trackerError(code: TrackerErrorCode, message: string): SwarmlabError {
   return new SwarmlabError(code, message);
 }

@@ -1,0 +1,16 @@
+/**
+ * Codes of the control socket, on both ends. The server's go out in `{ error: { code } }` and the
+ * client's reach the CLI's and the lab's JSON, so each keeps its exact string.
+ */
+export const ControlErrorCode = {
+  /** Another live peer already listens on the control socket's path. */
+  InUse: 'ERR_CONTROL_IN_USE',
+  LineTooLong: 'ERR_LINE_TOO_LONG',
+  BadRequest: 'ERR_BAD_REQUEST',
+  Unauthorized: 'ERR_UNAUTHORIZED',
+  Timeout: 'ERR_CONTROL_TIMEOUT',
+  Unreachable: 'ERR_CONTROL_UNREACHABLE',
+  Closed: 'ERR_CONTROL_CLOSED',
+  BadLine: 'ERR_BAD_CONTROL_LINE',
+} as const;
+export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];
