@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, MessageType } from '../protocol';
+import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, PEER_INBOUND_JSON_TYPES } from '../protocol';
 import type { FileSummary } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { fileHasSize, hashFile, pathInside } from '../shared/files';
@@ -26,19 +26,6 @@ import type { FaultSettings } from './fault-injector';
 import { PeerMetrics } from './peer-metrics';
 import { PeerServer } from './peer-server';
 import { parseHostPort, TrackerClient } from './tracker-client';
-
-/** The JSON messages a peer receives (from the tracker, then from other peers): their schemas are compiled at start. */
-const PEER_INBOUND_MESSAGES = [
-  MessageType.Registered,
-  MessageType.Published,
-  MessageType.Files,
-  MessageType.Peers,
-  MessageType.Ok,
-  MessageType.Error,
-  MessageType.Hello,
-  MessageType.Interested,
-  MessageType.Bitfield,
-] as const;
 
 /** How long a stopping peer tries to end its tracker lease (UNREGISTER) before it lets the lease run out. */
 const LEASE_END_ON_STOP_MS = 2_000;
@@ -172,7 +159,7 @@ export class PeerNode {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    compileSchemas(PEER_INBOUND_MESSAGES);
+    compileSchemas(PEER_INBOUND_JSON_TYPES);
     await mkdir(this.init.dir, { recursive: true }).catch(() => undefined);
     await this.server.start();
     this.resumed = await this.store.loadPartials();
