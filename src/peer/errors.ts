@@ -27,9 +27,12 @@ export const PeerErrorCode = {
   NothingToPublish: 'ERR_NOTHING_TO_PUBLISH',
   Protocol: 'ERR_PROTOCOL',
   ReadFailed: 'ERR_READ_FAILED',
+  ShortRead: 'ERR_SHORT_READ',
   Stalled: 'ERR_STALLED',
   TooManyConnections: 'ERR_TOO_MANY_CONNECTIONS',
   UnexpectedMessage: 'ERR_UNEXPECTED_MESSAGE',
+  /** The tracker's answer to a HAVE without manifest for a file it forgot. */
+  UnknownFile: 'ERR_UNKNOWN_FILE',
   UnknownDigest: 'ERR_UNKNOWN_DIGEST',
   WrongChunk: 'ERR_WRONG_CHUNK',
   WriteFailed: 'ERR_WRITE_FAILED',

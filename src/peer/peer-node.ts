@@ -442,7 +442,7 @@ export class PeerNode {
       this.tracker.have(fileId, indices, manifest).catch((error: unknown) => {
         // The tracker forgot the file (every holder left it): announce these again, with the manifest.
         this.manifestAnnounced.delete(fileId);
-        if (manifest === undefined && errorCode(error) === 'ERR_UNKNOWN_FILE') for (const index of indices) this.queueHave(fileId, index);
+        if (manifest === undefined && errorCode(error) === PeerErrorCode.UnknownFile) for (const index of indices) this.queueHave(fileId, index);
         else this.logger.debug('HAVE not sent', { reason: errorMessage(error) });
       });
     }
