@@ -20,7 +20,7 @@ import { assertValidManifest, Bitfield, chunkLength, computeFileId, DEFAULT_CHUN
 import type { Manifest } from '../protocol';
 import { buildManifest, pathInside, readFully, safeFileName, sha256Hex } from '../shared/files';
 import type { Logger } from '../shared/logger';
-import { PeerError } from './errors';
+import { PeerError, PeerErrorCode } from './errors';
 
 export const STATE_DIR_NAME = '.swarmlab';
 const SIDECAR_FLUSH_MS = 250;
@@ -91,8 +91,8 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
       entries = await readdir(this.dir, { withFileTypes: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new PeerError('ERR_NO_DIR', `directory ${this.dir} does not exist`);
-      throw new PeerError('ERR_DIR_UNREADABLE', `cannot read ${this.dir}: ${code ?? String(error)}`);
+      if (code === 'ENOENT') throw new PeerError(PeerErrorCode.NoDir, `directory ${this.dir} does not exist`);
+      throw new PeerError(PeerErrorCode.DirUnreadable, `cannot read ${this.dir}: ${code ?? String(error)}`);
     }
     const published: StoredFile[] = [];
     for (const entry of entries) {
@@ -214,18 +214,18 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   ): Promise<Buffer> {
     const file = this.files.get(fileId);
     if (!file || !file.bitfield.has(index))
-      throw new PeerError('ERR_NOT_HELD', `chunk ${index} of ${fileId} is not held`);
+      throw new PeerError(PeerErrorCode.NotHeld, `chunk ${index} of ${fileId} is not held`);
     const handle = await this.handleFor(file);
     const length = chunkLength(file.manifest, index);
     const buffer = allocate(length);
     if (file.complete) {
       const changed = await this.changedOnDisk(file, handle);
       await readFully(handle, buffer, length, index * file.manifest.chunkSize).catch(() => {
-        throw new PeerError('ERR_NOT_HELD', 'the file is shorter than its manifest');
+        throw new PeerError(PeerErrorCode.NotHeld, 'the file is shorter than its manifest');
       });
       if (changed && sha256Hex(buffer) !== file.manifest.chunks[index]) {
         this.withdraw(fileId, 'the file changed on disk after it was published');
-        throw new PeerError('ERR_NOT_HELD', 'the file changed on disk after it was published');
+        throw new PeerError(PeerErrorCode.NotHeld, 'the file changed on disk after it was published');
       }
       return buffer;
     }
@@ -265,7 +265,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
       throw new PeerError(
-        code === 'ENOSPC' ? 'ERR_DISK_FULL' : 'ERR_WRITE_FAILED',
+        code === 'ENOSPC' ? PeerErrorCode.DiskFull : PeerErrorCode.WriteFailed,
         `cannot write ${file.manifest.name}: ${code}`,
       );
     }
@@ -331,7 +331,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
       throw new PeerError(
-        'ERR_WRITE_FAILED',
+        PeerErrorCode.WriteFailed,
         `cannot move the finished ${file.manifest.name} into ${this.dir}: ${code}`,
       );
     }
@@ -354,7 +354,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
         return candidate;
       }
     }
-    throw new PeerError('ERR_NAME_TAKEN', `no free name for ${name}`);
+    throw new PeerError(PeerErrorCode.NameTaken, `no free name for ${name}`);
   }
 
   private scheduleSidecar(fileId: string): void {

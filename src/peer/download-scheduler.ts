@@ -7,7 +7,7 @@
  * - `connect()` returns a shared PeerConnection to a source (one per address, reused by every download).
  *   On it the scheduler sends INTERESTED and gets the source's live bitfield, then HAVE_CHUNK pushes.
  * - the ChunkStore writes verified chunks at their offset in the partial file.
- * - the HashWorker (a thread shared by the process) verifies each chunk's SHA-256 and feeds the chunks
+ * - the HashWorker (the peer's hashing thread) verifies each chunk's SHA-256 and feeds the chunks
  *   that verify to the file's SHA-256 in file order (FileDigest), so the digest is ready with the last
  *   chunk; the event loop only reads sockets, writes files and decides what to ask for next.
  * - `announce()` tells the tracker about each new chunk (batched by the caller), so this peer becomes a
@@ -34,12 +34,11 @@ import { errorCode, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
 import type { ChunkStore, StoredFile } from './chunk-store';
-import { PeerError } from './errors';
+import type { ChunkLease } from './chunk-memory';
+import { PeerError, PeerErrorCode } from './errors';
 import { FileDigest } from './file-digest';
-import { sharedHashWorker } from './hash-worker';
 import type { HashWorker } from './hash-worker';
-import { receivedChunkPool } from './peer-connection';
-import type { PeerConnection } from './peer-connection';
+import type { ChunkRejection, PeerConnection } from './peer-connection';
 import { pickChunk } from './piece-picker';
 
 export const DEFAULT_MAX_INFLIGHT_PER_SOURCE = 16;
@@ -119,8 +118,8 @@ export interface DownloadSchedulerComponents {
   locate: (fileId: string) => Promise<PeersBody>;
   connect: (host: string, port: number) => Promise<PeerConnection>;
   announce: (fileId: string, index: number) => void;
-  /** Verifies chunks and computes the file digest off the event loop; default: the process's shared thread. */
-  hasher?: HashWorker;
+  /** Verifies chunks and computes the file digest off the event loop: the peer's hashing thread. */
+  hasher: HashWorker;
 }
 
 export interface DownloadSchedulerInit {
@@ -210,7 +209,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.refreshMs = init.refreshMs ?? DEFAULT_REFRESH_MS;
     this.maxStrikes = init.maxStrikes ?? DEFAULT_MAX_STRIKES;
     this.stallTimeoutMs = init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-    this.hasher = components.hasher ?? sharedHashWorker();
+    this.hasher = components.hasher;
     this.digest = new FileDigest(this.hasher, { manifest: this.manifest, path: init.file.path, have: this.have });
   }
 
@@ -220,10 +219,10 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       this.rejectRun = reject;
     });
     if (this.init.signal?.aborted) {
-      this.fail(new PeerError('ERR_ABORTED', 'download cancelled'));
+      this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled'));
       return done;
     }
-    this.init.signal?.addEventListener('abort', () => this.fail(new PeerError('ERR_ABORTED', 'download cancelled')), { once: true });
+    this.init.signal?.addEventListener('abort', () => this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled')), { once: true });
     if (this.have.complete) {
       this.finish();
       return done;
@@ -396,7 +395,10 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       if (this.finished || !source.inflight.has(index)) return;
       const startedMs = performance.now();
       connection.requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId)).then(
-        (data) => void this.receive(connection, source, index, data, performance.now() - startedMs),
+        (answer) => {
+          if ('chunk' in answer) void this.receive(source, index, answer.chunk, performance.now() - startedMs);
+          else this.onRejected(source, index, answer.rejected);
+        },
         (error: unknown) => this.onRequestFailed(source, index, error),
       );
     };
@@ -412,18 +414,16 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (requesters?.size === 0) this.requestedFrom.delete(index);
   }
 
-  /** Every received chunk passes here: its buffer goes back to the connection's pool once handled. */
-  private async receive(connection: PeerConnection, source: Source, index: number, data: Buffer, ms: number): Promise<void> {
-    // The hashing thread hands the chunk's memory back in a new buffer: release whichever is current.
-    const chunk = { data };
+  /** Every received chunk passes here, and its lease is released here, once, whatever happens to it. */
+  private async receive(source: Source, index: number, chunk: ChunkLease, ms: number): Promise<void> {
     try {
       await this.onChunk(source, index, chunk, ms);
     } finally {
-      connection.releaseChunk(chunk.data);
+      chunk.release();
     }
   }
 
-  private async onChunk(source: Source, index: number, chunk: { data: Buffer }, ms: number): Promise<void> {
+  private async onChunk(source: Source, index: number, chunk: ChunkLease, ms: number): Promise<void> {
     this.release(source, index);
     // A dropped source's late answers are ignored, whatever they hold.
     if (this.finished || source.dropped || this.have.has(index) || this.writing.has(index)) return;
@@ -433,9 +433,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.writing.add(index);
     let valid: boolean;
     try {
-      const verdict = await this.hasher.verify(chunk.data, this.manifest.chunks[index] ?? '', receivedChunkPool(), this.digest.chunk(index));
-      chunk.data = verdict.data;
-      valid = verdict.valid;
+      ({ valid } = await this.hasher.verify(chunk, this.manifest.chunks[index] ?? '', this.digest.chunk(index)));
     } catch (error) {
       this.fail(error as Error);
       return;
@@ -514,26 +512,49 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.detach(source);
   }
 
+  /** The request was not answered with its chunk: what that says about the source. */
+  private onRejected(source: Source, index: number, rejection: ChunkRejection): void {
+    this.release(source, index);
+    if (this.finished) return;
+    switch (rejection) {
+      case 'not-held':
+      case 'unavailable':
+        this.removeHolding(source, index);
+        break;
+      case 'elsewhere':
+        // A super-seeder sends this chunk to another downloader: ask the others for it, this source again
+        // only when the next LOCATE refresh offers it, and meanwhile prefer chunks nobody has claimed.
+        this.removeHolding(source, index);
+        this.claimedElsewhere.set(index, source);
+        break;
+      case 'busy':
+        source.retryAtMs = Date.now() + 100;
+        break;
+      case 'wrong-chunk':
+        this.strike(source, index);
+        break;
+      case 'timed-out':
+        this.components.logger.warn('source timed out; moving its chunks elsewhere', { from: source.name, fromAddr: source.key, index });
+        this.onSourceLost(source, 'request timed out');
+        return;
+      case 'closed':
+        this.onSourceLost(source, 'connection closed');
+        return;
+      case 'unexpected-answer':
+        break;
+      default: {
+        const unreachable: never = rejection;
+        throw new PeerError(PeerErrorCode.Protocol, `unknown rejection ${String(unreachable)}`);
+      }
+    }
+    this.fill();
+  }
+
+  /** The request failed otherwise (an ERROR answer, or the download limiter aborted): ask again elsewhere. */
   private onRequestFailed(source: Source, index: number, error: unknown): void {
     this.release(source, index);
     if (this.finished) return;
-    const code = errorCode(error);
-    if (code === 'ERR_NOT_HELD') this.removeHolding(source, index);
-    else if (code === 'ERR_ELSEWHERE') {
-      // A super-seeder sends this chunk to another downloader: ask the others for it, this source again
-      // only when the next LOCATE refresh offers it, and meanwhile prefer chunks nobody has claimed.
-      this.removeHolding(source, index);
-      this.claimedElsewhere.set(index, source);
-    } else if (code === 'ERR_BUSY') source.retryAtMs = Date.now() + 100;
-    else if (code === 'ERR_WRONG_CHUNK') this.strike(source, index);
-    else if (code === 'ERR_REQUEST_TIMEOUT') {
-      this.components.logger.warn('source timed out; moving its chunks elsewhere', { from: source.name, fromAddr: source.key, index });
-      this.onSourceLost(source, 'request timed out');
-      return;
-    } else if (code === 'ERR_CONNECTION_CLOSED') {
-      this.onSourceLost(source, 'connection closed');
-      return;
-    }
+    this.components.logger.debug('chunk request failed', { from: source.name, index, reason: errorMessage(error) });
     this.fill();
   }
 
@@ -563,7 +584,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (this.finished) return;
     const anyInflight = [...this.sources.values()].some((source) => source.inflight.size > 0);
     if (!anyInflight && Date.now() - this.lastChunkAtMs > this.stallTimeoutMs) {
-      this.fail(new PeerError('ERR_STALLED', `no chunk arrived for ${Math.round(this.stallTimeoutMs / 1000)} s and no source is available`));
+      this.fail(new PeerError(PeerErrorCode.Stalled, `no chunk arrived for ${Math.round(this.stallTimeoutMs / 1000)} s and no source is available`));
     }
   }
 
@@ -607,7 +628,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         }),
       (error: unknown) => {
         const code = errorCode(error);
-        this.rejectRun(new PeerError('ERR_READ_FAILED', `cannot read back ${this.manifest.name} to hash it: ${code}`));
+        this.rejectRun(new PeerError(PeerErrorCode.ReadFailed, `cannot read back ${this.manifest.name} to hash it: ${code}`));
       },
     );
   }

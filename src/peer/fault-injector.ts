@@ -7,7 +7,7 @@
  * Configured with --faults / SWARMLAB_FAULTS, e.g. "corrupt=0.5,delay=20,drop=0.01", or the `faults`
  * control command.
  */
-import { SwarmlabError } from '../shared/errors';
+import { ConfigError } from '../shared/errors';
 
 export interface FaultSettings {
   delayMs: number;
@@ -22,13 +22,13 @@ export function parseFaults(spec: string): FaultSettings {
   for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [key, raw] = part.split('=');
     const value = Number(raw);
-    if (raw === undefined || !Number.isFinite(value) || value < 0) throw new SwarmlabError('ERR_CONFIG', `bad fault "${part}" (expected key=number)`);
+    if (raw === undefined || !Number.isFinite(value) || value < 0) throw new ConfigError(`bad fault "${part}" (expected key=number)`);
     if (key === 'delay') settings.delayMs = value;
     else if (key === 'drop' || key === 'corrupt') {
-      if (value > 1) throw new SwarmlabError('ERR_CONFIG', `${key} is a share between 0 and 1, not ${value}`);
+      if (value > 1) throw new ConfigError(`${key} is a share between 0 and 1, not ${value}`);
       if (key === 'drop') settings.dropRate = value;
       else settings.corruptRate = value;
-    } else throw new SwarmlabError('ERR_CONFIG', `unknown fault "${key}" (delay, drop, corrupt)`);
+    } else throw new ConfigError(`unknown fault "${key}" (delay, drop, corrupt)`);
   }
   return settings;
 }

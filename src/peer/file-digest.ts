@@ -13,6 +13,7 @@ import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { Bitfield, Manifest } from '../protocol';
 import { errorCode } from '../shared/errors';
+import { PeerErrorCode } from './errors';
 import type { HashWorker } from './hash-worker';
 
 export interface FileDigestInit {
@@ -70,7 +71,7 @@ export class FileDigest {
       return await this.hasher.finishDigest(this.id);
     } catch (error) {
       // A chunk had to be read back from a file that never opened: that is the error to report.
-      throw this.openError !== undefined && errorCode(error) === 'ERR_CHUNK_MISSING' ? this.openError : error;
+      throw this.openError !== undefined && errorCode(error) === PeerErrorCode.ChunkMissing ? this.openError : error;
     } finally {
       this.closed = true;
       await handle?.close().catch(() => undefined);

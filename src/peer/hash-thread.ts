@@ -18,6 +18,8 @@
  * imports, nothing from the enclosing module, only `require` of Node's own modules.
  */
 
+import { PeerErrorCode } from './errors';
+
 /** Messages to the thread. `written` lists [digest, index, digest, index, ...] of chunks now in their files. */
 export type HashThreadRequest =
   | {
@@ -55,7 +57,14 @@ export type HashThreadReply =
 export const HOLD_AHEAD_CHUNKS = 64;
 export const HOLD_BYTES = 4 * 1024 * 1024;
 
-export function hashThreadMain(holdAheadChunks: number, holdBytes: number): void {
+/** The codes the thread reports; handed in as an argument, since the thread cannot import them. */
+export const HASH_THREAD_CODES = {
+  shortRead: PeerErrorCode.ShortRead,
+  unknownDigest: PeerErrorCode.UnknownDigest,
+  chunkMissing: PeerErrorCode.ChunkMissing,
+} as const;
+
+export function hashThreadMain(holdAheadChunks: number, holdBytes: number, codes: typeof HASH_THREAD_CODES): void {
   /* eslint-disable @typescript-eslint/no-require-imports -- see the module comment: no imports here */
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
@@ -128,7 +137,7 @@ export function hashThreadMain(holdAheadChunks: number, holdBytes: number): void
     const scratch = (digest.scratch ??= Buffer.allocUnsafe(digest.chunkSize));
     for (let done = 0; done < length; ) {
       const bytes = readSync(digest.fd!, scratch, done, length - done, index * digest.chunkSize + done);
-      if (bytes === 0) throw Object.assign(new Error('the file is shorter than its manifest'), { code: 'ERR_SHORT_READ' });
+      if (bytes === 0) throw Object.assign(new Error('the file is shorter than its manifest'), { code: codes.shortRead });
       done += bytes;
     }
     digest.hash.update(scratch.subarray(0, length));
@@ -198,12 +207,12 @@ export function hashThreadMain(holdAheadChunks: number, holdBytes: number): void
         const digest = digests.get(request.digest);
         digests.delete(request.digest);
         let reply: HashThreadReply;
-        if (!digest) reply = { call: request.call, error: 'ERR_UNKNOWN_DIGEST' };
+        if (!digest) reply = { call: request.call, error: codes.unknownDigest };
         else {
           digest.failure = undefined;
           catchUp(digest);
           if (digest.next === digest.chunks) reply = { call: request.call, sha256: digest.hash.digest('hex') };
-          else reply = { call: request.call, error: digest.failure ?? 'ERR_CHUNK_MISSING' };
+          else reply = { call: request.call, error: digest.failure ?? codes.chunkMissing };
         }
         port.postMessage(reply);
         return;
@@ -219,4 +228,4 @@ export function hashThreadMain(holdAheadChunks: number, holdBytes: number): void
 }
 
 /** The thread's code, as given to `new Worker(..., { eval: true })`. */
-export const HASH_THREAD_SOURCE = `(${hashThreadMain.toString()})(${HOLD_AHEAD_CHUNKS}, ${HOLD_BYTES});`;
+export const HASH_THREAD_SOURCE = `(${hashThreadMain.toString()})(${HOLD_AHEAD_CHUNKS}, ${HOLD_BYTES}, ${JSON.stringify(HASH_THREAD_CODES)});`;

@@ -1,24 +1,28 @@
 /**
- * The event loop's side of the hashing thread (hash-thread.ts): one thread per process, started on
- * first use, shared by every download, never keeping the process alive while idle.
+ * The event loop's side of the hashing thread (hash-thread.ts): one thread per peer, started on first
+ * use, shared by every download of the peer, never keeping the process alive while idle.
  *
- * A chunk in a pooled buffer (one that owns its whole memory) travels to the thread and back without
- * a copy: its memory is transferred, and adopted by the pool again when it returns, so the caller must
- * use the buffer `verify` returns, never the one it passed. Any other chunk is copied for the trip.
+ * A chunk leased from the peer's ChunkMemory (the `memory` it is given) travels to the thread and back
+ * without a copy: its memory is transferred and restored into the lease when it returns, so the lease
+ * is all the caller holds. Any other chunk is copied for the trip.
  *
  * If the thread dies, every call waiting on it rejects (its downloads fail with a clear error); the
  * next call starts a new thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { BufferPool } from './buffer-pool';
-import { PeerError } from './errors';
+import { ChunkLease } from './chunk-memory';
+import type { ChunkMemory, LentChunk } from './chunk-memory';
+import { PeerError, PeerErrorCode } from './errors';
 import { HASH_THREAD_SOURCE } from './hash-thread';
 import type { HashThreadReply, HashThreadRequest } from './hash-thread';
 
 export interface ChunkVerdict {
   valid: boolean;
-  /** The chunk's bytes: the caller's buffer, or the same memory back from the thread in a new buffer. */
-  data: Buffer;
+}
+
+export interface HashWorkerComponents {
+  /** The peer's received-chunk memory: its leases are lent to the thread instead of copied. */
+  memory?: ChunkMemory;
 }
 
 export interface DigestOpen {
@@ -32,6 +36,7 @@ export interface DigestOpen {
 type Settle = { resolve: (reply: HashThreadReply) => void; reject: (error: Error) => void };
 
 export class HashWorker {
+  private readonly memory: ChunkMemory | undefined;
   private worker: Worker | undefined;
   private readonly calls = new Map<number, Settle>();
   private nextCall = 1;
@@ -41,35 +46,39 @@ export class HashWorker {
   /** [digest, index, ...] written since the last message: sent along with the next one. */
   private written: number[] = [];
 
+  constructor(components: HashWorkerComponents = {}) {
+    this.memory = components.memory;
+  }
+
   /**
-   * Whether `data` has the SHA-256 `expectedHex`. With `digest`, a chunk that verifies is also fed to
-   * that file's digest (as chunk `index`).
+   * Whether the chunk has the SHA-256 `expectedHex`. With `digest`, a chunk that verifies is also fed
+   * to that file's digest (as chunk `index`). A lease of this worker's memory is lent to the thread
+   * meanwhile (its `data` is unreadable until this settles).
    */
-  async verify(
-    data: Buffer,
-    expectedHex: string,
-    pool?: BufferPool,
-    digest?: { id: number; index: number },
-  ): Promise<ChunkVerdict> {
-    const transfer = pool?.owns(data) ?? false;
-    const memory = transfer ? (data.buffer as ArrayBuffer) : copyOf(data);
-    // Read before the transfer detaches `data`.
-    const offset = transfer ? data.byteOffset : 0;
-    const length = data.length;
-    const reply = await this.call((call) => ({
-      op: 'verify',
-      call,
-      memory,
-      offset,
-      length,
-      expected: expectedHex,
-      ...(digest && this.liveDigests.has(digest.id) ? { digest: digest.id, index: digest.index } : {}),
-      written: this.takeWritten(),
-    }), [memory]);
-    if (!('valid' in reply)) throw new PeerError('ERR_HASH_THREAD', 'the hashing thread answered out of turn');
-    if (!transfer) return { valid: reply.valid, data };
-    pool!.adopt(reply.memory);
-    return { valid: reply.valid, data: Buffer.from(reply.memory, offset, length) };
+  async verify(chunk: ChunkLease | Buffer, expectedHex: string, digest?: { id: number; index: number }): Promise<ChunkVerdict> {
+    const lend = chunk instanceof ChunkLease && this.memory?.canLend(chunk) === true;
+    const lent: LentChunk = lend ? chunk.lend() : copyOf(chunk instanceof ChunkLease ? chunk.data : chunk);
+    let reply: HashThreadReply;
+    try {
+      reply = await this.call(
+        (call) => ({
+          op: 'verify',
+          call,
+          ...lent,
+          expected: expectedHex,
+          ...(digest && this.liveDigests.has(digest.id) ? { digest: digest.id, index: digest.index } : {}),
+          written: this.takeWritten(),
+        }),
+        [lent.memory],
+      );
+    } catch (error) {
+      // Not sent (no thread could start): the memory was not transferred, the lease has it still.
+      if (lend && lent.memory.byteLength > 0) chunk.restore(lent);
+      throw error;
+    }
+    if (!('valid' in reply)) throw new PeerError(PeerErrorCode.HashThread, 'the hashing thread answered out of turn');
+    if (lend) chunk.restore({ memory: reply.memory, offset: lent.offset, length: lent.length });
+    return { valid: reply.valid };
   }
 
   /** Starts a file digest in the thread; `fd` follows with `setDescriptor` once the file is open. */
@@ -91,11 +100,11 @@ export class HashWorker {
 
   /** The file's SHA-256 once every chunk is written (and marked so). */
   async finishDigest(digest: number): Promise<string> {
-    if (!this.liveDigests.delete(digest)) throw new PeerError('ERR_HASH_THREAD', 'the hashing thread stopped during the download');
+    if (!this.liveDigests.delete(digest)) throw new PeerError(PeerErrorCode.HashThread, 'the hashing thread stopped during the download');
     const reply = await this.call((call) => ({ op: 'finish', call, digest, written: this.takeWritten() }));
     if ('sha256' in reply) return reply.sha256;
     // The thread's code: why reading a chunk back failed (EISDIR, ...), or ERR_CHUNK_MISSING.
-    const code = 'error' in reply ? reply.error : 'ERR_READ_FAILED';
+    const code = 'error' in reply ? reply.error : PeerErrorCode.ReadFailed;
     throw new PeerError(code, `cannot hash the file: ${code}`);
   }
 
@@ -162,21 +171,14 @@ export class HashWorker {
     this.worker = undefined;
     this.liveDigests.clear();
     this.written = [];
-    const error = new PeerError('ERR_HASH_THREAD', `the hashing thread stopped: ${why}`);
+    const error = new PeerError(PeerErrorCode.HashThread, `the hashing thread stopped: ${why}`);
     for (const settle of this.calls.values()) settle.reject(error);
     this.calls.clear();
   }
 }
 
-function copyOf(data: Uint8Array): ArrayBuffer {
+function copyOf(data: Uint8Array): LentChunk {
   const copy = new Uint8Array(data.length);
   copy.set(data);
-  return copy.buffer;
-}
-
-let shared: HashWorker | undefined;
-
-/** The process's hashing thread. */
-export function sharedHashWorker(): HashWorker {
-  return (shared ??= new HashWorker());
+  return { memory: copy.buffer, offset: 0, length: data.length };
 }

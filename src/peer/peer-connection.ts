@@ -7,39 +7,65 @@ import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
 import { Bitfield, encodeChunkRef, MessageType, PROTOCOL_VERSION, RejectReason } from '../protocol';
 import type { Message } from '../protocol';
+import { ConnectionClosedError, RequestTimeoutError } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
 import type { Logger } from '../shared/logger';
-import { BufferPool } from './buffer-pool';
-import { PeerError } from './errors';
+import type { ChunkLease, ChunkMemory } from './chunk-memory';
+import { PeerError, PeerErrorCode } from './errors';
 
 export interface PeerConnectionEvents {
   'have-chunk': [fileId: string, index: number];
   close: [];
 }
 
-export interface ChunkResult {
-  data: Buffer;
+/**
+ * Why a source did not give a requested chunk: its REJECT reason, or what went wrong on the way
+ * (a different chunk came back, no answer in time, the connection closed, an answer of another type).
+ */
+export type ChunkRejection =
+  | 'not-held'
+  | 'unavailable'
+  | 'busy'
+  | 'elsewhere'
+  | 'wrong-chunk'
+  | 'timed-out'
+  | 'closed'
+  | 'unexpected-answer';
+
+/** The answer to one REQUEST: the chunk, leased from the peer's ChunkMemory, or why there is none. */
+export type ChunkAnswer = { chunk: ChunkLease } | { rejected: ChunkRejection };
+
+export interface PeerConnectionComponents {
+  logger: Logger;
+  /** Where received chunks live: the peer's one ChunkMemory. */
+  memory: ChunkMemory;
+}
+
+export interface PeerConnectionInit {
+  host: string;
+  port: number;
+  /** What HELLO tells the source about us. */
+  hello: { peerId: string; name: string };
+  /** Give up connecting after this long. */
+  connectTimeoutMs?: number;
 }
 
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** Bytes asked of the kernel per read on a data connection. */
 const READ_BUFFER_BYTES = 1024 * 1024;
-/** Frames at least this large (CHUNKs) are received into pooled buffers; smaller ones are just allocated. */
-const POOLED_FRAME_BYTES = 64 * 1024;
-/**
- * Received chunks, shared by every connection of this process: a CHUNK frame is copied once from the
- * socket's read buffer into one of these, and its data goes back with `releaseChunk` once written.
- */
-const chunkBuffers = new BufferPool();
 
-/** The pool received chunks live in (the hashing thread borrows their memory; see hash-worker). */
-export function receivedChunkPool(): BufferPool {
-  return chunkBuffers;
-}
+const REJECTIONS: { readonly [R in RejectReason]: ChunkRejection } = {
+  [RejectReason.NotHeld]: 'not-held',
+  [RejectReason.Busy]: 'busy',
+  [RejectReason.Unavailable]: 'unavailable',
+  // A super-seeder sends this chunk to someone else: get it from them (docs/protocol.md, REJECT).
+  [RejectReason.Elsewhere]: 'elsewhere',
+};
 
 export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   private constructor(
     readonly connection: FramedConnection,
+    private readonly memory: ChunkMemory,
     readonly host: string,
     readonly port: number,
   ) {
@@ -48,10 +74,13 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     connection.on('close', () => this.emit('close'));
   }
 
-  static async open(host: string, port: number, hello: { peerId: string; name: string }, logger: Logger): Promise<PeerConnection> {
+  static async open(components: PeerConnectionComponents, init: PeerConnectionInit): Promise<PeerConnection> {
+    const { logger, memory } = components;
+    const { host, port } = init;
+    const connectTimeoutMs = init.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     // Large reads: a data connection receives whole chunks, and a read syscall costs more than a copy.
     // The read buffer is reused, so the decoder copies each frame out of it, once, into the frame's
-    // own buffer (a pooled one for chunks): no allocation per read, no second copy.
+    // own buffer (the peer's chunk memory for chunks): no allocation per read, no second copy.
     const reader: { framed?: FramedConnection } = {};
     const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     const socket = connect({
@@ -68,21 +97,21 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new PeerError('ERR_CONNECT_TIMEOUT', `no connection to ${host}:${port} in ${CONNECT_TIMEOUT_MS} ms`));
-      }, CONNECT_TIMEOUT_MS);
+        reject(new PeerError(PeerErrorCode.ConnectTimeout, `no connection to ${host}:${port} in ${connectTimeoutMs} ms`));
+      }, connectTimeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
         resolve();
       });
       socket.once('error', (error) => {
         clearTimeout(timer);
-        reject(new PeerError('ERR_CONNECT_FAILED', `cannot connect to ${host}:${port}: ${error.message}`));
+        reject(new PeerError(PeerErrorCode.ConnectFailed, `cannot connect to ${host}:${port}: ${error.message}`));
       });
     });
-    const connection = new FramedConnection(socket, logger, { idleTimeoutMs: 0, externalReads: true, allocateFrame });
+    const connection = new FramedConnection(socket, logger, { idleTimeoutMs: 0, externalReads: true, allocateFrame: memory.allocateFrame });
     reader.framed = connection;
-    connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: hello.peerId, name: hello.name });
-    return new PeerConnection(connection, host, port);
+    connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: init.hello.peerId, name: init.hello.name });
+    return new PeerConnection(connection, memory, host, port);
   }
 
   get closed(): boolean {
@@ -92,30 +121,40 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   /** Asks for the source's bitfield of `fileId` and subscribes to its HAVE_CHUNK announcements. */
   async interested(fileId: string, chunks: number): Promise<Bitfield> {
     const response = await this.connection.request(MessageType.Interested, { fileId });
-    if (response.type !== MessageType.Bitfield) throw new PeerError('ERR_PROTOCOL', 'expected BITFIELD');
+    if (response.type !== MessageType.Bitfield) throw new PeerError(PeerErrorCode.Protocol, 'expected BITFIELD');
     return Bitfield.fromBase64(chunks, response.body.bitfield);
   }
 
   /**
-   * Requests one chunk; resolves with its bytes (not yet verified: the caller verifies). Returns the
-   * request id through `onRequestId` so the caller can cancel it.
+   * Requests one chunk; resolves with it (not yet verified: the caller verifies, then releases the
+   * lease) or with why there is none. Returns the request id through `onRequestId` so the caller can
+   * cancel it. Rejects only on the unexpected (an ERROR frame in answer).
    */
-  async requestChunk(fileId: string, index: number, timeoutMs: number, onRequestId?: (requestId: number) => void): Promise<Buffer> {
+  async requestChunk(fileId: string, index: number, timeoutMs: number, onRequestId?: (requestId: number) => void): Promise<ChunkAnswer> {
     const requestId = this.connection.allocateRequestId();
     onRequestId?.(requestId);
     const response = this.connection.expect(requestId, timeoutMs);
     this.connection.write(encodeChunkRef(MessageType.Request, requestId, fileId, index));
-    const message = await response;
-    if (message.type === MessageType.Chunk) {
-      if (message.body.fileId !== fileId || message.body.index !== index) {
-        throw new PeerError('ERR_WRONG_CHUNK', `asked for chunk ${index}, got chunk ${message.body.index}`);
-      }
-      return message.body.data;
+    let message: Message;
+    try {
+      message = await response;
+    } catch (error) {
+      if (error instanceof RequestTimeoutError) return { rejected: 'timed-out' };
+      if (error instanceof ConnectionClosedError) return { rejected: 'closed' };
+      throw error;
     }
-    if (message.type === MessageType.Reject) {
-      throw new PeerError(rejectCode(message.body.reason), `chunk ${index} refused: ${RejectReason[message.body.reason]}`);
+    switch (message.type) {
+      case MessageType.Chunk:
+        if (message.body.fileId !== fileId || message.body.index !== index) {
+          this.memory.discard(message.body.data);
+          return { rejected: 'wrong-chunk' };
+        }
+        return { chunk: this.memory.lease(message.body.data) };
+      case MessageType.Reject:
+        return { rejected: REJECTIONS[message.body.reason] };
+      default:
+        return { rejected: 'unexpected-answer' };
     }
-    throw new PeerError('ERR_PROTOCOL', `unexpected answer ${MessageType[message.type]}`);
   }
 
   /** Runs `fn` with the socket corked, so the frames it writes leave in one write. */
@@ -129,11 +168,6 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     }
   }
 
-  /** Hands a chunk's buffer back for reuse once nothing reads it any more (it is written, or refused). */
-  releaseChunk(data: Buffer): void {
-    chunkBuffers.release(data);
-  }
-
   cancel(fileId: string, index: number, requestId: number): void {
     this.connection.forget(requestId);
     this.connection.write(encodeChunkRef(MessageType.Cancel, requestId, fileId, index));
@@ -145,16 +179,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   private onMessage(message: Message): void {
     if (message.type === MessageType.HaveChunk) this.emit('have-chunk', message.body.fileId, message.body.index);
+    // A CHUNK no request waits for (cancelled, or timed out): its memory goes straight back.
+    else if (message.type === MessageType.Chunk) this.memory.discard(message.body.data);
   }
-}
-
-function rejectCode(reason: RejectReason): string {
-  if (reason === RejectReason.Busy) return 'ERR_BUSY';
-  // A super-seeder sends this chunk to someone else: get it from them (docs/protocol.md, REJECT).
-  if (reason === RejectReason.Elsewhere) return 'ERR_ELSEWHERE';
-  return 'ERR_NOT_HELD';
-}
-
-function allocateFrame(frameBytes: number): Buffer {
-  return frameBytes >= POOLED_FRAME_BYTES ? chunkBuffers.acquire(frameBytes) : Buffer.allocUnsafe(frameBytes);
 }

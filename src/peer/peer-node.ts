@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, MessageType } from '../protocol';
+import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, PEER_INBOUND_JSON_TYPES } from '../protocol';
 import type { FileSummary } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { fileHasSize, hashFile, pathInside } from '../shared/files';
@@ -13,32 +13,21 @@ import { generateFile } from '../shared/generate';
 import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
 import { TokenBucket } from '../shared/token-bucket';
+import { ChunkMemory } from './chunk-memory';
 import { ChunkStore } from './chunk-store';
 import type { StoredFile } from './chunk-store';
 import { DownloadScheduler } from './download-scheduler';
 import type { ChunkTransferEvent, DownloadResult, DownloadSchedulerEvents, ProgressEvent } from './download-scheduler';
-import { PeerError } from './errors';
+import { PeerError, PeerErrorCode } from './errors';
 import { followDownload } from './peer-activity';
 import type { PeerActivityEvents } from './peer-activity';
 import { PeerConnection } from './peer-connection';
 import { FaultInjector } from './fault-injector';
 import type { FaultSettings } from './fault-injector';
+import { HashWorker } from './hash-worker';
 import { PeerMetrics } from './peer-metrics';
 import { PeerServer } from './peer-server';
 import { parseHostPort, TrackerClient } from './tracker-client';
-
-/** The JSON messages a peer receives (from the tracker, then from other peers): their schemas are compiled at start. */
-const PEER_INBOUND_MESSAGES = [
-  MessageType.Registered,
-  MessageType.Published,
-  MessageType.Files,
-  MessageType.Peers,
-  MessageType.Ok,
-  MessageType.Error,
-  MessageType.Hello,
-  MessageType.Interested,
-  MessageType.Bitfield,
-] as const;
 
 /** How long a stopping peer tries to end its tracker lease (UNREGISTER) before it lets the lease run out. */
 const LEASE_END_ON_STOP_MS = 2_000;
@@ -96,6 +85,9 @@ export class PeerNode {
   private uploadedBytes = 0;
   private readonly downloadLimiter: TokenBucket;
   private readonly faults: FaultInjector;
+  /** The one owner of received chunks' memory: the data connections decode into it, the hashing thread borrows it. */
+  private readonly chunkMemory = new ChunkMemory();
+  private readonly hasher = new HashWorker({ memory: this.chunkMemory });
   private readonly connections = new Map<string, Promise<PeerConnection>>();
   private readonly downloads = new Map<string, { events: EventEmitter<DownloadSchedulerEvents>; done: Promise<DownloadOutcome> }>();
   private readonly schedulers = new Set<DownloadScheduler>();
@@ -172,7 +164,7 @@ export class PeerNode {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    compileSchemas(PEER_INBOUND_MESSAGES);
+    compileSchemas(PEER_INBOUND_JSON_TYPES);
     await mkdir(this.init.dir, { recursive: true }).catch(() => undefined);
     await this.server.start();
     this.resumed = await this.store.loadPartials();
@@ -201,6 +193,7 @@ export class PeerNode {
     for (const connection of this.connections.values()) void connection.then((c) => c.close(), () => undefined);
     await this.server.stop();
     await this.store.close();
+    await this.hasher.terminate();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -209,7 +202,7 @@ export class PeerNode {
 
   async connect(tracker?: string): Promise<{ peerId: string; tracker: string }> {
     const target = tracker ?? this.init.tracker;
-    if (!target) throw new PeerError('ERR_NO_TRACKER', 'no tracker address: pass HOST:PORT or start the peer with --tracker');
+    if (!target) throw new PeerError(PeerErrorCode.NoTracker, 'no tracker address: pass HOST:PORT or start the peer with --tracker');
     const address = parseHostPort(target);
     const peerId = await this.tracker.connect(address);
     return { peerId, tracker: `${address.host}:${address.port}` };
@@ -226,7 +219,7 @@ export class PeerNode {
     this.requireConnected();
     const files = await this.store.scanPublishable();
     await Promise.allSettled([...this.withdrawals]);
-    if (files.length === 0) throw new PeerError('ERR_NOTHING_TO_PUBLISH', `no files to publish in ${this.init.dir}`);
+    if (files.length === 0) throw new PeerError(PeerErrorCode.NothingToPublish, `no files to publish in ${this.init.dir}`);
     const published = [];
     for (const file of files) {
       await this.tracker.publish(file.manifest);
@@ -272,7 +265,7 @@ export class PeerNode {
       try {
         file = await this.store.beginDownload(fileId, manifest);
       } catch (error) {
-        throw new PeerError('ERR_CANNOT_WRITE', `cannot start the download in ${this.init.dir}: ${errorMessage(error)}`);
+        throw new PeerError(PeerErrorCode.CannotWrite, `cannot start the download in ${this.init.dir}: ${errorMessage(error)}`);
       }
     }
     if (file.complete) {
@@ -293,6 +286,7 @@ export class PeerNode {
         locate: (id) => this.tracker.locate(id),
         connect: (host, port) => this.connectTo(host, port),
         announce: (id, index) => this.queueHave(id, index),
+        hasher: this.hasher,
       },
       {
         file,
@@ -368,7 +362,7 @@ export class PeerNode {
   /** Writes a deterministic file into DIR (for demos and labs). */
   async generate(name: string, size: number, seed: string, text: boolean): Promise<{ name: string; size: number; sha256: string }> {
     if (!new RegExp(FILE_NAME_PATTERN).test(name) || Buffer.byteLength(name) > MAX_NAME_BYTES) {
-      throw new PeerError('ERR_BAD_NAME', `"${name}" is not a valid file name`);
+      throw new PeerError(PeerErrorCode.BadName, `"${name}" is not a valid file name`);
     }
     await mkdir(this.init.dir, { recursive: true });
     const sha256 = await generateFile(pathInside(this.init.dir, name), size, seed, text);
@@ -398,7 +392,7 @@ export class PeerNode {
   }
 
   private requireConnected(): void {
-    if (!this.tracker.wantsConnection) throw new PeerError('ERR_NOT_CONNECTED', 'not connected to a tracker (use c to connect)');
+    if (!this.tracker.wantsConnection) throw new PeerError(PeerErrorCode.NotConnected, 'not connected to a tracker (use c to connect)');
   }
 
   private async resolve(target: { name?: string; fileId?: string }): Promise<string> {
@@ -406,10 +400,10 @@ export class PeerNode {
     const name = target.name ?? '';
     const files = await this.tracker.list();
     const matches = files.filter((file) => file.name === name || file.fileId.startsWith(name) && name.length >= 8);
-    if (matches.length === 0) throw new PeerError('ERR_NOT_FOUND', `no file named "${name}" on the network`);
+    if (matches.length === 0) throw new PeerError(PeerErrorCode.NotFound, `no file named "${name}" on the network`);
     if (matches.length > 1) {
       const ids = matches.map((file) => `${file.fileId.slice(0, 12)} (${file.size} bytes)`).join(', ');
-      throw new PeerError('ERR_AMBIGUOUS', `${matches.length} files are named "${name}": ${ids}; download one by its id`);
+      throw new PeerError(PeerErrorCode.Ambiguous, `${matches.length} files are named "${name}": ${ids}; download one by its id`);
     }
     return matches[0]!.fileId;
   }
@@ -418,7 +412,10 @@ export class PeerNode {
     const key = `${host}:${port}`;
     let connection = this.connections.get(key);
     if (!connection) {
-      connection = PeerConnection.open(host, port, { peerId: this.tracker.peerId ?? '', name: this.name }, this.logger);
+      connection = PeerConnection.open(
+        { logger: this.logger, memory: this.chunkMemory },
+        { host, port, hello: { peerId: this.tracker.peerId ?? '', name: this.name } },
+      );
       this.connections.set(key, connection);
       connection.then(
         (open) => open.once('close', () => this.connections.delete(key)),
@@ -445,7 +442,7 @@ export class PeerNode {
       this.tracker.have(fileId, indices, manifest).catch((error: unknown) => {
         // The tracker forgot the file (every holder left it): announce these again, with the manifest.
         this.manifestAnnounced.delete(fileId);
-        if (manifest === undefined && errorCode(error) === 'ERR_UNKNOWN_FILE') for (const index of indices) this.queueHave(fileId, index);
+        if (manifest === undefined && errorCode(error) === PeerErrorCode.UnknownFile) for (const index of indices) this.queueHave(fileId, index);
         else this.logger.debug('HAVE not sent', { reason: errorMessage(error) });
       });
     }

@@ -15,6 +15,7 @@ import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
 import { BufferPool } from './buffer-pool';
 import type { ChunkStore } from './chunk-store';
+import { PeerErrorCode } from './errors';
 import type { FaultInjector } from './fault-injector';
 import { SeedingPolicy } from './seeding-policy';
 import { sleep } from '../shared/token-bucket';
@@ -125,7 +126,7 @@ export class PeerServer {
     const address = connection.remoteAddress;
     const open = this.perAddress.get(address) ?? 0;
     if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
-      connection.sendError(0, 'ERR_TOO_MANY_CONNECTIONS', 'too many connections from your address');
+      connection.sendError(0, PeerErrorCode.TooManyConnections, 'too many connections from your address');
       socket.end();
       return;
     }
@@ -161,7 +162,7 @@ export class PeerServer {
       case MessageType.Interested: {
         const file = this.store.get(message.body.fileId);
         if (!file) {
-          this.refuse(served, message.requestId, 'ERR_NOT_HELD', 'this peer does not hold that file');
+          this.refuse(served, message.requestId, PeerErrorCode.NotHeld, 'this peer does not hold that file');
           return;
         }
         served.interests.add(message.body.fileId);
@@ -207,11 +208,11 @@ export class PeerServer {
       case MessageType.Bitfield:
       case MessageType.Chunk:
       case MessageType.Reject:
-        this.refuse(served, message.requestId, 'ERR_UNEXPECTED_MESSAGE', `a peer does not accept ${MessageType[message.type]}`);
+        this.refuse(served, message.requestId, PeerErrorCode.UnexpectedMessage, `a peer does not accept ${MessageType[message.type]}`);
         return;
       default: {
         const unreachable: never = message;
-        this.refuse(served, 0, 'ERR_UNEXPECTED_MESSAGE', `unexpected ${String(unreachable)}`);
+        this.refuse(served, 0, PeerErrorCode.UnexpectedMessage, `unexpected ${String(unreachable)}`);
       }
     }
   }
@@ -248,7 +249,7 @@ export class PeerServer {
         try {
           data = await next.data;
         } catch (error) {
-          const reason = errorCode(error) === 'ERR_NOT_HELD' ? RejectReason.NotHeld : RejectReason.Unavailable;
+          const reason = errorCode(error) === PeerErrorCode.NotHeld ? RejectReason.NotHeld : RejectReason.Unavailable;
           if (reason === RejectReason.Unavailable) this.logger.warn('cannot read chunk', { fileId: request.fileId, index: request.index, reason: errorMessage(error) });
           connection.write(encodeChunkRef(MessageType.Reject, request.requestId, request.fileId, request.index, reason));
           continue;

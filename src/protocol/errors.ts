@@ -1,8 +1,18 @@
 /**
- * Protocol errors. Callers branch on `code`, never on the message text.
+ * Protocol errors. Callers branch on `code`, never on the message text. The codes travel in ERROR
+ * frames, so their values are part of the wire contract.
  */
+export const ProtocolErrorCode = {
+  Protocol: 'ERR_PROTOCOL',
+  FrameTooLarge: 'ERR_FRAME_TOO_LARGE',
+  MalformedFrame: 'ERR_MALFORMED_FRAME',
+  UnknownMessageType: 'ERR_UNKNOWN_MESSAGE_TYPE',
+  InvalidBody: 'ERR_INVALID_BODY',
+} as const;
+export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
+
 export class ProtocolError extends Error {
-  readonly code: string = 'ERR_PROTOCOL';
+  readonly code: ProtocolErrorCode = ProtocolErrorCode.Protocol;
   constructor(message = 'protocol error') {
     super(message);
     this.name = 'ProtocolError';
@@ -10,7 +20,7 @@ export class ProtocolError extends Error {
 }
 
 export class FrameTooLargeError extends ProtocolError {
-  override readonly code = 'ERR_FRAME_TOO_LARGE';
+  override readonly code = ProtocolErrorCode.FrameTooLarge;
   constructor(
     readonly lengthBytes: number,
     readonly maxBytes: number,
@@ -21,7 +31,7 @@ export class FrameTooLargeError extends ProtocolError {
 }
 
 export class MalformedFrameError extends ProtocolError {
-  override readonly code = 'ERR_MALFORMED_FRAME';
+  override readonly code = ProtocolErrorCode.MalformedFrame;
   constructor(message = 'malformed frame') {
     super(message);
     this.name = 'MalformedFrameError';
@@ -29,7 +39,7 @@ export class MalformedFrameError extends ProtocolError {
 }
 
 export class UnknownMessageTypeError extends ProtocolError {
-  override readonly code = 'ERR_UNKNOWN_MESSAGE_TYPE';
+  override readonly code = ProtocolErrorCode.UnknownMessageType;
   constructor(readonly messageType: number) {
     super(`unknown message type 0x${messageType.toString(16).padStart(2, '0')}`);
     this.name = 'UnknownMessageTypeError';
@@ -37,7 +47,7 @@ export class UnknownMessageTypeError extends ProtocolError {
 }
 
 export class InvalidBodyError extends ProtocolError {
-  override readonly code = 'ERR_INVALID_BODY';
+  override readonly code = ProtocolErrorCode.InvalidBody;
   constructor(message = 'invalid message body') {
     super(message);
     this.name = 'InvalidBodyError';

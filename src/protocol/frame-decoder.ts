@@ -1,10 +1,13 @@
 /**
- * Incremental, pure frame decoder: bytes in, messages out, no I/O.
+ * Incremental, pure frame decoder: bytes in, messages out, no I/O. Every framed transport of swarmlab
+ * reads through it.
  *
- * It keeps a partly read frame between calls, handles many frames in one read and one frame over many
- * reads, and checks each announced length against MAX_FRAME_BYTES before buffering its body, so a
- * remote can never make it hold more than one maximum frame plus one read. After the first error the
- * decoder is spent: the transport answers with an ERROR frame and closes that connection only.
+ * One state machine: a length prefix, then a body of that length. A frame that lies whole inside one
+ * read is decoded straight from it; only a frame cut between reads is stored, and the length is
+ * checked against MAX_FRAME_BYTES before anything is stored for it. Stored bodies grow with what
+ * actually arrived (unless `allocateFrame` is set), so a remote that announces a large frame and sends
+ * little costs little. After the first error the decoder is spent: the transport answers with an
+ * ERROR frame and closes that connection only.
  */
 import { CHUNK_REF_BYTES, FILE_ID_BYTES, FRAME_OVERHEAD_BYTES, MAX_FRAME_BYTES } from './constants';
 import {
@@ -37,20 +40,21 @@ export interface FrameDecoderInit {
 }
 
 const LENGTH_PREFIX_BYTES = 4;
+/** First storage for a frame cut between reads (without allocateFrame); it doubles as bytes arrive. */
+const MIN_STORED_FRAME_BYTES = 16 * 1024;
 
 export class FrameDecoder {
   private readonly maxFrameBytes: number;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  /** Length of the frame being read (after its prefix), once its prefix has arrived. */
-  private frameBytes: number | undefined;
-  private failure: ProtocolError | undefined;
   private readonly allocateFrame: ((frameBytes: number) => Buffer) | undefined;
-  /** Copying mode: the length prefix being read, the frame being filled, and how much of each arrived. */
-  private readonly prefix = Buffer.alloc(LENGTH_PREFIX_BYTES);
+  /** A length prefix cut between reads, and how much of it arrived. Made on first need. */
+  private prefix: Buffer | undefined;
   private prefixFilled = 0;
+  /** Length of the frame being read (after its prefix); 0 while a prefix is being read. */
+  private frameBytes = 0;
+  /** Storage of the frame being read when it is cut between reads, and how much of it arrived. */
   private frame: Buffer | undefined;
   private frameFilled = 0;
+  private failure: ProtocolError | undefined;
 
   constructor(init: FrameDecoderInit = {}) {
     this.maxFrameBytes = init.maxFrameBytes ?? MAX_FRAME_BYTES;
@@ -59,71 +63,81 @@ export class FrameDecoder {
 
   /** Bytes held for a frame not yet complete. */
   get bufferedBytes(): number {
-    return this.allocateFrame ? this.prefixFilled + this.frameFilled : this.pendingBytes;
+    return this.prefixFilled + this.frameFilled;
+  }
+
+  /** Between frames: nothing held, no frame started, no failure (the decoder can be dropped). */
+  get idle(): boolean {
+    return this.frameBytes === 0 && this.prefixFilled === 0 && this.failure === undefined;
   }
 
   push(data: Buffer): DecodeResult {
     if (this.failure) return { messages: [], error: this.failure };
-    if (this.allocateFrame) return this.pushCopying(data, this.allocateFrame);
     const messages: Message[] = [];
-    this.pending.push(data);
-    this.pendingBytes += data.length;
     try {
-      for (;;) {
-        if (this.frameBytes === undefined) {
-          if (this.pendingBytes < LENGTH_PREFIX_BYTES) break;
-          this.frameBytes = this.checkedLength(this.take(LENGTH_PREFIX_BYTES).readUInt32BE(0));
-        }
-        if (this.pendingBytes < this.frameBytes) break;
-        const frame = this.take(this.frameBytes);
-        this.frameBytes = undefined;
-        messages.push(decodeFrame(frame));
-      }
-    } catch (error) {
-      this.failure = error instanceof ProtocolError ? error : new MalformedFrameError(String(error));
-      this.pending = [];
-      this.pendingBytes = 0;
-      return { messages, error: this.failure };
-    }
-    return { messages };
-  }
-
-  /** Copying mode: every byte is copied once, into the prefix or into the frame's own buffer. */
-  private pushCopying(data: Buffer, allocateFrame: (frameBytes: number) => Buffer): DecodeResult {
-    const messages: Message[] = [];
-    let offset = 0;
-    try {
+      let offset = 0;
       while (offset < data.length) {
-        if (this.frame === undefined) {
-          const copied = data.copy(
-            this.prefix,
-            this.prefixFilled,
-            offset,
-            offset + LENGTH_PREFIX_BYTES - this.prefixFilled,
-          );
-          offset += copied;
-          this.prefixFilled += copied;
-          if (this.prefixFilled < LENGTH_PREFIX_BYTES) break;
-          this.prefixFilled = 0;
-          this.frame = allocateFrame(this.checkedLength(this.prefix.readUInt32BE(0)));
-          this.frameFilled = 0;
+        if (this.frameBytes === 0) {
+          offset = this.readPrefix(data, offset);
+          continue;
         }
-        const copied = data.copy(this.frame, this.frameFilled, offset, offset + this.frame.length - this.frameFilled);
-        offset += copied;
-        this.frameFilled += copied;
-        if (this.frameFilled < this.frame.length) break;
-        const frame = this.frame;
+        if (this.frame === undefined && data.length - offset >= this.frameBytes) {
+          const end = offset + this.frameBytes;
+          const frame = this.allocateFrame ? copied(this.allocateFrame(this.frameBytes), data, offset, end) : data.subarray(offset, end);
+          offset = end;
+          this.frameBytes = 0;
+          messages.push(decodeFrame(frame));
+          continue;
+        }
+        offset = this.store(data, offset);
+        if (this.frameFilled < this.frameBytes) break;
+        const frame = this.frame!.subarray(0, this.frameBytes);
         this.frame = undefined;
-        this.frameFilled = 0;
+        this.frameBytes = this.frameFilled = 0;
         messages.push(decodeFrame(frame));
       }
     } catch (error) {
       this.failure = error instanceof ProtocolError ? error : new MalformedFrameError(String(error));
       this.frame = undefined;
-      this.prefixFilled = this.frameFilled = 0;
+      this.frameBytes = this.frameFilled = this.prefixFilled = 0;
       return { messages, error: this.failure };
     }
     return { messages };
+  }
+
+  /** Reads a length prefix (whole from `data`, or completing one cut between reads); returns the new offset. */
+  private readPrefix(data: Buffer, offset: number): number {
+    if (this.prefixFilled === 0 && data.length - offset >= LENGTH_PREFIX_BYTES) {
+      this.frameBytes = this.checkedLength(data.readUInt32BE(offset));
+      return offset + LENGTH_PREFIX_BYTES;
+    }
+    const prefix = (this.prefix ??= Buffer.alloc(LENGTH_PREFIX_BYTES));
+    const copiedBytes = data.copy(prefix, this.prefixFilled, offset, offset + LENGTH_PREFIX_BYTES - this.prefixFilled);
+    this.prefixFilled += copiedBytes;
+    if (this.prefixFilled === LENGTH_PREFIX_BYTES) {
+      this.prefixFilled = 0;
+      this.frameBytes = this.checkedLength(prefix.readUInt32BE(0));
+    }
+    return offset + copiedBytes;
+  }
+
+  /** Copies what `data` holds of the frame being read into its storage; returns the new offset. */
+  private store(data: Buffer, offset: number): number {
+    const wanted = Math.min(data.length - offset, this.frameBytes - this.frameFilled);
+    const needed = this.frameFilled + wanted;
+    if (this.frame === undefined || this.frame.length < needed) this.frame = this.grown(needed);
+    data.copy(this.frame, this.frameFilled, offset, offset + wanted);
+    this.frameFilled = needed;
+    return offset + wanted;
+  }
+
+  /** Storage for at least `needed` bytes of the frame being read, holding what arrived so far. */
+  private grown(needed: number): Buffer {
+    if (this.allocateFrame) return this.allocateFrame(this.frameBytes);
+    const capacity = Math.min(this.frameBytes, Math.max(needed, 2 * (this.frame?.length ?? 0), MIN_STORED_FRAME_BYTES));
+    const grown = Buffer.allocUnsafe(capacity);
+    this.frame?.copy(grown, 0, 0, this.frameFilled);
+    return grown;
   }
 
   /** A frame length is checked before anything is allocated or buffered for it. */
@@ -132,30 +146,11 @@ export class FrameDecoder {
     if (length < FRAME_OVERHEAD_BYTES) throw new MalformedFrameError(`frame length ${length} is below the header size`);
     return length;
   }
+}
 
-  /** Removes `size` bytes from the front of the pending reads; copies only when they span reads. */
-  private take(size: number): Buffer {
-    const first = this.pending[0];
-    if (first !== undefined && first.length >= size) {
-      const out = first.subarray(0, size);
-      if (first.length === size) this.pending.shift();
-      else this.pending[0] = first.subarray(size);
-      this.pendingBytes -= size;
-      return out;
-    }
-    const out = Buffer.allocUnsafe(size);
-    let filled = 0;
-    while (filled < size) {
-      const head = this.pending[0]!;
-      const wanted = Math.min(size - filled, head.length);
-      head.copy(out, filled, 0, wanted);
-      filled += wanted;
-      if (wanted === head.length) this.pending.shift();
-      else this.pending[0] = head.subarray(wanted);
-    }
-    this.pendingBytes -= size;
-    return out;
-  }
+function copied(target: Buffer, source: Buffer, start: number, end: number): Buffer {
+  source.copy(target, 0, start, end);
+  return target;
 }
 
 /** Decodes one complete frame (without its length prefix). */

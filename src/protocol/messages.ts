@@ -223,3 +223,45 @@ export function isBinaryType(type: number): type is BinaryMessageType {
 export function isKnownType(type: number): type is MessageType {
   return typeof MessageType[type as MessageType] === 'string';
 }
+
+/** Who receives a message, and whether it answers a request (matched to it by request id). */
+interface MessageRole {
+  to: 'tracker' | 'peer';
+  response: boolean;
+}
+
+/** Every message type's role: the one table the lists below (and so the transports) derive from. */
+const MESSAGE_ROLES: { readonly [T in MessageType]: MessageRole } = {
+  [MessageType.Register]: { to: 'tracker', response: false },
+  [MessageType.Registered]: { to: 'peer', response: true },
+  [MessageType.Unregister]: { to: 'tracker', response: false },
+  [MessageType.Heartbeat]: { to: 'tracker', response: false },
+  [MessageType.Publish]: { to: 'tracker', response: false },
+  [MessageType.Published]: { to: 'peer', response: true },
+  [MessageType.List]: { to: 'tracker', response: false },
+  [MessageType.Files]: { to: 'peer', response: true },
+  [MessageType.Locate]: { to: 'tracker', response: false },
+  [MessageType.Peers]: { to: 'peer', response: true },
+  [MessageType.Have]: { to: 'tracker', response: false },
+  [MessageType.Ok]: { to: 'peer', response: true },
+  [MessageType.Error]: { to: 'peer', response: true },
+  [MessageType.Withdraw]: { to: 'tracker', response: false },
+  [MessageType.Hello]: { to: 'peer', response: false },
+  [MessageType.Interested]: { to: 'peer', response: false },
+  [MessageType.Bitfield]: { to: 'peer', response: true },
+  [MessageType.Request]: { to: 'peer', response: false },
+  [MessageType.Chunk]: { to: 'peer', response: true },
+  [MessageType.Reject]: { to: 'peer', response: true },
+  [MessageType.Cancel]: { to: 'peer', response: false },
+  [MessageType.HaveChunk]: { to: 'peer', response: false },
+};
+
+const ALL_TYPES = Object.values(MessageType).filter((value): value is MessageType => typeof value === 'number');
+
+/** Messages that answer a request: a transport hands them to the request with the same id. */
+export const RESPONSE_TYPES: ReadonlySet<MessageType> = new Set(ALL_TYPES.filter((type) => MESSAGE_ROLES[type].response));
+
+/** The JSON messages a peer receives (from the tracker, then from other peers). */
+export const PEER_INBOUND_JSON_TYPES: readonly JsonMessageType[] = ALL_TYPES.filter(
+  (type): type is JsonMessageType => MESSAGE_ROLES[type].to === 'peer' && !isBinaryType(type),
+);

@@ -2,8 +2,8 @@
  * One TCP connection speaking swarmlab frames: the transport edge shared by the tracker, the tracker
  * client, the data server and the downloader's connections.
  *
- * - Incoming bytes go through a FrameDecoder; a protocol error is answered with one ERROR frame and
- *   closes this connection only.
+ * - Incoming bytes go through a FrameDecoder; a protocol error is handled by the shared failure
+ *   policy (connection-failure.ts): one ERROR frame, and this connection only is closed.
  * - Responses (REGISTERED, PEERS, CHUNK, ERROR, ...) are matched to the pending request with the same id;
  *   everything else is handed to `onMessage`.
  * - Every pending request is rejected with ConnectionClosedError when the connection closes, so none
@@ -11,22 +11,12 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { encodeJson, FrameDecoder, MessageType } from '../protocol';
+import { encodeJson, FrameDecoder, MessageType, RESPONSE_TYPES } from '../protocol';
 import type { BodyOf, JsonMessageType, Message, ProtocolError } from '../protocol';
+import { errorBody, failProtocol, remoteEnded } from './connection-failure';
+import type { FailingConnection } from './connection-failure';
 import { ConnectionClosedError, RemoteError, RequestTimeoutError } from './errors';
 import type { Logger } from './logger';
-
-const RESPONSE_TYPES: ReadonlySet<MessageType> = new Set([
-  MessageType.Registered,
-  MessageType.Published,
-  MessageType.Files,
-  MessageType.Peers,
-  MessageType.Ok,
-  MessageType.Error,
-  MessageType.Bitfield,
-  MessageType.Chunk,
-  MessageType.Reject,
-]);
 
 export interface FramedConnectionInit {
   /** Close the connection after this long without any incoming byte (0 = never). */
@@ -55,7 +45,7 @@ export interface FramedConnectionEvents {
   'protocol-error': [ProtocolError];
 }
 
-export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
+export class FramedConnection extends EventEmitter<FramedConnectionEvents> implements FailingConnection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   private readonly decoder: FrameDecoder;
@@ -126,7 +116,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
   }
 
   sendError(requestId: number, code: string, message: string): void {
-    this.send(MessageType.Error, requestId, { code, message: message.slice(0, 1024) });
+    this.send(MessageType.Error, requestId, errorBody(code, message));
   }
 
   /**
@@ -204,31 +194,19 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> {
     this.emit('close', error);
   }
 
-  /** Sends a protocol error to the remote, then closes once the frame is flushed (or after 1 s). */
+  private get remote(): string {
+    return `${this.remoteAddress}:${this.remotePort}`;
+  }
+
   private failProtocol(error: ProtocolError): void {
-    this.logger.warn('protocol error; closing connection', {
-      remote: `${this.remoteAddress}:${this.remotePort}`,
-      code: error.code,
-      reason: error.message,
-    });
     this.emit('protocol-error', error);
     if (this.closed || this.failure) return;
     this.failure = error;
-    this.sendError(0, error.code, error.message);
-    this.socket.end();
-    setTimeout(() => this.close(error), 1000).unref();
+    failProtocol(this, this.logger, this.remote, error);
   }
 
-  /** The remote finished sending: a frame cut short is answered with an ERROR before we close. */
   private onEnd(): void {
-    if (!this.closed && !this.failure && this.decoder.bufferedBytes > 0 && !this.socket.writableEnded) {
-      this.logger.warn('connection ended inside a frame', {
-        remote: `${this.remoteAddress}:${this.remotePort}`,
-        bufferedBytes: this.decoder.bufferedBytes,
-      });
-      this.sendError(0, 'ERR_MALFORMED_FRAME', `the connection ended ${this.decoder.bufferedBytes} bytes into a frame`);
-    }
-    if (!this.socket.writableEnded) this.socket.end();
+    remoteEnded(this, this.logger, this.remote, this.closed || this.failure ? 0 : this.decoder.bufferedBytes);
   }
 
   /** Hands received bytes to the decoder (called for 'data' events, or by an `onread` owner). */

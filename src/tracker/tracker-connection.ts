@@ -5,35 +5,25 @@
  * - no timer of its own: the server's sweep closes connections idle past the timeout (`lastReadMs`);
  * - no closures: the socket's listeners are module functions shared by every connection, which find
  *   their connection through a symbol on the socket, and report to the server's one `hooks` object;
- * - no decoder while reads hold whole frames (a peer writes each request in one piece, so nearly all
- *   reads do): a FrameDecoder is made, and kept, only once a read ends inside a frame.
+ * - no decoder of its own while reads hold whole frames (a peer writes each request in one piece, so
+ *   nearly all reads do): each read goes through a FrameDecoder made for it, which the connection
+ *   keeps only when the read ends inside a frame.
  *
  * Measured at 10,000 registered peers (`swarmlab bench --only tracker`): about 1.3 KB of JS heap per
  * peer, of which Node's own net.Socket is about 0.85 KB and the registry's record 0.17 KB.
  *
- * What a remote sends is judged as in FramedConnection: a protocol error is answered with one ERROR
- * frame and closes this connection only; a frame cut short by the end of input gets an ERROR first.
+ * What a remote sends is judged by the failure policy shared with FramedConnection
+ * (shared/connection-failure.ts): a protocol error is answered with one ERROR frame and closes this
+ * connection only; a frame cut short by the end of input gets an ERROR first.
  * The answers to one read are corked and leave in one write.
  */
 import type { Socket } from 'node:net';
-import {
-  decodeFrame,
-  encodeJson,
-  encodeJsonHeader,
-  FRAME_OVERHEAD_BYTES,
-  FrameDecoder,
-  MalformedFrameError,
-  MessageType,
-  ProtocolError,
-} from '../protocol';
-import type { BodyOf, DecodeResult, JsonMessageType, Message } from '../protocol';
+import { encodeJson, encodeJsonHeader, FrameDecoder, MessageType } from '../protocol';
+import type { BodyOf, DecodeResult, JsonMessageType, Message, ProtocolError } from '../protocol';
+import { errorBody, failProtocol, refuseConnection, remoteEnded } from '../shared/connection-failure';
+import type { FailingConnection } from '../shared/connection-failure';
 import { normaliseAddress } from '../shared/framed-connection';
 import type { Logger } from '../shared/logger';
-
-const LENGTH_PREFIX_BYTES = 4;
-/** How long a connection that broke the protocol has to flush its ERROR frame before it is destroyed. */
-const FAILURE_FLUSH_MS = 1000;
-const MAX_ERROR_MESSAGE_CHARS = 1024;
 
 /** What every connection of one server reports to; one object shared by all of them. */
 export interface TrackerConnectionHooks {
@@ -49,7 +39,7 @@ interface SocketWithConnection extends Socket {
   [CONNECTION]?: TrackerConnection;
 }
 
-export class TrackerConnection {
+export class TrackerConnection implements FailingConnection {
   /** The peer registered on this connection, if any: a peer id is bound to its connection. */
   peerId: string | undefined = undefined;
   invalidRequests = 0;
@@ -92,7 +82,7 @@ export class TrackerConnection {
   }
 
   sendError(requestId: number, code: string, message: string): void {
-    this.send(MessageType.Error, requestId, { code, message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) });
+    this.send(MessageType.Error, requestId, errorBody(code, message));
   }
 
   /** Idempotent: destroys the socket and tells the server once. */
@@ -124,71 +114,28 @@ export class TrackerConnection {
 
   /** @internal The remote finished sending: a frame cut short is answered with an ERROR before we close. */
   ended(): void {
-    const buffered = this.decoder?.bufferedBytes ?? 0;
-    if (!this.closed && !this.refused && buffered > 0 && !this.socket.writableEnded) {
-      this.hooks.logger.warn('connection ended inside a frame', {
-        remote: this.remoteAddress,
-        bufferedBytes: buffered,
-      });
-      this.sendError(0, 'ERR_MALFORMED_FRAME', `the connection ended ${buffered} bytes into a frame`);
-    }
-    if (!this.socket.writableEnded) this.socket.end();
+    remoteEnded(this, this.hooks.logger, this.remoteAddress, this.closed || this.refused ? 0 : (this.decoder?.bufferedBytes ?? 0));
   }
 
   private decode(data: Buffer): DecodeResult {
-    if (this.decoder === undefined) {
-      const decoded = decodeWholeFrames(data, this.hooks.maxFrameBytes);
-      if (decoded) return decoded;
-      this.decoder = new FrameDecoder({ maxFrameBytes: this.hooks.maxFrameBytes });
-    }
-    return this.decoder.push(data);
+    const decoder = this.decoder ?? new FrameDecoder({ maxFrameBytes: this.hooks.maxFrameBytes });
+    const result = decoder.push(data);
+    this.decoder = decoder.idle ? undefined : decoder;
+    return result;
   }
 
   /** Answers with one ERROR frame and hangs up; input is ignored meanwhile. */
   refuse(code: string, message: string): void {
     if (this.closed || this.refused) return;
     this.refused = true;
-    this.sendError(0, code, message);
-    this.socket.end();
-    // Destroyed even when the remote never closes its side.
-    setTimeout(() => this.close(), FAILURE_FLUSH_MS).unref();
+    refuseConnection(this, code, message);
   }
 
   private fail(error: ProtocolError): void {
-    this.hooks.logger.warn('protocol error; closing connection', {
-      remote: this.remoteAddress,
-      code: error.code,
-      reason: error.message,
-    });
-    this.refuse(error.code, error.message);
+    if (this.closed || this.refused) return;
+    this.refused = true;
+    failProtocol(this, this.hooks.logger, this.remoteAddress, error);
   }
-}
-
-/**
- * The messages in `data` when it holds only whole frames, each within the limits; undefined otherwise
- * (a frame cut between reads, or a bad length: the FrameDecoder buffers the one and reports the other).
- * As with the decoder, the messages before a frame that does not decode are returned with its error.
- */
-function decodeWholeFrames(data: Buffer, maxFrameBytes: number): DecodeResult | undefined {
-  let offset = 0;
-  while (offset < data.length) {
-    if (data.length - offset < LENGTH_PREFIX_BYTES) return undefined;
-    const length = data.readUInt32BE(offset);
-    if (length > maxFrameBytes || length < FRAME_OVERHEAD_BYTES) return undefined;
-    offset += LENGTH_PREFIX_BYTES + length;
-  }
-  if (offset !== data.length) return undefined;
-  const messages: Message[] = [];
-  try {
-    for (offset = 0; offset < data.length;) {
-      const length = data.readUInt32BE(offset);
-      messages.push(decodeFrame(data.subarray(offset + LENGTH_PREFIX_BYTES, offset + LENGTH_PREFIX_BYTES + length)));
-      offset += LENGTH_PREFIX_BYTES + length;
-    }
-  } catch (error) {
-    return { messages, error: error instanceof ProtocolError ? error : new MalformedFrameError(String(error)) };
-  }
-  return { messages };
 }
 
 function connectionOf(socket: Socket): TrackerConnection | undefined {

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BufferPool } from '../../src/peer/buffer-pool';
+import { ChunkMemory } from '../../src/peer/chunk-memory';
 import { FileDigest } from '../../src/peer/file-digest';
 import { HOLD_AHEAD_CHUNKS } from '../../src/peer/hash-thread';
 import { HashWorker } from '../../src/peer/hash-worker';
@@ -67,7 +67,7 @@ async function fileWith(file: TestFile, name: string): Promise<string> {
 async function digestInOrder(file: TestFile, order: number[], path: string): Promise<string> {
   const digest = new FileDigest(hasher, { manifest: file.manifest, path, have: new Bitfield(file.manifest.chunks.length) });
   for (const index of order) {
-    const verdict = await hasher.verify(Buffer.from(file.chunk(index)), file.manifest.chunks[index]!, undefined, digest.chunk(index));
+    const verdict = await hasher.verify(Buffer.from(file.chunk(index)), file.manifest.chunks[index]!, digest.chunk(index));
     expect(verdict.valid).toBe(true);
     digest.written(index);
   }
@@ -83,25 +83,37 @@ describe('HashWorker.verify', () => {
     expect((await hasher.verify(Buffer.from(data), SMALL.manifest.chunks[4]!)).valid).toBe(false);
   });
 
-  it('moves pooled memory to the thread and back without a copy; copies anything else', async () => {
-    const pool = new BufferPool();
-    const pooled = pool.acquire(CHUNK_BYTES + 8);
-    SMALL.chunk(0).copy(pooled, 8);
-    const view = pooled.subarray(8);
-    const verdict = await hasher.verify(view, SMALL.manifest.chunks[0]!, pool);
-    expect(verdict.valid).toBe(true);
-    // The memory was transferred: the old view is detached, the new one has the same bytes...
+  it('moves leased memory to the thread and back without a copy; copies anything else', async () => {
+    const memory = new ChunkMemory({ pooledFrameBytes: 1 });
+    const own = new HashWorker({ memory });
+    const frame = memory.allocateFrame(CHUNK_BYTES + 8);
+    SMALL.chunk(0).copy(frame, 8);
+    const view = frame.subarray(8);
+    const lease = memory.lease(view);
+    const verifying = own.verify(lease, SMALL.manifest.chunks[0]!);
+    // The memory was transferred: the old view is detached, and the lease lends it meanwhile...
     expect(view.length).toBe(0);
-    expect(verdict.data.equals(SMALL.chunk(0))).toBe(true);
-    expect(verdict.data.byteOffset).toBe(8);
-    // ...and it is the pool's again: released, it is what the pool hands out next.
-    pool.release(verdict.data);
-    expect(pool.acquire(CHUNK_BYTES + 8).buffer).toBe(verdict.data.buffer);
+    expect(() => lease.data).toThrow(expect.objectContaining({ code: 'ERR_CHUNK_LENT' }));
+    expect((await verifying).valid).toBe(true);
+    // ...then holds the same bytes again, at the same place in the same (new) memory...
+    expect(lease.data.equals(SMALL.chunk(0))).toBe(true);
+    expect(lease.data.byteOffset).toBe(8);
+    // ...which is the owner's again: released, it is what the memory hands out next.
+    const returned = lease.data.buffer;
+    lease.release();
+    expect(memory.allocateFrame(CHUNK_BYTES + 8).buffer).toBe(returned);
 
     const unpooled = Buffer.from(SMALL.chunk(1));
-    const copied = await hasher.verify(unpooled, SMALL.manifest.chunks[1]!, pool);
-    expect(copied).toEqual({ valid: true, data: unpooled });
+    expect((await own.verify(unpooled, SMALL.manifest.chunks[1]!)).valid).toBe(true);
     expect(unpooled.length).toBe(CHUNK_BYTES);
+    // A lease of another peer's memory is copied too: this worker cannot take that memory back.
+    const foreign = new ChunkMemory({ pooledFrameBytes: 1 });
+    const foreignFrame = foreign.allocateFrame(CHUNK_BYTES);
+    SMALL.chunk(2).copy(foreignFrame);
+    const foreignLease = foreign.lease(foreignFrame);
+    expect((await own.verify(foreignLease, SMALL.manifest.chunks[2]!)).valid).toBe(true);
+    expect(foreignLease.data.buffer).toBe(foreignFrame.buffer);
+    await own.terminate();
   });
 
   it('rejects the calls waiting on a thread that stops, and starts a new one for the next call', async () => {
@@ -142,9 +154,9 @@ describe('FileDigest', () => {
     const digest = new FileDigest(hasher, { manifest: SMALL.manifest, path: join(dir, 'never-written'), have: new Bitfield(10) });
     const forged = Buffer.from(SMALL.chunk(0));
     forged[0] = forged[0]! ^ 0xff;
-    expect((await hasher.verify(forged, SMALL.manifest.chunks[0]!, undefined, digest.chunk(0))).valid).toBe(false);
+    expect((await hasher.verify(forged, SMALL.manifest.chunks[0]!, digest.chunk(0))).valid).toBe(false);
     for (const index of inOrder(10)) {
-      await hasher.verify(Buffer.from(SMALL.chunk(index)), SMALL.manifest.chunks[index]!, undefined, digest.chunk(index));
+      await hasher.verify(Buffer.from(SMALL.chunk(index)), SMALL.manifest.chunks[index]!, digest.chunk(index));
       digest.written(index);
     }
     expect(await digest.finish()).toBe(SMALL.expected);
@@ -155,7 +167,7 @@ describe('FileDigest', () => {
     const partial = await fileWith(LARGE, 'renamed.part');
     const digest = new FileDigest(hasher, { manifest: LARGE.manifest, path: partial, have: new Bitfield(chunks) });
     for (const index of inOrder(chunks).reverse()) {
-      await hasher.verify(Buffer.from(LARGE.chunk(index)), LARGE.manifest.chunks[index]!, undefined, digest.chunk(index));
+      await hasher.verify(Buffer.from(LARGE.chunk(index)), LARGE.manifest.chunks[index]!, digest.chunk(index));
       digest.written(index);
       if (index === 1) await rename(partial, join(dir, 'renamed.bin'));
     }
@@ -179,10 +191,10 @@ describe('FileDigest', () => {
   it('fails the digest of a download whose thread stopped, instead of giving a wrong one', async () => {
     const own = new HashWorker();
     const digest = new FileDigest(own, { manifest: SMALL.manifest, path: join(dir, 'never-written'), have: new Bitfield(10) });
-    await own.verify(Buffer.from(SMALL.chunk(0)), SMALL.manifest.chunks[0]!, undefined, digest.chunk(0));
+    await own.verify(Buffer.from(SMALL.chunk(0)), SMALL.manifest.chunks[0]!, digest.chunk(0));
     await own.terminate();
     for (const index of inOrder(10).slice(1)) {
-      await own.verify(Buffer.from(SMALL.chunk(index)), SMALL.manifest.chunks[index]!, undefined, digest.chunk(index));
+      await own.verify(Buffer.from(SMALL.chunk(index)), SMALL.manifest.chunks[index]!, digest.chunk(index));
       digest.written(index);
     }
     await expect(digest.finish()).rejects.toMatchObject({ code: 'ERR_HASH_THREAD' });
