@@ -9,9 +9,9 @@
  */
 import { replayScenario, shippedScenarioPath, type CommandContext } from './commands';
 import { UsageError } from './errors';
-import { loadScenario } from './scenario';
-import { recoveryDownload, type ScenarioReport } from './scenario-runner';
-import type { Scenario } from './scenario-schema';
+import { loadScenario } from './scenario/load';
+import { recoveryDownload, type ScenarioReport } from './scenario/runner';
+import type { Scenario } from './scenario/schema';
 
 /** One fault and the shipped scenario (lab/scenarios) that injects it and checks the swarm survives. */
 export interface ChaosFault {

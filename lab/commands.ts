@@ -8,14 +8,14 @@ import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../src/shared/logger';
 import { LabController, type LabRun } from './controller';
 import { LabError, UsageError, messageOf } from './errors';
-import type { LabContainer } from './lab-docker';
-import type { LabEngine } from './lab-engine';
+import type { LabContainer } from './engine/lab-docker';
+import type { LabEngine } from './engine/lab-engine';
 import { Printer, type DownloadReport } from './print';
-import { loadScenario, scenarioPeers } from './scenario';
+import { loadScenario, scenarioPeers } from './scenario/load';
 import { writeRunReport } from './observe/report-writer';
 import { RunRecorder } from './observe/run-events';
-import { ScenarioRunner, nodeEvent, type ScenarioReport } from './scenario-runner';
-import type { Scenario } from './scenario-schema';
+import { ScenarioRunner, nodeEvent, type ScenarioReport } from './scenario/runner';
+import type { Scenario } from './scenario/schema';
 
 const log = createLogger('lab');
 

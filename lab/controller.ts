@@ -16,9 +16,9 @@ import {
   UsageError,
   messageOf,
 } from './errors';
-import { LABEL_RUN, type LabContainer, type LabDocker, type LabNetwork } from './lab-docker';
+import { LABEL_RUN, type LabContainer, type LabDocker, type LabNetwork } from './engine/lab-docker';
 import { PeerControl } from './peer-control';
-import type { ScenarioPeer } from './scenario-schema';
+import type { ScenarioPeer } from './scenario/schema';
 
 const log = createLogger('lab');
 

@@ -22,7 +22,7 @@ import {
 import { DEFAULT_RUN_NAME, LabController } from './controller';
 import { LabError, UsageError, messageOf } from './errors';
 import { ensureImages } from './images/build-images';
-import { createLabDocker, parseLabEngine } from './lab-engine';
+import { createLabDocker, parseLabEngine } from './engine/lab-engine';
 import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
 import { Printer } from './print';
 

@@ -5,7 +5,7 @@
  */
 import { createLogger } from '../src/shared/logger';
 import { ControlError } from './errors';
-import type { LabDocker } from './lab-docker';
+import type { LabDocker } from './engine/lab-docker';
 
 const log = createLogger('peer-control');
 

@@ -4,7 +4,7 @@
  */
 import type { DownloadSummary } from '../src/shared/download-report';
 import type { ChaosResult } from './chaos';
-import type { LabContainer } from './lab-docker';
+import type { LabContainer } from './engine/lab-docker';
 import type { ChunkEvent, FilesResult, StatusResult } from './peer-control';
 
 export interface DownloadReport extends DownloadSummary {

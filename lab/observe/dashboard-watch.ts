@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { createLogger } from '../../src/shared/logger';
 import { messageOf } from '../errors';
-import type { LabDocker } from '../lab-docker';
+import type { LabDocker } from '../engine/lab-docker';
 import { SWARMLAB_BIN } from '../peer-control';
 import type { RunEventBody, RunRecorder } from './run-events';
 

@@ -6,7 +6,7 @@
  * the scenario's start instead; the two are tied together through the fault step's event.
  */
 import type { DownloadReport } from '../print';
-import type { ScenarioReport, StepReport } from '../scenario-runner';
+import type { ScenarioReport, StepReport } from '../scenario/runner';
 import type { NodeState, RunEvent } from './run-events';
 
 type EventOf<T extends RunEvent['type']> = Extract<RunEvent, { type: T }>;

@@ -8,8 +8,8 @@
  */
 import { replayScenario } from '../../lab/commands';
 import { peerHealthcheckIntervalMs, TRACKER_METRICS_PORT } from '../../lab/controller';
-import { LABEL_ROLE, LABEL_RUN } from '../../lab/lab-docker';
-import { validateScenario } from '../../lab/scenario';
+import { LABEL_ROLE, LABEL_RUN } from '../../lab/engine/lab-docker';
+import { validateScenario } from '../../lab/scenario/load';
 import { LAB_SEEDER, labSwarmResult, labSwarmScenario } from '../../src/bench/lab-swarm';
 import { setLogLevel } from '../../src/shared/logger';
 import { createLabTestContext } from '../helpers/lab';

@@ -10,11 +10,11 @@ import type {
   LabContainer,
   LabDocker,
   LabNetwork,
-} from '../../lab/lab-docker';
+} from '../../lab/engine/lab-docker';
 import { Printer } from '../../lab/print';
 import { setLogLevel } from '../../src/shared/logger';
-import { validateScenario } from '../../lab/scenario';
-import { ScenarioRunner } from '../../lab/scenario-runner';
+import { validateScenario } from '../../lab/scenario/load';
+import { ScenarioRunner } from '../../lab/scenario/runner';
 
 setLogLevel('warn');
 

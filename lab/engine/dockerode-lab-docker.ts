@@ -6,8 +6,8 @@ import { PassThrough } from 'node:stream';
 
 import type Docker from 'dockerode';
 
-import { createLogger } from '../src/shared/logger';
-import { AbortedError, DockerError, statusCodeOf } from './errors';
+import { createLogger } from '../../src/shared/logger';
+import { AbortedError, DockerError, statusCodeOf } from '../errors';
 import {
   LABEL_PEER,
   LABEL_ROLE,

@@ -9,7 +9,7 @@ import { extname } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 
-import { ScenarioInvalidError, ScenarioReadError, type ScenarioIssue } from './errors';
+import { ScenarioInvalidError, ScenarioReadError, type ScenarioIssue } from '../errors';
 import {
   ACTIONS,
   ASSERT_CHECKS,
@@ -18,7 +18,7 @@ import {
   type Scenario,
   type ScenarioPeer,
   type ScenarioStep,
-} from './scenario-schema';
+} from './schema';
 
 export const TRACKER_NAME = 'tracker';
 

@@ -9,7 +9,7 @@
  */
 import { setMaxListeners } from 'node:events';
 
-import { createLogger } from '../src/shared/logger';
+import { createLogger } from '../../src/shared/logger';
 import {
   AbortedError,
   AssertionFailedError,
@@ -18,11 +18,11 @@ import {
   LabTimeoutError,
   StepFailedError,
   messageOf,
-} from './errors';
-import { DATA_DIR, sleep, type LabRun } from './controller';
-import { isChunkEvent, isProgressEvent, type ControlEvent, type DownloadResult } from './peer-control';
-import type { DownloadReport, Printer } from './print';
-import { scenarioPeers, stepTargets, TRACKER_NAME } from './scenario';
+} from '../errors';
+import { DATA_DIR, sleep, type LabRun } from '../controller';
+import { isChunkEvent, isProgressEvent, type ControlEvent, type DownloadResult } from '../peer-control';
+import type { DownloadReport, Printer } from '../print';
+import { scenarioPeers, stepTargets, TRACKER_NAME } from './load';
 import {
   FILLER_FILE,
   type AssertStep,
@@ -30,9 +30,9 @@ import {
   type Scenario,
   type ScenarioPeer,
   type ScenarioStep,
-} from './scenario-schema';
-import type { LabContainer, LabDocker } from './lab-docker';
-import type { RunEventBody, RunRecorder } from './observe/run-events';
+} from './schema';
+import type { LabContainer, LabDocker } from '../engine/lab-docker';
+import type { RunEventBody, RunRecorder } from '../observe/run-events';
 
 const log = createLogger('scenario');
 

@@ -30,10 +30,10 @@
  */
 import type Docker from 'dockerode';
 
-import { createLogger } from '../src/shared/logger';
-import { DATA_DIR } from './controller';
+import { createLogger } from '../../src/shared/logger';
+import { DATA_DIR } from '../controller';
 import { DockerodeLabDocker, demuxBuffer, labelFilters, roleOf, short } from './dockerode-lab-docker';
-import { DockerError, LabTimeoutError, UnsupportedError, statusCodeOf } from './errors';
+import { DockerError, LabTimeoutError, UnsupportedError, statusCodeOf } from '../errors';
 import {
   LABEL_PEER,
   LABEL_ROLE,

@@ -1,6 +1,6 @@
 /**
  * JSON Schema of a lab scenario (draft 2020-12 subset that ajv 8 compiles), and the TypeScript types
- * that a validated scenario has. `scenario.ts` compiles it once and adds the checks a schema cannot
+ * that a validated scenario has. `load.ts` compiles it once and adds the checks a schema cannot
  * express (peer names that exist, `file` where a check needs one).
  *
  * A scenario is a list of steps replayed in order. Each step starts when the previous one has finished,
