@@ -10,11 +10,13 @@ import { LabController, type LabRun } from './controller';
 import { LabError, UsageError, messageOf } from './errors';
 import type { LabContainer } from './engine/lab-docker';
 import type { LabEngine } from './engine/lab-engine';
-import { Printer, type DownloadReport } from './print';
+import { Printer } from './print';
+import type { DownloadReport, ScenarioReport } from './report-types';
 import { loadScenario, scenarioPeers } from './scenario/load';
+import { nodeEvent } from './observe/node-event';
 import { writeRunReport } from './observe/report-writer';
 import { RunRecorder } from './observe/run-events';
-import { ScenarioRunner, nodeEvent, type ScenarioReport } from './scenario/runner';
+import { ScenarioRunner } from './scenario/runner';
 import type { Scenario } from './scenario/schema';
 
 const log = createLogger('lab');

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { upCommand, type CommandContext, type UpOptions } from '../commands';
 import { UsageError } from '../errors';
-import { nodeEvent } from '../scenario/runner';
+import { nodeEvent } from './node-event';
 import { DashboardServer, DEFAULT_DASHBOARD_PORT } from './dashboard-server';
 import { PeerWatcher } from './dashboard-watch';
 import { RunRecorder } from './run-events';

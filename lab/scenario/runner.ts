@@ -21,7 +21,8 @@ import {
 } from '../errors';
 import { DATA_DIR, sleep, type LabRun } from '../controller';
 import { isChunkEvent, isProgressEvent, type ControlEvent, type DownloadResult } from '../peer-control';
-import type { DownloadReport, Printer } from '../print';
+import type { Printer } from '../print';
+import type { DownloadReport, FaultMark, ScenarioReport, StepReport } from '../report-types';
 import { scenarioPeers, stepTargets, TRACKER_NAME } from './load';
 import {
   FILLER_FILE,
@@ -32,7 +33,9 @@ import {
   type ScenarioStep,
 } from './schema';
 import type { LabContainer, LabDocker } from '../engine/lab-docker';
-import type { RunEventBody, RunRecorder } from '../observe/run-events';
+import { nodeEvent } from '../observe/node-event';
+import type { RunRecorder } from '../observe/run-events';
+import { recoveryOf } from './recovery';
 
 const log = createLogger('scenario');
 
@@ -43,32 +46,6 @@ const ASSERT_RETRY_MS = 500;
 const SIGNAL_LISTENERS = 4 * 64;
 /** Block size of the `fill-disk` filler (dd bs). */
 const FILL_BLOCK_BYTES = 4096;
-
-export interface StepReport {
-  index: number;
-  action: string;
-  targets: string[];
-  ok: boolean;
-  startedAtMs: number;
-  ms: number;
-  error?: string;
-}
-
-export interface ScenarioReport {
-  scenario: string;
-  ok: boolean;
-  ms: number;
-  error?: { code: string; message: string };
-  steps: StepReport[];
-  downloads: DownloadReport[];
-  /** The step marked `fault: true`, once it started: its index, action and start (ms from the scenario start). */
-  fault?: { index: number; action: string; atMs: number };
-  /**
-   * Time to recover: from the fault step's start to the end of the last download that finished after it
-   * and verified, in ms. Undefined without a fault step or without such a download.
-   */
-  recoverMs?: number;
-}
 
 export interface ScenarioRunnerComponents {
   run: LabRun;
@@ -110,7 +87,7 @@ export class ScenarioRunner {
   /** The scenario-level signal (without a step's timeout), for background downloads. */
   private scenarioSignal: AbortSignal | undefined;
   private startedAtMs = Date.now();
-  private fault: ScenarioReport['fault'];
+  private fault: FaultMark | undefined;
 
   constructor(components: ScenarioRunnerComponents, scenario: Scenario, init: ScenarioRunnerInit = {}) {
     this.run = components.run;
@@ -692,29 +669,6 @@ async function each<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): 
   if (rejected !== undefined) throw rejected.reason;
 }
 
-/** The download that ends the recovery: the last one that finished, verified, after the fault step started. */
-export function recoveryDownload(
-  fault: ScenarioReport['fault'],
-  downloads: readonly DownloadReport[],
-): DownloadReport | undefined {
-  if (fault === undefined) return undefined;
-  let last: DownloadReport | undefined;
-  for (const d of downloads) {
-    if (!d.verified || d.finishedAtMs === undefined || d.finishedAtMs < fault.atMs) continue;
-    if (last === undefined || d.finishedAtMs > (last.finishedAtMs ?? 0)) last = d;
-  }
-  return last;
-}
-
-/** `recoverMs`: from the fault step's start to the end of `recoveryDownload`. */
-function recoveryOf(
-  fault: ScenarioReport['fault'],
-  downloads: readonly DownloadReport[],
-): Pick<ScenarioReport, 'recoverMs'> {
-  const end = recoveryDownload(fault, downloads)?.finishedAtMs;
-  return fault === undefined || end === undefined ? {} : { recoverMs: end - fault.atMs };
-}
-
 function asLabError(err: unknown): LabError {
   return err instanceof LabError ? err : new LabError('ERR_LAB_STEP_FAILED', messageOf(err));
 }
@@ -741,16 +695,4 @@ function describeStep(step: ScenarioStep, targets: string[]): string {
     default:
       return `${step.action}${on}`;
   }
-}
-
-/** A `node` run event for a container as just inspected. */
-export function nodeEvent(name: string, container: LabContainer): RunEventBody {
-  const state = container.state === 'running' && container.ip === undefined ? 'disconnected' : container.state;
-  return {
-    type: 'node',
-    name,
-    role: container.role ?? (name === TRACKER_NAME ? 'tracker' : 'peer'),
-    ...(container.ip === undefined ? {} : { ip: container.ip }),
-    state,
-  };
 }

@@ -19,7 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import { runCommand, shippedScenarioPath } from '../../lab/commands';
 import { LABEL_RUN } from '../../lab/engine/lab-docker';
 import type { RunEvent } from '../../lab/observe/run-events';
-import type { ScenarioReport } from '../../lab/scenario/runner';
+import type { ScenarioReport } from '../../lab/report-types';
 import type { Scenario } from '../../lab/scenario/schema';
 import { setLogLevel } from '../../src/shared/logger';
 import { describeWithBrowser, launchBrowser, recordRequests } from '../helpers/browser';

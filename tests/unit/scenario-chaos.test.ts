@@ -7,7 +7,7 @@ import { LabController } from '../../lab/controller';
 import type { LabDocker } from '../../lab/engine/lab-docker';
 import { Printer } from '../../lab/print';
 import { parseScenario } from '../../lab/scenario/load';
-import type { ScenarioReport } from '../../lab/scenario/runner';
+import type { ScenarioReport } from '../../lab/report-types';
 
 const PARTITION: ChaosFault = { fault: 'network partition', scenario: 'partition.yaml' };
 
