@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { createLogger } from '../src/shared/logger';
+import { TRACKER_NAME } from './constants';
 import { LabController, type LabRun } from './controller';
 import { LabError, UsageError, messageOf } from './errors';
 import type { LabContainer } from './engine/lab-docker';
@@ -142,7 +143,7 @@ export async function replayScenario(
         printer: ctx.printer,
         ...(options.recorder === undefined ? {} : { recorder: options.recorder }),
         waitReady: async (labRun, name, signal) => {
-          const control = name === 'tracker' ? undefined : labRun.peer(name).control;
+          const control = name === TRACKER_NAME ? undefined : labRun.peer(name).control;
           await ctx.controller.waitReady(labRun.container(name), control, signal);
         },
       },

@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 
 import { createLogger } from '../../src/shared/logger';
+import { IMAGE_UID } from '../constants';
 import { AbortedError, DockerError, statusCodeOf } from '../errors';
 import {
   LABEL_PEER,
@@ -27,11 +28,6 @@ const log = createLogger('lab-docker');
 
 /** How long to wait for an exec's exit code to appear after its output stream ended. */
 const EXEC_EXIT_CODE_WAIT_MS = 5_000;
-/**
- * tmpfs mounts belong to the user the images run as (`node`, 1000:1000; lab/images/README.md): a mount
- * `mode` is not honoured by every engine, `uid`/`gid` are.
- */
-const IMAGE_UID = 1000;
 
 export interface DockerodeLabDockerComponents {
   docker: Docker;

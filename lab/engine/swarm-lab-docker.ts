@@ -31,7 +31,8 @@
 import type Docker from 'dockerode';
 
 import { createLogger } from '../../src/shared/logger';
-import { DATA_DIR } from '../controller';
+import { sleep } from '../abort';
+import { DATA_DIR, IMAGE_UID } from '../constants';
 import { DockerodeLabDocker, demuxBuffer, labelFilters, roleOf, short } from './dockerode-lab-docker';
 import { DockerError, LabTimeoutError, UnsupportedError, statusCodeOf } from '../errors';
 import {
@@ -75,8 +76,6 @@ const START_TIMEOUT_MS = 30_000;
 /** How long `removeNetwork` retries while the overlay still has endpoints. */
 const NETWORK_REMOVE_TIMEOUT_MS = 30_000;
 const POLL_MS = 300;
-/** The user the images run as (`node`, 1000:1000; lab/images/README.md), owner of a peer's tmpfs. */
-const IMAGE_UID = 1000;
 const NS_PER_MS = 1_000_000;
 
 export interface SwarmLabDockerComponents {
@@ -515,10 +514,6 @@ export class SwarmLabDocker implements LabDocker {
 /** The volume that keeps a peer service's directory. */
 export function volumeName(serviceName: string): string {
   return `${serviceName}-data`;
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {

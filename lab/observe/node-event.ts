@@ -1,5 +1,5 @@
 import type { LabContainer } from '../engine/lab-docker';
-import { TRACKER_NAME } from '../scenario/load';
+import { TRACKER_NAME } from '../constants';
 import type { RunEventBody } from './run-events';
 
 /** A `node` run event for a container as just inspected. */

@@ -9,6 +9,7 @@ import { extname } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 
+import { TRACKER_NAME } from '../constants';
 import { ScenarioInvalidError, ScenarioReadError, type ScenarioIssue } from '../errors';
 import {
   ACTIONS,
@@ -19,8 +20,6 @@ import {
   type ScenarioPeer,
   type ScenarioStep,
 } from './schema';
-
-export const TRACKER_NAME = 'tracker';
 
 const ajv = new Ajv({
   allErrors: true,

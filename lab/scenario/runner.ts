@@ -19,11 +19,13 @@ import {
   StepFailedError,
   messageOf,
 } from '../errors';
-import { DATA_DIR, sleep, type LabRun } from '../controller';
+import { sleep } from '../abort';
+import { DATA_DIR, TRACKER_NAME } from '../constants';
+import type { LabRun } from '../controller';
 import { isChunkEvent, isProgressEvent, type ControlEvent, type DownloadResult } from '../peer-control';
 import type { Printer } from '../print';
 import type { DownloadReport, FaultMark, ScenarioReport, StepReport } from '../report-types';
-import { scenarioPeers, stepTargets, TRACKER_NAME } from './load';
+import { scenarioPeers, stepTargets } from './load';
 import {
   FILLER_FILE,
   type AssertStep,
