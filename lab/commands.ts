@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../src/shared/logger';
 import { TRACKER_NAME } from './constants';
 import { LabController, type LabRun } from './controller';
-import { LabError, UsageError, messageOf } from './errors';
+import { UsageError, asLabError, messageOf } from './errors';
 import type { LabContainer } from './engine/lab-docker';
 import type { LabEngine } from './engine/lab-engine';
 import { Printer } from './print';
@@ -159,7 +159,7 @@ export async function replayScenario(
     });
     return report;
   } catch (err) {
-    const error = err instanceof LabError ? err : new LabError('ERR_LAB_STEP_FAILED', messageOf(err));
+    const error = asLabError(err);
     options.recorder?.record({ type: 'end', ok: false, ms: 0, error: error.message });
     return {
       scenario: scenario.name,

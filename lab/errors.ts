@@ -170,6 +170,19 @@ export class UnsupportedError extends LabError {
   }
 }
 
+/** The run has no network to (dis)connect a container to. */
+export class RunHasNoNetworkError extends LabError {
+  constructor() {
+    super('ERR_LAB_RUN_NOT_FOUND', 'the run has no network');
+    this.name = 'RunHasNoNetworkError';
+  }
+}
+
+/** `err` as a LabError: itself when it is one, else a step failure carrying its message. */
+export function asLabError(err: unknown): LabError {
+  return err instanceof LabError ? err : new LabError('ERR_LAB_STEP_FAILED', messageOf(err));
+}
+
 export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
