@@ -41,15 +41,15 @@ export interface StepContext {
 
 export interface StepHandler<S extends ScenarioStep> {
   /** One line for the transcript and the run events, e.g. `download a.txt on peer-3, peer-4 (background)`. */
-  describe(step: S, targets: readonly string[]): string;
+  describe: (step: S, targets: readonly string[]) => string;
   /** Carries the step out on its targets; `signal` carries the step's timeout and the scenario's. */
-  run(step: S, targets: readonly string[], ctx: StepContext, signal: AbortSignal): Promise<void>;
+  run: (step: S, targets: readonly string[], ctx: StepContext, signal: AbortSignal) => Promise<void>;
   /**
    * Undoes what `run` put in place (a fault that must not outlive the scenario). Once a step with a heal
    * has started, the runner runs its heal after the last step, in reverse order, whether the scenario
    * passed, failed or timed out.
    */
-  heal?(step: S, targets: readonly string[], ctx: StepContext, signal: AbortSignal): Promise<void>;
+  heal?: (step: S, targets: readonly string[], ctx: StepContext, signal: AbortSignal) => Promise<void>;
 }
 
 /** The step type of one action; for actions that share a step type (the container verbs) that shared type. */
