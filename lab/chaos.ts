@@ -9,9 +9,10 @@
  */
 import { replayScenario, shippedScenarioPath, type CommandContext } from './commands';
 import { UsageError } from './errors';
-import { loadScenario } from './scenario';
-import { recoveryDownload, type ScenarioReport } from './scenario-runner';
-import type { Scenario } from './scenario-schema';
+import { loadScenario } from './scenario/load';
+import type { ChaosResult, ScenarioReport } from './report-types';
+import { recoveryDownload } from './scenario/recovery';
+import type { Scenario } from './scenario/schema';
 
 /** One fault and the shipped scenario (lab/scenarios) that injects it and checks the swarm survives. */
 export interface ChaosFault {
@@ -30,21 +31,6 @@ export const CHAOS_FAULTS: readonly ChaosFault[] = [
 ];
 
 export const DEFAULT_CHAOS_RUN_PREFIX = 'chaos';
-
-export interface ChaosResult {
-  fault: string;
-  /** The scenario's name (its file without `.yaml`). */
-  scenario: string;
-  /** The run the scenario used. */
-  run: string;
-  survived: boolean;
-  /** Size of the download that ended the recovery, when it verified byte-identical; else 0. */
-  bytesVerified: number;
-  /** Time to recover in seconds (one decimal), or null when there was no recovery. */
-  recoverS: number | null;
-  /** Why the fault was not survived. */
-  error?: string;
-}
 
 export interface ChaosInit {
   /** Scenario names to run (`partition`, `lying-peer`); all of CHAOS_FAULTS when empty or undefined. */

@@ -6,16 +6,19 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import { createLogger } from '../src/shared/logger';
+import { TRACKER_NAME } from './constants';
 import { LabController, type LabRun } from './controller';
-import { LabError, UsageError, messageOf } from './errors';
-import type { LabContainer } from './lab-docker';
-import type { LabEngine } from './lab-engine';
-import { Printer, type DownloadReport } from './print';
-import { loadScenario, scenarioPeers } from './scenario';
+import { UsageError, asLabError, messageOf } from './errors';
+import type { LabContainer } from './engine/lab-docker';
+import type { LabEngine } from './engine/lab-engine';
+import { Printer } from './print';
+import type { DownloadReport, ScenarioReport } from './report-types';
+import { loadScenario, scenarioPeers } from './scenario/load';
+import { nodeEvent } from './observe/node-event';
 import { writeRunReport } from './observe/report-writer';
 import { RunRecorder } from './observe/run-events';
-import { ScenarioRunner, nodeEvent, type ScenarioReport } from './scenario-runner';
-import type { Scenario } from './scenario-schema';
+import { ScenarioRunner } from './scenario/runner';
+import type { Scenario } from './scenario/schema';
 
 const log = createLogger('lab');
 
@@ -140,7 +143,7 @@ export async function replayScenario(
         printer: ctx.printer,
         ...(options.recorder === undefined ? {} : { recorder: options.recorder }),
         waitReady: async (labRun, name, signal) => {
-          const control = name === 'tracker' ? undefined : labRun.peer(name).control;
+          const control = name === TRACKER_NAME ? undefined : labRun.peer(name).control;
           await ctx.controller.waitReady(labRun.container(name), control, signal);
         },
       },
@@ -156,7 +159,7 @@ export async function replayScenario(
     });
     return report;
   } catch (err) {
-    const error = err instanceof LabError ? err : new LabError('ERR_LAB_STEP_FAILED', messageOf(err));
+    const error = asLabError(err);
     options.recorder?.record({ type: 'end', ok: false, ms: 0, error: error.message });
     return {
       scenario: scenario.name,

@@ -6,9 +6,18 @@
  * is aborted half way, whatever was created is removed before the error propagates.
  */
 import { createLogger } from '../src/shared/logger';
+import { sleep, throwIfAborted } from './abort';
 import { mapBounded } from './bounded-map';
 import {
-  AbortedError,
+  CONTROL_SOCKET,
+  DATA_DIR,
+  PEER_PORT,
+  SWARMLAB_BIN,
+  TRACKER_METRICS_PORT,
+  TRACKER_NAME,
+  TRACKER_PORT,
+} from './constants';
+import {
   HealthTimeoutError,
   RunExistsError,
   RunNotFoundError,
@@ -16,19 +25,13 @@ import {
   UsageError,
   messageOf,
 } from './errors';
-import { LABEL_RUN, type LabContainer, type LabDocker, type LabNetwork } from './lab-docker';
+import { LABEL_RUN, type LabContainer, type LabDocker, type LabNetwork } from './engine/lab-docker';
 import { PeerControl } from './peer-control';
-import type { ScenarioPeer } from './scenario-schema';
+import type { ScenarioPeer } from './scenario/schema';
 
 const log = createLogger('lab');
 
 export const DEFAULT_RUN_NAME = 'lab';
-export const TRACKER_PORT = 7070;
-export const PEER_PORT = 7071;
-/** The tracker's Prometheus metrics (requests by type, CPU, memory), reachable at http://TRACKER_IP:9090/metrics. */
-export const TRACKER_METRICS_PORT = 9090;
-export const DATA_DIR = '/data';
-export const CONTROL_SOCKET = '/run/swarmlab/peer.sock';
 export const HEALTH_TIMEOUT_MS = 90_000;
 /** First wait between readiness probes; it grows by half up to HEALTH_POLL_MAX_MS (a failed probe is an exec). */
 const HEALTH_POLL_MS = 300;
@@ -145,11 +148,11 @@ export class LabController {
       throwIfAborted(signal);
       run.tracker = await this.docker.startTracker({
         run: runName,
-        name: containerName(runName, 'tracker'),
-        shortName: 'tracker',
+        name: containerName(runName, TRACKER_NAME),
+        shortName: TRACKER_NAME,
         image: images.tracker,
         network: run.network,
-        aliases: ['tracker'],
+        aliases: [TRACKER_NAME],
         env: { LOG_FORMAT: 'json', SWARMLAB_METRICS_PORT: String(TRACKER_METRICS_PORT) },
       });
       run.tracker = await this.waitReady(run.tracker, undefined, signal, { waitHealthy: init.waitHealthy ?? false });
@@ -161,7 +164,7 @@ export class LabController {
       const peers = await mapBounded(init.peers, this.peerStartConcurrency, async (peer) => {
         const started = peer.start ?? true;
         const env: Record<string, string> = {
-          SWARMLAB_TRACKER: `tracker:${TRACKER_PORT}`,
+          SWARMLAB_TRACKER: `${TRACKER_NAME}:${TRACKER_PORT}`,
           SWARMLAB_NAME: peer.name,
           SWARMLAB_DIR: DATA_DIR,
           SWARMLAB_PORT: String(PEER_PORT),
@@ -256,7 +259,7 @@ export class LabController {
         return true;
       }
       if (container.role === 'tracker') {
-        const result = await this.docker.exec(container.id, ['swarmlab', 'ping', `127.0.0.1:${TRACKER_PORT}`], init);
+        const result = await this.docker.exec(container.id, [SWARMLAB_BIN, 'ping', `127.0.0.1:${TRACKER_PORT}`], init);
         return result.exitCode === 0;
       }
       return container.health === undefined;
@@ -345,7 +348,7 @@ export class LabRun {
 
   /** The container of `tracker` or a peer. */
   container(name: string): LabContainer {
-    if (name === 'tracker') {
+    if (name === TRACKER_NAME) {
       if (this.tracker === undefined) throw new UnknownPeerError(name);
       return this.tracker;
     }
@@ -355,7 +358,7 @@ export class LabRun {
   /** Re-reads a container's state and address (they change on stop/start and network reconnects). */
   async refresh(name: string): Promise<LabContainer> {
     const fresh = await this.docker.inspect(this.container(name).id);
-    if (name === 'tracker') this.tracker = fresh;
+    if (name === TRACKER_NAME) this.tracker = fresh;
     else this.peer(name).container = fresh;
     return fresh;
   }
@@ -394,32 +397,4 @@ function compareContainers(a: LabContainer, b: LabContainer): number {
   const bn = Number(/(\d+)$/.exec(b.shortName ?? '')?.[1] ?? Number.NaN);
   if (!Number.isNaN(an) && !Number.isNaN(bn) && an !== bn) return an - bn;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) throw abortReason(signal);
-}
-
-/** The error to raise for an aborted signal: a timeout stays a TimeoutError, anything else an AbortedError. */
-export function abortReason(signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason;
-  if (reason instanceof Error && reason.name === 'TimeoutError') return reason;
-  return new AbortedError(reason instanceof Error ? reason.message : 'aborted');
-}
-
-/** Sleeps, rejecting with `AbortedError` when the signal fires. */
-export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  throwIfAborted(signal);
-  if (ms <= 0) return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -2,22 +2,38 @@
  * Errors of the lab controller. Callers branch on `code`, never on the message text.
  */
 
-export type LabErrorCode =
-  | 'ERR_LAB_USAGE'
-  | 'ERR_LAB_SCENARIO_INVALID'
-  | 'ERR_LAB_SCENARIO_READ'
-  | 'ERR_LAB_RUN_EXISTS'
-  | 'ERR_LAB_RUN_NOT_FOUND'
-  | 'ERR_LAB_UNKNOWN_PEER'
-  | 'ERR_LAB_DOCKER'
-  | 'ERR_LAB_HEALTH_TIMEOUT'
-  | 'ERR_LAB_CONTROL'
-  | 'ERR_LAB_STEP_FAILED'
-  | 'ERR_LAB_ASSERTION'
-  | 'ERR_LAB_ABORTED'
-  | 'ERR_LAB_TIMEOUT'
-  | 'ERR_LAB_SWARM_INACTIVE'
-  | 'ERR_LAB_UNSUPPORTED';
+/**
+ * Every code the lab's errors carry, in one registry. The ERR_LAB_ codes belong to `LabError`s; the image
+ * layer's errors (lab/images) keep their own codes, listed here too so that no code is written twice.
+ */
+export const ERROR_CODES = {
+  USAGE: 'ERR_LAB_USAGE',
+  SCENARIO_INVALID: 'ERR_LAB_SCENARIO_INVALID',
+  SCENARIO_READ: 'ERR_LAB_SCENARIO_READ',
+  RUN_EXISTS: 'ERR_LAB_RUN_EXISTS',
+  RUN_NOT_FOUND: 'ERR_LAB_RUN_NOT_FOUND',
+  UNKNOWN_PEER: 'ERR_LAB_UNKNOWN_PEER',
+  DOCKER: 'ERR_LAB_DOCKER',
+  HEALTH_TIMEOUT: 'ERR_LAB_HEALTH_TIMEOUT',
+  CONTROL: 'ERR_LAB_CONTROL',
+  STEP_FAILED: 'ERR_LAB_STEP_FAILED',
+  ASSERTION: 'ERR_LAB_ASSERTION',
+  ABORTED: 'ERR_LAB_ABORTED',
+  TIMEOUT: 'ERR_LAB_TIMEOUT',
+  SWARM_INACTIVE: 'ERR_LAB_SWARM_INACTIVE',
+  UNSUPPORTED: 'ERR_LAB_UNSUPPORTED',
+  // lab/images
+  BASE_IMAGE: 'ERR_BASE_IMAGE',
+  IMAGE_BUILD: 'ERR_IMAGE_BUILD',
+  BUNDLE_BUILD: 'ERR_BUNDLE_BUILD',
+  DOCKER_STREAM: 'ERR_DOCKER_STREAM',
+} as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+export type LabErrorCode = Extract<ErrorCode, `ERR_LAB_${string}`>;
+
+/** The code prefix of node:util parseArgs failures (a Node error, not ours). */
+export const NODE_PARSE_ARGS_CODE_PREFIX = 'ERR_PARSE_ARGS';
 
 export class LabError extends Error {
   readonly code: LabErrorCode;
@@ -32,7 +48,7 @@ export class LabError extends Error {
 /** Bad command line: unknown command, missing or malformed option. */
 export class UsageError extends LabError {
   constructor(message = 'invalid usage', options?: ErrorOptions) {
-    super('ERR_LAB_USAGE', message, options);
+    super(ERROR_CODES.USAGE, message, options);
     this.name = 'UsageError';
   }
 }
@@ -51,7 +67,7 @@ export class ScenarioInvalidError extends LabError {
   constructor(issues: ScenarioIssue[], file?: string) {
     const where = file === undefined ? 'scenario' : `scenario ${file}`;
     const lines = issues.map((issue) => `  ${issue.instancePath === '' ? '/' : issue.instancePath}: ${issue.message}`);
-    super('ERR_LAB_SCENARIO_INVALID', `${where} is invalid:\n${lines.join('\n')}`);
+    super(ERROR_CODES.SCENARIO_INVALID, `${where} is invalid:\n${lines.join('\n')}`);
     this.name = 'ScenarioInvalidError';
     this.issues = issues;
     this.file = file;
@@ -60,28 +76,28 @@ export class ScenarioInvalidError extends LabError {
 
 export class ScenarioReadError extends LabError {
   constructor(message: string, options?: ErrorOptions) {
-    super('ERR_LAB_SCENARIO_READ', message, options);
+    super(ERROR_CODES.SCENARIO_READ, message, options);
     this.name = 'ScenarioReadError';
   }
 }
 
 export class RunExistsError extends LabError {
   constructor(run: string) {
-    super('ERR_LAB_RUN_EXISTS', `run "${run}" already exists (remove it with: npm run lab -- down --run ${run})`);
+    super(ERROR_CODES.RUN_EXISTS, `run "${run}" already exists (remove it with: npm run lab -- down --run ${run})`);
     this.name = 'RunExistsError';
   }
 }
 
 export class RunNotFoundError extends LabError {
   constructor(run: string) {
-    super('ERR_LAB_RUN_NOT_FOUND', `no run named "${run}"`);
+    super(ERROR_CODES.RUN_NOT_FOUND, `no run named "${run}"`);
     this.name = 'RunNotFoundError';
   }
 }
 
 export class UnknownPeerError extends LabError {
   constructor(peer: string) {
-    super('ERR_LAB_UNKNOWN_PEER', `unknown peer "${peer}"`);
+    super(ERROR_CODES.UNKNOWN_PEER, `unknown peer "${peer}"`);
     this.name = 'UnknownPeerError';
   }
 }
@@ -92,7 +108,7 @@ export class DockerError extends LabError {
 
   constructor(operation: string, cause: unknown) {
     const statusCode = statusCodeOf(cause);
-    super('ERR_LAB_DOCKER', `docker ${operation} failed: ${messageOf(cause)}`, { cause });
+    super(ERROR_CODES.DOCKER, `docker ${operation} failed: ${messageOf(cause)}`, { cause });
     this.name = 'DockerError';
     this.statusCode = statusCode;
   }
@@ -100,7 +116,7 @@ export class DockerError extends LabError {
 
 export class HealthTimeoutError extends LabError {
   constructor(container: string, timeoutMs: number, lastState: string) {
-    super('ERR_LAB_HEALTH_TIMEOUT', `${container} not healthy after ${timeoutMs} ms (last state: ${lastState})`);
+    super(ERROR_CODES.HEALTH_TIMEOUT, `${container} not healthy after ${timeoutMs} ms (last state: ${lastState})`);
     this.name = 'HealthTimeoutError';
   }
 }
@@ -112,7 +128,7 @@ export class ControlError extends LabError {
   readonly exitCode: number | undefined;
 
   constructor(message: string, init: { peerCode?: string; exitCode?: number } = {}) {
-    super('ERR_LAB_CONTROL', message);
+    super(ERROR_CODES.CONTROL, message);
     this.name = 'ControlError';
     this.peerCode = init.peerCode;
     this.exitCode = init.exitCode;
@@ -123,7 +139,7 @@ export class StepFailedError extends LabError {
   readonly stepIndex: number;
 
   constructor(stepIndex: number, action: string, cause: unknown) {
-    super('ERR_LAB_STEP_FAILED', `step ${stepIndex + 1} (${action}) failed: ${messageOf(cause)}`, { cause });
+    super(ERROR_CODES.STEP_FAILED, `step ${stepIndex + 1} (${action}) failed: ${messageOf(cause)}`, { cause });
     this.name = 'StepFailedError';
     this.stepIndex = stepIndex;
   }
@@ -131,21 +147,21 @@ export class StepFailedError extends LabError {
 
 export class AssertionFailedError extends LabError {
   constructor(message: string) {
-    super('ERR_LAB_ASSERTION', message);
+    super(ERROR_CODES.ASSERTION, message);
     this.name = 'AssertionFailedError';
   }
 }
 
 export class AbortedError extends LabError {
   constructor(message = 'aborted') {
-    super('ERR_LAB_ABORTED', message);
+    super(ERROR_CODES.ABORTED, message);
     this.name = 'AbortedError';
   }
 }
 
 export class LabTimeoutError extends LabError {
   constructor(message: string) {
-    super('ERR_LAB_TIMEOUT', message);
+    super(ERROR_CODES.TIMEOUT, message);
     this.name = 'LabTimeoutError';
   }
 }
@@ -154,7 +170,7 @@ export class LabTimeoutError extends LabError {
 export class SwarmInactiveError extends LabError {
   constructor(state: string) {
     super(
-      'ERR_LAB_SWARM_INACTIVE',
+      ERROR_CODES.SWARM_INACTIVE,
       `--engine swarm needs this Docker daemon to be a Swarm manager (node state: ${state}); ` +
         'start a single-node swarm with: docker swarm init --advertise-addr 127.0.0.1',
     );
@@ -165,9 +181,22 @@ export class SwarmInactiveError extends LabError {
 /** An operation this engine cannot carry out (e.g. exec into a Swarm task on another node). */
 export class UnsupportedError extends LabError {
   constructor(message: string) {
-    super('ERR_LAB_UNSUPPORTED', message);
+    super(ERROR_CODES.UNSUPPORTED, message);
     this.name = 'UnsupportedError';
   }
+}
+
+/** The run has no network to (dis)connect a container to. */
+export class RunHasNoNetworkError extends LabError {
+  constructor() {
+    super(ERROR_CODES.RUN_NOT_FOUND, 'the run has no network');
+    this.name = 'RunHasNoNetworkError';
+  }
+}
+
+/** `err` as a LabError: itself when it is one, else a step failure carrying its message. */
+export function asLabError(err: unknown): LabError {
+  return err instanceof LabError ? err : new LabError(ERROR_CODES.STEP_FAILED, messageOf(err));
 }
 
 export function messageOf(err: unknown): string {

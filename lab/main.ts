@@ -20,9 +20,9 @@ import {
   type CommandContext,
 } from './commands';
 import { DEFAULT_RUN_NAME, LabController } from './controller';
-import { LabError, UsageError, messageOf } from './errors';
+import { ERROR_CODES, LabError, NODE_PARSE_ARGS_CODE_PREFIX, UsageError, messageOf } from './errors';
 import { ensureImages } from './images/build-images';
-import { createLabDocker, parseLabEngine } from './lab-engine';
+import { createLabDocker, parseLabEngine } from './engine/lab-engine';
 import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
 import { Printer } from './print';
 
@@ -192,7 +192,7 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (
       err instanceof UsageError ||
-      (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
+      (err instanceof TypeError && 'code' in err && String(err.code).startsWith(NODE_PARSE_ARGS_CODE_PREFIX))
     ) {
       process.stderr.write(`${messageOf(err)}\n\n${USAGE}\n`);
       process.exitCode = EXIT_USAGE;
@@ -201,7 +201,7 @@ main(process.argv.slice(2)).then(
     if (err instanceof LabError) {
       process.stderr.write(`error [${err.code}]: ${err.message}\n`);
       process.exitCode =
-        err.code === 'ERR_LAB_SCENARIO_INVALID' || err.code === 'ERR_LAB_SCENARIO_READ' ? EXIT_USAGE : 1;
+        err.code === ERROR_CODES.SCENARIO_INVALID || err.code === ERROR_CODES.SCENARIO_READ ? EXIT_USAGE : 1;
       return;
     }
     log.error('Unexpected failure', { error: err instanceof Error ? err.stack : String(err) });

@@ -4,8 +4,9 @@
  * See docs/control.md.
  */
 import { createLogger } from '../src/shared/logger';
+import { SWARMLAB_BIN } from './constants';
 import { ControlError } from './errors';
-import type { LabDocker } from './lab-docker';
+import type { LabDocker } from './engine/lab-docker';
 
 const log = createLogger('peer-control');
 
@@ -99,9 +100,6 @@ export interface RequestInit {
   onEvent?: (event: ControlEvent) => void;
   signal?: AbortSignal;
 }
-
-/** Path of the CLI inside the peer image. */
-export const SWARMLAB_BIN = 'swarmlab';
 
 /**
  * The argv of `swarmlab ctl --json` for one request. Kept in one place so that the lab follows the CLI's

@@ -2,18 +2,9 @@
  * The lab's only printing module: tables, transcripts and results go to stdout from here. Logs go to
  * stderr through the logger; a `--json` result is always the last stdout line, a single JSON record.
  */
-import type { DownloadSummary } from '../src/shared/download-report';
-import type { ChaosResult } from './chaos';
-import type { LabContainer } from './lab-docker';
+import type { LabContainer } from './engine/lab-docker';
 import type { ChunkEvent, FilesResult, StatusResult } from './peer-control';
-
-export interface DownloadReport extends DownloadSummary {
-  ms?: number;
-  /** When the download finished, in ms from the start of the scenario. */
-  finishedAtMs?: number;
-  /** Chunks the peer already held (verified) when this download started: it resumed. */
-  keptChunks?: number;
-}
+import type { ChaosResult, DownloadReport } from './report-types';
 
 export interface Output {
   write(line: string): void;

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../abort';
 import type Docker from 'dockerode';
 import { pack as createTarPack } from 'tar-stream';
 import { createLogger, type Logger } from '../../src/shared/logger';

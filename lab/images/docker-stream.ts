@@ -4,6 +4,8 @@
  */
 import type { Readable } from 'node:stream';
 
+import { ERROR_CODES } from '../errors';
+
 /** One line of a build/pull/import progress stream. */
 export interface DockerStreamEvent {
   stream?: string;
@@ -16,7 +18,7 @@ export interface DockerStreamEvent {
 }
 
 export class DockerStreamError extends Error {
-  readonly code = 'ERR_DOCKER_STREAM';
+  readonly code = ERROR_CODES.DOCKER_STREAM;
   constructor(message = 'the Docker engine reported an error') {
     super(message);
     this.name = 'DockerStreamError';

@@ -1,7 +1,8 @@
 /** Errors of the image layer. Callers branch on `code`, never on the message. */
+import { ERROR_CODES } from '../errors';
 
 export class BaseImageError extends Error {
-  readonly code = 'ERR_BASE_IMAGE';
+  readonly code = ERROR_CODES.BASE_IMAGE;
   constructor(message = 'could not provide a Node base image', options?: ErrorOptions) {
     super(message, options);
     this.name = 'BaseImageError';
@@ -9,7 +10,7 @@ export class BaseImageError extends Error {
 }
 
 export class ImageBuildError extends Error {
-  readonly code = 'ERR_IMAGE_BUILD';
+  readonly code = ERROR_CODES.IMAGE_BUILD;
   constructor(message = 'image build failed', options?: ErrorOptions) {
     super(message, options);
     this.name = 'ImageBuildError';
@@ -17,7 +18,7 @@ export class ImageBuildError extends Error {
 }
 
 export class BundleBuildError extends Error {
-  readonly code = 'ERR_BUNDLE_BUILD';
+  readonly code = ERROR_CODES.BUNDLE_BUILD;
   constructor(message = 'npm run build failed', options?: ErrorOptions) {
     super(message, options);
     this.name = 'BundleBuildError';

@@ -3,11 +3,11 @@
  * a command, hands the command the recorder to fill, and afterwards keeps serving the final state until
  * Ctrl-C, so a student can look at what happened, unless `--dashboard-exit` asks to exit at once.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../abort';
 
 import { upCommand, type CommandContext, type UpOptions } from '../commands';
 import { UsageError } from '../errors';
-import { nodeEvent } from '../scenario-runner';
+import { nodeEvent } from './node-event';
 import { DashboardServer, DEFAULT_DASHBOARD_PORT } from './dashboard-server';
 import { PeerWatcher } from './dashboard-watch';
 import { RunRecorder } from './run-events';
@@ -66,7 +66,7 @@ export async function withDashboard(
 /** Resolves when `signal` aborts (never rejects). */
 export async function untilAborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return;
-  await sleep(2 ** 31 - 1, undefined, { signal }).catch(() => undefined);
+  await sleep(2 ** 31 - 1, signal).catch(() => undefined);
 }
 
 /** The command-line flags of the dashboard, as `parseArgs` returns them. */

@@ -8,12 +8,12 @@
  * `sh -c 'echo $$; exec ...'`: the first line is its PID, and stopping the watcher kills exactly that
  * process in the container.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../abort';
 
 import { createLogger } from '../../src/shared/logger';
 import { messageOf } from '../errors';
-import type { LabDocker } from '../lab-docker';
-import { SWARMLAB_BIN } from '../peer-control';
+import type { LabDocker } from '../engine/lab-docker';
+import { SWARMLAB_BIN } from '../constants';
 import type { RunEventBody, RunRecorder } from './run-events';
 
 const log = createLogger('dashboard-watch');
@@ -172,7 +172,7 @@ export class PeerWatcher {
       }
       if (signal.aborted) break;
       await this.recordState();
-      await sleep(REWATCH_DELAY_MS, undefined, { signal }).catch(() => undefined);
+      await sleep(REWATCH_DELAY_MS, signal).catch(() => undefined);
     }
   }
 

@@ -5,8 +5,7 @@
  * Times (`t`) are ms since the recorder started, like the events' own `t`. The ScenarioReport counts from
  * the scenario's start instead; the two are tied together through the fault step's event.
  */
-import type { DownloadReport } from '../print';
-import type { ScenarioReport, StepReport } from '../scenario-runner';
+import type { DownloadReport, ScenarioReport, StepReport } from '../report-types';
 import type { NodeState, RunEvent } from './run-events';
 import { foldRunEvents, holdingKey, type EventOf, type Lane, type RunState } from './run-state';
 

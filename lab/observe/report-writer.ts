@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import type { ScenarioReport } from '../scenario-runner';
+import type { ScenarioReport } from '../report-types';
 import { deriveReportData, type ReportData } from './report-data';
 import { renderReportHtml } from './report-html';
 import type { RunEvent } from './run-events';

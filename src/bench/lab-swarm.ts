@@ -37,7 +37,7 @@ export interface LabSwarmBenchInit {
   run?: string;
 }
 
-/** The parts of the lab's scenario report (lab/scenario-runner.ts ScenarioReport) this bench reads. */
+/** The parts of the lab's scenario report (lab/report-types.ts ScenarioReport) this bench reads. */
 interface LabReport {
   ok: boolean;
   error?: { code: string; message: string };

@@ -4,7 +4,7 @@
  * record must say so, and nothing labelled with the runs may be left afterwards. Needs Docker.
  */
 import { chaosCommand, CHAOS_FAULTS, scenarioNameOf, type chaosJson } from '../../lab/chaos';
-import { LABEL_RUN } from '../../lab/lab-docker';
+import { LABEL_RUN } from '../../lab/engine/lab-docker';
 import { setLogLevel } from '../../src/shared/logger';
 import { createLabTestContext } from '../helpers/lab';
 

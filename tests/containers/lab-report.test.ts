@@ -17,10 +17,10 @@ import type { Browser } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
 
 import { runCommand, shippedScenarioPath } from '../../lab/commands';
-import { LABEL_RUN } from '../../lab/lab-docker';
+import { LABEL_RUN } from '../../lab/engine/lab-docker';
 import type { RunEvent } from '../../lab/observe/run-events';
-import type { ScenarioReport } from '../../lab/scenario-runner';
-import type { Scenario } from '../../lab/scenario-schema';
+import type { ScenarioReport } from '../../lab/report-types';
+import type { Scenario } from '../../lab/scenario/schema';
 import { setLogLevel } from '../../src/shared/logger';
 import { describeWithBrowser, launchBrowser, recordRequests } from '../helpers/browser';
 import { createLabTestContext } from '../helpers/lab';

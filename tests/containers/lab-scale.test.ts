@@ -7,9 +7,10 @@
  * 50-peer version (`npm run lab -- run fifty`), too long for CI here. Needs Docker.
  */
 import { replayScenario } from '../../lab/commands';
-import { peerHealthcheckIntervalMs, TRACKER_METRICS_PORT } from '../../lab/controller';
-import { LABEL_ROLE, LABEL_RUN } from '../../lab/lab-docker';
-import { validateScenario } from '../../lab/scenario';
+import { TRACKER_METRICS_PORT } from '../../lab/constants';
+import { peerHealthcheckIntervalMs } from '../../lab/controller';
+import { LABEL_ROLE, LABEL_RUN } from '../../lab/engine/lab-docker';
+import { validateScenario } from '../../lab/scenario/load';
 import { LAB_SEEDER, labSwarmResult, labSwarmScenario } from '../../src/bench/lab-swarm';
 import { setLogLevel } from '../../src/shared/logger';
 import { createLabTestContext } from '../helpers/lab';

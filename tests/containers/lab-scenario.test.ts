@@ -9,8 +9,8 @@ import { join } from 'node:path';
 
 import { replayScenario, runCommand, shippedScenarioPath } from '../../lab/commands';
 import { ScenarioInvalidError } from '../../lab/errors';
-import { LABEL_RUN } from '../../lab/lab-docker';
-import { loadScenario } from '../../lab/scenario';
+import { LABEL_RUN } from '../../lab/engine/lab-docker';
+import { loadScenario } from '../../lab/scenario/load';
 import { setLogLevel } from '../../src/shared/logger';
 import { createLabTestContext } from '../helpers/lab';
 

@@ -25,8 +25,9 @@ import {
 import { LabController } from '../../lab/controller';
 import { ensureImages } from '../../lab/images/build-images';
 import { Printer } from '../../lab/print';
-import { loadScenario } from '../../lab/scenario';
-import { ENGINE_SWARM, LABEL_ENGINE, SwarmLabDocker } from '../../lab/swarm-lab-docker';
+import { loadScenario } from '../../lab/scenario/load';
+import { SwarmLabDocker } from '../../lab/engine/swarm-lab-docker';
+import { ENGINE_SWARM, LABEL_ENGINE } from '../../lab/engine/swarm-service-spec';
 // Importing the docker helpers also disables Ryuk.
 import {
   ctlResult,

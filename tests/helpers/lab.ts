@@ -6,7 +6,7 @@ import Docker from 'dockerode';
 
 import type { CommandContext } from '../../lab/commands';
 import { LabController } from '../../lab/controller';
-import { DockerodeLabDocker } from '../../lab/dockerode-lab-docker';
+import { DockerodeLabDocker } from '../../lab/engine/dockerode-lab-docker';
 import { ensureImages } from '../../lab/images/build-images';
 import { Printer } from '../../lab/print';
 

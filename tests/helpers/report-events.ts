@@ -3,7 +3,7 @@
  * downloaders) and a builder to make others.
  */
 import type { RunEvent, RunEventBody } from '../../lab/observe/run-events';
-import type { ScenarioReport } from '../../lab/scenario-runner';
+import type { ScenarioReport } from '../../lab/report-types';
 
 export const RECORDING_STARTED_AT = Date.UTC(2026, 10, 25, 12, 0, 0);
 

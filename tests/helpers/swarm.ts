@@ -6,7 +6,7 @@
  */
 import type Docker from 'dockerode';
 
-import { swarmNodeInfo } from '../../lab/swarm-mode';
+import { swarmNodeInfo } from '../../lab/engine/swarm-mode';
 
 /** The bridge that links overlay tasks to the outside; Swarm creates it and leaves it behind. */
 const GATEWAY_BRIDGE = 'docker_gwbridge';

@@ -1,5 +1,5 @@
 /** The pure parts of `swarmlab bench --lab`: the scenario it hands the lab, and its row from the lab's report. */
-import { validateScenario } from '../../lab/scenario';
+import { validateScenario } from '../../lab/scenario/load';
 import { LAB_BENCH_FILE, LAB_SEEDER, labBundlePath, labSwarmResult, labSwarmScenario } from '../../src/bench/lab-swarm';
 import { benchJson } from '../../src/bench/report';
 import { MAX_LAB_LEECHERS, parseLabLeechers } from '../../src/bench/run-bench';

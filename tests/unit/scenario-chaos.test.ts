@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { CHAOS_FAULTS, chaosCommand, chaosJson, chaosResult, selectFaults, type ChaosFault } from '../../lab/chaos';
 import { shippedScenarioPath, type CommandContext } from '../../lab/commands';
 import { LabController } from '../../lab/controller';
-import type { LabDocker } from '../../lab/lab-docker';
+import type { LabDocker } from '../../lab/engine/lab-docker';
 import { Printer } from '../../lab/print';
-import { parseScenario } from '../../lab/scenario';
-import type { ScenarioReport } from '../../lab/scenario-runner';
+import { parseScenario } from '../../lab/scenario/load';
+import type { ScenarioReport } from '../../lab/report-types';
 
 const PARTITION: ChaosFault = { fault: 'network partition', scenario: 'partition.yaml' };
 

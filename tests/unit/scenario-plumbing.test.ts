@@ -1,5 +1,5 @@
 /** The pure pieces under the scenario runner: the ctl argv it execs and the Docker log demultiplexer. */
-import { demuxBuffer } from '../../lab/dockerode-lab-docker';
+import { demuxBuffer } from '../../lab/engine/dockerode-lab-docker';
 import { ctlArgv } from '../../lab/peer-control';
 
 function frame(stream: 1 | 2, text: string): Buffer {

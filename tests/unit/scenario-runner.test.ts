@@ -10,11 +10,14 @@ import type {
   LabContainer,
   LabDocker,
   LabNetwork,
-} from '../../lab/lab-docker';
+} from '../../lab/engine/lab-docker';
 import { Printer } from '../../lab/print';
 import { setLogLevel } from '../../src/shared/logger';
-import { validateScenario } from '../../lab/scenario';
-import { ScenarioRunner } from '../../lab/scenario-runner';
+import { validateScenario } from '../../lab/scenario/load';
+import { ScenarioRunner, type ScenarioRunnerInit } from '../../lab/scenario/runner';
+import type { StepHandler } from '../../lab/scenario/step-handler';
+import { STEP_HANDLERS } from '../../lab/scenario/step-table';
+import type { ContainerStep } from '../../lab/scenario/schema';
 
 setLogLevel('warn');
 
@@ -201,6 +204,7 @@ function matches(have: Record<string, string>, want: Record<string, string>): bo
 async function replay(
   docker: FakeDocker,
   data: unknown,
+  init: ScenarioRunnerInit = {},
 ): Promise<{ report: Awaited<ReturnType<ScenarioRunner['replay']>>; out: string[] }> {
   const scenario = validateScenario(data);
   const controller = new LabController(
@@ -226,6 +230,7 @@ async function replay(
         },
       },
       scenario,
+      init,
     );
     return { report: await runner.replay(), out };
   } finally {
@@ -444,5 +449,66 @@ describe('ScenarioRunner (fake docker)', () => {
         'peer-2 rm -f /data/.swarmlab-fill',
       ]),
     );
+  });
+
+  describe('heals', () => {
+    /** `pause` with a heal that unpauses, logging the order in which steps and heals happen. */
+    function healingPause(log: string[], fail = false): StepHandler<ContainerStep> {
+      return {
+        describe: STEP_HANDLERS.pause.describe,
+        async run(step, targets, ctx, signal) {
+          log.push(`run ${step.action} ${targets.join(',')}`);
+          await STEP_HANDLERS.pause.run(step, targets, ctx, signal);
+        },
+        async heal(_step, targets, ctx) {
+          log.push(`heal ${targets.join(',')}`);
+          if (fail) throw new Error('cannot unpause');
+          for (const name of targets) {
+            await ctx.docker.unpause(ctx.run.container(name).id);
+            log.push(`${name} ${(await ctx.run.refresh(name)).state}`);
+          }
+        },
+      };
+    }
+
+    it('heals a started step after a later step failed, once the last step has run', async () => {
+      const docker = new FakeDocker();
+      const log: string[] = [];
+      const handlers = { ...STEP_HANDLERS, pause: healingPause(log) };
+      const { report } = await replay(
+        docker,
+        {
+          name: 'heal',
+          peers: 2,
+          steps: [
+            { action: 'pause', peer: 'peer-1' },
+            { action: 'assert', peer: 'peer-1', running: true },
+            { action: 'pause', peer: 'peer-2' },
+          ],
+        },
+        { handlers },
+      );
+      expect(report.ok).toBe(false);
+      expect(report.error?.code).toBe('ERR_LAB_STEP_FAILED');
+      expect(report.steps.map((s) => s.ok)).toEqual([true, false]);
+      // peer-2's pause never started, so only peer-1 is healed, and only after the failing assert.
+      expect(log).toEqual(['run pause peer-1', 'heal peer-1', 'peer-1 running']);
+    });
+
+    it('fails a scenario whose steps passed when a heal fails', async () => {
+      const docker = new FakeDocker();
+      const log: string[] = [];
+      const handlers = { ...STEP_HANDLERS, pause: healingPause(log, true) };
+      const { report, out } = await replay(
+        docker,
+        { name: 'heal-fails', peers: 1, steps: [{ action: 'pause', peer: 'peer-1' }] },
+        { handlers },
+      );
+      expect(report.steps.map((s) => s.ok)).toEqual([true]);
+      expect(report.ok).toBe(false);
+      expect(report.error?.code).toBe('ERR_LAB_STEP_FAILED');
+      expect(log).toEqual(['run pause peer-1', 'heal peer-1']);
+      expect(out.some((line) => line.includes('heal: cannot unpause'))).toBe(true);
+    });
   });
 });

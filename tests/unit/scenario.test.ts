@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 
 import { ScenarioInvalidError, ScenarioReadError } from '../../lab/errors';
-import { parseScenario, scenarioPeers, stepTargets, validateScenario } from '../../lab/scenario';
+import { parseScenario, scenarioPeers, stepTargets, validateScenario } from '../../lab/scenario/load';
 
 const SCENARIO_DIR = join(__dirname, '..', '..', 'lab', 'scenarios');
 

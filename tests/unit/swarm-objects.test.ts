@@ -1,7 +1,7 @@
 /** The pure rules of `--engine swarm`: which task stands for a service, and what state the lab reports. */
 import { LabError } from '../../lab/errors';
-import { parseLabEngine } from '../../lab/lab-engine';
-import { currentTask, isTerminalTask, labState, taskAddress, type SwarmTask } from '../../lab/swarm-objects';
+import { parseLabEngine } from '../../lab/engine/lab-engine';
+import { currentTask, isTerminalTask, labState, taskAddress, type SwarmTask } from '../../lab/engine/swarm-objects';
 
 function task(id: string, createdAt: string, state: string, desired = 'running', containerId?: string): SwarmTask {
   return {

@@ -1,27 +1,26 @@
 /**
  * JSON Schema of a lab scenario (draft 2020-12 subset that ajv 8 compiles), and the TypeScript types
- * that a validated scenario has. `scenario.ts` compiles it once and adds the checks a schema cannot
+ * that a validated scenario has. `load.ts` compiles it once and adds the checks a schema cannot
  * express (peer names that exist, `file` where a check needs one).
  *
  * A scenario is a list of steps replayed in order. Each step starts when the previous one has finished,
  * or `after` seconds later, or not before `at` seconds from the start of the scenario.
  */
 
-export const PEER_ACTIONS = [
-  'start',
-  'stop',
-  'kill',
-  'pause',
-  'unpause',
-  'disconnect-network',
-  'connect-network',
-] as const;
+/** Docker verbs on a step's containers; they differ only in the verb (`start` then waits until ready). */
+export const CONTAINER_VERBS = ['start', 'stop', 'kill', 'pause', 'unpause'] as const;
+/** A container leaves or rejoins the run's network. */
+export const NETWORK_ACTIONS = ['disconnect-network', 'connect-network'] as const;
+/** Actions on containers, the tracker's included. */
+export const PEER_ACTIONS = [...CONTAINER_VERBS, ...NETWORK_ACTIONS] as const;
 /** Control commands without arguments; `files` and `status` print what the peer answers. */
 export const CONTROL_ACTIONS = ['connect', 'disconnect', 'publish', 'files', 'status'] as const;
 
 /** The file `fill-disk` writes into the data directory (hidden, so `publish` skips it) and `free-disk` removes. */
 export const FILLER_FILE = '.swarmlab-fill';
 
+export type ContainerVerb = (typeof CONTAINER_VERBS)[number];
+export type NetworkAction = (typeof NETWORK_ACTIONS)[number];
 export type ContainerAction = (typeof PEER_ACTIONS)[number];
 export type SimpleControlAction = (typeof CONTROL_ACTIONS)[number];
 
@@ -44,7 +43,8 @@ export interface StepTiming {
   fault?: boolean;
 }
 
-export type ContainerStep = StepTiming & Target & { action: ContainerAction };
+export type ContainerStep = StepTiming & Target & { action: ContainerVerb };
+export type NetworkStep = StepTiming & Target & { action: NetworkAction };
 export type SimpleControlStep = StepTiming & Target & { action: SimpleControlAction };
 export type GenerateStep = StepTiming &
   Target & { action: 'generate'; file: string; size: number; seed?: string; text?: boolean };
@@ -105,6 +105,7 @@ export type AssertStep = StepTiming &
 
 export type ScenarioStep =
   | ContainerStep
+  | NetworkStep
   | SimpleControlStep
   | GenerateStep
   | DownloadStep

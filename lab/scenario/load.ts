@@ -9,7 +9,8 @@ import { extname } from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 
-import { ScenarioInvalidError, ScenarioReadError, type ScenarioIssue } from './errors';
+import { TRACKER_NAME } from '../constants';
+import { ScenarioInvalidError, ScenarioReadError, type ScenarioIssue } from '../errors';
 import {
   ACTIONS,
   ASSERT_CHECKS,
@@ -18,9 +19,7 @@ import {
   type Scenario,
   type ScenarioPeer,
   type ScenarioStep,
-} from './scenario-schema';
-
-export const TRACKER_NAME = 'tracker';
+} from './schema';
 
 const ajv = new Ajv({
   allErrors: true,

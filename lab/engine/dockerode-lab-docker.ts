@@ -6,8 +6,10 @@ import { PassThrough } from 'node:stream';
 
 import type Docker from 'dockerode';
 
-import { createLogger } from '../src/shared/logger';
-import { AbortedError, DockerError, statusCodeOf } from './errors';
+import { createLogger } from '../../src/shared/logger';
+import { sleep } from '../abort';
+import { IMAGE_UID } from '../constants';
+import { AbortedError, DockerError, statusCodeOf } from '../errors';
 import {
   LABEL_PEER,
   LABEL_ROLE,
@@ -27,11 +29,7 @@ const log = createLogger('lab-docker');
 
 /** How long to wait for an exec's exit code to appear after its output stream ended. */
 const EXEC_EXIT_CODE_WAIT_MS = 5_000;
-/**
- * tmpfs mounts belong to the user the images run as (`node`, 1000:1000; lab/images/README.md): a mount
- * `mode` is not honoured by every engine, `uid`/`gid` are.
- */
-const IMAGE_UID = 1000;
+const EXEC_EXIT_POLL_MS = 50;
 
 export interface DockerodeLabDockerComponents {
   docker: Docker;
@@ -112,13 +110,8 @@ export class DockerodeLabDocker implements LabDocker {
   }
 
   async start(id: string): Promise<void> {
-    log.info('Starting container...', { containerId: short(id) });
-    try {
-      await this.docker.getContainer(id).start();
-    } catch (err) {
-      if (statusCodeOf(err) !== 304) throw new DockerError(`start ${short(id)}`, err);
-    }
-    log.info('Started container', { containerId: short(id) });
+    // 304: already running.
+    await this.verb(id, ['Starting', 'Started'], 'start', (c) => c.start(), [304]);
   }
 
   async inspect(id: string): Promise<LabContainer> {
@@ -217,49 +210,50 @@ export class DockerodeLabDocker implements LabDocker {
       }
       if (!info.Running && typeof info.ExitCode === 'number') return info.ExitCode;
       if (Date.now() > deadline) return -1;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(EXEC_EXIT_POLL_MS);
     }
   }
 
   async stop(id: string, timeoutS = 5): Promise<void> {
-    log.info('Stopping container...', { containerId: short(id) });
-    try {
-      await this.docker.getContainer(id).stop({ t: timeoutS });
-    } catch (err) {
-      if (statusCodeOf(err) !== 304) throw new DockerError(`stop ${short(id)}`, err);
-    }
-    log.info('Stopped container', { containerId: short(id) });
+    // 304: already stopped.
+    await this.verb(id, ['Stopping', 'Stopped'], 'stop', (c) => c.stop({ t: timeoutS }), [304]);
   }
 
   async kill(id: string, signal = 'SIGKILL'): Promise<void> {
-    log.info('Killing container...', { containerId: short(id), signal });
-    try {
-      await this.docker.getContainer(id).kill({ signal });
-    } catch (err) {
-      // 409: not running, which is what a kill wants anyway.
-      if (statusCodeOf(err) !== 409 && statusCodeOf(err) !== 304) throw new DockerError(`kill ${short(id)}`, err);
-    }
-    log.info('Killed container', { containerId: short(id) });
+    // 409: not running, which is what a kill wants anyway.
+    await this.verb(id, ['Killing', 'Killed'], 'kill', (c) => c.kill({ signal }), [409, 304], { signal });
   }
 
   async pause(id: string): Promise<void> {
-    log.info('Pausing container...', { containerId: short(id) });
-    try {
-      await this.docker.getContainer(id).pause();
-    } catch (err) {
-      throw new DockerError(`pause ${short(id)}`, err);
-    }
-    log.info('Paused container', { containerId: short(id) });
+    await this.verb(id, ['Pausing', 'Paused'], 'pause', (c) => c.pause());
   }
 
   async unpause(id: string): Promise<void> {
-    log.info('Unpausing container...', { containerId: short(id) });
+    await this.verb(id, ['Unpausing', 'Unpaused'], 'unpause', (c) => c.unpause());
+  }
+
+  /**
+   * One Docker verb on a container, logged before and after (`Pausing container...`, `Paused container`).
+   * An answer in `alreadyStatuses` means the container is already where the verb would take it.
+   */
+  private async verb(
+    id: string,
+    [doing, done]: readonly [string, string],
+    operation: string,
+    call: (container: Docker.Container) => Promise<unknown>,
+    alreadyStatuses: readonly number[] = [],
+    context: Record<string, string> = {},
+  ): Promise<void> {
+    const containerId = short(id);
+    log.info(`${doing} container...`, { containerId, ...context });
     try {
-      await this.docker.getContainer(id).unpause();
+      await call(this.docker.getContainer(id));
     } catch (err) {
-      throw new DockerError(`unpause ${short(id)}`, err);
+      const status = statusCodeOf(err);
+      if (status === undefined || !alreadyStatuses.includes(status))
+        throw new DockerError(`${operation} ${containerId}`, err);
     }
-    log.info('Unpaused container', { containerId: short(id) });
+    log.info(`${done} container`, { containerId });
   }
 
   async disconnectNetwork(networkId: string, containerId: string): Promise<void> {

@@ -6,7 +6,7 @@
 import type Docker from 'dockerode';
 
 import { DockerodeLabDocker } from './dockerode-lab-docker';
-import { UsageError } from './errors';
+import { UsageError } from '../errors';
 import type { LabDocker } from './lab-docker';
 import { SwarmLabDocker } from './swarm-lab-docker';
 

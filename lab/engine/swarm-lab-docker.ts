@@ -28,12 +28,15 @@
  * - The virtual-IP endpoint mode is not used: it needs IPVS in the kernel, which not every host has;
  *   peers reach each other by the task addresses the tracker hands out anyway.
  */
+import { buffer } from 'node:stream/consumers';
+
 import type Docker from 'dockerode';
 
-import { createLogger } from '../src/shared/logger';
-import { DATA_DIR } from './controller';
+import { createLogger } from '../../src/shared/logger';
+import { sleep } from '../abort';
+import { DATA_DIR } from '../constants';
 import { DockerodeLabDocker, demuxBuffer, labelFilters, roleOf, short } from './dockerode-lab-docker';
-import { DockerError, LabTimeoutError, UnsupportedError, statusCodeOf } from './errors';
+import { DockerError, LabTimeoutError, UnsupportedError, statusCodeOf } from '../errors';
 import {
   LABEL_PEER,
   LABEL_ROLE,
@@ -56,18 +59,14 @@ import {
   type SwarmService,
   type SwarmTask,
 } from './swarm-objects';
+import { ENGINE_SWARM, LABEL_ENGINE, serviceSpec } from './swarm-service-spec';
 import { requireSwarmManager } from './swarm-mode';
 
 const log = createLogger('swarm-lab-docker');
 
-/** Carried by every service, task container, network and volume this engine creates. */
-export const LABEL_ENGINE = 'swarmlab.engine';
-export const ENGINE_SWARM = 'swarm';
 /** Docker's own label on a task's container. */
 const LABEL_SWARM_SERVICE_ID = 'com.docker.swarm.service.id';
 
-/** Grace period before a stopped task is killed (Swarm's default is 10 s). */
-const STOP_GRACE_PERIOD_MS = 2_000;
 /** How long `removeContainer` waits for a removed service's containers to go. */
 const REMOVE_TIMEOUT_MS = 90_000;
 /** How long `start` waits for Swarm to create the new task. */
@@ -75,9 +74,6 @@ const START_TIMEOUT_MS = 30_000;
 /** How long `removeNetwork` retries while the overlay still has endpoints. */
 const NETWORK_REMOVE_TIMEOUT_MS = 30_000;
 const POLL_MS = 300;
-/** The user the images run as (`node`, 1000:1000; lab/images/README.md), owner of a peer's tmpfs. */
-const IMAGE_UID = 1000;
-const NS_PER_MS = 1_000_000;
 
 export interface SwarmLabDockerComponents {
   docker: Docker;
@@ -142,77 +138,15 @@ export class SwarmLabDocker implements LabDocker {
 
   private async createService(init: CreateContainerInit): Promise<LabContainer> {
     const nodeId = await this.nodeId();
-    const labels = {
-      [LABEL_RUN]: init.run,
-      [LABEL_ROLE]: init.role,
-      [LABEL_PEER]: init.shortName,
-      [LABEL_ENGINE]: ENGINE_SWARM,
-    };
     log.info(`Creating ${init.role} service...`, { service: init.name, image: init.image });
     let service: Docker.Service;
     try {
-      service = await this.docker.createService({
-        Name: init.name,
-        Labels: labels,
-        TaskTemplate: {
-          ContainerSpec: {
-            Image: init.image,
-            Hostname: init.shortName,
-            Env: Object.entries(init.env ?? {}).map(([key, value]) => `${key}=${value}`),
-            ...(init.cmd === undefined ? {} : { Args: init.cmd }),
-            Labels: labels,
-            StopGracePeriod: STOP_GRACE_PERIOD_MS * NS_PER_MS,
-            // Swarm shuts an unhealthy task down, which would add faults of its own to a scenario's (a peer
-            // too loaded to answer `ctl status` for 30 s, a paused source); the lab probes readiness itself.
-            HealthCheck: { Test: ['NONE'] },
-            Mounts: this.mountsOf(init, labels),
-          },
-          RestartPolicy: { Condition: 'none' },
-          // Pinned to this manager: the lab drives a node by exec, which only the task's own daemon can do.
-          Placement: { Constraints: [`node.id == ${nodeId}`] },
-          Networks: [{ Target: init.network.id, Aliases: [init.shortName, ...(init.aliases ?? [])] }],
-        },
-        Mode: { Replicated: { Replicas: (init.start ?? true) ? 1 : 0 } },
-        EndpointSpec: { Mode: 'dnsrr' },
-      });
+      service = await this.docker.createService(serviceSpec(init, { nodeId, peerDataDir: this.peerDataDir }));
     } catch (err) {
       throw new DockerError(`create service ${init.name}`, err);
     }
     log.info(`Created ${init.role} service`, { service: init.name, serviceId: service.id });
     return this.inspect(service.id);
-  }
-
-  /**
-   * A peer's directory in its own volume, so that it survives restarts as a container's filesystem does;
-   * a tmpfs where the scenario asks for a small disk. Swarm's own tmpfs mounts take no owner and, on
-   * Engine 20.10, drop the mode, which leaves them root's and unwritable for the images' user: so a
-   * "tmpfs" here is a local volume of type tmpfs, mounted with the images' uid and gid.
-   */
-  private mountsOf(init: CreateContainerInit, labels: Record<string, string>): Docker.MountSettings[] {
-    const volumeOptions = (options: Record<string, string>): Docker.MountSettings['VolumeOptions'] => ({
-      // NoCopy false: a new volume starts as a copy of the image's directory, owned by the image's user.
-      NoCopy: false,
-      Labels: labels,
-      DriverConfig: { Name: 'local', Options: options },
-    });
-    const tmpfs: Docker.MountSettings[] = (init.tmpfs ?? []).map((mount, index) => ({
-      Type: 'volume',
-      Source: mount.target === this.peerDataDir ? volumeName(init.name) : `${volumeName(init.name)}-${index}`,
-      Target: mount.target,
-      VolumeOptions: volumeOptions({
-        type: 'tmpfs',
-        device: 'tmpfs',
-        o: `size=${mount.sizeBytes},uid=${IMAGE_UID},gid=${IMAGE_UID},mode=0755`,
-      }),
-    }));
-    if (init.role !== 'peer' || tmpfs.some((mount) => mount.Target === this.peerDataDir)) return tmpfs;
-    const volume: Docker.MountSettings = {
-      Type: 'volume',
-      Source: volumeName(init.name),
-      Target: this.peerDataDir,
-      VolumeOptions: volumeOptions({}),
-    };
-    return [...tmpfs, volume];
   }
 
   /** Scales the service back to one task, or replaces its ended task, and waits until the new task exists. */
@@ -296,7 +230,7 @@ export class SwarmLabDocker implements LabDocker {
         follow: false,
         ...(init.tail === undefined ? {} : { tail: init.tail }),
       });
-      return demuxBuffer(Buffer.isBuffer(raw) ? raw : await readAll(raw as NodeJS.ReadableStream));
+      return demuxBuffer(Buffer.isBuffer(raw) ? raw : await buffer(raw as NodeJS.ReadableStream));
     } catch (err) {
       throw new DockerError(`service logs ${short(id)}`, err);
     }
@@ -510,19 +444,4 @@ export class SwarmLabDocker implements LabDocker {
       if (status !== 404) throw new DockerError(`remove volume ${name}`, err);
     }
   }
-}
-
-/** The volume that keeps a peer service's directory. */
-export function volumeName(serviceName: string): string {
-  return `${serviceName}-data`;
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks);
 }

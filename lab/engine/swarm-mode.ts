@@ -4,7 +4,7 @@
  */
 import type Docker from 'dockerode';
 
-import { DockerError, SwarmInactiveError } from './errors';
+import { DockerError, SwarmInactiveError } from '../errors';
 
 export interface SwarmNodeInfo {
   /** `inactive`, `pending`, `active`, `error` or `locked`. */

@@ -1,0 +1,21 @@
+/**
+ * What the lab and the images agree on: names, ports and paths inside a container, the user the images
+ * run as. Defined once here; the controller, the engines and the scenario steps read them from this file.
+ */
+
+/** The tracker's container and host name on a run's network, and its name in a scenario. */
+export const TRACKER_NAME = 'tracker';
+export const TRACKER_PORT = 7070;
+export const PEER_PORT = 7071;
+/** The tracker's Prometheus metrics (requests by type, CPU, memory), reachable at http://TRACKER_IP:9090/metrics. */
+export const TRACKER_METRICS_PORT = 9090;
+/** A peer's data directory inside its container. */
+export const DATA_DIR = '/data';
+export const CONTROL_SOCKET = '/run/swarmlab/peer.sock';
+/** Path of the CLI inside the peer image. */
+export const SWARMLAB_BIN = 'swarmlab';
+/**
+ * The user the images run as (`node`, 1000:1000; lab/images/README.md). tmpfs mounts are given to it by
+ * `uid`/`gid`, because a mount `mode` is not honoured by every engine.
+ */
+export const IMAGE_UID = 1000;

@@ -1,0 +1,61 @@
+/**
+ * The shapes of a run's results: what the scenario runner reports, what `chaos` summarises, and what the
+ * printer, the HTML report and `--json` read. A leaf module (it imports nothing of the lab), so every
+ * layer can name these types without depending on the code that produces them.
+ */
+import type { DownloadSummary } from '../src/shared/download-report';
+
+export interface DownloadReport extends DownloadSummary {
+  ms?: number;
+  /** When the download finished, in ms from the start of the scenario. */
+  finishedAtMs?: number;
+  /** Chunks the peer already held (verified) when this download started: it resumed. */
+  keptChunks?: number;
+}
+
+export interface StepReport {
+  index: number;
+  action: string;
+  targets: string[];
+  ok: boolean;
+  startedAtMs: number;
+  ms: number;
+  error?: string;
+}
+
+/** The step marked `fault: true`, once it started: its index, action and start (ms from the scenario start). */
+export interface FaultMark {
+  index: number;
+  action: string;
+  atMs: number;
+}
+
+export interface ScenarioReport {
+  scenario: string;
+  ok: boolean;
+  ms: number;
+  error?: { code: string; message: string };
+  steps: StepReport[];
+  downloads: DownloadReport[];
+  fault?: FaultMark;
+  /**
+   * Time to recover: from the fault step's start to the end of the last download that finished after it
+   * and verified, in ms. Undefined without a fault step or without such a download.
+   */
+  recoverMs?: number;
+}
+
+export interface ChaosResult {
+  fault: string;
+  /** The scenario's name (its file without `.yaml`). */
+  scenario: string;
+  /** The run the scenario used. */
+  run: string;
+  survived: boolean;
+  /** Size of the download that ended the recovery, when it verified byte-identical; else 0. */
+  bytesVerified: number;
+  /** Time to recover in seconds (one decimal), or null when there was no recovery. */
+  recoverS: number | null;
+  /** Why the fault was not survived. */
+  error?: string;
+}

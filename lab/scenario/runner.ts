@@ -1,0 +1,240 @@
+/**
+ * Replays a validated scenario against a started run.
+ *
+ * Steps run in order; a step with several targets acts on them concurrently (two `download`s on
+ * `peers: [peer-3, peer-4]` run at the same time). What a step does is its handler's business
+ * (`step-table.ts`); this loop only times the steps, bounds them, records them and stops at the first
+ * failure. The caller tears the run down. A step whose handler can heal is healed once the scenario ends,
+ * however it ends.
+ */
+import { setMaxListeners } from 'node:events';
+
+import { createLogger } from '../../src/shared/logger';
+import { sleep } from '../abort';
+import type { LabRun } from '../controller';
+import type { LabDocker } from '../engine/lab-docker';
+import { AbortedError, LabError, LabTimeoutError, StepFailedError, asLabError, messageOf } from '../errors';
+import type { RunRecorder } from '../observe/run-events';
+import type { Printer } from '../print';
+import type { FaultMark, ScenarioReport, StepReport } from '../report-types';
+import { scenarioPeers, stepTargets } from './load';
+import { recoveryOf } from './recovery';
+import type { Scenario, ScenarioPeer, ScenarioStep } from './schema';
+import type { StepContext, StepHandler, StepHandlers } from './step-handler';
+import { handlerOf, STEP_HANDLERS } from './step-table';
+import { waitPending } from './steps/downloads';
+
+const log = createLogger('scenario');
+
+export const DEFAULT_SCENARIO_TIMEOUT_S = 300;
+export const DEFAULT_STEP_TIMEOUT_S = 120;
+/** Listeners allowed on a scenario's or a step's abort signal: a few per targeted peer. */
+const SIGNAL_LISTENERS = 4 * 64;
+
+export interface ScenarioRunnerComponents {
+  run: LabRun;
+  docker: LabDocker;
+  printer: Printer;
+  /** Waits until a restarted container is ready again. */
+  waitReady?: (run: LabRun, name: string, signal: AbortSignal) => Promise<void>;
+  /** Receives the run's events (steps, nodes, transfers, progress, downloads) for the dashboard and report. */
+  recorder?: RunRecorder;
+}
+
+export interface ScenarioRunnerInit {
+  signal?: AbortSignal;
+  /** Print a line per received chunk (default true). */
+  printChunks?: boolean;
+  /** The handler of each action (default `STEP_HANDLERS`). */
+  handlers?: StepHandlers;
+}
+
+/** A started step whose handler heals: healed when the scenario ends. */
+interface PendingHeal {
+  index: number;
+  step: ScenarioStep;
+  targets: string[];
+  handler: StepHandler<ScenarioStep>;
+}
+
+export class ScenarioRunner {
+  private readonly components: ScenarioRunnerComponents;
+  private readonly scenario: Scenario;
+  private readonly peers: ScenarioPeer[];
+  private readonly outerSignal: AbortSignal | undefined;
+  private readonly printChunks: boolean;
+  private readonly handlers: StepHandlers;
+
+  constructor(components: ScenarioRunnerComponents, scenario: Scenario, init: ScenarioRunnerInit = {}) {
+    this.components = components;
+    this.scenario = scenario;
+    this.peers = scenarioPeers(scenario);
+    this.outerSignal = init.signal;
+    this.printChunks = init.printChunks ?? true;
+    this.handlers = init.handlers ?? STEP_HANDLERS;
+  }
+
+  /** Runs every step; never throws for a failing step (the report says what failed), only for bugs. */
+  async replay(): Promise<ScenarioReport> {
+    const startedAtMs = Date.now();
+    const timeoutS = this.scenario.timeoutSeconds ?? DEFAULT_SCENARIO_TIMEOUT_S;
+    const signals = [
+      AbortSignal.timeout(timeoutS * 1000),
+      ...(this.outerSignal === undefined ? [] : [this.outerSignal]),
+    ];
+    const signal = AbortSignal.any(signals);
+    // Every peer a step targets listens on these signals (up to 64 peers, plus background downloads).
+    setMaxListeners(SIGNAL_LISTENERS, signal);
+    const ctx: StepContext = {
+      run: this.components.run,
+      docker: this.components.docker,
+      printer: this.components.printer,
+      recorder: this.components.recorder,
+      waitReady: this.components.waitReady,
+      printChunks: this.printChunks,
+      scenarioSignal: signal,
+      startedAtMs,
+      expectedSha: new Map(),
+      downloads: new Map(),
+      pending: [],
+    };
+    const steps: StepReport[] = [];
+    const heals: PendingHeal[] = [];
+    let fault: FaultMark | undefined;
+    let failure: LabError | undefined;
+    const total = this.scenario.steps.length;
+
+    try {
+      for (const [index, step] of this.scenario.steps.entries()) {
+        const targets = stepTargets(step, this.peers);
+        try {
+          if (step.at !== undefined) await sleep(startedAtMs + step.at * 1000 - Date.now(), signal);
+          if (step.after !== undefined) await sleep(step.after * 1000, signal);
+        } catch (err) {
+          failure = this.abortError(err, signal, timeoutS);
+          break;
+        }
+        const handler = handlerOf(step, this.handlers);
+        const stepStartedAtMs = Date.now();
+        if ('fault' in step && step.fault === true) {
+          fault = { index, action: step.action, atMs: stepStartedAtMs - startedAtMs };
+        }
+        const description = handler.describe(step, targets);
+        this.components.printer.step(
+          index,
+          total,
+          `${description}${fault?.index === index ? ' [fault]' : ''}`,
+          step.note,
+        );
+        ctx.recorder?.record({
+          type: 'step',
+          index,
+          total,
+          action: step.action,
+          targets,
+          description,
+          fault: fault?.index === index,
+        });
+        // Registered before the step runs: a fault that failed half-way may still have been applied.
+        if (handler.heal !== undefined) heals.push({ index, step, targets, handler });
+        const stepReport = (ok: boolean, ms: number): StepReport => {
+          return { index, action: step.action, targets, ok, startedAtMs: stepStartedAtMs - startedAtMs, ms };
+        };
+        try {
+          await this.runStep(handler, step, targets, ctx, signal);
+          const ms = Date.now() - stepStartedAtMs;
+          steps.push(stepReport(true, ms));
+          ctx.recorder?.record({ type: 'step-end', index, ok: true, ms });
+        } catch (err) {
+          const error = signal.aborted
+            ? this.abortError(err, signal, timeoutS)
+            : new StepFailedError(index, step.action, err);
+          const ms = Date.now() - stepStartedAtMs;
+          steps.push({
+            ...stepReport(false, ms),
+            error: error.message,
+          });
+          this.components.printer.stepFailed(index, messageOf(err));
+          ctx.recorder?.record({ type: 'step-end', index, ok: false, ms, error: error.message });
+          failure = error;
+          break;
+        }
+      }
+
+      if (failure === undefined && ctx.pending.length > 0) {
+        try {
+          await waitPending(ctx, undefined, undefined, signal);
+        } catch (err) {
+          failure = signal.aborted ? this.abortError(err, signal, timeoutS) : asLabError(err);
+        }
+      }
+    } finally {
+      const healFailure = await healAll(heals, ctx);
+      failure ??= healFailure;
+    }
+
+    const downloads = [...ctx.downloads.values()];
+    const report: ScenarioReport = {
+      scenario: this.scenario.name,
+      ok: failure === undefined,
+      ms: Date.now() - startedAtMs,
+      steps,
+      downloads,
+      ...(failure === undefined ? {} : { error: { code: failure.code, message: failure.message } }),
+      ...(fault === undefined ? {} : { fault }),
+      ...recoveryOf(fault, downloads),
+    };
+    log.info('Scenario finished', { scenario: this.scenario.name, ok: report.ok, ms: report.ms });
+    return report;
+  }
+
+  private abortError(err: unknown, signal: AbortSignal, timeoutS: number): LabError {
+    const reason: unknown = signal.reason;
+    if (reason instanceof Error && reason.name === 'TimeoutError') {
+      return new LabTimeoutError(`scenario ${this.scenario.name} did not finish within ${timeoutS} s`);
+    }
+    if (reason instanceof Error) return new AbortedError(reason.message);
+    if (err instanceof AbortedError) return err;
+    return new AbortedError(`scenario ${this.scenario.name} interrupted`);
+  }
+
+  /** Runs one step under its own timeout (`timeoutSeconds`, default DEFAULT_STEP_TIMEOUT_S) and the scenario's. */
+  private async runStep(
+    handler: StepHandler<ScenarioStep>,
+    step: ScenarioStep,
+    targets: string[],
+    ctx: StepContext,
+    outer: AbortSignal,
+  ): Promise<void> {
+    const stepTimeoutS =
+      'timeoutSeconds' in step && step.timeoutSeconds !== undefined ? step.timeoutSeconds : DEFAULT_STEP_TIMEOUT_S;
+    const signal = AbortSignal.any([outer, AbortSignal.timeout(stepTimeoutS * 1000)]);
+    setMaxListeners(SIGNAL_LISTENERS, signal);
+    try {
+      await handler.run(step, targets, ctx, signal);
+    } catch (err) {
+      if (!outer.aborted && signal.aborted) throw new LabTimeoutError(`step did not finish within ${stepTimeoutS} s`);
+      throw err;
+    }
+  }
+}
+
+/**
+ * Heals every pending step, last first, each within DEFAULT_STEP_TIMEOUT_S and regardless of the scenario's
+ * signal (which may be why the scenario ended). Returns the first heal's failure, after trying them all.
+ */
+async function healAll(heals: readonly PendingHeal[], ctx: StepContext): Promise<LabError | undefined> {
+  let first: LabError | undefined;
+  for (const { index, step, targets, handler } of [...heals].reverse()) {
+    const signal = AbortSignal.timeout(DEFAULT_STEP_TIMEOUT_S * 1000);
+    setMaxListeners(SIGNAL_LISTENERS, signal);
+    try {
+      await handler.heal?.(step, targets, ctx, signal);
+    } catch (err) {
+      log.warn('Healing a step failed', { step: index + 1, action: step.action, error: messageOf(err) });
+      ctx.printer.stepFailed(index, `heal: ${messageOf(err)}`);
+      first ??= new StepFailedError(index, `heal ${step.action}`, err);
+    }
+  }
+  return first;
+}
