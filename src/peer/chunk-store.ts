@@ -13,7 +13,7 @@
  * Every path is built from a sanitised name inside DIR.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { assertValidManifest, Bitfield, chunkLength, computeFileId, DEFAULT_CHUNK_BYTES } from '../protocol';
@@ -60,6 +60,8 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   /** The last sidecar write per file: writes of one file run one after another (they share a temp name). */
   private readonly sidecarWrites = new Map<string, Promise<void>>();
   private readonly statChecks = new Map<string, { atMs: number; changed: boolean }>();
+  /** Downloads moving into DIR: a read waits for the move instead of opening the partial file's old path. */
+  private readonly completing = new Map<string, Promise<void>>();
   /** Manifests of files already hashed, by path, so a second `u` does not hash again. */
   private readonly hashed = new Map<string, { size: number; mtimeMs: number; manifest: Manifest }>();
 
@@ -190,7 +192,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
       recordedMtimeMs: 0,
     };
     this.files.set(fileId, file);
-    const handle = await this.handleFor(file);
+    const handle = await this.handleFor(file, true);
     await handle.truncate(manifest.size).catch(() => undefined);
     await writeAtomically(join(this.downloadsDir, `${fileId}.manifest`), JSON.stringify(manifest));
     // An empty file has no chunk to wait for: it is complete at once.
@@ -215,6 +217,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     const file = this.files.get(fileId);
     if (!file || !file.bitfield.has(index))
       throw new PeerError('ERR_NOT_HELD', `chunk ${index} of ${fileId} is not held`);
+    await this.completing.get(fileId)?.catch(() => undefined);
     const handle = await this.handleFor(file);
     const length = chunkLength(file.manifest, index);
     const buffer = allocate(length);
@@ -313,7 +316,17 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     return file;
   }
 
-  private async complete(file: StoredFile): Promise<void> {
+  private complete(file: StoredFile): Promise<void> {
+    const moving = this.moveIntoPlace(file);
+    this.completing.set(file.fileId, moving);
+    void moving.then(
+      () => this.completing.delete(file.fileId),
+      () => this.completing.delete(file.fileId),
+    );
+    return moving;
+  }
+
+  private async moveIntoPlace(file: StoredFile): Promise<void> {
     const timer = this.sidecarTimers.get(file.fileId);
     if (timer) clearTimeout(timer);
     this.sidecarTimers.delete(file.fileId);
@@ -323,8 +336,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     let target: string;
     let stats;
     try {
-      target = await this.freeName(file.manifest.name);
-      await rename(file.path, target);
+      target = await this.claimName(file.path, file.manifest.name);
       await rm(join(this.downloadsDir, `${file.fileId}.json`), { force: true });
       await rm(join(this.downloadsDir, `${file.fileId}.manifest`), { force: true });
       stats = await stat(target);
@@ -343,16 +355,33 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     this.emit('completed', file);
   }
 
-  /** The manifest's name in DIR, or name.1, name.2... when another file already has it. */
-  private async freeName(name: string): Promise<string> {
+  /**
+   * Moves `from` to the manifest's name in DIR, or name.1, name.2... when another file has it. The
+   * name is claimed atomically (link fails with EEXIST), so a file that appears meanwhile (the user's,
+   * or another download of that name finishing now) is never replaced. Where hard links are not
+   * supported, an empty file created with 'wx' claims the name and the move replaces only that.
+   */
+  private async claimName(from: string, name: string): Promise<string> {
     const base = pathInside(this.dir, name);
     for (let attempt = 0; attempt < 1000; attempt++) {
       const candidate = attempt === 0 ? base : `${base}.${attempt}`;
       try {
-        await stat(candidate);
-      } catch {
+        await link(from, candidate);
+        await unlink(from);
         return candidate;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') continue;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
       }
+      try {
+        await (await open(candidate, 'wx')).close();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw error;
+      }
+      await rename(from, candidate);
+      return candidate;
     }
     throw new PeerError('ERR_NAME_TAKEN', `no free name for ${name}`);
   }
@@ -391,12 +420,16 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     await writeAtomically(join(this.downloadsDir, `${fileId}.json`), JSON.stringify({ bitfield: file.bitfield.toBase64() }));
   }
 
-  /** One open handle per file; a partial file is opened for update, and created when missing. */
-  private handleFor(file: StoredFile): Promise<FileHandle> {
+  /**
+   * One open handle per file; a partial file is opened for update. Only starting a download
+   * (`create`) creates a missing partial file: a read that reopened one after it moved into DIR would
+   * leave an empty partial file, and cache its handle for a file the peer advertises.
+   */
+  private handleFor(file: StoredFile, create = false): Promise<FileHandle> {
     let handle = this.handles.get(file.fileId);
     if (!handle) {
       handle = open(file.path, file.complete ? 'r' : 'r+').catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !file.complete) return open(file.path, 'w+');
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !file.complete && create) return open(file.path, 'w+');
         throw error;
       });
       handle.catch(() => this.handles.delete(file.fileId));
