@@ -7,3 +7,15 @@ export class PeerError extends SwarmlabError {
     this.name = 'PeerError';
   }
 }
+
+/** Another running peer holds the directory's lock; `holder` says which one (when it answered). */
+export class DirInUseError extends PeerError {
+  constructor(
+    readonly dir: string,
+    readonly holder: { pid: number; control?: string } | undefined,
+  ) {
+    const who = holder ? `pid ${holder.pid}${holder.control ? `, control ${holder.control}` : ''}` : 'it did not say who it is';
+    super('ERR_DIR_IN_USE', `another peer already runs on ${dir} (${who}): stop it, or give this peer its own --dir`);
+    this.name = 'DirInUseError';
+  }
+}

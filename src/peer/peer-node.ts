@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, MessageType } from '../protocol';
 import type { FileSummary } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
@@ -13,10 +14,11 @@ import { generateFile } from '../shared/generate';
 import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
 import { TokenBucket } from '../shared/token-bucket';
-import { ChunkStore } from './chunk-store';
+import { ChunkStore, STATE_DIR_NAME } from './chunk-store';
 import type { StoredFile } from './chunk-store';
 import { DownloadScheduler } from './download-scheduler';
 import type { ChunkTransferEvent, DownloadResult, DownloadSchedulerEvents, ProgressEvent } from './download-scheduler';
+import { DirLock } from './dir-lock';
 import { PeerError } from './errors';
 import { followDownload } from './peer-activity';
 import type { PeerActivityEvents } from './peer-activity';
@@ -67,6 +69,8 @@ export interface PeerNodeInit {
   idleTimeoutMs?: number;
   /** Register with the tracker on a lease and park the connection while idle (TrackerClient). */
   trackerLease?: boolean;
+  /** This peer's control socket, named to a second peer started on the same directory. */
+  controlPath?: string;
 }
 
 export interface DownloadOutcome extends DownloadResult {
@@ -110,6 +114,7 @@ export class PeerNode {
   private readonly withdrawals = new Set<Promise<void>>();
   private resumed: Array<{ file: StoredFile; kept: number }> = [];
   private started = false;
+  private dirLock: DirLock | undefined;
 
   constructor(private readonly init: PeerNodeInit) {
     this.name = init.name ?? (hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'peer');
@@ -174,8 +179,25 @@ export class PeerNode {
     this.started = true;
     compileSchemas(PEER_INBOUND_MESSAGES);
     await mkdir(this.init.dir, { recursive: true }).catch(() => undefined);
-    await this.server.start();
-    this.resumed = await this.store.loadPartials();
+    // Before anything in DIR is read or written: a second peer on it would rewrite our sidecars.
+    try {
+      this.dirLock = await DirLock.acquire(this.init.dir, join(this.init.dir, STATE_DIR_NAME), {
+        pid: process.pid,
+        ...(this.init.controlPath ? { control: this.init.controlPath } : {}),
+      });
+    } catch (error) {
+      this.started = false;
+      throw error;
+    }
+    try {
+      await this.server.start();
+      this.resumed = await this.store.loadPartials();
+    } catch (error) {
+      await this.server.stop().catch(() => undefined);
+      await this.dirLock.release();
+      this.started = false;
+      throw error;
+    }
     for (const { file, kept } of this.resumed) {
       this.logger.info('found a partial download', { file: file.manifest.name, kept, chunks: file.manifest.chunks.length });
     }
@@ -201,6 +223,8 @@ export class PeerNode {
     for (const connection of this.connections.values()) void connection.then((c) => c.close(), () => undefined);
     await this.server.stop();
     await this.store.close();
+    await this.dirLock?.release();
+    this.dirLock = undefined;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
