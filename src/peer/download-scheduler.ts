@@ -396,7 +396,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       if (this.finished || !source.inflight.has(index)) return;
       const startedMs = performance.now();
       connection.requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId)).then(
-        (data) => void this.receive(connection, source, index, data, performance.now() - startedMs),
+        // A throwing 'chunk' listener fails this download instead of escaping as an unhandled rejection.
+        (data) => this.receive(connection, source, index, data, performance.now() - startedMs).catch((error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error)))),
         (error: unknown) => this.onRequestFailed(source, index, error),
       );
     };

@@ -44,6 +44,8 @@ const PEER_INBOUND_MESSAGES = [
 
 /** How long a stopping peer tries to end its tracker lease (UNREGISTER) before it lets the lease run out. */
 const LEASE_END_ON_STOP_MS = 2_000;
+/** How long a stopping peer waits for its aborted downloads to settle before it closes the store. */
+const DOWNLOADS_END_ON_STOP_MS = 2_000;
 
 export interface PeerNodeInit {
   /** The directory this peer publishes from and downloads into. */
@@ -115,6 +117,8 @@ export class PeerNode {
   private resumed: Array<{ file: StoredFile; kept: number }> = [];
   private started = false;
   private dirLock: DirLock | undefined;
+  /** Aborted by stop(): running downloads end instead of refreshing and writing after it. */
+  private lifetime = new AbortController();
 
   constructor(private readonly init: PeerNodeInit) {
     this.name = init.name ?? (hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'peer');
@@ -177,6 +181,7 @@ export class PeerNode {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
     compileSchemas(PEER_INBOUND_MESSAGES);
     await mkdir(this.init.dir, { recursive: true }).catch(() => undefined);
     // Before anything in DIR is read or written: a second peer on it would rewrite our sidecars.
@@ -208,6 +213,7 @@ export class PeerNode {
     if (!this.started) return;
     this.started = false;
     for (const scheduler of this.schedulers) scheduler.removeAllListeners();
+    this.lifetime.abort();
     if (this.haveTimer) clearTimeout(this.haveTimer);
     // A bound registration ends with its connection; a lease would outlive us by three heartbeats, so
     // it is ended now, but a tracker that cannot be reached does not hold up the shutdown for long.
@@ -222,6 +228,11 @@ export class PeerNode {
     this.tracker.close();
     for (const connection of this.connections.values()) void connection.then((c) => c.close(), () => undefined);
     await this.server.stop();
+    // The aborted downloads settle (a chunk being written finishes) before the store closes; one stuck
+    // on a dead tracker does not hold up the shutdown.
+    let settleTimer: NodeJS.Timeout | undefined;
+    await Promise.race([this.settle(), new Promise<void>((resolve) => (settleTimer = setTimeout(resolve, DOWNLOADS_END_ON_STOP_MS)))]);
+    clearTimeout(settleTimer);
     await this.store.close();
     await this.dirLock?.release();
     this.dirLock = undefined;
@@ -324,7 +335,7 @@ export class PeerNode {
         keptChunks: kept,
         ...(this.init.maxInflightPerSource ? { maxInflightPerSource: this.init.maxInflightPerSource } : {}),
         ...(this.init.requestTimeoutMs ? { requestTimeoutMs: this.init.requestTimeoutMs } : {}),
-        ...(signal ? { signal } : {}),
+        signal: signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal,
       },
     );
     scheduler.on('chunk', (event) => {
