@@ -472,14 +472,30 @@ describe('faults (issue 5)', () => {
   });
 
   describe('a misbehaving source speaking the protocol itself', () => {
-    type Mode = 'garbage' | 'wrong-index' | 'silent' | 'oversized' | 'busy';
+    /** `slow`: answers every REQUEST with the right bytes, 30 s later (past any download here). */
+    type Mode = 'garbage' | 'wrong-index' | 'silent' | 'oversized' | 'busy' | 'slow';
+
+    interface Fake {
+      requests: () => number;
+      /** When each REQUEST arrived (Date.now()). */
+      requestTimes: number[];
+      /** When each garbage chunk was sent. */
+      garbageTimes: number[];
+      /** The CANCELs received: when, and for which request. */
+      cancels: Array<{ atMs: number; requestId: number }>;
+      close: () => Promise<void>;
+    }
 
     /**
      * A fake source: registers at the tracker as "fake", publishes the real manifest, claims every
      * chunk, and answers REQUESTs according to `mode`.
      */
-    async function startFake(trackerPort: number, manifest: Manifest, file: Buffer, mode: Mode): Promise<{ requests: () => number; close: () => Promise<void> }> {
+    async function startFake(trackerPort: number, manifest: Manifest, file: Buffer, mode: Mode): Promise<Fake> {
       let requests = 0;
+      const requestTimes: number[] = [];
+      const garbageTimes: number[] = [];
+      const cancels: Fake['cancels'] = [];
+      const timers = new Set<NodeJS.Timeout>();
       const sockets = new Set<Socket>();
       const server: Server = createServer((socket) => {
         sockets.add(socket);
@@ -490,12 +506,20 @@ describe('faults (issue 5)', () => {
           for (const message of decoder.push(data).messages) {
             if (message.type === MessageType.Interested) {
               socket.write(encodeJson(MessageType.Bitfield, message.requestId, { fileId: message.body.fileId, bitfield: Bitfield.full(manifest.chunks.length).toBase64() }));
+            } else if (message.type === MessageType.Cancel) {
+              cancels.push({ atMs: Date.now(), requestId: message.requestId });
             } else if (message.type === MessageType.Request) {
               requests++;
+              requestTimes.push(Date.now());
               const { fileId, index } = message.body;
               const length = Math.min(manifest.chunkSize, manifest.size - index * manifest.chunkSize);
               if (mode === 'garbage') {
+                garbageTimes.push(Date.now());
                 socket.write(Buffer.concat([encodeChunkHeader(message.requestId, fileId, index, length), Buffer.alloc(length, 0x66)]));
+              } else if (mode === 'slow') {
+                const data = file.subarray(index * manifest.chunkSize, index * manifest.chunkSize + length);
+                const timer = setTimeout(() => socket.write(Buffer.concat([encodeChunkHeader(message.requestId, fileId, index, length), data])), 30_000);
+                timers.add(timer);
               } else if (mode === 'wrong-index') {
                 const other = (index + 1) % manifest.chunks.length;
                 const data = file.subarray(other * manifest.chunkSize, other * manifest.chunkSize + manifest.chunkSize);
@@ -525,7 +549,11 @@ describe('faults (issue 5)', () => {
 
       return {
         requests: () => requests,
+        requestTimes,
+        garbageTimes,
+        cancels,
         close: async () => {
+          for (const timer of timers) clearTimeout(timer);
           clearInterval(heartbeat);
           tracker.close();
           for (const socket of sockets) socket.destroy();
@@ -565,6 +593,66 @@ describe('faults (issue 5)', () => {
         }
       },
     );
+
+    /** The manifest of `name` as the honest publisher holds it, and its bytes. */
+    async function honestManifest(name: string): Promise<{ manifest: Manifest; file: Buffer }> {
+      const file = await readFile(path.join(swarm.peer('honest').dir, name));
+      const chunks = Math.ceil(file.length / CHUNK);
+      const manifest: Manifest = {
+        name,
+        size: file.length,
+        chunkSize: CHUNK,
+        chunks: Array.from({ length: chunks }, (_, index) => sha256(file.subarray(index * CHUNK, (index + 1) * CHUNK))),
+      };
+      return { manifest, file };
+    }
+
+    // Issue 18 claim: three strikes drop a lying source. The fake answers every REQUEST with garbage and
+    // the honest source is slow, so a downloader that kept the liar would keep asking it for seconds.
+    test('three bad chunks drop the source: no REQUEST reaches it once the third bad chunk is in', async () => {
+      const chunks = 32;
+      const sha = await publishSame(swarm, ['honest'], 'strikes.bin', chunks * CHUNK, 128 * 1024);
+      const { manifest, file } = await honestManifest('strikes.bin');
+      const fake = await startFake(swarm.trackerPort, manifest, file, 'garbage');
+      try {
+        await swarm.startPeer('dl', { chunkSize: CHUNK });
+        await swarm.control('dl', 'connect');
+        const done = await swarm.control('dl', 'download', { name: 'strikes.bin' });
+        expect(await sha256File(done.path as string)).toBe(sha);
+        expect(done.chunksBySource).toEqual({ honest: chunks });
+        expect(fake.garbageTimes.length).toBeGreaterThanOrEqual(3);
+        // Requests already on the wire when the third bad chunk left may still arrive; nothing later.
+        const thirdBadMs = fake.garbageTimes[2]!;
+        expect(fake.requestTimes.filter((atMs) => atMs > thirdBadMs + 300)).toEqual([]);
+      } finally {
+        await fake.close();
+      }
+    });
+
+    // Issue 18 claim: endgame sends CANCEL to the losers. The fake never answers in time; in the endgame
+    // the honest source is asked for the fake's chunks too, and each copy that arrives cancels the
+    // fake's request at once, not only when the download ends.
+    test('endgame: a chunk that arrives from one source cancels its duplicate request at the other at once', async () => {
+      const chunks = 16;
+      // 48 KiB/s: a chunk every third of a second after the 64 KiB burst.
+      const sha = await publishSame(swarm, ['honest'], 'endgame.bin', chunks * CHUNK, 48 * 1024);
+      const { manifest, file } = await honestManifest('endgame.bin');
+      const fake = await startFake(swarm.trackerPort, manifest, file, 'slow');
+      try {
+        await swarm.startPeer('dl', { chunkSize: CHUNK });
+        await swarm.control('dl', 'connect');
+        const done = await swarm.control('dl', 'download', { name: 'endgame.bin' });
+        const doneAtMs = Date.now();
+        expect(await sha256File(done.path as string)).toBe(sha);
+        expect(done.chunksBySource).toEqual({ honest: chunks });
+        expect(fake.requests()).toBeGreaterThan(0);
+        // At least one CANCEL came a chunk's time before the end (a CANCEL sent only when the download
+        // finished would arrive with it).
+        expect(fake.cancels.filter((cancel) => cancel.atMs < doneAtMs - 150).length).toBeGreaterThanOrEqual(1);
+      } finally {
+        await fake.close();
+      }
+    });
   });
 
   describe('lab faults on served chunks (the faults command)', () => {
