@@ -1,9 +1,10 @@
 /**
  * The chunks a peer holds, on disk.
  *
- * - Published files are served from where they are, in the peer's directory. Their size and
- *   modification time are checked on every read; when they change, what is read is verified against
- *   the manifest and a chunk that no longer matches is never served (the file is withdrawn).
+ * - Published files are served from where they are, in the peer's directory. Reads check (at most
+ *   every STAT_CHECK_MS) that the path still names the file held open, at its published size: a file
+ *   replaced, resized or removed is withdrawn. When only the mtime changed, each chunk read is
+ *   verified against the manifest and one that no longer matches withdraws the file.
  * - Downloads go to DIR/.swarmlab/downloads/<fileId>.part, with the manifest in <fileId>.manifest
  *   (written once) and a sidecar <fileId>.json holding the bitfield of verified chunks (rewritten at
  *   most every SIDECAR_FLUSH_MS), so a restarted peer resumes. The sidecar used to carry the manifest
@@ -59,7 +60,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   private readonly sidecarTimers = new Map<string, NodeJS.Timeout>();
   /** The last sidecar write per file: writes of one file run one after another (they share a temp name). */
   private readonly sidecarWrites = new Map<string, Promise<void>>();
-  private readonly statChecks = new Map<string, { atMs: number; changed: boolean }>();
+  private readonly statChecks = new Map<string, { atMs: number; change: 'same' | 'modified' | 'gone' }>();
   /** Downloads moving into DIR: a read waits for the move instead of opening the partial file's old path. */
   private readonly completing = new Map<string, Promise<void>>();
   /** Manifests of files already hashed, by path, so a second `u` does not hash again. */
@@ -222,11 +223,17 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     const length = chunkLength(file.manifest, index);
     const buffer = allocate(length);
     if (file.complete) {
-      const changed = await this.changedOnDisk(file, handle);
+      const change = await this.changeOnDisk(file, handle);
+      if (change === 'gone') {
+        // Replaced (the handle reads the old bytes), shortened, grown or removed: no longer the
+        // published file, whatever its chunks still hold.
+        this.withdraw(fileId, 'the file was replaced, resized or removed after it was published');
+        throw new PeerError('ERR_NOT_HELD', 'the file changed on disk after it was published');
+      }
       await readFully(handle, buffer, length, index * file.manifest.chunkSize).catch(() => {
         throw new PeerError('ERR_NOT_HELD', 'the file is shorter than its manifest');
       });
-      if (changed && sha256Hex(buffer) !== file.manifest.chunks[index]) {
+      if (change === 'modified' && sha256Hex(buffer) !== file.manifest.chunks[index]) {
         this.withdraw(fileId, 'the file changed on disk after it was published');
         throw new PeerError('ERR_NOT_HELD', 'the file changed on disk after it was published');
       }
@@ -237,18 +244,23 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   }
 
   /**
-   * Whether a published file's size or mtime differ from when it was hashed. Checked at most every
-   * STAT_CHECK_MS per file: a stat per chunk served would cost more than the read itself. Once a
-   * change is seen, every read of that file is verified.
+   * How a published file differs from when it was hashed: 'gone' when the path no longer leads to the
+   * file we hold open (replaced by rename, removed) or its size changed, 'modified' when only its
+   * mtime did (each chunk read is then verified), 'same' otherwise. Checked at most every
+   * STAT_CHECK_MS per file: two stats per chunk served would cost more than the read itself. A change
+   * once seen is kept.
    */
-  private async changedOnDisk(file: StoredFile, handle: FileHandle): Promise<boolean> {
+  private async changeOnDisk(file: StoredFile, handle: FileHandle): Promise<'same' | 'modified' | 'gone'> {
     const nowMs = Date.now();
     const checked = this.statChecks.get(file.fileId);
-    if (checked && (checked.changed || nowMs - checked.atMs < STAT_CHECK_MS)) return checked.changed;
-    const stats = await handle.stat();
-    const changed = stats.size !== file.recordedSize || stats.mtimeMs !== file.recordedMtimeMs;
-    this.statChecks.set(file.fileId, { atMs: nowMs, changed });
-    return changed;
+    if (checked && (checked.change !== 'same' || nowMs - checked.atMs < STAT_CHECK_MS)) return checked.change;
+    const [open, named] = await Promise.all([handle.stat(), stat(file.path).catch(() => undefined)]);
+    const change =
+      !named || named.ino !== open.ino || named.dev !== open.dev || open.size !== file.recordedSize ? 'gone'
+      : open.mtimeMs !== file.recordedMtimeMs ? 'modified'
+      : 'same';
+    this.statChecks.set(file.fileId, { atMs: nowMs, change });
+    return change;
   }
 
   /** Writes a chunk that the caller has already verified; completes the file when it is the last. */
@@ -285,6 +297,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     if (!file) return;
     this.files.delete(fileId);
     this.hashed.delete(file.path);
+    this.statChecks.delete(fileId);
     void this.closeHandle(fileId);
     this.logger.warn('withdrawing a file', { fileId, name: file.manifest.name, reason });
     this.emit('withdrawn', fileId, reason);

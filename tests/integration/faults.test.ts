@@ -5,7 +5,7 @@
  * must finish with the right bytes; the rest must fail with a clear error code.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import path from 'node:path';
@@ -403,6 +403,45 @@ describe('faults (issue 5)', () => {
 
     test('its copy changed with the mtime put back (the source cannot tell): the downloader verifies and refuses the bad chunks', async () => {
       await run(true);
+    });
+  });
+
+  // Issue 18 claim: a peer whose published copy changes withdraws it from the tracker, whatever the
+  // change: rewritten in place, replaced by rename (an editor's save: the peer's open handle still
+  // reads the old bytes), or truncated (the chunks left still verify).
+  describe('a published copy that changes', () => {
+    const chunks = 8;
+
+    test.each([
+      ['rewritten in place', async (file: string) => {
+        const handle = await open(file, 'r+');
+        await handle.write(Buffer.alloc(CHUNK, 0x5a), 0, CHUNK, 0);
+        await handle.close();
+      }],
+      ['replaced by rename', async (file: string) => {
+        await writeFile(`${file}.swp`, Buffer.alloc(chunks * CHUNK, 0x5a));
+        await rename(`${file}.swp`, file);
+      }],
+      ['truncated', async (file: string) => {
+        await truncate(file, (chunks / 2) * CHUNK);
+      }],
+    ])('%s: the next REQUEST is refused and the tracker drops the peer as a holder', async (_, change) => {
+      await publishSame(swarm, ['pub', 'other'], 'changes.bin', chunks * CHUNK, 1024 * 1024);
+      const fileId = ((await swarm.control('pub', 'files')).files as Array<{ fileId: string; holders: number }>)[0]!.fileId;
+      expect((await swarm.control('pub', 'files')).files).toMatchObject([{ holders: 2 }]);
+      // The peer has read the file before (its handle is open), as a serving peer would have.
+      const client = await RawFrameClient.open((await swarm.control('pub', 'status')).dataPort as number);
+      try {
+        expect(await client.exchange(encodeChunkRef(MessageType.Request, 1, fileId, 0), 1)).toMatchObject({ type: MessageType.Chunk });
+        await change(path.join(swarm.peer('pub').dir, 'changes.bin'));
+        // Past the peer's stat cache (it checks size and mtime at most every 500 ms).
+        await sleep(600);
+        expect(await client.exchange(encodeChunkRef(MessageType.Request, 2, fileId, 0), 2)).toMatchObject({ type: MessageType.Reject, body: { reason: RejectReason.NotHeld } });
+      } finally {
+        client.close();
+      }
+      await waitFor(async () => ((await swarm.control('other', 'files')).files as Array<{ holders: number }>)[0]?.holders === 1 || undefined, 10_000, 100);
+      expect((await swarm.control('pub', 'status')).files).toEqual([]);
     });
   });
 
