@@ -50,6 +50,9 @@ describe('swarmlab CLI', () => {
     expect(lines.some((line) => line.event === 'progress')).toBe(true);
     // The response is the last line.
     expect(lines[lines.length - 1]).toMatchObject({ ok: true, result: { file: 'cli.bin', verified: true, sha256: (genResponse!.result as { sha256: string }).sha256 } });
+    // The bytes on disk, against the publisher's file (not what either peer reports).
+    const [copy, original] = await Promise.all([readFile(path.join(swarm.peer('dl').dir, 'cli.bin')), readFile(path.join(swarm.peer('pub').dir, 'cli.bin'))]);
+    expect(copy.equals(original)).toBe(true);
   });
 
   test('ctl without --json renders for humans', async () => {

@@ -34,13 +34,16 @@ async function startDownload(swarm: LocalSwarm, peer: string, name: string, minC
   return { seen, result };
 }
 
-/** Starts `names` as rate-limited publishers of the same generated file; returns its sha256. */
+/** Starts `names` as rate-limited publishers of the same generated file; returns the sha256 of its bytes on disk. */
 async function publishSame(swarm: LocalSwarm, names: string[], file: string, size: number, uploadRate: number): Promise<string> {
   let sha = '';
   for (const name of names) {
     await swarm.startPeer(name, { chunkSize: CHUNK, uploadRate });
     await swarm.control(name, 'connect');
-    sha = (await swarm.control(name, 'generate', { name: file, size, seed: `faults-${file}` })).sha256 as string;
+    const reported = (await swarm.control(name, 'generate', { name: file, size, seed: `faults-${file}` })).sha256 as string;
+    // The bytes on the publisher's disk, not what the peer says it wrote.
+    sha = await sha256File(path.join(swarm.peer(name).dir, file));
+    expect(reported).toBe(sha);
     await swarm.control(name, 'upload');
   }
   return sha;
@@ -125,6 +128,7 @@ describe('faults (issue 5)', () => {
 
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
     const bySource = done.chunksBySource as Record<string, number>;
     expect((bySource.p1 ?? 0) + (bySource.p2 ?? 0)).toBe(chunks);
     // The downloader still answers while a source is frozen.
@@ -146,6 +150,7 @@ describe('faults (issue 5)', () => {
     const done = await result;
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
 
     // Every peer re-registers by itself and re-announces: the file is back, held by all three.
     const row = await waitFor(async () => {
@@ -167,6 +172,7 @@ describe('faults (issue 5)', () => {
     const done = await result;
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
     // The peer knows the tracker is gone and says so.
     expect(await swarm.call('dl', 'files')).toMatchObject({ ok: false, error: { code: 'ERR_TRACKER_UNAVAILABLE' } });
   });
@@ -208,6 +214,7 @@ describe('faults (issue 5)', () => {
     const done = await result;
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
 
     process.kill(trackerPid, 'SIGCONT');
     const row = await waitFor(async () => {
@@ -228,6 +235,7 @@ describe('faults (issue 5)', () => {
     const done = await result;
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
   });
 
   test.each(['deleted', 'truncated'])('a publisher whose file was %s after publishing: the download completes from the other source', async (change) => {
@@ -243,6 +251,7 @@ describe('faults (issue 5)', () => {
     const done = await swarm.control('dl', 'download', { name: 'vanish.bin' }, seen.onLine);
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
     const fromGone = seen.events('chunk').filter((event) => event.from === 'gone').map((event) => event.index as number);
     // A truncated copy still holds its first 5 chunks; a deleted one holds nothing.
     expect(fromGone.filter((index) => index >= (change === 'deleted' ? 0 : 5))).toEqual([]);
