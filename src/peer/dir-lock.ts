@@ -7,8 +7,8 @@
  * holder lives: a socket that accepts belongs to a running peer, which answers with its pid and
  * control path; one that refuses was left by a peer that died, and is replaced. A lock file holding a
  * pid could not tell a dead peer from a new process that got the same pid (a restarted container
- * often does). A DIR whose lock path would not fit in a socket address locks a socket in the temp
- * directory named after DIR's real path instead.
+ * often does). A DIR whose lock path would not fit in a socket address, or whose file system has no
+ * Unix sockets, locks a socket in the temp directory named after DIR's real path instead.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, realpath, unlink } from 'node:fs/promises';
@@ -32,6 +32,11 @@ export interface DirLockHolder {
   control?: string;
 }
 
+/** What bind() answers on a file system that has no Unix sockets. */
+const SOCKETS_UNSUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EINVAL']);
+
+class SocketsUnsupported extends Error {}
+
 type Probe = { alive: false; code: string } | { alive: true; holder: DirLockHolder | undefined; nonce?: string };
 
 export class DirLock {
@@ -46,11 +51,22 @@ export class DirLock {
    */
   static async acquire(dir: string, stateDir: string, holder: DirLockHolder): Promise<DirLock> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
-    let path = join(stateDir, LOCK_FILE_NAME);
-    if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) {
+    const inState = join(stateDir, LOCK_FILE_NAME);
+    const inTemp = async (): Promise<string> => {
       const id = createHash('sha256').update(await realpath(dir)).digest('hex').slice(0, 32);
-      path = join(tmpdir(), `swarmlab-${id}.lock`);
+      return join(tmpdir(), `swarmlab-${id}.lock`);
+    };
+    if (Buffer.byteLength(inState) > MAX_SOCKET_PATH_BYTES) return DirLock.acquireAt(dir, await inTemp(), holder);
+    try {
+      return await DirLock.acquireAt(dir, inState, holder);
+    } catch (error) {
+      // A file system without Unix sockets (some bind mounts): lock in the temp directory instead.
+      if (error instanceof SocketsUnsupported) return DirLock.acquireAt(dir, await inTemp(), holder);
+      throw error;
     }
+  }
+
+  private static async acquireAt(dir: string, path: string, holder: DirLockHolder): Promise<DirLock> {
     const nonce = randomBytes(16).toString('hex');
     const answer = `${JSON.stringify({ ...holder, nonce })}\n`;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -70,6 +86,9 @@ export class DirLock {
         await new Promise<void>((resolve) => server.close(() => resolve()));
         if (self.alive) throw new DirInUseError(dir, self.holder);
         continue;
+      }
+      if (listened !== undefined && SOCKETS_UNSUPPORTED.has(listened)) {
+        throw new SocketsUnsupported(`cannot lock ${dir} (${path}): ${listened}`);
       }
       if (listened !== 'EADDRINUSE') throw new PeerError('ERR_DIR_LOCK', `cannot lock ${dir} (${path}): ${listened}`);
       const found = await probe(path);
