@@ -7,15 +7,15 @@
  * holder lives: a socket that accepts belongs to a running peer, which answers with its pid and
  * control path; one that refuses was left by a peer that died, and is replaced. A lock file holding a
  * pid could not tell a dead peer from a new process that got the same pid (a restarted container
- * often does). A DIR whose lock path would not fit in a socket address, or whose file system has no
- * Unix sockets, locks a socket in the temp directory named after DIR's real path instead.
+ * often does). A DIR whose lock path would not fit in a socket address, that cannot be written, or
+ * whose file system has no Unix sockets, locks a socket in the temp directory named after DIR's real path instead.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, realpath, unlink } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { errorMessage } from '../shared/errors';
 import { DirInUseError, PeerError } from './errors';
 
@@ -50,13 +50,16 @@ export class DirLock {
    * peer that holds it.
    */
   static async acquire(dir: string, stateDir: string, holder: DirLockHolder): Promise<DirLock> {
-    await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const inState = join(stateDir, LOCK_FILE_NAME);
     const inTemp = async (): Promise<string> => {
-      const id = createHash('sha256').update(await realpath(dir)).digest('hex').slice(0, 32);
+      const real = await realpath(dir).catch(() => resolve(dir));
+      const id = createHash('sha256').update(real).digest('hex').slice(0, 32);
       return join(tmpdir(), `swarmlab-${id}.lock`);
     };
-    if (Buffer.byteLength(inState) > MAX_SOCKET_PATH_BYTES) return DirLock.acquireAt(dir, await inTemp(), holder);
+    // A DIR that cannot be written (under a regular file, read-only) still gets its lock: the peer
+    // starts and reports the problem when it first writes there.
+    const writable = await mkdir(stateDir, { recursive: true, mode: 0o700 }).then(() => true, () => false);
+    if (!writable || Buffer.byteLength(inState) > MAX_SOCKET_PATH_BYTES) return DirLock.acquireAt(dir, await inTemp(), holder);
     try {
       return await DirLock.acquireAt(dir, inState, holder);
     } catch (error) {
