@@ -1,12 +1,26 @@
 // `npm test`: unit and integration suites always; the container suite when a Docker daemon answers.
 // With REQUIRE_DOCKER=1 a missing daemon fails the run instead of skipping the container suite.
+// DOCKER_HOST may name a Unix socket (unix://), a TCP daemon (tcp://HOST:PORT), or anything the
+// docker CLI reaches (ssh://, TLS).
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 
-function dockerReachable() {
-  const socketPath = (process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '');
+/**
+ * Where DOCKER_HOST points, as http.request options: unix:// (or a bare path) is a socket, tcp:// a
+ * host and port (dockerd's plain-HTTP port). Anything else (ssh://, https:// with TLS certificates)
+ * cannot be pinged here: undefined, and the caller asks the docker CLI instead.
+ */
+function dockerEndpoint(dockerHost = 'unix:///var/run/docker.sock') {
+  if (dockerHost.startsWith('unix://')) return { socketPath: dockerHost.slice('unix://'.length) };
+  if (dockerHost.startsWith('/')) return { socketPath: dockerHost };
+  const tcp = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(dockerHost);
+  if (tcp) return { host: tcp[1].replace(/^\[|\]$/g, ''), port: Number(tcp[2] ?? 2375) };
+  return undefined;
+}
+
+function pingDocker(endpoint) {
   return new Promise((resolve) => {
-    const req = request({ socketPath, path: '/_ping', timeout: 3000 }, (res) => {
+    const req = request({ ...endpoint, path: '/_ping', timeout: 3000 }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
@@ -17,6 +31,19 @@ function dockerReachable() {
     });
     req.end();
   });
+}
+
+async function dockerReachable() {
+  const endpoint = dockerEndpoint(process.env.DOCKER_HOST || undefined);
+  if (endpoint) return pingDocker(endpoint);
+  // ssh://, or TLS (DOCKER_TLS_VERIFY): the docker CLI knows how to reach it.
+  return spawnSync('docker', ['version', '--format', '{{.Server.Version}}'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+// `node scripts/test.mjs --docker-reachable` only says whether the container suite would run.
+if (process.argv[2] === '--docker-reachable') {
+  console.log((await dockerReachable()) ? 'reachable' : 'unreachable');
+  process.exit(0);
 }
 
 const extraArgs = process.argv.slice(2);

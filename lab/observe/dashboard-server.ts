@@ -16,6 +16,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { createLogger } from '../../src/shared/logger';
 import { dashboardHtml } from './dashboard-page';
 import type { RunEvent, RunRecorder } from './run-events';
 
@@ -181,6 +182,8 @@ export class DashboardServer {
         resolve();
       });
     });
+    // After listen, an error (EMFILE on accept) is logged: without a listener it would end the lab run.
+    this.server.on('error', (error) => createLogger('lab').error('dashboard server error', { error: error.message }));
     // One listener for all clients: a recorded event only nudges each client's pump.
     this.unsubscribe = this.recorder.subscribe(() => {
       for (const client of this.clients) client.pump();

@@ -6,6 +6,7 @@
  * A scenario is a list of steps replayed in order. Each step starts when the previous one has finished,
  * or `after` seconds later, or not before `at` seconds from the start of the scenario.
  */
+import { MAX_CHUNK_BYTES } from '../../src/protocol';
 
 /** Docker verbs on a step's containers; they differ only in the verb (`start` then waits until ready). */
 export const CONTAINER_VERBS = ['start', 'stop', 'kill', 'pause', 'unpause'] as const;
@@ -164,7 +165,9 @@ export const ASSERT_CHECKS = [
 ] as const;
 
 const NAME_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,62}$';
-const FILE_PATTERN = '^[^/\\\\\\x00]{1,255}$';
+// No separators and no control characters (C0, DEL, C1): names are printed, and ESC or a newline
+// would reach the operator's terminal.
+const FILE_PATTERN = '^[^/\\\\\\x00-\\x1f\\x7f-\\x9f]{1,255}$';
 
 const peerName = { type: 'string', pattern: NAME_PATTERN } as const;
 const fileName = { type: 'string', pattern: FILE_PATTERN, not: { enum: ['.', '..'] } } as const;
@@ -335,7 +338,8 @@ export const SCENARIO_SCHEMA = {
         },
       ],
     },
-    chunkSize: { type: 'integer', minimum: 1024, maximum: 16 * 1024 * 1024 },
+    // Peers refuse larger chunks: a scenario asking for them would fail only after the containers start.
+    chunkSize: { type: 'integer', minimum: 1024, maximum: MAX_CHUNK_BYTES },
     autoConnect: { type: 'boolean' },
     timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
     steps: {

@@ -5,7 +5,7 @@
  * the connection stays usable.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm, stat } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -58,19 +58,28 @@ export class ControlServer {
           resolve();
         });
       });
+      this.listenErrors();
       this.logger.info('control listening on TCP (token required)', { host, port: this.port });
       return;
     }
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+    await this.checkDirectory();
     await this.removeStaleSocket();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.path, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
+      // bind() creates the socket file with the umask: 0600 from the first moment, not chmod'ed after
+      // (a client could connect in between). The bind happens inside listen(), synchronously.
+      const umask = process.umask(0o177);
+      try {
+        this.server.listen(this.path, () => {
+          this.server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(umask);
+      }
     });
-    await chmod(this.path, 0o600);
+    this.listenErrors();
     this.logger.info('control socket listening', { path: this.path });
   }
 
@@ -80,8 +89,33 @@ export class ControlServer {
     if (this.path) await rm(this.path, { force: true });
   }
 
+  /** After listen, an error (EMFILE on accept) is logged: without a listener it would crash the peer. */
+  private listenErrors(): void {
+    this.server.on('error', (error) => this.logger.error('control server error', { error: errorMessage(error) }));
+  }
+
+  /**
+   * The socket's directory must be ours (or root's) and writable by nobody else, unless sticky (like
+   * /tmp): whoever can write to it can replace the socket with their own.
+   */
+  private async checkDirectory(): Promise<void> {
+    const dir = dirname(this.path);
+    const info = await stat(dir);
+    const uid = process.getuid?.();
+    const problem =
+      !info.isDirectory() ? 'is not a directory'
+      : uid !== undefined && info.uid !== uid && info.uid !== 0 ? `belongs to uid ${info.uid}`
+      : (info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0 ? `is writable by others (mode ${(info.mode & 0o7777).toString(8)})`
+      : undefined;
+    if (problem) throw new SwarmlabError('ERR_CONTROL_DIR_UNSAFE', `refusing a control socket in ${dir}: it ${problem}`);
+  }
+
   /** A socket file left by a crashed peer is removed; one that still answers means another peer runs. */
   private async removeStaleSocket(): Promise<void> {
+    const existing = await lstat(this.path).catch(() => undefined);
+    if (existing === undefined) return;
+    // Only a socket is ours to remove: --control may name the user's file by mistake.
+    if (!existing.isSocket()) throw new SwarmlabError('ERR_CONTROL_PATH_TAKEN', `${this.path} exists and is not a socket; refusing to replace it`);
     const alive = await new Promise<boolean>((resolve) => {
       const probe = connect(this.path);
       probe.once('connect', () => {

@@ -1,9 +1,10 @@
 /**
  * The chunks a peer holds, on disk.
  *
- * - Published files are served from where they are, in the peer's directory. Their size and
- *   modification time are checked on every read; when they change, what is read is verified against
- *   the manifest and a chunk that no longer matches is never served (the file is withdrawn).
+ * - Published files are served from where they are, in the peer's directory. Reads check (at most
+ *   every STAT_CHECK_MS) that the path still names the file held open, at its published size: a file
+ *   replaced, resized or removed is withdrawn. When only the mtime changed, each chunk read is
+ *   verified against the manifest and one that no longer matches withdraws the file.
  * - Downloads go to DIR/.swarmlab/downloads/<fileId>.part, with the manifest in <fileId>.manifest
  *   (written once) and a sidecar <fileId>.json holding the bitfield of verified chunks (rewritten at
  *   most every SIDECAR_FLUSH_MS), so a restarted peer resumes. The sidecar used to carry the manifest
@@ -13,7 +14,7 @@
  * Every path is built from a sanitised name inside DIR.
  */
 import { EventEmitter } from 'node:events';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { assertValidManifest, Bitfield, chunkLength, computeFileId, DEFAULT_CHUNK_BYTES } from '../protocol';
@@ -59,7 +60,9 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   private readonly sidecarTimers = new Map<string, NodeJS.Timeout>();
   /** The last sidecar write per file: writes of one file run one after another (they share a temp name). */
   private readonly sidecarWrites = new Map<string, Promise<void>>();
-  private readonly statChecks = new Map<string, { atMs: number; changed: boolean }>();
+  private readonly statChecks = new Map<string, { atMs: number; change: 'same' | 'modified' | 'gone' }>();
+  /** Downloads moving into DIR: a read waits for the move instead of opening the partial file's old path. */
+  private readonly completing = new Map<string, Promise<void>>();
   /** Manifests of files already hashed, by path, so a second `u` does not hash again. */
   private readonly hashed = new Map<string, { size: number; mtimeMs: number; manifest: Manifest }>();
 
@@ -190,7 +193,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
       recordedMtimeMs: 0,
     };
     this.files.set(fileId, file);
-    const handle = await this.handleFor(file);
+    const handle = await this.handleFor(file, true);
     await handle.truncate(manifest.size).catch(() => undefined);
     await writeAtomically(join(this.downloadsDir, `${fileId}.manifest`), JSON.stringify(manifest));
     // An empty file has no chunk to wait for: it is complete at once.
@@ -215,15 +218,22 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     const file = this.files.get(fileId);
     if (!file || !file.bitfield.has(index))
       throw new PeerError(PeerErrorCode.NotHeld, `chunk ${index} of ${fileId} is not held`);
+    await this.completing.get(fileId)?.catch(() => undefined);
     const handle = await this.handleFor(file);
     const length = chunkLength(file.manifest, index);
     const buffer = allocate(length);
     if (file.complete) {
-      const changed = await this.changedOnDisk(file, handle);
+      const change = await this.changeOnDisk(file, handle);
+      if (change === 'gone') {
+        // Replaced (the handle reads the old bytes), shortened, grown or removed: no longer the
+        // published file, whatever its chunks still hold.
+        this.withdraw(fileId, 'the file was replaced, resized or removed after it was published');
+        throw new PeerError('ERR_NOT_HELD', 'the file changed on disk after it was published');
+      }
       await readFully(handle, buffer, length, index * file.manifest.chunkSize).catch(() => {
         throw new PeerError(PeerErrorCode.NotHeld, 'the file is shorter than its manifest');
       });
-      if (changed && sha256Hex(buffer) !== file.manifest.chunks[index]) {
+      if (change === 'modified' && sha256Hex(buffer) !== file.manifest.chunks[index]) {
         this.withdraw(fileId, 'the file changed on disk after it was published');
         throw new PeerError(PeerErrorCode.NotHeld, 'the file changed on disk after it was published');
       }
@@ -234,18 +244,23 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   }
 
   /**
-   * Whether a published file's size or mtime differ from when it was hashed. Checked at most every
-   * STAT_CHECK_MS per file: a stat per chunk served would cost more than the read itself. Once a
-   * change is seen, every read of that file is verified.
+   * How a published file differs from when it was hashed: 'gone' when the path no longer leads to the
+   * file we hold open (replaced by rename, removed) or its size changed, 'modified' when only its
+   * mtime did (each chunk read is then verified), 'same' otherwise. Checked at most every
+   * STAT_CHECK_MS per file: two stats per chunk served would cost more than the read itself. A change
+   * once seen is kept.
    */
-  private async changedOnDisk(file: StoredFile, handle: FileHandle): Promise<boolean> {
+  private async changeOnDisk(file: StoredFile, handle: FileHandle): Promise<'same' | 'modified' | 'gone'> {
     const nowMs = Date.now();
     const checked = this.statChecks.get(file.fileId);
-    if (checked && (checked.changed || nowMs - checked.atMs < STAT_CHECK_MS)) return checked.changed;
-    const stats = await handle.stat();
-    const changed = stats.size !== file.recordedSize || stats.mtimeMs !== file.recordedMtimeMs;
-    this.statChecks.set(file.fileId, { atMs: nowMs, changed });
-    return changed;
+    if (checked && (checked.change !== 'same' || nowMs - checked.atMs < STAT_CHECK_MS)) return checked.change;
+    const [open, named] = await Promise.all([handle.stat(), stat(file.path).catch(() => undefined)]);
+    const change =
+      !named || named.ino !== open.ino || named.dev !== open.dev || open.size !== file.recordedSize ? 'gone'
+      : open.mtimeMs !== file.recordedMtimeMs ? 'modified'
+      : 'same';
+    this.statChecks.set(file.fileId, { atMs: nowMs, change });
+    return change;
   }
 
   /** Writes a chunk that the caller has already verified; completes the file when it is the last. */
@@ -282,6 +297,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     if (!file) return;
     this.files.delete(fileId);
     this.hashed.delete(file.path);
+    this.statChecks.delete(fileId);
     void this.closeHandle(fileId);
     this.logger.warn('withdrawing a file', { fileId, name: file.manifest.name, reason });
     this.emit('withdrawn', fileId, reason);
@@ -313,7 +329,17 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     return file;
   }
 
-  private async complete(file: StoredFile): Promise<void> {
+  private complete(file: StoredFile): Promise<void> {
+    const moving = this.moveIntoPlace(file);
+    this.completing.set(file.fileId, moving);
+    void moving.then(
+      () => this.completing.delete(file.fileId),
+      () => this.completing.delete(file.fileId),
+    );
+    return moving;
+  }
+
+  private async moveIntoPlace(file: StoredFile): Promise<void> {
     const timer = this.sidecarTimers.get(file.fileId);
     if (timer) clearTimeout(timer);
     this.sidecarTimers.delete(file.fileId);
@@ -323,8 +349,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     let target: string;
     let stats;
     try {
-      target = await this.freeName(file.manifest.name);
-      await rename(file.path, target);
+      target = await this.claimName(file.path, file.manifest.name);
       await rm(join(this.downloadsDir, `${file.fileId}.json`), { force: true });
       await rm(join(this.downloadsDir, `${file.fileId}.manifest`), { force: true });
       stats = await stat(target);
@@ -343,16 +368,33 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     this.emit('completed', file);
   }
 
-  /** The manifest's name in DIR, or name.1, name.2... when another file already has it. */
-  private async freeName(name: string): Promise<string> {
+  /**
+   * Moves `from` to the manifest's name in DIR, or name.1, name.2... when another file has it. The
+   * name is claimed atomically (link fails with EEXIST), so a file that appears meanwhile (the user's,
+   * or another download of that name finishing now) is never replaced. Where hard links are not
+   * supported, an empty file created with 'wx' claims the name and the move replaces only that.
+   */
+  private async claimName(from: string, name: string): Promise<string> {
     const base = pathInside(this.dir, name);
     for (let attempt = 0; attempt < 1000; attempt++) {
       const candidate = attempt === 0 ? base : `${base}.${attempt}`;
       try {
-        await stat(candidate);
-      } catch {
+        await link(from, candidate);
+        await unlink(from);
         return candidate;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') continue;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
       }
+      try {
+        await (await open(candidate, 'wx')).close();
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw error;
+      }
+      await rename(from, candidate);
+      return candidate;
     }
     throw new PeerError(PeerErrorCode.NameTaken, `no free name for ${name}`);
   }
@@ -391,12 +433,16 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     await writeAtomically(join(this.downloadsDir, `${fileId}.json`), JSON.stringify({ bitfield: file.bitfield.toBase64() }));
   }
 
-  /** One open handle per file; a partial file is opened for update, and created when missing. */
-  private handleFor(file: StoredFile): Promise<FileHandle> {
+  /**
+   * One open handle per file; a partial file is opened for update. Only starting a download
+   * (`create`) creates a missing partial file: a read that reopened one after it moved into DIR would
+   * leave an empty partial file, and cache its handle for a file the peer advertises.
+   */
+  private handleFor(file: StoredFile, create = false): Promise<FileHandle> {
     let handle = this.handles.get(file.fileId);
     if (!handle) {
       handle = open(file.path, file.complete ? 'r' : 'r+').catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !file.complete) return open(file.path, 'w+');
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !file.complete && create) return open(file.path, 'w+');
         throw error;
       });
       handle.catch(() => this.handles.delete(file.fileId));

@@ -396,7 +396,11 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       const startedMs = performance.now();
       connection.requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId)).then(
         (answer) => {
-          if ('chunk' in answer) void this.receive(source, index, answer.chunk, performance.now() - startedMs);
+          // A throwing 'chunk' listener fails this download instead of escaping as an unhandled rejection.
+          if ('chunk' in answer)
+            this.receive(source, index, answer.chunk, performance.now() - startedMs).catch((error: unknown) =>
+              this.fail(error instanceof Error ? error : new Error(String(error))),
+            );
           else this.onRejected(source, index, answer.rejected);
         },
         (error: unknown) => this.onRequestFailed(source, index, error),

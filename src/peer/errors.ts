@@ -15,6 +15,7 @@ export const PeerErrorCode = {
   ChunkReleased: 'ERR_CHUNK_RELEASED',
   ConnectFailed: 'ERR_CONNECT_FAILED',
   ConnectTimeout: 'ERR_CONNECT_TIMEOUT',
+  DirInUse: 'ERR_DIR_IN_USE',
   DirUnreadable: 'ERR_DIR_UNREADABLE',
   DiskFull: 'ERR_DISK_FULL',
   HashThread: 'ERR_HASH_THREAD',
@@ -65,3 +66,15 @@ export const TrackerClientErrorCode = {
   IllegalTransition: 'ERR_ILLEGAL_TRANSITION',
 } as const;
 export type TrackerClientErrorCode = (typeof TrackerClientErrorCode)[keyof typeof TrackerClientErrorCode];
+
+/** Another running peer holds the directory's lock; `holder` says which one (when it answered). */
+export class DirInUseError extends PeerError {
+  constructor(
+    readonly dir: string,
+    readonly holder: { pid: number; control?: string } | undefined,
+  ) {
+    const who = holder ? `pid ${holder.pid}${holder.control ? `, control ${holder.control}` : ''}` : 'it did not say who it is';
+    super(PeerErrorCode.DirInUse, `another peer already runs on ${dir} (${who}): stop it, or give this peer its own --dir`);
+    this.name = 'DirInUseError';
+  }
+}

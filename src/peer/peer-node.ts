@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, PEER_INBOUND_JSON_TYPES } from '../protocol';
 import type { FileSummary } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
@@ -14,10 +15,11 @@ import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
 import { TokenBucket } from '../shared/token-bucket';
 import { ChunkMemory } from './chunk-memory';
-import { ChunkStore } from './chunk-store';
+import { ChunkStore, STATE_DIR_NAME } from './chunk-store';
 import type { StoredFile } from './chunk-store';
 import { DownloadScheduler } from './download-scheduler';
 import type { ChunkTransferEvent, DownloadResult, DownloadSchedulerEvents, ProgressEvent } from './download-scheduler';
+import { DirLock } from './dir-lock';
 import { PeerError, PeerErrorCode } from './errors';
 import { followDownload } from './peer-activity';
 import type { PeerActivityEvents } from './peer-activity';
@@ -31,6 +33,8 @@ import { parseHostPort, TrackerClient } from './tracker-client';
 
 /** How long a stopping peer tries to end its tracker lease (UNREGISTER) before it lets the lease run out. */
 const LEASE_END_ON_STOP_MS = 2_000;
+/** How long a stopping peer waits for its aborted downloads to settle before it closes the store. */
+const DOWNLOADS_END_ON_STOP_MS = 2_000;
 
 export interface PeerNodeInit {
   /** The directory this peer publishes from and downloads into. */
@@ -56,6 +60,8 @@ export interface PeerNodeInit {
   idleTimeoutMs?: number;
   /** Register with the tracker on a lease and park the connection while idle (TrackerClient). */
   trackerLease?: boolean;
+  /** This peer's control socket, named to a second peer started on the same directory. */
+  controlPath?: string;
 }
 
 export interface DownloadOutcome extends DownloadResult {
@@ -102,6 +108,9 @@ export class PeerNode {
   private readonly withdrawals = new Set<Promise<void>>();
   private resumed: Array<{ file: StoredFile; kept: number }> = [];
   private started = false;
+  private dirLock: DirLock | undefined;
+  /** Aborted by stop(): running downloads end instead of refreshing and writing after it. */
+  private lifetime = new AbortController();
 
   constructor(private readonly init: PeerNodeInit) {
     this.name = init.name ?? (hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'peer');
@@ -164,10 +173,28 @@ export class PeerNode {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
     compileSchemas(PEER_INBOUND_JSON_TYPES);
     await mkdir(this.init.dir, { recursive: true }).catch(() => undefined);
-    await this.server.start();
-    this.resumed = await this.store.loadPartials();
+    // Before anything in DIR is read or written: a second peer on it would rewrite our sidecars.
+    try {
+      this.dirLock = await DirLock.acquire(this.init.dir, join(this.init.dir, STATE_DIR_NAME), {
+        pid: process.pid,
+        ...(this.init.controlPath ? { control: this.init.controlPath } : {}),
+      });
+    } catch (error) {
+      this.started = false;
+      throw error;
+    }
+    try {
+      await this.server.start();
+      this.resumed = await this.store.loadPartials();
+    } catch (error) {
+      await this.server.stop().catch(() => undefined);
+      await this.dirLock.release();
+      this.started = false;
+      throw error;
+    }
     for (const { file, kept } of this.resumed) {
       this.logger.info('found a partial download', { file: file.manifest.name, kept, chunks: file.manifest.chunks.length });
     }
@@ -178,6 +205,7 @@ export class PeerNode {
     if (!this.started) return;
     this.started = false;
     for (const scheduler of this.schedulers) scheduler.removeAllListeners();
+    this.lifetime.abort();
     if (this.haveTimer) clearTimeout(this.haveTimer);
     // A bound registration ends with its connection; a lease would outlive us by three heartbeats, so
     // it is ended now, but a tracker that cannot be reached does not hold up the shutdown for long.
@@ -192,8 +220,15 @@ export class PeerNode {
     this.tracker.close();
     for (const connection of this.connections.values()) void connection.then((c) => c.close(), () => undefined);
     await this.server.stop();
+    // The aborted downloads settle (a chunk being written finishes) before the store closes; one stuck
+    // on a dead tracker does not hold up the shutdown.
+    let settleTimer: NodeJS.Timeout | undefined;
+    await Promise.race([this.settle(), new Promise<void>((resolve) => (settleTimer = setTimeout(resolve, DOWNLOADS_END_ON_STOP_MS)))]);
+    clearTimeout(settleTimer);
     await this.store.close();
     await this.hasher.terminate();
+    await this.dirLock?.release();
+    this.dirLock = undefined;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -294,7 +329,7 @@ export class PeerNode {
         keptChunks: kept,
         ...(this.init.maxInflightPerSource ? { maxInflightPerSource: this.init.maxInflightPerSource } : {}),
         ...(this.init.requestTimeoutMs ? { requestTimeoutMs: this.init.requestTimeoutMs } : {}),
-        ...(signal ? { signal } : {}),
+        signal: signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal,
       },
     );
     scheduler.on('chunk', (event) => {

@@ -170,6 +170,12 @@ export class PeerServer {
         return;
       }
       case MessageType.Request: {
+        // Checked against the manifest before anything keys a map on it (the seeding policy's claims).
+        const held = this.store.get(message.body.fileId);
+        if (!held || message.body.index >= held.manifest.chunks.length) {
+          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.NotHeld));
+          return;
+        }
         if (served.queue.length >= MAX_QUEUED_REQUESTS) {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
           return;

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { LocalSwarm } from '../../src/cli/local-swarm';
 import { encodeChunkRef, encodeJson, MessageType, PROTOCOL_VERSION, RejectReason } from '../../src/protocol';
 import type { Message } from '../../src/protocol';
+import { MAX_QUEUED_REQUESTS } from '../../src/peer/peer-server';
 import { assertBuilt, createSwarm, dumpLogs, handFrame as frame, jsonLines, rawExchange, RawFrameClient, RawLineClient, runCli, sha256, waitFor } from '../helpers/local';
 
 jest.setTimeout(60_000);
@@ -223,6 +224,72 @@ describe('bad input', () => {
       const past = await good.exchange(encodeChunkRef(MessageType.Request, 8, fileId, 4), 8);
       expect(past).toMatchObject({ type: MessageType.Reject, body: { fileId, index: 4, reason: RejectReason.NotHeld } });
       await expectGoodClientServed();
+    });
+
+    describe('a seeder whose upload is rate-limited (4 KiB/s)', () => {
+      let claimsId: string;
+      let claimsPort: number;
+      const clients: RawFrameClient[] = [];
+      const open = async (): Promise<RawFrameClient> => {
+        const client = await RawFrameClient.open(claimsPort);
+        clients.push(client);
+        return client;
+      };
+
+      beforeAll(async () => {
+        // A seeder of its own: 16 chunks, so the 64 KiB burst of a 4 KiB/s upload leaves most unsent.
+        await swarm.startPeer('claims', { chunkSize: CHUNK });
+        await swarm.control('claims', 'connect');
+        await swarm.control('claims', 'generate', { name: 'claims.bin', size: 16 * CHUNK, seed: 'claims' });
+        claimsId = ((await swarm.control('claims', 'upload')).published as Array<{ fileId: string }>)[0]!.fileId;
+        await swarm.control('claims', 'rate', { upload: 4096 });
+        claimsPort = (await swarm.control('claims', 'status')).dataPort as number;
+      });
+
+      afterEach(() => {
+        for (const client of clients.splice(0)) client.close();
+      });
+
+      afterAll(async () => {
+        await swarm.stopPeer('claims');
+        await waitFor(async () => ((await swarm.control('pub', 'files')).files as unknown[]).length === 1 || undefined, 10_000, 100);
+      });
+
+      // Issue 18 hole 7: an index past the end used to reach the super-seeding policy, which recorded a
+      // claim for it (an unbounded map keyed by remote input); a second connection asking for the same
+      // index was then told REJECT elsewhere. It is now refused against the manifest first.
+      test('an index past the end is refused before it can be claimed', async () => {
+        const first = await open();
+        const second = await open();
+        // Keep the upload busy: eight chunks after a 64 KiB burst take seconds.
+        for (let index = 0; index < 8; index++) first.write(encodeChunkRef(MessageType.Request, 10 + index, claimsId, index));
+        await waitFor(() => first.messages.some((message) => message.type === MessageType.Chunk), 5_000, 20);
+        first.write(encodeChunkRef(MessageType.Request, 20, claimsId, 1000));
+        const secondPast = await second.exchange(encodeChunkRef(MessageType.Request, 21, claimsId, 1000), 21);
+        expect(secondPast).toMatchObject({ type: MessageType.Reject, body: { index: 1000, reason: RejectReason.NotHeld } });
+        const firstPast = await waitFor(() => first.messages.find((message) => message.requestId === 20), 5_000, 20);
+        expect(firstPast).toMatchObject({ type: MessageType.Reject, body: { index: 1000, reason: RejectReason.NotHeld } });
+      });
+
+      test(`past ${MAX_QUEUED_REQUESTS} queued requests the next ones get REJECT busy, and the connection stays open`, async () => {
+        const client = await open();
+        const sent = MAX_QUEUED_REQUESTS + 64;
+        for (let id = 1; id <= sent; id++) client.write(encodeChunkRef(MessageType.Request, id, claimsId, id % 16));
+        const busy = await waitFor(() => {
+          const rejects = client.messages.filter((message) => message.type === MessageType.Reject);
+          return rejects.length > 0 ? rejects : undefined;
+        }, 5_000, 20);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const rejected = client.messages.filter((message) => message.type === MessageType.Reject);
+        expect(rejected.length).toBeGreaterThanOrEqual(busy.length);
+        for (const reject of rejected) expect(reject).toMatchObject({ body: { reason: RejectReason.Busy } });
+        // The queue holds MAX_QUEUED_REQUESTS; only what the serving loop took off it (the burst and the
+        // read-ahead) made room for more.
+        expect(rejected.length).toBeGreaterThan(0);
+        expect(rejected.length).toBeLessThanOrEqual(sent - MAX_QUEUED_REQUESTS);
+        expect(Math.min(...rejected.map((message) => message.requestId))).toBeGreaterThan(MAX_QUEUED_REQUESTS);
+        expect(client.closed).toBe(false);
+      });
     });
 
     test('past 16 invalid requests the connection is closed; other connections are still served', async () => {

@@ -2,9 +2,12 @@
  * The `swarmlab` command line as a user meets it: `ctl --json` streams, `ping`, bad flags, a second
  * peer on a control socket already in use, and `help`. Exit codes and one clear line on errors.
  */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LocalSwarm } from '../../src/cli/local-swarm';
-import { assertBuilt, createSwarm, dumpLogs, jsonLines, runCli } from '../helpers/local';
+import { Bitfield, computeFileId } from '../../src/protocol';
+import type { Manifest } from '../../src/protocol';
+import { assertBuilt, createSwarm, dumpLogs, jsonLines, runCli, sha256 } from '../helpers/local';
 
 jest.setTimeout(60_000);
 
@@ -47,6 +50,9 @@ describe('swarmlab CLI', () => {
     expect(lines.some((line) => line.event === 'progress')).toBe(true);
     // The response is the last line.
     expect(lines[lines.length - 1]).toMatchObject({ ok: true, result: { file: 'cli.bin', verified: true, sha256: (genResponse!.result as { sha256: string }).sha256 } });
+    // The bytes on disk, against the publisher's file (not what either peer reports).
+    const [copy, original] = await Promise.all([readFile(path.join(swarm.peer('dl').dir, 'cli.bin')), readFile(path.join(swarm.peer('pub').dir, 'cli.bin'))]);
+    expect(copy.equals(original)).toBe(true);
   });
 
   test('ctl without --json renders for humans', async () => {
@@ -97,6 +103,48 @@ describe('swarmlab CLI', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/already listens/);
     expect(await swarm.control('pub', 'status')).toMatchObject({ name: 'pub', connected: true });
+  });
+
+  // Issue 18 hole 3: a second peer on the same DIR used to load (and rewrite) the first one's download
+  // sidecars, and with its own --control path ran on beside it. It now takes DIR's lock first.
+  test('a second peer on the same directory exits 1 naming the first (pid, control path) and leaves its download state alone', async () => {
+    const data = Buffer.alloc(4 * CHUNK, 0x2a);
+    const manifest: Manifest = { name: 'state.bin', size: data.length, chunkSize: CHUNK, chunks: Array.from({ length: 4 }, (_, i) => sha256(data.subarray(i * CHUNK, (i + 1) * CHUNK))) };
+    const fileId = computeFileId(manifest);
+    const downloads = path.join(swarm.dir, 'shared', '.swarmlab', 'downloads');
+    await mkdir(downloads, { recursive: true });
+    await writeFile(path.join(downloads, `${fileId}.manifest`), JSON.stringify(manifest));
+    await writeFile(path.join(downloads, `${fileId}.json`), JSON.stringify({ bitfield: new Bitfield(4).toBase64() }));
+    const first = await swarm.startPeer('shared', { chunkSize: CHUNK });
+    const sidecars = [`${fileId}.json`, `${fileId}.manifest`].map((name) => path.join(downloads, name));
+    const before = await Promise.all(sidecars.map(async (file) => ({ mtimeMs: (await stat(file)).mtimeMs, text: await readFile(file, 'utf8') })));
+
+    const secondControl = path.join(swarm.dir, 'shared-second.sock');
+    const run = await runCli(['peer', '--daemon', '--dir', first.dir, '--control', secondControl, '--host', '127.0.0.1', '--chunk-size', String(CHUNK)], { timeoutMs: 15_000 });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^swarmlab: .*another peer already runs on/m);
+    expect(run.stderr).toContain(`pid ${first.process.pid}`);
+    expect(run.stderr).toContain(first.socket);
+    const after = await Promise.all(sidecars.map(async (file) => ({ mtimeMs: (await stat(file)).mtimeMs, text: await readFile(file, 'utf8') })));
+    expect(after).toEqual(before);
+    await expect(stat(secondControl)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await swarm.control('shared', 'status')).toMatchObject({ name: 'shared' });
+
+    // Once the first peer is gone (even killed, leaving its lock behind), the directory can be used again.
+    await swarm.stopPeer('shared', 'SIGKILL');
+    await swarm.startPeer('shared', { chunkSize: CHUNK });
+    expect(await swarm.control('shared', 'status')).toMatchObject({ name: 'shared' });
+    await swarm.stopPeer('shared');
+  });
+
+  // Issue 18 hole 3: the start-up removal of a stale control socket removed whatever sat at --control.
+  test('a --control path naming a regular file: the peer exits 1 and the file is left alone', async () => {
+    const notASocket = path.join(swarm.dir, 'notes.txt');
+    await writeFile(notASocket, 'my notes');
+    const run = await runCli(['peer', '--daemon', '--dir', path.join(swarm.dir, 'fourth'), '--control', notASocket, '--host', '127.0.0.1'], { timeoutMs: 15_000 });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^swarmlab: .*not a socket/m);
+    expect(await readFile(notASocket, 'utf8')).toBe('my notes');
   });
 
   test('a peer whose data port is taken exits 1 with one clear line', async () => {

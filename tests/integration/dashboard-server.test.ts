@@ -3,6 +3,7 @@
  * live, Last-Event-ID resume, heartbeats, cleanup on close), the 127.0.0.1-only binding, and the bound
  * on what a slow client can make the server hold.
  */
+import type { EventEmitter } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -119,6 +120,13 @@ describe('dashboard server', () => {
       socket.once('error', () => resolve(true));
     });
     expect(refused).toBe(true);
+  });
+
+  // Issue 18 hole 9: with no 'error' listener after listen, an accept error (EMFILE) was thrown.
+  it('an error on the listening server (EMFILE on accept) is logged, and it keeps serving', async () => {
+    const error = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' });
+    expect(() => (server as unknown as { server: EventEmitter }).server.emit('error', error)).not.toThrow();
+    expect((await fetch(server.url)).status).toBe(200);
   });
 
   it('serves the page, the events so far as JSON, and nothing else', async () => {

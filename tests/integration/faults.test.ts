@@ -5,7 +5,7 @@
  * must finish with the right bytes; the rest must fail with a clear error code.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, open, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import path from 'node:path';
@@ -34,13 +34,16 @@ async function startDownload(swarm: LocalSwarm, peer: string, name: string, minC
   return { seen, result };
 }
 
-/** Starts `names` as rate-limited publishers of the same generated file; returns its sha256. */
+/** Starts `names` as rate-limited publishers of the same generated file; returns the sha256 of its bytes on disk. */
 async function publishSame(swarm: LocalSwarm, names: string[], file: string, size: number, uploadRate: number): Promise<string> {
   let sha = '';
   for (const name of names) {
     await swarm.startPeer(name, { chunkSize: CHUNK, uploadRate });
     await swarm.control(name, 'connect');
-    sha = (await swarm.control(name, 'generate', { name: file, size, seed: `faults-${file}` })).sha256 as string;
+    const reported = (await swarm.control(name, 'generate', { name: file, size, seed: `faults-${file}` })).sha256 as string;
+    // The bytes on the publisher's disk, not what the peer says it wrote.
+    sha = await sha256File(path.join(swarm.peer(name).dir, file));
+    expect(reported).toBe(sha);
     await swarm.control(name, 'upload');
   }
   return sha;
@@ -125,6 +128,7 @@ describe('faults (issue 5)', () => {
 
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
     const bySource = done.chunksBySource as Record<string, number>;
     expect((bySource.p1 ?? 0) + (bySource.p2 ?? 0)).toBe(chunks);
     // The downloader still answers while a source is frozen.
@@ -146,6 +150,7 @@ describe('faults (issue 5)', () => {
     const done = await result;
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
 
     // Every peer re-registers by itself and re-announces: the file is back, held by all three.
     const row = await waitFor(async () => {
@@ -167,6 +172,7 @@ describe('faults (issue 5)', () => {
     const done = await result;
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
     // The peer knows the tracker is gone and says so.
     expect(await swarm.call('dl', 'files')).toMatchObject({ ok: false, error: { code: 'ERR_TRACKER_UNAVAILABLE' } });
   });
@@ -208,6 +214,7 @@ describe('faults (issue 5)', () => {
     const done = await result;
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
 
     process.kill(trackerPid, 'SIGCONT');
     const row = await waitFor(async () => {
@@ -228,6 +235,7 @@ describe('faults (issue 5)', () => {
     const done = await result;
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
   });
 
   test.each(['deleted', 'truncated'])('a publisher whose file was %s after publishing: the download completes from the other source', async (change) => {
@@ -243,6 +251,7 @@ describe('faults (issue 5)', () => {
     const done = await swarm.control('dl', 'download', { name: 'vanish.bin' }, seen.onLine);
     expect(done.verified).toBe(true);
     expect(done.sha256).toBe(sha);
+    expect(await sha256File(done.path as string)).toBe(sha);
     const fromGone = seen.events('chunk').filter((event) => event.from === 'gone').map((event) => event.index as number);
     // A truncated copy still holds its first 5 chunks; a deleted one holds nothing.
     expect(fromGone.filter((index) => index >= (change === 'deleted' ? 0 : 5))).toEqual([]);
@@ -406,6 +415,45 @@ describe('faults (issue 5)', () => {
     });
   });
 
+  // Issue 18 claim: a peer whose published copy changes withdraws it from the tracker, whatever the
+  // change: rewritten in place, replaced by rename (an editor's save: the peer's open handle still
+  // reads the old bytes), or truncated (the chunks left still verify).
+  describe('a published copy that changes', () => {
+    const chunks = 8;
+
+    test.each([
+      ['rewritten in place', async (file: string) => {
+        const handle = await open(file, 'r+');
+        await handle.write(Buffer.alloc(CHUNK, 0x5a), 0, CHUNK, 0);
+        await handle.close();
+      }],
+      ['replaced by rename', async (file: string) => {
+        await writeFile(`${file}.swp`, Buffer.alloc(chunks * CHUNK, 0x5a));
+        await rename(`${file}.swp`, file);
+      }],
+      ['truncated', async (file: string) => {
+        await truncate(file, (chunks / 2) * CHUNK);
+      }],
+    ])('%s: the next REQUEST is refused and the tracker drops the peer as a holder', async (_, change) => {
+      await publishSame(swarm, ['pub', 'other'], 'changes.bin', chunks * CHUNK, 1024 * 1024);
+      const fileId = ((await swarm.control('pub', 'files')).files as Array<{ fileId: string; holders: number }>)[0]!.fileId;
+      expect((await swarm.control('pub', 'files')).files).toMatchObject([{ holders: 2 }]);
+      // The peer has read the file before (its handle is open), as a serving peer would have.
+      const client = await RawFrameClient.open((await swarm.control('pub', 'status')).dataPort as number);
+      try {
+        expect(await client.exchange(encodeChunkRef(MessageType.Request, 1, fileId, 0), 1)).toMatchObject({ type: MessageType.Chunk });
+        await change(path.join(swarm.peer('pub').dir, 'changes.bin'));
+        // Past the peer's stat cache (it checks size and mtime at most every 500 ms).
+        await sleep(600);
+        expect(await client.exchange(encodeChunkRef(MessageType.Request, 2, fileId, 0), 2)).toMatchObject({ type: MessageType.Reject, body: { reason: RejectReason.NotHeld } });
+      } finally {
+        client.close();
+      }
+      await waitFor(async () => ((await swarm.control('other', 'files')).files as Array<{ holders: number }>)[0]?.holders === 1 || undefined, 10_000, 100);
+      expect((await swarm.control('pub', 'status')).files).toEqual([]);
+    });
+  });
+
   describe('an unwritable download directory', () => {
     async function expectCannotWrite(): Promise<void> {
       await swarm.startPeer('pub', { chunkSize: CHUNK });
@@ -472,14 +520,30 @@ describe('faults (issue 5)', () => {
   });
 
   describe('a misbehaving source speaking the protocol itself', () => {
-    type Mode = 'garbage' | 'wrong-index' | 'silent' | 'oversized' | 'busy';
+    /** `slow`: answers every REQUEST with the right bytes, 30 s later (past any download here). */
+    type Mode = 'garbage' | 'wrong-index' | 'silent' | 'oversized' | 'busy' | 'slow';
+
+    interface Fake {
+      requests: () => number;
+      /** When each REQUEST arrived (Date.now()). */
+      requestTimes: number[];
+      /** When each garbage chunk was sent. */
+      garbageTimes: number[];
+      /** The CANCELs received: when, and for which request. */
+      cancels: Array<{ atMs: number; requestId: number }>;
+      close: () => Promise<void>;
+    }
 
     /**
      * A fake source: registers at the tracker as "fake", publishes the real manifest, claims every
      * chunk, and answers REQUESTs according to `mode`.
      */
-    async function startFake(trackerPort: number, manifest: Manifest, file: Buffer, mode: Mode): Promise<{ requests: () => number; close: () => Promise<void> }> {
+    async function startFake(trackerPort: number, manifest: Manifest, file: Buffer, mode: Mode): Promise<Fake> {
       let requests = 0;
+      const requestTimes: number[] = [];
+      const garbageTimes: number[] = [];
+      const cancels: Fake['cancels'] = [];
+      const timers = new Set<NodeJS.Timeout>();
       const sockets = new Set<Socket>();
       const server: Server = createServer((socket) => {
         sockets.add(socket);
@@ -490,12 +554,20 @@ describe('faults (issue 5)', () => {
           for (const message of decoder.push(data).messages) {
             if (message.type === MessageType.Interested) {
               socket.write(encodeJson(MessageType.Bitfield, message.requestId, { fileId: message.body.fileId, bitfield: Bitfield.full(manifest.chunks.length).toBase64() }));
+            } else if (message.type === MessageType.Cancel) {
+              cancels.push({ atMs: Date.now(), requestId: message.requestId });
             } else if (message.type === MessageType.Request) {
               requests++;
+              requestTimes.push(Date.now());
               const { fileId, index } = message.body;
               const length = Math.min(manifest.chunkSize, manifest.size - index * manifest.chunkSize);
               if (mode === 'garbage') {
+                garbageTimes.push(Date.now());
                 socket.write(Buffer.concat([encodeChunkHeader(message.requestId, fileId, index, length), Buffer.alloc(length, 0x66)]));
+              } else if (mode === 'slow') {
+                const data = file.subarray(index * manifest.chunkSize, index * manifest.chunkSize + length);
+                const timer = setTimeout(() => socket.write(Buffer.concat([encodeChunkHeader(message.requestId, fileId, index, length), data])), 30_000);
+                timers.add(timer);
               } else if (mode === 'wrong-index') {
                 const other = (index + 1) % manifest.chunks.length;
                 const data = file.subarray(other * manifest.chunkSize, other * manifest.chunkSize + manifest.chunkSize);
@@ -525,7 +597,11 @@ describe('faults (issue 5)', () => {
 
       return {
         requests: () => requests,
+        requestTimes,
+        garbageTimes,
+        cancels,
         close: async () => {
+          for (const timer of timers) clearTimeout(timer);
           clearInterval(heartbeat);
           tracker.close();
           for (const socket of sockets) socket.destroy();
@@ -565,6 +641,66 @@ describe('faults (issue 5)', () => {
         }
       },
     );
+
+    /** The manifest of `name` as the honest publisher holds it, and its bytes. */
+    async function honestManifest(name: string): Promise<{ manifest: Manifest; file: Buffer }> {
+      const file = await readFile(path.join(swarm.peer('honest').dir, name));
+      const chunks = Math.ceil(file.length / CHUNK);
+      const manifest: Manifest = {
+        name,
+        size: file.length,
+        chunkSize: CHUNK,
+        chunks: Array.from({ length: chunks }, (_, index) => sha256(file.subarray(index * CHUNK, (index + 1) * CHUNK))),
+      };
+      return { manifest, file };
+    }
+
+    // Issue 18 claim: three strikes drop a lying source. The fake answers every REQUEST with garbage and
+    // the honest source is slow, so a downloader that kept the liar would keep asking it for seconds.
+    test('three bad chunks drop the source: no REQUEST reaches it once the third bad chunk is in', async () => {
+      const chunks = 32;
+      const sha = await publishSame(swarm, ['honest'], 'strikes.bin', chunks * CHUNK, 128 * 1024);
+      const { manifest, file } = await honestManifest('strikes.bin');
+      const fake = await startFake(swarm.trackerPort, manifest, file, 'garbage');
+      try {
+        await swarm.startPeer('dl', { chunkSize: CHUNK });
+        await swarm.control('dl', 'connect');
+        const done = await swarm.control('dl', 'download', { name: 'strikes.bin' });
+        expect(await sha256File(done.path as string)).toBe(sha);
+        expect(done.chunksBySource).toEqual({ honest: chunks });
+        expect(fake.garbageTimes.length).toBeGreaterThanOrEqual(3);
+        // Requests already on the wire when the third bad chunk left may still arrive; nothing later.
+        const thirdBadMs = fake.garbageTimes[2]!;
+        expect(fake.requestTimes.filter((atMs) => atMs > thirdBadMs + 300)).toEqual([]);
+      } finally {
+        await fake.close();
+      }
+    });
+
+    // Issue 18 claim: endgame sends CANCEL to the losers. The fake never answers in time; in the endgame
+    // the honest source is asked for the fake's chunks too, and each copy that arrives cancels the
+    // fake's request at once, not only when the download ends.
+    test('endgame: a chunk that arrives from one source cancels its duplicate request at the other at once', async () => {
+      const chunks = 16;
+      // 48 KiB/s: a chunk every third of a second after the 64 KiB burst.
+      const sha = await publishSame(swarm, ['honest'], 'endgame.bin', chunks * CHUNK, 48 * 1024);
+      const { manifest, file } = await honestManifest('endgame.bin');
+      const fake = await startFake(swarm.trackerPort, manifest, file, 'slow');
+      try {
+        await swarm.startPeer('dl', { chunkSize: CHUNK });
+        await swarm.control('dl', 'connect');
+        const done = await swarm.control('dl', 'download', { name: 'endgame.bin' });
+        const doneAtMs = Date.now();
+        expect(await sha256File(done.path as string)).toBe(sha);
+        expect(done.chunksBySource).toEqual({ honest: chunks });
+        expect(fake.requests()).toBeGreaterThan(0);
+        // At least one CANCEL came a chunk's time before the end (a CANCEL sent only when the download
+        // finished would arrive with it).
+        expect(fake.cancels.filter((cancel) => cancel.atMs < doneAtMs - 150).length).toBeGreaterThanOrEqual(1);
+      } finally {
+        await fake.close();
+      }
+    });
   });
 
   describe('lab faults on served chunks (the faults command)', () => {

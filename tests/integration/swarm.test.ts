@@ -17,6 +17,16 @@ const CHUNK = 16_384;
 /** A row of `files`: the tracker's FILES entry, as the control socket passes it on. */
 type FileRow = FileSummary;
 
+/**
+ * `generate` on a peer, checked against the bytes it wrote: every later comparison with the returned
+ * sha256 is then one with the publisher's file on disk, not with what a peer reports about itself.
+ */
+async function generate(swarm: LocalSwarm, peer: string, args: { name: string; size: number; seed?: string; text?: boolean }): Promise<Record<string, unknown>> {
+  const generated = await swarm.control(peer, 'generate', args);
+  expect(await sha256File(path.join(swarm.peer(peer).dir, args.name))).toBe(generated.sha256);
+  return generated;
+}
+
 async function listFiles(swarm: LocalSwarm, peer: string): Promise<FileRow[]> {
   return (await swarm.control(peer, 'files')).files as FileRow[];
 }
@@ -43,7 +53,7 @@ describe('swarm (issue 2)', () => {
     await swarm.control('pub', 'connect');
     await swarm.control('viewer', 'connect');
     const size = 5 * CHUNK + 123;
-    await swarm.control('pub', 'generate', { name: 'alpha.txt', size, seed: 'alpha', text: true });
+    await generate(swarm, 'pub', { name: 'alpha.txt', size, seed: 'alpha', text: true });
 
     const upload = await swarm.control('pub', 'upload');
     expect(upload.published).toEqual([expect.objectContaining({ name: 'alpha.txt', size, chunks: 6 })]);
@@ -62,8 +72,8 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('p2', { chunkSize: CHUNK, uploadRate: 256 * 1024 });
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     for (const name of ['p1', 'p2', 'dl']) await swarm.control(name, 'connect');
-    const g1 = await swarm.control('p1', 'generate', { name: 'shared.bin', size, seed: 'two-sources' });
-    const g2 = await swarm.control('p2', 'generate', { name: 'shared.bin', size, seed: 'two-sources' });
+    const g1 = await generate(swarm, 'p1', { name: 'shared.bin', size, seed: 'two-sources' });
+    const g2 = await generate(swarm, 'p2', { name: 'shared.bin', size, seed: 'two-sources' });
     expect(g1.sha256).toBe(g2.sha256);
     await swarm.control('p1', 'upload');
     await swarm.control('p2', 'upload');
@@ -74,6 +84,7 @@ describe('swarm (issue 2)', () => {
     const result = await swarm.control('dl', 'download', { name: 'shared.bin' }, seen.onLine);
 
     expect(result.sha256).toBe(g1.sha256);
+    expect(await sha256File(result.path as string)).toBe(g1.sha256);
     expect(result.verified).toBe(true);
     expect(result.bytes).toBe(size);
     const bySource = result.chunksBySource as Record<string, number>;
@@ -107,10 +118,11 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('origin', { chunkSize: CHUNK });
     await swarm.startPeer('first', { chunkSize: CHUNK });
     for (const name of ['origin', 'first']) await swarm.control(name, 'connect');
-    const generated = await swarm.control('origin', 'generate', { name: 'relay.bin', size, seed: 'relay' });
+    const generated = await generate(swarm, 'origin', { name: 'relay.bin', size, seed: 'relay' });
     await swarm.control('origin', 'upload');
     const first = await swarm.control('first', 'download', { name: 'relay.bin' });
     expect(first.sha256).toBe(generated.sha256);
+    expect(await sha256File(first.path as string)).toBe(generated.sha256);
 
     await swarm.stopPeer('origin');
     await swarm.startPeer('late', { chunkSize: CHUNK });
@@ -130,7 +142,7 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('viewer', { chunkSize: CHUNK });
     await swarm.control('pub', 'connect');
     await swarm.control('viewer', 'connect');
-    await swarm.control('pub', 'generate', { name: 'comeback.txt', size: 3 * CHUNK, seed: 'cb', text: true });
+    await generate(swarm, 'pub', { name: 'comeback.txt', size: 3 * CHUNK, seed: 'cb', text: true });
     await swarm.control('pub', 'upload');
     expect((await listFiles(swarm, 'viewer')).map((file) => file.name)).toEqual(['comeback.txt']);
 
@@ -149,7 +161,7 @@ describe('swarm (issue 2)', () => {
     await swarm.control('pub', 'connect');
     await swarm.control('dl', 'connect');
     // Not a multiple of the chunk size: the last chunk is short.
-    await swarm.control('pub', 'generate', { name: 'notes.txt', size: 7 * CHUNK + 77, seed: 'notes', text: true });
+    await generate(swarm, 'pub', { name: 'notes.txt', size: 7 * CHUNK + 77, seed: 'notes', text: true });
     await swarm.control('pub', 'upload');
 
     const result = await swarm.control('dl', 'download', { name: 'notes.txt' });
@@ -172,13 +184,14 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('a', { chunkSize: CHUNK });
     await swarm.startPeer('b', { chunkSize: CHUNK });
     for (const name of ['seed', 'a', 'b']) await swarm.control(name, 'connect');
-    const generated = await swarm.control('seed', 'generate', { name: 'swarm.bin', size: chunks * CHUNK, seed: 'swarming' });
+    const generated = await generate(swarm, 'seed', { name: 'swarm.bin', size: chunks * CHUNK, seed: 'swarming' });
     await swarm.control('seed', 'upload');
 
     const [a, b] = await Promise.all([swarm.control('a', 'download', { name: 'swarm.bin' }), swarm.control('b', 'download', { name: 'swarm.bin' })]);
     for (const result of [a, b]) {
       expect(result.verified).toBe(true);
       expect(result.sha256).toBe(generated.sha256);
+      expect(await sha256File(result.path as string)).toBe(generated.sha256);
     }
     const fromA = (b.chunksBySource as Record<string, number>).a ?? 0;
     const fromB = (a.chunksBySource as Record<string, number>).b ?? 0;
@@ -193,9 +206,9 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     await swarm.control('pub', 'connect');
     await swarm.control('dl', 'connect');
-    const theirs = await swarm.control('pub', 'generate', { name: 'same.txt', size: 2 * CHUNK, seed: 'theirs', text: true });
+    const theirs = await generate(swarm, 'pub', { name: 'same.txt', size: 2 * CHUNK, seed: 'theirs', text: true });
     await swarm.control('pub', 'upload');
-    const mine = await swarm.control('dl', 'generate', { name: 'same.txt', size: 100, seed: 'mine', text: true });
+    const mine = await generate(swarm, 'dl', { name: 'same.txt', size: 100, seed: 'mine', text: true });
 
     const result = await swarm.control('dl', 'download', { name: 'same.txt' });
     expect(result.verified).toBe(true);
@@ -210,8 +223,8 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('two', { chunkSize: CHUNK });
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     for (const name of ['one', 'two', 'dl']) await swarm.control(name, 'connect');
-    await swarm.control('one', 'generate', { name: 'dup.bin', size: CHUNK, seed: 'one' });
-    const second = await swarm.control('two', 'generate', { name: 'dup.bin', size: CHUNK + 1, seed: 'two' });
+    await generate(swarm, 'one', { name: 'dup.bin', size: CHUNK, seed: 'one' });
+    const second = await generate(swarm, 'two', { name: 'dup.bin', size: CHUNK + 1, seed: 'two' });
     await swarm.control('one', 'upload');
     const upload = await swarm.control('two', 'upload');
     expect(await listFiles(swarm, 'dl')).toHaveLength(2);
@@ -222,6 +235,7 @@ describe('swarm (issue 2)', () => {
     const fileId = (upload.published as FileRow[])[0]!.fileId;
     const result = await swarm.control('dl', 'download', { fileId });
     expect(result).toMatchObject({ fileId, verified: true, sha256: second.sha256, bytes: CHUNK + 1 });
+    expect(await sha256File(result.path as string)).toBe(second.sha256);
   });
 
   test('downloading a file the peer already holds answers at once, verified, with nothing fetched', async () => {
@@ -229,12 +243,13 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     await swarm.control('pub', 'connect');
     await swarm.control('dl', 'connect');
-    const generated = await swarm.control('pub', 'generate', { name: 'twice.bin', size: 3 * CHUNK });
+    const generated = await generate(swarm, 'pub', { name: 'twice.bin', size: 3 * CHUNK });
     await swarm.control('pub', 'upload');
     await swarm.control('dl', 'download', { name: 'twice.bin' });
 
     const again = await swarm.control('dl', 'download', { name: 'twice.bin' });
     expect(again).toMatchObject({ verified: true, sha256: generated.sha256, chunksBySource: {}, keptChunks: 3 });
+    expect(await sha256File(again.path as string)).toBe(generated.sha256);
     expect(again.path).toBe(path.join(swarm.peer('dl').dir, 'twice.bin'));
   });
 
@@ -243,7 +258,7 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('viewer', { chunkSize: CHUNK });
     await swarm.control('pub', 'connect');
     await swarm.control('viewer', 'connect');
-    await swarm.control('pub', 'generate', { name: 'gone.bin', size: CHUNK });
+    await generate(swarm, 'pub', { name: 'gone.bin', size: CHUNK });
     await swarm.control('pub', 'upload');
     expect(await listFiles(swarm, 'viewer')).toHaveLength(1);
 
@@ -273,7 +288,7 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     await swarm.control('pub', 'connect');
     await swarm.control('dl', 'connect');
-    const generated = await swarm.control('pub', 'generate', { name: 'joined.bin', size: chunks * CHUNK, seed: 'joined' });
+    const generated = await generate(swarm, 'pub', { name: 'joined.bin', size: chunks * CHUNK, seed: 'joined' });
     await swarm.control('pub', 'upload');
 
     // Give up well before the 120 s stall timeout so that a hang shows as a clear failure.
@@ -286,6 +301,7 @@ describe('swarm (issue 2)', () => {
     for (const result of [first, second]) {
       expect(result.verified).toBe(true);
       expect(result.sha256).toBe(generated.sha256);
+      expect(await sha256File(result.path as string)).toBe(generated.sha256);
       expect(result.path).toBe(path.join(swarm.peer('dl').dir, 'joined.bin'));
     }
     // One copy on disk, not two.
@@ -300,7 +316,7 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     await swarm.control('pub', 'connect');
     await swarm.control('dl', 'connect');
-    const generated = await swarm.control('pub', 'generate', { name: 'empty.txt', size: 0 });
+    const generated = await generate(swarm, 'pub', { name: 'empty.txt', size: 0 });
     await swarm.control('pub', 'upload');
     expect(await listFiles(swarm, 'dl')).toEqual([expect.objectContaining({ name: 'empty.txt', size: 0, chunks: 0 })]);
 
@@ -315,15 +331,16 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     await swarm.control('pub', 'connect');
     await swarm.control('dl', 'connect');
-    await swarm.control('pub', 'generate', { name: 'draft.txt', size: 3 * CHUNK, seed: 'v1', text: true });
+    await generate(swarm, 'pub', { name: 'draft.txt', size: 3 * CHUNK, seed: 'v1', text: true });
     await swarm.control('pub', 'upload');
-    const v2 = await swarm.control('pub', 'generate', { name: 'draft.txt', size: 3 * CHUNK + 10, seed: 'v2', text: true });
+    const v2 = await generate(swarm, 'pub', { name: 'draft.txt', size: 3 * CHUNK + 10, seed: 'v2', text: true });
     await swarm.control('pub', 'upload');
 
     const files = await listFiles(swarm, 'dl');
     expect(files).toEqual([expect.objectContaining({ name: 'draft.txt', size: 3 * CHUNK + 10 })]);
     const result = await swarm.control('dl', 'download', { name: 'draft.txt' });
     expect(result).toMatchObject({ verified: true, sha256: v2.sha256 });
+    expect(await sha256File(result.path as string)).toBe(v2.sha256);
   });
 
   test('a 24 MiB file at the default chunk size from two unlimited publishers', async () => {
@@ -332,8 +349,8 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('p2');
     await swarm.startPeer('dl');
     for (const name of ['p1', 'p2', 'dl']) await swarm.control(name, 'connect');
-    const generated = await swarm.control('p1', 'generate', { name: 'big.bin', size, seed: 'big' });
-    await swarm.control('p2', 'generate', { name: 'big.bin', size, seed: 'big' });
+    const generated = await generate(swarm, 'p1', { name: 'big.bin', size, seed: 'big' });
+    await generate(swarm, 'p2', { name: 'big.bin', size, seed: 'big' });
     await swarm.control('p1', 'upload');
     await swarm.control('p2', 'upload');
     const [row] = await listFiles(swarm, 'dl');
@@ -348,7 +365,7 @@ describe('swarm (issue 2)', () => {
     const chunks = 32;
     await swarm.startPeer('seed', { chunkSize: CHUNK, uploadRate: 256 * 1024 });
     await swarm.control('seed', 'connect');
-    const generated = await swarm.control('seed', 'generate', { name: 'crowd.bin', size: chunks * CHUNK, seed: 'crowd' });
+    const generated = await generate(swarm, 'seed', { name: 'crowd.bin', size: chunks * CHUNK, seed: 'crowd' });
     await swarm.control('seed', 'upload');
     const names = ['d1', 'd2', 'd3', 'd4', 'd5'];
     for (const name of names) {
@@ -356,7 +373,10 @@ describe('swarm (issue 2)', () => {
       await swarm.control(name, 'connect');
     }
     const results = await Promise.all(names.map((name) => swarm.control(name, 'download', { name: 'crowd.bin' })));
-    for (const result of results) expect(result).toMatchObject({ verified: true, sha256: generated.sha256 });
+    for (const result of results) {
+      expect(result).toMatchObject({ verified: true, sha256: generated.sha256 });
+      expect(await sha256File(result.path as string)).toBe(generated.sha256);
+    }
     // The seed did not have to send every copy itself.
     const fromSeed = results.reduce((sum, result) => sum + ((result.chunksBySource as Record<string, number>).seed ?? 0), 0);
     expect(fromSeed).toBeLessThan(names.length * chunks);
@@ -370,7 +390,7 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     await swarm.control('seed', 'connect');
     await swarm.control('dl', 'connect');
-    await swarm.control('seed', 'generate', { name: 'midway.bin', size: chunks * CHUNK, seed: 'midway' });
+    await generate(swarm, 'seed', { name: 'midway.bin', size: chunks * CHUNK, seed: 'midway' });
     const fileId = ((await swarm.control('seed', 'upload')).published as FileRow[])[0]!.fileId;
 
     const seen = collector();
@@ -395,7 +415,7 @@ describe('swarm (issue 2)', () => {
     await swarm.startPeer('dl', { chunkSize: CHUNK });
     await swarm.control('seed', 'connect');
     await swarm.control('dl', 'connect');
-    const generated = await swarm.control('seed', 'generate', { name: 'offline.bin', size: chunks * CHUNK, seed: 'offline' });
+    const generated = await generate(swarm, 'seed', { name: 'offline.bin', size: chunks * CHUNK, seed: 'offline' });
     await swarm.control('seed', 'upload');
 
     const seen = collector();
@@ -403,7 +423,9 @@ describe('swarm (issue 2)', () => {
     result.catch(() => undefined);
     await waitFor(() => seen.events('chunk').length >= 4, 20_000, 20);
     await swarm.control('dl', 'disconnect');
-    expect(await result).toMatchObject({ verified: true, sha256: generated.sha256 });
+    const done = await result;
+    expect(done).toMatchObject({ verified: true, sha256: generated.sha256 });
+    expect(await sha256File(done.path as string)).toBe(generated.sha256);
     expect((await listFiles(swarm, 'seed'))[0]).toMatchObject({ holders: 1, seeders: 1 });
 
     await swarm.control('dl', 'connect');

@@ -5,6 +5,7 @@
  * while parked, reopens the connection for its next request, and after the tracker is killed and
  * restarted registers anew and re-announces its files by itself.
  */
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../src/shared/free-port';
 import { assertBuilt, createSwarm, dumpLogs, sha256File, waitFor } from '../helpers/local';
@@ -52,6 +53,8 @@ describe('leased tracker registrations (--tracker-lease)', () => {
     await swarm.control('seed', 'connect');
     await swarm.control('viewer', 'connect');
     const { sha256 } = (await swarm.control('seed', 'generate', { name: 'lease.bin', size: CHUNKS * CHUNK })) as { sha256: string };
+    // Checked against the publisher's bytes on disk, so the comparisons below are too.
+    expect(await sha256File(path.join(swarm.peer('seed').dir, 'lease.bin'))).toBe(sha256);
     await swarm.control('seed', 'upload');
 
     // Idle for two heartbeats, the seeder closes its connection: only the viewer's stays open.

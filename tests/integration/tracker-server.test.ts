@@ -256,3 +256,45 @@ describe('tracker server: lease expiry', () => {
     expect(await resume(await openUnregistered(), renewing)).toBe(renewing.peerId);
   });
 });
+
+// Issue 18 claim: the tracker's per-address connection cap. Refused before anything is buffered for
+// the connection; the connections already open keep being served, and a closed one frees its slot.
+describe('connections per address', () => {
+  const CAP = 8;
+  let tracker: TrackerServer;
+  const clients: RawFrameClient[] = [];
+
+  beforeAll(async () => {
+    tracker = new TrackerServer({ host: '127.0.0.1', port: 0, maxConnectionsPerAddress: CAP }, { logger: QUIET });
+    await tracker.start();
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await tracker?.stop();
+  });
+
+  const list = async (client: RawFrameClient): Promise<Message> => ask(client, (id) => encodeJson(MessageType.List, id, {}));
+
+  test(`past ${CAP} connections from one address the next gets ERR_TOO_MANY_CONNECTIONS and is closed; closing one frees a slot`, async () => {
+    for (let i = 0; i < CAP; i++) clients.push(await RawFrameClient.open(tracker.port));
+    // Every one of them is counted (each has been answered once).
+    for (const client of clients) expect((await list(client)).type).toBe(MessageType.Files);
+
+    const refused = await RawFrameClient.open(tracker.port);
+    await waitFor(() => refused.closed, 5_000, 20);
+    expect(refused.messages).toMatchObject([{ type: MessageType.Error, body: { code: 'ERR_TOO_MANY_CONNECTIONS' } }]);
+    expect((await list(clients[0]!)).type).toBe(MessageType.Files);
+
+    clients.shift()!.close();
+    const admitted = await waitFor(async () => {
+      const client = await RawFrameClient.open(tracker.port);
+      const requestId = nextRequestId++;
+      const answer = await client.exchange(encodeJson(MessageType.List, requestId, {}), requestId, 1_000).catch(() => undefined);
+      if (answer?.type === MessageType.Files) return client;
+      client.close();
+      return undefined;
+    }, 5_000, 50);
+    clients.push(admitted);
+  });
+});

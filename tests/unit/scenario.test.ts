@@ -5,6 +5,7 @@ import YAML from 'yaml';
 
 import { ScenarioInvalidError, ScenarioReadError } from '../../lab/errors';
 import { parseScenario, scenarioPeers, stepTargets, validateScenario } from '../../lab/scenario/load';
+import { MAX_CHUNK_BYTES } from '../../src/protocol';
 
 const SCENARIO_DIR = join(__dirname, '..', '..', 'lab', 'scenarios');
 
@@ -120,6 +121,26 @@ describe('scenario validation', () => {
     expect(pathsOf(withStep(1, { action: 'generate', peer: 'peer-1', file: 'a.txt', size: -5 }))).toEqual([
       '/steps/1/size',
     ]);
+  });
+
+  // Issue 18 hole 11: names are printed by the lab, so a control character (ESC starts a terminal
+  // escape) or a newline would reach the operator's terminal; peers refuse chunks over 4 MiB, so a
+  // larger chunkSize would only fail once the containers run.
+  it.each([
+    ['ESC', 'red\u001b[31m.txt'],
+    ['a newline', 'two\nlines.txt'],
+    ['a carriage return', 'back\r.txt'],
+    ['DEL', 'del\u007f.txt'],
+    ['a C1 control (8-bit CSI)', 'csi\u009b31m.txt'],
+  ])('rejects a file name with %s at /steps/N/file', (_, file) => {
+    expect(pathsOf(withStep(1, { action: 'generate', peer: 'peer-1', file, size: 10 }))).toEqual(['/steps/1/file']);
+    expect(pathsOf(withStep(3, { action: 'download', peer: 'peer-2', file }))).toEqual(['/steps/3/file']);
+  });
+
+  it('accepts a chunkSize up to the peers\' 4 MiB and rejects one above it', () => {
+    expect(validateScenario({ ...base(), chunkSize: MAX_CHUNK_BYTES }).chunkSize).toBe(MAX_CHUNK_BYTES);
+    expect(pathsOf({ ...base(), chunkSize: MAX_CHUNK_BYTES + 1 })).toEqual(['/chunkSize']);
+    expect(pathsOf({ ...base(), chunkSize: 16 * 1024 * 1024 })).toEqual(['/chunkSize']);
   });
 
   it('rejects a missing file on download', () => {

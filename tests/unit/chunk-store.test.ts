@@ -1,0 +1,115 @@
+/**
+ * How a finished download leaves the partial file: a chunk request served while the file moves into
+ * place is answered from the finished file and creates no partial file, and the move never replaces
+ * a file that already has the name (two downloads of different files with one name finishing
+ * together). Real files in a temporary directory.
+ */
+import { createHash } from 'node:crypto';
+import fsPromises from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { computeFileId } from '../../src/protocol';
+import type { Manifest } from '../../src/protocol';
+import { ChunkStore } from '../../src/peer/chunk-store';
+import { createLogger, setLogLevel } from '../../src/shared/logger';
+
+const CHUNK = 1024;
+const logger = createLogger('test');
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function manifestOf(name: string, data: Buffer): Manifest {
+  const chunks: string[] = [];
+  for (let offset = 0; offset < data.length; offset += CHUNK) chunks.push(sha256(data.subarray(offset, offset + CHUNK)));
+  return { name, size: data.length, chunkSize: CHUNK, chunks };
+}
+
+describe('ChunkStore: finishing a download', () => {
+  let dir: string;
+
+  beforeAll(() => setLogLevel('silent'));
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'swarmlab-store-'));
+  });
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('issue 18 hole 1: a chunk read right after the partial file moved is served from the finished file; no .part is created', async () => {
+    const data = Buffer.alloc(2 * CHUNK);
+    for (let i = 0; i < data.length; i++) data[i] = i % 251;
+    const manifest = manifestOf('moved.bin', data);
+    const fileId = computeFileId(manifest);
+    const store = new ChunkStore({ dir, chunkSize: CHUNK }, logger);
+    await store.beginDownload(fileId, manifest);
+    await store.writeChunk(fileId, 0, data.subarray(0, CHUNK));
+
+    // A REQUEST for chunk 0 arrives just after the partial file left its path (renamed, or linked into
+    // DIR and unlinked), before the store has recorded the move.
+    let served: Promise<Buffer> | undefined;
+    const serveInTheWindow = async (path: unknown): Promise<void> => {
+      if (!String(path).endsWith('.part') || served) return;
+      served = store.readChunk(fileId, 0);
+      served.catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    const realRename = fsPromises.rename.bind(fsPromises);
+    const realUnlink = fsPromises.unlink.bind(fsPromises);
+    jest.spyOn(fsPromises, 'rename').mockImplementation(async (from, to) => {
+      await realRename(from, to);
+      await serveInTheWindow(from);
+    });
+    jest.spyOn(fsPromises, 'unlink').mockImplementation(async (path) => {
+      await realUnlink(path);
+      await serveInTheWindow(path);
+    });
+
+    await store.writeChunk(fileId, 1, data.subarray(CHUNK));
+    expect(served).toBeDefined();
+    expect(store.get(fileId)?.complete).toBe(true);
+    expect(await served).toEqual(data.subarray(0, CHUNK));
+    // The peer still serves the file it advertises...
+    expect(await store.readChunk(fileId, 0)).toEqual(data.subarray(0, CHUNK));
+    expect(await store.readChunk(fileId, 1)).toEqual(data.subarray(CHUNK));
+    // ...and left no partial file behind.
+    expect((await readdir(store.downloadsDir)).filter((name) => name.startsWith(fileId))).toEqual([]);
+    expect(await readFile(join(dir, 'moved.bin'))).toEqual(data);
+    await store.close();
+  });
+
+  test('issue 18 hole 2: two different files with one name finishing together both land, neither replaces the other', async () => {
+    for (let round = 0; round < 5; round++) {
+      const name = `same-${round}.bin`;
+      const contents = [Buffer.alloc(CHUNK, 0x41 + round), Buffer.alloc(CHUNK, 0x61 + round)];
+      const stores = contents.map(() => new ChunkStore({ dir, chunkSize: CHUNK }, logger));
+      const manifests = contents.map((content) => manifestOf(name, content));
+      const ids = manifests.map((manifest) => computeFileId(manifest));
+      await Promise.all(stores.map((store, i) => store.beginDownload(ids[i]!, manifests[i]!)));
+      await Promise.all(stores.map((store, i) => store.writeChunk(ids[i]!, 0, contents[i]!)));
+
+      const landed = await Promise.all([readFile(join(dir, name)), readFile(join(dir, `${name}.1`))]);
+      expect(landed.map((bytes) => bytes.toString('hex')).sort()).toEqual(contents.map((bytes) => bytes.toString('hex')).sort());
+      expect(stores.map((store, i) => store.get(ids[i]!)?.path).sort()).toEqual([join(dir, name), join(dir, `${name}.1`)]);
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  test("issue 18 hole 2: a user's file that already has the name is kept", async () => {
+    await writeFile(join(dir, 'mine.txt'), 'the user wrote this');
+    const content = Buffer.alloc(CHUNK, 0x33);
+    const manifest = manifestOf('mine.txt', content);
+    const store = new ChunkStore({ dir, chunkSize: CHUNK }, logger);
+    await store.beginDownload(computeFileId(manifest), manifest);
+    await store.writeChunk(computeFileId(manifest), 0, content);
+    expect(await readFile(join(dir, 'mine.txt'), 'utf8')).toBe('the user wrote this');
+    expect(await readFile(join(dir, 'mine.txt.1'))).toEqual(content);
+    await store.close();
+  });
+});
