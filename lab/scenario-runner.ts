@@ -39,6 +39,16 @@ const log = createLogger('scenario');
 export const DEFAULT_SCENARIO_TIMEOUT_S = 300;
 export const DEFAULT_STEP_TIMEOUT_S = 120;
 const ASSERT_RETRY_MS = 500;
+/**
+ * The peer's error codes that mean "not now" rather than "no" (src/peer/tracker-client.ts, the framed
+ * connection): its tracker link is down and reconnecting, or a request on it was cut or went unanswered.
+ */
+const TRANSIENT_PEER_CODES: ReadonlySet<string> = new Set([
+  'ERR_TRACKER_UNAVAILABLE',
+  'ERR_TRACKER_UNREACHABLE',
+  'ERR_CONNECTION_CLOSED',
+  'ERR_REQUEST_TIMEOUT',
+]);
 /** Listeners allowed on a scenario's or a step's abort signal: a few per targeted peer. */
 const SIGNAL_LISTENERS = 4 * 64;
 /** Block size of the `fill-disk` filler (dd bs). */
@@ -593,7 +603,13 @@ export class ScenarioRunner {
     await Promise.race([each(matching, (d) => d.promise), abort]);
   }
 
-  /** Checks an assertion, retrying it until it holds when the step has `withinSeconds`. */
+  /**
+   * Checks an assertion, retrying it until it holds when the step has `withinSeconds`. A peer that answers
+   * "not now" (its tracker link is down or reconnecting, a request on it was cut, or ctl got no answer on
+   * the control socket) is retried like an assertion that does not hold yet: the step waits for a state,
+   * and on a quiet host the runner reaches it before the peers have reconnected. When the time is up, the
+   * last error is the step's.
+   */
   private async assertWithin(step: AssertStep, name: string, signal: AbortSignal): Promise<void> {
     const deadline = Date.now() + (step.withinSeconds ?? 0) * 1000;
     for (;;) {
@@ -601,8 +617,11 @@ export class ScenarioRunner {
         await this.assert(step, name, signal);
         return;
       } catch (err) {
-        if (!(err instanceof AssertionFailedError) || Date.now() >= deadline) throw err;
-        log.debug('Assertion does not hold yet; retrying', { peer: name, error: err.message });
+        const retryable =
+          err instanceof AssertionFailedError ||
+          (err instanceof ControlError && (err.peerCode === undefined || TRANSIENT_PEER_CODES.has(err.peerCode)));
+        if (!retryable || signal.aborted || Date.now() >= deadline) throw err;
+        log.debug('Assertion does not hold yet; retrying', { peer: name, error: messageOf(err) });
       }
       await sleep(ASSERT_RETRY_MS, signal);
     }
