@@ -350,7 +350,9 @@ describe('ScenarioRunner (fake docker)', () => {
   it('retries an assertion while the peer answers a transient error, within withinSeconds (issue 19)', async () => {
     const docker = new FakeDocker();
     docker.filesFailures = 2;
-    const steps = [{ action: 'assert', peer: 'peer-1', file: 'a.txt', listed: ['a.txt'], holders: 2, withinSeconds: 5 }];
+    const steps = [
+      { action: 'assert', peer: 'peer-1', file: 'a.txt', listed: ['a.txt'], holders: 2, withinSeconds: 5 },
+    ];
     const { report } = await replay(docker, { name: 'reconnecting', peers: 1, steps });
     expect(report.error).toBeUndefined();
     expect(report.ok).toBe(true);
