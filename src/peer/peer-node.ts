@@ -2,7 +2,7 @@
  * A peer: the composition of its chunk store, data server, tracker client and downloads. Every user
  * command (console, control socket, lab) lands on one of the public methods here.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, MessageType } from '../protocol';
@@ -40,6 +40,15 @@ const PEER_INBOUND_MESSAGES = [
   MessageType.Bitfield,
 ] as const;
 
+/**
+ * How long `files` and `download` wait for a tracker link that is reconnecting before they fail with
+ * ERR_TRACKER_UNAVAILABLE: a tracker restart costs an interactive user a pause, not an error, and a
+ * script still gets its typed error within a few seconds (docs/control.md).
+ */
+export const TRACKER_LINK_WAIT_MS = 5_000;
+/** Errors that mean the tracker link went down under a request: worth one more try once it is back. */
+const LINK_DOWN_CODES: ReadonlySet<string> = new Set(['ERR_TRACKER_UNAVAILABLE', 'ERR_TRACKER_UNREACHABLE', 'ERR_CONNECTION_CLOSED']);
+
 /** How long a stopping peer tries to end its tracker lease (UNREGISTER) before it lets the lease run out. */
 const LEASE_END_ON_STOP_MS = 2_000;
 
@@ -67,6 +76,8 @@ export interface PeerNodeInit {
   idleTimeoutMs?: number;
   /** Register with the tracker on a lease and park the connection while idle (TrackerClient). */
   trackerLease?: boolean;
+  /** How long `files` and `download` wait for a reconnecting tracker link (default TRACKER_LINK_WAIT_MS). */
+  trackerLinkWaitMs?: number;
 }
 
 export interface DownloadOutcome extends DownloadResult {
@@ -238,14 +249,12 @@ export class PeerNode {
   }
 
   async files(): Promise<{ files: FileSummary[] }> {
-    this.requireConnected();
-    return { files: await this.tracker.list() };
+    return { files: await this.withTrackerLink(() => this.tracker.list()) };
   }
 
   /** Downloads a file by name (unique on the network) or by file id; joins a download already running. */
   async download(target: { name?: string; fileId?: string }, handlers: DownloadHandlers = {}): Promise<DownloadOutcome> {
-    this.requireConnected();
-    const fileId = await this.resolve(target);
+    const fileId = await this.withTrackerLink(() => this.resolve(target));
     // Registered before any further await, so a second `d` of the same file joins this one.
     let running = this.downloads.get(fileId);
     if (!running) {
@@ -399,6 +408,28 @@ export class PeerNode {
 
   private requireConnected(): void {
     if (!this.tracker.wantsConnection) throw new PeerError('ERR_NOT_CONNECTED', 'not connected to a tracker (use c to connect)');
+  }
+
+  /**
+   * Runs a tracker request once the link is up: while it is reconnecting (or drops under the request),
+   * waits for the next registration, up to trackerLinkWaitMs in all, then lets the request fail with
+   * its own error (ERR_TRACKER_UNAVAILABLE).
+   */
+  private async withTrackerLink<T>(request: () => Promise<T>): Promise<T> {
+    const deadlineMs = Date.now() + (this.init.trackerLinkWaitMs ?? TRACKER_LINK_WAIT_MS);
+    for (;;) {
+      this.requireConnected();
+      const leftMs = deadlineMs - Date.now();
+      if (!this.tracker.connected && leftMs > 0) {
+        await once(this.tracker, 'registered', { signal: AbortSignal.timeout(leftMs) }).catch(() => undefined);
+      }
+      try {
+        return await request();
+      } catch (error) {
+        // Still linked means the tracker answered: its error is the answer. Past the deadline, so is ours.
+        if (!LINK_DOWN_CODES.has(errorCode(error)) || this.tracker.connected || Date.now() >= deadlineMs) throw error;
+      }
+    }
   }
 
   private async resolve(target: { name?: string; fileId?: string }): Promise<string> {
