@@ -25,6 +25,8 @@ export function requestedBurners(value = process.env[TEST_LOAD_ENV]): number {
 
 export interface CpuLoad {
   readonly burners: number;
+  /** The burners' process ids. */
+  readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export function startCpuLoad(count: number): CpuLoad {
   }
   return {
     burners: count,
+    pids: children.map((child) => child.pid ?? -1),
     async stop(): Promise<void> {
       await Promise.all(
         children.map(async (child) => {
