@@ -122,6 +122,18 @@ export class HealthTimeoutError extends LabError {
 }
 
 /** `swarmlab ctl` answered `ok: false` or did not answer at all. */
+/**
+ * A peer's own error codes that mean "not now" rather than "no": its tracker link is down and reconnecting
+ * (src/peer/tracker-client.ts), or a request on it was cut or went unanswered. A step that waits for a
+ * state retries on them instead of failing.
+ */
+export const TRANSIENT_PEER_CODES: ReadonlySet<string> = new Set([
+  'ERR_TRACKER_UNAVAILABLE',
+  'ERR_TRACKER_UNREACHABLE',
+  'ERR_CONNECTION_CLOSED',
+  'ERR_REQUEST_TIMEOUT',
+]);
+
 export class ControlError extends LabError {
   /** The peer's own error code (`ERR_...`) when it answered, else undefined. */
   readonly peerCode: string | undefined;
@@ -132,6 +144,11 @@ export class ControlError extends LabError {
     this.name = 'ControlError';
     this.peerCode = init.peerCode;
     this.exitCode = init.exitCode;
+  }
+
+  /** The peer said "not now" (see TRANSIENT_PEER_CODES), or ctl got no answer on the control socket at all. */
+  get transient(): boolean {
+    return this.peerCode === undefined || TRANSIENT_PEER_CODES.has(this.peerCode);
   }
 }
 

@@ -2,13 +2,13 @@
  * A peer: the composition of its chunk store, data server, tracker client and downloads. Every user
  * command (console, control socket, lab) lands on one of the public methods here.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, PEER_INBOUND_JSON_TYPES } from '../protocol';
 import type { FileSummary } from '../protocol';
-import { errorCode, errorMessage } from '../shared/errors';
+import { errorCode, errorMessage, SharedErrorCode } from '../shared/errors';
 import { fileHasSize, hashFile, pathInside } from '../shared/files';
 import { generateFile } from '../shared/generate';
 import { createLogger } from '../shared/logger';
@@ -20,7 +20,7 @@ import type { StoredFile } from './chunk-store';
 import { DownloadScheduler } from './download-scheduler';
 import type { ChunkTransferEvent, DownloadResult, DownloadSchedulerEvents, ProgressEvent } from './download-scheduler';
 import { DirLock } from './dir-lock';
-import { PeerError, PeerErrorCode } from './errors';
+import { PeerError, PeerErrorCode, TrackerClientErrorCode } from './errors';
 import { followDownload } from './peer-activity';
 import type { PeerActivityEvents } from './peer-activity';
 import { PeerConnection } from './peer-connection';
@@ -30,6 +30,19 @@ import { HashWorker } from './hash-worker';
 import { PeerMetrics } from './peer-metrics';
 import { PeerServer } from './peer-server';
 import { parseHostPort, TrackerClient } from './tracker-client';
+
+/**
+ * How long `files` and `download` wait for a tracker link that is reconnecting before they fail with
+ * ERR_TRACKER_UNAVAILABLE: a tracker restart costs an interactive user a pause, not an error, and a
+ * script still gets its typed error within a few seconds (docs/control.md).
+ */
+export const TRACKER_LINK_WAIT_MS = 5_000;
+/** Errors that mean the tracker link went down under a request: worth one more try once it is back. */
+const LINK_DOWN_CODES: ReadonlySet<string> = new Set([
+  TrackerClientErrorCode.TrackerUnavailable,
+  TrackerClientErrorCode.TrackerUnreachable,
+  SharedErrorCode.ConnectionClosed,
+]);
 
 /** How long a stopping peer tries to end its tracker lease (UNREGISTER) before it lets the lease run out. */
 const LEASE_END_ON_STOP_MS = 2_000;
@@ -62,6 +75,8 @@ export interface PeerNodeInit {
   trackerLease?: boolean;
   /** This peer's control socket, named to a second peer started on the same directory. */
   controlPath?: string;
+  /** How long `files` and `download` wait for a reconnecting tracker link (default TRACKER_LINK_WAIT_MS). */
+  trackerLinkWaitMs?: number;
 }
 
 export interface DownloadOutcome extends DownloadResult {
@@ -266,14 +281,12 @@ export class PeerNode {
   }
 
   async files(): Promise<{ files: FileSummary[] }> {
-    this.requireConnected();
-    return { files: await this.tracker.list() };
+    return { files: await this.withTrackerLink(() => this.tracker.list()) };
   }
 
   /** Downloads a file by name (unique on the network) or by file id; joins a download already running. */
   async download(target: { name?: string; fileId?: string }, handlers: DownloadHandlers = {}): Promise<DownloadOutcome> {
-    this.requireConnected();
-    const fileId = await this.resolve(target);
+    const fileId = await this.withTrackerLink(() => this.resolve(target));
     // Registered before any further await, so a second `d` of the same file joins this one.
     let running = this.downloads.get(fileId);
     if (!running) {
@@ -428,6 +441,28 @@ export class PeerNode {
 
   private requireConnected(): void {
     if (!this.tracker.wantsConnection) throw new PeerError(PeerErrorCode.NotConnected, 'not connected to a tracker (use c to connect)');
+  }
+
+  /**
+   * Runs a tracker request once the link is up: while it is reconnecting (or drops under the request),
+   * waits for the next registration, up to trackerLinkWaitMs in all, then lets the request fail with
+   * its own error (ERR_TRACKER_UNAVAILABLE).
+   */
+  private async withTrackerLink<T>(request: () => Promise<T>): Promise<T> {
+    const deadlineMs = Date.now() + (this.init.trackerLinkWaitMs ?? TRACKER_LINK_WAIT_MS);
+    for (;;) {
+      this.requireConnected();
+      const leftMs = deadlineMs - Date.now();
+      if (!this.tracker.connected && leftMs > 0) {
+        await once(this.tracker, 'registered', { signal: AbortSignal.timeout(leftMs) }).catch(() => undefined);
+      }
+      try {
+        return await request();
+      } catch (error) {
+        // Still linked means the tracker answered: its error is the answer. Past the deadline, so is ours.
+        if (!LINK_DOWN_CODES.has(errorCode(error)) || this.tracker.connected || Date.now() >= deadlineMs) throw error;
+      }
+    }
   }
 
   private async resolve(target: { name?: string; fileId?: string }): Promise<string> {

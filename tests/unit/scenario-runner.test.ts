@@ -37,6 +37,9 @@ class FakeDocker implements LabDocker {
   failCode = 'ERR_NO_SOURCES';
   /** Holders that `files` reports for a.txt. */
   holders = 2;
+  /** `files` answers this peer error for its first `filesFailures` calls (a tracker link reconnecting). */
+  filesFailures = 0;
+  filesFailCode = 'ERR_TRACKER_UNAVAILABLE';
   /** What `logs` returns for every container. */
   logText = '';
   /** Every container's create options, by short name. */
@@ -140,6 +143,12 @@ class FakeDocker implements LabDocker {
         break;
       }
       case 'files':
+        if (this.filesFailures > 0) {
+          this.filesFailures--;
+          const message = 'the tracker is unreachable right now; reconnecting';
+          lines.push(JSON.stringify({ id: 1, ok: false, error: { code: this.filesFailCode, message } }));
+          break;
+        }
         respond({ files: [{ fileId: 'f'.repeat(64), name: 'a.txt', size: 65536, chunks: 4, holders: this.holders }] });
         break;
       case 'status':
@@ -341,6 +350,38 @@ describe('ScenarioRunner (fake docker)', () => {
     expect(report.error?.message).toMatch(/files does not list b\.txt \(it lists a\.txt\)/);
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(600);
     expect(docker.calls.filter((c) => c === 'peer-1 files').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('retries an assertion while the peer answers a transient error, within withinSeconds (issue 19)', async () => {
+    const docker = new FakeDocker();
+    docker.filesFailures = 2;
+    const steps = [
+      { action: 'assert', peer: 'peer-1', file: 'a.txt', listed: ['a.txt'], holders: 2, withinSeconds: 5 },
+    ];
+    const { report } = await replay(docker, { name: 'reconnecting', peers: 1, steps });
+    expect(report.error).toBeUndefined();
+    expect(report.ok).toBe(true);
+    // Two answers ERR_TRACKER_UNAVAILABLE, then the listing and the holders.
+    expect(docker.calls.filter((c) => c === 'peer-1 files')).toHaveLength(4);
+  });
+
+  it('fails with the last transient error once withinSeconds is up, and at once on an error that is not transient', async () => {
+    const docker = new FakeDocker();
+    docker.filesFailures = 1_000;
+    const steps = [{ action: 'assert', peer: 'peer-1', listed: ['a.txt'], withinSeconds: 0.6 }];
+    const startedAt = Date.now();
+    const { report } = await replay(docker, { name: 'down', peers: 1, steps });
+    expect(report.ok).toBe(false);
+    expect(report.error?.message).toMatch(/files failed: ERR_TRACKER_UNAVAILABLE/);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(600);
+    expect(docker.calls.filter((c) => c === 'peer-1 files').length).toBeGreaterThanOrEqual(2);
+
+    const other = new FakeDocker();
+    other.filesFailures = 1_000;
+    other.filesFailCode = 'ERR_NOT_CONNECTED';
+    const failed = await replay(other, { name: 'not-connected', peers: 1, steps });
+    expect(failed.report.error?.message).toMatch(/files failed: ERR_NOT_CONNECTED/);
+    expect(other.calls.filter((c) => c === 'peer-1 files')).toHaveLength(1);
   });
 
   it('refuses to start a run that already exists', async () => {

@@ -4,7 +4,7 @@
  * The whole logic of an assertion is here, `assertWithin` (when to retry) above `checkAssertion` (what holds).
  */
 import { sleep } from '../../abort';
-import { AssertionFailedError } from '../../errors';
+import { AssertionFailedError, ControlError, messageOf } from '../../errors';
 import { createLogger } from '../../../src/shared/logger';
 import { each, downloadKey, onTargets, type StepContext, type StepHandler } from '../step-handler';
 import type { AssertStep } from '../schema';
@@ -19,7 +19,13 @@ export const assertStep: StepHandler<AssertStep> = {
   run: (step, targets, ctx, signal) => each(targets, (name) => assertWithin(ctx, step, name, signal)),
 };
 
-/** Checks an assertion, retrying it until it holds when the step has `withinSeconds`. */
+/**
+ * Checks an assertion, retrying it until it holds when the step has `withinSeconds`. A peer that answers
+ * "not now" (its tracker link is down or reconnecting, a request on it was cut, or ctl got no answer on
+ * the control socket) is retried like an assertion that does not hold yet: the step waits for a state,
+ * and on a quiet host the runner reaches it before the peers have reconnected. When the time is up, the
+ * last error is the step's.
+ */
 async function assertWithin(ctx: StepContext, step: AssertStep, name: string, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + (step.withinSeconds ?? 0) * 1000;
   for (;;) {
@@ -27,8 +33,9 @@ async function assertWithin(ctx: StepContext, step: AssertStep, name: string, si
       await checkAssertion(ctx, step, name, signal);
       return;
     } catch (err) {
-      if (!(err instanceof AssertionFailedError) || Date.now() >= deadline) throw err;
-      log.debug('Assertion does not hold yet; retrying', { peer: name, error: err.message });
+      const retryable = err instanceof AssertionFailedError || (err instanceof ControlError && err.transient);
+      if (!retryable || signal.aborted || Date.now() >= deadline) throw err;
+      log.debug('Assertion does not hold yet; retrying', { peer: name, error: messageOf(err) });
     }
     await sleep(ASSERT_RETRY_MS, signal);
   }
