@@ -7,6 +7,8 @@
  * or `after` seconds later, or not before `at` seconds from the start of the scenario.
  */
 
+import { PEER_DEFAULTS_SCHEMA, type PeerDefaults } from './scenario/peer-defaults';
+
 export const PEER_ACTIONS = [
   'start',
   'stop',
@@ -139,6 +141,8 @@ export interface Scenario {
   peers: number | ScenarioPeer[];
   /** Chunk size for every peer, in bytes (SWARMLAB_CHUNK_SIZE). */
   chunkSize?: number;
+  /** Peer settings for every peer (picker, endgame, ...), under each peer's own `env`. */
+  peerDefaults?: PeerDefaults;
   /** Peers connect to the tracker by themselves at start-up (default false: use `connect` steps). */
   autoConnect?: boolean;
   /** Upper bound for the whole scenario, in seconds (default 300). */
@@ -335,6 +339,7 @@ export const SCENARIO_SCHEMA = {
       ],
     },
     chunkSize: { type: 'integer', minimum: 1024, maximum: 16 * 1024 * 1024 },
+    peerDefaults: PEER_DEFAULTS_SCHEMA,
     autoConnect: { type: 'boolean' },
     timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
     steps: {
