@@ -89,7 +89,9 @@ export async function loadPicker(spec: string, init: LoadPickerInit): Promise<Lo
   try {
     loaded = await importModule(path);
   } catch (error) {
-    throw pickerError(spec, `not rarest, random or sequential, and ${path} does not load: ${errorMessage(error)}`, error);
+    // The first line only: Node appends the require stack to a missing module's message.
+    const reason = errorMessage(error).split('\n')[0] ?? '';
+    throw pickerError(spec, `not rarest, random or sequential, and ${path} does not load: ${reason}`, error);
   }
   const pick = exportedPick(loaded);
   if (!pick) throw pickerError(spec, `${path} exports no function named "pick"`);

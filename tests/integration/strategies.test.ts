@@ -101,6 +101,8 @@ describe('peer strategies', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(new RegExp(`^swarmlab: --picker \\S+${file.replace('.', '\\.')}: `, 'm'));
     expect(run.stderr).toMatch(message);
+    // One line: no stack, no require chain.
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
   });
 
   test('an unknown --endgame or --super-seed value is a config error naming the allowed values', async () => {

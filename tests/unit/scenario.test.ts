@@ -341,7 +341,9 @@ describe('peer settings: peerDefaults and peers[].env', () => {
   });
 
   it('rejects bad values with JSON pointers', () => {
-    expect(pathsOf({ ...base(), peerDefaults: { endgame: 'maybe' } })).toEqual(['/peerDefaults/endgame']);
+    expect(issuesOf({ ...base(), peerDefaults: { endgame: 'maybe' } })).toEqual([
+      { instancePath: '/peerDefaults/endgame', message: 'must be equal to one of the allowed values (got "maybe")' },
+    ]);
     expect(pathsOf({ ...base(), peerDefaults: { superSeed: true } })).toEqual(['/peerDefaults/superSeed']);
     expect(pathsOf({ ...base(), peerDefaults: { maxInflight: 0 } })).toEqual(['/peerDefaults/maxInflight']);
     expect(pathsOf({ ...base(), peerDefaults: { chunkSize: 100 } })).toEqual(['/peerDefaults/chunkSize']);
