@@ -3,12 +3,13 @@
  * real download (the example shipped in docs/examples, so the doc's example cannot rot); a picker that
  * throws at run time still finishes its download through the fallback to rarest; a picker that is broken
  * from the start stops the peer before it starts; and `--endgame off` sends no duplicate request where
- * the default endgame does.
+ * the default endgame does; `--super-seed off` serves what a super-seeder refuses.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { LocalSwarm } from '../../src/cli/local-swarm';
-import { assertBuilt, collector, createSwarm, dumpLogs, runCli, sha256File } from '../helpers/local';
+import { encodeChunkRef, encodeJson, MessageType, PROTOCOL_VERSION, RejectReason } from '../../src/protocol';
+import { assertBuilt, collector, createSwarm, dumpLogs, RawFrameClient, runCli, sha256File } from '../helpers/local';
 
 jest.setTimeout(90_000);
 
@@ -152,4 +153,42 @@ describe('peer strategies', () => {
     expect(on.result['verified']).toBe(true);
     expect(afterOn - beforeOn).toBeGreaterThan(CHUNKS * CHUNK);
   });
+
+  test.each([
+    ['auto', 'refuses', RejectReason.Elsewhere],
+    ['off', 'serves', undefined],
+  ] as const)(
+    '--super-seed %s: a rate-limited seeder %s a chunk it already gave another downloader while its upload is busy',
+    async (mode, _, reason) => {
+      const name = `seed-${mode}`;
+      await swarm.startPeer(name, { chunkSize: CHUNK, uploadRate: 64 * 1024, extraArgs: ['--super-seed', mode] });
+      const clients: RawFrameClient[] = [];
+      try {
+        await swarm.control(name, 'connect');
+        await swarm.control(name, 'generate', { name: FILE, size: CHUNKS * CHUNK, seed: 'strategies' });
+        const published = (await swarm.control(name, 'upload'))['published'] as Array<{ fileId: string }>;
+        const fileId = published[0]!.fileId;
+        const dataPort = (await swarm.control(name, 'status'))['dataPort'] as number;
+        const open = async (peerId: string): Promise<RawFrameClient> => {
+          const client = await RawFrameClient.open(dataPort);
+          clients.push(client);
+          client.write(encodeJson(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId, name: peerId }));
+          await client.exchange(encodeJson(MessageType.Interested, 1, { fileId }), 1);
+          return client;
+        };
+        // The first downloader claims chunks 0..31 (512 KiB); at 64 KiB/s they keep the seeder's upload
+        // busy for about 7 s. The second asks for one of the last of them: `off` serves it after those
+        // (one upload, first come first served), `auto` refuses it at once.
+        const first = await open('first');
+        for (let index = 0; index < 32; index++) first.write(encodeChunkRef(MessageType.Request, 100 + index, fileId, index));
+        const second = await open('second');
+        const answer = await second.exchange(encodeChunkRef(MessageType.Request, 20, fileId, 30), 20, 25_000);
+        if (reason === undefined) expect(answer.type).toBe(MessageType.Chunk);
+        else expect(answer).toMatchObject({ type: MessageType.Reject, body: { index: 30, reason } });
+      } finally {
+        for (const client of clients) client.close();
+        await swarm.stopPeer(name);
+      }
+    },
+  );
 });
