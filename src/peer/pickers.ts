@@ -14,7 +14,6 @@ import type { PickFunction, PickInput } from './piece-picker';
 
 export const BUILT_IN_PICKERS = ['rarest', 'random', 'sequential'] as const;
 export type BuiltInPickerName = (typeof BUILT_IN_PICKERS)[number];
-export const DEFAULT_PICKER: BuiltInPickerName = 'rarest';
 
 /**
  * A custom picker's failures are logged once, then once per this many more, so a picker that throws on
