@@ -20,6 +20,7 @@ import {
   type ScenarioPeer,
   type ScenarioStep,
 } from './schema';
+import { peerDefaultsEnv } from './peer-defaults';
 
 const ajv = new Ajv({
   allErrors: true,
@@ -68,12 +69,14 @@ export function validateScenario(data: unknown, file?: string): Scenario {
   return data;
 }
 
-/** The scenario's peers as a list, `peer-1`..`peer-N` when given as a count. */
+/** The scenario's peers as a list, `peer-1`..`peer-N` when given as a count, with `peerDefaults` in their env. */
 export function scenarioPeers(scenario: Scenario): ScenarioPeer[] {
-  if (typeof scenario.peers === 'number') {
-    return Array.from({ length: scenario.peers }, (_, i) => ({ name: `peer-${i + 1}` }));
-  }
-  return scenario.peers;
+  const peers =
+    typeof scenario.peers === 'number'
+      ? Array.from({ length: scenario.peers }, (_, i): ScenarioPeer => ({ name: `peer-${i + 1}` }))
+      : scenario.peers;
+  if (scenario.peerDefaults === undefined || Object.keys(scenario.peerDefaults).length === 0) return peers;
+  return peers.map((peer) => ({ ...peer, env: peerDefaultsEnv(scenario.peerDefaults, peer.env) }));
 }
 
 /** Names a step acts on; `all` means every peer (not the tracker). Steps without a target give []. */
@@ -95,6 +98,9 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
     names.add(peer.name);
   });
   const known = [...names].join(', ');
+  if (scenario.chunkSize !== undefined && scenario.peerDefaults?.chunkSize !== undefined) {
+    issues.push({ instancePath: '/peerDefaults/chunkSize', message: 'the scenario sets "chunkSize" already; keep one' });
+  }
   const containerActions: readonly string[] = PEER_ACTIONS;
   const tmpfsBytes = new Map(peers.map((peer) => [peer.name, peer.dataTmpfsBytes]));
   let faultStep: number | undefined;

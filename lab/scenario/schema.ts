@@ -7,6 +7,7 @@
  * or `after` seconds later, or not before `at` seconds from the start of the scenario.
  */
 import { MAX_CHUNK_BYTES } from '../../src/protocol';
+import { PEER_DEFAULTS_SCHEMA, type PeerDefaults } from './peer-defaults';
 
 /** Docker verbs on a step's containers; they differ only in the verb (`start` then waits until ready). */
 export const CONTAINER_VERBS = ['start', 'stop', 'kill', 'pause', 'unpause'] as const;
@@ -141,6 +142,8 @@ export interface Scenario {
   peers: number | ScenarioPeer[];
   /** Chunk size for every peer, in bytes (SWARMLAB_CHUNK_SIZE). */
   chunkSize?: number;
+  /** Peer settings for every peer (picker, endgame, ...), under each peer's own `env`. */
+  peerDefaults?: PeerDefaults;
   /** Peers connect to the tracker by themselves at start-up (default false: use `connect` steps). */
   autoConnect?: boolean;
   /** Upper bound for the whole scenario, in seconds (default 300). */
@@ -340,6 +343,7 @@ export const SCENARIO_SCHEMA = {
     },
     // Peers refuse larger chunks: a scenario asking for them would fail only after the containers start.
     chunkSize: { type: 'integer', minimum: 1024, maximum: MAX_CHUNK_BYTES },
+    peerDefaults: PEER_DEFAULTS_SCHEMA,
     autoConnect: { type: 'boolean' },
     timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
     steps: {

@@ -1,5 +1,6 @@
 /**
  * The interactive peer console: c, q, u, f, d NAME (and long forms), status, rate, help, exit.
+ * `d` alone asks for the name on the next line, as the original course console does.
  * On a terminal it is a prompt with live progress bars; with stdin from a pipe it reads one command
  * per line, runs downloads in the background, and at the end of its input waits for them and exits.
  * Every error is one line; the console keeps running.
@@ -11,12 +12,15 @@ import type { PeerNode } from '../peer/peer-node';
 import { formatBytes, formatDuration, formatRate, parseSize, progressLine, table } from './format';
 import { out } from './output';
 
+/** What `d` without a name prints (as the prompt on a terminal) while it waits for the name. */
+export const DOWNLOAD_NAME_PROMPT = 'file to download (name or id): ';
+
 const HELP = `commands:
   c, connect [HOST:PORT]   connect to the tracker
   q, disconnect            disconnect from the tracker
   u, upload                publish every file in the peer's directory
   f, files                 list the files on the network
-  d, download NAME         download a file by name (or by file id)
+  d, download NAME         download a file by name (or by file id); d alone asks for it
   s, status                what this peer holds
   rate UP DOWN             set upload/download limits (e.g. 1M, or "off")
   help                     this text
@@ -71,7 +75,23 @@ export async function runConsole(node: PeerNode): Promise<void> {
     void running.finally(() => started.delete(running));
   };
 
+  /** `d` came without a name: the next line is the name. */
+  let awaitingName = false;
+  const promptForName = (): void => {
+    awaitingName = true;
+    if (interactive) rl.setPrompt(DOWNLOAD_NAME_PROMPT);
+    else out(DOWNLOAD_NAME_PROMPT.trimEnd());
+  };
+
   const execute = async (line: string): Promise<boolean> => {
+    if (awaitingName) {
+      awaitingName = false;
+      if (interactive) rl.setPrompt(`${node.name}> `);
+      const target = line.trim();
+      if (target) startDownload(target);
+      else say('no name given; nothing downloaded');
+      return true;
+    }
     const [command = '', ...rest] = line.trim().split(/\s+/);
     const argument = rest.join(' ');
     try {
@@ -104,8 +124,8 @@ export async function runConsole(node: PeerNode): Promise<void> {
         }
         case 'd':
         case 'download':
-          if (!argument) throw new Error('usage: d NAME');
-          startDownload(argument);
+          if (argument) startDownload(argument);
+          else promptForName();
           return true;
         case 's':
         case 'status': {

@@ -5,6 +5,7 @@ import { createLogger, setLogLevel } from '../shared/logger';
 import { errorMessage } from '../shared/errors';
 import { ControlServer } from '../control/control-server';
 import { PeerNode } from '../peer/peer-node';
+import { loadPicker } from '../peer/picker-loader';
 import { MetricsServer } from '../shared/metrics-server';
 import { runConsole } from './console';
 import type { PeerConfig } from './peer-config';
@@ -13,6 +14,9 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
   // On a terminal the prompt and progress bars matter more than info logs (LOG_LEVEL overrides).
   if (mode === 'console' && process.stdin.isTTY && process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
   const logger = createLogger('peer', config.name ? { peer: config.name } : {});
+  // Before anything listens: a picker module that does not load or answers nonsense fails the start.
+  const picker = config.picker === undefined ? undefined : await loadPicker(config.picker, { logger });
+  if (picker?.custom) logger.info('custom picker loaded', { picker: picker.name });
   const node = new PeerNode({
     dir: config.dir,
     port: config.port,
@@ -25,6 +29,9 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
     ...(config.faults ? { faults: config.faults } : {}),
     ...(config.maxInflight ? { maxInflightPerSource: config.maxInflight } : {}),
+    ...(picker ? { picker: picker.pick } : {}),
+    ...(config.endgame === 'off' ? { endgame: false } : {}),
+    ...(config.superSeed ? { superSeed: config.superSeed } : {}),
     metrics: config.metricsPort !== undefined,
     ...(config.idleTimeoutMs ? { idleTimeoutMs: config.idleTimeoutMs } : {}),
     ...(config.trackerLease ? { trackerLease: true } : {}),

@@ -18,6 +18,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
   tracker [--host H] [--port 7070] [--heartbeat-ms 5000] [--metrics-port P]
   peer --tracker HOST:PORT [--dir DIR] [--name NAME] [--port P] [--control PATH]
        [--chunk-size 256K] [--upload-rate R] [--download-rate R] [--host H] [--daemon]
+       [--picker rarest|random|sequential|PATH] [--endgame on|off] [--super-seed auto|on|off]
        [--max-inflight 16] [--metrics-port P] [--idle-timeout-ms 120000] [--tracker-lease] [--faults delay=MS,drop=SHARE,corrupt=SHARE] [--control-tcp HOST:PORT (needs SWARMLAB_CONTROL_TOKEN)]
   ctl [--socket PATH] [--json] COMMAND [ARGS]
        connect [HOST:PORT] | disconnect | upload | files | download NAME | status
@@ -30,7 +31,8 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
 
 Peers also read SWARMLAB_TRACKER, SWARMLAB_DIR, SWARMLAB_NAME, SWARMLAB_PORT, SWARMLAB_CONTROL,
 SWARMLAB_CHUNK_SIZE, SWARMLAB_UPLOAD_RATE, SWARMLAB_DOWNLOAD_RATE, SWARMLAB_AUTOCONNECT, SWARMLAB_AUTOPUBLISH,
-SWARMLAB_TRACKER_LEASE.
+SWARMLAB_TRACKER_LEASE, SWARMLAB_PICKER, SWARMLAB_ENDGAME, SWARMLAB_SUPER_SEED, SWARMLAB_MAX_INFLIGHT
+(docs/strategies.md).
 Logs: LOG_FORMAT=json for JSON lines, LOG_LEVEL=debug|info|warn|error.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -85,6 +87,9 @@ async function main(argv: string[]): Promise<number> {
           'auto-connect': { type: 'boolean' },
           'auto-publish': { type: 'boolean' },
           'tracker-lease': { type: 'boolean' },
+          picker: { type: 'string' },
+          endgame: { type: 'string' },
+          'super-seed': { type: 'string' },
           daemon: { type: 'boolean' },
         },
       });

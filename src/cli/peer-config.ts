@@ -10,6 +10,8 @@ import { STATE_DIR_NAME } from '../peer/chunk-store';
 import { parseSize } from './format';
 import { parseFaults } from '../peer/fault-injector';
 import type { FaultSettings } from '../peer/fault-injector';
+import { SUPER_SEED_MODES } from '../peer/seeding-policy';
+import type { SuperSeedMode } from '../peer/seeding-policy';
 
 export interface PeerConfig {
   tracker?: string;
@@ -36,6 +38,12 @@ export interface PeerConfig {
   metricsPort?: number;
   /** Idle timeout of incoming data connections, ms. */
   idleTimeoutMs?: number;
+  /** Piece selection: rarest, random, sequential, or the path of a picker module (default rarest). */
+  picker?: string;
+  /** Endgame duplicate requests (default on). */
+  endgame?: 'on' | 'off';
+  /** Super-seeding: auto (while the upload is rate-limited; the default), on, off. */
+  superSeed?: SuperSeedMode;
 }
 
 const ajv = new Ajv({ allErrors: true });
@@ -54,6 +62,9 @@ const peerConfigSchema = {
     uploadRate: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
     downloadRate: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
     maxInflight: { type: 'integer', minimum: 1, maximum: 256 },
+    picker: { type: 'string', minLength: 1, maxLength: 4096 },
+    endgame: { enum: ['on', 'off'] },
+    superSeed: { enum: SUPER_SEED_MODES },
   },
 };
 let validateOnce: ValidateFunction | undefined;
@@ -97,6 +108,9 @@ export function peerConfig(flags: Flags): PeerConfig {
   const metricsPort = toNumber(pick(flags, 'metrics-port', 'SWARMLAB_METRICS_PORT'), '--metrics-port');
   const maxInflight = toNumber(pick(flags, 'max-inflight', 'SWARMLAB_MAX_INFLIGHT'), '--max-inflight');
   const controlTcp = pick(flags, 'control-tcp', 'SWARMLAB_CONTROL_TCP');
+  const picker = pick(flags, 'picker', 'SWARMLAB_PICKER');
+  const endgame = pick(flags, 'endgame', 'SWARMLAB_ENDGAME');
+  const superSeed = pick(flags, 'super-seed', 'SWARMLAB_SUPER_SEED');
   const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
   if (controlTcp !== undefined && (controlToken === undefined || controlToken.length < 16)) {
     throw new ConfigError('--control-tcp needs SWARMLAB_CONTROL_TOKEN (at least 16 characters) in the environment');
@@ -121,12 +135,17 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(maxInflight === undefined ? {} : { maxInflight }),
     ...(metricsPort === undefined ? {} : { metricsPort }),
     ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+    // Validated by the schema below, which names the allowed values.
+    ...(picker === undefined ? {} : { picker }),
+    ...(endgame === undefined ? {} : { endgame: endgame as 'on' | 'off' }),
+    ...(superSeed === undefined ? {} : { superSeed: superSeed as SuperSeedMode }),
     ...(tcpMatch ? { controlTcp: { host: tcpMatch[1]!, port: Number(tcpMatch[2]) }, controlToken: controlToken! } : {}),
   };
   const validate = (validateOnce ??= ajv.compile(peerConfigSchema));
   if (!validate(config)) {
     const error = validate.errors?.[0];
-    throw new ConfigError(`invalid peer configuration: ${error?.instancePath.slice(1) ?? ''} ${error?.message ?? ''}`.trim());
+    const allowed = error?.keyword === 'enum' ? ` (${(error.params as { allowedValues: string[] }).allowedValues.join(', ')})` : '';
+    throw new ConfigError(`invalid peer configuration: ${error?.instancePath.slice(1) ?? ''} ${error?.message ?? ''}${allowed}`.trim());
   }
   return config;
 }

@@ -40,6 +40,7 @@ import { FileDigest } from './file-digest';
 import type { HashWorker } from './hash-worker';
 import type { ChunkRejection, PeerConnection } from './peer-connection';
 import { pickChunk } from './piece-picker';
+import type { PickFunction } from './piece-picker';
 
 export const DEFAULT_MAX_INFLIGHT_PER_SOURCE = 16;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -129,6 +130,10 @@ export interface DownloadSchedulerInit {
   /** Chunks already held when the download (re)started. */
   keptChunks?: number;
   maxInflightPerSource?: number;
+  /** The piece-selection policy (`--picker`); default rarest first (`pickChunk`). */
+  picker?: PickFunction;
+  /** Endgame duplicates allowed (`--endgame`); default true. */
+  endgame?: boolean;
   requestTimeoutMs?: number;
   refreshMs?: number;
   maxStrikes?: number;
@@ -353,7 +358,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   }
 
   private pick(source: Source): number | undefined {
-    return pickChunk({
+    return (this.init.picker ?? pickChunk)({
       chunks: this.manifest.chunks.length,
       have: this.have,
       writing: this.writing,
@@ -362,7 +367,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       requesters: (index) => this.requestedFrom.get(index)?.size ?? 0,
       availability: (index) => (this.availability[index] ?? 0) + (this.claimedElsewhere.has(index) ? 1 : 0),
       maxRequesters: MAX_ENDGAME_REQUESTERS,
-      endgame: () => this.inEndgame(),
+      endgame: () => this.init.endgame !== false && this.inEndgame(),
       front: this.advanceFront(),
       spread: PICK_SPREAD,
     });

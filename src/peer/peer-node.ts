@@ -29,6 +29,8 @@ import type { FaultSettings } from './fault-injector';
 import { HashWorker } from './hash-worker';
 import { PeerMetrics } from './peer-metrics';
 import { PeerServer } from './peer-server';
+import type { PickFunction } from './piece-picker';
+import type { SuperSeedMode } from './seeding-policy';
 import { parseHostPort, TrackerClient } from './tracker-client';
 
 /**
@@ -62,6 +64,12 @@ export interface PeerNodeInit {
   uploadRateBps?: number | null;
   downloadRateBps?: number | null;
   maxInflightPerSource?: number;
+  /** Piece selection (`--picker`); default rarest first. */
+  picker?: PickFunction;
+  /** Endgame duplicates (`--endgame`); default on. */
+  endgame?: boolean;
+  /** When to super-seed (`--super-seed`); default `auto`. */
+  superSeed?: SuperSeedMode;
   requestTimeoutMs?: number;
   /** Address to advertise to the tracker instead of the one it sees. */
   advertiseHost?: string;
@@ -140,6 +148,7 @@ export class PeerNode {
       host: init.host ?? '0.0.0.0',
       port: init.port ?? 0,
       uploadLimiter: this.uploadLimiter,
+      ...(init.superSeed ? { superSeed: init.superSeed } : {}),
       remoteHolds: (peerId, fileId, index) => {
         for (const scheduler of this.schedulers) if (scheduler.fileId === fileId && scheduler.sourceHolds(peerId, index)) return true;
         return false;
@@ -341,6 +350,8 @@ export class PeerNode {
         selfName: this.name,
         keptChunks: kept,
         ...(this.init.maxInflightPerSource ? { maxInflightPerSource: this.init.maxInflightPerSource } : {}),
+        ...(this.init.picker ? { picker: this.init.picker } : {}),
+        ...(this.init.endgame === false ? { endgame: false } : {}),
         ...(this.init.requestTimeoutMs ? { requestTimeoutMs: this.init.requestTimeoutMs } : {}),
         signal: signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal,
       },

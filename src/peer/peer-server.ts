@@ -17,7 +17,8 @@ import { BufferPool } from './buffer-pool';
 import type { ChunkStore } from './chunk-store';
 import { PeerErrorCode } from './errors';
 import type { FaultInjector } from './fault-injector';
-import { SeedingPolicy } from './seeding-policy';
+import { SeedingPolicy, superSeedEnabled } from './seeding-policy';
+import type { SuperSeedMode } from './seeding-policy';
 import { sleep } from '../shared/token-bucket';
 
 export const MAX_QUEUED_REQUESTS = 256;
@@ -71,6 +72,8 @@ export interface PeerServerInit {
    * about its id in HELLO only keeps announcements from itself.
    */
   remoteHolds?: (peerId: string, fileId: string, index: number) => boolean;
+  /** When to super-seed (seeding-policy.ts); default `auto`. */
+  superSeed?: SuperSeedMode;
 }
 
 export class PeerServer {
@@ -79,13 +82,13 @@ export class PeerServer {
   private readonly perAddress = new Map<string, number>();
   /** Chunks read from disk go into these and come back once the socket has taken them. */
   private readonly readBuffers = new BufferPool();
-  /** Super-seeding while the upload is rate-limited: on an unlimited link the CPU, not the upload, is scarce. */
+  /** Super-seeding as `init.superSeed` says (default `auto`: while the upload is rate-limited). */
   private readonly seeding = new SeedingPolicy({
     wholeFileChunks: (fileId) => {
       const file = this.store.get(fileId);
       return file?.complete ? file.manifest.chunks.length : undefined;
     },
-    enabled: () => this.init.uploadLimiter.rateBytesPerS !== null,
+    enabled: () => superSeedEnabled(this.init.superSeed ?? 'auto', this.init.uploadLimiter.rateBytesPerS !== null),
   });
 
   constructor(

@@ -45,6 +45,13 @@ export interface PickInput {
   random?: () => number;
 }
 
+/**
+ * A piece-selection policy: the chunk to ask this source for next, or undefined to leave it idle for
+ * now. Built-in policies and custom picker modules (`--picker PATH`, docs/strategies.md) share it.
+ */
+export type PickFunction = (input: PickInput) => number | undefined;
+
+/** The `rarest` policy (the default). */
 export function pickChunk(input: PickInput): number | undefined {
   const { chunks, have, sourceHas, askedOfSource } = input;
   const random = (input.random ?? Math.random)();

@@ -18,6 +18,17 @@
  * It applies only to files this peer holds whole; a downloader's own upload is never held back.
  */
 
+/**
+ * When super-seeding applies (`--super-seed`): `auto` while the upload is rate-limited (on an unlimited
+ * link the CPU, not the upload, is scarce), `on` always, `off` never.
+ */
+export const SUPER_SEED_MODES = ['auto', 'on', 'off'] as const;
+export type SuperSeedMode = (typeof SUPER_SEED_MODES)[number];
+
+export function superSeedEnabled(mode: SuperSeedMode, uploadRateLimited: boolean): boolean {
+  return mode === 'on' || (mode === 'auto' && uploadRateLimited);
+}
+
 /** A data connection as the policy sees it: identity plus whether it is still open. */
 export interface SeedingRequester {
   readonly isClosed: boolean;

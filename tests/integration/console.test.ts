@@ -66,6 +66,22 @@ describe('peer console', () => {
     expect(await sha256File(path.join(dir, 'theirs.bin'))).toBe(published.sha256);
   });
 
+  test('d alone, then the name on the next line (as the original console asks): downloads and verifies', async () => {
+    const dir = path.join(swarm.dir, 'two-line');
+    await mkdir(dir, { recursive: true });
+    const run = await runCli(['peer', '--tracker', swarm.trackerAddress, '--dir', dir, '--name', 'p2', '--chunk-size', String(CHUNK)], {
+      input: 'c\nd\ntheirs.bin\n',
+      timeoutMs: 30_000,
+      env: { LOG_FORMAT: 'json' },
+    });
+
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('file to download (name or id):');
+    expect(run.stdout).not.toMatch(/usage: d NAME|unknown command "theirs\.bin"/);
+    expect(run.stdout).toContain(`sha256 ${published.sha256}, verified yes`);
+    expect(await sha256File(path.join(dir, 'theirs.bin'))).toBe(published.sha256);
+  });
+
   test('bad input gets one clear line each and the console keeps going', async () => {
     const dir = path.join(swarm.dir, 'empty');
     const trackerPort = swarm.trackerPort;
@@ -93,9 +109,11 @@ describe('peer console', () => {
       expect.stringMatching(/download of nosuchfile failed: no file named "nosuchfile"/),
     ]);
 
-    // d without a name.
-    out = await driver.command('d', /error/);
-    expect(out).toEqual(['error: usage: d NAME']);
+    // d without a name asks for it on the next line; an empty answer downloads nothing.
+    out = await driver.command('d', /file to download/);
+    expect(out).toEqual(['file to download (name or id):']);
+    out = await driver.command('', /no name given/);
+    expect(out).toEqual(['no name given; nothing downloaded']);
 
     // An unknown command.
     out = await driver.command('frobnicate now', /unknown command/);

@@ -330,3 +330,50 @@ describe('fault steps (issue 5)', () => {
     ).toEqual(['/steps/3/expectError']);
   });
 });
+
+describe('peer settings: peerDefaults and peers[].env', () => {
+  it('peerDefaults become every peer’s SWARMLAB_* variables; a peer’s own env wins', () => {
+    const scenario = validateScenario({
+      ...base(),
+      peers: [{ name: 'peer-1' }, { name: 'peer-2', env: { SWARMLAB_PICKER: 'sequential', LOG_LEVEL: 'debug' } }, { name: 'peer-3' }],
+      peerDefaults: { picker: 'random', endgame: 'off', superSeed: 'on', maxInflight: 4, chunkSize: 65536 },
+    });
+    const [one, two] = scenarioPeers(scenario);
+    expect(one?.env).toEqual({
+      SWARMLAB_PICKER: 'random',
+      SWARMLAB_ENDGAME: 'off',
+      SWARMLAB_SUPER_SEED: 'on',
+      SWARMLAB_MAX_INFLIGHT: '4',
+      SWARMLAB_CHUNK_SIZE: '65536',
+    });
+    expect(two?.env).toMatchObject({ SWARMLAB_PICKER: 'sequential', SWARMLAB_ENDGAME: 'off', LOG_LEVEL: 'debug' });
+  });
+
+  it('applies to peers given as a count, and leaves peers alone without peerDefaults', () => {
+    const scenario = validateScenario({ ...base(), peerDefaults: { picker: 'sequential' } });
+    expect(scenarioPeers(scenario).map((peer) => peer.env)).toEqual([1, 2, 3].map(() => ({ SWARMLAB_PICKER: 'sequential' })));
+    expect(scenarioPeers(validateScenario(base()))).toEqual([{ name: 'peer-1' }, { name: 'peer-2' }, { name: 'peer-3' }]);
+    expect(scenarioPeers(validateScenario({ ...base(), peerDefaults: {} }))[0]).toEqual({ name: 'peer-1' });
+  });
+
+  it('a peer setting already works as peers[].env (the variables the peer reads)', () => {
+    const scenario = validateScenario({ ...base(), peers: [{ name: 'peer-1', env: { SWARMLAB_ENDGAME: 'off' } }, { name: 'peer-2' }, { name: 'peer-3' }] });
+    expect(scenarioPeers(scenario)[0]?.env).toEqual({ SWARMLAB_ENDGAME: 'off' });
+  });
+
+  it('rejects bad values with JSON pointers', () => {
+    expect(issuesOf({ ...base(), peerDefaults: { endgame: 'maybe' } })).toEqual([
+      { instancePath: '/peerDefaults/endgame', message: 'must be equal to one of the allowed values (got "maybe")' },
+    ]);
+    expect(pathsOf({ ...base(), peerDefaults: { superSeed: true } })).toEqual(['/peerDefaults/superSeed']);
+    expect(pathsOf({ ...base(), peerDefaults: { maxInflight: 0 } })).toEqual(['/peerDefaults/maxInflight']);
+    expect(pathsOf({ ...base(), peerDefaults: { chunkSize: 100 } })).toEqual(['/peerDefaults/chunkSize']);
+    expect(pathsOf({ ...base(), peerDefaults: { picker: '' } })).toEqual(['/peerDefaults/picker']);
+    expect(issuesOf({ ...base(), peerDefaults: { pickr: 'random' } })).toEqual([
+      { instancePath: '/peerDefaults/pickr', message: 'unknown field "pickr"' },
+    ]);
+    expect(issuesOf({ ...base(), chunkSize: 65536, peerDefaults: { chunkSize: 65536 } })).toEqual([
+      { instancePath: '/peerDefaults/chunkSize', message: 'the scenario sets "chunkSize" already; keep one' },
+    ]);
+  });
+});
