@@ -3,7 +3,7 @@
 // dockerode external because its ssh2 dependency carries optional native code.
 // The dashboard's browser script (lab/observe/client/) is bundled first: the lab bundle carries its text
 // (the page inlines it), and dist/dashboard-client.js serves the page when the lab runs from source.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 
 import { build } from 'esbuild';
 
@@ -32,6 +32,8 @@ const client = await build({
 const clientJs = client.outputFiles[0].text;
 await mkdir('dist', { recursive: true });
 await writeFile(DASHBOARD_CLIENT_OUT, clientJs);
+// The bench's libtorrent nodes run this script with the system Python; the CLI bundle finds it beside itself.
+await copyFile('src/bench/libtorrent-node.py', 'dist/libtorrent-node.py');
 
 await Promise.all([
   build({

@@ -10,6 +10,7 @@
  * --seed-time=0), which, like swarmlab's figure, includes finding the tracker and the peers.
  * Opentracker in Debian serves only whitelisted torrents, so the info-hash goes into its
  * access.whitelist. Every process is killed and the temp directory removed in `finally`.
+ * libtorrent runs the same two topologies beside aria2 (libtorrent.ts), with its own fields and note.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -21,6 +22,7 @@ import { DEFAULT_CHUNK_BYTES } from '../protocol';
 import { errorMessage, SwarmlabError } from '../shared/errors';
 import { freePort } from '../shared/free-port';
 import { generateFile } from '../shared/generate';
+import { libtorrentVersion, runLibtorrentSwarm } from './libtorrent';
 import { registerTeardown } from './teardown';
 import { BYTES_PER_MB } from './types';
 import type { BittorrentResult } from './types';
@@ -79,6 +81,15 @@ export function speedup(swarmlabMBps: number | number[] | null, aria2MBps: numbe
 }
 
 export async function runBittorrentComparison(init: BittorrentInit): Promise<BittorrentResult> {
+  // libtorrent first, right after swarmlab's own transfers, so both run in the same state.
+  const libtorrent = await runLibtorrentComparison(init);
+  return { ...(await runAria2Comparison(init)), ...libtorrent };
+}
+
+type Aria2Fields = Pick<BittorrentResult, 'pairSpeedup' | 'demoSpeedup' | 'aria2PairMBps' | 'aria2DemoMBps' | 'note'>;
+type LibtorrentFields = Omit<BittorrentResult, keyof Aria2Fields>;
+
+async function runAria2Comparison(init: BittorrentInit): Promise<Aria2Fields> {
   const missing: string[] = [];
   for (const tool of BITTORRENT_TOOLS) if (!(await onPath(tool))) missing.push(tool);
   const skipped = { pairSpeedup: null, demoSpeedup: null, aria2PairMBps: null, aria2DemoMBps: null };
@@ -95,6 +106,40 @@ export async function runBittorrentComparison(init: BittorrentInit): Promise<Bit
     };
   } catch (error) {
     return { ...skipped, note: `the BitTorrent run failed: ${errorMessage(error)}` };
+  }
+}
+
+/** The libtorrent fields: null, with the reason in `libtorrentNote`, when it is missing or its run failed. */
+export async function runLibtorrentComparison(
+  init: BittorrentInit,
+  deps: { version: typeof libtorrentVersion; run: typeof runLibtorrentSwarm } = {
+    version: libtorrentVersion,
+    run: runLibtorrentSwarm,
+  },
+): Promise<LibtorrentFields> {
+  const skipped = {
+    libtorrentPairMBps: null,
+    libtorrentDemoMBps: null,
+    libtorrentPairSpeedup: null,
+    libtorrentDemoSpeedup: null,
+    libtorrentLeecherCpuSPerGB: null,
+  };
+  const found = await deps.version();
+  if ('missing' in found) return { ...skipped, libtorrentNote: `skipped: ${found.missing}` };
+  try {
+    const pair = await deps.run(init.pairBytes, 1, 1);
+    const demo = await deps.run(init.demoBytes, 2, 2);
+    const libtorrentPairMBps = pair.MBps[0] ?? null;
+    return {
+      libtorrentPairMBps,
+      libtorrentDemoMBps: demo.MBps,
+      libtorrentPairSpeedup: speedup(init.swarmlabPairMBps, libtorrentPairMBps),
+      libtorrentDemoSpeedup: speedup(init.swarmlabDemoMBps, demo.MBps),
+      libtorrentLeecherCpuSPerGB: pair.leecherCpuSPerGB[0] ?? null,
+      libtorrentNote: `libtorrent ${found.version} pair ${libtorrentPairMBps?.toFixed(1) ?? '-'} MB/s, demo ${demo.MBps.map((v) => v.toFixed(1)).join(' / ')} MB/s per leecher (TCP only, uTP/DHT/LSD/UPnP off, peers connected directly, ${DEFAULT_CHUNK_BYTES / 1024} KiB pieces, every leecher's file compared with the seeder's)`,
+    };
+  } catch (error) {
+    return { ...skipped, libtorrentNote: `the libtorrent run failed: ${errorMessage(error)}` };
   }
 }
 

@@ -11,5 +11,6 @@ export const BenchErrorCode = {
   Config: 'ERR_BENCH_CONFIG',
   Closed: 'ERR_BENCH_CLOSED',
   Aria2: 'ERR_BENCH_ARIA2',
+  Libtorrent: 'ERR_BENCH_LIBTORRENT',
 } as const;
 export type BenchErrorCode = (typeof BenchErrorCode)[keyof typeof BenchErrorCode];

@@ -2,6 +2,7 @@
  * One bench run: the sections asked for, one after the other so they do not compete for the cores.
  * Progress goes to stderr. Pair and demo need the ceiling for their ratios, so it runs with them; the
  * footprint reads the pair's peak RSS and BitTorrent compares with the pair and demo when they ran.
+ * A warm-up runs before any transfer section (warm-up.ts), so every transfer and anchor runs warm.
  */
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -12,7 +13,9 @@ import { runDemoTopology, runPair } from './pair';
 import { cpuProfileEnv } from './profile';
 import { bittorrentSection, ceilingSection, labSwarmSection, swarmSection, trackerSection } from './sections';
 import type { MeasureSection } from './sections';
+import { MIB } from './types';
 import type { BenchInit, BenchResult, BenchSizes } from './types';
+import { warmUp } from './warm-up';
 
 /** What a run measured, keyed in the order it measured it; a section left out has no key. */
 export type Measured = Partial<Omit<BenchResult, 'quick' | 'totalS'>> & { totalS: number };
@@ -33,6 +36,11 @@ export async function measure(
   const results: Partial<Measured> = {};
   let verified = true;
 
+  if (['ceiling', 'pair', 'demo', 'bittorrent'].some((name) => sections.has(name as MeasureSection))) {
+    const bytes = 2 * Math.max(sizes.pairBytes, sizes.demoBytes);
+    step(`warm-up: writing and deleting ${Math.round(bytes / MIB)} MiB`);
+    results.warmedUp = await warmUp(bytes);
+  }
   if (sections.has('ceiling') || sections.has('pair') || sections.has('demo')) {
     step('ceiling');
     results.ceiling = await ceilingSection(sizes);

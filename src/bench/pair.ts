@@ -2,7 +2,7 @@
  * Unlimited transfers against the ceiling: one seeder and one leecher (pair), then two seeders and two
  * leechers of the same file at once (the demo topology). Peers run with the default chunk size.
  */
-import { procStatusBytes } from './footprint';
+import { procCpuSeconds, procStatusBytes } from './footprint';
 import {
   createBenchSwarm,
   publishBenchFile,
@@ -12,7 +12,7 @@ import {
   timedDownload,
   transferResult,
 } from './transfer';
-import { BYTES_PER_MB } from './types';
+import { BYTES_PER_GB, BYTES_PER_MB } from './types';
 import type { CpuFloorResult, DemoResult, PairResult } from './types';
 
 export interface TransferBenchInit {
@@ -29,15 +29,20 @@ export async function runPair(init: TransferBenchInit): Promise<PairResult> {
   try {
     await startPeers(swarm, ['seed-1', 'leech-1']);
     const sha256 = await publishBenchFile(swarm, ['seed-1'], init.fileBytes);
+    const leecherPid = swarm.peer('leech-1').process.pid;
     const meter = await startCpuMeter(swarm, ['seed-1', 'leech-1']);
+    const cpuBeforeS = await procCpuSeconds(leecherPid);
     const download = await timedDownload(swarm, 'leech-1', sha256);
+    const cpuAfterS = await procCpuSeconds(leecherPid);
     const cpuCores = await meter.stop();
     // VmHWM is the process's peak RSS so far: read it before the process goes away.
-    const peak = await procStatusBytes(swarm.peer('leech-1').process.pid, 'VmHWM');
+    const peak = await procStatusBytes(leecherPid, 'VmHWM');
     return {
       ...transferResult(download, init.limitMBps, init.cpuFloor?.pairMBps ?? null),
       leecherPeakRssMB: peak === null ? null : peak / BYTES_PER_MB,
       cpuCores,
+      leecherCpuSPerGB:
+        cpuBeforeS === null || cpuAfterS === null ? null : (cpuAfterS - cpuBeforeS) / (download.bytes / BYTES_PER_GB),
     };
   } finally {
     await stopBenchSwarm(swarm);

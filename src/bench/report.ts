@@ -13,6 +13,7 @@ export const TARGETS = {
   bytesPerPeer: 1024,
   peerRssMB: 120,
   bittorrentSpeedup: 4,
+  libtorrentSpeedup: 1.5,
 } as const;
 
 /** Rounds to 3 decimals so the JSON stays readable; NaN and Infinity become null. */
@@ -48,6 +49,7 @@ function distributionJson(s: DistributionResult): Record<string, unknown> {
 export function benchJson(result: BenchResult): Record<string, unknown> {
   const { ceiling, pair, demo, swarm, tracker, footprint, bittorrent } = result;
   return {
+    warmedUp: result.warmedUp && { bytes: result.warmedUp.bytes, seconds: round(result.warmedUp.seconds) },
     ceiling: {
       tcpMBps: round(ceiling.tcpMBps),
       sha256MBps: round(ceiling.sha256MBps),
@@ -71,6 +73,7 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       schedulerS: round(pair.schedulerS),
       verified: pair.verified,
       cpuCores: roundAll(pair.cpuCores),
+      leecherCpuSPerGB: round(pair.leecherCpuSPerGB),
     },
     demo: {
       leechers: demo.leechers.map((l) => ({
@@ -115,6 +118,12 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
       aria2PairMBps: round(bittorrent.aria2PairMBps),
       aria2DemoMBps: bittorrent.aria2DemoMBps?.map((value) => round(value)) ?? null,
       note: bittorrent.note,
+      libtorrentPairMBps: round(bittorrent.libtorrentPairMBps),
+      libtorrentDemoMBps: bittorrent.libtorrentDemoMBps?.map((value) => round(value)) ?? null,
+      libtorrentPairSpeedup: round(bittorrent.libtorrentPairSpeedup),
+      libtorrentDemoSpeedup: round(bittorrent.libtorrentDemoSpeedup),
+      libtorrentLeecherCpuSPerGB: round(bittorrent.libtorrentLeecherCpuSPerGB),
+      libtorrentNote: bittorrent.libtorrentNote,
     },
     lab: result.lab,
     swarmLab:
@@ -163,10 +172,24 @@ function mib(bytes: number): string {
   return `${Math.round(bytes / (1024 * 1024))} MiB`;
 }
 
+/** Both speed-ups against the one target; '-' when libtorrent did not run. */
+function libtorrentVerdict(pairSpeedup: number | null, demoSpeedup: number | null): string {
+  if (pairSpeedup === null || demoSpeedup === null) return '-';
+  const met = pairSpeedup >= TARGETS.libtorrentSpeedup && demoSpeedup >= TARGETS.libtorrentSpeedup;
+  return `>= ${TARGETS.libtorrentSpeedup} ${verdict(met)}`;
+}
+
 /** The table printed to stdout. MB = 10^6 bytes. */
 export function benchTable(result: BenchResult): string {
   const { ceiling, pair, demo, swarm, tracker, footprint, bittorrent } = result;
   const rows: Array<Array<string | number>> = [
+    [
+      'warm-up',
+      result.warmedUp ? `wrote and deleted ${mib(result.warmedUp.bytes)} before the transfers` : 'not run',
+      result.warmedUp ? `${fixed(result.warmedUp.seconds, 2)} s` : '-',
+      '',
+      '',
+    ],
     ['ceiling', `raw TCP, 1 MiB writes (${mib(ceiling.tcpBytes)})`, `${fixed(ceiling.tcpMBps)} MB/s`, '', ''],
     ['ceiling', 'SHA-256, one core', `${fixed(ceiling.sha256MBps)} MB/s`, '', ''],
     ['ceiling', 'limit = min(tcp, sha256)', `${fixed(ceiling.limitMBps)} MB/s`, '', ''],
@@ -179,6 +202,15 @@ export function benchTable(result: BenchResult): string {
       `>= ${TARGETS.pairRatio} ${verdict(pair.ratio >= TARGETS.pairRatio)}`,
     ],
     ['pair', 'CPU during the download, in cores', cpuSummary(pair.cpuCores), '', ''],
+    [
+      'pair',
+      'leecher CPU-s per GB (libtorrent leecher in the same run)',
+      `${fixed(pair.leecherCpuSPerGB, 2)} (libtorrent ${fixed(bittorrent.libtorrentLeecherCpuSPerGB, 2)})`,
+      '',
+      pair.leecherCpuSPerGB === null || bittorrent.libtorrentLeecherCpuSPerGB === null
+        ? '-'
+        : `<= libtorrent ${verdict(pair.leecherCpuSPerGB <= bittorrent.libtorrentLeecherCpuSPerGB)}`,
+    ],
     ...demo.leechers.map((l, i) => [
       'demo',
       `2 seeders, 2 leechers: leecher ${i + 1}${l.verified ? '' : ' NOT VERIFIED'}`,
@@ -267,10 +299,27 @@ export function benchTable(result: BenchResult): string {
         ? '-'
         : `>= ${TARGETS.bittorrentSpeedup} ${verdict(bittorrent.pairSpeedup >= TARGETS.bittorrentSpeedup)}`,
     ],
+    [
+      'bittorrent',
+      'libtorrent pair / demo per leecher',
+      `${fixed(bittorrent.libtorrentPairMBps)} / ${bittorrent.libtorrentDemoMBps?.map((v) => fixed(v)).join(', ') ?? '-'} MB/s`,
+      '',
+      '',
+    ],
+    [
+      'bittorrent',
+      'pair / demo speed-up over libtorrent',
+      `${fixed(bittorrent.libtorrentPairSpeedup, 2)} / ${fixed(bittorrent.libtorrentDemoSpeedup, 2)}`,
+      '',
+      libtorrentVerdict(bittorrent.libtorrentPairSpeedup, bittorrent.libtorrentDemoSpeedup),
+    ],
   ];
-  const notes = [footprint.note, `bittorrent: ${bittorrent.note}`, result.lab?.note].filter(
-    (note): note is string => note !== undefined,
-  );
+  const notes = [
+    footprint.note,
+    `bittorrent: ${bittorrent.note}`,
+    `libtorrent: ${bittorrent.libtorrentNote}`,
+    result.lab?.note,
+  ].filter((note): note is string => note !== undefined);
   return [
     table(['BENCH', 'WHAT', 'RESULT', 'RATIO', 'TARGET'], rows),
     '',

@@ -123,6 +123,7 @@ function wholeRun(quick: boolean, lab: boolean, results: Measured): BenchResult 
     throw new Error('a whole bench run measures every section');
   return {
     quick,
+    warmedUp: results.warmedUp ?? null,
     ceiling,
     pair,
     demo,

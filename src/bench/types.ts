@@ -70,6 +70,8 @@ export interface PairResult extends TransferResult {
   leecherPeakRssMB: number | null;
   /** CPU used per process during the download, in cores (1 = one core busy all the time). */
   cpuCores: Record<string, number | null>;
+  /** The leecher process's CPU-seconds per GB (10^9 bytes) during the download; null where /proc is missing. */
+  leecherCpuSPerGB: number | null;
 }
 
 export interface DemoResult {
@@ -148,10 +150,28 @@ export interface BittorrentResult {
   aria2PairMBps: number | null;
   aria2DemoMBps: number[] | null;
   note: string;
+  /** libtorrent's MB/s in the same pair and demo topology (per leecher), when python3-libtorrent is installed. */
+  libtorrentPairMBps: number | null;
+  libtorrentDemoMBps: number[] | null;
+  /** swarmlab's MB/s over libtorrent's in the same run (the demo: the mean leecher of each). */
+  libtorrentPairSpeedup: number | null;
+  libtorrentDemoSpeedup: number | null;
+  /** CPU-seconds per GB of libtorrent's pair leecher, beside `pair.leecherCpuSPerGB`. */
+  libtorrentLeecherCpuSPerGB: number | null;
+  /** What libtorrent ran with, or why its fields are null. */
+  libtorrentNote: string;
+}
+
+/** The warm-up before the transfers: a file of this size written and deleted (warm-up.ts). */
+export interface WarmUpResult {
+  bytes: number;
+  seconds: number;
 }
 
 export interface BenchResult {
   quick: boolean;
+  /** The page-cache warm-up every transfer section and anchor ran after; null when it did not run. */
+  warmedUp: WarmUpResult | null;
   ceiling: CeilingResult;
   pair: PairResult;
   demo: DemoResult;

@@ -2,7 +2,7 @@
  * `swarmlab bench --quick --json` end to end: real tracker and peer processes on 127.0.0.1. Checks
  * only the shape of the JSON line; a bench reports figures, it never asserts on timing.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
@@ -23,6 +23,9 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
 }
 
 const number = expect.any(Number) as unknown;
+
+/** Debian's python3-libtorrent, which .ci/run installs: with it the libtorrent fields must be measured. */
+const hasLibtorrent = spawnSync('/usr/bin/python3', ['-c', 'import libtorrent']).status === 0;
 
 describe('swarmlab bench --quick --json', () => {
   beforeAll(() => {
@@ -66,5 +69,28 @@ describe('swarmlab bench --quick --json', () => {
     expect(Object.keys(bittorrent)).toEqual(expect.arrayContaining(['pairSpeedup', 'demoSpeedup']));
     for (const key of ['pairSpeedup', 'demoSpeedup'])
       expect(bittorrent[key] === null || typeof bittorrent[key] === 'number').toBe(true);
+
+    expect(json['warmedUp']).toMatchObject({ bytes: 2 * 64 * 1024 * 1024 });
+    const pair = json['pair'] as Record<string, unknown>;
+    expect(pair['leecherCpuSPerGB']).toBeGreaterThan(0);
+    const libtorrentKeys = [
+      'libtorrentPairMBps',
+      'libtorrentPairSpeedup',
+      'libtorrentDemoSpeedup',
+      'libtorrentLeecherCpuSPerGB',
+    ] as const;
+    // CI (.ci/run) installs it and sets REQUIRE_LIBTORRENT=1: there a missing libtorrent fails instead of skipping.
+    if (process.env['REQUIRE_LIBTORRENT'] === '1') expect(hasLibtorrent).toBe(true);
+    if (hasLibtorrent) {
+      // Measured, and each leecher's file compared with the seeder's before any rate was reported.
+      expect(bittorrent['libtorrentNote']).toMatch(/^libtorrent 2\./);
+      for (const key of libtorrentKeys) expect(bittorrent[key]).toBeGreaterThan(0);
+      const demo = bittorrent['libtorrentDemoMBps'] as number[];
+      expect(demo).toHaveLength(2);
+      for (const value of demo) expect(value).toBeGreaterThan(0);
+    } else {
+      for (const key of [...libtorrentKeys, 'libtorrentDemoMBps']) expect(bittorrent[key]).toBeNull();
+      expect(bittorrent['libtorrentNote']).toMatch(/^skipped: /);
+    }
   });
 });

@@ -2,12 +2,18 @@
  * The pure parts of `swarmlab bench`: the swarm's theoretical minimum, the load generator's frame
  * counter, /proc parsing and the JSON report's shape.
  */
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLibtorrentComparison } from '../../src/bench/bittorrent';
 import { cpuFloor } from '../../src/bench/cpu-floor';
 import { FrameCounter } from '../../src/bench/tracker-load';
 import { parseProcStat, parseProcStatus } from '../../src/bench/footprint';
+import { sameBytes } from '../../src/bench/libtorrent';
 import { benchJson, benchTable } from '../../src/bench/report';
 import { minimumDistributionS } from '../../src/bench/swarm';
-import type { BenchResult } from '../../src/bench/types';
+import type { BenchResult, BittorrentResult } from '../../src/bench/types';
+import { warmUp } from '../../src/bench/warm-up';
 import { encodeJson, MessageType } from '../../src/protocol';
 
 const MIB = 1024 * 1024;
@@ -82,9 +88,18 @@ describe('parseProcStatus', () => {
 });
 
 describe('benchJson', () => {
-  const transfer = { MBps: 100, ratio: 0.5, ofCpuFloor: 0.25, bytes: 64 * MIB, wallS: 0.67, schedulerS: 0.6, verified: true };
+  const transfer = {
+    MBps: 100,
+    ratio: 0.5,
+    ofCpuFloor: 0.25,
+    bytes: 64 * MIB,
+    wallS: 0.67,
+    schedulerS: 0.6,
+    verified: true,
+  };
   const result: BenchResult = {
     quick: true,
+    warmedUp: { bytes: 128 * MIB, seconds: 0.4 },
     ceiling: {
       tcpMBps: 2000,
       sha256MBps: 200,
@@ -93,7 +108,7 @@ describe('benchJson', () => {
       sha256Bytes: MIB,
       cpuFloor: cpuFloor({ tcp: 1, sha256: 0.5, fileWrite: 0.3, fileRead: 0.2 }, 2),
     },
-    pair: { ...transfer, leecherPeakRssMB: 90, cpuCores: { 'seed-1': 0.4, 'leech-1': 0.9 } },
+    pair: { ...transfer, leecherPeakRssMB: 90, cpuCores: { 'seed-1': 0.4, 'leech-1': 0.9 }, leecherCpuSPerGB: 2.25 },
     demo: { leechers: [transfer, transfer], cpuCores: {} },
     swarm: [
       {
@@ -124,7 +139,19 @@ describe('benchJson', () => {
       generatorCpuCores: 0.3,
     },
     footprint: { peerRssMB: 90, images: null, note: 'no Docker' },
-    bittorrent: { pairSpeedup: null, demoSpeedup: null, aria2PairMBps: null, aria2DemoMBps: null, note: 'skipped' },
+    bittorrent: {
+      pairSpeedup: null,
+      demoSpeedup: null,
+      aria2PairMBps: null,
+      aria2DemoMBps: null,
+      note: 'skipped',
+      libtorrentPairMBps: null,
+      libtorrentDemoMBps: null,
+      libtorrentPairSpeedup: null,
+      libtorrentDemoSpeedup: null,
+      libtorrentLeecherCpuSPerGB: null,
+      libtorrentNote: 'skipped: python3-libtorrent is not installed',
+    },
     lab: null,
     totalS: 10,
   };
@@ -145,6 +172,58 @@ describe('benchJson', () => {
     expect(json['bittorrent']).toMatchObject({ pairSpeedup: null, demoSpeedup: null });
   });
 
+  it('says that the run warmed up, and reports the leecher CPU per GB', () => {
+    const json = JSON.parse(JSON.stringify(benchJson(result))) as Record<string, Record<string, unknown>>;
+    expect(json['warmedUp']).toEqual({ bytes: 128 * MIB, seconds: 0.4 });
+    expect(json['pair']).toMatchObject({ leecherCpuSPerGB: 2.25 });
+    expect(benchTable(result)).toMatch(/warm-up\s+wrote and deleted 128 MiB before the transfers/);
+    const cold = JSON.parse(JSON.stringify(benchJson({ ...result, warmedUp: null }))) as Record<string, unknown>;
+    expect(cold['warmedUp']).toBeNull();
+  });
+
+  it('leaves the libtorrent fields null with the reason when libtorrent did not run', () => {
+    const json = JSON.parse(JSON.stringify(benchJson(result))) as Record<string, Record<string, unknown>>;
+    expect(json['bittorrent']).toMatchObject({
+      libtorrentPairMBps: null,
+      libtorrentDemoMBps: null,
+      libtorrentPairSpeedup: null,
+      libtorrentDemoSpeedup: null,
+      libtorrentLeecherCpuSPerGB: null,
+      libtorrentNote: 'skipped: python3-libtorrent is not installed',
+    });
+    expect(benchTable(result)).toContain('note: libtorrent: skipped: python3-libtorrent is not installed');
+  });
+
+  it('reports libtorrent beside swarmlab, in the JSON and in the table', () => {
+    const bittorrent: BittorrentResult = {
+      ...result.bittorrent,
+      libtorrentPairMBps: 260.12345,
+      libtorrentDemoMBps: [210, 220],
+      libtorrentPairSpeedup: 2.3,
+      libtorrentDemoSpeedup: 1.2,
+      libtorrentLeecherCpuSPerGB: 2.5,
+      libtorrentNote: 'libtorrent 2.0.8.0',
+    };
+    const withLibtorrent: BenchResult = { ...result, bittorrent };
+    const json = JSON.parse(JSON.stringify(benchJson(withLibtorrent))) as Record<string, Record<string, unknown>>;
+    expect(json['bittorrent']).toMatchObject({
+      libtorrentPairMBps: 260.123,
+      libtorrentDemoMBps: [210, 220],
+      libtorrentPairSpeedup: 2.3,
+      libtorrentDemoSpeedup: 1.2,
+      libtorrentLeecherCpuSPerGB: 2.5,
+    });
+    const lines = benchTable(withLibtorrent).split('\n');
+    expect(lines.find((line) => line.includes('libtorrent pair / demo per leecher'))).toContain(
+      '260.1 / 210.0, 220.0 MB/s',
+    );
+    // The demo misses 1.5, so the row misses, though the pair met it.
+    expect(lines.find((line) => line.includes('speed-up over libtorrent'))).toMatch(/2\.30 \/ 1\.20.*>= 1\.5 MISSED/);
+    expect(lines.find((line) => line.includes('leecher CPU-s per GB'))).toMatch(
+      /2\.25 \(libtorrent 2\.50\).*<= libtorrent met/,
+    );
+  });
+
   it('prints one table row per leecher and per swarm size', () => {
     const lines = benchTable(result).split('\n');
     expect(lines.filter((line) => line.startsWith('demo') && line.includes(': leecher'))).toHaveLength(2);
@@ -153,13 +232,102 @@ describe('benchJson', () => {
 
   it('shows the CPU floor and each transfer against it', () => {
     const lines = benchTable(result).split('\n');
-    expect(lines.find((line) => line.includes('CPU floor on 2 cores'))).toContain('800.0 MB/s pair, 400.0 per demo leecher');
-    expect(lines.find((line) => line.startsWith('pair') && line.includes('1 leecher'))).toContain('0.50 of limit (0.25 of CPU floor)');
+    expect(lines.find((line) => line.includes('CPU floor on 2 cores'))).toContain(
+      '800.0 MB/s pair, 400.0 per demo leecher',
+    );
+    expect(lines.find((line) => line.startsWith('pair') && line.includes('1 leecher'))).toContain(
+      '0.50 of limit (0.25 of CPU floor)',
+    );
   });
 
   it('leaves the floor out where it was not measured', () => {
     const withoutFloor: BenchResult = { ...result, ceiling: { ...result.ceiling, cpuFloor: null } };
     expect(benchJson(withoutFloor)['ceiling']).toMatchObject({ cpuFloor: null });
     expect(benchTable(withoutFloor)).not.toContain('CPU floor on');
+  });
+});
+
+describe('runLibtorrentComparison', () => {
+  const init = { pairBytes: MIB, demoBytes: MIB, swarmlabPairMBps: 600, swarmlabDemoMBps: [250, 270] };
+
+  it('gives swarmlab over libtorrent from the same run, and the pair leecher CPU per GB', async () => {
+    const runs: Array<[number, number]> = [];
+    const fields = await runLibtorrentComparison(init, {
+      version: () => Promise.resolve({ version: '2.0.8.0' }),
+      run: (_bytes, seeders, leechers) => {
+        runs.push([seeders, leechers]);
+        return Promise.resolve(
+          seeders === 1 ? { MBps: [250], leecherCpuSPerGB: [2.4] } : { MBps: [200, 200], leecherCpuSPerGB: [2.6, 2.7] },
+        );
+      },
+    });
+    expect(runs).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(fields).toMatchObject({
+      libtorrentPairMBps: 250,
+      libtorrentDemoMBps: [200, 200],
+      libtorrentPairSpeedup: 2.4,
+      libtorrentDemoSpeedup: 1.3,
+      libtorrentLeecherCpuSPerGB: 2.4,
+    });
+    expect(fields.libtorrentNote).toContain('libtorrent 2.0.8.0');
+  });
+
+  it('is null with the reason when libtorrent is missing', async () => {
+    const fields = await runLibtorrentComparison(init, {
+      version: () => Promise.resolve({ missing: 'python3-libtorrent is not installed' }),
+      run: () => Promise.reject(new Error('must not run')),
+    });
+    expect(fields).toEqual({
+      libtorrentPairMBps: null,
+      libtorrentDemoMBps: null,
+      libtorrentPairSpeedup: null,
+      libtorrentDemoSpeedup: null,
+      libtorrentLeecherCpuSPerGB: null,
+      libtorrentNote: 'skipped: python3-libtorrent is not installed',
+    });
+  });
+
+  it("is null with the reason when the run fails (a file that differs from the seeder's)", async () => {
+    const fields = await runLibtorrentComparison(init, {
+      version: () => Promise.resolve({ version: '2.0.8.0' }),
+      run: () => Promise.reject(new Error("libtorrent leecher 1's file differs from the seeder's")),
+    });
+    expect(fields.libtorrentPairMBps).toBeNull();
+    expect(fields.libtorrentNote).toBe(
+      "the libtorrent run failed: libtorrent leecher 1's file differs from the seeder's",
+    );
+  });
+});
+
+describe('sameBytes', () => {
+  it('tells equal files from files that differ in one byte or in length', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'swarmlab-same-'));
+    try {
+      const bytes = Buffer.alloc(5 * MIB, 7);
+      await writeFile(join(dir, 'a'), bytes);
+      await writeFile(join(dir, 'b'), bytes);
+      expect(await sameBytes(join(dir, 'a'), join(dir, 'b'))).toBe(true);
+      bytes[5 * MIB - 1] = 8;
+      await writeFile(join(dir, 'c'), bytes);
+      expect(await sameBytes(join(dir, 'a'), join(dir, 'c'))).toBe(false);
+      await writeFile(join(dir, 'd'), bytes.subarray(0, MIB));
+      expect(await sameBytes(join(dir, 'a'), join(dir, 'd'))).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('warmUp', () => {
+  it('writes the bytes it reports and leaves nothing behind', async () => {
+    const before = (await readdir(tmpdir())).filter((name) => name.startsWith('swarmlab-warm-'));
+    const warmed = await warmUp(3 * MIB + 5);
+    expect(warmed.bytes).toBe(3 * MIB + 5);
+    expect(warmed.seconds).toBeGreaterThan(0);
+    const after = (await readdir(tmpdir())).filter((name) => name.startsWith('swarmlab-warm-'));
+    expect(after).toEqual(before);
   });
 });

@@ -59,6 +59,7 @@ describe('error code registries', () => {
         'ERR_BENCH_CONFIG',
         'ERR_BENCH_CLOSED',
         'ERR_BENCH_ARIA2',
+        'ERR_BENCH_LIBTORRENT',
       ],
     ],
     [
