@@ -189,6 +189,10 @@ export class PeerServer {
         else if (served.serving && served.cancelled.size < MAX_QUEUED_REQUESTS) served.cancelled.add(message.requestId);
         return;
       }
+      case MessageType.Ping:
+        // Answered in line with everything else this connection sends, so the round trip includes the link's queue.
+        connection.send(MessageType.Pong, message.requestId, {});
+        return;
       case MessageType.HaveChunk:
       case MessageType.Error:
         return;
@@ -208,6 +212,7 @@ export class PeerServer {
       case MessageType.Bitfield:
       case MessageType.Chunk:
       case MessageType.Reject:
+      case MessageType.Pong:
         this.refuse(served, message.requestId, PeerErrorCode.UnexpectedMessage, `a peer does not accept ${MessageType[message.type]}`);
         return;
       default: {
