@@ -19,11 +19,14 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
   peer --tracker HOST:PORT [--dir DIR] [--name NAME] [--port P] [--control PATH]
        [--chunk-size 256K] [--upload-rate R] [--download-rate R] [--host H] [--daemon]
        [--max-inflight 16] [--metrics-port P] [--idle-timeout-ms 120000] [--tracker-lease] [--faults delay=MS,drop=SHARE,corrupt=SHARE] [--control-tcp HOST:PORT (needs SWARMLAB_CONTROL_TOKEN)]
+       [--link-default latencyMs=MS,jitterMs=MS,bandwidth=R] [--link HOST[:PORT]=latencyMs=MS,... (repeatable)]
   ctl [--socket PATH] [--json] COMMAND [ARGS]
        connect [HOST:PORT] | disconnect | upload | files | download NAME | status
        generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R] | faults SPEC
        watch (streams the peer's activity until Ctrl-C)
-  demo [--json]
+       ping HOST:PORT [--count 10] (PING round trips to another peer; --json: {"target","rttMs","medianMs"})
+       link set TARGET latencyMs=MS,jitterMs=MS,bandwidth=R | link clear [TARGET] | link show
+  demo [--json] [--link-default latencyMs=MS,jitterMs=MS,bandwidth=R]
   bench [--json] [--quick] [--lab] [--lab-leechers N] (--lab: also the swarm distribution with the peers as lab containers, needs Docker; --lab-leechers N: that run with N downloaders only, e.g. 49 for the 50-peer swarm)
        [--only ceiling,pair,demo,swarm,tracker,bittorrent] (those sections only, their raw results as one JSON line)
   ping HOST:PORT
@@ -85,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
           'auto-connect': { type: 'boolean' },
           'auto-publish': { type: 'boolean' },
           'tracker-lease': { type: 'boolean' },
+          link: { type: 'string', multiple: true },
+          'link-default': { type: 'string' },
           daemon: { type: 'boolean' },
         },
       });
@@ -102,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
           text: { type: 'boolean' },
           upload: { type: 'string' },
           download: { type: 'string' },
+          count: { type: 'string' },
         },
       });
       const socket = values.socket ?? process.env['SWARMLAB_CONTROL'] ?? peerConfig({}).control;
@@ -113,11 +119,16 @@ async function main(argv: string[]): Promise<number> {
         ...(values.text ? { text: true } : {}),
         ...(values.upload ? { upload: values.upload } : {}),
         ...(values.download ? { download: values.download } : {}),
+        ...(values.count ? { count: values.count } : {}),
       });
     }
     case 'demo': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
-      return runDemo({ json: values.json === true, cliPath: process.argv[1] ?? __filename });
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, 'link-default': { type: 'string' } } });
+      return runDemo({
+        json: values.json === true,
+        cliPath: process.argv[1] ?? __filename,
+        ...(values['link-default'] === undefined ? {} : { linkDefault: values['link-default'] }),
+      });
     }
     case 'bench': {
       const { runBench } = await import('../bench/run-bench.js');

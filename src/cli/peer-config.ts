@@ -7,7 +7,9 @@ import type { ValidateFunction } from 'ajv';
 import { join } from 'node:path';
 import { ConfigError } from '../shared/errors';
 import { STATE_DIR_NAME } from '../peer/chunk-store';
+import type { LinkRule } from '../shared/link-emulator';
 import { parseSize } from './format';
+import { parseLinkFlags } from './link-spec';
 import { parseFaults } from '../peer/fault-injector';
 import type { FaultSettings } from '../peer/fault-injector';
 
@@ -36,6 +38,8 @@ export interface PeerConfig {
   metricsPort?: number;
   /** Idle timeout of incoming data connections, ms. */
   idleTimeoutMs?: number;
+  /** Emulated links from --link-default and --link (validated by link-spec.ts). */
+  links?: LinkRule[];
 }
 
 const ajv = new Ajv({ allErrors: true });
@@ -58,11 +62,12 @@ const peerConfigSchema = {
 };
 let validateOnce: ValidateFunction | undefined;
 
-type Flags = Record<string, string | boolean | undefined>;
+type Flags = Record<string, string | string[] | boolean | undefined>;
 
 function pick(flags: Flags, flag: string, env: string): string | undefined {
   const value = flags[flag];
   if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.at(-1);
   const fromEnv = process.env[env];
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
@@ -82,7 +87,7 @@ function toSize(value: string | undefined, what: string): number | undefined {
   }
 }
 
-function truthy(value: string | boolean | undefined): boolean {
+function truthy(value: string | string[] | boolean | undefined): boolean {
   return value === true || value === '1' || value === 'true' || value === 'yes';
 }
 
@@ -98,6 +103,11 @@ export function peerConfig(flags: Flags): PeerConfig {
   const maxInflight = toNumber(pick(flags, 'max-inflight', 'SWARMLAB_MAX_INFLIGHT'), '--max-inflight');
   const controlTcp = pick(flags, 'control-tcp', 'SWARMLAB_CONTROL_TCP');
   const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
+  // --link is repeatable; SWARMLAB_LINKS holds the same rules separated by ';' (compose files).
+  const linkFlags = flags['link'];
+  const linkRules = Array.isArray(linkFlags) ? linkFlags : typeof linkFlags === 'string' ? [linkFlags] : (process.env['SWARMLAB_LINKS'] ?? '').split(';').filter(Boolean);
+  const linkDefault = pick(flags, 'link-default', 'SWARMLAB_LINK_DEFAULT');
+  const links = parseLinkFlags(linkDefault, linkRules);
   if (controlTcp !== undefined && (controlToken === undefined || controlToken.length < 16)) {
     throw new ConfigError('--control-tcp needs SWARMLAB_CONTROL_TOKEN (at least 16 characters) in the environment');
   }
@@ -121,6 +131,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(maxInflight === undefined ? {} : { maxInflight }),
     ...(metricsPort === undefined ? {} : { metricsPort }),
     ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
+    ...(links.length === 0 ? {} : { links }),
     ...(tcpMatch ? { controlTcp: { host: tcpMatch[1]!, port: Number(tcpMatch[2]) }, controlToken: controlToken! } : {}),
   };
   const validate = (validateOnce ??= ajv.compile(peerConfigSchema));

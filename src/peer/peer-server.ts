@@ -11,6 +11,7 @@ import { encodeChunkHeader, encodeChunkRef, MessageType, RejectReason } from '..
 import type { Message } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
+import type { LinkTable } from '../shared/link-emulator';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
 import { BufferPool } from './buffer-pool';
@@ -71,6 +72,8 @@ export interface PeerServerInit {
    * about its id in HELLO only keeps announcements from itself.
    */
   remoteHolds?: (peerId: string, fileId: string, index: number) => boolean;
+  /** This peer's emulated links: what it sends on the connections it accepted goes through them. */
+  links?: LinkTable;
 }
 
 export class PeerServer {
@@ -122,7 +125,7 @@ export class PeerServer {
   }
 
   private accept(socket: Socket): void {
-    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: this.init.idleTimeoutMs ?? DATA_IDLE_TIMEOUT_MS, maxFrameBytes: MAX_INBOUND_FRAME_BYTES });
+    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: this.init.idleTimeoutMs ?? DATA_IDLE_TIMEOUT_MS, maxFrameBytes: MAX_INBOUND_FRAME_BYTES, ...(this.init.links ? { links: this.init.links } : {}) });
     const address = connection.remoteAddress;
     const open = this.perAddress.get(address) ?? 0;
     if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
