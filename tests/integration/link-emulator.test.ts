@@ -142,6 +142,21 @@ describe('link emulator: peers (real processes)', () => {
     expect(Number((await swarm.control('a', 'ping', { target: `127.0.0.1:${bPort}`, count: 5 }))['medianMs'])).toBeLessThan(10);
   });
 
+  test('the tracker connection goes through the links too', async () => {
+    const { swarm } = logged;
+    await swarm.startPeer('t', { extraArgs: ['--link', `127.0.0.1:${swarm.trackerPort}=latencyMs=300`] });
+    await swarm.control('t', 'connect');
+    await swarm.control('c', 'connect');
+    const timed = async (name: string): Promise<number> => {
+      const startMs = performance.now();
+      await swarm.control(name, 'files');
+      return performance.now() - startMs;
+    };
+    // LIST waits 300 ms on t's link to the tracker (the answer comes back undelayed: no emulator there).
+    expect(await timed('t')).toBeGreaterThanOrEqual(300);
+    expect(await timed('c')).toBeLessThan(150);
+  });
+
   test('ctl --json ping prints exactly {target, rttMs, medianMs}', async () => {
     const { swarm } = logged;
     const bPort = await dataPort('b');
