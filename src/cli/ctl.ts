@@ -6,6 +6,7 @@ import { callControl } from '../control/control-client';
 import type { ControlCommand, ControlLine } from '../control/control-schemas';
 import { ConfigError } from '../shared/errors';
 import { formatBytes, parseSize, progressLine, table } from './format';
+import { parseLinkConditions } from './link-spec';
 import { err, out } from './output';
 import { parseFaults } from '../peer/fault-injector';
 
@@ -16,6 +17,8 @@ export interface CtlInit {
   text?: boolean;
   upload?: string;
   download?: string;
+  /** `ping --count N`. */
+  count?: string;
 }
 
 function buildRequest(command: string, args: string[], init: CtlInit): { cmd: ControlCommand; args: Record<string, unknown> } {
@@ -56,8 +59,33 @@ function buildRequest(command: string, args: string[], init: CtlInit): { cmd: Co
       return { cmd: 'faults', args: { ...parseFaults(args.join(',') || 'drop=0') } };
     case 'watch':
       return { cmd: 'watch', args: {} };
+    case 'ping': {
+      const [target] = args;
+      if (!target) throw new ConfigError('usage: swarmlab ctl ping HOST:PORT [--count N]');
+      if (init.count !== undefined && !/^\d+$/.test(init.count)) throw new ConfigError(`--count must be a whole number, not "${init.count}"`);
+      return { cmd: 'ping', args: { target, ...(init.count === undefined ? {} : { count: Number(init.count) }) } };
+    }
+    case 'link':
+      return buildLinkRequest(args);
     default:
-      throw new ConfigError(`unknown command "${command}" (connect, disconnect, upload, files, download NAME, status, generate NAME SIZE, rate, faults SPEC, watch)`);
+      throw new ConfigError(`unknown command "${command}" (connect, disconnect, upload, files, download NAME, status, generate NAME SIZE, rate, faults SPEC, watch, ping HOST:PORT, link set|clear|show)`);
+  }
+}
+
+const LINK_USAGE = 'usage: swarmlab ctl link set TARGET latencyMs=50,jitterMs=5,bandwidth=4M | link clear [TARGET] | link show (TARGET: default, HOST or HOST:PORT)';
+
+function buildLinkRequest(args: string[]): { cmd: ControlCommand; args: Record<string, unknown> } {
+  const [action, to, ...spec] = args;
+  switch (action) {
+    case 'set':
+      if (!to || spec.length === 0) throw new ConfigError(LINK_USAGE);
+      return { cmd: 'link', args: { action, to, ...parseLinkConditions(spec.join(',')) } };
+    case 'clear':
+      return { cmd: 'link', args: { action, ...(to ? { to } : {}) } };
+    case 'show':
+      return { cmd: 'link', args: { action } };
+    default:
+      throw new ConfigError(LINK_USAGE);
   }
 }
 
@@ -93,6 +121,18 @@ function render(cmd: ControlCommand, result: Record<string, unknown>): void {
     case 'watch':
       out('watch ended');
       return;
+    case 'ping': {
+      const rttMs = result['rttMs'] as number[];
+      rttMs.forEach((rtt, i) => out(`PONG from ${String(result['target'])}: seq=${i + 1} time=${rtt.toFixed(2)} ms`));
+      out(`${rttMs.length} pings, median ${Number(result['medianMs']).toFixed(2)} ms`);
+      return;
+    }
+    case 'link': {
+      const links = result['links'] as Array<{ to: string; latencyMs: number; jitterMs: number; bandwidth: number | null }>;
+      if (links.length === 0) out('no emulated links (every frame is sent at once)');
+      else out(table(['TO', 'LATENCY', 'JITTER', 'BANDWIDTH'], links.map((l) => [l.to, `${l.latencyMs} ms`, `${l.jitterMs} ms`, l.bandwidth === null ? 'uncapped' : `${formatBytes(l.bandwidth)}/s`])));
+      return;
+    }
     default: {
       const unreachable: never = cmd;
       out(String(unreachable));
@@ -144,7 +184,9 @@ export async function runCtl(command: string | undefined, args: string[], init: 
   const token = process.env['SWARMLAB_CONTROL_TOKEN'];
   const response = await callControl(init.socket, request.cmd, request.args, { onLine, ...(token ? { token } : {}) });
   if (!init.json && process.stderr.isTTY && request.cmd === 'download') process.stderr.write('\n');
-  if (init.json) out(JSON.stringify(response));
+  // `ctl --json ping` prints the measurement alone: {"target", "rttMs", "medianMs"}.
+  if (init.json && request.cmd === 'ping' && response.ok) out(JSON.stringify(response.result));
+  else if (init.json) out(JSON.stringify(response));
   else if (response.ok) render(request.cmd, response.result as Record<string, unknown>);
   else err(`error: ${response.error.message} (${response.error.code})`);
   return response.ok ? 0 : 1;

@@ -36,6 +36,7 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.idleTimeoutMs ? { idleTimeoutMs: config.idleTimeoutMs } : {}),
     ...(config.trackerLease ? { trackerLease: true } : {}),
     controlPath: config.control,
+    ...(config.links ? { links: config.links } : {}),
   });
   // Everything started so far, stopped in reverse order on shutdown or when a later part fails to
   // start (a port or socket in use), so that a failed start leaves no listener behind and exits.

@@ -6,6 +6,7 @@
 import { LocalSwarm } from './local-swarm';
 import type { ControlLine } from '../control/control-schemas';
 import { formatBytes, table } from './format';
+import { parseLinkFlags } from './link-spec';
 import { out } from './output';
 import type { DownloadSummary } from '../shared/download-report';
 
@@ -16,7 +17,10 @@ const DEMO_CHUNK_BYTES = 16 * 1024;
 const DEMO_UPLOAD_RATE = 1024 * 1024;
 
 
-export async function runDemo(options: { json: boolean; cliPath: string }): Promise<number> {
+export async function runDemo(options: { json: boolean; cliPath: string; linkDefault?: string }): Promise<number> {
+  // Every peer's links, e.g. latencyMs=40: the demo over a slow network (checked before anything starts).
+  if (options.linkDefault !== undefined) parseLinkFlags(options.linkDefault, []);
+  const linkArgs = options.linkDefault === undefined ? [] : ['--link-default', options.linkDefault];
   const swarm = await LocalSwarm.create({ cliPath: options.cliPath });
   const cleanup = (): void => void swarm.stop().then(() => process.exit(130));
   process.once('SIGINT', cleanup);
@@ -26,7 +30,7 @@ export async function runDemo(options: { json: boolean; cliPath: string }): Prom
     const names = ['peer-1', 'peer-2', 'peer-3', 'peer-4'];
     const addresses = new Map<string, string>();
     for (const name of names) {
-      await swarm.startPeer(name, { chunkSize: DEMO_CHUNK_BYTES, uploadRate: DEMO_UPLOAD_RATE });
+      await swarm.startPeer(name, { chunkSize: DEMO_CHUNK_BYTES, uploadRate: DEMO_UPLOAD_RATE, extraArgs: linkArgs });
       const connected = await swarm.control(name, 'connect');
       const status = await swarm.control(name, 'status');
       addresses.set(name, `127.0.0.1:${String(status['dataPort'])}`);

@@ -20,11 +20,14 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
        [--chunk-size 256K] [--upload-rate R] [--download-rate R] [--host H] [--daemon]
        [--picker rarest|random|sequential|PATH] [--endgame on|off] [--super-seed auto|on|off]
        [--max-inflight 16] [--metrics-port P] [--idle-timeout-ms 120000] [--tracker-lease] [--faults delay=MS,drop=SHARE,corrupt=SHARE] [--control-tcp HOST:PORT (needs SWARMLAB_CONTROL_TOKEN)]
+       [--link-default latencyMs=MS,jitterMs=MS,bandwidth=R] [--link HOST[:PORT]=latencyMs=MS,... (repeatable)]
   ctl [--socket PATH] [--json] COMMAND [ARGS]
        connect [HOST:PORT] | disconnect | upload | files | download NAME | status
        generate NAME SIZE [--seed S] [--text] | rate [--upload R] [--download R] | faults SPEC
        watch (streams the peer's activity until Ctrl-C)
-  demo [--json]
+       ping HOST:PORT [--count 10] (PING round trips to another peer; --json: {"target","rttMs","medianMs"})
+       link set TARGET latencyMs=MS,jitterMs=MS,bandwidth=R | link clear [TARGET] | link show
+  demo [--json] [--link-default latencyMs=MS,jitterMs=MS,bandwidth=R]
   bench [--json] [--quick] [--lab] [--lab-leechers N] (--lab: also the swarm distribution with the peers as lab containers, needs Docker; --lab-leechers N: that run with N downloaders only, e.g. 49 for the 50-peer swarm)
        [--only ceiling,pair,demo,swarm,tracker,bittorrent] (those sections only, their raw results as one JSON line)
   ping HOST:PORT
@@ -32,7 +35,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
 Peers also read SWARMLAB_TRACKER, SWARMLAB_DIR, SWARMLAB_NAME, SWARMLAB_PORT, SWARMLAB_CONTROL,
 SWARMLAB_CHUNK_SIZE, SWARMLAB_UPLOAD_RATE, SWARMLAB_DOWNLOAD_RATE, SWARMLAB_AUTOCONNECT, SWARMLAB_AUTOPUBLISH,
 SWARMLAB_TRACKER_LEASE, SWARMLAB_PICKER, SWARMLAB_ENDGAME, SWARMLAB_SUPER_SEED, SWARMLAB_MAX_INFLIGHT
-(docs/strategies.md).
+(docs/strategies.md), SWARMLAB_LINK_DEFAULT, SWARMLAB_LINKS (HOST=SPEC;...).
 Logs: LOG_FORMAT=json for JSON lines, LOG_LEVEL=debug|info|warn|error.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -90,6 +93,8 @@ async function main(argv: string[]): Promise<number> {
           picker: { type: 'string' },
           endgame: { type: 'string' },
           'super-seed': { type: 'string' },
+          link: { type: 'string', multiple: true },
+          'link-default': { type: 'string' },
           daemon: { type: 'boolean' },
         },
       });
@@ -107,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
           text: { type: 'boolean' },
           upload: { type: 'string' },
           download: { type: 'string' },
+          count: { type: 'string' },
         },
       });
       const socket = values.socket ?? process.env['SWARMLAB_CONTROL'] ?? peerConfig({}).control;
@@ -118,11 +124,16 @@ async function main(argv: string[]): Promise<number> {
         ...(values.text ? { text: true } : {}),
         ...(values.upload ? { upload: values.upload } : {}),
         ...(values.download ? { download: values.download } : {}),
+        ...(values.count ? { count: values.count } : {}),
       });
     }
     case 'demo': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' } } });
-      return runDemo({ json: values.json === true, cliPath: process.argv[1] ?? __filename });
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, 'link-default': { type: 'string' } } });
+      return runDemo({
+        json: values.json === true,
+        cliPath: process.argv[1] ?? __filename,
+        ...(values['link-default'] === undefined ? {} : { linkDefault: values['link-default'] }),
+      });
     }
     case 'bench': {
       const { runBench } = await import('../bench/run-bench.js');

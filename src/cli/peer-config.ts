@@ -7,7 +7,9 @@ import type { ValidateFunction } from 'ajv';
 import { join } from 'node:path';
 import { ConfigError } from '../shared/errors';
 import { STATE_DIR_NAME } from '../peer/chunk-store';
+import type { LinkRule } from '../shared/link-emulator';
 import { parseSize } from './format';
+import { parseLinkFlags } from './link-spec';
 import { parseFaults } from '../peer/fault-injector';
 import type { FaultSettings } from '../peer/fault-injector';
 import { SUPER_SEED_MODES } from '../peer/seeding-policy';
@@ -44,6 +46,8 @@ export interface PeerConfig {
   endgame?: 'on' | 'off';
   /** Super-seeding: auto (while the upload is rate-limited; the default), on, off. */
   superSeed?: SuperSeedMode;
+  /** Emulated links from --link-default and --link (validated by link-spec.ts). */
+  links?: LinkRule[];
 }
 
 const ajv = new Ajv({ allErrors: true });
@@ -69,11 +73,12 @@ const peerConfigSchema = {
 };
 let validateOnce: ValidateFunction | undefined;
 
-type Flags = Record<string, string | boolean | undefined>;
+type Flags = Record<string, string | string[] | boolean | undefined>;
 
 function pick(flags: Flags, flag: string, env: string): string | undefined {
   const value = flags[flag];
   if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.at(-1);
   const fromEnv = process.env[env];
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
@@ -93,7 +98,7 @@ function toSize(value: string | undefined, what: string): number | undefined {
   }
 }
 
-function truthy(value: string | boolean | undefined): boolean {
+function truthy(value: string | string[] | boolean | undefined): boolean {
   return value === true || value === '1' || value === 'true' || value === 'yes';
 }
 
@@ -112,6 +117,11 @@ export function peerConfig(flags: Flags): PeerConfig {
   const endgame = pick(flags, 'endgame', 'SWARMLAB_ENDGAME');
   const superSeed = pick(flags, 'super-seed', 'SWARMLAB_SUPER_SEED');
   const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
+  // --link is repeatable; SWARMLAB_LINKS holds the same rules separated by ';' (compose files).
+  const linkFlags = flags['link'];
+  const linkRules = Array.isArray(linkFlags) ? linkFlags : typeof linkFlags === 'string' ? [linkFlags] : (process.env['SWARMLAB_LINKS'] ?? '').split(';').filter(Boolean);
+  const linkDefault = pick(flags, 'link-default', 'SWARMLAB_LINK_DEFAULT');
+  const links = parseLinkFlags(linkDefault, linkRules);
   if (controlTcp !== undefined && (controlToken === undefined || controlToken.length < 16)) {
     throw new ConfigError('--control-tcp needs SWARMLAB_CONTROL_TOKEN (at least 16 characters) in the environment');
   }
@@ -139,6 +149,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(picker === undefined ? {} : { picker }),
     ...(endgame === undefined ? {} : { endgame: endgame as 'on' | 'off' }),
     ...(superSeed === undefined ? {} : { superSeed: superSeed as SuperSeedMode }),
+    ...(links.length === 0 ? {} : { links }),
     ...(tcpMatch ? { controlTcp: { host: tcpMatch[1]!, port: Number(tcpMatch[2]) }, controlToken: controlToken! } : {}),
   };
   const validate = (validateOnce ??= ajv.compile(peerConfigSchema));

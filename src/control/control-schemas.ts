@@ -4,7 +4,7 @@
 import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 
-export const CONTROL_COMMANDS = ['connect', 'disconnect', 'upload', 'files', 'download', 'status', 'generate', 'rate', 'faults', 'watch'] as const;
+export const CONTROL_COMMANDS = ['connect', 'disconnect', 'upload', 'files', 'download', 'status', 'generate', 'rate', 'faults', 'watch', 'ping', 'link'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 export interface ControlRequest {
@@ -26,6 +26,16 @@ export const MAX_CONTROL_LINE_BYTES = 64 * 1024;
 const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, strictTypes: false });
 const id = { anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 64 }] };
 const rate = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] };
+/** A peer's data address, HOST:PORT (a bracketed IPv6 host allowed). */
+const hostPort = { type: 'string', maxLength: 300, pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]=,]+):\\d{1,5}$' };
+/** Where a link rule applies: 'default', a remote HOST, or HOST:PORT. */
+export const LINK_TARGET_PATTERN = '^(default|[^\\s:=,]+(:\\d{1,5})?)$';
+/** Link conditions, shared by `link set` and the peer's --link flags (docs/control.md, "Links"). */
+export const linkConditionsProperties = {
+  latencyMs: { type: 'number', minimum: 0, maximum: 60_000 },
+  jitterMs: { type: 'number', minimum: 0, maximum: 60_000 },
+  bandwidth: rate,
+} as const;
 
 const argsSchemas: Record<ControlCommand, object> = {
   // Streams the peer's activity until the client hangs up: no arguments.
@@ -58,6 +68,27 @@ const argsSchemas: Record<ControlCommand, object> = {
     },
   },
   rate: { type: 'object', additionalProperties: false, properties: { upload: rate, download: rate } },
+  ping: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['target'],
+    properties: { target: hostPort, count: { type: 'integer', minimum: 1, maximum: 1000 } },
+  },
+  link: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['action'],
+    properties: {
+      action: { enum: ['set', 'clear', 'show'] },
+      to: { type: 'string', maxLength: 300, pattern: LINK_TARGET_PATTERN },
+      ...linkConditionsProperties,
+    },
+    // `set` names its link; only `set` carries conditions.
+    oneOf: [
+      { properties: { action: { const: 'set' } }, required: ['to'] },
+      { properties: { action: { enum: ['clear', 'show'] }, latencyMs: false, jitterMs: false, bandwidth: false } },
+    ],
+  },
   faults: {
     type: 'object',
     additionalProperties: false,

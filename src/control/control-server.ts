@@ -220,6 +220,14 @@ export class ControlServer {
         });
         return { ...outcome, file: outcome.file };
       }
+      case 'ping':
+        return this.node.ping(args['target'] as string, args['count'] as number | undefined);
+      case 'link': {
+        const to = args['to'] as string | undefined;
+        if (args['action'] === 'show') return this.node.showLinks();
+        if (args['action'] === 'clear') return this.node.clearLinks(to);
+        return this.node.setLink(to!, args as { latencyMs?: number; jitterMs?: number; bandwidth?: number | null });
+      }
       case 'watch':
         return watchActivity(this.node, request.id, send, session);
       default: {

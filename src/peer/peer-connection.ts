@@ -9,6 +9,7 @@ import { Bitfield, encodeChunkRef, MessageType, PROTOCOL_VERSION, RejectReason }
 import type { Message } from '../protocol';
 import { ConnectionClosedError, RequestTimeoutError } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
+import type { LinkTable } from '../shared/link-emulator';
 import type { Logger } from '../shared/logger';
 import type { ChunkLease, ChunkMemory } from './chunk-memory';
 import { PeerError, PeerErrorCode } from './errors';
@@ -39,6 +40,8 @@ export interface PeerConnectionComponents {
   logger: Logger;
   /** Where received chunks live: the peer's one ChunkMemory. */
   memory: ChunkMemory;
+  /** This peer's emulated links: what it sends on this connection goes through them. */
+  links?: LinkTable;
 }
 
 export interface PeerConnectionInit {
@@ -75,7 +78,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
   }
 
   static async open(components: PeerConnectionComponents, init: PeerConnectionInit): Promise<PeerConnection> {
-    const { logger, memory } = components;
+    const { logger, memory, links } = components;
     const { host, port } = init;
     const connectTimeoutMs = init.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     // Large reads: a data connection receives whole chunks, and a read syscall costs more than a copy.
@@ -108,7 +111,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         reject(new PeerError(PeerErrorCode.ConnectFailed, `cannot connect to ${host}:${port}: ${error.message}`));
       });
     });
-    const connection = new FramedConnection(socket, logger, { idleTimeoutMs: 0, externalReads: true, allocateFrame: memory.allocateFrame });
+    const connection = new FramedConnection(socket, logger, { idleTimeoutMs: 0, externalReads: true, allocateFrame: memory.allocateFrame, ...(links ? { links } : {}) });
     reader.framed = connection;
     connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: init.hello.peerId, name: init.hello.name });
     return new PeerConnection(connection, memory, host, port);
@@ -155,6 +158,14 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       default:
         return { rejected: 'unexpected-answer' };
     }
+  }
+
+  /** One PING → PONG round trip on this connection, in ms (through the same link as chunks). */
+  async ping(timeoutMs?: number): Promise<number> {
+    const startMs = performance.now();
+    const response = await this.connection.request(MessageType.Ping, {}, timeoutMs);
+    if (response.type !== MessageType.Pong) throw new PeerError(PeerErrorCode.Protocol, 'expected PONG');
+    return performance.now() - startMs;
   }
 
   /** Runs `fn` with the socket corked, so the frames it writes leave in one write. */

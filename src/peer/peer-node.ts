@@ -11,6 +11,8 @@ import type { FileSummary } from '../protocol';
 import { errorCode, errorMessage, SharedErrorCode } from '../shared/errors';
 import { fileHasSize, hashFile, pathInside } from '../shared/files';
 import { generateFile } from '../shared/generate';
+import { LinkTable } from '../shared/link-emulator';
+import type { LinkConditions, LinkRule } from '../shared/link-emulator';
 import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
 import { TokenBucket } from '../shared/token-bucket';
@@ -85,7 +87,19 @@ export interface PeerNodeInit {
   controlPath?: string;
   /** How long `files` and `download` wait for a reconnecting tracker link (default TRACKER_LINK_WAIT_MS). */
   trackerLinkWaitMs?: number;
+  /** Emulated links (link-emulator.ts): delays and caps on what this peer sends, per remote. */
+  links?: readonly LinkRule[];
 }
+
+/** What `ctl ping` prints with --json. */
+export interface PingResult {
+  target: string;
+  rttMs: number[];
+  medianMs: number;
+}
+
+/** Pings one `ctl ping` sends when no count is given. */
+export const DEFAULT_PING_COUNT = 10;
 
 export interface DownloadOutcome extends DownloadResult {
   sha256: string;
@@ -114,6 +128,8 @@ export class PeerNode {
   private uploadedBytes = 0;
   private readonly downloadLimiter: TokenBucket;
   private readonly faults: FaultInjector;
+  /** This peer's emulated links, read by every connection it sends on (data, served, tracker). */
+  readonly links: LinkTable;
   /** The one owner of received chunks' memory: the data connections decode into it, the hashing thread borrows it. */
   private readonly chunkMemory = new ChunkMemory();
   private readonly hasher = new HashWorker({ memory: this.chunkMemory });
@@ -142,6 +158,7 @@ export class PeerNode {
     this.uploadLimiter = new TokenBucket({ rateBytesPerS: init.uploadRateBps ?? null });
     this.downloadLimiter = new TokenBucket({ rateBytesPerS: init.downloadRateBps ?? null });
     this.faults = new FaultInjector(init.faults);
+    this.links = new LinkTable(init.links ?? []);
     this.server = new PeerServer(this.store, this.logger, {
       faults: this.faults,
       ...(init.idleTimeoutMs ? { idleTimeoutMs: init.idleTimeoutMs } : {}),
@@ -149,6 +166,7 @@ export class PeerNode {
       port: init.port ?? 0,
       uploadLimiter: this.uploadLimiter,
       ...(init.superSeed ? { superSeed: init.superSeed } : {}),
+      links: this.links,
       remoteHolds: (peerId, fileId, index) => {
         for (const scheduler of this.schedulers) if (scheduler.fileId === fileId && scheduler.sourceHolds(peerId, index)) return true;
         return false;
@@ -166,6 +184,7 @@ export class PeerNode {
         dataPort: () => this.server.port,
         ...(init.advertiseHost ? { advertiseHost: init.advertiseHost } : {}),
         ...(init.trackerLease ? { lease: true } : {}),
+        links: this.links,
       },
       this.logger,
     );
@@ -440,6 +459,43 @@ export class PeerNode {
     return this.faults.settings;
   }
 
+  /**
+   * Times `count` PING → PONG round trips, one after the other, to the peer listening at `target`
+   * (HOST:PORT), on a data connection of its own that goes through this peer's links like any other.
+   */
+  async ping(target: string, count = DEFAULT_PING_COUNT): Promise<PingResult> {
+    const { host, port } = parseHostPort(target, 0);
+    const connection = await PeerConnection.open(
+      { logger: this.logger, memory: this.chunkMemory, links: this.links },
+      { host, port, hello: { peerId: this.tracker.peerId ?? '', name: this.name } },
+    );
+    const rttMs: number[] = [];
+    try {
+      for (let i = 0; i < count; i++) rttMs.push(Math.round((await connection.ping()) * 100) / 100);
+    } finally {
+      connection.close();
+    }
+    return { target: `${host}:${port}`, rttMs, medianMs: median(rttMs) };
+  }
+
+  /** Sets the conditions of the link to `to` (HOST, HOST:PORT or 'default'); fields left out keep their value. */
+  setLink(to: string, changes: Partial<LinkConditions>): { links: LinkRule[] } {
+    const rule = this.links.set(to, changes);
+    this.logger.info('link set', { ...rule });
+    return { links: this.links.show() };
+  }
+
+  /** Removes the rule for `to`, or every rule. */
+  clearLinks(to?: string): { cleared: number; links: LinkRule[] } {
+    const cleared = this.links.clear(to);
+    this.logger.info('links cleared', { to: to ?? 'all', cleared });
+    return { cleared, links: this.links.show() };
+  }
+
+  showLinks(): { links: LinkRule[] } {
+    return { links: this.links.show() };
+  }
+
   /** Waits for every running download (used when a scripted console reaches the end of its input). */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.downloads.values()].map((download) => download.done));
@@ -494,7 +550,7 @@ export class PeerNode {
     let connection = this.connections.get(key);
     if (!connection) {
       connection = PeerConnection.open(
-        { logger: this.logger, memory: this.chunkMemory },
+        { logger: this.logger, memory: this.chunkMemory, links: this.links },
         { host, port, hello: { peerId: this.tracker.peerId ?? '', name: this.name } },
       );
       this.connections.set(key, connection);
@@ -544,3 +600,10 @@ export class PeerNode {
   }
 }
 
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return 0;
+  return sorted.length % 2 === 1 ? sorted[middle]! : Math.round(((sorted[middle - 1]! + sorted[middle]!) / 2) * 100) / 100;
+}

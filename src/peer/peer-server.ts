@@ -11,6 +11,7 @@ import { encodeChunkHeader, encodeChunkRef, MessageType, RejectReason } from '..
 import type { Message } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
+import type { LinkTable } from '../shared/link-emulator';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
 import { BufferPool } from './buffer-pool';
@@ -74,6 +75,8 @@ export interface PeerServerInit {
   remoteHolds?: (peerId: string, fileId: string, index: number) => boolean;
   /** When to super-seed (seeding-policy.ts); default `auto`. */
   superSeed?: SuperSeedMode;
+  /** This peer's emulated links: what it sends on the connections it accepted goes through them. */
+  links?: LinkTable;
 }
 
 export class PeerServer {
@@ -125,7 +128,7 @@ export class PeerServer {
   }
 
   private accept(socket: Socket): void {
-    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: this.init.idleTimeoutMs ?? DATA_IDLE_TIMEOUT_MS, maxFrameBytes: MAX_INBOUND_FRAME_BYTES });
+    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: this.init.idleTimeoutMs ?? DATA_IDLE_TIMEOUT_MS, maxFrameBytes: MAX_INBOUND_FRAME_BYTES, ...(this.init.links ? { links: this.init.links } : {}) });
     const address = connection.remoteAddress;
     const open = this.perAddress.get(address) ?? 0;
     if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
@@ -198,6 +201,10 @@ export class PeerServer {
         else if (served.serving && served.cancelled.size < MAX_QUEUED_REQUESTS) served.cancelled.add(message.requestId);
         return;
       }
+      case MessageType.Ping:
+        // Answered in line with everything else this connection sends, so the round trip includes the link's queue.
+        connection.send(MessageType.Pong, message.requestId, {});
+        return;
       case MessageType.HaveChunk:
       case MessageType.Error:
         return;
@@ -217,6 +224,7 @@ export class PeerServer {
       case MessageType.Bitfield:
       case MessageType.Chunk:
       case MessageType.Reject:
+      case MessageType.Pong:
         this.refuse(served, message.requestId, PeerErrorCode.UnexpectedMessage, `a peer does not accept ${MessageType[message.type]}`);
         return;
       default: {

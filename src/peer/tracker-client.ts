@@ -20,6 +20,7 @@ import { MessageType, PROTOCOL_VERSION } from '../protocol';
 import type { FileSummary, Manifest, PeersBody } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
+import type { LinkTable } from '../shared/link-emulator';
 import type { Logger } from '../shared/logger';
 import { PeerError, TrackerClientErrorCode as Code } from './errors';
 import { checkTransition } from './tracker-link';
@@ -59,6 +60,8 @@ export interface TrackerClientInit {
   advertiseHost?: string;
   /** Register with a lease and park the connection while idle (see above). */
   lease?: boolean;
+  /** This peer's emulated links (link-emulator.ts): the tracker connection goes through them too. */
+  links?: LinkTable;
 }
 
 interface Registration {
@@ -402,7 +405,7 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
         );
       });
     });
-    return new FramedConnection(socket, this.logger, { requestTimeoutMs: REQUEST_TIMEOUT_MS });
+    return new FramedConnection(socket, this.logger, { requestTimeoutMs: REQUEST_TIMEOUT_MS, ...(this.init.links ? { links: this.init.links } : {}) });
   }
 
   /**

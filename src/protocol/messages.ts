@@ -31,6 +31,9 @@ export enum MessageType {
   Reject = 0x25,
   Cancel = 0x26,
   HaveChunk = 0x27,
+  /** Measures a link's round trip through the same connection layer as chunks (docs/protocol.md, PING). */
+  Ping = 0x28,
+  Pong = 0x29,
 }
 
 /** The manifest of a file: the file id is the SHA-256 of its canonical encoding. */
@@ -178,6 +181,8 @@ export type ChunkMsg = Frame<MessageType.Chunk, ChunkRef & { data: Buffer }>;
 export type RejectMsg = Frame<MessageType.Reject, ChunkRef & { reason: RejectReason }>;
 export type CancelMsg = Frame<MessageType.Cancel, ChunkRef>;
 export type HaveChunkMsg = Frame<MessageType.HaveChunk, ChunkRef>;
+export type PingMsg = Frame<MessageType.Ping, EmptyBody>;
+export type PongMsg = Frame<MessageType.Pong, EmptyBody>;
 
 export type JsonMessage =
   | RegisterMsg
@@ -196,7 +201,9 @@ export type JsonMessage =
   | ErrorMsg
   | HelloMsg
   | InterestedMsg
-  | BitfieldMsg;
+  | BitfieldMsg
+  | PingMsg
+  | PongMsg;
 
 export type BinaryMessage = RequestMsg | ChunkMsg | RejectMsg | CancelMsg | HaveChunkMsg;
 
@@ -254,6 +261,8 @@ const MESSAGE_ROLES: { readonly [T in MessageType]: MessageRole } = {
   [MessageType.Reject]: { to: 'peer', response: true },
   [MessageType.Cancel]: { to: 'peer', response: false },
   [MessageType.HaveChunk]: { to: 'peer', response: false },
+  [MessageType.Ping]: { to: 'peer', response: false },
+  [MessageType.Pong]: { to: 'peer', response: true },
 };
 
 const ALL_TYPES = Object.values(MessageType).filter((value): value is MessageType => typeof value === 'number');

@@ -130,6 +130,8 @@ const schemas: Record<JsonMessageType, object> = {
   },
   [MessageType.Interested]: { type: 'object', additionalProperties: false, required: ['fileId'], properties: { fileId } },
   [MessageType.Bitfield]: { type: 'object', required: ['fileId', 'bitfield'], properties: { fileId, bitfield: base64 } },
+  [MessageType.Ping]: empty,
+  [MessageType.Pong]: empty,
 };
 
 // Compiled on first use, not at load: compiling every schema costs about half a second of CPU, which

@@ -8,6 +8,8 @@
  *   everything else is handed to `onMessage`.
  * - Every pending request is rejected with ConnectionClosedError when the connection closes, so none
  *   is left hanging.
+ * - With a LinkTable (link-emulator.ts), outgoing frames go through a LinkShaper that delays and
+ *   rate-limits them as the link to this remote says, in order.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -16,6 +18,8 @@ import type { BodyOf, JsonMessageType, Message, ProtocolError } from '../protoco
 import { errorBody, failProtocol, remoteEnded } from './connection-failure';
 import type { FailingConnection } from './connection-failure';
 import { ConnectionClosedError, RemoteError, RequestTimeoutError } from './errors';
+import { LinkShaper } from './link-emulator';
+import type { LinkTable } from './link-emulator';
 import type { Logger } from './logger';
 
 export interface FramedConnectionInit {
@@ -31,6 +35,8 @@ export interface FramedConnectionInit {
   externalReads?: boolean;
   /** Storage for each received frame (see FrameDecoderInit.allocateFrame): set when reads are borrowed. */
   allocateFrame?: (frameBytes: number) => Buffer;
+  /** This peer's emulated links: outgoing frames are delayed and rate-limited by the link to this remote. */
+  links?: LinkTable;
 }
 
 interface Pending {
@@ -55,6 +61,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   private closed = false;
   /** Set once the remote broke the protocol: input is ignored while the ERROR frame flushes. */
   private failure: ProtocolError | undefined;
+  private readonly shaper: LinkShaper | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -69,6 +76,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
       ...(init.allocateFrame ? { allocateFrame: init.allocateFrame } : {}),
     });
     this.requestTimeoutMs = init.requestTimeoutMs ?? 10_000;
+    this.shaper = init.links ? new LinkShaper(init.links, this.remoteAddress, this.remotePort, socket) : undefined;
     socket.setNoDelay(true);
     if (init.idleTimeoutMs) {
       socket.setTimeout(init.idleTimeoutMs, () => this.close(new RequestTimeoutError('idle timeout')));
@@ -91,6 +99,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   /** Writes an already encoded frame; returns false when the socket buffer is full (wait for `drained`). */
   write(frame: Buffer): boolean {
     if (this.closed) return false;
+    if (this.shaper?.shaping) return this.shaper.send([frame]);
     return this.socket.write(frame);
   }
 
@@ -104,6 +113,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
       onFlushed?.();
       return false;
     }
+    if (this.shaper?.shaping) return this.shaper.send([header, payload], onFlushed);
     this.socket.cork();
     this.socket.write(header);
     const ok = onFlushed ? this.socket.write(payload, () => onFlushed()) : this.socket.write(payload);
@@ -116,6 +126,12 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   }
 
   sendError(requestId: number, code: string, message: string): void {
+    // Request id 0 refuses the whole connection and is followed by end(): it skips the emulated link,
+    // which would otherwise still hold it when the socket ends.
+    if (requestId === 0 && this.shaper && !this.closed) {
+      this.socket.write(encodeJson(MessageType.Error, 0, errorBody(code, message)));
+      return;
+    }
     this.send(MessageType.Error, requestId, errorBody(code, message));
   }
 
@@ -126,6 +142,10 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
    */
   async drained(): Promise<void> {
     if (this.closed) throw new ConnectionClosedError();
+    if (this.shaper) {
+      await this.shaper.drained();
+      if (this.closed) throw new ConnectionClosedError();
+    }
     if (!this.socket.writableNeedDrain) return;
     await new Promise<void>((resolve, reject) => {
       const settle = (error?: Error): void => {
@@ -190,6 +210,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
       pending.reject(closedError);
     }
     this.pending.clear();
+    this.shaper?.close();
     this.socket.destroy();
     this.emit('close', error);
   }

@@ -293,6 +293,8 @@ export class TrackerServer {
       case MessageType.Reject:
       case MessageType.Cancel:
       case MessageType.HaveChunk:
+      case MessageType.Ping:
+      case MessageType.Pong:
         throw trackerError(TrackerErrorCode.UnexpectedMessage, `a tracker does not accept ${MessageType[message.type]}`);
       default: {
         const unreachable: never = message;

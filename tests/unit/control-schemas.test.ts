@@ -34,13 +34,30 @@ describe('parseControlRequest', () => {
     ['fault injection', { id: 12, cmd: 'faults', args: { delayMs: 250, dropRate: 0.1, corruptRate: 0 } }],
     ['clearing faults', { id: 13, cmd: 'faults', args: {} }],
     ['an id of 64 characters', { id: 'x'.repeat(64), cmd: 'status' }],
+    ['ping with the default count', { id: 15, cmd: 'ping', args: { target: '127.0.0.1:7001' } }],
+    ['ping with a count', { id: 16, cmd: 'ping', args: { target: 'peer-2:7001', count: 3 } }],
+    ['link set on a host', { id: 17, cmd: 'link', args: { action: 'set', to: 'peer-2', latencyMs: 50, jitterMs: 5, bandwidth: 4194304 } }],
+    ['link set on HOST:PORT, uncapping', { id: 18, cmd: 'link', args: { action: 'set', to: '10.0.0.2:7001', bandwidth: null } }],
+    ['link set on the default', { id: 19, cmd: 'link', args: { action: 'set', to: 'default', latencyMs: 0.5 } }],
+    ['link clear of every rule', { id: 20, cmd: 'link', args: { action: 'clear' } }],
+    ['link clear of one rule', { id: 21, cmd: 'link', args: { action: 'clear', to: 'peer-2' } }],
+    ['link show', { id: 22, cmd: 'link', args: { action: 'show' } }],
   ])('accepts %s', (_label, request) => {
     expect(parseControlRequest(line(request))).toEqual(request);
   });
 
   it('knows every command it lists', () => {
     for (const cmd of CONTROL_COMMANDS) {
-      const args = cmd === 'download' ? { name: 'x' } : cmd === 'generate' ? { name: 'x', size: 1 } : {};
+      const args =
+        cmd === 'download'
+          ? { name: 'x' }
+          : cmd === 'generate'
+            ? { name: 'x', size: 1 }
+            : cmd === 'ping'
+              ? { target: 'h:1' }
+              : cmd === 'link'
+                ? { action: 'show' }
+                : {};
       expect(parseControlRequest(line({ id: 1, cmd, args })).cmd).toBe(cmd);
     }
   });
@@ -86,6 +103,20 @@ describe('parseControlRequest', () => {
     ['faults with a string corrupt rate', { corruptRate: '0.1' }],
     ['faults with an unknown arg', { lossRate: 0.1 }],
     ['rate as a string', { download: '1M' }],
+    ['ping without a target', {}],
+    ['ping a target without a port', { target: 'peer-2' }],
+    ['ping with a count of 0', { target: 'h:1', count: 0 }],
+    ['ping with a fractional count', { target: 'h:1', count: 1.5 }],
+    ['link without an action', { to: 'peer-2', latencyMs: 5 }],
+    ['link with an unknown action', { action: 'drop' }],
+    ['link set without a target', { action: 'set', latencyMs: 5 }],
+    ['link set with a negative latency', { action: 'set', to: 'h', latencyMs: -1 }],
+    ['link set with a string latency', { action: 'set', to: 'h', latencyMs: '50' }],
+    ['link set with a bandwidth of 0', { action: 'set', to: 'h', bandwidth: 0 }],
+    ['link set with a target holding a space', { action: 'set', to: 'a b', latencyMs: 5 }],
+    ['link set with loss (not emulated)', { action: 'set', to: 'h', lossPercent: 1 }],
+    ['link show with conditions', { action: 'show', latencyMs: 5 }],
+    ['link clear with conditions', { action: 'clear', to: 'h', jitterMs: 5 }],
   ])('rejects bad args: %s', (label, args) => {
     const cmd = label.split(' ')[0];
     expect(() => parseControlRequest(line({ id: 1, cmd, args }))).toThrow(Error);

@@ -62,6 +62,8 @@ const GOLDEN: Record<string, Message> = {
   },
   cancel: { type: MessageType.Cancel, requestId: 12, body: { fileId: FILE_ID, index: 0 } },
   'have-chunk': { type: MessageType.HaveChunk, requestId: 0, body: { fileId: FILE_ID, index: 42 } },
+  ping: { type: MessageType.Ping, requestId: 21, body: {} },
+  pong: { type: MessageType.Pong, requestId: 21, body: {} },
 };
 
 function fixturePath(name: string): string {

@@ -14,6 +14,7 @@ describe('message roles', () => {
         MessageType.Bitfield,
         MessageType.Chunk,
         MessageType.Reject,
+        MessageType.Pong,
       ].sort((a, b) => a - b),
     );
   });
@@ -30,6 +31,8 @@ describe('message roles', () => {
         MessageType.Hello,
         MessageType.Interested,
         MessageType.Bitfield,
+        MessageType.Ping,
+        MessageType.Pong,
       ].sort((a, b) => a - b),
     );
   });
