@@ -29,7 +29,9 @@ describe('peer strategies', () => {
     await swarm.startTracker();
     await swarm.startPeer('pub', { chunkSize: CHUNK });
     await swarm.control('pub', 'connect');
-    sha256 = (await swarm.control('pub', 'generate', { name: FILE, size: CHUNKS * CHUNK, seed: 'strategies' }))['sha256'] as string;
+    sha256 = (await swarm.control('pub', 'generate', { name: FILE, size: CHUNKS * CHUNK, seed: 'strategies' }))[
+      'sha256'
+    ] as string;
     await swarm.control('pub', 'upload');
   });
 
@@ -50,11 +52,17 @@ describe('peer strategies', () => {
     const result = await swarm.control(name, 'download', { name: FILE }, seen.onLine);
     await beforeStop();
     await swarm.stopPeer(name);
-    return { result, order: seen.events('chunk').map((event) => event.index as number), file: path.join(peer.dir, FILE) };
+    return {
+      result,
+      order: seen.events('chunk').map((event) => event.index as number),
+      file: path.join(peer.dir, FILE),
+    };
   }
 
   test('the documented example picker (relative path, CommonJS) drives a download whose bytes match the publisher', async () => {
-    const { result, order, file } = await downloadWith('custom', ['--picker', EXAMPLE_PICKER]);
+    // One request in flight: chunks then complete in the order they were asked for (with several in
+    // flight, verification and the threadpool's writes may finish them out of order).
+    const { result, order, file } = await downloadWith('custom', ['--picker', EXAMPLE_PICKER, '--max-inflight', '1']);
     expect(result['verified']).toBe(true);
     expect(await sha256File(file)).toBe(sha256);
     // One source, every chunk equally rare: the example takes the lowest index each time, so the chunks
@@ -64,7 +72,7 @@ describe('peer strategies', () => {
   });
 
   test('the built-in rarest does not deliver in file order on the same swarm (the check above can fail)', async () => {
-    const { result, order } = await downloadWith('builtin', ['--picker', 'rarest']);
+    const { result, order } = await downloadWith('builtin', ['--picker', 'rarest', '--max-inflight', '1']);
     expect(result['verified']).toBe(true);
     expect(order).not.toEqual(Array.from({ length: CHUNKS }, (_, i) => i));
   });
@@ -87,8 +95,18 @@ describe('peer strategies', () => {
 
   test.each([
     ['a missing file', 'no-such-picker.js', '', /does not load/],
-    ['no pick export', 'no-export.js', 'module.exports = { choose() { return undefined; } };\n', /exports no function named "pick"/],
-    ['a throw on the test input', 'throws.js', "exports.pick = () => { throw new Error('nope'); };\n", /pick threw on a test input: nope/],
+    [
+      'no pick export',
+      'no-export.js',
+      'module.exports = { choose() { return undefined; } };\n',
+      /exports no function named "pick"/,
+    ],
+    [
+      'a throw on the test input',
+      'throws.js',
+      "exports.pick = () => { throw new Error('nope'); };\n",
+      /pick threw on a test input: nope/,
+    ],
     ['a held chunk as its choice', 'held.js', 'exports.pick = () => 0;\n', /pick returned 0 on a test input/],
     ['a non-integer choice', 'half.js', 'exports.pick = () => 1.5;\n', /pick returned 1\.5 on a test input/],
   ])('a picker with %s stops the peer at start with one clear line', async (_, file, source, message) => {
@@ -96,7 +114,18 @@ describe('peer strategies', () => {
     await mkdir(dir, { recursive: true });
     if (source) await writeFile(path.join(dir, file), source);
     const run = await runCli(
-      ['peer', '--daemon', '--dir', dir, '--control', path.join(dir, `${file}.sock`), '--host', '127.0.0.1', '--picker', path.join(dir, file)],
+      [
+        'peer',
+        '--daemon',
+        '--dir',
+        dir,
+        '--control',
+        path.join(dir, `${file}.sock`),
+        '--host',
+        '127.0.0.1',
+        '--picker',
+        path.join(dir, file),
+      ],
       { timeoutMs: 20_000, env: { LOG_FORMAT: 'json' } },
     );
     expect(run.code).toBe(1);
@@ -127,7 +156,8 @@ describe('peer strategies', () => {
     await swarm.control('slow', 'generate', { name: FILE, size: CHUNKS * CHUNK, seed: 'strategies' });
     await swarm.control('slow', 'upload');
     const uploaded = async (): Promise<number> =>
-      Number((await swarm.control('pub', 'status'))['uploadedBytes']) + Number((await swarm.control('slow', 'status'))['uploadedBytes']);
+      Number((await swarm.control('pub', 'status'))['uploadedBytes']) +
+      Number((await swarm.control('slow', 'status'))['uploadedBytes']);
     const settled = async (): Promise<number> => {
       // The slow source's last copy leaves 1.5 s after it was asked for: wait until nothing more goes out.
       let last = await uploaded();
@@ -180,7 +210,8 @@ describe('peer strategies', () => {
         // busy for about 7 s. The second asks for one of the last of them: `off` serves it after those
         // (one upload, first come first served), `auto` refuses it at once.
         const first = await open('first');
-        for (let index = 0; index < 32; index++) first.write(encodeChunkRef(MessageType.Request, 100 + index, fileId, index));
+        for (let index = 0; index < 32; index++)
+          first.write(encodeChunkRef(MessageType.Request, 100 + index, fileId, index));
         const second = await open('second');
         const answer = await second.exchange(encodeChunkRef(MessageType.Request, 20, fileId, 30), 20, 25_000);
         if (reason === undefined) expect(answer.type).toBe(MessageType.Chunk);
