@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   IMAGE_BUILD: 'ERR_IMAGE_BUILD',
   BUNDLE_BUILD: 'ERR_BUNDLE_BUILD',
   DOCKER_STREAM: 'ERR_DOCKER_STREAM',
+  // lab/observe
+  DASHBOARD_CLIENT_MISSING: 'ERR_DASHBOARD_CLIENT_MISSING',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

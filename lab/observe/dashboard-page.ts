@@ -17,6 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ERROR_CODES } from '../errors';
 
 /** The bundled client, replaced by its text when esbuild bundles the lab; undeclared when run from source. */
 declare const DASHBOARD_CLIENT_JS: string | undefined;
@@ -25,7 +26,7 @@ declare const DASHBOARD_CLIENT_JS: string | undefined;
 const CLIENT_BUNDLE_PATH = join(__dirname, '..', '..', 'dist', 'dashboard-client.js');
 
 export class DashboardClientMissingError extends Error {
-  readonly code = 'ERR_DASHBOARD_CLIENT_MISSING';
+  readonly code = ERROR_CODES.DASHBOARD_CLIENT_MISSING;
   override readonly name = 'DashboardClientMissingError';
   constructor(path: string, options?: ErrorOptions) {
     super(`the dashboard's script is not built (${path} is missing): run npm run build`, options);

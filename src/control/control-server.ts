@@ -107,7 +107,7 @@ export class ControlServer {
       : uid !== undefined && info.uid !== uid && info.uid !== 0 ? `belongs to uid ${info.uid}`
       : (info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0 ? `is writable by others (mode ${(info.mode & 0o7777).toString(8)})`
       : undefined;
-    if (problem) throw new SwarmlabError('ERR_CONTROL_DIR_UNSAFE', `refusing a control socket in ${dir}: it ${problem}`);
+    if (problem) throw new SwarmlabError(ControlErrorCode.DirUnsafe, `refusing a control socket in ${dir}: it ${problem}`);
   }
 
   /** A socket file left by a crashed peer is removed; one that still answers means another peer runs. */
@@ -115,7 +115,7 @@ export class ControlServer {
     const existing = await lstat(this.path).catch(() => undefined);
     if (existing === undefined) return;
     // Only a socket is ours to remove: --control may name the user's file by mistake.
-    if (!existing.isSocket()) throw new SwarmlabError('ERR_CONTROL_PATH_TAKEN', `${this.path} exists and is not a socket; refusing to replace it`);
+    if (!existing.isSocket()) throw new SwarmlabError(ControlErrorCode.PathTaken, `${this.path} exists and is not a socket; refusing to replace it`);
     const alive = await new Promise<boolean>((resolve) => {
       const probe = connect(this.path);
       probe.once('connect', () => {

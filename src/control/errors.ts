@@ -12,5 +12,9 @@ export const ControlErrorCode = {
   Unreachable: 'ERR_CONTROL_UNREACHABLE',
   Closed: 'ERR_CONTROL_CLOSED',
   BadLine: 'ERR_BAD_CONTROL_LINE',
+  /** The control socket's directory is not ours (or root's), or others may write to it without the sticky bit. */
+  DirUnsafe: 'ERR_CONTROL_DIR_UNSAFE',
+  /** Something that is not a socket sits at the --control path: it is never replaced. */
+  PathTaken: 'ERR_CONTROL_PATH_TAKEN',
 } as const;
 export type ControlErrorCode = (typeof ControlErrorCode)[keyof typeof ControlErrorCode];

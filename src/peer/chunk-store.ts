@@ -228,7 +228,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
         // Replaced (the handle reads the old bytes), shortened, grown or removed: no longer the
         // published file, whatever its chunks still hold.
         this.withdraw(fileId, 'the file was replaced, resized or removed after it was published');
-        throw new PeerError('ERR_NOT_HELD', 'the file changed on disk after it was published');
+        throw new PeerError(PeerErrorCode.NotHeld, 'the file changed on disk after it was published');
       }
       await readFully(handle, buffer, length, index * file.manifest.chunkSize).catch(() => {
         throw new PeerError(PeerErrorCode.NotHeld, 'the file is shorter than its manifest');

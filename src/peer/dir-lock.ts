@@ -17,7 +17,7 @@ import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { errorMessage } from '../shared/errors';
-import { DirInUseError, PeerError } from './errors';
+import { DirInUseError, PeerError, PeerErrorCode } from './errors';
 
 export const LOCK_FILE_NAME = 'peer.lock';
 /** Linux keeps 108 bytes for a socket path, the terminating NUL included. */
@@ -93,16 +93,16 @@ export class DirLock {
       if (listened !== undefined && SOCKETS_UNSUPPORTED.has(listened)) {
         throw new SocketsUnsupported(`cannot lock ${dir} (${path}): ${listened}`);
       }
-      if (listened !== 'EADDRINUSE') throw new PeerError('ERR_DIR_LOCK', `cannot lock ${dir} (${path}): ${listened}`);
+      if (listened !== 'EADDRINUSE') throw new PeerError(PeerErrorCode.DirLock, `cannot lock ${dir} (${path}): ${listened}`);
       const found = await probe(path);
       if (found.alive) throw new DirInUseError(dir, found.holder);
       if (found.code === 'ENOENT') continue;
       // Left by a peer that died. Only a socket is ours to remove.
       const stats = await lstat(path).catch(() => undefined);
-      if (stats && !stats.isSocket()) throw new PeerError('ERR_DIR_LOCK', `cannot lock ${dir}: ${path} is not a socket`);
+      if (stats && !stats.isSocket()) throw new PeerError(PeerErrorCode.DirLock, `cannot lock ${dir}: ${path} is not a socket`);
       await unlink(path).catch(() => undefined);
     }
-    throw new PeerError('ERR_DIR_LOCK', `cannot lock ${dir}: ${path} keeps changing`);
+    throw new PeerError(PeerErrorCode.DirLock, `cannot lock ${dir}: ${path} keeps changing`);
   }
 
   /** Lets the next peer take the directory. */

@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { Bitfield } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { PeerError } from './errors';
+import { PeerError, PeerErrorCode } from './errors';
 import type { PickFunction, PickInput } from './piece-picker';
 import { describeChoice, guardPicker, isBuiltInPicker, isValidPick, PICKERS } from './pickers';
 
@@ -55,7 +55,7 @@ export function probeInput(): PickInput {
 }
 
 function pickerError(spec: string, message: string, cause?: unknown): PeerError {
-  const error = new PeerError('ERR_PICKER', `--picker ${spec}: ${message}`);
+  const error = new PeerError(PeerErrorCode.Picker, `--picker ${spec}: ${message}`);
   if (cause !== undefined) (error as Error & { cause?: unknown }).cause = cause;
   return error;
 }

@@ -41,6 +41,8 @@ describe('error code registries', () => {
         'ERR_CONTROL_UNREACHABLE',
         'ERR_CONTROL_CLOSED',
         'ERR_BAD_CONTROL_LINE',
+        'ERR_CONTROL_DIR_UNSAFE',
+        'ERR_CONTROL_PATH_TAKEN',
       ],
     ],
     ['cli', CliErrorCode, ['ERR_START_TIMEOUT', 'ERR_START_FAILED', 'ERR_NO_PEER']],
