@@ -161,6 +161,7 @@ class Soak {
     const timing = soakTiming(this.durationMs);
 
     // Setup (not on the clock): the tracker, the first peers, the first files.
+    const setupAtMs = Date.now();
     await this.swarm.startTracker();
     this.trackerUp = true;
     err(`soak: ${this.options.minutes} min, ${peers} peers, seed ${seed}, tracker on ${this.swarm.trackerAddress}, folder ${this.root}`);
@@ -173,6 +174,7 @@ class Soak {
     const status = await callControl(this.swarm.peers.get(STABLE_PUBLISHER)!.socket, 'status', {}, { timeoutMs: CONTROL_TIMEOUT_MS });
     this.stableDataPort = Number((status.ok ? (status.result as Record<string, unknown>) : {})['dataPort']);
     this.startHostileClients();
+    err(`soak: ${initial.length} peers up and ${this.catalogue.length} files published in ${Math.round((Date.now() - setupAtMs) / 1000)} s; the clock starts`);
 
     this.t0 = Date.now();
     const sampler = setInterval(() => void this.sample(), SAMPLE_EVERY_MS);
@@ -192,9 +194,12 @@ class Soak {
     this.stopHostileClients();
 
     // Let running downloads and restarts finish, then check every file once more.
-    await Promise.race([Promise.allSettled([...this.pending]), sleep(DRAIN_MS)]);
+    const drainAtMs = Date.now();
+    err(`soak: time is up; waiting for ${this.inFlight} downloads and ${this.pending.size} actions still running`);
+    await Promise.race([Promise.allSettled([...this.pending]), sleep(DRAIN_MS, undefined, { ref: false })]);
     this.counts.unfinished = this.inFlight;
     await this.finalSweep();
+    err(`soak: drained and swept in ${Math.round((Date.now() - drainAtMs) / 1000)} s`);
 
     const window = { warmupMs: timing.warmupMs, windowMs: timing.windowMs, endMs: this.durationMs };
     const trackerRss = summariseRss(this.trackerSamples, window);
