@@ -5,6 +5,14 @@
  *
  *   {"soak":{"minutes","downloads","verified","corrupt","lost","trackerRssMB":{start,end,max},"peerRssMB":{...},"flat","errors":{...},...}}
  *
+ * "downloads" counts the downloads that finished (the peer answered ok); "started" every download asked
+ * for, "abandoned" those whose client hung up on purpose, "skippedBusy" the planned starts dropped while
+ * MAX_CONCURRENT_DOWNLOADS were running. "errors" counts every failed action by its error code (e.g.
+ * ERR_CONTROL_TIMEOUT for each abandoned download, ERR_CONTROL_CLOSED for a download whose peer was
+ * killed). "trackerRssMB" follows the tracker process of the moment (it restarts); "peerRssMB" is, at
+ * each sample, the largest VmRSS among the live peers. The peer p01 is never killed and is the target
+ * of the hostile clients; p05 is the lying peer (--faults corrupt=1), holding a copy of every file.
+ *
  * "verified" means: the soak itself read the downloaded file from the downloader's directory and the
  * publisher's file from the publisher's directory, and their SHA-256 are equal. Nothing a peer reports
  * about the bytes is trusted. A finished download whose file is missing, or a published file that
@@ -128,7 +136,7 @@ class Soak {
   private readonly peerSamples: RssSample[] = [];
   /** Per peer process ("name#pid"), for naming the one that grew. */
   private readonly perProcess = new Map<string, RssSample[]>();
-  private readonly counts = { downloads: 0, verified: 0, corrupt: 0, lost: 0, started: 0, abandoned: 0, unfinished: 0, kills: 0, joins: 0, trackerRestarts: 0, published: 0 };
+  private readonly counts = { downloads: 0, verified: 0, corrupt: 0, lost: 0, started: 0, abandoned: 0, unfinished: 0, skippedBusy: 0, kills: 0, joins: 0, trackerRestarts: 0, published: 0 };
   private inFlight = 0;
   private fileCounter = 0;
   private t0 = 0;
@@ -218,6 +226,7 @@ class Soak {
       started: this.counts.started,
       abandoned: this.counts.abandoned,
       unfinished: this.counts.unfinished,
+      skippedBusy: this.counts.skippedBusy,
       published: this.counts.published,
       peerKills: this.counts.kills,
       joins: this.counts.joins,
@@ -361,7 +370,7 @@ class Soak {
 
   private async download(pick: number, filePick: number, abandonAfterMs: number | undefined): Promise<void> {
     if (this.inFlight >= MAX_CONCURRENT_DOWNLOADS) {
-      this.count('SOAK_SKIPPED_BUSY');
+      this.counts.skippedBusy++;
       return;
     }
     const peer = pickOne(
