@@ -26,7 +26,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
   demo [--json]
   bench [--json] [--quick] [--lab] [--lab-leechers N] (--lab: also the swarm distribution with the peers as lab containers, needs Docker; --lab-leechers N: that run with N downloaders only, e.g. 49 for the 50-peer swarm)
        [--only ceiling,pair,demo,swarm,tracker,bittorrent] (those sections only, their raw results as one JSON line)
-  soak [--minutes 10] [--peers 30] [--seed N] (a tracker and N peers on 127.0.0.1 under churn; one JSON line; exit 1 when memory grew, a file is corrupt or lost, or a process crashed)
+  soak [--minutes 10] [--peers 30] [--seed N] [--no-hostile] (a tracker and N peers on 127.0.0.1 under churn; one JSON line; exit 1 when memory grew, a file is corrupt or lost, or a process crashed)
   ping HOST:PORT
 
 Peers also read SWARMLAB_TRACKER, SWARMLAB_DIR, SWARMLAB_NAME, SWARMLAB_PORT, SWARMLAB_CONTROL,

@@ -1,5 +1,5 @@
 /**
- * `swarmlab soak [--minutes 10] [--peers 30] [--seed N]`: a tracker and N peer processes on 127.0.0.1
+ * `swarmlab soak [--minutes 10] [--peers 30] [--seed N] [--no-hostile]`: a tracker and N peer processes on 127.0.0.1
  * under churn for M minutes (schedule.ts), with one lying peer and two hostile clients (hostile-clients.ts),
  * then one JSON line on stdout:
  *
@@ -70,18 +70,23 @@ export interface SoakOptions {
   minutes: number;
   peers: number;
   seed: number;
+  /** false (--no-hostile): no never-reading or trickling client, to tell their effect on memory from the churn's. */
+  hostile: boolean;
   cliPath: string;
 }
 
 export function parseSoakArgs(args: string[]): Omit<SoakOptions, 'cliPath'> {
-  const { values } = parseArgs({ args, options: { minutes: { type: 'string' }, peers: { type: 'string' }, seed: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { minutes: { type: 'string' }, peers: { type: 'string' }, seed: { type: 'string' }, 'no-hostile': { type: 'boolean' } },
+  });
   const minutes = Number(values.minutes ?? DEFAULT_SOAK_MINUTES);
   const peers = Number(values.peers ?? DEFAULT_SOAK_PEERS);
   const seed = Number(values.seed ?? Date.now() % 2 ** 31);
   if (!Number.isFinite(minutes) || minutes <= 0 || minutes > 24 * 60) throw new Error(`--minutes must be between 0 and 1440, not "${values.minutes}"`);
   if (!Number.isInteger(peers) || peers < MIN_SOAK_PEERS || peers > 200) throw new Error(`--peers must be a whole number from ${MIN_SOAK_PEERS} to 200, not "${values.peers}"`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a whole number, not "${values.seed}"`);
-  return { minutes, peers, seed };
+  return { minutes, peers, seed, hostile: values['no-hostile'] !== true };
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -181,7 +186,7 @@ class Soak {
     }
     const status = await callControl(this.swarm.peers.get(STABLE_PUBLISHER)!.socket, 'status', {}, { timeoutMs: CONTROL_TIMEOUT_MS });
     this.stableDataPort = Number((status.ok ? (status.result as Record<string, unknown>) : {})['dataPort']);
-    this.startHostileClients();
+    if (this.options.hostile) this.startHostileClients();
     err(`soak: ${initial.length} peers up and ${this.catalogue.length} files published in ${Math.round((Date.now() - setupAtMs) / 1000)} s; the clock starts`);
 
     this.t0 = Date.now();
