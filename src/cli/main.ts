@@ -1,5 +1,5 @@
 /**
- * The `swarmlab` executable: tracker, peer, ctl, demo, ping.
+ * The `swarmlab` executable: tracker, peer, ctl, demo, bench, soak, ping.
  */
 import { parseArgs } from 'node:util';
 import { TrackerServer, DEFAULT_TRACKER_PORT } from '../tracker/tracker-server';
@@ -30,6 +30,7 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
   demo [--json] [--link-default latencyMs=MS,jitterMs=MS,bandwidth=R]
   bench [--json] [--quick] [--lab] [--lab-leechers N] (--lab: also the swarm distribution with the peers as lab containers, needs Docker; --lab-leechers N: that run with N downloaders only, e.g. 49 for the 50-peer swarm)
        [--only ceiling,pair,demo,swarm,tracker,bittorrent] (those sections only, their raw results as one JSON line)
+  soak [--minutes 10] [--peers 30] [--seed N] [--no-hostile] (a tracker and N peers on 127.0.0.1 under churn; one JSON line; exit 1 when memory grew, a file is corrupt or lost, or a process crashed)
   ping HOST:PORT
 
 Peers also read SWARMLAB_TRACKER, SWARMLAB_DIR, SWARMLAB_NAME, SWARMLAB_PORT, SWARMLAB_CONTROL,
@@ -138,6 +139,10 @@ async function main(argv: string[]): Promise<number> {
     case 'bench': {
       const { runBench } = await import('../bench/run-bench.js');
       return runBench(rest, { cliPath: process.argv[1] ?? __filename });
+    }
+    case 'soak': {
+      const { runSoak } = await import('../soak/run-soak.js');
+      return runSoak(rest, { cliPath: process.argv[1] ?? __filename });
     }
     case 'ping': {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
