@@ -28,8 +28,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { err, out } from '../cli/output';
 import { callControl } from '../control/control-client';
+import { ControlErrorCode } from '../control/errors';
 import { errorMessage } from '../shared/errors';
 import { freePort } from '../shared/free-port';
+import { SoakErrorCode } from './errors';
 import { helloFrame, interestedFrame, listFrame, NeverReader, Trickler } from './hostile-clients';
 import { MIB, pickOne, planSoak, seededRandom, soakTiming } from './schedule';
 import type { SoakAction } from './schedule';
@@ -97,7 +99,7 @@ async function sha256File(path: string): Promise<string> {
 
 function codeOf(error: unknown): string {
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? code : 'ERR_UNKNOWN';
+  return typeof code === 'string' ? code : SoakErrorCode.Unknown;
 }
 
 const round1 = (value: number): number => Math.round(value * 10) / 10;
@@ -347,7 +349,7 @@ class Soak {
 
   private async control(peer: string, cmd: 'generate' | 'upload', args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const socket = this.swarm.peers.get(peer)?.socket;
-    if (!socket) throw Object.assign(new Error(`${peer} is down`), { code: 'ERR_SOAK_PEER_DOWN' });
+    if (!socket) throw Object.assign(new Error(`${peer} is down`), { code: SoakErrorCode.PeerDown });
     const response = await callControl(socket, cmd, args, { timeoutMs: CONTROL_TIMEOUT_MS });
     if (!response.ok) throw Object.assign(new Error(`${peer} ${cmd}: ${response.error.message}`), { code: response.error.code });
     return response.result as Record<string, unknown>;
@@ -361,7 +363,7 @@ class Soak {
     await this.control(publisher, 'generate', { name, size: sizeBytes, seed });
     const uploaded = await this.control(publisher, 'upload');
     const published = (uploaded['published'] as Array<{ name: string; fileId: string }>).find((file) => file.name === name);
-    if (!published) throw Object.assign(new Error(`${publisher} did not publish ${name}`), { code: 'ERR_SOAK_NOT_PUBLISHED' });
+    if (!published) throw Object.assign(new Error(`${publisher} did not publish ${name}`), { code: SoakErrorCode.NotPublished });
     const path = join(this.root, publisher, name);
     const file: CatalogueFile = { name, fileId: published.fileId, path, sha256: await sha256File(path) };
     this.catalogue.push(file);
@@ -404,9 +406,9 @@ class Soak {
     } catch (error) {
       this.held.delete(key);
       const code = codeOf(error);
-      if (code === 'ERR_CONTROL_TIMEOUT') {
+      if (code === ControlErrorCode.Timeout) {
         if (abandonAfterMs !== undefined) this.counts.abandoned++;
-        this.count(abandonAfterMs !== undefined ? code : 'ERR_SOAK_DOWNLOAD_TIMEOUT');
+        this.count(abandonAfterMs !== undefined ? code : SoakErrorCode.DownloadTimeout);
       } else this.count(code);
     } finally {
       this.inFlight--;
@@ -417,7 +419,7 @@ class Soak {
   private async verify(peer: SoakPeer, path: string, file: CatalogueFile): Promise<void> {
     const inside = relative(peer.dir, path);
     if (!isAbsolute(path) || inside.startsWith('..') || isAbsolute(inside)) {
-      this.count('ERR_SOAK_PATH_OUTSIDE');
+      this.count(SoakErrorCode.PathOutside);
       this.counts.lost++;
       return;
     }

@@ -10,6 +10,7 @@ import { openSync, closeSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CliErrorCode } from '../cli/errors';
 import { pingTracker } from '../cli/ping';
 import { callControl } from '../control/control-client';
 import { SwarmlabError } from '../shared/errors';
@@ -54,12 +55,12 @@ export class SoakSwarm {
     this.tracker = this.watch({ name: 'tracker', child, killedBySoak: false, startedAtMs: Date.now() });
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
-      if (child.exitCode !== null) throw new SwarmlabError('ERR_START_FAILED', `the tracker exited with code ${child.exitCode}`);
+      if (child.exitCode !== null) throw new SwarmlabError(CliErrorCode.StartFailed, `the tracker exited with code ${child.exitCode}`);
       try {
         await pingTracker(this.trackerAddress, 1_000);
         return;
       } catch {
-        if (Date.now() > deadline) throw new SwarmlabError('ERR_START_TIMEOUT', `the tracker did not answer on ${this.trackerAddress}`);
+        if (Date.now() > deadline) throw new SwarmlabError(CliErrorCode.StartTimeout, `the tracker did not answer on ${this.trackerAddress}`);
         await sleep(100);
       }
     }
@@ -83,12 +84,12 @@ export class SoakSwarm {
     this.peers.set(name, peer);
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new SwarmlabError('ERR_START_FAILED', `${name} exited with code ${child.exitCode}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new SwarmlabError(CliErrorCode.StartFailed, `${name} exited with code ${child.exitCode}`);
       try {
         await callControl(socket, 'status', {}, { timeoutMs: 2_000 });
         return peer;
       } catch {
-        if (Date.now() > deadline) throw new SwarmlabError('ERR_START_TIMEOUT', `${name} did not answer on ${socket}`);
+        if (Date.now() > deadline) throw new SwarmlabError(CliErrorCode.StartTimeout, `${name} did not answer on ${socket}`);
         await sleep(100);
       }
     }
