@@ -8,6 +8,9 @@
  *   everything else is handed to `onMessage`.
  * - Every pending request is rejected with ConnectionClosedError when the connection closes, so none
  *   is left hanging.
+ * - With `maxUnsentBytes`, a remote that sends requests and does not read the answers is not read any
+ *   further while the unsent bytes pass the cap: the messages already decoded wait and are handled on
+ *   'drain'. With `frameTimeoutMs`, a frame must complete that long after its first byte arrived.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -31,6 +34,10 @@ export interface FramedConnectionInit {
   externalReads?: boolean;
   /** Storage for each received frame (see FrameDecoderInit.allocateFrame): set when reads are borrowed. */
   allocateFrame?: (frameBytes: number) => Buffer;
+  /** Stop reading while this many written bytes wait to be sent (0 = never): a remote that does not read its answers. */
+  maxUnsentBytes?: number;
+  /** Close the connection when a frame is not complete this long after its first byte (0 = never): a trickle. */
+  frameTimeoutMs?: number;
 }
 
 interface Pending {
@@ -55,6 +62,11 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   private closed = false;
   /** Set once the remote broke the protocol: input is ignored while the ERROR frame flushes. */
   private failure: ProtocolError | undefined;
+  private readonly maxUnsentBytes: number;
+  private readonly frameTimeoutMs: number;
+  private frameTimer: NodeJS.Timeout | undefined;
+  /** Decoded messages waiting for the socket to drain (and the decoder's error after them); reading is paused meanwhile. */
+  private backlog: { messages: Message[]; next: number; error: ProtocolError | undefined } | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -69,6 +81,8 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
       ...(init.allocateFrame ? { allocateFrame: init.allocateFrame } : {}),
     });
     this.requestTimeoutMs = init.requestTimeoutMs ?? 10_000;
+    this.maxUnsentBytes = init.maxUnsentBytes ?? 0;
+    this.frameTimeoutMs = init.frameTimeoutMs ?? 0;
     socket.setNoDelay(true);
     if (init.idleTimeoutMs) {
       socket.setTimeout(init.idleTimeoutMs, () => this.close(new RequestTimeoutError('idle timeout')));
@@ -77,6 +91,11 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
     socket.on('error', (error) => this.close(error));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.close(this.failure));
+  }
+
+  /** True while the connection is not read because its remote does not read what it is sent. */
+  get paused(): boolean {
+    return this.backlog !== undefined;
   }
 
   get isClosed(): boolean {
@@ -184,6 +203,8 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   close(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.backlog = undefined;
     const closedError = new ConnectionClosedError(error ? `connection closed: ${error.message}` : 'connection closed');
     for (const [, pending] of this.pending) {
       if (pending.timer) clearTimeout(pending.timer);
@@ -213,11 +234,47 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   feed(data: Buffer): void {
     if (this.closed || this.failure) return;
     const { messages, error } = this.decoder.push(data);
-    for (const message of messages) {
+    if (this.frameTimeoutMs > 0) this.watchFrame(messages.length > 0);
+    this.handle({ messages, next: 0, error });
+  }
+
+  /** Dispatches decoded messages until the unsent bytes pass the cap; the rest waits for 'drain'. */
+  private handle(work: { messages: Message[]; next: number; error: ProtocolError | undefined }): void {
+    while (work.next < work.messages.length) {
       if (this.closed || this.failure) return;
-      this.dispatch(message);
+      if (this.maxUnsentBytes > 0 && this.socket.writableLength > this.maxUnsentBytes) {
+        this.backlog = work;
+        this.socket.pause();
+        this.socket.once('drain', () => this.resumeBacklog());
+        return;
+      }
+      this.dispatch(work.messages[work.next++]!);
     }
-    if (error) this.failProtocol(error);
+    if (work.error) this.failProtocol(work.error);
+  }
+
+  private resumeBacklog(): void {
+    const work = this.backlog;
+    if (!work || this.closed) return;
+    this.backlog = undefined;
+    this.handle(work);
+    if (!this.backlog && !this.closed) this.socket.resume();
+  }
+
+  /** Runs the frame timer while a frame is unfinished; a frame that began in this read starts it again. */
+  private watchFrame(completedFrames: boolean): void {
+    if (this.decoder.bufferedBytes === 0) {
+      if (this.frameTimer) clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+      return;
+    }
+    if (this.frameTimer && !completedFrames) return;
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.frameTimer = setTimeout(() => {
+      this.logger.warn('frame not completed in time; closing connection', { remote: this.remote, frameTimeoutMs: this.frameTimeoutMs });
+      this.close(new RequestTimeoutError(`a frame must complete within ${this.frameTimeoutMs} ms of its first byte`));
+    }, this.frameTimeoutMs);
+    this.frameTimer.unref();
   }
 
   private dispatch(message: Message): void {
