@@ -235,6 +235,12 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
     if (this.closed || this.failure) return;
     const { messages, error } = this.decoder.push(data);
     if (this.frameTimeoutMs > 0) this.watchFrame(messages.length > 0);
+    // A read already on its way when the socket was paused: its messages queue behind the backlog.
+    if (this.backlog) {
+      this.backlog.messages.push(...messages);
+      this.backlog.error ??= error;
+      return;
+    }
     this.handle({ messages, next: 0, error });
   }
 

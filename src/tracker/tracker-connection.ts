@@ -145,6 +145,12 @@ export class TrackerConnection implements FailingConnection {
     if (this.closed || this.refused) return;
     const { messages, error } = this.decode(data);
     if (this.closed) return;
+    // A read already on its way when the socket was paused: its messages queue behind the backlog.
+    if (this.backlog) {
+      this.backlog.messages.push(...messages);
+      this.backlog.error ??= error;
+      return;
+    }
     this.answer({ messages, next: 0, error });
   }
 
