@@ -15,7 +15,7 @@ import { pingTracker } from './ping';
 
 const USAGE = `usage: swarmlab COMMAND [OPTIONS]
 
-  tracker [--host H] [--port 7070] [--heartbeat-ms 5000] [--metrics-port P]
+  tracker [--host H] [--port 7070] [--heartbeat-ms 5000] [--metrics-port P] [--trust-advertised-host]
   peer --tracker HOST:PORT [--dir DIR] [--name NAME] [--port P] [--control PATH]
        [--chunk-size 256K] [--upload-rate R] [--download-rate R] [--host H] [--daemon]
        [--picker rarest|random|sequential|PATH] [--endgame on|off] [--super-seed auto|on|off]
@@ -37,6 +37,8 @@ Peers also read SWARMLAB_TRACKER, SWARMLAB_DIR, SWARMLAB_NAME, SWARMLAB_PORT, SW
 SWARMLAB_CHUNK_SIZE, SWARMLAB_UPLOAD_RATE, SWARMLAB_DOWNLOAD_RATE, SWARMLAB_AUTOCONNECT, SWARMLAB_AUTOPUBLISH,
 SWARMLAB_TRACKER_LEASE, SWARMLAB_PICKER, SWARMLAB_ENDGAME, SWARMLAB_SUPER_SEED, SWARMLAB_MAX_INFLIGHT
 (docs/strategies.md), SWARMLAB_LINK_DEFAULT, SWARMLAB_LINKS (HOST=SPEC;...).
+The tracker reads SWARMLAB_TRUST_ADVERTISED_HOST=1 (as --trust-advertised-host: take REGISTER's host,
+e.g. behind a proxy or NAT, instead of the address the tracker sees).
 Logs: LOG_FORMAT=json for JSON lines, LOG_LEVEL=debug|info|warn|error.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -45,7 +47,13 @@ async function main(argv: string[]): Promise<number> {
     case 'tracker': {
       const { values } = parseArgs({
         args: rest,
-        options: { host: { type: 'string' }, port: { type: 'string' }, 'heartbeat-ms': { type: 'string' }, 'metrics-port': { type: 'string' } },
+        options: {
+          host: { type: 'string' },
+          port: { type: 'string' },
+          'heartbeat-ms': { type: 'string' },
+          'metrics-port': { type: 'string' },
+          'trust-advertised-host': { type: 'boolean' },
+        },
       });
       const metricsPort = values['metrics-port'] ?? process.env['SWARMLAB_METRICS_PORT'];
       const tracker = new TrackerServer({
@@ -53,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
         port: Number(values.port ?? process.env['SWARMLAB_TRACKER_PORT'] ?? DEFAULT_TRACKER_PORT),
         ...(values['heartbeat-ms'] ? { heartbeatMs: Number(values['heartbeat-ms']) } : {}),
         metrics: metricsPort !== undefined,
+        trustAdvertisedHost: values['trust-advertised-host'] ?? process.env['SWARMLAB_TRUST_ADVERTISED_HOST'] === '1',
       });
       await tracker.start();
       if (tracker.metrics) {

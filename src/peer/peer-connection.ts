@@ -51,11 +51,28 @@ export interface PeerConnectionInit {
   hello: { peerId: string; name: string };
   /** Give up connecting after this long. */
   connectTimeoutMs?: number;
+  /** Close the connection after this long with nothing sent or received (0 = never). */
+  idleTimeoutMs?: number;
+  /** How long a source has to answer INTERESTED before the connection is closed as hung. */
+  interestedTimeoutMs?: number;
 }
 
 export const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * An outbound data connection with no traffic for this long is closed: a source that went silent
+ * (or a connection no download uses any more) holds no socket. A download that needs it reconnects.
+ */
+export const OUTBOUND_IDLE_TIMEOUT_MS = 120_000;
+export const INTERESTED_TIMEOUT_MS = 10_000;
 /** Bytes asked of the kernel per read on a data connection. */
 const READ_BUFFER_BYTES = 1024 * 1024;
+/**
+ * The one read buffer of every outbound data connection, made on first use. Sharing it is safe: each
+ * read is handed to its connection's decoder, which copies what it keeps, before the callback returns,
+ * and reads of different sockets never overlap on the one JS thread. A buffer per connection cost
+ * 1 MiB per source whether it sent anything or not.
+ */
+let sharedReadBuffer: Buffer | undefined;
 
 const REJECTIONS: { readonly [R in RejectReason]: ChunkRejection } = {
   [RejectReason.NotHeld]: 'not-held',
@@ -71,6 +88,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     private readonly memory: ChunkMemory,
     readonly host: string,
     readonly port: number,
+    private readonly interestedTimeoutMs: number,
   ) {
     super();
     connection.on('message', (message) => this.onMessage(message));
@@ -85,7 +103,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     // The read buffer is reused, so the decoder copies each frame out of it, once, into the frame's
     // own buffer (the peer's chunk memory for chunks): no allocation per read, no second copy.
     const reader: { framed?: FramedConnection } = {};
-    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const readBuffer = (sharedReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES));
     const socket = connect({
       host,
       port,
@@ -111,19 +129,33 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
         reject(new PeerError(PeerErrorCode.ConnectFailed, `cannot connect to ${host}:${port}: ${error.message}`));
       });
     });
-    const connection = new FramedConnection(socket, logger, { idleTimeoutMs: 0, externalReads: true, allocateFrame: memory.allocateFrame, ...(links ? { links } : {}) });
+    const connection = new FramedConnection(socket, logger, {
+      idleTimeoutMs: init.idleTimeoutMs ?? OUTBOUND_IDLE_TIMEOUT_MS,
+      externalReads: true,
+      allocateFrame: memory.allocateFrame,
+      ...(links ? { links } : {}),
+    });
     reader.framed = connection;
     connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: init.hello.peerId, name: init.hello.name });
-    return new PeerConnection(connection, memory, host, port);
+    return new PeerConnection(connection, memory, host, port, init.interestedTimeoutMs ?? INTERESTED_TIMEOUT_MS);
   }
 
   get closed(): boolean {
     return this.connection.isClosed;
   }
 
-  /** Asks for the source's bitfield of `fileId` and subscribes to its HAVE_CHUNK announcements. */
+  /**
+   * Asks for the source's bitfield of `fileId` and subscribes to its HAVE_CHUNK announcements. A source
+   * that does not answer in time is taken as hung: the connection is closed, so no download keeps it.
+   */
   async interested(fileId: string, chunks: number): Promise<Bitfield> {
-    const response = await this.connection.request(MessageType.Interested, { fileId });
+    let response: Message;
+    try {
+      response = await this.connection.request(MessageType.Interested, { fileId }, this.interestedTimeoutMs);
+    } catch (error) {
+      if (error instanceof RequestTimeoutError) this.close();
+      throw error;
+    }
     if (response.type !== MessageType.Bitfield) throw new PeerError(PeerErrorCode.Protocol, 'expected BITFIELD');
     return Bitfield.fromBase64(chunks, response.body.bitfield);
   }

@@ -7,7 +7,7 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { encodeChunkHeader, encodeChunkRef, MessageType, RejectReason } from '../protocol';
+import { encodeChunkHeader, encodeChunkRef, MAX_CHUNK_BYTES, MessageType, RejectReason } from '../protocol';
 import type { Message } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
@@ -28,6 +28,14 @@ export const DATA_IDLE_TIMEOUT_MS = 120_000;
 export const MAX_CONNECTIONS_PER_ADDRESS = 64;
 /** A data server only receives small frames (HELLO, INTERESTED, REQUEST, CANCEL), so it buffers little. */
 export const MAX_INBOUND_FRAME_BYTES = 64 * 1024;
+/**
+ * Unsent bytes past which a data connection is not read until it drains: one chunk being sent (the
+ * serving loop waits for 'drain' before the next) and room for small answers. A remote that pipelines
+ * INTERESTED and never reads stops being read here instead of growing the write buffer.
+ */
+export const MAX_UNSENT_BYTES = MAX_CHUNK_BYTES + 1024 * 1024;
+/** Time to complete a frame after its first byte: every frame a data server accepts is small. */
+export const DATA_FRAME_TIMEOUT_MS = 10_000;
 /** Chunks read from disk ahead of the one being sent, per connection. */
 const READ_AHEAD = 4;
 
@@ -66,6 +74,10 @@ export interface PeerServerInit {
   faults?: FaultInjector;
   /** Close a data connection after this long without incoming bytes (a half-open or slow client). */
   idleTimeoutMs?: number;
+  /** Close a data connection whose frame is not complete this long after its first byte. */
+  frameTimeoutMs?: number;
+  /** Stop reading a data connection while this many answer bytes wait to be sent. */
+  maxUnsentBytes?: number;
   onServed?: (event: ChunkServedEvent) => void;
   /**
    * Have suppression: whether the peer with this tracker id is known to hold a chunk already (this
@@ -112,6 +124,20 @@ export class PeerServer {
     return this.connections.size;
   }
 
+  /** Answer bytes written and not yet taken by the kernel, over every connection. */
+  get unsentBytes(): number {
+    let bytes = 0;
+    for (const { connection } of this.connections) bytes += connection.socket.writableLength;
+    return bytes;
+  }
+
+  /** Connections not read because their remote does not read its answers. */
+  get pausedConnections(): number {
+    let paused = 0;
+    for (const { connection } of this.connections) if (connection.paused) paused++;
+    return paused;
+  }
+
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -128,7 +154,13 @@ export class PeerServer {
   }
 
   private accept(socket: Socket): void {
-    const connection = new FramedConnection(socket, this.logger, { idleTimeoutMs: this.init.idleTimeoutMs ?? DATA_IDLE_TIMEOUT_MS, maxFrameBytes: MAX_INBOUND_FRAME_BYTES, ...(this.init.links ? { links: this.init.links } : {}) });
+    const connection = new FramedConnection(socket, this.logger, {
+      idleTimeoutMs: this.init.idleTimeoutMs ?? DATA_IDLE_TIMEOUT_MS,
+      maxFrameBytes: MAX_INBOUND_FRAME_BYTES,
+      frameTimeoutMs: this.init.frameTimeoutMs ?? DATA_FRAME_TIMEOUT_MS,
+      maxUnsentBytes: this.init.maxUnsentBytes ?? MAX_UNSENT_BYTES,
+      ...(this.init.links ? { links: this.init.links } : {}),
+    });
     const address = connection.remoteAddress;
     const open = this.perAddress.get(address) ?? 0;
     if (open >= MAX_CONNECTIONS_PER_ADDRESS) {

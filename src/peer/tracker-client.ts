@@ -32,6 +32,8 @@ const RECONNECT_MAX_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** A leased peer's connection that carried no request for this many heartbeats is closed. */
 export const PARK_AFTER_IDLE_HEARTBEATS = 2;
+/** Most LIST pages `list()` fetches (MAX_LIST_PAGE files each). */
+export const MAX_LIST_PAGES = 100;
 
 export type { TrackerAddress } from './tracker-link';
 
@@ -157,10 +159,21 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     return response.body.fileId;
   }
 
+  /**
+   * The catalogue, page by page (docs/protocol.md, LIST), up to MAX_LIST_PAGES pages: a catalogue
+   * larger than that (a hostile peer publishing junk) is cut there rather than fetched forever.
+   */
   async list(): Promise<FileSummary[]> {
-    const response = await (await this.live()).request(MessageType.List, {});
-    if (response.type !== MessageType.Files) throw unexpected(response.type);
-    return response.body.files;
+    const files: FileSummary[] = [];
+    let offset: number | undefined;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const response = await (await this.live()).request(MessageType.List, offset === undefined ? {} : { offset });
+      if (response.type !== MessageType.Files) throw unexpected(response.type);
+      files.push(...response.body.files);
+      offset = response.body.next;
+      if (offset === undefined) break;
+    }
+    return files;
   }
 
   async locate(fileId: string): Promise<PeersBody> {

@@ -22,3 +22,12 @@ export const CHUNK_REF_BYTES = FILE_ID_BYTES + 4;
 export const DEFAULT_CHUNK_BYTES = 256 * 1024;
 /** Protocol version carried in REGISTER and HELLO; a later change bumps it. */
 export const PROTOCOL_VERSION = 1;
+/** Most files one FILES answer lists (LIST `limit` is capped to it); the rest come in further pages. */
+export const MAX_LIST_PAGE = 1000;
+/** Holders a PEERS answer lists when LOCATE names no `numwant` (BitTorrent's numwant). */
+export const DEFAULT_NUMWANT = 50;
+/**
+ * Most holders one PEERS answer lists: with the largest manifest (65,536 chunks, about 4.4 MB of JSON)
+ * and each holder's bitfield (11 KB of base64 at most), the answer stays under MAX_FRAME_BYTES.
+ */
+export const MAX_NUMWANT = 200;

@@ -91,11 +91,22 @@ export interface FileSummary {
   /** Peers holding every chunk. */
   seeders: number;
 }
+/** LIST: one page of the catalogue (docs/protocol.md, LIST); both fields are optional, so `{}` is the first page. */
+export interface ListBody {
+  /** Files to skip, in the catalogue's order (the `next` of the previous page). */
+  offset?: number;
+  /** Most files wanted; capped to MAX_LIST_PAGE. */
+  limit?: number;
+}
 export interface FilesBody {
   files: FileSummary[];
+  /** The `offset` of the next page; absent on the last page. */
+  next?: number;
 }
 export interface LocateBody {
   fileId: string;
+  /** Most holders wanted (default DEFAULT_NUMWANT, capped to MAX_NUMWANT). */
+  numwant?: number;
 }
 export interface PeerLocation {
   peerId: string;
@@ -165,7 +176,7 @@ export type UnregisterMsg = Frame<MessageType.Unregister, EmptyBody>;
 export type HeartbeatMsg = Frame<MessageType.Heartbeat, EmptyBody>;
 export type PublishMsg = Frame<MessageType.Publish, PublishBody>;
 export type PublishedMsg = Frame<MessageType.Published, PublishedBody>;
-export type ListMsg = Frame<MessageType.List, EmptyBody>;
+export type ListMsg = Frame<MessageType.List, ListBody>;
 export type FilesMsg = Frame<MessageType.Files, FilesBody>;
 export type LocateMsg = Frame<MessageType.Locate, LocateBody>;
 export type PeersMsg = Frame<MessageType.Peers, PeersBody>;

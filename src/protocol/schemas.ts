@@ -94,13 +94,25 @@ const schemas: Record<JsonMessageType, object> = {
     properties: { manifest: manifestSchema },
   },
   [MessageType.Published]: { type: 'object', required: ['fileId'], properties: { fileId } },
-  [MessageType.List]: empty,
+  [MessageType.List]: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      offset: { type: 'integer', minimum: 0, maximum: 0xffffffff },
+      limit: { type: 'integer', minimum: 1, maximum: 0xffffffff },
+    },
+  },
   [MessageType.Files]: {
     type: 'object',
     required: ['files'],
-    properties: { files: { type: 'array', items: fileSummary } },
+    properties: { files: { type: 'array', items: fileSummary }, next: { type: 'integer', minimum: 1 } },
   },
-  [MessageType.Locate]: { type: 'object', additionalProperties: false, required: ['fileId'], properties: { fileId } },
+  [MessageType.Locate]: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['fileId'],
+    properties: { fileId, numwant: { type: 'integer', minimum: 1, maximum: 0xffffffff } },
+  },
   [MessageType.Peers]: {
     type: 'object',
     required: ['fileId', 'manifest', 'peers'],

@@ -10,6 +10,9 @@
  *   is left hanging.
  * - With a LinkTable (link-emulator.ts), outgoing frames go through a LinkShaper that delays and
  *   rate-limits them as the link to this remote says, in order.
+ * - With `maxUnsentBytes`, a remote that sends requests and does not read the answers is not read any
+ *   further while the unsent bytes pass the cap: the messages already decoded wait and are handled on
+ *   'drain'. With `frameTimeoutMs`, a frame must complete that long after its first byte arrived.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
@@ -37,6 +40,10 @@ export interface FramedConnectionInit {
   allocateFrame?: (frameBytes: number) => Buffer;
   /** This peer's emulated links: outgoing frames are delayed and rate-limited by the link to this remote. */
   links?: LinkTable;
+  /** Stop reading while this many written bytes wait to be sent (0 = never): a remote that does not read its answers. */
+  maxUnsentBytes?: number;
+  /** Close the connection when a frame is not complete this long after its first byte (0 = never): a trickle. */
+  frameTimeoutMs?: number;
 }
 
 interface Pending {
@@ -62,6 +69,11 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   /** Set once the remote broke the protocol: input is ignored while the ERROR frame flushes. */
   private failure: ProtocolError | undefined;
   private readonly shaper: LinkShaper | undefined;
+  private readonly maxUnsentBytes: number;
+  private readonly frameTimeoutMs: number;
+  private frameTimer: NodeJS.Timeout | undefined;
+  /** Decoded messages waiting for the socket to drain (and the decoder's error after them); reading is paused meanwhile. */
+  private backlog: { messages: Message[]; next: number; error: ProtocolError | undefined } | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -77,6 +89,8 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
     });
     this.requestTimeoutMs = init.requestTimeoutMs ?? 10_000;
     this.shaper = init.links ? new LinkShaper(init.links, this.remoteAddress, this.remotePort, socket) : undefined;
+    this.maxUnsentBytes = init.maxUnsentBytes ?? 0;
+    this.frameTimeoutMs = init.frameTimeoutMs ?? 0;
     socket.setNoDelay(true);
     if (init.idleTimeoutMs) {
       socket.setTimeout(init.idleTimeoutMs, () => this.close(new RequestTimeoutError('idle timeout')));
@@ -85,6 +99,11 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
     socket.on('error', (error) => this.close(error));
     socket.on('end', () => this.onEnd());
     socket.on('close', () => this.close(this.failure));
+  }
+
+  /** True while the connection is not read because its remote does not read what it is sent. */
+  get paused(): boolean {
+    return this.backlog !== undefined;
   }
 
   get isClosed(): boolean {
@@ -204,6 +223,8 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   close(error?: Error): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.backlog = undefined;
     const closedError = new ConnectionClosedError(error ? `connection closed: ${error.message}` : 'connection closed');
     for (const [, pending] of this.pending) {
       if (pending.timer) clearTimeout(pending.timer);
@@ -234,11 +255,53 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   feed(data: Buffer): void {
     if (this.closed || this.failure) return;
     const { messages, error } = this.decoder.push(data);
-    for (const message of messages) {
-      if (this.closed || this.failure) return;
-      this.dispatch(message);
+    if (this.frameTimeoutMs > 0) this.watchFrame(messages.length > 0);
+    // A read already on its way when the socket was paused: its messages queue behind the backlog.
+    if (this.backlog) {
+      this.backlog.messages.push(...messages);
+      this.backlog.error ??= error;
+      return;
     }
-    if (error) this.failProtocol(error);
+    this.handle({ messages, next: 0, error });
+  }
+
+  /** Dispatches decoded messages until the unsent bytes pass the cap; the rest waits for 'drain'. */
+  private handle(work: { messages: Message[]; next: number; error: ProtocolError | undefined }): void {
+    while (work.next < work.messages.length) {
+      if (this.closed || this.failure) return;
+      if (this.maxUnsentBytes > 0 && this.socket.writableLength > this.maxUnsentBytes) {
+        this.backlog = work;
+        this.socket.pause();
+        this.socket.once('drain', () => this.resumeBacklog());
+        return;
+      }
+      this.dispatch(work.messages[work.next++]!);
+    }
+    if (work.error) this.failProtocol(work.error);
+  }
+
+  private resumeBacklog(): void {
+    const work = this.backlog;
+    if (!work || this.closed) return;
+    this.backlog = undefined;
+    this.handle(work);
+    if (!this.backlog && !this.closed) this.socket.resume();
+  }
+
+  /** Runs the frame timer while a frame is unfinished; a frame that began in this read starts it again. */
+  private watchFrame(completedFrames: boolean): void {
+    if (this.decoder.bufferedBytes === 0) {
+      if (this.frameTimer) clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+      return;
+    }
+    if (this.frameTimer && !completedFrames) return;
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    this.frameTimer = setTimeout(() => {
+      this.logger.warn('frame not completed in time; closing connection', { remote: this.remote, frameTimeoutMs: this.frameTimeoutMs });
+      this.close(new RequestTimeoutError(`a frame must complete within ${this.frameTimeoutMs} ms of its first byte`));
+    }, this.frameTimeoutMs);
+    this.frameTimer.unref();
   }
 
   private dispatch(message: Message): void {

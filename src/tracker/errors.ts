@@ -15,5 +15,9 @@ export const TrackerErrorCode = {
   FileIdMismatch: 'ERR_FILE_ID_MISMATCH',
   BadIndex: 'ERR_BAD_INDEX',
   TooManyFiles: 'ERR_TOO_MANY_FILES',
+  /** One address's connections hold too many bytes of unfinished frames. */
+  TooManyBufferedBytes: 'ERR_TOO_MANY_BUFFERED_BYTES',
+  /** A frame was not completed in time after its first byte. */
+  FrameTimeout: 'ERR_FRAME_TIMEOUT',
 } as const;
 export type TrackerErrorCode = (typeof TrackerErrorCode)[keyof typeof TrackerErrorCode];

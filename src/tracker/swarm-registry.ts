@@ -13,10 +13,11 @@
  * can change an answer goes through `changed(file)`, which drops it.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { assertValidManifest, Bitfield, computeFileId } from '../protocol';
-import type { FileSummary, Manifest, PeerLocation } from '../protocol';
+import { assertValidManifest, Bitfield, computeFileId, DEFAULT_NUMWANT, MAX_LIST_PAGE, MAX_NUMWANT } from '../protocol';
+import type { FileSummary, Manifest } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
 import { LocateAnswer } from './locate-answer';
+import type { HolderEntry } from './locate-answer';
 import { TrackerErrorCode } from './errors';
 
 export class RegistryError extends SwarmlabError {
@@ -219,6 +220,18 @@ export class SwarmRegistry {
     this.dropHolder(fileId, peerId);
   }
 
+  /**
+   * One page of the catalogue (docs/protocol.md, LIST): at most `limit` files (capped to MAX_LIST_PAGE)
+   * from `offset` on, in name order, and the offset of the next page when there is one. A page is
+   * bounded so that the answer stays far below MAX_FRAME_BYTES however large the catalogue grows.
+   */
+  listPage(offset = 0, limit = MAX_LIST_PAGE): { files: FileSummary[]; next?: number } {
+    const all = this.list();
+    const end = offset + Math.min(limit, MAX_LIST_PAGE);
+    const files = all.slice(offset, end);
+    return end < all.length ? { files, next: end } : { files };
+  }
+
   list(): FileSummary[] {
     const summaries: FileSummary[] = [];
     for (const file of this.files.values()) {
@@ -238,14 +251,15 @@ export class SwarmRegistry {
   }
 
   /**
-   * The encoded PEERS body (docs/protocol.md, LOCATE) for `fileId`: its manifest and every holder but
-   * the asking peer, with the chunks each holds. Reused until the file changes.
+   * The encoded PEERS body (docs/protocol.md, LOCATE) for `fileId`: its manifest and up to `numwant`
+   * holders (capped to MAX_NUMWANT) other than the asking peer, with the chunks each holds. The encoded
+   * holders are reused until the file changes.
    */
-  locateAnswer(fileId: string, askingPeerId?: string): Buffer {
+  locateAnswer(fileId: string, askingPeerId?: string, numwant = DEFAULT_NUMWANT): Buffer {
     const file = this.files.get(fileId);
     if (!file) throw new RegistryError(TrackerErrorCode.UnknownFile, `no file ${fileId} is known`);
-    file.answer ??= LocateAnswer.encode(file.fileId, file.manifest, holderLocations(file));
-    return file.answer.body(askingPeerId);
+    file.answer ??= LocateAnswer.encode(file.fileId, file.manifest, holderEntries(file));
+    return file.answer.body(askingPeerId, Math.min(numwant, MAX_NUMWANT));
   }
 
   private requirePeer(peerId: string): PeerRecord {
@@ -296,15 +310,20 @@ export class SwarmRegistry {
   }
 }
 
-function* holderLocations(file: FileRecord): Generator<PeerLocation> {
+function holderEntries(file: FileRecord): HolderEntry[] {
+  const entries: HolderEntry[] = [];
   for (const { peer, chunks } of file.holders.values()) {
-    yield {
-      peerId: peer.peerId,
-      name: peer.name,
-      host: peer.host,
-      port: peer.port,
-      complete: chunks.complete,
-      bitfield: chunks.toBase64(),
-    };
+    entries.push({
+      location: {
+        peerId: peer.peerId,
+        name: peer.name,
+        host: peer.host,
+        port: peer.port,
+        complete: chunks.complete,
+        bitfield: chunks.toBase64(),
+      },
+      chunks,
+    });
   }
+  return entries;
 }

@@ -20,7 +20,7 @@ import { createLogger } from '../shared/logger';
 import type { Logger } from '../shared/logger';
 import { SwarmRegistry } from './swarm-registry';
 import { TrackerConnection } from './tracker-connection';
-import type { TrackerConnectionHooks } from './tracker-connection';
+import type { AddressBudget, TrackerConnectionHooks } from './tracker-connection';
 import { TrackerMetrics } from './tracker-metrics';
 import { TrackerErrorCode } from './errors';
 
@@ -30,6 +30,12 @@ export const DEFAULT_HEARTBEAT_MS = 5_000;
 export const MISSED_HEARTBEATS_BEFORE_EXPIRY = 3;
 export const MAX_INVALID_REQUESTS = 16;
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 1024;
+/** Unsent answer bytes past which a connection is not read until it drains (docs/protocol.md, "Limits"). */
+export const DEFAULT_MAX_UNSENT_BYTES = 1024 * 1024;
+/** Time to complete a frame after its first byte: a remote that trickles a byte now and then is closed. */
+export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
+/** Bytes of unfinished frames one remote address may have the tracker hold, over all its connections. */
+export const DEFAULT_MAX_BUFFERED_BYTES_PER_ADDRESS = 4 * MAX_FRAME_BYTES;
 /** Sweeps per heartbeat: an idle connection is closed between 3 and 3.5 heartbeats after its last read. */
 const SWEEPS_PER_HEARTBEAT = 2;
 
@@ -43,11 +49,22 @@ export interface TrackerServerInit {
   maxFilesPerPeer?: number;
   /** Collect Prometheus metrics (served by the caller, see `metrics`). */
   metrics?: boolean;
+  /**
+   * Take REGISTER's `host` as the peer's address. Off by default: the tracker records the address it
+   * sees, so a peer cannot send downloaders to an address of its choosing. Turn it on only when peers
+   * reach the tracker through a proxy or NAT that hides their address.
+   */
+  trustAdvertisedHost?: boolean;
+  /** Unsent answer bytes past which a connection is not read until it drains. */
+  maxUnsentBytes?: number;
+  /** Time to complete a frame once its first byte arrived. */
+  frameTimeoutMs?: number;
+  /** Bytes of unfinished frames one remote address may have the tracker hold, over all its connections. */
+  maxBufferedBytesPerAddress?: number;
 }
 
-/** The open connections from one remote address, and that address's one string, shared by all of them. */
-interface AddressEntry {
-  readonly address: string;
+/** The open connections from one remote address, that address's one string, and the bytes they buffer. */
+interface AddressEntry extends AddressBudget {
   open: number;
 }
 
@@ -61,6 +78,8 @@ export class TrackerServer {
   private readonly heartbeatMs: number;
   private readonly idleTimeoutMs: number;
   private readonly maxConnectionsPerAddress: number;
+  private readonly trustAdvertisedHost: boolean;
+  private readonly frameTimeoutMs: number;
   private readonly connections = new Set<TrackerConnection>();
   private readonly addresses = new Map<string, AddressEntry>();
   private readonly hooks: TrackerConnectionHooks;
@@ -74,6 +93,8 @@ export class TrackerServer {
     this.heartbeatMs = init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.idleTimeoutMs = this.heartbeatMs * MISSED_HEARTBEATS_BEFORE_EXPIRY;
     this.maxConnectionsPerAddress = init.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+    this.trustAdvertisedHost = init.trustAdvertisedHost ?? false;
+    this.frameTimeoutMs = init.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
     this.registry = new SwarmRegistry(
       init.maxFilesPerPeer === undefined ? {} : { maxFilesPerPeer: init.maxFilesPerPeer },
     );
@@ -87,6 +108,8 @@ export class TrackerServer {
     this.hooks = {
       logger: this.logger,
       maxFrameBytes: MAX_FRAME_BYTES,
+      maxUnsentBytes: init.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_BYTES,
+      maxBufferedBytesPerAddress: init.maxBufferedBytesPerAddress ?? DEFAULT_MAX_BUFFERED_BYTES_PER_ADDRESS,
       onMessage: (connection, message) => this.onMessage(connection, message),
       onClose: (connection) => this.onClose(connection),
     };
@@ -98,6 +121,20 @@ export class TrackerServer {
     return (this.server.address() as AddressInfo | null)?.port ?? 0;
   }
 
+  /** Answer bytes written and not yet taken by the kernel, over every connection. */
+  get unsentBytes(): number {
+    let bytes = 0;
+    for (const connection of this.connections) bytes += connection.socket.writableLength;
+    return bytes;
+  }
+
+  /** Connections not read because their remote does not read its answers. */
+  get pausedConnections(): number {
+    let paused = 0;
+    for (const connection of this.connections) if (connection.paused) paused++;
+    return paused;
+  }
+
   async start(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -106,7 +143,8 @@ export class TrackerServer {
         resolve();
       });
     });
-    this.sweepTimer = setInterval(() => this.sweepIdle(), this.heartbeatMs / SWEEPS_PER_HEARTBEAT);
+    const sweepMs = Math.min(this.heartbeatMs / SWEEPS_PER_HEARTBEAT, this.frameTimeoutMs / 2);
+    this.sweepTimer = setInterval(() => this.sweepIdle(), sweepMs);
     this.sweepTimer.unref();
     this.logger.info('tracker listening', { host: this.host, port: this.port, heartbeatMs: this.heartbeatMs });
   }
@@ -128,16 +166,16 @@ export class TrackerServer {
     let entry = this.addresses.get(remote);
     if (entry && entry.open >= this.maxConnectionsPerAddress) {
       this.logger.warn('too many connections from one address; refusing', { remote, open: entry.open });
-      const refused = new TrackerConnection(socket, remote, this.hooks);
+      const refused = new TrackerConnection(socket, { address: remote, bufferedBytes: 0 }, this.hooks);
       refused.refuse(TrackerErrorCode.TooManyConnections, `at most ${this.maxConnectionsPerAddress} connections per address`);
       return;
     }
     if (!entry) {
-      entry = { address: remote, open: 0 };
+      entry = { address: remote, open: 0, bufferedBytes: 0 };
       this.addresses.set(remote, entry);
     }
     entry.open++;
-    this.connections.add(new TrackerConnection(socket, entry.address, this.hooks));
+    this.connections.add(new TrackerConnection(socket, entry, this.hooks));
   }
 
   private onClose(connection: TrackerConnection): void {
@@ -158,15 +196,27 @@ export class TrackerServer {
 
   /**
    * Closes every connection that has read nothing within the idle timeout (a peer bound to it expires
-   * with it), and expires every leased peer that renewed nothing within it.
+   * with it) or has not finished a frame within the frame timeout, and expires every leased peer that
+   * renewed nothing within the idle timeout.
    */
   private sweepIdle(): void {
-    const oldestAllowedMs = Date.now() - this.idleTimeoutMs;
+    const nowMs = Date.now();
+    const oldestAllowedMs = nowMs - this.idleTimeoutMs;
+    const oldestFrameMs = nowMs - this.frameTimeoutMs;
     for (const peerId of this.registry.expireLeases(oldestAllowedMs)) {
       this.logger.info('leased peer expired after missed heartbeats', { peerId });
       this.metrics?.expired.inc();
     }
     for (const connection of this.connections) {
+      if (connection.frameStartedMs !== 0 && connection.frameStartedMs < oldestFrameMs) {
+        this.logger.warn('frame not completed in time; closing connection', {
+          remote: connection.remoteAddress,
+          frameTimeoutMs: this.frameTimeoutMs,
+        });
+        connection.refuse(TrackerErrorCode.FrameTimeout, `a frame must complete within ${this.frameTimeoutMs} ms of its first byte`);
+        connection.close();
+        continue;
+      }
       if (connection.lastReadMs >= oldestAllowedMs) continue;
       if (connection.peerId !== undefined) {
         this.logger.info('peer expired after missed heartbeats', { peerId: connection.peerId });
@@ -221,7 +271,9 @@ export class TrackerServer {
           });
           return;
         }
-        const host = message.body.host ?? connection.remoteAddress;
+        // The address the tracker sees, unless told to trust what peers advertise (behind a proxy or NAT):
+        // otherwise a peer could point every downloader at an address of its choosing.
+        const host = this.trustAdvertisedHost ? (message.body.host ?? connection.remoteAddress) : connection.remoteAddress;
         const { name, port } = message.body;
         const lease = message.body.lease
           ? this.registry.registerLeased(name, host, port, connection.remoteAddress)
@@ -270,13 +322,13 @@ export class TrackerServer {
         return;
       }
       case MessageType.List:
-        connection.send(MessageType.Files, message.requestId, { files: this.registry.list() });
+        connection.send(MessageType.Files, message.requestId, this.registry.listPage(message.body.offset, message.body.limit));
         return;
       case MessageType.Locate:
         connection.sendEncoded(
           MessageType.Peers,
           message.requestId,
-          this.registry.locateAnswer(message.body.fileId, connection.peerId),
+          this.registry.locateAnswer(message.body.fileId, connection.peerId, message.body.numwant),
         );
         return;
       case MessageType.Registered:

@@ -27,6 +27,8 @@ describe('error code registries', () => {
         'ERR_FILE_ID_MISMATCH',
         'ERR_BAD_INDEX',
         'ERR_TOO_MANY_FILES',
+        'ERR_TOO_MANY_BUFFERED_BYTES',
+        'ERR_FRAME_TIMEOUT',
       ],
     ],
     [
