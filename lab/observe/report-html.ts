@@ -22,7 +22,7 @@ const TARGET_TICKS = 10;
 /** Colours for the sources of chunks (and the downloaders' lines), distinct on white and for most eyes. */
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f'];
 
-const MARK_COLOUR: Record<TimeMark['kind'], string> = { fault: '#c00000', node: '#e07000', recovery: '#008a3e' };
+const MARK_COLOUR: Record<TimeMark['kind'], string> = { fault: '#c00000', node: '#e07000', recovery: '#008a3e', trigger: '#6a3fb5' };
 
 const CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
