@@ -5,7 +5,7 @@
 import { RunRecorder, type RunEvent, type RunEventBody } from '../../lab/observe/run-events';
 import { timeMarks } from '../../lab/observe/report-data';
 import { validateScenario } from '../../lab/scenario/load';
-import { compileWhen, type Trigger, type When } from '../../lab/trigger/compile';
+import { compileWhen, type CompiledTrigger, type Trigger, type When } from '../../lab/trigger/compile';
 import { createTriggerState, evaluateTrigger, firstFiring, observeEvent } from '../../lab/trigger/evaluate';
 import { waitForTrigger } from '../../lab/trigger/wait';
 
@@ -128,7 +128,7 @@ describe('trigger evaluation on recorded event streams', () => {
 });
 
 describe('waitForTrigger on a live recorder', () => {
-  const compiled = (when: When) => compileWhen(when);
+  const compiled = (when: When): CompiledTrigger => compileWhen(when);
 
   it('fires on the first live event after which the condition holds, with its holder', async () => {
     const recorder = new RunRecorder();
