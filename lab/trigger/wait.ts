@@ -2,7 +2,7 @@
  * Waits for a compiled trigger on a live recorder: folds the events recorded so far, then re-evaluates on
  * each new one. The run's own event stream is the only input, so waiting costs no exec on any peer.
  */
-import { abortReason, rejectOnAbort } from '../abort';
+import { abortReason, rejectOnAbort, throwIfAborted } from '../abort';
 import { TriggerTimeoutError } from '../errors';
 import type { RunEvent, RunRecorder } from '../observe/run-events';
 import type { CompiledTrigger } from './compile';
@@ -23,7 +23,7 @@ export async function waitForTrigger(
   for (const event of recorder.events) observeEvent(state, event);
   let verdict = evaluateTrigger(compiled.trigger, state);
   if (verdict.fired) return verdict;
-  signal.throwIfAborted();
+  throwIfAborted(signal);
 
   const within = AbortSignal.timeout(compiled.withinS * 1000);
   const both = AbortSignal.any([signal, within]);
