@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   TIMEOUT: 'ERR_LAB_TIMEOUT',
   SWARM_INACTIVE: 'ERR_LAB_SWARM_INACTIVE',
   UNSUPPORTED: 'ERR_LAB_UNSUPPORTED',
+  TRIGGER_TIMEOUT: 'ERR_LAB_TRIGGER_TIMEOUT',
   // lab/images
   BASE_IMAGE: 'ERR_BASE_IMAGE',
   IMAGE_BUILD: 'ERR_IMAGE_BUILD',
@@ -182,6 +183,14 @@ export class LabTimeoutError extends LabError {
   constructor(message: string) {
     super(ERROR_CODES.TIMEOUT, message);
     this.name = 'LabTimeoutError';
+  }
+}
+
+/** A step's `when:` condition did not hold within its `within` seconds. */
+export class TriggerTimeoutError extends LabError {
+  constructor(message: string) {
+    super(ERROR_CODES.TRIGGER_TIMEOUT, message);
+    this.name = 'TriggerTimeoutError';
   }
 }
 

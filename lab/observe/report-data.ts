@@ -38,7 +38,7 @@ export interface ProgressSeries extends Lane {
   source: 'progress' | 'transfers';
 }
 
-export type TimeMarkKind = 'fault' | 'node' | 'recovery';
+export type TimeMarkKind = 'fault' | 'node' | 'recovery' | 'trigger';
 
 /** Something to mark on the time axis: an injected fault, a container state change, a recovery. */
 export interface TimeMark {
@@ -167,7 +167,8 @@ export function progressSeries(
 
 /**
  * Faults and recoveries on the time axis: the scenario's `fault: true` step, every container that went
- * down, paused or off the network (and came back), and the moment the scenario counts as recovered.
+ * down, paused or off the network (and came back), each `when:` trigger that fired (and why), and the moment
+ * the scenario counts as recovered.
  */
 export function timeMarks(events: readonly RunEvent[], report: Pick<ScenarioReport, 'recoverMs'>): TimeMark[] {
   const marks: TimeMark[] = [];
@@ -178,6 +179,8 @@ export function timeMarks(events: readonly RunEvent[], report: Pick<ScenarioRepo
     if (event.type === 'step' && event.fault) {
       faultStep ??= event;
       marks.push({ t: event.t, kind: 'fault', label: `fault: ${event.description}` });
+    } else if (event.type === 'trigger') {
+      marks.push({ t: event.t, kind: 'trigger', label: `trigger (step ${event.index + 1}): ${event.reason}` });
     } else if (event.type === 'node') {
       const before = lastState.get(event.name);
       lastState.set(event.name, event.state);

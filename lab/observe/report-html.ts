@@ -22,7 +22,12 @@ const TARGET_TICKS = 10;
 /** Colours for the sources of chunks (and the downloaders' lines), distinct on white and for most eyes. */
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f'];
 
-const MARK_COLOUR: Record<TimeMark['kind'], string> = { fault: '#c00000', node: '#e07000', recovery: '#008a3e' };
+const MARK_COLOUR: Record<TimeMark['kind'], string> = {
+  fault: '#c00000',
+  node: '#e07000',
+  recovery: '#008a3e',
+  trigger: '#6a3fb5',
+};
 
 const CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
@@ -364,12 +369,12 @@ export function renderReportHtml(data: ReportData): string {
   const downloaders = [...new Set(data.progress.map((s) => s.peer))];
   // One colour per peer name, whether it appears as a source or as a downloader.
   const colour = colourOf([...new Set([...sources, ...downloaders].sort())]);
-  const markKeys = (['fault', 'node', 'recovery'] as const)
+  const markKeys = (['fault', 'node', 'recovery', 'trigger'] as const)
     .filter((kind) => data.marks.some((m) => m.kind === kind))
     .map(
       (kind) =>
         `<span class="key"><span class="mark-key" style="border-color:${MARK_COLOUR[kind]}"></span>` +
-        `${{ fault: 'fault injected', node: 'container state change', recovery: 'recovered' }[kind]}</span>`,
+        `${{ fault: 'fault injected', node: 'container state change', recovery: 'recovered', trigger: 'when: trigger fired' }[kind]}</span>`,
     )
     .join(' ');
   const title = `swarmlab run ${data.run}: ${data.scenario}`;

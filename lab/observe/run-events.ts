@@ -24,6 +24,8 @@ export type RunEventBody =
       description: string;
       fault: boolean;
     }
+  /** A step's `when:` condition held: the step `index` runs now, `reason` says why (`holder`: who fired it). */
+  | { type: 'trigger'; index: number; condition: string; reason: string; holder?: string }
   /** A scenario step ended. */
   | { type: 'step-end'; index: number; ok: boolean; ms: number; error?: string }
   /** A peer holds a whole file (generated or published), so its chunk map is full. */

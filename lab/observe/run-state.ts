@@ -182,6 +182,7 @@ export function applyRunEvent(state: RunState, event: RunEvent): RunChange | und
       break;
     }
     case 'info':
+    case 'trigger':
       break;
     case 'end':
       state.end = event;

@@ -20,6 +20,8 @@ import {
   type ScenarioPeer,
   type ScenarioStep,
 } from './schema';
+import { whenIssues } from '../trigger/check';
+import { HOLDER_REF } from '../trigger/compile';
 import { peerDefaultsEnv } from './peer-defaults';
 
 const ajv = new Ajv({
@@ -99,11 +101,17 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
   });
   const known = [...names].join(', ');
   if (scenario.chunkSize !== undefined && scenario.peerDefaults?.chunkSize !== undefined) {
-    issues.push({ instancePath: '/peerDefaults/chunkSize', message: 'the scenario sets "chunkSize" already; keep one' });
+    issues.push({
+      instancePath: '/peerDefaults/chunkSize',
+      message: 'the scenario sets "chunkSize" already; keep one',
+    });
   }
   const containerActions: readonly string[] = PEER_ACTIONS;
   const tmpfsBytes = new Map(peers.map((peer) => [peer.name, peer.dataTmpfsBytes]));
   let faultStep: number | undefined;
+  const files = new Set(
+    scenario.steps.flatMap((step) => (step.action === 'generate' || step.action === 'download' ? [step.file] : [])),
+  );
 
   scenario.steps.forEach((step, i) => {
     const at = `/steps/${i}`;
@@ -115,7 +123,10 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
       if (!names.has(name)) issues.push({ instancePath: path, message: `unknown peer "${name}" (peers: ${known})` });
     };
     const allowTracker = containerActions.includes(step.action);
-    if ('peer' in step && typeof step.peer === 'string') checkName(step.peer, `${at}/peer`, allowTracker);
+    issues.push(...whenIssues(step, at, { peers: names, files }));
+    if ('peer' in step && typeof step.peer === 'string' && step.peer !== HOLDER_REF) {
+      checkName(step.peer, `${at}/peer`, allowTracker);
+    }
     if ('peers' in step && Array.isArray(step.peers)) {
       step.peers.forEach((name, j) => checkName(name, `${at}/peers/${j}`, allowTracker));
     }

@@ -1,7 +1,8 @@
 /**
  * Replays a validated scenario against a started run.
  *
- * Steps run in order; a step with several targets acts on them concurrently (two `download`s on
+ * Steps run in order, each once the previous one ended and its own `at`, `after` or `when:` allows (a `when:`
+ * waits on the run's events for its condition, and `peer: $holder` then names the node that fired it). A step with several targets acts on them concurrently (two `download`s on
  * `peers: [peer-3, peer-4]` run at the same time). What a step does is its handler's business
  * (`step-table.ts`); this loop only times the steps, bounds them, records them and stops at the first
  * failure. The caller tears the run down. A step whose handler can heal is healed once the scenario ends,
@@ -13,8 +14,16 @@ import { createLogger } from '../../src/shared/logger';
 import { sleep } from '../abort';
 import type { LabRun } from '../controller';
 import type { LabDocker } from '../engine/lab-docker';
-import { AbortedError, LabError, LabTimeoutError, StepFailedError, asLabError, messageOf } from '../errors';
-import type { RunRecorder } from '../observe/run-events';
+import {
+  AbortedError,
+  LabError,
+  LabTimeoutError,
+  StepFailedError,
+  TriggerTimeoutError,
+  asLabError,
+  messageOf,
+} from '../errors';
+import { RunRecorder } from '../observe/run-events';
 import type { Printer } from '../print';
 import type { FaultMark, ScenarioReport, StepReport } from '../report-types';
 import { scenarioPeers, stepTargets } from './load';
@@ -23,6 +32,8 @@ import type { Scenario, ScenarioPeer, ScenarioStep } from './schema';
 import type { StepContext, StepHandler, StepHandlers } from './step-handler';
 import { handlerOf, STEP_HANDLERS } from './step-table';
 import { waitPending } from './steps/downloads';
+import { compileWhen, HOLDER_REF, type When } from '../trigger/compile';
+import { waitForTrigger } from '../trigger/wait';
 
 const log = createLogger('scenario');
 
@@ -89,7 +100,10 @@ export class ScenarioRunner {
       run: this.components.run,
       docker: this.components.docker,
       printer: this.components.printer,
-      recorder: this.components.recorder,
+      // A `when:` step waits on the run's events: without a recorder of the caller's, the runner keeps one.
+      recorder:
+        this.components.recorder ??
+        (this.scenario.steps.some((step) => step.when !== undefined) ? new RunRecorder() : undefined),
       waitReady: this.components.waitReady,
       printChunks: this.printChunks,
       scenarioSignal: signal,
@@ -106,12 +120,28 @@ export class ScenarioRunner {
 
     try {
       for (const [index, step] of this.scenario.steps.entries()) {
-        const targets = stepTargets(step, this.peers);
+        let targets = stepTargets(step, this.peers);
+        const waitStartedAtMs = Date.now();
         try {
           if (step.at !== undefined) await sleep(startedAtMs + step.at * 1000 - Date.now(), signal);
           if (step.after !== undefined) await sleep(step.after * 1000, signal);
+          if (step.when !== undefined) targets = await this.awaitTrigger(index, step.when, targets, ctx, signal);
         } catch (err) {
-          failure = this.abortError(err, signal, timeoutS);
+          if (!(err instanceof TriggerTimeoutError) || signal.aborted) {
+            failure = this.abortError(err, signal, timeoutS);
+            break;
+          }
+          failure = new TriggerTimeoutError(`step ${index + 1} (${step.action}) never ran: ${err.message}`);
+          steps.push({
+            index,
+            action: step.action,
+            targets,
+            ok: false,
+            startedAtMs: waitStartedAtMs - startedAtMs,
+            ms: Date.now() - waitStartedAtMs,
+            error: failure.message,
+          });
+          this.components.printer.stepFailed(index, failure.message);
           break;
         }
         const handler = handlerOf(step, this.handlers);
@@ -186,6 +216,31 @@ export class ScenarioRunner {
     };
     log.info('Scenario finished', { scenario: this.scenario.name, ok: report.ok, ms: report.ms });
     return report;
+  }
+
+  /** Waits until `when` holds, records why it fired, and returns the targets with `$holder` resolved. */
+  private async awaitTrigger(
+    index: number,
+    when: When,
+    targets: string[],
+    ctx: StepContext,
+    signal: AbortSignal,
+  ): Promise<string[]> {
+    const compiled = compileWhen(when);
+    const recorder = ctx.recorder ?? new RunRecorder();
+    this.components.printer.info(
+      `step ${index + 1} waits until ${compiled.description} (within ${compiled.withinS} s)`,
+    );
+    const fired = await waitForTrigger(recorder, compiled, signal);
+    recorder.record({
+      type: 'trigger',
+      index,
+      condition: compiled.description,
+      reason: fired.reason,
+      ...(fired.holder === undefined ? {} : { holder: fired.holder }),
+    });
+    this.components.printer.info(`trigger for step ${index + 1}: ${fired.reason}`);
+    return targets.map((name) => (name === HOLDER_REF && fired.holder !== undefined ? fired.holder : name));
   }
 
   private abortError(err: unknown, signal: AbortSignal, timeoutS: number): LabError {

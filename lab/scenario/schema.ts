@@ -4,9 +4,11 @@
  * express (peer names that exist, `file` where a check needs one).
  *
  * A scenario is a list of steps replayed in order. Each step starts when the previous one has finished,
- * or `after` seconds later, or not before `at` seconds from the start of the scenario.
+ * or `after` seconds later, or not before `at` seconds from the start of the scenario, or once its `when:`
+ * condition on the swarm's state holds.
  */
 import { MAX_CHUNK_BYTES } from '../../src/protocol';
+import { WHEN_SCHEMA, type When } from '../trigger/compile';
 import { PEER_DEFAULTS_SCHEMA, type PeerDefaults } from './peer-defaults';
 
 /** Docker verbs on a step's containers; they differ only in the verb (`start` then waits until ready). */
@@ -34,6 +36,8 @@ export interface StepTiming {
   at?: number;
   /** Seconds to wait after the previous step finished. */
   after?: number;
+  /** Instead of `at`/`after`: wait until this condition on the swarm's state holds (lab/trigger). */
+  when?: When;
   /** A note printed when the step starts. */
   note?: string;
   /** Upper bound for this step, in seconds. */
@@ -183,13 +187,17 @@ export const MAX_TMPFS_BYTES = 1024 * 1024 * 1024;
 const timing = {
   at: seconds,
   after: seconds,
+  when: WHEN_SCHEMA,
   note: { type: 'string', maxLength: 200 },
   timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
   fault: { type: 'boolean' },
 } as const;
 
+// `$holder`: the node that fired the step's `holders` trigger (load.ts allows it only with one).
+const targetPeer = { type: 'string', pattern: '^([a-z0-9][a-z0-9_.-]{0,62}|\\$holder)$' } as const;
+
 const target = {
-  peer: peerName,
+  peer: targetPeer,
   peers: {
     anyOf: [{ type: 'array', items: peerName, minItems: 1, uniqueItems: true }, { const: 'all' }],
   },
@@ -260,7 +268,14 @@ export const STEP_SCHEMAS: Record<ScenarioAction, Record<string, unknown>> = {
   ),
   sleep: {
     type: 'object',
-    properties: { action: { const: 'sleep' }, at: seconds, after: seconds, note: timing.note, seconds },
+    properties: {
+      action: { const: 'sleep' },
+      at: seconds,
+      after: seconds,
+      when: WHEN_SCHEMA,
+      note: timing.note,
+      seconds,
+    },
     required: ['action', 'seconds'],
     additionalProperties: false,
     allOf: [notAtAndAfter],

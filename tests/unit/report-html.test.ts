@@ -101,6 +101,21 @@ describe('renderReportHtml', () => {
     expect(html).toContain('Time to recover: <b>0.02 s</b>');
   });
 
+  it('marks when a trigger fired and why, with its key', () => {
+    const events = eventsOf([
+      [0, { type: 'run', run: 'r' }],
+      [
+        10,
+        { type: 'trigger', index: 2, condition: 'c', reason: 'chunk 3/8 of f held only by peer-2', holder: 'peer-2' },
+      ],
+      [30, { type: 'transfer', file: 'f', index: 0, chunks: 1, from: 'peer-1', to: 'peer-3', bytes: 1 }],
+    ]);
+    const html = renderReportHtml(deriveReportData(events, reportOf()));
+    expect(count(html, /class="mark mark-trigger"/g)).toBe(2);
+    expect(html).toContain('trigger (step 3): chunk 3/8 of f held only by peer-2');
+    expect(html).toContain('when: trigger fired</span>');
+  });
+
   it('fetches nothing and runs nothing: no URL, no script, and a policy that forbids both', () => {
     const html = render();
     expect(html).not.toMatch(/https?:\/\//);

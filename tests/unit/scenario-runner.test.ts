@@ -328,6 +328,47 @@ describe('ScenarioRunner (fake docker)', () => {
     expect(report.downloads).toHaveLength(1);
   });
 
+  it('waits for a when: trigger on the run events, then kills $holder, the node that fired it', async () => {
+    const docker = new FakeDocker();
+    // peer-2 receives 2 of the 4 chunks before its download reports: each is then held by it alone.
+    docker.sources.set('peer-2', { 'peer-1': 2 });
+    const { report, out } = await replay(docker, {
+      name: 'holder',
+      peers: 2,
+      steps: [
+        { action: 'generate', peer: 'peer-1', file: 'a.txt', size: 10 },
+        { action: 'download', peer: 'peer-2', file: 'a.txt', wait: false },
+        { action: 'kill', peer: '$holder', when: { holders: { file: 'a.txt', atMost: 1 }, within: 5 } },
+      ],
+    });
+    expect(report.ok).toBe(true);
+    expect(report.steps[2]).toMatchObject({ action: 'kill', targets: ['peer-2'], ok: true });
+    expect(docker.calls).toContain('kill peer-2');
+    expect(docker.calls).not.toContain('kill peer-1');
+    expect(out).toContainEqual(expect.stringContaining('trigger for step 3: chunk 1/4 of a.txt held only by peer-2'));
+  });
+
+  it('fails a step whose when: never holds within its bound, without running it', async () => {
+    const docker = new FakeDocker();
+    const started = Date.now();
+    const { report } = await replay(docker, {
+      name: 'never',
+      peers: 2,
+      steps: [
+        { action: 'generate', peer: 'peer-1', file: 'a.txt', size: 10 },
+        { action: 'download', peer: 'peer-2', file: 'a.txt' },
+        { action: 'kill', peer: 'peer-1', when: { completed: { file: 'a.txt', peers: 2 }, within: 0.3 } },
+      ],
+    });
+    expect(report.ok).toBe(false);
+    expect(report.error?.code).toBe('ERR_LAB_TRIGGER_TIMEOUT');
+    expect(report.error?.message).toContain('step 3 (kill) never ran');
+    expect(report.error?.message).toContain('peer-2 completed a.txt');
+    expect(report.steps[2]).toMatchObject({ index: 2, ok: false });
+    expect(docker.calls).not.toContain('kill peer-1');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+  });
+
   it('accepts a download that is expected to fail, and rejects one that is not', async () => {
     const docker = new FakeDocker();
     docker.failDownloads.add('peer-2');

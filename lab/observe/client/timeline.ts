@@ -79,6 +79,8 @@ export function timelineEntry(event: RunEvent, change: RunChange, state: RunStat
     }
     case 'info':
       return { kind: 'info', t, text: event.text, cls: '' };
+    case 'trigger':
+      return { kind: 'step', t, text: `trigger for step ${event.index + 1}: ${event.reason}`, cls: '' };
     case 'end':
       return {
         kind: 'end',
