@@ -24,12 +24,17 @@ import {
   type LabNetwork,
   type LabRole,
 } from './lab-docker';
+import { OutputTail } from './output-tail';
 
 const log = createLogger('lab-docker');
 
 /** How long to wait for an exec's exit code to appear after its output stream ended. */
 const EXEC_EXIT_CODE_WAIT_MS = 5_000;
 const EXEC_EXIT_POLL_MS = 50;
+/** What an exec handled line by line keeps of its output, for an error message. */
+export const EXEC_STREAMED_TAIL_BYTES = 64 * 1024;
+/** A streamed stdout line longer than this (no newline yet) is dropped rather than buffered on. */
+const EXEC_MAX_LINE_CHARS = 1024 * 1024;
 
 export interface DockerodeLabDockerComponents {
   docker: Docker;
@@ -150,13 +155,20 @@ export class DockerodeLabDocker implements LabDocker {
     }
     const stdoutStream = new PassThrough();
     const stderrStream = new PassThrough();
-    const stdoutChunks: Buffer[] = [];
-    const stderrChunks: Buffer[] = [];
+    // Output handled line by line (a `watch` that runs for the whole session) keeps only its tail.
+    const tailBytes = init.onStdoutLine === undefined ? undefined : EXEC_STREAMED_TAIL_BYTES;
+    const stdoutChunks = new OutputTail(tailBytes);
+    const stderrChunks = new OutputTail(tailBytes);
     let pendingLine = '';
     stdoutStream.on('data', (chunk: Buffer) => {
       stdoutChunks.push(chunk);
       if (init.onStdoutLine === undefined) return;
       pendingLine += chunk.toString('utf8');
+      if (pendingLine.length > EXEC_MAX_LINE_CHARS && !pendingLine.includes('\n')) {
+        log.debug('Dropping an over-long exec output line', { containerId: short(id), chars: pendingLine.length });
+        pendingLine = '';
+        return;
+      }
       let newline = pendingLine.indexOf('\n');
       while (newline >= 0) {
         const line = pendingLine.slice(0, newline).replace(/\r$/, '');
@@ -194,8 +206,8 @@ export class DockerodeLabDocker implements LabDocker {
     const exitCode = await this.exitCodeOf(exec, id);
     return {
       exitCode,
-      stdout: Buffer.concat(stdoutChunks).toString('utf8'),
-      stderr: Buffer.concat(stderrChunks).toString('utf8'),
+      stdout: stdoutChunks.toString(),
+      stderr: stderrChunks.toString(),
     };
   }
 

@@ -10,7 +10,7 @@ import { UsageError } from '../errors';
 import { nodeEvent } from './node-event';
 import { DashboardServer, DEFAULT_DASHBOARD_PORT } from './dashboard-server';
 import { PeerWatcher } from './dashboard-watch';
-import { RunRecorder } from './run-events';
+import { RunRecorder, UP_DASHBOARD_MAX_EVENTS } from './run-events';
 
 export interface DashboardOptions {
   /** TCP port on 127.0.0.1; 0 picks a free one (default DEFAULT_DASHBOARD_PORT). */
@@ -21,6 +21,8 @@ export interface DashboardOptions {
   notice?: (line: string) => void;
   /** Called when the command has ended and the dashboard keeps serving until Ctrl-C. */
   onHold?: () => void;
+  /** Keep at most this many events in memory (default all: a scenario's report needs every one). */
+  maxEvents?: number;
   /** Called once the server listens (tests use it to learn the URL). */
   onListening?: (url: string, recorder: RunRecorder) => void;
 }
@@ -40,7 +42,7 @@ export async function withDashboard(
   command: (recorder: RunRecorder | undefined) => Promise<number>,
 ): Promise<number> {
   if (options === undefined) return command(undefined);
-  const recorder = new RunRecorder();
+  const recorder = new RunRecorder(options.maxEvents === undefined ? {} : { maxEvents: options.maxEvents });
   const server = new DashboardServer({ recorder }, { port: options.port ?? DEFAULT_DASHBOARD_PORT });
   await server.start().catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
@@ -100,7 +102,7 @@ export async function upWithDashboard(
   options: UpOptions,
   dashboard: DashboardOptions,
 ): Promise<number> {
-  return withDashboard(ctx, { ...dashboard, exitWhenDone: true }, async (recorder) => {
+  return withDashboard(ctx, { maxEvents: UP_DASHBOARD_MAX_EVENTS, ...dashboard, exitWhenDone: true }, async (recorder) => {
     const code = await upCommand(ctx, options);
     if (code !== 0 || recorder === undefined || ctx.signal.aborted) return code;
     const run = await ctx.controller.attach(options.run);

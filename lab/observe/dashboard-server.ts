@@ -7,7 +7,11 @@
  *   GET /events      SSE: the recorder's history, then every new event as it is recorded; each message is
  *                    `id: SEQ` + `data: JSON`, so a browser that reconnects sends `Last-Event-ID` and resumes
  *                    right after the last event it saw
- *   GET /state.json  `{ startedAt, events: [...] }`: the events so far (for tests and curious users)
+ *   GET /state.json  `{ startedAt, events: [...] }`: the events so far (for tests and curious users); when the
+ *                    recorder keeps a window (`lab up --dashboard`), the events of that window
+ *
+ * A client that asks for events older than the recorder's window gets one `event: trimmed` message
+ * (`{"trimmed":{"fromSeq","toSeq"}}`) and then the events from the oldest kept.
  *
  * Each SSE client reads the recorder's (append-only) history through its own cursor and the server writes
  * only while the socket drains, so a slow browser costs a socket buffer, never a growing queue; a client
@@ -86,11 +90,12 @@ class SseClient {
 
   /** Writes recorded events from the cursor on, until the history is sent or the socket pushes back. */
   pump(): void {
-    const events = this.recorder.events;
-    while (!this.closed && !this.waitingForDrain && this.nextSeq < events.length) {
-      const event = events[this.nextSeq]!;
-      this.nextSeq += 1;
-      if (!this.write(formatEvent(event)) || this.response.writableLength > this.init.clientHighWaterBytes) {
+    while (!this.closed && !this.waitingForDrain && this.nextSeq < this.recorder.nextSeq) {
+      const event = this.recorder.eventAt(this.nextSeq);
+      // Older than the recorder keeps: say which events are gone, then go on from the oldest kept.
+      const text = event === undefined ? formatTrimmed(this.nextSeq, this.recorder.firstSeq) : formatEvent(event);
+      this.nextSeq = event === undefined ? this.recorder.firstSeq : this.nextSeq + 1;
+      if (!this.write(text) || this.response.writableLength > this.init.clientHighWaterBytes) {
         this.waitForDrain();
       }
     }
@@ -127,6 +132,14 @@ class SseClient {
 export function formatEvent(event: RunEvent): string {
   // JSON.stringify never emits a raw newline, so the event is one `data:` line.
   return `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+/**
+ * The marker sent instead of events the recorder no longer keeps (`lab up --dashboard` keeps a window):
+ * a named SSE event, so a page that only handles `message` events skips it.
+ */
+export function formatTrimmed(fromSeq: number, firstSeq: number): string {
+  return `event: trimmed\ndata: ${JSON.stringify({ trimmed: { fromSeq, toSeq: firstSeq - 1 } })}\n\n`;
 }
 
 /** The seq to start from: one past `Last-Event-ID` (header, or `lastEventId` query for hand-made clients). */

@@ -78,28 +78,64 @@ export type RunEvent = RunEventBody & { seq: number; t: number; at: number };
 
 export type RunEventListener = (event: RunEvent) => void;
 
+/** How many events `lab up --dashboard` keeps in memory: a session left open for days must not grow without bound. */
+export const UP_DASHBOARD_MAX_EVENTS = 50_000;
+
+export interface RunRecorderInit {
+  startedAt?: number;
+  /**
+   * Keep at most this many of the latest events in memory (default: all, which the run report needs).
+   * Older ones are trimmed a quarter of the limit at a time, so that trimming costs O(1) per event.
+   */
+  maxEvents?: number;
+}
+
 /**
  * Records a run's events in order and hands each one to the current listeners. Late subscribers (a browser
- * that opens the dashboard half way) read `events` first, then follow live.
+ * that opens the dashboard half way) read `events` first, then follow live. With `maxEvents`, `events` is
+ * the latest window only: `firstSeq` says where it starts.
  */
 export class RunRecorder {
   readonly startedAt: number;
-  private readonly recorded: RunEvent[] = [];
+  private recorded: RunEvent[] = [];
+  private trimmed = 0;
+  private readonly maxEvents: number;
   private readonly listeners = new Set<RunEventListener>();
 
-  constructor(init: { startedAt?: number } = {}) {
+  constructor(init: RunRecorderInit = {}) {
     this.startedAt = init.startedAt ?? Date.now();
+    this.maxEvents = Math.max(1, init.maxEvents ?? Number.POSITIVE_INFINITY);
   }
 
-  /** Every event so far, oldest first. */
+  /** The events kept in memory, oldest first: every event so far unless `maxEvents` trimmed the oldest. */
   get events(): readonly RunEvent[] {
     return this.recorded;
   }
 
+  /** The seq of the oldest event kept (0 until something is trimmed). */
+  get firstSeq(): number {
+    return this.trimmed;
+  }
+
+  /** The seq the next event will get: how many were recorded in all. */
+  get nextSeq(): number {
+    return this.trimmed + this.recorded.length;
+  }
+
+  /** The event of this seq, or undefined when it was trimmed or is not recorded yet. */
+  eventAt(seq: number): RunEvent | undefined {
+    return seq < this.trimmed ? undefined : this.recorded[seq - this.trimmed];
+  }
+
   record(body: RunEventBody): RunEvent {
     const at = Date.now();
-    const event = { ...body, seq: this.recorded.length, t: at - this.startedAt, at } as RunEvent;
+    const event = { ...body, seq: this.nextSeq, t: at - this.startedAt, at } as RunEvent;
     this.recorded.push(event);
+    if (this.recorded.length > this.maxEvents + Math.ceil(this.maxEvents / 4)) {
+      const drop = this.recorded.length - this.maxEvents;
+      this.recorded = this.recorded.slice(drop);
+      this.trimmed += drop;
+    }
     for (const listener of this.listeners) {
       try {
         listener(event);

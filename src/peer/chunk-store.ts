@@ -177,11 +177,15 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     return resumed;
   }
 
-  /** Starts (or returns) the partial file for a download. */
+  /**
+   * Starts (or returns) the partial file for a download. A start that fails (a full disk: the
+   * manifest or the sidecar cannot be written) leaves nothing behind that it created: no partial file
+   * that no sidecar describes (never resumed, never removed), no temp file, no entry in the store; a
+   * later start begins afresh. A partial file that was already there (a resumed download) is kept.
+   */
   async beginDownload(fileId: string, manifest: Manifest): Promise<StoredFile> {
     const existing = this.files.get(fileId);
     if (existing) return existing;
-    await mkdir(this.downloadsDir, { recursive: true });
     const path = join(this.downloadsDir, `${fileId}.part`);
     const file: StoredFile = {
       fileId,
@@ -192,14 +196,32 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
       recordedSize: manifest.size,
       recordedMtimeMs: 0,
     };
-    this.files.set(fileId, file);
-    const handle = await this.handleFor(file, true);
-    await handle.truncate(manifest.size).catch(() => undefined);
-    await writeAtomically(join(this.downloadsDir, `${fileId}.manifest`), JSON.stringify(manifest));
-    // An empty file has no chunk to wait for: it is complete at once.
-    if (manifest.chunks.length === 0) await this.complete(file);
-    else await this.flushSidecar(fileId);
-    return file;
+    const created: string[] = [];
+    try {
+      await mkdir(this.downloadsDir, { recursive: true });
+      const manifestPath = join(this.downloadsDir, `${fileId}.manifest`);
+      const sidecarPath = join(this.downloadsDir, `${fileId}.json`);
+      const hadPartial = await exists(path);
+      if (!hadPartial) created.push(path, manifestPath, sidecarPath);
+      this.files.set(fileId, file);
+      const handle = await this.handleFor(file, true);
+      await handle.truncate(manifest.size).catch(() => undefined);
+      await writeAtomically(manifestPath, JSON.stringify(manifest));
+      // An empty file has no chunk to wait for: it is complete at once.
+      if (manifest.chunks.length === 0) await this.complete(file);
+      else await this.flushSidecar(fileId);
+      return file;
+    } catch (error) {
+      if (this.files.get(fileId) === file) this.files.delete(fileId);
+      await this.closeHandle(fileId);
+      await Promise.all(created.map((created) => rm(created, { force: true }).catch(() => undefined)));
+      if (error instanceof PeerError) throw error;
+      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new PeerError(
+        code === 'ENOSPC' ? PeerErrorCode.DiskFull : PeerErrorCode.WriteFailed,
+        `cannot start the download of ${manifest.name}: ${code}`,
+      );
+    }
   }
 
   has(fileId: string, index: number): boolean {
@@ -460,6 +482,19 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
 
 /** Temp file + rename: a reader sees the old content or the new, never half of it. */
 async function writeAtomically(path: string, content: string): Promise<void> {
-  await writeFile(`${path}.tmp`, content);
-  await rename(`${path}.tmp`, path);
+  try {
+    await writeFile(`${path}.tmp`, content);
+    await rename(`${path}.tmp`, path);
+  } catch (error) {
+    // A full disk leaves a temp file, partly written: nothing would ever remove it.
+    await rm(`${path}.tmp`, { force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

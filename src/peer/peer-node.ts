@@ -341,6 +341,8 @@ export class PeerNode {
       try {
         file = await this.store.beginDownload(fileId, manifest);
       } catch (error) {
+        // A full disk keeps its own code: the same as when it fills up later in the download.
+        if (error instanceof PeerError && error.code === PeerErrorCode.DiskFull) throw error;
         throw new PeerError(PeerErrorCode.CannotWrite, `cannot start the download in ${this.init.dir}: ${errorMessage(error)}`);
       }
     }

@@ -175,6 +175,32 @@ describe('dashboard server', () => {
     expect(byQuery.events[0]?.seq).toBe(5);
   });
 
+  // Issue 18 hole 9: `lab up --dashboard` keeps a window of events; older ones are reported as trimmed.
+  it('tells a client that asks for trimmed events which ones are gone, then streams the window and live', async () => {
+    await server.stop();
+    recorder = new RunRecorder({ maxEvents: 4 });
+    server = new DashboardServer({ recorder }, { port: 0, heartbeatMs: 100 });
+    await server.start();
+    recordSome(recorder, 10);
+    const kept = recorder.events.map((e) => e.seq);
+    expect(kept[kept.length - 1]).toBe(9);
+    expect(kept.length).toBeLessThanOrEqual(5);
+    const firstKept = kept[0]!;
+
+    const reader = open({ 'Last-Event-ID': '1' });
+    await waitFor(() => reader.events.length === 1 + kept.length);
+    expect(reader.events[0]).toEqual({ trimmed: { fromSeq: 2, toSeq: firstKept - 1 } });
+    expect(reader.events.slice(1).map((e) => e.seq)).toEqual(kept);
+    recordSome(recorder, 1);
+    await waitFor(() => reader.events.length === 2 + kept.length);
+    expect(reader.events[reader.events.length - 1]?.seq).toBe(10);
+
+    // A client that saw everything still kept gets no marker.
+    const current = open({ 'Last-Event-ID': '9' });
+    await waitFor(() => current.events.length === 1);
+    expect(current.events.map((e) => e.seq)).toEqual([10]);
+  });
+
   it('sends heartbeat comments and forgets a client that goes away', async () => {
     const reader = open();
     await waitFor(() => reader.comments.some((line) => line.startsWith(': heartbeat')));

@@ -113,3 +113,69 @@ describe('ChunkStore: finishing a download', () => {
     await store.close();
   });
 });
+
+describe('ChunkStore: a full disk when a download starts', () => {
+  let dir: string;
+  const data = Buffer.alloc(3 * CHUNK);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 253;
+  const manifest = manifestOf('full.bin', data);
+  const fileId = computeFileId(manifest);
+
+  beforeAll(() => setLogLevel('silent'));
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'swarmlab-store-'));
+  });
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Writes of files whose path ends with `suffix` write half their content, then fail as a full disk does. */
+  function diskFullFor(suffix: string): void {
+    const realWriteFile = fsPromises.writeFile;
+    jest.spyOn(fsPromises, 'writeFile').mockImplementation(async (path, content, options) => {
+      if (!String(path).endsWith(suffix)) return realWriteFile(path, content, options);
+      await realWriteFile(path, String(content).slice(0, 10), options);
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    });
+  }
+
+  test.each(['.manifest.tmp', '.json.tmp'])(
+    'issue 18 hole 9: the start fails with ERR_DISK_FULL when %s cannot be written, leaves no file, and a later start completes',
+    async (suffix) => {
+      const store = new ChunkStore({ dir, chunkSize: CHUNK }, logger);
+      diskFullFor(suffix);
+      await expect(store.beginDownload(fileId, manifest)).rejects.toMatchObject({ code: 'ERR_DISK_FULL' });
+      // Nothing a restart would skip over (a .part no sidecar describes) or never remove (a temp file).
+      expect(await readdir(store.downloadsDir)).toEqual([]);
+      expect(store.get(fileId)).toBeUndefined();
+      jest.restoreAllMocks();
+
+      await store.beginDownload(fileId, manifest);
+      for (let index = 0; index < 3; index++) await store.writeChunk(fileId, index, data.subarray(index * CHUNK, (index + 1) * CHUNK));
+      expect(sha256(await readFile(join(dir, 'full.bin')))).toBe(sha256(data));
+      expect(await readdir(store.downloadsDir)).toEqual([]);
+      await store.close();
+    },
+  );
+
+  test('issue 18 hole 9: a resumed download whose restart hits a full disk keeps its partial file and resumes later', async () => {
+    const first = new ChunkStore({ dir, chunkSize: CHUNK }, logger);
+    await first.beginDownload(fileId, manifest);
+    await first.writeChunk(fileId, 0, data.subarray(0, CHUNK));
+    await first.close();
+
+    diskFullFor('.manifest.tmp');
+    const full = new ChunkStore({ dir, chunkSize: CHUNK }, logger);
+    expect(await full.loadPartials()).toEqual([]);
+    await full.close();
+    jest.restoreAllMocks();
+
+    const later = new ChunkStore({ dir, chunkSize: CHUNK }, logger);
+    const resumed = await later.loadPartials();
+    expect(resumed.map(({ file, kept }) => [file.fileId, kept])).toEqual([[fileId, 1]]);
+    await later.close();
+  });
+});
