@@ -20,6 +20,7 @@ import {
   type ScenarioPeer,
   type ScenarioStep,
 } from './schema';
+import { checkNetwork } from '../network/validate';
 import { peerDefaultsEnv } from './peer-defaults';
 
 const ajv = new Ajv({
@@ -99,8 +100,18 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
   });
   const known = [...names].join(', ');
   if (scenario.chunkSize !== undefined && scenario.peerDefaults?.chunkSize !== undefined) {
-    issues.push({ instancePath: '/peerDefaults/chunkSize', message: 'the scenario sets "chunkSize" already; keep one' });
+    issues.push({
+      instancePath: '/peerDefaults/chunkSize',
+      message: 'the scenario sets "chunkSize" already; keep one',
+    });
   }
+  issues.push(
+    ...checkNetwork(scenario.network, {
+      nodes: [...names, TRACKER_NAME],
+      ratedPeers: new Map(peers.map((peer) => [peer.name, peer])),
+      tracker: TRACKER_NAME,
+    }),
+  );
   const containerActions: readonly string[] = PEER_ACTIONS;
   const tmpfsBytes = new Map(peers.map((peer) => [peer.name, peer.dataTmpfsBytes]));
   let faultStep: number | undefined;
@@ -253,6 +264,8 @@ function describeAnyOf(path: string): string {
   if (/\/peers$/.test(path) && /^\/steps\//.test(path)) return 'must be a list of peer names or "all"';
   if (path === '/peers') return 'must be a number of peers (1..32) or a list of {name, ...}';
   if (/\/(upload|download)$/.test(path)) return 'must be a positive integer (bytes/s) or null';
+  if (/^\/network\/.*\/(bandwidth|up|down)$/.test(path))
+    return 'must be bytes/s: a positive integer, a size (2M, 512K) or null';
   return 'has an invalid value';
 }
 

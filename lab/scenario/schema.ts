@@ -7,6 +7,7 @@
  * or `after` seconds later, or not before `at` seconds from the start of the scenario.
  */
 import { MAX_CHUNK_BYTES } from '../../src/protocol';
+import { NETWORK_SCHEMA, type ScenarioNetwork } from '../network/network-schema';
 import { PEER_DEFAULTS_SCHEMA, type PeerDefaults } from './peer-defaults';
 
 /** Docker verbs on a step's containers; they differ only in the verb (`start` then waits until ready). */
@@ -148,6 +149,8 @@ export interface Scenario {
   autoConnect?: boolean;
   /** Upper bound for the whole scenario, in seconds (default 300). */
   timeoutSeconds?: number;
+  /** Latency, jitter, loss and bandwidth per link, and the peers' access links (lab/network). */
+  network?: ScenarioNetwork;
   steps: ScenarioStep[];
 }
 
@@ -346,6 +349,7 @@ export const SCENARIO_SCHEMA = {
     peerDefaults: PEER_DEFAULTS_SCHEMA,
     autoConnect: { type: 'boolean' },
     timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+    network: NETWORK_SCHEMA,
     steps: {
       type: 'array',
       minItems: 1,

@@ -1,0 +1,179 @@
+import { ScenarioInvalidError } from '../../lab/errors';
+import { accessLinks, applyLink, linkList, resolveNetwork } from '../../lab/network/resolve';
+import { validateScenario } from '../../lab/scenario/load';
+
+const NODES = ['peer-1', 'peer-2', 'peer-3', 'peer-4', 'tracker'];
+const MiB = 1024 * 1024;
+
+describe('resolveNetwork', () => {
+  it('gives every pair the default, and a perfect link without a section', () => {
+    const none = resolveNetwork(undefined, NODES);
+    expect(none.get('peer-1')?.get('tracker')).toEqual({ latencyMs: 0, jitterMs: 0, lossPercent: 0, bandwidth: null });
+    const tables = resolveNetwork({ default: { latencyMs: 5, bandwidth: '1M' } }, NODES);
+    expect(tables.get('peer-3')?.get('peer-4')).toEqual({ latencyMs: 5, jitterMs: 0, lossPercent: 0, bandwidth: MiB });
+    expect(tables.get('peer-3')?.has('peer-3')).toBe(false);
+    expect(linkList(tables)).toHaveLength(10);
+  });
+
+  it('applies the most specific entry, each field falling back to the less specific ones', () => {
+    const tables = resolveNetwork(
+      {
+        default: { jitterMs: 1 },
+        groups: { eu: ['peer-1', 'peer-2'], us: ['peer-3', 'peer-4', 'tracker'] },
+        links: [
+          // Listed first, still wins over the group entry below: a node pair is more specific.
+          { between: ['peer-1', 'peer-3'], latencyMs: 150, jitterMs: 10, bandwidth: '4M' },
+          { between: ['eu', 'us'], latencyMs: 80, lossPercent: 1 },
+          { between: ['peer-2', 'us'], latencyMs: 90 },
+        ],
+      },
+      NODES,
+    );
+    expect(tables.get('peer-1')?.get('peer-3')).toEqual({
+      latencyMs: 150,
+      jitterMs: 10,
+      lossPercent: 1,
+      bandwidth: 4 * MiB,
+    });
+    expect(tables.get('peer-1')?.get('peer-4')).toEqual({
+      latencyMs: 80,
+      jitterMs: 1,
+      lossPercent: 1,
+      bandwidth: null,
+    });
+    expect(tables.get('peer-2')?.get('tracker')).toEqual({
+      latencyMs: 90,
+      jitterMs: 1,
+      lossPercent: 1,
+      bandwidth: null,
+    });
+    // Within a group: the default.
+    expect(tables.get('peer-1')?.get('peer-2')).toEqual({ latencyMs: 0, jitterMs: 1, lossPercent: 0, bandwidth: null });
+    expect(tables.get('peer-3')?.get('tracker')?.latencyMs).toBe(0);
+  });
+
+  it('is symmetric: each link has the same conditions from both ends', () => {
+    const tables = resolveNetwork(
+      {
+        groups: { a: ['peer-1'], b: ['peer-2', 'peer-3'] },
+        links: [
+          { between: ['b', 'a'], latencyMs: 30 },
+          { between: ['peer-3', 'peer-1'], bandwidth: 1000 },
+          { between: ['tracker', 'b'], lossPercent: 2 },
+        ],
+      },
+      NODES,
+    );
+    for (const a of NODES)
+      for (const b of NODES) if (a !== b) expect(tables.get(a)?.get(b)).toEqual(tables.get(b)?.get(a));
+    expect(tables.get('peer-1')?.get('peer-3')).toMatchObject({ latencyMs: 30, bandwidth: 1000 });
+    expect(tables.get('tracker')?.get('peer-2')?.lossPercent).toBe(2);
+  });
+
+  it('lets the later of two equally specific entries win', () => {
+    const tables = resolveNetwork(
+      {
+        links: [
+          { between: ['peer-1', 'peer-2'], latencyMs: 10 },
+          { between: ['peer-2', 'peer-1'], latencyMs: 20 },
+        ],
+      },
+      NODES,
+    );
+    expect(tables.get('peer-1')?.get('peer-2')?.latencyMs).toBe(20);
+  });
+
+  it('changes only the named fields of the pairs a later change names, both ways', () => {
+    const tables = resolveNetwork({ links: [{ between: ['peer-1', 'peer-2'], latencyMs: 50, jitterMs: 3 }] }, NODES);
+    const changed = applyLink(tables, { g: ['peer-2', 'peer-3'] }, ['peer-1', 'g'], { latencyMs: 150 });
+    expect(changed).toEqual([
+      ['peer-1', 'peer-2'],
+      ['peer-1', 'peer-3'],
+    ]);
+    expect(tables.get('peer-2')?.get('peer-1')).toEqual({
+      latencyMs: 150,
+      jitterMs: 3,
+      lossPercent: 0,
+      bandwidth: null,
+    });
+    expect(tables.get('peer-3')?.get('peer-1')?.latencyMs).toBe(150);
+    expect(tables.get('peer-2')?.get('peer-3')?.latencyMs).toBe(0);
+  });
+
+  it('reads access links in bytes/s', () => {
+    expect(accessLinks({ peers: { 'peer-1': { up: '2M', down: 8 * MiB }, 'peer-2': { up: null } } })).toEqual(
+      new Map([
+        ['peer-1', { up: 2 * MiB, down: 8 * MiB }],
+        ['peer-2', { up: null }],
+      ]),
+    );
+  });
+});
+
+describe('the network section of a scenario', () => {
+  const scenario = (network: unknown, peers: unknown = 3): Record<string, unknown> => ({
+    name: 't',
+    peers,
+    network,
+    steps: [{ action: 'connect', peers: 'all' }],
+  });
+  const issuesOf = (data: unknown): { instancePath: string; message: string }[] => {
+    try {
+      validateScenario(data);
+    } catch (err) {
+      if (err instanceof ScenarioInvalidError) return err.issues;
+      throw err;
+    }
+    throw new Error('the scenario was accepted');
+  };
+
+  it('accepts the contract example', () => {
+    const parsed = validateScenario(
+      scenario(
+        {
+          default: { latencyMs: 0, jitterMs: 0, lossPercent: 0, bandwidth: null },
+          groups: { eu: ['peer-1', 'peer-2'], us: ['peer-3', 'peer-4', 'tracker'] },
+          links: [
+            { between: ['eu', 'us'], latencyMs: 80, lossPercent: 1 },
+            { between: ['peer-1', 'peer-3'], latencyMs: 150, jitterMs: 10, bandwidth: '4M' },
+          ],
+          peers: { 'peer-1': { up: '2M', down: '8M' } },
+        },
+        4,
+      ),
+    );
+    expect(parsed.network?.links).toHaveLength(2);
+  });
+
+  it.each([
+    [{ groups: { eu: ['peer-9'] } }, '/network/groups/eu/0', /unknown node "peer-9"/],
+    [{ groups: { a: ['peer-1'], b: ['peer-2', 'peer-1'] } }, '/network/groups/b/1', /already in group "a"/],
+    [{ groups: { 'peer-1': ['peer-2'] } }, '/network/groups/peer-1', /name of a node/],
+    [
+      { links: [{ between: ['peer-1', 'mars'], latencyMs: 1 }] },
+      '/network/links/0/between/1',
+      /unknown node or group "mars"/,
+    ],
+    [{ links: [{ between: ['peer-1', 'peer-1'] }] }, '/network/links/0/between', /two different nodes/],
+    [{ links: [{ between: ['peer-1', 'peer-2'], latencyMs: -1 }] }, '/network/links/0/latencyMs', /must be >= 0/],
+    [{ links: [{ between: ['peer-1', 'peer-2'], jitterMs: 'x' }] }, '/network/links/0/jitterMs', /must be number/],
+    [{ default: { lossPercent: 101 } }, '/network/default/lossPercent', /must be <= 100/],
+    [{ default: { bandwidth: -5 } }, '/network/default/bandwidth', /must be >= 1/],
+    [{ default: { bandwidth: 'fast' } }, '/network/default/bandwidth', /must match pattern/],
+    [{ peers: { 'peer-7': { up: '2M' } } }, '/network/peers/peer-7', /unknown peer "peer-7"/],
+    [{ peers: { tracker: { up: '2M' } } }, '/network/peers/tracker', /tracker has no access link/],
+    [{ peers: { 'peer-1': { sideways: 1 } } }, '/network/peers/peer-1/sideways', /unknown field/],
+  ])('rejects %j at its pointer', (network, pointer, message) => {
+    const issues = issuesOf(scenario(network));
+    expect(issues).toEqual(
+      expect.arrayContaining([{ instancePath: pointer, message: expect.stringMatching(message) }]),
+    );
+  });
+
+  it("rejects an access link that contradicts the peer's own rate", () => {
+    const issues = issuesOf(scenario({ peers: { a: { up: 1000 } } }, [{ name: 'a', uploadRate: 500 }]));
+    expect(issues).toEqual([
+      { instancePath: '/network/peers/a/up', message: expect.stringMatching(/uploadRate already/) },
+    ]);
+  });
+});
