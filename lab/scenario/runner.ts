@@ -12,8 +12,10 @@ import { setMaxListeners } from 'node:events';
 import { createLogger } from '../../src/shared/logger';
 import { sleep } from '../abort';
 import type { LabRun } from '../controller';
+import { TRACKER_NAME } from '../constants';
 import type { LabDocker } from '../engine/lab-docker';
 import { AbortedError, LabError, LabTimeoutError, StepFailedError, asLabError, messageOf } from '../errors';
+import { RunNetwork, type NetworkNodes } from '../network/run-network';
 import type { RunRecorder } from '../observe/run-events';
 import type { Printer } from '../print';
 import type { FaultMark, ScenarioReport, StepReport } from '../report-types';
@@ -85,6 +87,10 @@ export class ScenarioRunner {
     const signal = AbortSignal.any(signals);
     // Every peer a step targets listens on these signals (up to 64 peers, plus background downloads).
     setMaxListeners(SIGNAL_LISTENERS, signal);
+    const network = new RunNetwork(
+      { nodes: networkNodes(this.components.run) },
+      { network: this.scenario.network, names: [...this.peers.map((peer) => peer.name), TRACKER_NAME] },
+    );
     const ctx: StepContext = {
       run: this.components.run,
       docker: this.components.docker,
@@ -97,6 +103,7 @@ export class ScenarioRunner {
       expectedSha: new Map(),
       downloads: new Map(),
       pending: [],
+      network,
     };
     const steps: StepReport[] = [];
     const heals: PendingHeal[] = [];
@@ -105,7 +112,15 @@ export class ScenarioRunner {
     const total = this.scenario.steps.length;
 
     try {
-      for (const [index, step] of this.scenario.steps.entries()) {
+      if (this.scenario.network !== undefined) {
+        try {
+          await network.applyAll(signal);
+          this.components.printer.info(networkSummary(network));
+        } catch (err) {
+          failure = signal.aborted ? this.abortError(err, signal, timeoutS) : asLabError(err);
+        }
+      }
+      for (const [index, step] of failure === undefined ? this.scenario.steps.entries() : []) {
         const targets = stepTargets(step, this.peers);
         try {
           if (step.at !== undefined) await sleep(startedAtMs + step.at * 1000 - Date.now(), signal);
@@ -183,6 +198,7 @@ export class ScenarioRunner {
       ...(failure === undefined ? {} : { error: { code: failure.code, message: failure.message } }),
       ...(fault === undefined ? {} : { fault }),
       ...recoveryOf(fault, downloads),
+      ...(this.scenario.network === undefined ? {} : { network: network.report() }),
     };
     log.info('Scenario finished', { scenario: this.scenario.name, ok: report.ok, ms: report.ms });
     return report;
@@ -237,4 +253,22 @@ async function healAll(heals: readonly PendingHeal[], ctx: StepContext): Promise
     }
   }
   return first;
+}
+
+/** The run's nodes as the network sees them: addresses, and `ctl link set` on the peers. */
+function networkNodes(run: LabRun): NetworkNodes {
+  return {
+    address: (node) => run.container(node).ip,
+    hasEmulator: (node) => node !== TRACKER_NAME,
+    setLink: async (peer, address, conditions, signal) => {
+      const { latencyMs, jitterMs, bandwidth } = conditions;
+      await run.peer(peer).control.request('link', { to: address, latencyMs, jitterMs, bandwidth }, { signal });
+    },
+  };
+}
+
+/** `network: latency app, jitter app, loss unsupported, ...; 12 links` for the transcript. */
+function networkSummary(network: RunNetwork): string {
+  const layers = Object.entries(network.enforcement).map(([property, layer]) => `${property} ${layer}`);
+  return `network: ${layers.join(', ')}; ${network.report().links.length} links`;
 }

@@ -7,7 +7,14 @@
  * or `after` seconds later, or not before `at` seconds from the start of the scenario.
  */
 import { MAX_CHUNK_BYTES } from '../../src/protocol';
-import { NETWORK_SCHEMA, type ScenarioNetwork } from '../network/network-schema';
+import {
+  BETWEEN_SCHEMA,
+  LINK_FIELDS,
+  LINK_SPEC_PROPERTIES,
+  NETWORK_SCHEMA,
+  type LinkSpec,
+  type ScenarioNetwork,
+} from '../network/network-schema';
 import { PEER_DEFAULTS_SCHEMA, type PeerDefaults } from './peer-defaults';
 
 /** Docker verbs on a step's containers; they differ only in the verb (`start` then waits until ready). */
@@ -78,6 +85,8 @@ export type FaultsStep = StepTiming &
   };
 /** Writes a filler of `bytes` into the peer's data directory, a tmpfs of `dataTmpfsBytes`, so that it fills up. */
 export type FillDiskStep = StepTiming & Target & { action: 'fill-disk'; bytes: number };
+/** Changes the links across `between` (two nodes or groups) mid-run; the fields left out keep their value. */
+export type LinkStep = StepTiming & LinkSpec & { action: 'link'; between: [string, string] };
 /** Removes the filler that `fill-disk` wrote. */
 export type FreeDiskStep = StepTiming & Target & { action: 'free-disk' };
 export type AssertStep = StepTiming &
@@ -118,7 +127,8 @@ export type ScenarioStep =
   | AssertStep
   | FaultsStep
   | FillDiskStep
-  | FreeDiskStep;
+  | FreeDiskStep
+  | LinkStep;
 
 export type ScenarioAction = ScenarioStep['action'];
 
@@ -307,6 +317,15 @@ export const STEP_SCHEMAS: Record<ScenarioAction, Record<string, unknown>> = {
     { required: ['bytes'] },
   ),
   'free-disk': stepSchema(['free-disk'], {}),
+  link: stepSchema(
+    ['link'],
+    { between: BETWEEN_SCHEMA, ...LINK_SPEC_PROPERTIES },
+    {
+      required: ['between'],
+      targeted: false,
+      allOf: [{ anyOf: LINK_FIELDS.map((field) => ({ required: [field] })) }],
+    },
+  ),
 };
 
 export const ACTIONS = Object.keys(STEP_SCHEMAS) as ScenarioAction[];

@@ -1,6 +1,8 @@
 import { ScenarioInvalidError } from '../../lab/errors';
+import type { ScenarioNetwork } from '../../lab/network/network-schema';
+import { RunNetwork } from '../../lab/network/run-network';
 import { accessLinks, applyLink, linkList, resolveNetwork } from '../../lab/network/resolve';
-import { validateScenario } from '../../lab/scenario/load';
+import { scenarioPeers, validateScenario } from '../../lab/scenario/load';
 
 const NODES = ['peer-1', 'peer-2', 'peer-3', 'peer-4', 'tracker'];
 const MiB = 1024 * 1024;
@@ -175,5 +177,96 @@ describe('the network section of a scenario', () => {
     expect(issues).toEqual([
       { instancePath: '/network/peers/a/up', message: expect.stringMatching(/uploadRate already/) },
     ]);
+  });
+});
+
+describe('access links', () => {
+  it("become the peers' upload and download rates", () => {
+    const parsed = validateScenario({
+      name: 't',
+      peers: 2,
+      network: { peers: { 'peer-1': { up: '2M', down: null }, 'peer-2': { down: 4096 } } },
+      steps: [{ action: 'connect', peers: 'all' }],
+    });
+    expect(scenarioPeers(parsed)).toEqual([
+      { name: 'peer-1', uploadRate: 2 * MiB },
+      { name: 'peer-2', downloadRate: 4096 },
+    ]);
+  });
+});
+
+describe('RunNetwork', () => {
+  const addresses: Record<string, string> = { 'peer-1': '10.0.0.2', 'peer-2': '10.0.0.3', tracker: '10.0.0.9' };
+  const make = (network: ScenarioNetwork | undefined) => {
+    const calls: string[] = [];
+    const run = new RunNetwork(
+      {
+        nodes: {
+          address: (node) => addresses[node],
+          hasEmulator: (node) => node !== 'tracker',
+          setLink: async (peer, address, conditions) => {
+            calls.push(
+              `${peer}->${address} ${conditions.latencyMs}/${conditions.jitterMs}/${String(conditions.bandwidth)}`,
+            );
+            return Promise.resolve();
+          },
+        },
+      },
+      { network, names: ['peer-1', 'peer-2', 'tracker'] },
+    );
+    return { run, calls };
+  };
+
+  it("sets every link at both peer ends, the tracker's at the peer end only", async () => {
+    const { run, calls } = make({
+      links: [{ between: ['peer-1', 'peer-2'], latencyMs: 50 }],
+      default: { bandwidth: 1000 },
+    });
+    await run.applyAll(new AbortController().signal);
+    expect(calls.sort()).toEqual([
+      'peer-1->10.0.0.3 50/0/1000',
+      'peer-1->10.0.0.9 0/0/1000',
+      'peer-2->10.0.0.2 50/0/1000',
+      'peer-2->10.0.0.9 0/0/1000',
+    ]);
+    expect(run.report().enforcement).toMatchObject({ latency: 'app', jitter: 'app', bandwidth: 'app' });
+    expect(run.report().links).toHaveLength(3);
+  });
+
+  it('pushes a change to both ends of the links it names, keeping the fields left out', async () => {
+    const { run, calls } = make({ links: [{ between: ['peer-1', 'peer-2'], latencyMs: 50, jitterMs: 2 }] });
+    await run.change(['peer-2', 'peer-1'], { latencyMs: 150 }, new AbortController().signal);
+    expect(calls.sort()).toEqual(['peer-1->10.0.0.3 150/2/null', 'peer-2->10.0.0.2 150/2/null']);
+  });
+});
+
+describe('the link step', () => {
+  const withLink = (step: Record<string, unknown>): Record<string, unknown> => ({
+    name: 't',
+    peers: 3,
+    network: { groups: { far: ['peer-3', 'tracker'] } },
+    steps: [{ action: 'link', ...step }],
+  });
+
+  it('accepts nodes and groups', () => {
+    expect(() => validateScenario(withLink({ between: ['peer-1', 'far'], latencyMs: 150, fault: true }))).not.toThrow();
+  });
+
+  it.each([
+    [{ between: ['peer-1', 'mars'], latencyMs: 1 }, '/steps/0/between/1', /unknown node or group "mars"/],
+    [{ between: ['peer-1', 'peer-2'] }, '/steps/0', /link needs at least one of latencyMs/],
+    [{ between: ['peer-1', 'peer-2'], lossPercent: 150 }, '/steps/0/lossPercent', /must be <= 100/],
+    [{ between: ['peer-1'], latencyMs: 1 }, '/steps/0/between', /must NOT have fewer than 2 items/],
+    [{ between: ['peer-1', 'peer-2'], peer: 'peer-1', latencyMs: 1 }, '/steps/0/peer', /unknown field/],
+  ])('rejects %j at its pointer', (step, pointer, message) => {
+    let issues: unknown[] = [];
+    try {
+      validateScenario(withLink(step));
+    } catch (err) {
+      if (err instanceof ScenarioInvalidError) issues = err.issues;
+    }
+    expect(issues).toEqual(
+      expect.arrayContaining([{ instancePath: pointer, message: expect.stringMatching(message) }]),
+    );
   });
 });
