@@ -197,7 +197,7 @@ describe('access links', () => {
 
 describe('RunNetwork', () => {
   const addresses: Record<string, string> = { 'peer-1': '10.0.0.2', 'peer-2': '10.0.0.3', tracker: '10.0.0.9' };
-  const make = (network: ScenarioNetwork | undefined) => {
+  const make = (network: ScenarioNetwork | undefined): { run: RunNetwork; calls: string[] } => {
     const calls: string[] = [];
     const run = new RunNetwork(
       {
