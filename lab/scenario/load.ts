@@ -22,7 +22,7 @@ import {
 } from './schema';
 import { accessLinks } from '../network/resolve';
 import { LINK_FIELDS } from '../network/network-schema';
-import { checkBetween, checkNetwork } from '../network/validate';
+import { checkBetween, checkNetwork, checkPartition } from '../network/validate';
 import { peerDefaultsEnv } from './peer-defaults';
 
 const ajv = new Ajv({
@@ -179,6 +179,9 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
     }
     if (step.action === 'link') {
       issues.push(...checkBetween(step.between, `${at}/between`, nodes, scenario.network?.groups ?? {}));
+    }
+    if (step.action === 'partition') {
+      issues.push(...checkPartition(step.groups, `${at}/groups`, nodes, scenario.network?.groups ?? {}));
     }
     if (step.action === 'assert') {
       step.sourcesInclude?.forEach((name, j) => checkName(name, `${at}/sourcesInclude/${j}`, false));

@@ -15,6 +15,7 @@ import type { LabRun } from '../controller';
 import { TRACKER_NAME } from '../constants';
 import type { LabDocker } from '../engine/lab-docker';
 import { AbortedError, LabError, LabTimeoutError, StepFailedError, asLabError, messageOf } from '../errors';
+import { kernelFilterAvailable, PacketFilter } from '../network/packet-filter';
 import { RunNetwork, type NetworkNodes } from '../network/run-network';
 import type { RunRecorder } from '../observe/run-events';
 import type { Printer } from '../print';
@@ -87,8 +88,9 @@ export class ScenarioRunner {
     const signal = AbortSignal.any(signals);
     // Every peer a step targets listens on these signals (up to 64 peers, plus background downloads).
     setMaxListeners(SIGNAL_LISTENERS, signal);
+    const filter = await packetFilterFor(this.scenario);
     const network = new RunNetwork(
-      { nodes: networkNodes(this.components.run) },
+      { nodes: networkNodes(this.components.run), ...(filter === undefined ? {} : { filter }) },
       { network: this.scenario.network, names: [...this.peers.map((peer) => peer.name), TRACKER_NAME] },
     );
     const ctx: StepContext = {
@@ -264,7 +266,21 @@ function networkNodes(run: LabRun): NetworkNodes {
       const { latencyMs, jitterMs, bandwidth } = conditions;
       await run.peer(peer).control.request('link', { to: address, latencyMs, jitterMs, bandwidth }, { signal });
     },
+    pid: async (node) => (await run.refresh(node)).pid,
   };
+}
+
+/**
+ * The host's packet filter when the scenario may need it (a network section, or partition/link steps) and
+ * the host allows it; `SWARMLAB_LINK_ENFORCEMENT=app` leaves loss and partitions unenforced on purpose.
+ */
+async function packetFilterFor(scenario: Scenario): Promise<PacketFilter | undefined> {
+  if (process.env['SWARMLAB_LINK_ENFORCEMENT'] === 'app') return undefined;
+  const needs =
+    scenario.network !== undefined ||
+    scenario.steps.some((step) => step.action === 'partition' || step.action === 'link');
+  if (!needs || !(await kernelFilterAvailable())) return undefined;
+  return new PacketFilter();
 }
 
 /** `network: latency app, jitter app, loss unsupported, ...; 12 links` for the transcript. */

@@ -87,6 +87,13 @@ export type FaultsStep = StepTiming &
 export type FillDiskStep = StepTiming & Target & { action: 'fill-disk'; bytes: number };
 /** Changes the links across `between` (two nodes or groups) mid-run; the fields left out keep their value. */
 export type LinkStep = StepTiming & LinkSpec & { action: 'link'; between: [string, string] };
+/**
+ * Nodes (or network groups) in different groups cannot reach each other; each reaches its own group, and
+ * nodes in no group reach everyone (a partial partition, unlike `disconnect-network`).
+ */
+export type PartitionStep = StepTiming & { action: 'partition'; groups: string[][] };
+/** Ends the partition (link conditions stay). */
+export type HealStep = StepTiming & { action: 'heal' };
 /** Removes the filler that `fill-disk` wrote. */
 export type FreeDiskStep = StepTiming & Target & { action: 'free-disk' };
 export type AssertStep = StepTiming &
@@ -128,7 +135,9 @@ export type ScenarioStep =
   | FaultsStep
   | FillDiskStep
   | FreeDiskStep
-  | LinkStep;
+  | LinkStep
+  | PartitionStep
+  | HealStep;
 
 export type ScenarioAction = ScenarioStep['action'];
 
@@ -326,6 +335,18 @@ export const STEP_SCHEMAS: Record<ScenarioAction, Record<string, unknown>> = {
       allOf: [{ anyOf: LINK_FIELDS.map((field) => ({ required: [field] })) }],
     },
   ),
+  partition: stepSchema(
+    ['partition'],
+    {
+      groups: {
+        type: 'array',
+        minItems: 2,
+        items: { type: 'array', items: peerName, minItems: 1, uniqueItems: true },
+      },
+    },
+    { required: ['groups'], targeted: false },
+  ),
+  heal: stepSchema(['heal'], {}, { targeted: false }),
 };
 
 export const ACTIONS = Object.keys(STEP_SCHEMAS) as ScenarioAction[];

@@ -8,7 +8,7 @@ import type { ScenarioStep } from './schema';
 import { assertStep } from './steps/assertions';
 import { containerVerbStep } from './steps/container';
 import { downloadStep, waitStep } from './steps/downloads';
-import { connectNetworkStep, disconnectNetworkStep, linkStep } from './steps/network';
+import { connectNetworkStep, disconnectNetworkStep, healStep, linkStep, partitionStep } from './steps/network';
 import {
   faultsStep,
   fillDiskStep,
@@ -44,6 +44,8 @@ export const STEP_HANDLERS: StepHandlers = {
   assert: assertStep,
   sleep: sleepStep,
   link: linkStep,
+  partition: partitionStep,
+  heal: healStep,
 };
 
 /** The handler of a step's action, typed for that step. */

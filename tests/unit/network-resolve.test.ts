@@ -1,5 +1,6 @@
 import { ScenarioInvalidError } from '../../lab/errors';
 import type { ScenarioNetwork } from '../../lab/network/network-schema';
+import { chainRules, PacketFilter } from '../../lab/network/packet-filter';
 import { RunNetwork } from '../../lab/network/run-network';
 import { accessLinks, applyLink, linkList, resolveNetwork } from '../../lab/network/resolve';
 import { scenarioPeers, validateScenario } from '../../lab/scenario/load';
@@ -210,6 +211,7 @@ describe('RunNetwork', () => {
             );
             return Promise.resolve();
           },
+          pid: () => Promise.resolve(undefined),
         },
       },
       { network, names: ['peer-1', 'peer-2', 'tracker'] },
@@ -262,6 +264,121 @@ describe('the link step', () => {
     let issues: unknown[] = [];
     try {
       validateScenario(withLink(step));
+    } catch (err) {
+      if (err instanceof ScenarioInvalidError) issues = err.issues;
+    }
+    expect(issues).toEqual(
+      expect.arrayContaining([{ instancePath: pointer, message: expect.stringMatching(message) }]),
+    );
+  });
+});
+
+describe('the packet filter of a run', () => {
+  const addresses: Record<string, string> = {
+    'peer-1': '10.0.0.2',
+    'peer-2': '10.0.0.3',
+    'peer-3': '10.0.0.4',
+    tracker: '10.0.0.9',
+  };
+  const pids: Record<string, number> = { 'peer-1': 11, 'peer-2': 12, 'peer-3': 13, tracker: 19 };
+  const signal = new AbortController().signal;
+
+  function make(network: ScenarioNetwork | undefined): { run: RunNetwork; calls: Map<number, string[]> } {
+    const calls = new Map<number, string[]>();
+    const filter = new PacketFilter({
+      iptables: (pid, args) => {
+        calls.set(pid, [...(calls.get(pid) ?? []), args.join(' ')]);
+        return Promise.resolve('');
+      },
+    });
+    const run = new RunNetwork(
+      {
+        nodes: {
+          address: (node) => addresses[node],
+          hasEmulator: (node) => node !== 'tracker',
+          setLink: () => Promise.resolve(),
+          pid: (node) => Promise.resolve(pids[node]),
+        },
+        filter,
+      },
+      { network, names: Object.keys(addresses) },
+    );
+    return { run, calls };
+  }
+
+  it('blocks the other sides both ways, leaves nodes in no side alone, and heals with a flush', async () => {
+    const { run, calls } = make({ groups: { left: ['peer-1', 'peer-3'] } });
+    expect(run.report().enforcement).toMatchObject({ loss: 'kernel', partition: 'kernel', latency: 'app' });
+    await run.partition([['left'], ['peer-2']], signal);
+    expect(run.rulesOf('peer-3').blocked).toEqual(['10.0.0.3']);
+    expect(run.rulesOf('peer-2').blocked).toEqual(['10.0.0.2', '10.0.0.4']);
+    expect(run.rulesOf('tracker').blocked).toEqual([]);
+    expect(calls.get(13)).toEqual([
+      '-N SWARMLAB',
+      '-C INPUT -j SWARMLAB',
+      '-C OUTPUT -j SWARMLAB',
+      '-F SWARMLAB',
+      '-A SWARMLAB -s 10.0.0.3 -j DROP',
+      '-A SWARMLAB -d 10.0.0.3 -j DROP',
+    ]);
+    calls.clear();
+    await run.heal(signal);
+    expect(calls.get(13)).toEqual(['-F SWARMLAB']);
+    expect(run.rulesOf('peer-2').blocked).toEqual([]);
+  });
+
+  it("drops the lossy link's share of what each end receives, after a counting rule", () => {
+    const { run } = make({ links: [{ between: ['peer-1', 'peer-2'], lossPercent: 5 }] });
+    expect(run.rulesOf('peer-1').loss).toEqual(new Map([['10.0.0.3', 5]]));
+    expect(chainRules(run.rulesOf('peer-2'))).toEqual([
+      ['-F', 'SWARMLAB'],
+      ['-A', 'SWARMLAB', '-s', '10.0.0.2'],
+      [
+        '-A',
+        'SWARMLAB',
+        '-s',
+        '10.0.0.2',
+        '-m',
+        'statistic',
+        '--mode',
+        'random',
+        '--probability',
+        '0.0500',
+        '-j',
+        'DROP',
+      ],
+    ]);
+    expect(run.rulesOf('peer-3').loss.size).toBe(0);
+  });
+
+  it('refuses a partition without a filter', async () => {
+    const run = new RunNetwork(
+      {
+        nodes: {
+          address: () => undefined,
+          hasEmulator: () => true,
+          setLink: () => Promise.resolve(),
+          pid: () => Promise.resolve(undefined),
+        },
+      },
+      { network: undefined, names: ['peer-1', 'peer-2'] },
+    );
+    expect(run.report().enforcement).toMatchObject({ loss: 'unsupported', partition: 'unsupported' });
+    await expect(run.partition([['peer-1'], ['peer-2']], signal)).rejects.toMatchObject({
+      code: 'ERR_LAB_UNSUPPORTED',
+    });
+  });
+});
+
+describe('the partition step', () => {
+  it.each([
+    [[['peer-1', 'peer-2'], ['peer-2']], '/steps/0/groups/1/0', /"peer-2" is in groups 0 and 1/],
+    [[['peer-1'], ['mars']], '/steps/0/groups/1/0', /unknown node or group "mars"/],
+    [[['peer-1']], '/steps/0/groups', /must NOT have fewer than 2 items/],
+  ])('rejects groups %j at its pointer', (groups, pointer, message) => {
+    let issues: unknown[] = [];
+    try {
+      validateScenario({ name: 't', peers: 3, steps: [{ action: 'partition', groups }, { action: 'heal' }] });
     } catch (err) {
       if (err instanceof ScenarioInvalidError) issues = err.issues;
     }

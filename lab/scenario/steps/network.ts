@@ -6,7 +6,7 @@ import { TRACKER_NAME } from '../../constants';
 import { RunHasNoNetworkError } from '../../errors';
 import { each, describeAction, refreshNode, type StepContext, type StepHandler } from '../step-handler';
 import { namedConditions, type LinkConditions } from '../../network/resolve';
-import type { LinkStep, NetworkStep } from '../schema';
+import type { HealStep, LinkStep, NetworkStep, PartitionStep } from '../schema';
 
 export const disconnectNetworkStep: StepHandler<NetworkStep> = {
   describe: describeAction,
@@ -52,3 +52,21 @@ function formatConditions(conditions: Partial<LinkConditions>): string {
     .map(([key, value]) => `${key}=${value === null ? 'off' : String(value)}`)
     .join(',');
 }
+
+/** `partition [peer-1, peer-3] | [peer-2]`: packet filters between the sides; healed when the scenario ends. */
+export const partitionStep: StepHandler<PartitionStep> = {
+  describe: (step) => `partition ${step.groups.map((side) => `[${side.join(', ')}]`).join(' | ')}`,
+  async run(step, _targets, ctx, signal) {
+    await ctx.network.partition(step.groups, signal);
+  },
+  async heal(_step, _targets, ctx, signal) {
+    await ctx.network.heal(signal);
+  },
+};
+
+export const healStep: StepHandler<HealStep> = {
+  describe: () => 'heal the partition',
+  async run(_step, _targets, ctx, signal) {
+    await ctx.network.heal(signal);
+  },
+};
