@@ -12,7 +12,7 @@
 import { UnsupportedError } from '../errors';
 import type { NetworkEnforcement, NetworkReport } from '../report-types';
 import type { ScenarioNetwork } from './network-schema';
-import type { NodeRules, PacketFilter } from './packet-filter';
+import { kernelFilterAvailable, type NodeRules, type PacketFilter } from './packet-filter';
 import { applyLink, expandSide, linkList, resolveNetwork, type LinkConditions, type LinkTables } from './resolve';
 
 /** What the run network needs of the lab: addresses, and the peers' control sockets. */
@@ -41,6 +41,19 @@ export const KERNEL_FILTER_ENFORCEMENT: NetworkEnforcement = {
   loss: 'kernel',
   partition: 'kernel',
 };
+
+/** What this host enforces where: the packet filter when available and not turned off (SWARMLAB_LINK_ENFORCEMENT=app). */
+export async function hostEnforcement(): Promise<NetworkEnforcement> {
+  if (process.env['SWARMLAB_LINK_ENFORCEMENT'] === 'app') return APP_ENFORCEMENT;
+  return (await kernelFilterAvailable()) ? KERNEL_FILTER_ENFORCEMENT : APP_ENFORCEMENT;
+}
+
+/** `latency app, jitter app, loss kernel, ...` for the transcript and `lab status`. */
+export function describeEnforcement(enforcement: NetworkEnforcement): string {
+  return Object.entries(enforcement)
+    .map(([property, layer]) => `${property} ${layer}`)
+    .join(', ');
+}
 
 export class RunNetwork {
   readonly tables: LinkTables;

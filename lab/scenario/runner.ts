@@ -15,8 +15,8 @@ import type { LabRun } from '../controller';
 import { TRACKER_NAME } from '../constants';
 import type { LabDocker } from '../engine/lab-docker';
 import { AbortedError, LabError, LabTimeoutError, StepFailedError, asLabError, messageOf } from '../errors';
-import { kernelFilterAvailable, PacketFilter } from '../network/packet-filter';
-import { RunNetwork, type NetworkNodes } from '../network/run-network';
+import { PacketFilter } from '../network/packet-filter';
+import { describeEnforcement, hostEnforcement, RunNetwork, type NetworkNodes } from '../network/run-network';
 import type { RunRecorder } from '../observe/run-events';
 import type { Printer } from '../print';
 import type { FaultMark, ScenarioReport, StepReport } from '../report-types';
@@ -275,16 +275,14 @@ function networkNodes(run: LabRun): NetworkNodes {
  * the host allows it; `SWARMLAB_LINK_ENFORCEMENT=app` leaves loss and partitions unenforced on purpose.
  */
 async function packetFilterFor(scenario: Scenario): Promise<PacketFilter | undefined> {
-  if (process.env['SWARMLAB_LINK_ENFORCEMENT'] === 'app') return undefined;
   const needs =
     scenario.network !== undefined ||
     scenario.steps.some((step) => step.action === 'partition' || step.action === 'link');
-  if (!needs || !(await kernelFilterAvailable())) return undefined;
+  if (!needs || (await hostEnforcement()).partition !== 'kernel') return undefined;
   return new PacketFilter();
 }
 
 /** `network: latency app, jitter app, loss unsupported, ...; 12 links` for the transcript. */
 function networkSummary(network: RunNetwork): string {
-  const layers = Object.entries(network.enforcement).map(([property, layer]) => `${property} ${layer}`);
-  return `network: ${layers.join(', ')}; ${network.report().links.length} links`;
+  return `network: ${describeEnforcement(network.enforcement)}; ${network.report().links.length} links`;
 }

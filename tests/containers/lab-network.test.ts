@@ -2,6 +2,7 @@
  * The scenario's network, measured: a link's latency set by the lab shows in the ping round trip between
  * two peers (twice the one-way latency), other links stay fast, and a `link` step moves it. Needs Docker.
  */
+import { statusCommand } from '../../lab/commands';
 import { PEER_PORT } from '../../lab/constants';
 import type { LabRun } from '../../lab/controller';
 import { ScenarioRunner } from '../../lab/scenario/runner';
@@ -15,7 +16,7 @@ const TIMEOUT_MS = 240_000;
 
 describe('lab network (containers)', () => {
   jest.setTimeout(TIMEOUT_MS);
-  const { labDocker, controller, abort, ctx } = createLabTestContext();
+  const { labDocker, controller, abort, ctx, lines } = createLabTestContext();
   const runName = `network-test-${process.pid}`;
   let run: LabRun | undefined;
 
@@ -81,5 +82,10 @@ describe('lab network (containers)', () => {
     expect(slower).toBeGreaterThanOrEqual(255);
     expect(slower).toBeLessThanOrEqual(345);
     expect(await medianRtt('peer-2', 'peer-3')).toBeLessThan(10);
+
+    await statusCommand(ctx, runName);
+    expect(lines.join('')).toMatch(
+      /links enforced by: latency app, jitter app, loss (kernel|unsupported), bandwidth app/,
+    );
   });
 });
