@@ -284,5 +284,9 @@ async function packetFilterFor(scenario: Scenario): Promise<PacketFilter | undef
 
 /** `network: latency app, jitter app, loss unsupported, ...; 12 links` for the transcript. */
 function networkSummary(network: RunNetwork): string {
-  return `network: ${describeEnforcement(network.enforcement)}; ${network.report().links.length} links`;
+  const { links } = network.report();
+  const lossy = links.filter((link) => link.lossPercent > 0).length;
+  const unenforced =
+    network.enforcement.loss === 'unsupported' && lossy > 0 ? ` (loss on ${lossy} links NOT applied)` : '';
+  return `network: ${describeEnforcement(network.enforcement)}; ${links.length} links${unenforced}`;
 }
