@@ -85,7 +85,7 @@ describe('lab network (containers)', () => {
 
     await statusCommand(ctx, runName);
     expect(lines.join('')).toMatch(
-      /links enforced by: latency app, jitter app, loss (kernel|unsupported), bandwidth app/,
+      /links enforced by: latency app, jitter app, bandwidth app, loss (kernel|unsupported), partition (kernel|unsupported)/,
     );
   });
 });
