@@ -28,6 +28,8 @@ export const CHAOS_FAULTS: readonly ChaosFault[] = [
   { fault: 'network partition', scenario: 'partition.yaml' },
   { fault: 'lying peer (corrupt chunks)', scenario: 'lying-peer.yaml' },
   { fault: 'downloader disk full', scenario: 'disk-full.yaml' },
+  { fault: 'partial partition (packet filter)', scenario: 'partial-partition.yaml' },
+  { fault: 'flaky link (latency, jitter, loss)', scenario: 'flaky-link.yaml' },
 ];
 
 export const DEFAULT_CHAOS_RUN_PREFIX = 'chaos';

@@ -13,6 +13,7 @@ import type { LabContainer } from './engine/lab-docker';
 import type { LabEngine } from './engine/lab-engine';
 import { Printer } from './print';
 import type { DownloadReport, ScenarioReport } from './report-types';
+import { describeEnforcement, hostEnforcement } from './network/run-network';
 import { loadScenario, scenarioPeers } from './scenario/load';
 import { nodeEvent } from './observe/node-event';
 import { writeRunReport } from './observe/report-writer';
@@ -264,9 +265,11 @@ export async function statusCommand(ctx: CommandContext, run: string | undefined
     ctx.printer.runs([]);
     return 0;
   }
+  const enforcement = describeEnforcement(await hostEnforcement());
   for (const name of runs) {
     const labRun = await ctx.controller.attach(name);
     ctx.printer.line(`run ${name} (network ${labRun.network?.name ?? '-'})`);
+    ctx.printer.line(`links enforced by: ${enforcement}`);
     const rows = await Promise.all(
       labRun.all().map(async (container: LabContainer) => {
         if (container.role !== 'peer' || container.state !== 'running' || container.shortName === undefined)

@@ -92,6 +92,11 @@ export interface ControlCommands {
     args: { corrupt?: number; drop?: number; delayMs?: number };
     result: { delayMs: number; dropRate: number; corruptRate: number };
   };
+  /** Sets one of the peer's emulated links (docs/control.md, "Links"); `bandwidth: null` uncaps it. */
+  link: {
+    args: { to: string; latencyMs: number; jitterMs: number; bandwidth: number | null };
+    result: { links: { to: string; latencyMs: number; jitterMs: number; bandwidth: number | null }[] };
+  };
 }
 
 export type ControlCommand = keyof ControlCommands;
@@ -131,6 +136,14 @@ export function ctlArgv<C extends ControlCommand>(cmd: C, args: ControlCommands[
       if (typeof a['corrupt'] === 'number') argv.push(`corrupt=${a['corrupt']}`);
       if (typeof a['drop'] === 'number') argv.push(`drop=${a['drop']}`);
       if (typeof a['delayMs'] === 'number') argv.push(`delay=${a['delayMs']}`);
+      break;
+    case 'link':
+      // `ctl link set 10.0.0.3 latencyMs=50,jitterMs=0,bandwidth=off` (src/cli/link-spec.ts).
+      argv.push(
+        'set',
+        String(a['to']),
+        `latencyMs=${String(a['latencyMs'])},jitterMs=${String(a['jitterMs'])},bandwidth=${a['bandwidth'] === null ? 'off' : String(a['bandwidth'])}`,
+      );
       break;
     default:
       break;

@@ -43,6 +43,30 @@ export interface ScenarioReport {
    * and verified, in ms. Undefined without a fault step or without such a download.
    */
   recoverMs?: number;
+  /** The scenario's network: which layer enforced each property, and every link's conditions at the start. */
+  network?: NetworkReport;
+}
+
+/** `app`: the peers' link emulator; `kernel`: packet filters or qdiscs; `unsupported`: not enforced on this host. */
+export type EnforcementLayer = 'app' | 'kernel' | 'netem' | 'unsupported';
+
+export interface NetworkEnforcement {
+  latency: EnforcementLayer;
+  jitter: EnforcementLayer;
+  loss: EnforcementLayer;
+  bandwidth: EnforcementLayer;
+  partition: EnforcementLayer;
+}
+
+export interface NetworkReport {
+  enforcement: NetworkEnforcement;
+  links: {
+    between: [string, string];
+    latencyMs: number;
+    jitterMs: number;
+    lossPercent: number;
+    bandwidth: number | null;
+  }[];
 }
 
 export interface ChaosResult {

@@ -134,6 +134,7 @@ export class DockerodeLabDocker implements LabDocker {
         state: info.State.Status,
         health: info.State.Health?.Status,
         ip,
+        ...(info.State.Pid > 0 ? { pid: info.State.Pid } : {}),
         labels,
       };
     } catch (err) {

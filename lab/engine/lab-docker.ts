@@ -52,6 +52,8 @@ export interface LabContainer {
   health: string | undefined;
   /** Address on the run's network, or undefined when not attached / not running. */
   ip: string | undefined;
+  /** The container's main process on this host (a local engine only), for tools entering its namespaces. */
+  pid?: number;
   labels: Record<string, string>;
 }
 

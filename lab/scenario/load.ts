@@ -22,6 +22,9 @@ import {
 } from './schema';
 import { whenIssues } from '../trigger/check';
 import { HOLDER_REF } from '../trigger/compile';
+import { accessLinks } from '../network/resolve';
+import { LINK_FIELDS } from '../network/network-schema';
+import { checkBetween, checkNetwork, checkPartition } from '../network/validate';
 import { peerDefaultsEnv } from './peer-defaults';
 
 const ajv = new Ajv({
@@ -77,8 +80,24 @@ export function scenarioPeers(scenario: Scenario): ScenarioPeer[] {
     typeof scenario.peers === 'number'
       ? Array.from({ length: scenario.peers }, (_, i): ScenarioPeer => ({ name: `peer-${i + 1}` }))
       : scenario.peers;
-  if (scenario.peerDefaults === undefined || Object.keys(scenario.peerDefaults).length === 0) return peers;
-  return peers.map((peer) => ({ ...peer, env: peerDefaultsEnv(scenario.peerDefaults, peer.env) }));
+  const withAccess = withAccessLinks(peers, scenario.network);
+  if (scenario.peerDefaults === undefined || Object.keys(scenario.peerDefaults).length === 0) return withAccess;
+  return withAccess.map((peer) => ({ ...peer, env: peerDefaultsEnv(scenario.peerDefaults, peer.env) }));
+}
+
+/** A peer's access link (`network.peers`) is its upload and download rate (null: uncapped, as if unset). */
+function withAccessLinks(peers: ScenarioPeer[], network: Scenario['network']): ScenarioPeer[] {
+  const access = accessLinks(network);
+  if (access.size === 0) return peers;
+  return peers.map((peer) => {
+    const link = access.get(peer.name);
+    if (link === undefined) return peer;
+    return {
+      ...peer,
+      ...(typeof link.up === 'number' ? { uploadRate: link.up } : {}),
+      ...(typeof link.down === 'number' ? { downloadRate: link.down } : {}),
+    };
+  });
 }
 
 /** Names a step acts on; `all` means every peer (not the tracker). Steps without a target give []. */
@@ -106,6 +125,15 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
       message: 'the scenario sets "chunkSize" already; keep one',
     });
   }
+  issues.push(
+    ...checkNetwork(scenario.network, {
+      nodes: [...names, TRACKER_NAME],
+      // The peers as written: scenarioPeers() has merged the access links into their rates already.
+      ratedPeers: new Map(typeof scenario.peers === 'number' ? [] : scenario.peers.map((peer) => [peer.name, peer])),
+      tracker: TRACKER_NAME,
+    }),
+  );
+  const nodes = new Set([...names, TRACKER_NAME]);
   const containerActions: readonly string[] = PEER_ACTIONS;
   const tmpfsBytes = new Map(peers.map((peer) => [peer.name, peer.dataTmpfsBytes]));
   let faultStep: number | undefined;
@@ -156,6 +184,12 @@ function checkReferences(scenario: Scenario): ScenarioIssue[] {
           });
         }
       });
+    }
+    if (step.action === 'link') {
+      issues.push(...checkBetween(step.between, `${at}/between`, nodes, scenario.network?.groups ?? {}));
+    }
+    if (step.action === 'partition') {
+      issues.push(...checkPartition(step.groups, `${at}/groups`, nodes, scenario.network?.groups ?? {}));
     }
     if (step.action === 'assert') {
       step.sourcesInclude?.forEach((name, j) => checkName(name, `${at}/sourcesInclude/${j}`, false));
@@ -221,6 +255,7 @@ export function explainSchemaErrors(errors: ErrorObject[], data: unknown): Scena
           const action = valueAt(data, `${path}/action`);
           if (action === 'assert') add(path, `assert needs at least one check: ${ASSERT_CHECKS.join(', ')}`);
           else if (action === 'faults') add(path, 'faults needs "corrupt", "drop" or "delayMs"');
+          else if (action === 'link') add(path, `link needs at least one of ${LINK_FIELDS.join(', ')}`);
           else add(path, 'rate needs "upload" or "download"');
         } else if (
           // A branch of the right type that failed a constraint (`minimum`, ...) says more than the summary.
@@ -264,6 +299,8 @@ function describeAnyOf(path: string): string {
   if (/\/peers$/.test(path) && /^\/steps\//.test(path)) return 'must be a list of peer names or "all"';
   if (path === '/peers') return 'must be a number of peers (1..32) or a list of {name, ...}';
   if (/\/(upload|download)$/.test(path)) return 'must be a positive integer (bytes/s) or null';
+  if (/^\/network\/.*\/(bandwidth|up|down)$/.test(path))
+    return 'must be bytes/s: a positive integer, a size (2M, 512K) or null';
   return 'has an invalid value';
 }
 

@@ -13,6 +13,7 @@ import { setMaxListeners } from 'node:events';
 import { createLogger } from '../../src/shared/logger';
 import { sleep } from '../abort';
 import type { LabRun } from '../controller';
+import { TRACKER_NAME } from '../constants';
 import type { LabDocker } from '../engine/lab-docker';
 import {
   AbortedError,
@@ -24,6 +25,8 @@ import {
   messageOf,
 } from '../errors';
 import { RunRecorder } from '../observe/run-events';
+import { PacketFilter } from '../network/packet-filter';
+import { describeEnforcement, hostEnforcement, RunNetwork, type NetworkNodes } from '../network/run-network';
 import type { Printer } from '../print';
 import type { FaultMark, ScenarioReport, StepReport } from '../report-types';
 import { scenarioPeers, stepTargets } from './load';
@@ -96,6 +99,11 @@ export class ScenarioRunner {
     const signal = AbortSignal.any(signals);
     // Every peer a step targets listens on these signals (up to 64 peers, plus background downloads).
     setMaxListeners(SIGNAL_LISTENERS, signal);
+    const filter = await packetFilterFor(this.scenario);
+    const network = new RunNetwork(
+      { nodes: networkNodes(this.components.run), ...(filter === undefined ? {} : { filter }) },
+      { network: this.scenario.network, names: [...this.peers.map((peer) => peer.name), TRACKER_NAME] },
+    );
     const ctx: StepContext = {
       run: this.components.run,
       docker: this.components.docker,
@@ -111,6 +119,7 @@ export class ScenarioRunner {
       expectedSha: new Map(),
       downloads: new Map(),
       pending: [],
+      network,
     };
     const steps: StepReport[] = [];
     const heals: PendingHeal[] = [];
@@ -119,7 +128,15 @@ export class ScenarioRunner {
     const total = this.scenario.steps.length;
 
     try {
-      for (const [index, step] of this.scenario.steps.entries()) {
+      if (this.scenario.network !== undefined) {
+        try {
+          await network.applyAll(signal);
+          this.components.printer.info(networkSummary(network));
+        } catch (err) {
+          failure = signal.aborted ? this.abortError(err, signal, timeoutS) : asLabError(err);
+        }
+      }
+      for (const [index, step] of failure === undefined ? this.scenario.steps.entries() : []) {
         let targets = stepTargets(step, this.peers);
         const waitStartedAtMs = Date.now();
         try {
@@ -213,6 +230,7 @@ export class ScenarioRunner {
       ...(failure === undefined ? {} : { error: { code: failure.code, message: failure.message } }),
       ...(fault === undefined ? {} : { fault }),
       ...recoveryOf(fault, downloads),
+      ...(this.scenario.network === undefined ? {} : { network: network.report() }),
     };
     log.info('Scenario finished', { scenario: this.scenario.name, ok: report.ok, ms: report.ms });
     return report;
@@ -292,4 +310,38 @@ async function healAll(heals: readonly PendingHeal[], ctx: StepContext): Promise
     }
   }
   return first;
+}
+
+/** The run's nodes as the network sees them: addresses, and `ctl link set` on the peers. */
+function networkNodes(run: LabRun): NetworkNodes {
+  return {
+    address: (node) => run.container(node).ip,
+    hasEmulator: (node) => node !== TRACKER_NAME,
+    setLink: async (peer, address, conditions, signal) => {
+      const { latencyMs, jitterMs, bandwidth } = conditions;
+      await run.peer(peer).control.request('link', { to: address, latencyMs, jitterMs, bandwidth }, { signal });
+    },
+    pid: async (node) => (await run.refresh(node)).pid,
+  };
+}
+
+/**
+ * The host's packet filter when the scenario may need it (a network section, or partition/link steps) and
+ * the host allows it; `SWARMLAB_LINK_ENFORCEMENT=app` leaves loss and partitions unenforced on purpose.
+ */
+async function packetFilterFor(scenario: Scenario): Promise<PacketFilter | undefined> {
+  const needs =
+    scenario.network !== undefined ||
+    scenario.steps.some((step) => step.action === 'partition' || step.action === 'link');
+  if (!needs || (await hostEnforcement()).partition !== 'kernel') return undefined;
+  return new PacketFilter();
+}
+
+/** `network: latency app, jitter app, loss unsupported, ...; 12 links` for the transcript. */
+function networkSummary(network: RunNetwork): string {
+  const { links } = network.report();
+  const lossy = links.filter((link) => link.lossPercent > 0).length;
+  const unenforced =
+    network.enforcement.loss === 'unsupported' && lossy > 0 ? ` (loss on ${lossy} links NOT applied)` : '';
+  return `network: ${describeEnforcement(network.enforcement)}; ${links.length} links${unenforced}`;
 }

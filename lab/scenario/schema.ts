@@ -9,6 +9,14 @@
  */
 import { MAX_CHUNK_BYTES } from '../../src/protocol';
 import { WHEN_SCHEMA, type When } from '../trigger/compile';
+import {
+  BETWEEN_SCHEMA,
+  LINK_FIELDS,
+  LINK_SPEC_PROPERTIES,
+  NETWORK_SCHEMA,
+  type LinkSpec,
+  type ScenarioNetwork,
+} from '../network/network-schema';
 import { PEER_DEFAULTS_SCHEMA, type PeerDefaults } from './peer-defaults';
 
 /** Docker verbs on a step's containers; they differ only in the verb (`start` then waits until ready). */
@@ -81,6 +89,15 @@ export type FaultsStep = StepTiming &
   };
 /** Writes a filler of `bytes` into the peer's data directory, a tmpfs of `dataTmpfsBytes`, so that it fills up. */
 export type FillDiskStep = StepTiming & Target & { action: 'fill-disk'; bytes: number };
+/** Changes the links across `between` (two nodes or groups) mid-run; the fields left out keep their value. */
+export type LinkStep = StepTiming & LinkSpec & { action: 'link'; between: [string, string] };
+/**
+ * Nodes (or network groups) in different groups cannot reach each other; each reaches its own group, and
+ * nodes in no group reach everyone (a partial partition, unlike `disconnect-network`).
+ */
+export type PartitionStep = StepTiming & { action: 'partition'; groups: string[][] };
+/** Ends the partition (link conditions stay). */
+export type HealStep = StepTiming & { action: 'heal' };
 /** Removes the filler that `fill-disk` wrote. */
 export type FreeDiskStep = StepTiming & Target & { action: 'free-disk' };
 export type AssertStep = StepTiming &
@@ -121,7 +138,10 @@ export type ScenarioStep =
   | AssertStep
   | FaultsStep
   | FillDiskStep
-  | FreeDiskStep;
+  | FreeDiskStep
+  | LinkStep
+  | PartitionStep
+  | HealStep;
 
 export type ScenarioAction = ScenarioStep['action'];
 
@@ -152,6 +172,8 @@ export interface Scenario {
   autoConnect?: boolean;
   /** Upper bound for the whole scenario, in seconds (default 300). */
   timeoutSeconds?: number;
+  /** Latency, jitter, loss and bandwidth per link, and the peers' access links (lab/network). */
+  network?: ScenarioNetwork;
   steps: ScenarioStep[];
 }
 
@@ -319,6 +341,27 @@ export const STEP_SCHEMAS: Record<ScenarioAction, Record<string, unknown>> = {
     { required: ['bytes'] },
   ),
   'free-disk': stepSchema(['free-disk'], {}),
+  link: stepSchema(
+    ['link'],
+    { between: BETWEEN_SCHEMA, ...LINK_SPEC_PROPERTIES },
+    {
+      required: ['between'],
+      targeted: false,
+      allOf: [{ anyOf: LINK_FIELDS.map((field) => ({ required: [field] })) }],
+    },
+  ),
+  partition: stepSchema(
+    ['partition'],
+    {
+      groups: {
+        type: 'array',
+        minItems: 2,
+        items: { type: 'array', items: peerName, minItems: 1, uniqueItems: true },
+      },
+    },
+    { required: ['groups'], targeted: false },
+  ),
+  heal: stepSchema(['heal'], {}, { targeted: false }),
 };
 
 export const ACTIONS = Object.keys(STEP_SCHEMAS) as ScenarioAction[];
@@ -361,6 +404,7 @@ export const SCENARIO_SCHEMA = {
     peerDefaults: PEER_DEFAULTS_SCHEMA,
     autoConnect: { type: 'boolean' },
     timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+    network: NETWORK_SCHEMA,
     steps: {
       type: 'array',
       minItems: 1,

@@ -7,6 +7,7 @@ import type { LabRun } from '../controller';
 import type { LabContainer, LabDocker } from '../engine/lab-docker';
 import { nodeEvent } from '../observe/node-event';
 import type { RunRecorder } from '../observe/run-events';
+import type { RunNetwork } from '../network/run-network';
 import type { Printer } from '../print';
 import type { DownloadReport } from '../report-types';
 import type { ScenarioAction, ScenarioStep } from './schema';
@@ -37,6 +38,8 @@ export interface StepContext {
   /** The latest download report per `downloadKey(peer, file)`. */
   readonly downloads: Map<string, DownloadReport>;
   readonly pending: PendingDownload[];
+  /** The scenario's network (its `network` section), which the network steps change. */
+  readonly network: RunNetwork;
 }
 
 export interface StepHandler<S extends ScenarioStep> {

@@ -8,7 +8,7 @@ import type { ScenarioStep } from './schema';
 import { assertStep } from './steps/assertions';
 import { containerVerbStep } from './steps/container';
 import { downloadStep, waitStep } from './steps/downloads';
-import { connectNetworkStep, disconnectNetworkStep } from './steps/network';
+import { connectNetworkStep, disconnectNetworkStep, healStep, linkStep, partitionStep } from './steps/network';
 import {
   faultsStep,
   fillDiskStep,
@@ -43,6 +43,9 @@ export const STEP_HANDLERS: StepHandlers = {
   wait: waitStep,
   assert: assertStep,
   sleep: sleepStep,
+  link: linkStep,
+  partition: partitionStep,
+  heal: healStep,
 };
 
 /** The handler of a step's action, typed for that step. */

@@ -50,7 +50,7 @@ describe('the chaos fault list', () => {
     },
   );
 
-  it('covers kill, pause, tracker restart, partition, lying peer and disk full', () => {
+  it('covers kill, pause, tracker restart, partition, lying peer, disk full, partial partition and a flaky link', () => {
     expect(CHAOS_FAULTS.map((f) => f.scenario)).toEqual([
       'seeder-killed.yaml',
       'source-paused.yaml',
@@ -58,6 +58,8 @@ describe('the chaos fault list', () => {
       'partition.yaml',
       'lying-peer.yaml',
       'disk-full.yaml',
+      'partial-partition.yaml',
+      'flaky-link.yaml',
     ]);
   });
 });

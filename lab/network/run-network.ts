@@ -1,0 +1,172 @@
+/**
+ * The network of one scenario run: the link tables the scenario asks for, kept current as steps change
+ * them, and pushed to the layer that enforces each property.
+ *
+ * Latency, jitter and bandwidth are enforced by the peers' own link emulator (src/shared/link-emulator.ts):
+ * the lab sets, in each peer, one rule per remote node's address (`ctl link set ADDR ...`). Each peer
+ * delays only what it sends, so a link is set at both ends and the round trip is twice its latency. The
+ * tracker has no emulator: its links are delayed on the peers' side only. Loss and partitions need the
+ * kernel: the packet filter (packet-filter.ts) when the host allows it, else they are not enforced.
+ * `enforcement` says which layer did what, and the run report shows it.
+ */
+import { UnsupportedError } from '../errors';
+import type { NetworkEnforcement, NetworkReport } from '../report-types';
+import type { ScenarioNetwork } from './network-schema';
+import { kernelFilterAvailable, type NodeRules, type PacketFilter } from './packet-filter';
+import { applyLink, expandSide, linkList, resolveNetwork, type LinkConditions, type LinkTables } from './resolve';
+
+/** What the run network needs of the lab: addresses, and the peers' control sockets. */
+export interface NetworkNodes {
+  /** The node's address on the run's network, undefined while it has none (stopped, disconnected). */
+  address: (node: string) => string | undefined;
+  /** True for a peer (it has a link emulator), false for the tracker. */
+  hasEmulator: (node: string) => boolean;
+  /** Sets the peer's outgoing link to `address` (`ctl link set ADDR latencyMs=..,jitterMs=..,bandwidth=..`). */
+  setLink: (peer: string, address: string, conditions: LinkConditions, signal: AbortSignal) => Promise<void>;
+  /** The node's main process on this host, for the packet filter; undefined when it has none. */
+  pid: (node: string, signal: AbortSignal) => Promise<number | undefined>;
+}
+
+export const APP_ENFORCEMENT: NetworkEnforcement = {
+  latency: 'app',
+  jitter: 'app',
+  bandwidth: 'app',
+  loss: 'unsupported',
+  partition: 'unsupported',
+};
+
+/** Latency, jitter and bandwidth in the peers; loss and partitions with the host's packet filter. */
+export const KERNEL_FILTER_ENFORCEMENT: NetworkEnforcement = {
+  ...APP_ENFORCEMENT,
+  loss: 'kernel',
+  partition: 'kernel',
+};
+
+/** What this host enforces where: the packet filter when available and not turned off (SWARMLAB_LINK_ENFORCEMENT=app). */
+export async function hostEnforcement(): Promise<NetworkEnforcement> {
+  if (process.env['SWARMLAB_LINK_ENFORCEMENT'] === 'app') return APP_ENFORCEMENT;
+  return (await kernelFilterAvailable()) ? KERNEL_FILTER_ENFORCEMENT : APP_ENFORCEMENT;
+}
+
+/** `latency app, jitter app, loss kernel, ...` for the transcript and `lab status`. */
+export function describeEnforcement(enforcement: NetworkEnforcement): string {
+  return Object.entries(enforcement)
+    .map(([property, layer]) => `${property} ${layer}`)
+    .join(', ');
+}
+
+export class RunNetwork {
+  readonly tables: LinkTables;
+  readonly groups: Readonly<Record<string, readonly string[]>>;
+  readonly enforcement: NetworkEnforcement;
+  private readonly nodes: NetworkNodes;
+  private readonly filter: PacketFilter | undefined;
+  private readonly names: readonly string[];
+  /** The current partition's sides (nodes), [] when healed. */
+  private sides: string[][] = [];
+
+  /** Without a `filter`, loss and partitions are not enforced (a partition step then fails). */
+  constructor(
+    components: { nodes: NetworkNodes; filter?: PacketFilter },
+    init: { network: ScenarioNetwork | undefined; names: readonly string[] },
+  ) {
+    this.nodes = components.nodes;
+    this.filter = components.filter;
+    this.names = init.names;
+    this.tables = resolveNetwork(init.network, init.names);
+    this.groups = init.network?.groups ?? {};
+    this.enforcement = this.filter === undefined ? APP_ENFORCEMENT : KERNEL_FILTER_ENFORCEMENT;
+  }
+
+  report(): NetworkReport {
+    return { enforcement: { ...this.enforcement }, links: linkList(this.tables) };
+  }
+
+  /** Pushes every link to both of its ends (at the start of a scenario). */
+  async applyAll(signal: AbortSignal): Promise<void> {
+    const pairs: [string, string][] = [];
+    for (const a of this.names) for (const b of this.names) if (a < b) pairs.push([a, b]);
+    await this.push(pairs, signal);
+    if (linkList(this.tables).some((link) => link.lossPercent > 0)) await this.pushKernel(this.names, signal);
+  }
+
+  /** Nodes in different sides (nodes or groups) cannot reach each other; nodes in no side reach everyone. */
+  async partition(sides: readonly (readonly string[])[], signal: AbortSignal): Promise<void> {
+    if (this.filter === undefined) {
+      throw new UnsupportedError('a partition needs the packet filter (root on the Docker host, nsenter, iptables)');
+    }
+    this.sides = sides.map((side) => side.flatMap((name) => expandSide(name, this.groups)));
+    await this.pushKernel(this.names, signal);
+  }
+
+  /** Ends the partition; loss rules stay. */
+  async heal(signal: AbortSignal): Promise<void> {
+    if (this.sides.length === 0 || this.filter === undefined) return;
+    this.sides = [];
+    await this.pushKernel(this.names, signal);
+  }
+
+  /** The packet filter's rules of `node` for the current partition and losses. */
+  rulesOf(node: string): NodeRules {
+    const side = this.sides.findIndex((members) => members.includes(node));
+    const blocked =
+      side < 0 ? [] : this.sides.flatMap((members, i) => (i === side ? [] : members)).filter((n) => n !== node);
+    const loss = new Map<string, number>();
+    for (const [remote, conditions] of this.tables.get(node) ?? []) {
+      const address = this.nodes.address(remote);
+      if (address !== undefined && conditions.lossPercent > 0) loss.set(address, conditions.lossPercent);
+    }
+    return {
+      blocked: blocked.map((n) => this.nodes.address(n)).filter((a): a is string => a !== undefined),
+      loss,
+    };
+  }
+
+  private async pushKernel(nodes: readonly string[], signal: AbortSignal): Promise<void> {
+    const filter = this.filter;
+    if (filter === undefined) return;
+    await settleAll(
+      nodes.map(async (node) => {
+        const pid = await this.nodes.pid(node, signal);
+        if (pid !== undefined) await filter.apply(pid, this.rulesOf(node), signal);
+      }),
+    );
+  }
+
+  /** Changes the links across `between` (fields left out keep their value) and pushes them; returns the pairs. */
+  async change(
+    between: readonly [string, string],
+    changes: Partial<LinkConditions>,
+    signal: AbortSignal,
+  ): Promise<[string, string][]> {
+    const pairs = applyLink(this.tables, this.groups, between, changes);
+    await this.push(pairs, signal);
+    if (changes.lossPercent !== undefined) await this.pushKernel([...new Set(pairs.flat())], signal);
+    return pairs;
+  }
+
+  /** A link that changes nothing is still pushed when a step named it: it may be undoing an earlier one. */
+  private async push(pairs: readonly [string, string][], signal: AbortSignal): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (const [a, b] of pairs) {
+      for (const [from, to] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        if (!this.nodes.hasEmulator(from)) continue;
+        const address = this.nodes.address(to);
+        const conditions = this.tables.get(from)?.get(to);
+        if (address === undefined || conditions === undefined) continue;
+        jobs.push(this.nodes.setLink(from, address, conditions, signal));
+      }
+    }
+    await settleAll(jobs);
+  }
+}
+
+/** Waits for every job, then throws the first failure. */
+async function settleAll(jobs: readonly Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(jobs);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+}
