@@ -11,6 +11,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliErrorCode } from '../cli/errors';
+import { killAndWait } from '../cli/local-swarm';
 import { pingTracker } from '../cli/ping';
 import { callControl } from '../control/control-client';
 import { SwarmlabError } from '../shared/errors';
@@ -69,7 +70,7 @@ export class SoakSwarm {
   async stopTracker(signal: NodeJS.Signals): Promise<void> {
     const tracker = this.tracker;
     this.tracker = undefined;
-    if (tracker) await killAndWait(tracker, signal);
+    if (tracker) await killManaged(tracker, signal);
   }
 
   /** Starts (or restarts, on the same directory) a peer that connects and publishes what its directory holds. */
@@ -99,7 +100,7 @@ export class SoakSwarm {
     const peer = this.peers.get(name);
     if (!peer) return undefined;
     this.peers.delete(name);
-    await killAndWait(peer, signal);
+    await killManaged(peer, signal);
     return peer;
   }
 
@@ -146,15 +147,10 @@ export class SoakSwarm {
   }
 }
 
-async function killAndWait(managed: SoakProcess, signal: NodeJS.Signals): Promise<void> {
-  const { child } = managed;
+async function killManaged(managed: SoakProcess, signal: NodeJS.Signals): Promise<void> {
+  // Marked first: the exit handler must not count this kill as a crash.
   managed.killedBySoak = true;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
+  await killAndWait(managed.child, signal);
 }
 
 /** VmRSS of a live process in MB, from /proc (undefined when it is gone or /proc is missing). */
