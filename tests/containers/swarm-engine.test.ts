@@ -87,6 +87,20 @@ describe('the lab on Docker Swarm mode (containers)', () => {
     runCommand('docker', args, { cwd: ROOT, env: stackEnv, timeoutMs });
   const stackNetworkGone = async (): Promise<boolean> =>
     (await docker.listNetworks({ filters: { name: [`${stack}_swarmlab`] } })).length === 0;
+  /**
+   * `docker stack rm` removes the services, then the network at once; while the services' tasks
+   * are still stopping, Docker 20.10 refuses the network ("is in use by task") and exits 1, having
+   * removed everything else. Running it again once the tasks are gone finishes the job, so the
+   * assertion is that the stack goes away, not that the first call wins the race.
+   */
+  const removeStack = async (): Promise<void> => {
+    let last = await dockerCli(['stack', 'rm', stack]);
+    for (let attempt = 0; last.exitCode !== 0 && /in use by task/.test(last.stderr) && attempt < 10; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      last = await dockerCli(['stack', 'rm', stack]);
+    }
+    expectSuccess(last, 'docker stack rm');
+  };
   const runLeftovers = async (): Promise<Record<string, number>> => {
     const label = { label: [`swarmlab.run=${run}`] };
     const [services, networks, volumes, containers] = await Promise.all([
@@ -113,7 +127,7 @@ describe('the lab on Docker Swarm mode (containers)', () => {
     try {
       await controller.down(run).catch(() => undefined);
       if (!(await stackNetworkGone())) {
-        await dockerCli(['stack', 'rm', stack]);
+        await removeStack().catch(() => undefined);
         await waitFor(async () => ((await stackNetworkGone()) ? true : undefined), {
           timeoutMs: 60_000,
           what: `network ${stack}_swarmlab to go`,
@@ -297,7 +311,7 @@ describe('the lab on Docker Swarm mode (containers)', () => {
           sha256: generated['sha256'],
         });
 
-        expectSuccess(await dockerCli(['stack', 'rm', stack]), 'docker stack rm');
+        await removeStack();
         await waitFor(async () => ((await stackNetworkGone()) ? true : undefined), {
           timeoutMs: 60_000,
           what: `network ${stack}_swarmlab to go`,
