@@ -19,7 +19,7 @@ import { nodeEvent } from './observe/node-event';
 import { writeRunReport } from './observe/report-writer';
 import { RunRecorder } from './observe/run-events';
 import { ScenarioRunner } from './scenario/runner';
-import type { Scenario } from './scenario/schema';
+import { MAX_PEERS, type Scenario } from './scenario/schema';
 
 const log = createLogger('lab');
 
@@ -67,6 +67,8 @@ export interface UpOptions {
 }
 
 export async function upCommand(ctx: CommandContext, options: UpOptions): Promise<number> {
+  if (options.peers > MAX_PEERS)
+    throw new UsageError(`--peers: a run has at most ${MAX_PEERS} peers (got ${options.peers})`);
   ctx.printer.line(`starting run ${options.run} with ${options.peers} peer(s)...`);
   const run = await ctx.controller.up({
     run: options.run,

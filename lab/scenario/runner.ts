@@ -31,7 +31,7 @@ import type { Printer } from '../print';
 import type { FaultMark, ScenarioReport, StepReport } from '../report-types';
 import { scenarioPeers, stepTargets } from './load';
 import { recoveryOf } from './recovery';
-import type { Scenario, ScenarioPeer, ScenarioStep } from './schema';
+import { MAX_PEERS, type Scenario, type ScenarioPeer, type ScenarioStep } from './schema';
 import type { StepContext, StepHandler, StepHandlers } from './step-handler';
 import { handlerOf, STEP_HANDLERS } from './step-table';
 import { waitPending } from './steps/downloads';
@@ -43,7 +43,7 @@ const log = createLogger('scenario');
 export const DEFAULT_SCENARIO_TIMEOUT_S = 300;
 export const DEFAULT_STEP_TIMEOUT_S = 120;
 /** Listeners allowed on a scenario's or a step's abort signal: a few per targeted peer. */
-const SIGNAL_LISTENERS = 4 * 64;
+const SIGNAL_LISTENERS = 4 * MAX_PEERS;
 
 export interface ScenarioRunnerComponents {
   run: LabRun;
@@ -97,7 +97,7 @@ export class ScenarioRunner {
       ...(this.outerSignal === undefined ? [] : [this.outerSignal]),
     ];
     const signal = AbortSignal.any(signals);
-    // Every peer a step targets listens on these signals (up to 64 peers, plus background downloads).
+    // Every peer a step targets listens on these signals (up to MAX_PEERS, plus background downloads).
     setMaxListeners(SIGNAL_LISTENERS, signal);
     const filter = await packetFilterFor(this.scenario);
     const network = new RunNetwork(

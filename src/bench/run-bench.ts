@@ -55,8 +55,8 @@ export const QUICK_SIZES: BenchSizes = {
   labSwarmUploadBytesPerS: 1024 * 1024,
 };
 
-/** Lab scenarios hold up to 64 peers: the seeder and at most 63 downloaders. */
-export const MAX_LAB_LEECHERS = 63;
+/** Lab scenarios hold up to 200 peers (lab/scenario/schema.ts MAX_PEERS): the seeder and 199 downloaders. */
+export const MAX_LAB_LEECHERS = 199;
 
 /** `--lab-leechers N`: N, or null when it is not a whole number from 1 to MAX_LAB_LEECHERS. */
 export function parseLabLeechers(value: string): number | null {
