@@ -26,6 +26,7 @@ import {
   messageOf,
 } from './errors';
 import { LABEL_RUN, type LabContainer, type LabDocker, type LabNetwork } from './engine/lab-docker';
+import { assertMemoryFits, estimateRunMemory, hostMemory, type HostMemory } from './memory-estimate';
 import { PeerControl } from './peer-control';
 import type { ScenarioPeer } from './scenario/schema';
 
@@ -66,6 +67,8 @@ export type EnsureImages = (init?: { rebuild?: boolean }) => Promise<LabImages>;
 export interface LabControllerComponents {
   docker: LabDocker;
   ensureImages: EnsureImages;
+  /** The machine's memory, which a run must fit in (default: the host's, lab/memory-estimate.ts). */
+  hostMemory?: () => HostMemory;
 }
 
 export interface LabControllerInit {
@@ -117,12 +120,14 @@ export function containerName(run: string, shortName: string): string {
 export class LabController {
   readonly docker: LabDocker;
   private readonly ensureImagesFn: EnsureImages;
+  private readonly hostMemory: () => HostMemory;
   private readonly healthTimeoutMs: number;
   private readonly peerStartConcurrency: number;
 
   constructor(components: LabControllerComponents, init: LabControllerInit = {}) {
     this.docker = components.docker;
     this.ensureImagesFn = components.ensureImages;
+    this.hostMemory = components.hostMemory ?? hostMemory;
     this.healthTimeoutMs = init.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
     this.peerStartConcurrency = init.peerStartConcurrency ?? PEER_START_CONCURRENCY;
   }
@@ -138,6 +143,11 @@ export class LabController {
     if (!/^[a-z0-9][a-z0-9_.-]{0,40}$/.test(runName)) {
       throw new UsageError(`invalid run name "${runName}" (lowercase letters, digits, '.', '_' and '-')`);
     }
+    assertMemoryFits(
+      estimateRunMemory(init.peers, { chunkBytes: init.chunkSize }),
+      this.hostMemory(),
+      `run ${runName}`,
+    );
     if (await this.exists(runName)) throw new RunExistsError(runName);
     const images = await this.ensureImagesFn({});
     throwIfAborted(signal);
