@@ -15,6 +15,7 @@ import { Printer } from './print';
 import type { DownloadReport, ScenarioReport } from './report-types';
 import { describeEnforcement, hostEnforcement } from './network/run-network';
 import { loadScenario, scenarioPeers } from './scenario/load';
+import type { ProgressMode } from './observe/live-summary';
 import { nodeEvent } from './observe/node-event';
 import { writeRunReport } from './observe/report-writer';
 import { RunRecorder } from './observe/run-events';
@@ -96,6 +97,8 @@ export interface ReplayOptions {
   json?: boolean;
   /** Print a line per chunk (default true). */
   printChunks?: boolean;
+  /** Chunk lines or a live summary (default `auto`: a summary above 8 peers). */
+  progress?: ProgressMode;
   /** Records the run's events (for the dashboard and the run report). */
   recorder?: RunRecorder;
   /** Where `run` and `demo` write the run report's directory (default `defaultReportDir()`: lab/runs). */
@@ -151,7 +154,11 @@ export async function replayScenario(
         },
       },
       scenario,
-      { signal: ctx.signal, printChunks: options.printChunks ?? true },
+      {
+        signal: ctx.signal,
+        printChunks: options.printChunks ?? true,
+        ...(options.progress === undefined ? {} : { progress: options.progress }),
+      },
     );
     const report = await runner.replay();
     options.recorder?.record({

@@ -24,6 +24,7 @@ import {
   asLabError,
   messageOf,
 } from '../errors';
+import { LiveSummary, usesSummary, type ProgressMode } from '../observe/live-summary';
 import { RunRecorder } from '../observe/run-events';
 import { PacketFilter } from '../network/packet-filter';
 import { describeEnforcement, hostEnforcement, RunNetwork, type NetworkNodes } from '../network/run-network';
@@ -57,8 +58,10 @@ export interface ScenarioRunnerComponents {
 
 export interface ScenarioRunnerInit {
   signal?: AbortSignal;
-  /** Print a line per received chunk (default true). */
+  /** Print a line per received chunk (default true), or with many peers a live summary (see `progress`). */
   printChunks?: boolean;
+  /** Chunk lines or a compact live summary when printing chunks (default `auto`: a summary above 8 peers). */
+  progress?: ProgressMode;
   /** The handler of each action (default `STEP_HANDLERS`). */
   handlers?: StepHandlers;
 }
@@ -77,6 +80,7 @@ export class ScenarioRunner {
   private readonly peers: ScenarioPeer[];
   private readonly outerSignal: AbortSignal | undefined;
   private readonly printChunks: boolean;
+  private readonly progress: ProgressMode;
   private readonly handlers: StepHandlers;
 
   constructor(components: ScenarioRunnerComponents, scenario: Scenario, init: ScenarioRunnerInit = {}) {
@@ -85,6 +89,7 @@ export class ScenarioRunner {
     this.peers = scenarioPeers(scenario);
     this.outerSignal = init.signal;
     this.printChunks = init.printChunks ?? true;
+    this.progress = init.progress ?? 'auto';
     this.handlers = init.handlers ?? STEP_HANDLERS;
   }
 
@@ -104,6 +109,16 @@ export class ScenarioRunner {
       { nodes: networkNodes(this.components.run), ...(filter === undefined ? {} : { filter }) },
       { network: this.scenario.network, names: [...this.peers.map((peer) => peer.name), TRACKER_NAME] },
     );
+    const printer = this.components.printer;
+    const summary =
+      this.printChunks && usesSummary(this.progress, this.peers.length)
+        ? new LiveSummary({
+            write: (lines) => printer.liveBlock(lines),
+            tty: printer.isTty,
+            ...(printer.columns === undefined ? {} : { width: printer.columns }),
+            startedAtMs,
+          })
+        : undefined;
     const ctx: StepContext = {
       run: this.components.run,
       docker: this.components.docker,
@@ -113,7 +128,8 @@ export class ScenarioRunner {
         this.components.recorder ??
         (this.scenario.steps.some((step) => step.when !== undefined) ? new RunRecorder() : undefined),
       waitReady: this.components.waitReady,
-      printChunks: this.printChunks,
+      printChunks: this.printChunks && summary === undefined,
+      ...(summary === undefined ? {} : { summary }),
       scenarioSignal: signal,
       startedAtMs,
       expectedSha: new Map(),
@@ -216,6 +232,7 @@ export class ScenarioRunner {
         }
       }
     } finally {
+      summary?.stop();
       const healFailure = await healAll(heals, ctx);
       failure ??= healFailure;
     }

@@ -286,6 +286,21 @@ describe('ScenarioRunner (fake docker)', () => {
     expect(docker.networks.size).toBe(0);
   });
 
+  it('prints a live summary instead of chunk lines above 8 peers, and chunk lines when asked', async () => {
+    const nine = {
+      name: 'nine',
+      peers: 9,
+      steps: [{ action: 'download', peers: ['peer-2', 'peer-3', 'peer-4'], file: 'a.txt' }],
+    };
+    const { report, out } = await replay(new FakeDocker(), nine);
+    expect(report.ok).toBe(true);
+    expect(out.filter((l) => / <- chunk /.test(l))).toEqual([]);
+    expect(out).toContainEqual(expect.stringMatching(/downloads: 3\/3 done; 12\/12 chunks \(100%\)/));
+    const asked = await replay(new FakeDocker(), nine, { progress: 'chunks' });
+    expect(asked.out.filter((l) => / <- chunk /.test(l))).toHaveLength(12);
+    expect(asked.out.filter((l) => /downloads: /.test(l))).toEqual([]);
+  });
+
   it("fails the scenario when the downloaded sha differs from the publishers'", async () => {
     const docker = new FakeDocker();
     docker.downloadSha.set('peer-4', BAD_SHA);
