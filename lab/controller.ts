@@ -156,6 +156,7 @@ export class LabController {
     try {
       run.network = await this.docker.createNetwork({ name: networkName(runName), run: runName });
       throwIfAborted(signal);
+      const firstContainerAtMs = Date.now();
       run.tracker = await this.docker.startTracker({
         run: runName,
         name: containerName(runName, TRACKER_NAME),
@@ -206,7 +207,8 @@ export class LabController {
         return { name: peer.name, container, control, started };
       });
       for (const peer of peers) run.peers.set(peer.name, peer);
-      log.info('Run is up', { run: runName, peers: peers.length });
+      run.upMs = Date.now() - firstContainerAtMs;
+      log.info('Run is up', { run: runName, peers: peers.length, upMs: run.upMs });
       return run;
     } catch (err) {
       log.warn('Run failed to come up; tearing it down', { run: runName, error: messageOf(err) });
@@ -342,6 +344,8 @@ export class LabRun {
   network: LabNetwork | undefined;
   tracker: LabContainer | undefined;
   readonly peers = new Map<string, RunPeer>();
+  /** From the first container created to every started peer ready, in ms (a run `up()` started). */
+  upMs: number | undefined;
   private readonly docker: LabDocker;
   private tornDown: Promise<TeardownResult> | undefined;
 

@@ -179,6 +179,7 @@ export class ScenarioRunner {
         }
         const handler = handlerOf(step, this.handlers);
         const stepStartedAtMs = Date.now();
+        const stepCpu = process.cpuUsage();
         if ('fault' in step && step.fault === true) {
           fault = { index, action: step.action, atMs: stepStartedAtMs - startedAtMs };
         }
@@ -201,7 +202,9 @@ export class ScenarioRunner {
         // Registered before the step runs: a fault that failed half-way may still have been applied.
         if (handler.heal !== undefined) heals.push({ index, step, targets, handler });
         const stepReport = (ok: boolean, ms: number): StepReport => {
-          return { index, action: step.action, targets, ok, startedAtMs: stepStartedAtMs - startedAtMs, ms };
+          const cpu = process.cpuUsage(stepCpu);
+          const cpuMs = Math.round((cpu.user + cpu.system) / 1000);
+          return { index, action: step.action, targets, ok, startedAtMs: stepStartedAtMs - startedAtMs, ms, cpuMs };
         };
         try {
           await this.runStep(handler, step, targets, ctx, signal);

@@ -41,7 +41,7 @@ export interface LabSwarmBenchInit {
 interface LabReport {
   ok: boolean;
   error?: { code: string; message: string };
-  steps: { action: string; startedAtMs: number; ok: boolean }[];
+  steps: { action: string; startedAtMs: number; ok: boolean; ms?: number; cpuMs?: number }[];
   downloads: {
     peer: string;
     bytes: number;
@@ -49,6 +49,7 @@ interface LabReport {
     chunksBySource: Record<string, number>;
     finishedAtMs?: number;
   }[];
+  costs?: { upS: number; downS?: number; peerIdleRssMB: number | null };
 }
 
 /** The lab bundle next to the CLI bundle. */
@@ -89,8 +90,10 @@ export function labSwarmScenario(init: LabSwarmBenchInit & { name: string }): Re
 
 /**
  * The row of one run from the lab's report. The distribution time runs from the start of the download
- * step (before the N `ctl download` execs start) to the last download's answer, like swarm.ts measures
- * from before its N control calls.
+ * step (before the N downloads are requested) to the last download's answer, like swarm.ts measures
+ * from before its N control calls. The lab's own cost comes from the same report: its CPU time during
+ * the download step over the step's wall time (controllerCpuCores), the time from the first container
+ * to every peer ready (upS), the teardown (downS) and the median idle peer container (peerIdleRssMB).
  */
 export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS: number): LabSwarmRunResult {
   if (!report.ok) {
@@ -107,12 +110,17 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
   const fromOtherPeers = report.downloads.filter((d) =>
     Object.entries(d.chunksBySource).some(([source, count]) => source !== LAB_SEEDER && count > 0),
   ).length;
+  const costs = report.costs;
   return {
     ...distributionTiming(init, measuredS),
     verified: report.downloads.every((d) => d.verified && d.bytes === init.fileBytes),
     seederCopies: fileChunks > 0 ? seederChunks / fileChunks : Number.NaN,
     leechersFromPeers: fromOtherPeers,
     runS,
+    upS: costs?.upS ?? null,
+    downS: costs?.downS ?? null,
+    controllerCpuCores: step.cpuMs !== undefined && step.ms !== undefined && step.ms > 0 ? step.cpuMs / step.ms : null,
+    peerIdleRssMB: costs?.peerIdleRssMB ?? null,
   };
 }
 
