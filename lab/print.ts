@@ -29,7 +29,8 @@ const redrawFrom = (n: number): string => `\x1b[${n}F\x1b[J`;
 
 export class Printer {
   private readonly out: Output;
-  private readonly startedAtMs: number;
+  /** The `[  12.3s]` stamps count from here. */
+  readonly startedAtMs: number;
   /** Lines written so far, and where the live block ended, to know whether it can be redrawn in place. */
   private written = 0;
   private live: { endsAt: number; lines: number } | undefined;

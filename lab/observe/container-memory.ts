@@ -62,7 +62,7 @@ export async function containerMemoryBytes(pid: number, init: CgroupFsInit = {})
   }
 }
 
-/** The median of the containers' memory in MB (10^6 bytes), over those that could be read; null when none. */
+/** The median of the containers' memory in MB (10^6 bytes, one decimal), over those that could be read; null when none. */
 export async function medianContainerMemoryMB(
   pids: readonly (number | undefined)[],
   init: CgroupFsInit = {},
@@ -74,5 +74,5 @@ export async function medianContainerMemoryMB(
   if (bytes.length === 0) return null;
   const mid = Math.floor(bytes.length / 2);
   const median = bytes.length % 2 === 1 ? bytes[mid]! : (bytes[mid - 1]! + bytes[mid]!) / 2;
-  return median / 1e6;
+  return Math.round(median / 1e5) / 10;
 }

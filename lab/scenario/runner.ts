@@ -116,7 +116,8 @@ export class ScenarioRunner {
             write: (lines) => printer.liveBlock(lines),
             tty: printer.isTty,
             ...(printer.columns === undefined ? {} : { width: printer.columns }),
-            startedAtMs,
+            // Stamped like the printer's own lines.
+            startedAtMs: printer.startedAtMs,
           })
         : undefined;
     const ctx: StepContext = {
