@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { err } from '../cli/output';
 import { SwarmlabError } from '../shared/errors';
 import { distributionTiming, minimumDistributionS } from './swarm';
 import { registerTeardown } from './teardown';
@@ -151,14 +152,22 @@ export async function runLabSwarmDistribution(init: LabSwarmBenchInit): Promise<
   }
 }
 
-/** Runs `node dist/lab.js ARGS`, its stderr passed through, and resolves with the last line of its stdout. */
+/**
+ * Runs `node dist/lab.js ARGS`, its stderr passed through, and resolves with the last line of its stdout.
+ * The transcript before it goes to stderr as the bench's progress (`bench: lab | ...`): with more than 8
+ * peers it is the lab's live summary, a line every few seconds, not a line per chunk.
+ */
 async function runLab(labPath: string, args: string[]): Promise<string> {
   const child = spawn(process.execPath, [labPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let tail = '';
+  let partial = '';
   child.stdout.setEncoding('utf8');
-  // Only the last line matters (the report); the transcript before it can be thousands of chunk lines.
+  // Only the last line matters (the report), kept whole however long the transcript before it.
   child.stdout.on('data', (text: string) => {
     tail = (tail + text).slice(-4 * 1024 * 1024);
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line !== '' && !line.startsWith('{')) err(`bench: lab | ${line}`);
   });
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
