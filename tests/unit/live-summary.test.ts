@@ -218,4 +218,20 @@ describe('the download step with a live summary', () => {
     const transfers = ctx.recorder?.events.filter((e: RunEvent) => e.type === 'transfer');
     expect(transfers).toHaveLength(2 * CHUNKS);
   });
+
+  it('prints why a download failed, which the summary only counts', async () => {
+    const out: string[] = [];
+    const summary = new LiveSummary({ write: () => undefined, tty: false, startedAtMs: 0 });
+    const ctx = context(summary, out);
+    const failing = {
+      request: () => Promise.reject(Object.assign(new Error('no answer from the tracker'), { code: 'ERR_X' })),
+    };
+    (ctx.run as unknown as { peer: () => unknown }).peer = () => ({ control: failing });
+    await expect(downloadStep.run(step, ['peer-2'], ctx, new AbortController().signal)).rejects.toThrow(
+      /no answer from the tracker/,
+    );
+    summary.stop();
+    expect(summary.tally.list().map((p) => p.state)).toEqual(['failed']);
+    expect(out).toEqual([expect.stringMatching(/peer-2: download of f\.bin failed: .*no answer from the tracker/)]);
+  });
 });

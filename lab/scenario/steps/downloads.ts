@@ -91,8 +91,12 @@ async function downloadOne(
       },
     );
   } catch (err) {
-    summary?.fail(name, step.file);
     const expected = step.expectFailure === true || step.expectError !== undefined;
+    if (summary !== undefined) {
+      summary.fail(name, step.file);
+      // The summary only counts failures; why each one failed is worth a line of its own.
+      if (!expected && !signal.aborted) ctx.printer.info(`${name}: download of ${step.file} failed: ${messageOf(err)}`);
+    }
     if (expected && !signal.aborted) {
       const code = err instanceof ControlError ? err.peerCode : undefined;
       if (step.expectError !== undefined && code !== step.expectError) {
