@@ -12,14 +12,16 @@ import { UsageError, asLabError, messageOf } from './errors';
 import type { LabContainer } from './engine/lab-docker';
 import type { LabEngine } from './engine/lab-engine';
 import { Printer } from './print';
-import type { DownloadReport, ScenarioReport } from './report-types';
+import type { DownloadReport, RunCosts, ScenarioReport } from './report-types';
 import { describeEnforcement, hostEnforcement } from './network/run-network';
 import { loadScenario, scenarioPeers } from './scenario/load';
+import { medianContainerMemoryMB } from './observe/container-memory';
+import type { ProgressMode } from './observe/live-summary';
 import { nodeEvent } from './observe/node-event';
 import { writeRunReport } from './observe/report-writer';
 import { RunRecorder } from './observe/run-events';
 import { ScenarioRunner } from './scenario/runner';
-import type { Scenario } from './scenario/schema';
+import { MAX_PEERS, type Scenario } from './scenario/schema';
 
 const log = createLogger('lab');
 
@@ -67,6 +69,8 @@ export interface UpOptions {
 }
 
 export async function upCommand(ctx: CommandContext, options: UpOptions): Promise<number> {
+  if (options.peers > MAX_PEERS)
+    throw new UsageError(`--peers: a run has at most ${MAX_PEERS} peers (got ${options.peers})`);
   ctx.printer.line(`starting run ${options.run} with ${options.peers} peer(s)...`);
   const run = await ctx.controller.up({
     run: options.run,
@@ -94,6 +98,8 @@ export interface ReplayOptions {
   json?: boolean;
   /** Print a line per chunk (default true). */
   printChunks?: boolean;
+  /** Chunk lines or a live summary (default `auto`: a summary above 8 peers). */
+  progress?: ProgressMode;
   /** Records the run's events (for the dashboard and the run report). */
   recorder?: RunRecorder;
   /** Where `run` and `demo` write the run report's directory (default `defaultReportDir()`: lab/runs). */
@@ -114,6 +120,8 @@ export async function replayScenario(
   const runName = options.run ?? scenario.name;
   ctx.printer.info(`scenario ${scenario.name}: starting run ${runName} (images, network, tracker, peers)...`);
   let run: LabRun | undefined;
+  let costs: RunCosts | undefined;
+  let report: ScenarioReport;
   try {
     run = await ctx.controller.up({
       run: runName,
@@ -122,6 +130,9 @@ export async function replayScenario(
       ...(scenario.chunkSize === undefined ? {} : { chunkSize: scenario.chunkSize }),
       signal: ctx.signal,
     });
+    // Before any step: what an idle peer holds is the floor of a run's memory (lab/memory-estimate.ts).
+    const peerPids = run.all().flatMap((c) => (c.role === 'peer' ? [c.pid] : []));
+    costs = { upS: (run.upMs ?? 0) / 1000, peerIdleRssMB: await medianContainerMemoryMB(peerPids) };
     ctx.printer.containers(run.all());
     options.recorder?.record({ type: 'run', run: runName, scenario: scenario.name });
     for (const container of run.all()) {
@@ -149,20 +160,23 @@ export async function replayScenario(
         },
       },
       scenario,
-      { signal: ctx.signal, printChunks: options.printChunks ?? true },
+      {
+        signal: ctx.signal,
+        printChunks: options.printChunks ?? true,
+        ...(options.progress === undefined ? {} : { progress: options.progress }),
+      },
     );
-    const report = await runner.replay();
+    report = await runner.replay();
     options.recorder?.record({
       type: 'end',
       ok: report.ok,
       ms: report.ms,
       ...(report.error === undefined ? {} : { error: report.error.message }),
     });
-    return report;
   } catch (err) {
     const error = asLabError(err);
     options.recorder?.record({ type: 'end', ok: false, ms: 0, error: error.message });
-    return {
+    report = {
       scenario: scenario.name,
       ok: false,
       ms: 0,
@@ -175,12 +189,19 @@ export async function replayScenario(
       if (options.keep === true) {
         ctx.printer.info(`kept run ${runName}; remove it with: npm run lab -- down --run ${runName}`);
       } else {
-        await run
-          .teardown()
-          .catch((err: unknown) => log.error('Teardown failed', { run: runName, error: messageOf(err) }));
+        const downStartedAtMs = Date.now();
+        const tornDown = await run.teardown().then(
+          () => true,
+          (err: unknown) => {
+            log.error('Teardown failed', { run: runName, error: messageOf(err) });
+            return false;
+          },
+        );
+        if (costs !== undefined && tornDown) costs.downS = (Date.now() - downStartedAtMs) / 1000;
       }
     }
   }
+  return costs === undefined ? report : { ...report, costs };
 }
 
 export async function runCommand(ctx: CommandContext, file: string, options: ReplayOptions): Promise<number> {

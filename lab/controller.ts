@@ -26,6 +26,7 @@ import {
   messageOf,
 } from './errors';
 import { LABEL_RUN, type LabContainer, type LabDocker, type LabNetwork } from './engine/lab-docker';
+import { assertMemoryFits, estimateRunMemory, hostMemory, type HostMemory } from './memory-estimate';
 import { PeerControl } from './peer-control';
 import type { ScenarioPeer } from './scenario/schema';
 
@@ -66,6 +67,8 @@ export type EnsureImages = (init?: { rebuild?: boolean }) => Promise<LabImages>;
 export interface LabControllerComponents {
   docker: LabDocker;
   ensureImages: EnsureImages;
+  /** The machine's memory, which a run must fit in (default: the host's, lab/memory-estimate.ts). */
+  hostMemory?: () => HostMemory;
 }
 
 export interface LabControllerInit {
@@ -117,12 +120,14 @@ export function containerName(run: string, shortName: string): string {
 export class LabController {
   readonly docker: LabDocker;
   private readonly ensureImagesFn: EnsureImages;
+  private readonly hostMemory: () => HostMemory;
   private readonly healthTimeoutMs: number;
   private readonly peerStartConcurrency: number;
 
   constructor(components: LabControllerComponents, init: LabControllerInit = {}) {
     this.docker = components.docker;
     this.ensureImagesFn = components.ensureImages;
+    this.hostMemory = components.hostMemory ?? hostMemory;
     this.healthTimeoutMs = init.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
     this.peerStartConcurrency = init.peerStartConcurrency ?? PEER_START_CONCURRENCY;
   }
@@ -138,6 +143,11 @@ export class LabController {
     if (!/^[a-z0-9][a-z0-9_.-]{0,40}$/.test(runName)) {
       throw new UsageError(`invalid run name "${runName}" (lowercase letters, digits, '.', '_' and '-')`);
     }
+    assertMemoryFits(
+      estimateRunMemory(init.peers, { chunkBytes: init.chunkSize }),
+      this.hostMemory(),
+      `run ${runName}`,
+    );
     if (await this.exists(runName)) throw new RunExistsError(runName);
     const images = await this.ensureImagesFn({});
     throwIfAborted(signal);
@@ -146,6 +156,7 @@ export class LabController {
     try {
       run.network = await this.docker.createNetwork({ name: networkName(runName), run: runName });
       throwIfAborted(signal);
+      const firstContainerAtMs = Date.now();
       run.tracker = await this.docker.startTracker({
         run: runName,
         name: containerName(runName, TRACKER_NAME),
@@ -196,7 +207,8 @@ export class LabController {
         return { name: peer.name, container, control, started };
       });
       for (const peer of peers) run.peers.set(peer.name, peer);
-      log.info('Run is up', { run: runName, peers: peers.length });
+      run.upMs = Date.now() - firstContainerAtMs;
+      log.info('Run is up', { run: runName, peers: peers.length, upMs: run.upMs });
       return run;
     } catch (err) {
       log.warn('Run failed to come up; tearing it down', { run: runName, error: messageOf(err) });
@@ -332,6 +344,8 @@ export class LabRun {
   network: LabNetwork | undefined;
   tracker: LabContainer | undefined;
   readonly peers = new Map<string, RunPeer>();
+  /** From the first container created to every started peer ready, in ms (a run `up()` started). */
+  upMs: number | undefined;
   private readonly docker: LabDocker;
   private tornDown: Promise<TeardownResult> | undefined;
 

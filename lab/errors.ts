@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   SWARM_INACTIVE: 'ERR_LAB_SWARM_INACTIVE',
   UNSUPPORTED: 'ERR_LAB_UNSUPPORTED',
   TRIGGER_TIMEOUT: 'ERR_LAB_TRIGGER_TIMEOUT',
+  MEMORY_EXCEEDED: 'ERR_LAB_MEMORY_EXCEEDED',
   // lab/images
   BASE_IMAGE: 'ERR_BASE_IMAGE',
   IMAGE_BUILD: 'ERR_IMAGE_BUILD',
@@ -53,6 +54,14 @@ export class UsageError extends LabError {
   constructor(message = 'invalid usage', options?: ErrorOptions) {
     super(ERROR_CODES.USAGE, message, options);
     this.name = 'UsageError';
+  }
+}
+
+/** A run that would need more memory than the machine has available (lab/memory-estimate.ts). */
+export class MemoryExceededError extends LabError {
+  constructor(message: string) {
+    super(ERROR_CODES.MEMORY_EXCEEDED, message);
+    this.name = 'MemoryExceededError';
   }
 }
 

@@ -24,6 +24,7 @@ import { ERROR_CODES, LabError, NODE_PARSE_ARGS_CODE_PREFIX, UsageError, message
 import { ensureImages } from './images/build-images';
 import { createLabDocker, parseLabEngine } from './engine/lab-engine';
 import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
+import { PROGRESS_MODES, SUMMARY_ABOVE_PEERS, type ProgressMode } from './observe/live-summary';
 import { Printer } from './print';
 
 const log = createLogger('lab');
@@ -57,6 +58,10 @@ its path; --report-dir DIR puts it under DIR instead.
 --engine swarm (every command) runs the nodes as Docker Swarm services on an overlay network instead of
 containers on a bridge network (--engine docker, the default); it needs a Swarm manager (docs/swarm.md).
 
+--progress chunks|summary (demo, run) prints a line per received chunk, or a compact live summary (progress
+per peer, aggregate rates; redrawn once a second on a terminal, a plain line every 5 s otherwise); the
+default, auto, is the summary above ${SUMMARY_ABOVE_PEERS} peers. Every chunk is in the report's events.jsonl either way.
+
 --json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.
 -v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;
 
@@ -68,6 +73,14 @@ function positiveInt(value: string | undefined, option: string): number | undefi
   if (!/^\d+$/.test(value) || Number(value) < 1)
     throw new UsageError(`${option} must be a positive integer, got "${value}"`);
   return Number(value);
+}
+
+function progressMode(value: string | undefined): ProgressMode | undefined {
+  if (value === undefined) return undefined;
+  const mode = PROGRESS_MODES.find((m) => m === value);
+  if (mode === undefined)
+    throw new UsageError(`--progress must be one of ${PROGRESS_MODES.join(', ')}, got "${value}"`);
+  return mode;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -85,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
       tail: { type: 'string' },
       engine: { type: 'string', default: 'docker' },
       'report-dir': { type: 'string' },
+      progress: { type: 'string' },
       dashboard: { type: 'boolean', default: false },
       'dashboard-port': { type: 'string' },
       'dashboard-exit': { type: 'boolean', default: false },
@@ -125,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
   const ctx: CommandContext = { controller, printer, signal: abort.signal, engine };
   const run = values.run;
   const reportDir = values['report-dir'];
+  const progress = progressMode(values.progress);
   // A Ctrl-C that only ends the viewing of a finished run's dashboard does not make the run "interrupted".
   let viewingFinishedRun = false;
   const dashboardFlags = dashboardOptionsFrom(values);
@@ -148,6 +163,7 @@ async function main(argv: string[]): Promise<number> {
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
             ...(reportDir === undefined ? {} : { reportDir }),
+            ...(progress === undefined ? {} : { progress }),
             ...(recorder === undefined ? {} : { recorder }),
           }),
         );
@@ -160,6 +176,7 @@ async function main(argv: string[]): Promise<number> {
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
             ...(reportDir === undefined ? {} : { reportDir }),
+            ...(progress === undefined ? {} : { progress }),
             ...(recorder === undefined ? {} : { recorder }),
           }),
         );

@@ -8,13 +8,32 @@ import type { ChaosResult, DownloadReport } from './report-types';
 
 export interface Output {
   write(line: string): void;
+  /** A terminal, where a live block can be redrawn in place (default false). */
+  readonly isTTY?: boolean;
+  /** Its width in columns. */
+  readonly columns?: number;
 }
 
-const stdoutOutput: Output = { write: (line) => process.stdout.write(`${line}\n`) };
+const stdoutOutput: Output = {
+  write: (line) => process.stdout.write(`${line}\n`),
+  get isTTY() {
+    return process.stdout.isTTY;
+  },
+  get columns() {
+    return process.stdout.columns;
+  },
+};
+
+/** ANSI: move to the start of the line `n` lines up, then clear to the end of the screen. */
+const redrawFrom = (n: number): string => `\x1b[${n}F\x1b[J`;
 
 export class Printer {
   private readonly out: Output;
-  private readonly startedAtMs: number;
+  /** The `[  12.3s]` stamps count from here. */
+  readonly startedAtMs: number;
+  /** Lines written so far, and where the live block ended, to know whether it can be redrawn in place. */
+  private written = 0;
+  private live: { endsAt: number; lines: number } | undefined;
 
   constructor(init: { out?: Output; startedAtMs?: number } = {}) {
     this.out = init.out ?? stdoutOutput;
@@ -22,12 +41,32 @@ export class Printer {
   }
 
   line(text = ''): void {
+    this.written += 1;
     this.out.write(text);
   }
 
   /** The final `--json` record: exactly one line. */
   json(value: unknown): void {
-    this.out.write(JSON.stringify(value));
+    this.line(JSON.stringify(value));
+  }
+
+  /** Whether stdout is a terminal (a live summary is redrawn there, printed as plain lines elsewhere). */
+  get isTty(): boolean {
+    return this.out.isTTY === true;
+  }
+
+  get columns(): number | undefined {
+    return this.out.columns;
+  }
+
+  /**
+   * A live block (the downloads' summary). On a terminal, a block that nothing was printed under since its
+   * last refresh is redrawn in place; otherwise, and elsewhere, its lines are just printed.
+   */
+  liveBlock(lines: readonly string[]): void {
+    const inPlace = this.isTty && this.live !== undefined && this.live.endsAt === this.written;
+    lines.forEach((text, i) => this.line(i === 0 && inPlace ? `${redrawFrom(this.live?.lines ?? 0)}${text}` : text));
+    this.live = { endsAt: this.written, lines: lines.length };
   }
 
   images(images: { role: string; name: string; sizeBytes: number | undefined }[]): void {

@@ -20,7 +20,22 @@ export interface StepReport {
   ok: boolean;
   startedAtMs: number;
   ms: number;
+  /** CPU time (user + system) the lab's own process spent while the step ran, in ms. */
+  cpuMs?: number;
   error?: string;
+}
+
+/** What bringing a run up and down cost, and what its peers hold idle (lab/commands.ts replayScenario). */
+export interface RunCosts {
+  /** From the first container created to every peer ready, in s. */
+  upS: number;
+  /** Removing the run's containers and network, in s (absent when the run is kept). */
+  downS?: number;
+  /**
+   * The median peer container's memory right after `up`, before any step, as `docker stats` shows it
+   * (cgroup usage without inactive page cache), in MB (10^6 bytes); null when the cgroups are not readable.
+   */
+  peerIdleRssMB: number | null;
 }
 
 /** The step marked `fault: true`, once it started: its index, action and start (ms from the scenario start). */
@@ -45,6 +60,8 @@ export interface ScenarioReport {
   recoverMs?: number;
   /** The scenario's network: which layer enforced each property, and every link's conditions at the start. */
   network?: NetworkReport;
+  /** The run's start-up and teardown (set by `lab run` and `lab demo`, not by the runner). */
+  costs?: RunCosts;
 }
 
 /** `app`: the peers' link emulator; `kernel`: packet filters or qdiscs; `unsupported`: not enforced on this host. */

@@ -14,6 +14,7 @@ import { ScenarioInvalidError, ScenarioReadError, type ScenarioIssue } from '../
 import {
   ACTIONS,
   ASSERT_CHECKS,
+  MAX_PEERS,
   PEER_ACTIONS,
   SCENARIO_SCHEMA,
   type Scenario,
@@ -285,6 +286,16 @@ export function explainSchemaErrors(errors: ErrorObject[], data: unknown): Scena
           add(path, valueHint(data, path, error.message ?? 'is invalid'));
         }
         break;
+      case 'maximum':
+      case 'maxItems':
+        if (path === '/peers') {
+          const value = valueAt(data, path);
+          const count = Array.isArray(value) ? value.length : value;
+          add(path, `a scenario has at most ${MAX_PEERS} peers (got ${String(count)})`);
+        } else {
+          add(path, valueHint(data, path, error.message ?? 'is invalid'));
+        }
+        break;
       default:
         add(path, valueHint(data, path, error.message ?? 'is invalid'));
     }
@@ -297,7 +308,7 @@ export function explainSchemaErrors(errors: ErrorObject[], data: unknown): Scena
 
 function describeAnyOf(path: string): string {
   if (/\/peers$/.test(path) && /^\/steps\//.test(path)) return 'must be a list of peer names or "all"';
-  if (path === '/peers') return 'must be a number of peers (1..32) or a list of {name, ...}';
+  if (path === '/peers') return `must be a number of peers (1..${MAX_PEERS}) or a list of {name, ...}`;
   if (/\/(upload|download)$/.test(path)) return 'must be a positive integer (bytes/s) or null';
   if (/^\/network\/.*\/(bandwidth|up|down)$/.test(path))
     return 'must be bytes/s: a positive integer, a size (2M, 512K) or null';

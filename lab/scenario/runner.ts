@@ -24,6 +24,7 @@ import {
   asLabError,
   messageOf,
 } from '../errors';
+import { LiveSummary, usesSummary, type ProgressMode } from '../observe/live-summary';
 import { RunRecorder } from '../observe/run-events';
 import { PacketFilter } from '../network/packet-filter';
 import { describeEnforcement, hostEnforcement, RunNetwork, type NetworkNodes } from '../network/run-network';
@@ -31,7 +32,7 @@ import type { Printer } from '../print';
 import type { FaultMark, ScenarioReport, StepReport } from '../report-types';
 import { scenarioPeers, stepTargets } from './load';
 import { recoveryOf } from './recovery';
-import type { Scenario, ScenarioPeer, ScenarioStep } from './schema';
+import { MAX_PEERS, type Scenario, type ScenarioPeer, type ScenarioStep } from './schema';
 import type { StepContext, StepHandler, StepHandlers } from './step-handler';
 import { handlerOf, STEP_HANDLERS } from './step-table';
 import { waitPending } from './steps/downloads';
@@ -43,7 +44,7 @@ const log = createLogger('scenario');
 export const DEFAULT_SCENARIO_TIMEOUT_S = 300;
 export const DEFAULT_STEP_TIMEOUT_S = 120;
 /** Listeners allowed on a scenario's or a step's abort signal: a few per targeted peer. */
-const SIGNAL_LISTENERS = 4 * 64;
+const SIGNAL_LISTENERS = 4 * MAX_PEERS;
 
 export interface ScenarioRunnerComponents {
   run: LabRun;
@@ -57,8 +58,10 @@ export interface ScenarioRunnerComponents {
 
 export interface ScenarioRunnerInit {
   signal?: AbortSignal;
-  /** Print a line per received chunk (default true). */
+  /** Print a line per received chunk (default true), or with many peers a live summary (see `progress`). */
   printChunks?: boolean;
+  /** Chunk lines or a compact live summary when printing chunks (default `auto`: a summary above 8 peers). */
+  progress?: ProgressMode;
   /** The handler of each action (default `STEP_HANDLERS`). */
   handlers?: StepHandlers;
 }
@@ -77,6 +80,7 @@ export class ScenarioRunner {
   private readonly peers: ScenarioPeer[];
   private readonly outerSignal: AbortSignal | undefined;
   private readonly printChunks: boolean;
+  private readonly progress: ProgressMode;
   private readonly handlers: StepHandlers;
 
   constructor(components: ScenarioRunnerComponents, scenario: Scenario, init: ScenarioRunnerInit = {}) {
@@ -85,6 +89,7 @@ export class ScenarioRunner {
     this.peers = scenarioPeers(scenario);
     this.outerSignal = init.signal;
     this.printChunks = init.printChunks ?? true;
+    this.progress = init.progress ?? 'auto';
     this.handlers = init.handlers ?? STEP_HANDLERS;
   }
 
@@ -97,13 +102,24 @@ export class ScenarioRunner {
       ...(this.outerSignal === undefined ? [] : [this.outerSignal]),
     ];
     const signal = AbortSignal.any(signals);
-    // Every peer a step targets listens on these signals (up to 64 peers, plus background downloads).
+    // Every peer a step targets listens on these signals (up to MAX_PEERS, plus background downloads).
     setMaxListeners(SIGNAL_LISTENERS, signal);
     const filter = await packetFilterFor(this.scenario);
     const network = new RunNetwork(
       { nodes: networkNodes(this.components.run), ...(filter === undefined ? {} : { filter }) },
       { network: this.scenario.network, names: [...this.peers.map((peer) => peer.name), TRACKER_NAME] },
     );
+    const printer = this.components.printer;
+    const summary =
+      this.printChunks && usesSummary(this.progress, this.peers.length)
+        ? new LiveSummary({
+            write: (lines) => printer.liveBlock(lines),
+            tty: printer.isTty,
+            ...(printer.columns === undefined ? {} : { width: printer.columns }),
+            // Stamped like the printer's own lines.
+            startedAtMs: printer.startedAtMs,
+          })
+        : undefined;
     const ctx: StepContext = {
       run: this.components.run,
       docker: this.components.docker,
@@ -113,7 +129,8 @@ export class ScenarioRunner {
         this.components.recorder ??
         (this.scenario.steps.some((step) => step.when !== undefined) ? new RunRecorder() : undefined),
       waitReady: this.components.waitReady,
-      printChunks: this.printChunks,
+      printChunks: this.printChunks && summary === undefined,
+      ...(summary === undefined ? {} : { summary }),
       scenarioSignal: signal,
       startedAtMs,
       expectedSha: new Map(),
@@ -163,6 +180,7 @@ export class ScenarioRunner {
         }
         const handler = handlerOf(step, this.handlers);
         const stepStartedAtMs = Date.now();
+        const stepCpu = process.cpuUsage();
         if ('fault' in step && step.fault === true) {
           fault = { index, action: step.action, atMs: stepStartedAtMs - startedAtMs };
         }
@@ -185,7 +203,9 @@ export class ScenarioRunner {
         // Registered before the step runs: a fault that failed half-way may still have been applied.
         if (handler.heal !== undefined) heals.push({ index, step, targets, handler });
         const stepReport = (ok: boolean, ms: number): StepReport => {
-          return { index, action: step.action, targets, ok, startedAtMs: stepStartedAtMs - startedAtMs, ms };
+          const cpu = process.cpuUsage(stepCpu);
+          const cpuMs = Math.round((cpu.user + cpu.system) / 1000);
+          return { index, action: step.action, targets, ok, startedAtMs: stepStartedAtMs - startedAtMs, ms, cpuMs };
         };
         try {
           await this.runStep(handler, step, targets, ctx, signal);
@@ -216,6 +236,7 @@ export class ScenarioRunner {
         }
       }
     } finally {
+      summary?.stop();
       const healFailure = await healAll(heals, ctx);
       failure ??= healFailure;
     }

@@ -5,6 +5,7 @@
  */
 import type { LabRun } from '../controller';
 import type { LabContainer, LabDocker } from '../engine/lab-docker';
+import type { LiveSummary } from '../observe/live-summary';
 import { nodeEvent } from '../observe/node-event';
 import type { RunRecorder } from '../observe/run-events';
 import type { RunNetwork } from '../network/run-network';
@@ -29,6 +30,8 @@ export interface StepContext {
   readonly waitReady: ((run: LabRun, name: string, signal: AbortSignal) => Promise<void>) | undefined;
   /** Print a line per received chunk. */
   readonly printChunks: boolean;
+  /** Instead of chunk lines: the live summary of every download (a run of many peers). */
+  readonly summary?: LiveSummary;
   /** The scenario-level signal (without a step's timeout), for work that outlives its step. */
   readonly scenarioSignal: AbortSignal;
   /** `Date.now()` when the scenario started. */

@@ -59,7 +59,10 @@ export async function measureTcpMBps(totalBytes: number): Promise<TcpMeasurement
       const timer = setTimeout(
         () =>
           reject(
-            new SwarmlabError(BenchErrorCode.Timeout, `raw TCP did not move ${totalBytes} bytes in ${TCP_TIMEOUT_MS} ms`),
+            new SwarmlabError(
+              BenchErrorCode.Timeout,
+              `raw TCP did not move ${totalBytes} bytes in ${TCP_TIMEOUT_MS} ms`,
+            ),
           ),
         TCP_TIMEOUT_MS,
       );

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { err } from '../cli/output';
 import { SwarmlabError } from '../shared/errors';
 import { distributionTiming, minimumDistributionS } from './swarm';
 import { registerTeardown } from './teardown';
@@ -41,7 +42,7 @@ export interface LabSwarmBenchInit {
 interface LabReport {
   ok: boolean;
   error?: { code: string; message: string };
-  steps: { action: string; startedAtMs: number; ok: boolean }[];
+  steps: { action: string; startedAtMs: number; ok: boolean; ms?: number; cpuMs?: number }[];
   downloads: {
     peer: string;
     bytes: number;
@@ -49,6 +50,7 @@ interface LabReport {
     chunksBySource: Record<string, number>;
     finishedAtMs?: number;
   }[];
+  costs?: { upS: number; downS?: number; peerIdleRssMB: number | null };
 }
 
 /** The lab bundle next to the CLI bundle. */
@@ -89,8 +91,10 @@ export function labSwarmScenario(init: LabSwarmBenchInit & { name: string }): Re
 
 /**
  * The row of one run from the lab's report. The distribution time runs from the start of the download
- * step (before the N `ctl download` execs start) to the last download's answer, like swarm.ts measures
- * from before its N control calls.
+ * step (before the N downloads are requested) to the last download's answer, like swarm.ts measures
+ * from before its N control calls. The lab's own cost comes from the same report: its CPU time during
+ * the download step over the step's wall time (controllerCpuCores), the time from the first container
+ * to every peer ready (upS), the teardown (downS) and the median idle peer container (peerIdleRssMB).
  */
 export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS: number): LabSwarmRunResult {
   if (!report.ok) {
@@ -107,12 +111,17 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
   const fromOtherPeers = report.downloads.filter((d) =>
     Object.entries(d.chunksBySource).some(([source, count]) => source !== LAB_SEEDER && count > 0),
   ).length;
+  const costs = report.costs;
   return {
     ...distributionTiming(init, measuredS),
     verified: report.downloads.every((d) => d.verified && d.bytes === init.fileBytes),
     seederCopies: fileChunks > 0 ? seederChunks / fileChunks : Number.NaN,
     leechersFromPeers: fromOtherPeers,
     runS,
+    upS: costs?.upS ?? null,
+    downS: costs?.downS ?? null,
+    controllerCpuCores: step.cpuMs !== undefined && step.ms !== undefined && step.ms > 0 ? step.cpuMs / step.ms : null,
+    peerIdleRssMB: costs?.peerIdleRssMB ?? null,
   };
 }
 
@@ -143,14 +152,22 @@ export async function runLabSwarmDistribution(init: LabSwarmBenchInit): Promise<
   }
 }
 
-/** Runs `node dist/lab.js ARGS`, its stderr passed through, and resolves with the last line of its stdout. */
+/**
+ * Runs `node dist/lab.js ARGS`, its stderr passed through, and resolves with the last line of its stdout.
+ * The transcript before it goes to stderr as the bench's progress (`bench: lab | ...`): with more than 8
+ * peers it is the lab's live summary, a line every few seconds, not a line per chunk.
+ */
 async function runLab(labPath: string, args: string[]): Promise<string> {
   const child = spawn(process.execPath, [labPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let tail = '';
+  let partial = '';
   child.stdout.setEncoding('utf8');
-  // Only the last line matters (the report); the transcript before it can be thousands of chunk lines.
+  // Only the last line matters (the report), kept whole however long the transcript before it.
   child.stdout.on('data', (text: string) => {
     tail = (tail + text).slice(-4 * 1024 * 1024);
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) if (line !== '' && !line.startsWith('{')) err(`bench: lab | ${line}`);
   });
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);

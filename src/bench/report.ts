@@ -14,6 +14,11 @@ export const TARGETS = {
   peerRssMB: 120,
   bittorrentSpeedup: 4,
   libtorrentSpeedup: 1.5,
+  // The lab's own cost at 100 peers on 2 cores (`bench --lab-leechers 99`).
+  labUpS: 60,
+  labDownS: 20,
+  labControllerCpuCores: 0.2,
+  labPeerIdleRssMB: 30,
 } as const;
 
 /** Rounds to 3 decimals so the JSON stays readable; NaN and Infinity become null. */
@@ -131,6 +136,10 @@ export function benchJson(result: BenchResult): Record<string, unknown> {
         ...distributionJson(s),
         leechersFromPeers: s.leechersFromPeers,
         runS: round(s.runS),
+        upS: round(s.upS),
+        downS: round(s.downS),
+        controllerCpuCores: round(s.controllerCpuCores),
+        peerIdleRssMB: round(s.peerIdleRssMB),
       })) ?? null,
     quick: result.quick,
     totalS: round(result.totalS),
@@ -177,6 +186,17 @@ function libtorrentVerdict(pairSpeedup: number | null, demoSpeedup: number | nul
   if (pairSpeedup === null || demoSpeedup === null) return '-';
   const met = pairSpeedup >= TARGETS.libtorrentSpeedup && demoSpeedup >= TARGETS.libtorrentSpeedup;
   return `>= ${TARGETS.libtorrentSpeedup} ${verdict(met)}`;
+}
+
+/** A `swarm lab` row of the lab's own cost: at most `target`. */
+function labCostRow(n: number, what: string, value: number | null, unit: string, target: number, digits = 1): string[] {
+  return [
+    'swarm lab',
+    `N = ${n}: ${what}`,
+    value === null ? '-' : `${fixed(value, digits)} ${unit}`,
+    '',
+    value === null ? '' : `<= ${target} ${verdict(value <= target)}`,
+  ];
 }
 
 /** The table printed to stdout. MB = 10^6 bytes. */
@@ -246,6 +266,19 @@ export function benchTable(result: BenchResult): string {
       `${fixed(s.seederCopies, 2)}; ${s.leechersFromPeers}/${s.n}; ${fixed(s.runS, 0)} s`,
       '',
       '',
+    ]),
+    ...(result.swarmLab ?? []).flatMap((s) => [
+      labCostRow(s.n, 'up: first container to every peer ready', s.upS, 's', TARGETS.labUpS),
+      labCostRow(s.n, 'down: teardown', s.downS, 's', TARGETS.labDownS),
+      labCostRow(
+        s.n,
+        'lab controller CPU during the distribution',
+        s.controllerCpuCores,
+        'cores',
+        TARGETS.labControllerCpuCores,
+        2,
+      ),
+      labCostRow(s.n, 'idle peer container memory (median)', s.peerIdleRssMB, 'MB', TARGETS.labPeerIdleRssMB),
     ]),
     [
       'tracker',

@@ -335,7 +335,10 @@ class FrameCounterSocket {
       const timer = setTimeout(
         () =>
           finish(
-            new SwarmlabError(BenchErrorCode.Timeout, `tracker answered ${answered}/${count} in ${PHASE_TIMEOUT_MS} ms`),
+            new SwarmlabError(
+              BenchErrorCode.Timeout,
+              `tracker answered ${answered}/${count} in ${PHASE_TIMEOUT_MS} ms`,
+            ),
           ),
         PHASE_TIMEOUT_MS,
       );
@@ -346,7 +349,8 @@ class FrameCounterSocket {
         if (answered >= count) finish();
         else sendUpTo(answered + window);
       };
-      const onClose = (): void => finish(new SwarmlabError(BenchErrorCode.Closed, 'the tracker closed a load connection'));
+      const onClose = (): void =>
+        finish(new SwarmlabError(BenchErrorCode.Closed, 'the tracker closed a load connection'));
       const finish = (error?: Error): void => {
         clearTimeout(timer);
         socket.off('data', onData);

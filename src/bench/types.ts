@@ -107,6 +107,14 @@ export interface LabSwarmRunResult extends DistributionResult {
   leechersFromPeers: number;
   /** The whole lab run: images, network, containers, the scenario and the teardown. */
   runS: number;
+  /** From the first container created to every peer ready, in s (null when the lab did not report it). */
+  upS: number | null;
+  /** The run's teardown, in s. */
+  downS: number | null;
+  /** The lab controller's average CPU during the distribution (its CPU time over the download step's wall time). */
+  controllerCpuCores: number | null;
+  /** Median memory of an idle peer container right after start-up (cgroup usage without page cache), MB. */
+  peerIdleRssMB: number | null;
 }
 
 export interface TrackerLoadResult {

@@ -1,8 +1,15 @@
 /** The pure parts of `swarmlab bench --lab`: the scenario it hands the lab, and its row from the lab's report. */
 import { validateScenario } from '../../lab/scenario/load';
 import { LAB_BENCH_FILE, LAB_SEEDER, labBundlePath, labSwarmResult, labSwarmScenario } from '../../src/bench/lab-swarm';
-import { benchJson } from '../../src/bench/report';
-import { MAX_LAB_LEECHERS, parseLabLeechers } from '../../src/bench/run-bench';
+import { benchJson, benchTable } from '../../src/bench/report';
+import {
+  FULL_SIZES,
+  MAX_LAB_LEECHERS,
+  QUICK_SIZES,
+  labLeechersSizes,
+  parseLabLeechers,
+} from '../../src/bench/run-bench';
+import { minimumDistributionS } from '../../src/bench/swarm';
 import type { BenchResult } from '../../src/bench/types';
 
 const MIB = 1024 * 1024;
@@ -15,7 +22,7 @@ function report(overrides: Partial<Parameters<typeof labSwarmResult>[1]> = {}): 
       { action: 'rate', startedAtMs: 0, ok: true },
       { action: 'generate', startedAtMs: 1_000, ok: true },
       { action: 'publish', startedAtMs: 2_000, ok: true },
-      { action: 'download', startedAtMs: 3_000, ok: true },
+      { action: 'download', startedAtMs: 3_000, ok: true, ms: 8_500, cpuMs: 850 },
     ],
     downloads: [
       {
@@ -34,6 +41,7 @@ function report(overrides: Partial<Parameters<typeof labSwarmResult>[1]> = {}): 
       },
       { peer: 'peer-4', bytes: 4 * MIB, verified: true, chunksBySource: { 'peer-1': 16 }, finishedAtMs: 10_000 },
     ],
+    costs: { upS: 42.5, downS: 7.25, peerIdleRssMB: 28.4 },
     ...overrides,
   };
 }
@@ -60,6 +68,22 @@ describe('labSwarmResult', () => {
     expect(row.seederCopies).toBe(34 / 64); // 4 MiB in 64 KiB chunks
     expect(row.leechersFromPeers).toBe(2);
     expect(row.runS).toBe(120);
+  });
+
+  it("takes the lab's own costs from its report: up, down, idle peer memory, controller CPU over the download step", () => {
+    const row = labSwarmResult(init, report(), 120);
+    expect(row.upS).toBe(42.5);
+    expect(row.downS).toBe(7.25);
+    expect(row.peerIdleRssMB).toBe(28.4);
+    expect(row.controllerCpuCores).toBeCloseTo(0.1, 10); // 850 CPU-ms over 8,500 ms
+  });
+
+  it('leaves the costs null when the lab did not report them', () => {
+    const steps = report().steps.map((s) => ({ action: s.action, startedAtMs: s.startedAtMs, ok: s.ok }));
+    const bare = { ...report(), steps };
+    delete bare.costs;
+    const row = labSwarmResult(init, bare, 1);
+    expect(row).toMatchObject({ upS: null, downS: null, peerIdleRssMB: null, controllerCpuCores: null });
   });
 
   it('is not verified when a download did not verify or is short', () => {
@@ -118,11 +142,53 @@ describe('benchJson swarmLab', () => {
     } as unknown as BenchResult;
     expect(benchJson(stub)['swarmLab']).toBeNull();
     const json = benchJson({ ...stub, swarmLab: [row] });
-    expect(json['swarmLab']).toEqual([expect.objectContaining({ n: 3, measuredS: 8, minimumS: 4, ratio: 2 })]);
+    expect(json['swarmLab']).toEqual([
+      expect.objectContaining({
+        n: 3,
+        measuredS: 8,
+        minimumS: 4,
+        ratio: 2,
+        verified: true,
+        upS: 42.5,
+        downS: 7.25,
+        controllerCpuCores: 0.1,
+        peerIdleRssMB: 28.4,
+      }),
+    ]);
+    // The contract's fields, every one present in each row.
+    const fields = [
+      'upS',
+      'measuredS',
+      'minimumS',
+      'ratio',
+      'downS',
+      'controllerCpuCores',
+      'peerIdleRssMB',
+      'verified',
+    ];
+    for (const field of fields) expect(Object.keys((json['swarmLab'] as object[])[0]!)).toContain(field);
+    expect(benchTable({ ...stub, swarmLab: [row] })).toMatch(
+      /lab controller CPU during the distribution +0\.10 cores +<= 0\.2 met/,
+    );
   });
 });
 
 describe('--lab-leechers', () => {
+  it('runs the lab at scale: 64 MiB at 512 KiB/s per upload (a 128 s minimum for 99), the other sections unchanged', () => {
+    for (const sizes of [FULL_SIZES, QUICK_SIZES]) {
+      const scaled = labLeechersSizes(sizes, 99);
+      expect(scaled).toEqual({
+        ...sizes,
+        labSwarmNs: [99],
+        labSwarmFileBytes: 64 * MIB,
+        labSwarmUploadBytesPerS: 512 * 1024,
+      });
+    }
+    const scenario = labSwarmScenario({ ...init, n: 99, fileBytes: 64 * MIB, uploadBytesPerS: 512 * 1024, name: 'x' });
+    expect(() => validateScenario(scenario, 'bench')).not.toThrow();
+    expect(minimumDistributionS(64 * MIB, 99, 512 * 1024, 512 * 1024)).toBe(128);
+  });
+
   it('takes a whole number of downloaders that fits a lab scenario', () => {
     expect(parseLabLeechers('49')).toBe(49);
     expect(parseLabLeechers('1')).toBe(1);

@@ -2,6 +2,7 @@
  * The scenario runner and controller against an in-memory LabDocker: no Docker needed. The fake
  * answers `swarmlab ctl --json ...`, `sha256sum` and `stat` the way a peer container would.
  */
+import { replayScenario } from '../../lab/commands';
 import { LabController } from '../../lab/controller';
 import type {
   CreateContainerInit,
@@ -284,6 +285,47 @@ describe('ScenarioRunner (fake docker)', () => {
     );
     expect(docker.containers.size).toBe(0);
     expect(docker.networks.size).toBe(0);
+  });
+
+  it('prints a live summary instead of chunk lines above 8 peers, and chunk lines when asked', async () => {
+    const nine = {
+      name: 'nine',
+      peers: 9,
+      steps: [{ action: 'download', peers: ['peer-2', 'peer-3', 'peer-4'], file: 'a.txt' }],
+    };
+    const { report, out } = await replay(new FakeDocker(), nine);
+    expect(report.ok).toBe(true);
+    expect(out.filter((l) => / <- chunk /.test(l))).toEqual([]);
+    expect(out).toContainEqual(expect.stringMatching(/downloads: 3\/3 done; 12\/12 chunks \(100%\)/));
+    const asked = await replay(new FakeDocker(), nine, { progress: 'chunks' });
+    expect(asked.out.filter((l) => / <- chunk /.test(l))).toHaveLength(12);
+    expect(asked.out.filter((l) => /downloads: /.test(l))).toEqual([]);
+  });
+
+  it("reports the run's costs (up, down, idle peer memory) and the lab's CPU per step", async () => {
+    const docker = new FakeDocker();
+    const controller = new LabController({
+      docker,
+      ensureImages: async () => ({ tracker: 'swarmlab/tracker:latest', peer: 'swarmlab/peer:latest' }),
+    });
+    const ctx = {
+      controller,
+      printer: new Printer({ out: { write: () => undefined } }),
+      signal: new AbortController().signal,
+    };
+    const report = await replayScenario(ctx, validateScenario(demo), { run: 'costs' });
+    expect(report.ok).toBe(true);
+    expect(report.costs).toEqual({
+      upS: expect.any(Number) as unknown,
+      downS: expect.any(Number) as unknown,
+      peerIdleRssMB: null, // the fake's containers have no process on this host
+    });
+    expect(report.costs!.upS).toBeGreaterThanOrEqual(0);
+    expect(docker.containers.size).toBe(0);
+    for (const step of report.steps) expect(step.cpuMs).toEqual(expect.any(Number));
+    const kept = await replayScenario(ctx, validateScenario(demo), { run: 'kept', keep: true });
+    expect(kept.costs).not.toHaveProperty('downS');
+    await controller.down('kept');
   });
 
   it("fails the scenario when the downloaded sha differs from the publishers'", async () => {

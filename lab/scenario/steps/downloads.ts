@@ -69,6 +69,8 @@ async function downloadOne(
 ): Promise<void> {
   const peer = ctx.run.peer(name);
   const to = { name, ip: (await ctx.run.refresh(name)).ip };
+  const { summary } = ctx;
+  summary?.start(name, step.file);
   let result: DownloadResult;
   try {
     result = await peer.control.request(
@@ -77,14 +79,24 @@ async function downloadOne(
       {
         signal,
         onEvent: (event) => {
-          if (isChunkEvent(event)) onFirstChunk();
-          if (ctx.printChunks && isChunkEvent(event)) ctx.printer.chunk(to, event);
+          if (isChunkEvent(event)) {
+            onFirstChunk();
+            if (ctx.printChunks) ctx.printer.chunk(to, event);
+            summary?.chunk(name, event);
+          } else if (isProgressEvent(event)) {
+            summary?.progress(name, step.file, event);
+          }
           recordControlEvent(ctx, name, step.file, event);
         },
       },
     );
   } catch (err) {
     const expected = step.expectFailure === true || step.expectError !== undefined;
+    if (summary !== undefined) {
+      summary.fail(name, step.file);
+      // The summary only counts failures; why each one failed is worth a line of its own.
+      if (!expected && !signal.aborted) ctx.printer.info(`${name}: download of ${step.file} failed: ${messageOf(err)}`);
+    }
     if (expected && !signal.aborted) {
       const code = err instanceof ControlError ? err.peerCode : undefined;
       if (step.expectError !== undefined && code !== step.expectError) {
@@ -130,6 +142,9 @@ async function downloadOne(
     ...(result.ms === undefined ? {} : { ms: result.ms }),
     chunksBySource: report.chunksBySource,
   });
+  summary?.finish(name, step.file, verified);
+  // The summary counts finished peers; a copy that did not verify is printed all the same.
+  if (summary !== undefined && verified) return;
   const kept = report.keptChunks === undefined ? '' : ` (resumed: ${report.keptChunks} chunk(s) kept from before)`;
   ctx.printer.info(
     `${name} finished ${step.file}: ${bytes} bytes, sha256 ${sha256.slice(0, 16)}..., verified ${verified ? 'yes' : 'NO'}${kept}`,
