@@ -18,6 +18,7 @@ import { loadScenario, scenarioPeers } from './scenario/load';
 import { nodeEvent } from './observe/node-event';
 import { writeRunReport } from './observe/report-writer';
 import { RunRecorder } from './observe/run-events';
+import { drawRunSeed, seedGenerateSteps } from './replay/seed';
 import { ScenarioRunner } from './scenario/runner';
 import type { Scenario } from './scenario/schema';
 
@@ -98,6 +99,8 @@ export interface ReplayOptions {
   recorder?: RunRecorder;
   /** Where `run` and `demo` write the run report's directory (default `defaultReportDir()`: lab/runs). */
   reportDir?: string;
+  /** The run seed every random choice derives from (lab/replay/seed.ts); drawn when absent. */
+  seed?: string;
 }
 
 /** lab/runs in the repository (beside lab/scenarios), from the sources or from dist/. */
@@ -112,6 +115,8 @@ export async function replayScenario(
   options: ReplayOptions,
 ): Promise<ScenarioReport> {
   const runName = options.run ?? scenario.name;
+  // Generate steps without a seed of their own take one derived from the run seed.
+  const seeded = seedGenerateSteps(scenario, options.seed ?? drawRunSeed());
   ctx.printer.info(`scenario ${scenario.name}: starting run ${runName} (images, network, tracker, peers)...`);
   let run: LabRun | undefined;
   try {
@@ -148,7 +153,7 @@ export async function replayScenario(
           await ctx.controller.waitReady(labRun.container(name), control, signal);
         },
       },
-      scenario,
+      seeded,
       { signal: ctx.signal, printChunks: options.printChunks ?? true },
     );
     const report = await runner.replay();
@@ -186,7 +191,8 @@ export async function replayScenario(
 export async function runCommand(ctx: CommandContext, file: string, options: ReplayOptions): Promise<number> {
   const scenario = await loadScenario(resolveScenarioFile(file));
   const recorder = options.recorder ?? new RunRecorder();
-  const report = await replayScenario(ctx, scenario, { ...options, recorder });
+  const seed = announceSeed(ctx, options.seed);
+  const report = await replayScenario(ctx, scenario, { ...options, recorder, seed });
   printReport(ctx.printer, report);
   const reportPath = await writeReport(ctx, options.reportDir, options.run ?? scenario.name, recorder, report);
   if (options.json === true) ctx.printer.json({ ...report, ...(reportPath === undefined ? {} : { reportPath }) });
@@ -198,7 +204,8 @@ export async function demoCommand(ctx: CommandContext, options: ReplayOptions): 
   const scenario = await loadScenario(shippedScenarioPath('demo.yaml'));
   const run = options.run ?? 'demo';
   const recorder = options.recorder ?? new RunRecorder();
-  const report = await replayScenario(ctx, scenario, { ...options, run, recorder });
+  const seed = announceSeed(ctx, options.seed);
+  const report = await replayScenario(ctx, scenario, { ...options, run, recorder, seed });
   printReport(ctx.printer, report);
   const reportPath = await writeReport(ctx, options.reportDir, run, recorder, report);
   const downloads: DownloadReport[] = report.downloads.map((d) => ({
@@ -212,6 +219,13 @@ export async function demoCommand(ctx: CommandContext, options: ReplayOptions): 
   if (options.json === true) ctx.printer.json({ downloads, ...(reportPath === undefined ? {} : { reportPath }) });
   const ok = report.ok && downloads.length >= 2 && downloads.every((d) => d.verified);
   return ok ? 0 : 1;
+}
+
+/** The run seed (`--seed`, else a fresh one), printed so that the run can be repeated with `--seed`. */
+function announceSeed(ctx: CommandContext, seed: string | undefined): string {
+  const runSeed = seed ?? drawRunSeed();
+  ctx.printer.line(`seed: ${runSeed}`);
+  return runSeed;
 }
 
 /**

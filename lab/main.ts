@@ -25,6 +25,7 @@ import { ensureImages } from './images/build-images';
 import { createLabDocker, parseLabEngine } from './engine/lab-engine';
 import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
 import { Printer } from './print';
+import { isRunSeed, RUN_SEED_PATTERN } from './replay/seed';
 
 const log = createLogger('lab');
 
@@ -34,11 +35,11 @@ commands:
   build                              (re)build the images and print their names and sizes
   up --peers N [--run NAME]          start a tracker and N peers on a fresh network (default run: ${DEFAULT_RUN_NAME})
      [--chunk-size BYTES]
-  demo [--json] [--keep] [--run NAME]
+  demo [--json] [--keep] [--run NAME] [--seed S]
                                      replay the classic demo (lab/scenarios/demo.yaml) on 5 containers
-  run SCENARIO [--json] [--keep] [--run NAME]
+  run SCENARIO [--json] [--keep] [--run NAME] [--seed S]
                                      replay a scenario file (YAML or JSON), e.g. lab/scenarios/seeder-killed.yaml
-  chaos [SCENARIO...] [--json] [--keep] [--run PREFIX]
+  chaos [SCENARIO...] [--json] [--keep] [--run PREFIX] [--seed S]
                                      replay every fault scenario (or the named ones: partition, lying-peer, ...)
                                      on runs PREFIX-SCENARIO (default ${DEFAULT_CHAOS_RUN_PREFIX}) and print
                                      fault, survived, bytes verified, time to recover; exit 0 only if all survived
@@ -57,6 +58,9 @@ its path; --report-dir DIR puts it under DIR instead.
 --engine swarm (every command) runs the nodes as Docker Swarm services on an overlay network instead of
 containers on a bridge network (--engine docker, the default); it needs a Swarm manager (docs/swarm.md).
 
+--seed S (demo, run, chaos) is the run seed every random choice derives from (a generate step without a
+seed of its own uses one derived from it); without it each run draws one (run and demo print it).
+
 --json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.
 -v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;
 
@@ -68,6 +72,12 @@ function positiveInt(value: string | undefined, option: string): number | undefi
   if (!/^\d+$/.test(value) || Number(value) < 1)
     throw new UsageError(`${option} must be a positive integer, got "${value}"`);
   return Number(value);
+}
+
+function runSeedOption(value: string | undefined): string | undefined {
+  if (value !== undefined && !isRunSeed(value))
+    throw new UsageError(`--seed must match ${RUN_SEED_PATTERN} (letters, digits, '_', '.', ':', '-'), got "${value}"`);
+  return value;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -85,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
       tail: { type: 'string' },
       engine: { type: 'string', default: 'docker' },
       'report-dir': { type: 'string' },
+      seed: { type: 'string' },
       dashboard: { type: 'boolean', default: false },
       'dashboard-port': { type: 'string' },
       'dashboard-exit': { type: 'boolean', default: false },
@@ -125,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
   const ctx: CommandContext = { controller, printer, signal: abort.signal, engine };
   const run = values.run;
   const reportDir = values['report-dir'];
+  const seed = runSeedOption(values.seed);
   // A Ctrl-C that only ends the viewing of a finished run's dashboard does not make the run "interrupted".
   let viewingFinishedRun = false;
   const dashboardFlags = dashboardOptionsFrom(values);
@@ -148,6 +160,7 @@ async function main(argv: string[]): Promise<number> {
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
             ...(reportDir === undefined ? {} : { reportDir }),
+            ...(seed === undefined ? {} : { seed }),
             ...(recorder === undefined ? {} : { recorder }),
           }),
         );
@@ -160,6 +173,7 @@ async function main(argv: string[]): Promise<number> {
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
             ...(reportDir === undefined ? {} : { reportDir }),
+            ...(seed === undefined ? {} : { seed }),
             ...(recorder === undefined ? {} : { recorder }),
           }),
         );
@@ -170,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
           json: values.json,
           keep: values.keep,
           ...(run === undefined ? {} : { runPrefix: run }),
+          ...(seed === undefined ? {} : { seed }),
         });
       case 'status':
         return statusCommand(ctx, run);
