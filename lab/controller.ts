@@ -143,6 +143,7 @@ export class LabController {
     throwIfAborted(signal);
 
     const run = new LabRun({ docker: this.docker }, { name: runName });
+    run.images = images;
     try {
       run.network = await this.docker.createNetwork({ name: networkName(runName), run: runName });
       throwIfAborted(signal);
@@ -332,6 +333,8 @@ export class LabRun {
   network: LabNetwork | undefined;
   tracker: LabContainer | undefined;
   readonly peers = new Map<string, RunPeer>();
+  /** The images this run's containers were created from (set by `up`; unknown for an attached run). */
+  images: LabImages | undefined;
   private readonly docker: LabDocker;
   private tornDown: Promise<TeardownResult> | undefined;
 

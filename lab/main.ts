@@ -25,6 +25,7 @@ import { ensureImages } from './images/build-images';
 import { createLabDocker, parseLabEngine } from './engine/lab-engine';
 import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
 import { Printer } from './print';
+import { diffCommand } from './replay/diff-command';
 import { isRunSeed, RUN_SEED_PATTERN } from './replay/seed';
 
 const log = createLogger('lab');
@@ -39,6 +40,9 @@ commands:
                                      replay the classic demo (lab/scenarios/demo.yaml) on 5 containers
   run SCENARIO [--json] [--keep] [--run NAME] [--seed S]
                                      replay a scenario file (YAML or JSON), e.g. lab/scenarios/seeder-killed.yaml
+  run RUN_FOLDER [...]               replay a recorded run (lab/runs/RUN/ or its run.json): same resolved
+                                     scenario, same seeds, into a new run folder
+  diff RUN_A RUN_B [--json]          what differed between two run folders: settings, seeds, outcome, timings
   chaos [SCENARIO...] [--json] [--keep] [--run PREFIX] [--seed S]
                                      replay every fault scenario (or the named ones: partition, lying-peer, ...)
                                      on runs PREFIX-SCENARIO (default ${DEFAULT_CHAOS_RUN_PREFIX}) and print
@@ -52,8 +56,8 @@ commands:
 7080, 0 = any free port); after demo/run it keeps serving the final state until Ctrl-C, unless
 --dashboard-exit. up --dashboard stays in the foreground until Ctrl-C and leaves the run up.
 
-demo and run write a report (report.html, report.json, events.jsonl) into lab/runs/RUN-UTCTIME/ and print
-its path; --report-dir DIR puts it under DIR instead.
+demo and run write a report (report.html, report.json, events.jsonl) and run.json (what replays the run)
+into lab/runs/RUN-UTCTIME/ and print its path; --report-dir DIR puts it under DIR instead.
 
 --engine swarm (every command) runs the nodes as Docker Swarm services on an overlay network instead of
 containers on a bridge network (--engine docker, the default); it needs a Swarm manager (docs/swarm.md).
@@ -156,6 +160,7 @@ async function main(argv: string[]): Promise<number> {
       case 'demo':
         return withDashboard(ctx, dashboard, (recorder) =>
           demoCommand(ctx, {
+            command: argv,
             json: values.json,
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
@@ -169,6 +174,7 @@ async function main(argv: string[]): Promise<number> {
         if (file === undefined) throw new UsageError('run needs a SCENARIO file');
         return withDashboard(ctx, dashboard, (recorder) =>
           runCommand(ctx, file, {
+            command: argv,
             json: values.json,
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
@@ -186,6 +192,12 @@ async function main(argv: string[]): Promise<number> {
           ...(run === undefined ? {} : { runPrefix: run }),
           ...(seed === undefined ? {} : { seed }),
         });
+      case 'diff': {
+        const [runA, runB, ...extra] = rest;
+        if (runA === undefined || runB === undefined || extra.length > 0)
+          throw new UsageError('diff needs two run folders: diff RUN_A RUN_B');
+        return diffCommand(printer, runA, runB, { json: values.json });
+      }
       case 'status':
         return statusCommand(ctx, run);
       case 'logs':
@@ -216,7 +228,12 @@ main(process.argv.slice(2)).then(
     if (err instanceof LabError) {
       process.stderr.write(`error [${err.code}]: ${err.message}\n`);
       process.exitCode =
-        err.code === ERROR_CODES.SCENARIO_INVALID || err.code === ERROR_CODES.SCENARIO_READ ? EXIT_USAGE : 1;
+        err.code === ERROR_CODES.SCENARIO_INVALID ||
+        err.code === ERROR_CODES.SCENARIO_READ ||
+        err.code === ERROR_CODES.RUN_RECORD_MISSING ||
+        err.code === ERROR_CODES.RUN_RECORD_INVALID
+          ? EXIT_USAGE
+          : 1;
       return;
     }
     log.error('Unexpected failure', { error: err instanceof Error ? err.stack : String(err) });
