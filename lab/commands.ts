@@ -250,7 +250,11 @@ interface RunScenarioOptions extends ReplayOptions {
   replayDir?: string;
 }
 
-async function runScenarioCommand(ctx: CommandContext, scenario: Scenario, options: RunScenarioOptions): Promise<number> {
+async function runScenarioCommand(
+  ctx: CommandContext,
+  scenario: Scenario,
+  options: RunScenarioOptions,
+): Promise<number> {
   const recorder = options.recorder ?? new RunRecorder();
   const seed = announceSeed(ctx, options.seed);
   const run = options.run ?? scenario.name;
@@ -269,7 +273,8 @@ async function runScenarioCommand(ctx: CommandContext, scenario: Scenario, optio
     images: executed.images,
     report,
   });
-  if (options.replayOf !== undefined) for (const note of environmentNotes(options.replayOf, record)) ctx.printer.line(note);
+  if (options.replayOf !== undefined)
+    for (const note of environmentNotes(options.replayOf, record)) ctx.printer.line(note);
   const reportPath = await writeReport(ctx, options.reportDir, run, recorder, report, record);
   if (options.json === true) ctx.printer.json({ ...report, ...(reportPath === undefined ? {} : { reportPath }) });
   return report.ok ? 0 : 1;

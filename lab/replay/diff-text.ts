@@ -40,7 +40,9 @@ function delta(a: number | null, b: number | null, format: (n: number) => string
 
 function timingRows(a: RunTimings, b: RunTimings): string[][] {
   const sec = (n: number): string => `${(n / 1000).toFixed(1)} s`;
-  const rows: string[][] = [['scenario', seconds(a.scenarioMs), seconds(b.scenarioMs), delta(a.scenarioMs, b.scenarioMs, sec)]];
+  const rows: string[][] = [
+    ['scenario', seconds(a.scenarioMs), seconds(b.scenarioMs), delta(a.scenarioMs, b.scenarioMs, sec)],
+  ];
   for (const file of [...new Set([...Object.keys(a.files), ...Object.keys(b.files)])]) {
     const fa = a.files[file];
     const fb = b.files[file];

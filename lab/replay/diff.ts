@@ -131,6 +131,8 @@ export function outcomeOf(report: RunReportJson | undefined): RunOutcome {
 export function timingsOf(report: RunReportJson | undefined): RunTimings {
   const files: RunTimings['files'] = {};
   for (const minimum of report?.derived?.minimums ?? []) {
+    // A file without rates has no minimum, and its distribution time is only measured against one.
+    if (minimum.minMs === undefined && minimum.measured === undefined) continue;
     files[minimum.file] = {
       distributionMs: minimum.measured?.distributionMs ?? null,
       minimumMs: minimum.minMs ?? null,

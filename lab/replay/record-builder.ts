@@ -33,7 +33,10 @@ async function recordedImage(docker: LabDocker, name: string): Promise<RecordedI
 
 /** The ids of a run's images; call it right after `up`, before anything could retag them. */
 export async function recordImages(docker: LabDocker, images: LabImages): Promise<NonNullable<RunRecord['images']>> {
-  const [tracker, peer] = await Promise.all([recordedImage(docker, images.tracker), recordedImage(docker, images.peer)]);
+  const [tracker, peer] = await Promise.all([
+    recordedImage(docker, images.tracker),
+    recordedImage(docker, images.peer),
+  ]);
   return { tracker, peer };
 }
 

@@ -48,12 +48,16 @@ export function parseRunRecord(text: string, path: string): RunRecord {
   } catch (err) {
     throw new RunRecordInvalidError(path, [{ instancePath: '', message: `not JSON: ${(err as Error).message}` }]);
   }
-  if (!validateRecord(data)) throw new RunRecordInvalidError(path, explainSchemaErrors(validateRecord.errors ?? [], data));
+  if (!validateRecord(data))
+    throw new RunRecordInvalidError(path, explainSchemaErrors(validateRecord.errors ?? [], data));
   try {
     validateScenario(data.scenario);
   } catch (err) {
     if (!(err instanceof ScenarioInvalidError)) throw err;
-    const issues: ScenarioIssue[] = err.issues.map((issue) => ({ ...issue, instancePath: `/scenario${issue.instancePath}` }));
+    const issues: ScenarioIssue[] = err.issues.map((issue) => ({
+      ...issue,
+      instancePath: `/scenario${issue.instancePath}`,
+    }));
     throw new RunRecordInvalidError(path, issues);
   }
   return data;

@@ -7,7 +7,9 @@ import type { RecordedImage, RunRecord } from './run-record';
 
 function imageNote(role: string, recorded: RecordedImage | undefined, current: RecordedImage | undefined): string[] {
   if (recorded === undefined || current === undefined || recorded.id === current.id) return [];
-  return [`note: the ${role} image differs from the recorded run's (${recorded.id ?? 'unknown'} then, ${current.id ?? 'unknown'} now)`];
+  return [
+    `note: the ${role} image differs from the recorded run's (${recorded.id ?? 'unknown'} then, ${current.id ?? 'unknown'} now)`,
+  ];
 }
 
 /** Notes known before the replay starts: the version of swarmlab. */
@@ -31,6 +33,7 @@ export function environmentNotes(recorded: RunRecord, replayed: RunRecord): stri
       recorded.enforcement[key as keyof RunRecord['enforcement']] !==
       replayed.enforcement[key as keyof RunRecord['enforcement']],
   );
-  if (changed.length > 0) notes.push(`note: this host enforces ${changed.join(', ')} differently from the recorded run's`);
+  if (changed.length > 0)
+    notes.push(`note: this host enforces ${changed.join(', ')} differently from the recorded run's`);
   return notes;
 }

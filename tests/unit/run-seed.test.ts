@@ -8,14 +8,7 @@ import { join } from 'node:path';
 
 import { validateScenario } from '../../lab/scenario/load';
 import type { GenerateStep, Scenario } from '../../lab/scenario/schema';
-import {
-  drawRunSeed,
-  fileSeed,
-  isRunSeed,
-  peerSeed,
-  runSeeds,
-  seedGenerateSteps,
-} from '../../lab/replay/seed';
+import { drawRunSeed, fileSeed, isRunSeed, peerSeed, runSeeds, seedGenerateSteps } from '../../lab/replay/seed';
 import { generateFile } from '../../src/shared/generate';
 
 const SCENARIO: Scenario = validateScenario({
