@@ -15,6 +15,7 @@ import type { ScenarioReport } from '../../lab/report-types';
 import { buildRunRecord } from '../../lab/replay/record-builder';
 import { parseRunRecord, readRunRecord, writeRunRecord } from '../../lab/replay/record-io';
 import { runTarget } from '../../lab/replay/replay-args';
+import { environmentNotes, versionNotes } from '../../lab/replay/replay-notes';
 import { resolveScenario } from '../../lab/replay/resolve';
 import { RUN_RECORD_FILE, SWARMLAB_VERSION, type RunRecord } from '../../lab/replay/run-record';
 import { runSeeds } from '../../lab/replay/seed';
@@ -208,5 +209,34 @@ describe('lab run ARG', () => {
     ['my-run.json', { kind: 'scenario', file: 'my-run.json' }],
   ])('%s', (arg, expected) => {
     expect(runTarget(arg, isDir)).toEqual(expected);
+  });
+});
+
+describe('replay notes', () => {
+  it('says nothing when the replay runs on what the recorded run ran on', async () => {
+    const recorded = await record();
+    expect(versionNotes(recorded, recorded.swarmlabVersion)).toEqual([]);
+    expect(environmentNotes(recorded, { ...recorded })).toEqual([]);
+  });
+
+  it('notes another version, other image ids, engine and enforcement, one line each', async () => {
+    const recorded = await record();
+    expect(versionNotes(recorded, '9.9.9')).toEqual([
+      `note: the recorded run used swarmlab ${recorded.swarmlabVersion}, this is 9.9.9`,
+    ]);
+    const replayed: RunRecord = {
+      ...recorded,
+      engine: 'swarm',
+      images: {
+        tracker: recorded.images!.tracker,
+        peer: { name: 'swarmlab/peer:latest', id: 'sha256:2222' },
+      },
+      enforcement: { ...recorded.enforcement, loss: 'unsupported' },
+    };
+    const notes = environmentNotes(recorded, replayed);
+    expect(notes).toHaveLength(3);
+    expect(notes[0]).toMatch(/^note: the peer image differs .*sha256:2222/);
+    expect(notes[1]).toMatch(/--engine docker, this one swarm/);
+    expect(notes[2]).toMatch(/enforces loss differently/);
   });
 });
