@@ -105,7 +105,7 @@ export interface ReplayOptions {
   recorder?: RunRecorder;
   /** Where `run` and `demo` write the run report's directory (default `defaultReportDir()`: lab/runs). */
   reportDir?: string;
-  /** The run seed every random choice derives from (lab/replay/seed.ts); drawn when absent. */
+  /** The run seed (lab/replay/seed.ts): generate steps without a seed derive theirs from it; drawn when absent. */
   seed?: string;
   /** The lab's command line, for run.json (default: the command and its scenario). */
   command?: string[];
@@ -239,14 +239,16 @@ export async function runCommand(ctx: CommandContext, file: string, options: Rep
     run: options.run ?? record.run,
     seed: options.seed ?? record.seeds.run,
     source: dir,
-    replayOf: record,
+    replayed: record,
     replayDir: dir,
   });
 }
 
 interface RunScenarioOptions extends ReplayOptions {
+  /** The scenario file, or the folder replayed. */
   source: string;
-  replayOf?: RunRecord;
+  /** When replaying: the recorded run and its folder. */
+  replayed?: RunRecord;
   replayDir?: string;
 }
 
@@ -273,8 +275,8 @@ async function runScenarioCommand(
     images: executed.images,
     report,
   });
-  if (options.replayOf !== undefined)
-    for (const note of environmentNotes(options.replayOf, record)) ctx.printer.line(note);
+  if (options.replayed !== undefined)
+    for (const note of environmentNotes(options.replayed, record)) ctx.printer.line(note);
   const reportPath = await writeReport(ctx, options.reportDir, run, recorder, report, record);
   if (options.json === true) ctx.printer.json({ ...report, ...(reportPath === undefined ? {} : { reportPath }) });
   return report.ok ? 0 : 1;

@@ -62,8 +62,8 @@ into lab/runs/RUN-UTCTIME/ and print its path; --report-dir DIR puts it under DI
 --engine swarm (every command) runs the nodes as Docker Swarm services on an overlay network instead of
 containers on a bridge network (--engine docker, the default); it needs a Swarm manager (docs/swarm.md).
 
---seed S (demo, run, chaos) is the run seed every random choice derives from (a generate step without a
-seed of its own uses one derived from it); without it each run draws one (run and demo print it).
+--seed S (demo, run, chaos) is the run seed: a generate step without a seed of its own uses one derived
+from it, so the same S generates the same files; without it each run draws one (run and demo print it).
 
 --json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.
 -v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;

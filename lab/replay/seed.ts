@@ -1,8 +1,9 @@
 /**
- * The run seed: one string per run from which every random choice of the run derives, so that a run
- * replayed with the same seed generates the same bytes. Derived seeds are sha256 of the run seed and a
- * label that names what they seed; the labels use `/`, which neither a run seed nor a file name may
- * contain, so two different purposes can never derive the same seed.
+ * The run seed: one string per run from which the run's generated files derive their seeds, so that a run
+ * replayed with the same seed generates the same bytes. A derived seed is sha256 of the run seed and a
+ * label naming what it seeds (`file/NAME`); the labels use `/`, which neither a run seed nor a file name
+ * may contain, so two purposes never derive the same seed. The peers' and the tracker's own random draws
+ * (the `random` picker, the order of holders) are not seeded from it: they depend on timing anyway.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -38,11 +39,6 @@ function derive(runSeed: string, label: string): string {
 /** The seed of a generated file whose step gives none. */
 export function fileSeed(runSeed: string, file: string): string {
   return derive(runSeed, `file/${file}`);
-}
-
-/** A peer's own seed (SWARMLAB_SEED), so that peers of one run do not draw the same sequence. */
-export function peerSeed(runSeed: string, peer: string): string {
-  return derive(runSeed, `peer/${peer}`);
 }
 
 /** Every `generate` step given a seed: its own, else the one derived from the run seed and its file. */

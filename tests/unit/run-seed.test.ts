@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { validateScenario } from '../../lab/scenario/load';
 import type { GenerateStep, Scenario } from '../../lab/scenario/schema';
-import { drawRunSeed, fileSeed, isRunSeed, peerSeed, runSeeds, seedGenerateSteps } from '../../lab/replay/seed';
+import { drawRunSeed, fileSeed, isRunSeed, runSeeds, seedGenerateSteps } from '../../lab/replay/seed';
 import { generateFile } from '../../src/shared/generate';
 
 const SCENARIO: Scenario = validateScenario({
@@ -60,11 +60,12 @@ describe('run seed', () => {
     expect(generateSteps(SCENARIO)[0]!.seed).toBeUndefined();
   });
 
-  it('derives distinct seeds per run seed, per file and per purpose', () => {
+  it('derives distinct seeds per run seed and per file', () => {
     expect(fileSeed('s', 'a.bin')).toBe(fileSeed('s', 'a.bin'));
     expect(fileSeed('s', 'a.bin')).not.toBe(fileSeed('t', 'a.bin'));
     expect(fileSeed('s', 'a.bin')).not.toBe(fileSeed('s', 'b.bin'));
-    expect(fileSeed('s', 'x')).not.toBe(peerSeed('s', 'x'));
+    // The separator keeps (run seed, file) pairs apart that would concatenate alike.
+    expect(fileSeed('ab', 'c')).not.toBe(fileSeed('a', 'bc'));
     expect(fileSeed('s', 'a.bin')).toMatch(/^[0-9a-f]{32}$/);
   });
 
