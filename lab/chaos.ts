@@ -43,6 +43,8 @@ export interface ChaosInit {
   keep?: boolean;
   /** Print a line per received chunk (default false: the transcript keeps to the steps). */
   printChunks?: boolean;
+  /** The run seed of every scenario (lab/replay/seed.ts); each run draws its own when absent. */
+  seed?: string;
 }
 
 export function scenarioNameOf(fault: ChaosFault): string {
@@ -109,6 +111,7 @@ export async function runChaos(ctx: CommandContext, init: ChaosInit = {}): Promi
       run,
       keep: init.keep ?? false,
       printChunks: init.printChunks ?? false,
+      ...(init.seed === undefined ? {} : { seed: init.seed }),
     });
     const result = chaosResult(fault, run, report);
     results.push(result);

@@ -10,7 +10,7 @@ import { TRACKER_NAME } from './constants';
 import { LabController, type LabRun } from './controller';
 import { UsageError, asLabError, messageOf } from './errors';
 import type { LabContainer } from './engine/lab-docker';
-import type { LabEngine } from './engine/lab-engine';
+import { DEFAULT_LAB_ENGINE, type LabEngine } from './engine/lab-engine';
 import { Printer } from './print';
 import type { DownloadReport, RunCosts, ScenarioReport } from './report-types';
 import { describeEnforcement, hostEnforcement } from './network/run-network';
@@ -20,6 +20,13 @@ import type { ProgressMode } from './observe/live-summary';
 import { nodeEvent } from './observe/node-event';
 import { writeRunReport } from './observe/report-writer';
 import { RunRecorder } from './observe/run-events';
+import { buildRunRecord, recordImages } from './replay/record-builder';
+import { readRunRecord, writeRunRecord } from './replay/record-io';
+import { runTarget } from './replay/replay-args';
+import { environmentNotes, versionNotes } from './replay/replay-notes';
+import { resolveScenario } from './replay/resolve';
+import { SWARMLAB_VERSION, type RunRecord } from './replay/run-record';
+import { drawRunSeed, runSeeds, seedGenerateSteps, type RunSeeds } from './replay/seed';
 import { ScenarioRunner } from './scenario/runner';
 import { MAX_PEERS, type Scenario } from './scenario/schema';
 
@@ -104,11 +111,25 @@ export interface ReplayOptions {
   recorder?: RunRecorder;
   /** Where `run` and `demo` write the run report's directory (default `defaultReportDir()`: lab/runs). */
   reportDir?: string;
+  /** The run seed (lab/replay/seed.ts): generate steps without a seed derive theirs from it; drawn when absent. */
+  seed?: string;
+  /** The lab's command line, for run.json (default: the command and its scenario). */
+  command?: string[];
 }
 
 /** lab/runs in the repository (beside lab/scenarios), from the sources or from dist/. */
 export function defaultReportDir(): string {
   return join(dirname(shippedScenarioPath('demo.yaml')), '..', 'runs');
+}
+
+/** What a run executed, for its run.json (lab/replay). */
+export interface ExecutedScenario {
+  report: ScenarioReport;
+  /** The resolved scenario (lab/replay/resolve.ts) the runner executed, steps without derived seeds. */
+  scenario: Scenario;
+  seeds: RunSeeds;
+  /** The ids of the images the containers ran; undefined when the run failed before it had containers. */
+  images: RunRecord['images'];
 }
 
 /** Starts a run for the scenario, replays it, and tears the run down unless `keep`. */
@@ -117,6 +138,22 @@ export async function replayScenario(
   scenario: Scenario,
   options: ReplayOptions,
 ): Promise<ScenarioReport> {
+  return (await executeScenario(ctx, scenario, options)).report;
+}
+
+/** `replayScenario`, also returning what run.json records: the resolved scenario, the seeds, the images. */
+export async function executeScenario(
+  ctx: CommandContext,
+  given: Scenario,
+  options: ReplayOptions,
+): Promise<ExecutedScenario> {
+  const scenario = resolveScenario(given);
+  const runSeed = options.seed ?? drawRunSeed();
+  const seeds = runSeeds(scenario, runSeed);
+  // Generate steps without a seed of their own take one derived from the run seed.
+  const seeded = seedGenerateSteps(scenario, runSeed);
+  let images: RunRecord['images'];
+  const executed = (report: ScenarioReport): ExecutedScenario => ({ report, scenario, seeds, images });
   const runName = options.run ?? scenario.name;
   ctx.printer.info(`scenario ${scenario.name}: starting run ${runName} (images, network, tracker, peers)...`);
   let run: LabRun | undefined;
@@ -133,6 +170,7 @@ export async function replayScenario(
     // Before any step: what an idle peer holds is the floor of a run's memory (lab/memory-estimate.ts).
     const peerPids = run.all().flatMap((c) => (c.role === 'peer' ? [c.pid] : []));
     costs = { upS: (run.upMs ?? 0) / 1000, peerIdleRssMB: await medianContainerMemoryMB(peerPids) };
+    if (run.images !== undefined) images = await recordImages(ctx.controller.docker, run.images);
     ctx.printer.containers(run.all());
     options.recorder?.record({ type: 'run', run: runName, scenario: scenario.name });
     for (const container of run.all()) {
@@ -159,7 +197,7 @@ export async function replayScenario(
           await ctx.controller.waitReady(labRun.container(name), control, signal);
         },
       },
-      scenario,
+      seeded,
       {
         signal: ctx.signal,
         printChunks: options.printChunks ?? true,
@@ -201,15 +239,66 @@ export async function replayScenario(
       }
     }
   }
-  return costs === undefined ? report : { ...report, costs };
+  return executed(costs === undefined ? report : { ...report, costs });
 }
 
+/**
+ * `run SCENARIO`: a scenario file (or a shipped one by name), or a run folder (or its run.json) to replay:
+ * its resolved scenario with its seeds (`--seed` overrides the run seed), into a new run folder.
+ */
 export async function runCommand(ctx: CommandContext, file: string, options: ReplayOptions): Promise<number> {
-  const scenario = await loadScenario(resolveScenarioFile(file));
+  const target = runTarget(file);
+  if (target.kind === 'scenario') {
+    const source = resolveScenarioFile(file);
+    return runScenarioCommand(ctx, await loadScenario(source), { ...options, source });
+  }
+  const { record, dir } = await readRunRecord(target.target);
+  ctx.printer.line(`replaying ${dir} (scenario ${record.scenario.name}, seed ${record.seeds.run})`);
+  for (const note of versionNotes(record, SWARMLAB_VERSION)) ctx.printer.line(note);
+  return runScenarioCommand(ctx, record.scenario, {
+    ...options,
+    run: options.run ?? record.run,
+    seed: options.seed ?? record.seeds.run,
+    source: dir,
+    replayed: record,
+    replayDir: dir,
+  });
+}
+
+interface RunScenarioOptions extends ReplayOptions {
+  /** The scenario file, or the folder replayed. */
+  source: string;
+  /** When replaying: the recorded run and its folder. */
+  replayed?: RunRecord;
+  replayDir?: string;
+}
+
+async function runScenarioCommand(
+  ctx: CommandContext,
+  scenario: Scenario,
+  options: RunScenarioOptions,
+): Promise<number> {
   const recorder = options.recorder ?? new RunRecorder();
-  const report = await replayScenario(ctx, scenario, { ...options, recorder });
+  const seed = announceSeed(ctx, options.seed);
+  const run = options.run ?? scenario.name;
+  const executed = await executeScenario(ctx, scenario, { ...options, recorder, seed });
+  const { report } = executed;
   printReport(ctx.printer, report);
-  const reportPath = await writeReport(ctx, options.reportDir, options.run ?? scenario.name, recorder, report);
+  const record = await buildRunRecord({
+    run,
+    startedAt: recorder.startedAt,
+    engine: ctx.engine ?? DEFAULT_LAB_ENGINE,
+    command: options.command ?? ['run', options.source],
+    source: options.source,
+    ...(options.replayDir === undefined ? {} : { replayOf: options.replayDir }),
+    scenario: executed.scenario,
+    seeds: executed.seeds,
+    images: executed.images,
+    report,
+  });
+  if (options.replayed !== undefined)
+    for (const note of environmentNotes(options.replayed, record)) ctx.printer.line(note);
+  const reportPath = await writeReport(ctx, options.reportDir, run, recorder, report, record);
   if (options.json === true) ctx.printer.json({ ...report, ...(reportPath === undefined ? {} : { reportPath }) });
   return report.ok ? 0 : 1;
 }
@@ -219,9 +308,21 @@ export async function demoCommand(ctx: CommandContext, options: ReplayOptions): 
   const scenario = await loadScenario(shippedScenarioPath('demo.yaml'));
   const run = options.run ?? 'demo';
   const recorder = options.recorder ?? new RunRecorder();
-  const report = await replayScenario(ctx, scenario, { ...options, run, recorder });
+  const seed = announceSeed(ctx, options.seed);
+  const executed = await executeScenario(ctx, scenario, { ...options, run, recorder, seed });
+  const { report } = executed;
   printReport(ctx.printer, report);
-  const reportPath = await writeReport(ctx, options.reportDir, run, recorder, report);
+  const record = await buildRunRecord({
+    run,
+    startedAt: recorder.startedAt,
+    engine: ctx.engine ?? DEFAULT_LAB_ENGINE,
+    command: options.command ?? ['demo'],
+    scenario: executed.scenario,
+    seeds: executed.seeds,
+    images: executed.images,
+    report,
+  });
+  const reportPath = await writeReport(ctx, options.reportDir, run, recorder, report, record);
   const downloads: DownloadReport[] = report.downloads.map((d) => ({
     peer: d.peer,
     file: d.file,
@@ -235,8 +336,15 @@ export async function demoCommand(ctx: CommandContext, options: ReplayOptions): 
   return ok ? 0 : 1;
 }
 
+/** The run seed (`--seed`, else a fresh one), printed so that the run can be repeated with `--seed`. */
+function announceSeed(ctx: CommandContext, seed: string | undefined): string {
+  const runSeed = seed ?? drawRunSeed();
+  ctx.printer.line(`seed: ${runSeed}`);
+  return runSeed;
+}
+
 /**
- * Writes the run report (events.jsonl, report.json, report.html) and prints where; returns the path of
+ * Writes the run report (events.jsonl, report.json, report.html) and run.json and prints where; returns the path of
  * report.html. A report that cannot be written is an error line, not a failed run: the run itself happened.
  */
 async function writeReport(
@@ -245,6 +353,7 @@ async function writeReport(
   run: string,
   recorder: RunRecorder,
   report: ScenarioReport,
+  record: RunRecord,
 ): Promise<string | undefined> {
   try {
     const written = await writeRunReport({
@@ -254,6 +363,7 @@ async function writeReport(
       report,
       startedAt: recorder.startedAt,
     });
+    await writeRunRecord(written.dir, record);
     ctx.printer.line(`report: ${written.html}`);
     return written.html;
   } catch (err) {

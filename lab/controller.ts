@@ -153,6 +153,7 @@ export class LabController {
     throwIfAborted(signal);
 
     const run = new LabRun({ docker: this.docker }, { name: runName });
+    run.images = images;
     try {
       run.network = await this.docker.createNetwork({ name: networkName(runName), run: runName });
       throwIfAborted(signal);
@@ -346,6 +347,8 @@ export class LabRun {
   readonly peers = new Map<string, RunPeer>();
   /** From the first container created to every started peer ready, in ms (a run `up()` started). */
   upMs: number | undefined;
+  /** The images this run's containers were created from (set by `up`; unknown for an attached run). */
+  images: LabImages | undefined;
   private readonly docker: LabDocker;
   private tornDown: Promise<TeardownResult> | undefined;
 

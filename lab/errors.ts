@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   UNSUPPORTED: 'ERR_LAB_UNSUPPORTED',
   TRIGGER_TIMEOUT: 'ERR_LAB_TRIGGER_TIMEOUT',
   MEMORY_EXCEEDED: 'ERR_LAB_MEMORY_EXCEEDED',
+  RUN_RECORD_MISSING: 'ERR_LAB_RUN_RECORD_MISSING',
+  RUN_RECORD_INVALID: 'ERR_LAB_RUN_RECORD_INVALID',
   // lab/images
   BASE_IMAGE: 'ERR_BASE_IMAGE',
   IMAGE_BUILD: 'ERR_IMAGE_BUILD',
@@ -228,6 +230,31 @@ export class RunHasNoNetworkError extends LabError {
   constructor() {
     super(ERROR_CODES.RUN_NOT_FOUND, 'the run has no network');
     this.name = 'RunHasNoNetworkError';
+  }
+}
+
+/** A run folder (or path) given to `run` or `diff` that holds no run.json. */
+export class RunRecordMissingError extends LabError {
+  readonly path: string;
+
+  constructor(path: string, options?: ErrorOptions) {
+    super(ERROR_CODES.RUN_RECORD_MISSING, `${path} holds no run.json (is it a run folder under lab/runs?)`, options);
+    this.name = 'RunRecordMissingError';
+    this.path = path;
+  }
+}
+
+/** A run.json that does not parse or does not match its schema; `issues` point at the offending fields. */
+export class RunRecordInvalidError extends LabError {
+  readonly path: string;
+  readonly issues: ScenarioIssue[];
+
+  constructor(path: string, issues: ScenarioIssue[]) {
+    const lines = issues.map((issue) => `  ${issue.instancePath === '' ? '/' : issue.instancePath}: ${issue.message}`);
+    super(ERROR_CODES.RUN_RECORD_INVALID, `${path} is not a valid run record:\n${lines.join('\n')}`);
+    this.name = 'RunRecordInvalidError';
+    this.path = path;
+    this.issues = issues;
   }
 }
 

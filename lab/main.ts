@@ -26,6 +26,8 @@ import { createLabDocker, parseLabEngine } from './engine/lab-engine';
 import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
 import { PROGRESS_MODES, SUMMARY_ABOVE_PEERS, type ProgressMode } from './observe/live-summary';
 import { Printer } from './print';
+import { diffCommand } from './replay/diff-command';
+import { isRunSeed, RUN_SEED_PATTERN } from './replay/seed';
 
 const log = createLogger('lab');
 
@@ -35,11 +37,14 @@ commands:
   build                              (re)build the images and print their names and sizes
   up --peers N [--run NAME]          start a tracker and N peers on a fresh network (default run: ${DEFAULT_RUN_NAME})
      [--chunk-size BYTES]
-  demo [--json] [--keep] [--run NAME]
+  demo [--json] [--keep] [--run NAME] [--seed S]
                                      replay the classic demo (lab/scenarios/demo.yaml) on 5 containers
-  run SCENARIO [--json] [--keep] [--run NAME]
+  run SCENARIO [--json] [--keep] [--run NAME] [--seed S]
                                      replay a scenario file (YAML or JSON), e.g. lab/scenarios/seeder-killed.yaml
-  chaos [SCENARIO...] [--json] [--keep] [--run PREFIX]
+  run RUN_FOLDER [...]               replay a recorded run (lab/runs/RUN/ or its run.json): same resolved
+                                     scenario, same seeds, into a new run folder
+  diff RUN_A RUN_B [--json]          what differed between two run folders: settings, seeds, outcome, timings
+  chaos [SCENARIO...] [--json] [--keep] [--run PREFIX] [--seed S]
                                      replay every fault scenario (or the named ones: partition, lying-peer, ...)
                                      on runs PREFIX-SCENARIO (default ${DEFAULT_CHAOS_RUN_PREFIX}) and print
                                      fault, survived, bytes verified, time to recover; exit 0 only if all survived
@@ -52,8 +57,8 @@ commands:
 7080, 0 = any free port); after demo/run it keeps serving the final state until Ctrl-C, unless
 --dashboard-exit. up --dashboard stays in the foreground until Ctrl-C and leaves the run up.
 
-demo and run write a report (report.html, report.json, events.jsonl) into lab/runs/RUN-UTCTIME/ and print
-its path; --report-dir DIR puts it under DIR instead.
+demo and run write a report (report.html, report.json, events.jsonl) and run.json (what replays the run)
+into lab/runs/RUN-UTCTIME/ and print its path; --report-dir DIR puts it under DIR instead.
 
 --engine swarm (every command) runs the nodes as Docker Swarm services on an overlay network instead of
 containers on a bridge network (--engine docker, the default); it needs a Swarm manager (docs/swarm.md).
@@ -61,6 +66,9 @@ containers on a bridge network (--engine docker, the default); it needs a Swarm 
 --progress chunks|summary (demo, run) prints a line per received chunk, or a compact live summary (progress
 per peer, aggregate rates; redrawn once a second on a terminal, a plain line every 5 s otherwise); the
 default, auto, is the summary above ${SUMMARY_ABOVE_PEERS} peers. Every chunk is in the report's events.jsonl either way.
+
+--seed S (demo, run, chaos) is the run seed: a generate step without a seed of its own uses one derived
+from it, so the same S generates the same files; without it each run draws one (run and demo print it).
 
 --json prints one JSON record as the last line of stdout. --keep leaves the run up afterwards.
 -v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;
@@ -83,6 +91,12 @@ function progressMode(value: string | undefined): ProgressMode | undefined {
   return mode;
 }
 
+function runSeedOption(value: string | undefined): string | undefined {
+  if (value !== undefined && !isRunSeed(value))
+    throw new UsageError(`--seed must match ${RUN_SEED_PATTERN} (letters, digits, '_', '.', ':', '-'), got "${value}"`);
+  return value;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -99,6 +113,7 @@ async function main(argv: string[]): Promise<number> {
       engine: { type: 'string', default: 'docker' },
       'report-dir': { type: 'string' },
       progress: { type: 'string' },
+      seed: { type: 'string' },
       dashboard: { type: 'boolean', default: false },
       'dashboard-port': { type: 'string' },
       'dashboard-exit': { type: 'boolean', default: false },
@@ -140,6 +155,7 @@ async function main(argv: string[]): Promise<number> {
   const run = values.run;
   const reportDir = values['report-dir'];
   const progress = progressMode(values.progress);
+  const seed = runSeedOption(values.seed);
   // A Ctrl-C that only ends the viewing of a finished run's dashboard does not make the run "interrupted".
   let viewingFinishedRun = false;
   const dashboardFlags = dashboardOptionsFrom(values);
@@ -159,11 +175,13 @@ async function main(argv: string[]): Promise<number> {
       case 'demo':
         return withDashboard(ctx, dashboard, (recorder) =>
           demoCommand(ctx, {
+            command: argv,
             json: values.json,
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
             ...(reportDir === undefined ? {} : { reportDir }),
             ...(progress === undefined ? {} : { progress }),
+            ...(seed === undefined ? {} : { seed }),
             ...(recorder === undefined ? {} : { recorder }),
           }),
         );
@@ -172,11 +190,13 @@ async function main(argv: string[]): Promise<number> {
         if (file === undefined) throw new UsageError('run needs a SCENARIO file');
         return withDashboard(ctx, dashboard, (recorder) =>
           runCommand(ctx, file, {
+            command: argv,
             json: values.json,
             keep: values.keep,
             ...(run === undefined ? {} : { run }),
             ...(reportDir === undefined ? {} : { reportDir }),
             ...(progress === undefined ? {} : { progress }),
+            ...(seed === undefined ? {} : { seed }),
             ...(recorder === undefined ? {} : { recorder }),
           }),
         );
@@ -187,7 +207,14 @@ async function main(argv: string[]): Promise<number> {
           json: values.json,
           keep: values.keep,
           ...(run === undefined ? {} : { runPrefix: run }),
+          ...(seed === undefined ? {} : { seed }),
         });
+      case 'diff': {
+        const [runA, runB, ...extra] = rest;
+        if (runA === undefined || runB === undefined || extra.length > 0)
+          throw new UsageError('diff needs two run folders: diff RUN_A RUN_B');
+        return diffCommand(printer, runA, runB, { json: values.json });
+      }
       case 'status':
         return statusCommand(ctx, run);
       case 'logs':
@@ -218,7 +245,12 @@ main(process.argv.slice(2)).then(
     if (err instanceof LabError) {
       process.stderr.write(`error [${err.code}]: ${err.message}\n`);
       process.exitCode =
-        err.code === ERROR_CODES.SCENARIO_INVALID || err.code === ERROR_CODES.SCENARIO_READ ? EXIT_USAGE : 1;
+        err.code === ERROR_CODES.SCENARIO_INVALID ||
+        err.code === ERROR_CODES.SCENARIO_READ ||
+        err.code === ERROR_CODES.RUN_RECORD_MISSING ||
+        err.code === ERROR_CODES.RUN_RECORD_INVALID
+          ? EXIT_USAGE
+          : 1;
       return;
     }
     log.error('Unexpected failure', { error: err instanceof Error ? err.stack : String(err) });
