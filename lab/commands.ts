@@ -18,6 +18,7 @@ import { loadScenario, scenarioPeers } from './scenario/load';
 import { nodeEvent } from './observe/node-event';
 import { writeRunReport } from './observe/report-writer';
 import { RunRecorder } from './observe/run-events';
+import { withRunSeed } from './scenario/run-seed';
 import { ScenarioRunner } from './scenario/runner';
 import type { Scenario } from './scenario/schema';
 
@@ -98,6 +99,10 @@ export interface ReplayOptions {
   recorder?: RunRecorder;
   /** Where `run` and `demo` write the run report's directory (default `defaultReportDir()`: lab/runs). */
   reportDir?: string;
+  /** The run seed: `generate` steps without their own seed derive theirs from it (lab/scenario/run-seed.ts). */
+  seed?: string;
+  /** Peer name to the image it starts from instead of the lab's peer image (`lab compare --vary image=`). */
+  peerImages?: Record<string, string>;
 }
 
 /** lab/runs in the repository (beside lab/scenarios), from the sources or from dist/. */
@@ -112,6 +117,7 @@ export async function replayScenario(
   options: ReplayOptions,
 ): Promise<ScenarioReport> {
   const runName = options.run ?? scenario.name;
+  if (options.seed !== undefined) scenario = withRunSeed(scenario, options.seed);
   ctx.printer.info(`scenario ${scenario.name}: starting run ${runName} (images, network, tracker, peers)...`);
   let run: LabRun | undefined;
   try {
@@ -119,6 +125,7 @@ export async function replayScenario(
       run: runName,
       peers: scenarioPeers(scenario),
       autoConnect: scenario.autoConnect ?? false,
+      ...(options.peerImages === undefined ? {} : { peerImages: options.peerImages }),
       ...(scenario.chunkSize === undefined ? {} : { chunkSize: scenario.chunkSize }),
       signal: ctx.signal,
     });

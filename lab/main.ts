@@ -23,6 +23,7 @@ import { DEFAULT_RUN_NAME, LabController } from './controller';
 import { ERROR_CODES, LabError, NODE_PARSE_ARGS_CODE_PREFIX, UsageError, messageOf } from './errors';
 import { ensureImages } from './images/build-images';
 import { createLabDocker, parseLabEngine } from './engine/lab-engine';
+import { compareCommand } from './experiment/compare-command';
 import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
 import { Printer } from './print';
 
@@ -42,6 +43,12 @@ commands:
                                      replay every fault scenario (or the named ones: partition, lying-peer, ...)
                                      on runs PREFIX-SCENARIO (default ${DEFAULT_CHAOS_RUN_PREFIX}) and print
                                      fault, survived, bytes verified, time to recover; exit 0 only if all survived
+  compare SCENARIO --vary KEY=V1,V2[,...] [--vary KEY2=...] [--repeat N] [--seed S] [--json]
+                                     run the scenario N times (default 3) for every combination of the values
+                                     and compare them against the theoretical minimum (compare.html,
+                                     compare.json); KEY: picker, endgame, superSeed, maxInflight, chunkSize,
+                                     image, or PEER.KEY for one peer (docs/experiments.md); exit 0 only if
+                                     every run's downloads verified
   status [--run NAME]                containers, addresses, states and what each peer holds
   logs [PEER] [--run NAME] [--tail N]
                                      container logs (PEER: tracker, peer-1, ...)
@@ -61,6 +68,13 @@ containers on a bridge network (--engine docker, the default); it needs a Swarm 
 -v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;
 
 const EXIT_USAGE = 2;
+/** Errors in what was asked for (a scenario, a `--vary`), not in a run: exit 2 like bad usage. */
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  ERROR_CODES.SCENARIO_INVALID,
+  ERROR_CODES.SCENARIO_READ,
+  ERROR_CODES.VARY_UNKNOWN_KEY,
+  ERROR_CODES.VARY_BAD_VALUE,
+]);
 const EXIT_INTERRUPTED = 130;
 
 function positiveInt(value: string | undefined, option: string): number | undefined {
@@ -85,6 +99,9 @@ async function main(argv: string[]): Promise<number> {
       tail: { type: 'string' },
       engine: { type: 'string', default: 'docker' },
       'report-dir': { type: 'string' },
+      vary: { type: 'string', multiple: true },
+      repeat: { type: 'string' },
+      seed: { type: 'string' },
       dashboard: { type: 'boolean', default: false },
       'dashboard-port': { type: 'string' },
       'dashboard-exit': { type: 'boolean', default: false },
@@ -171,6 +188,20 @@ async function main(argv: string[]): Promise<number> {
           keep: values.keep,
           ...(run === undefined ? {} : { runPrefix: run }),
         });
+      case 'compare': {
+        const file = rest[0];
+        if (file === undefined) throw new UsageError('compare needs a SCENARIO file');
+        if (values.vary === undefined) throw new UsageError('compare needs at least one --vary KEY=V1,V2');
+        const repeat = positiveInt(values.repeat, '--repeat');
+        return compareCommand(ctx, file, {
+          vary: values.vary,
+          json: values.json,
+          ...(repeat === undefined ? {} : { repeat }),
+          ...(values.seed === undefined ? {} : { seed: values.seed }),
+          ...(run === undefined ? {} : { run }),
+          ...(reportDir === undefined ? {} : { reportDir }),
+        });
+      }
       case 'status':
         return statusCommand(ctx, run);
       case 'logs':
@@ -200,8 +231,7 @@ main(process.argv.slice(2)).then(
     }
     if (err instanceof LabError) {
       process.stderr.write(`error [${err.code}]: ${err.message}\n`);
-      process.exitCode =
-        err.code === ERROR_CODES.SCENARIO_INVALID || err.code === ERROR_CODES.SCENARIO_READ ? EXIT_USAGE : 1;
+      process.exitCode = USAGE_CODES.has(err.code) ? EXIT_USAGE : 1;
       return;
     }
     log.error('Unexpected failure', { error: err instanceof Error ? err.stack : String(err) });
