@@ -33,12 +33,17 @@ export function applyVariant(scenario: Scenario, axes: readonly VaryAxis[], vari
   const result: Scenario = structuredClone(scenario);
   const peerImages: Record<string, string> = {};
   let peersChanged = false;
-  const ordered = [...axes.filter((axis) => axis.peer === undefined), ...axes.filter((axis) => axis.peer !== undefined)];
+  const ordered = [
+    ...axes.filter((axis) => axis.peer === undefined),
+    ...axes.filter((axis) => axis.peer !== undefined),
+  ];
   for (const axis of ordered) {
     const value: VaryValue | undefined = variant[axis.name];
     if (value === undefined) continue;
     if (axis.peer !== undefined && !names.includes(axis.peer)) {
-      throw new VaryKeyError(`--vary ${axis.name}: the scenario has no peer "${axis.peer}" (peers: ${names.join(', ')})`);
+      throw new VaryKeyError(
+        `--vary ${axis.name}: the scenario has no peer "${axis.peer}" (peers: ${names.join(', ')})`,
+      );
     }
     const targets = axis.peer === undefined ? names : [axis.peer];
     if (axis.key === 'image') {

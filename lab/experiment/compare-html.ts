@@ -194,8 +194,7 @@ function failuresHtml(data: CompareData): string {
   const items = data.variants.flatMap((variant) =>
     variant.runs.flatMap((run) =>
       run.failures.map(
-        (failure) =>
-          `<li><b>${escapeHtml(variant.label)}</b>, repeat ${run.repeat}: ${escapeHtml(failure)}</li>`,
+        (failure) => `<li><b>${escapeHtml(variant.label)}</b>, repeat ${run.repeat}: ${escapeHtml(failure)}</li>`,
       ),
     ),
   );

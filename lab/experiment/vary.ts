@@ -88,7 +88,9 @@ export function parseVary(spec: string): VaryAxis {
   const peer = dot < 0 ? undefined : name.slice(0, dot);
   const key = dot < 0 ? name : name.slice(dot + 1);
   if (!isVaryKey(key)) {
-    throw new VaryKeyError(`--vary ${name}: unknown setting "${key}" (one of: ${VARY_KEYS.join(', ')}, or PEER.SETTING)`);
+    throw new VaryKeyError(
+      `--vary ${name}: unknown setting "${key}" (one of: ${VARY_KEYS.join(', ')}, or PEER.SETTING)`,
+    );
   }
   if (peer !== undefined && !PEER_NAME_PATTERN.test(peer)) {
     throw new VaryKeyError(`--vary ${name}: "${peer}" is not a peer name`);

@@ -54,11 +54,18 @@ describe('applyVariant', () => {
       steps: [{ action: 'generate', peer: 'peer-1', file: 'a.bin', size: 1024 }],
     });
     const [, off] = applied(base, 'endgame=on,off');
-    expect(envOf(off!.scenario, 'peer-1')).toMatchObject({ SWARMLAB_ENDGAME: 'off', OTHER: 'x', SWARMLAB_SUPER_SEED: 'off' });
+    expect(envOf(off!.scenario, 'peer-1')).toMatchObject({
+      SWARMLAB_ENDGAME: 'off',
+      OTHER: 'x',
+      SWARMLAB_SUPER_SEED: 'off',
+    });
     expect(envOf(off!.scenario, 'peer-2')).toMatchObject({ SWARMLAB_ENDGAME: 'off', SWARMLAB_SUPER_SEED: 'off' });
     // The input scenario is left as it was.
     expect(base.peerDefaults).toEqual({ superSeed: 'off', endgame: 'on' });
-    expect(typeof base.peers === 'number' ? undefined : base.peers[0]!.env).toEqual({ SWARMLAB_ENDGAME: 'on', OTHER: 'x' });
+    expect(typeof base.peers === 'number' ? undefined : base.peers[0]!.env).toEqual({
+      SWARMLAB_ENDGAME: 'on',
+      OTHER: 'x',
+    });
   });
 
   it('sets a setting for one peer in its env, winning over the same setting for every peer', () => {
@@ -96,7 +103,9 @@ describe('applyVariant', () => {
   });
 
   it('validates the result like a loaded scenario', () => {
-    const base = scenario({ peers: [{ name: 'peer-1' }, { name: 'peer-2' }, { name: 'peer-3', env: { SWARMLAB_PICKER: 'rarest' } }] });
+    const base = scenario({
+      peers: [{ name: 'peer-1' }, { name: 'peer-2' }, { name: 'peer-3', env: { SWARMLAB_PICKER: 'rarest' } }],
+    });
     // Made-up: a value no schema accepts reaches validation (parseVary would have refused it first).
     const axes = [{ name: 'maxInflight', key: 'maxInflight' as const, values: [0] }];
     expect(() => applyVariant(base, axes, { maxInflight: 0 })).toThrow(ScenarioInvalidError);

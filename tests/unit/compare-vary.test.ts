@@ -46,14 +46,12 @@ describe('parseVary', () => {
     expect(parseVary('image=localhost/x/peer:v1.2').values).toEqual(['localhost/x/peer:v1.2']);
   });
 
-  it.each([
-    ['colour=red,blue'],
-    ['pickers=rarest'],
-    ['peer-3.colour=red'],
-    ['Peer 3.picker=rarest'],
-  ])('refuses the unknown key in %s with ERR_LAB_VARY_UNKNOWN_KEY', (spec) => {
-    expect(codeOf(() => parseVary(spec))).toBe(ERROR_CODES.VARY_UNKNOWN_KEY);
-  });
+  it.each([['colour=red,blue'], ['pickers=rarest'], ['peer-3.colour=red'], ['Peer 3.picker=rarest']])(
+    'refuses the unknown key in %s with ERR_LAB_VARY_UNKNOWN_KEY',
+    (spec) => {
+      expect(codeOf(() => parseVary(spec))).toBe(ERROR_CODES.VARY_UNKNOWN_KEY);
+    },
+  );
 
   it.each([
     ['endgame=on,maybe'],
@@ -100,7 +98,12 @@ describe('expandVariants', () => {
     expect(codeOf(() => expandVariants([]))).toBe(ERROR_CODES.VARY_BAD_VALUE);
     expect(codeOf(() => expandVariants([picker, picker]))).toBe(ERROR_CODES.VARY_BAD_VALUE);
     const wide: VaryAxis = { name: 'maxInflight', key: 'maxInflight', values: [1, 2, 3, 4, 5, 6, 7, 8, 9] };
-    const wider: VaryAxis = { name: 'peer-1.maxInflight', key: 'maxInflight', peer: 'peer-1', values: [1, 2, 3, 4, 5, 6, 7, 8] };
+    const wider: VaryAxis = {
+      name: 'peer-1.maxInflight',
+      key: 'maxInflight',
+      peer: 'peer-1',
+      values: [1, 2, 3, 4, 5, 6, 7, 8],
+    };
     expect(9 * 8).toBeGreaterThan(MAX_VARIANTS);
     expect(codeOf(() => expandVariants([wide, wider]))).toBe(ERROR_CODES.VARY_BAD_VALUE);
     expect(expandVariants([wide, { ...wider, values: [1, 2, 3, 4, 5, 6, 7] }])).toHaveLength(63);
