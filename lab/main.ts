@@ -59,7 +59,8 @@ commands:
 --dashboard-exit. up --dashboard stays in the foreground until Ctrl-C and leaves the run up.
 
 demo and run write a report (report.html, report.json, events.jsonl) into lab/runs/RUN-UTCTIME/ and print
-its path; --report-dir DIR puts it under DIR instead.
+its path; compare writes lab/runs/compare-UTCTIME/ (compare.html, compare.json, each run's report under
+runs/; its runs are named PREFIX-vN-rR, --run PREFIX); --report-dir DIR puts them under DIR instead.
 
 --engine swarm (every command) runs the nodes as Docker Swarm services on an overlay network instead of
 containers on a bridge network (--engine docker, the default); it needs a Swarm manager (docs/swarm.md).
