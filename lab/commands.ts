@@ -115,6 +115,8 @@ export interface ReplayOptions {
   seed?: string;
   /** The lab's command line, for run.json (default: the command and its scenario). */
   command?: string[];
+  /** Peer name to the image it starts from instead of the lab's peer image (`lab compare --vary image=`). */
+  peerImages?: Record<string, string>;
 }
 
 /** lab/runs in the repository (beside lab/scenarios), from the sources or from dist/. */
@@ -164,6 +166,7 @@ export async function executeScenario(
       run: runName,
       peers: scenarioPeers(scenario),
       autoConnect: scenario.autoConnect ?? false,
+      ...(options.peerImages === undefined ? {} : { peerImages: options.peerImages }),
       ...(scenario.chunkSize === undefined ? {} : { chunkSize: scenario.chunkSize }),
       signal: ctx.signal,
     });

@@ -87,6 +87,8 @@ export interface UpInit {
   autoConnect?: boolean;
   /** Peers publish what their directory holds at start-up (SWARMLAB_AUTOPUBLISH=1). */
   autoPublish?: boolean;
+  /** Peer name to the image it starts from instead of the lab's peer image (another build to compare). */
+  peerImages?: Record<string, string>;
   /**
    * Wait for Docker to report every container healthy (default false: ready as soon as the healthcheck's
    * command succeeds when run by the lab, which saves the healthcheck's first interval). Only where the
@@ -194,7 +196,7 @@ export class LabController {
           run: runName,
           name: containerName(runName, peer.name),
           shortName: peer.name,
-          image: images.peer,
+          image: init.peerImages?.[peer.name] ?? images.peer,
           network,
           env,
           ...(peer.dataTmpfsBytes === undefined

@@ -23,6 +23,7 @@ import { DEFAULT_RUN_NAME, LabController } from './controller';
 import { ERROR_CODES, LabError, NODE_PARSE_ARGS_CODE_PREFIX, UsageError, messageOf } from './errors';
 import { ensureImages } from './images/build-images';
 import { createLabDocker, parseLabEngine } from './engine/lab-engine';
+import { compareCommand } from './experiment/compare-command';
 import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
 import { PROGRESS_MODES, SUMMARY_ABOVE_PEERS, type ProgressMode } from './observe/live-summary';
 import { Printer } from './print';
@@ -48,6 +49,12 @@ commands:
                                      replay every fault scenario (or the named ones: partition, lying-peer, ...)
                                      on runs PREFIX-SCENARIO (default ${DEFAULT_CHAOS_RUN_PREFIX}) and print
                                      fault, survived, bytes verified, time to recover; exit 0 only if all survived
+  compare SCENARIO --vary KEY=V1,V2[,...] [--vary KEY2=...] [--repeat N] [--seed S] [--json]
+                                     run the scenario N times (default 3) for every combination of the values
+                                     and compare them against the theoretical minimum (compare.html,
+                                     compare.json); KEY: picker, endgame, superSeed, maxInflight, chunkSize,
+                                     image, or PEER.KEY for one peer (docs/experiments.md); exit 0 only if
+                                     every run's downloads verified
   status [--run NAME]                containers, addresses, states and what each peer holds
   logs [PEER] [--run NAME] [--tail N]
                                      container logs (PEER: tracker, peer-1, ...)
@@ -58,7 +65,9 @@ commands:
 --dashboard-exit. up --dashboard stays in the foreground until Ctrl-C and leaves the run up.
 
 demo and run write a report (report.html, report.json, events.jsonl) and run.json (what replays the run)
-into lab/runs/RUN-UTCTIME/ and print its path; --report-dir DIR puts it under DIR instead.
+into lab/runs/RUN-UTCTIME/ and print its path; compare writes lab/runs/compare-UTCTIME/ (compare.html,
+compare.json, each run's report under runs/; its runs are named PREFIX-vN-rR, --run PREFIX); --report-dir DIR
+puts them under DIR instead.
 
 --engine swarm (every command) runs the nodes as Docker Swarm services on an overlay network instead of
 containers on a bridge network (--engine docker, the default); it needs a Swarm manager (docs/swarm.md).
@@ -74,6 +83,15 @@ from it, so the same S generates the same files; without it each run draws one (
 -v/--verbose logs progress (image builds, containers) to stderr; so does LOG_LEVEL=info.`;
 
 const EXIT_USAGE = 2;
+/** Errors in what was asked for (a scenario, a `--vary`), not in a run: exit 2 like bad usage. */
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  ERROR_CODES.SCENARIO_INVALID,
+  ERROR_CODES.SCENARIO_READ,
+  ERROR_CODES.VARY_UNKNOWN_KEY,
+  ERROR_CODES.VARY_BAD_VALUE,
+  ERROR_CODES.RUN_RECORD_MISSING,
+  ERROR_CODES.RUN_RECORD_INVALID,
+]);
 const EXIT_INTERRUPTED = 130;
 
 function positiveInt(value: string | undefined, option: string): number | undefined {
@@ -113,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
       engine: { type: 'string', default: 'docker' },
       'report-dir': { type: 'string' },
       progress: { type: 'string' },
+      vary: { type: 'string', multiple: true },
+      repeat: { type: 'string' },
       seed: { type: 'string' },
       dashboard: { type: 'boolean', default: false },
       'dashboard-port': { type: 'string' },
@@ -215,6 +235,20 @@ async function main(argv: string[]): Promise<number> {
           throw new UsageError('diff needs two run folders: diff RUN_A RUN_B');
         return diffCommand(printer, runA, runB, { json: values.json });
       }
+      case 'compare': {
+        const file = rest[0];
+        if (file === undefined) throw new UsageError('compare needs a SCENARIO file');
+        if (values.vary === undefined) throw new UsageError('compare needs at least one --vary KEY=V1,V2');
+        const repeat = positiveInt(values.repeat, '--repeat');
+        return compareCommand(ctx, file, {
+          vary: values.vary,
+          json: values.json,
+          ...(repeat === undefined ? {} : { repeat }),
+          ...(seed === undefined ? {} : { seed }),
+          ...(run === undefined ? {} : { run }),
+          ...(reportDir === undefined ? {} : { reportDir }),
+        });
+      }
       case 'status':
         return statusCommand(ctx, run);
       case 'logs':
@@ -244,13 +278,7 @@ main(process.argv.slice(2)).then(
     }
     if (err instanceof LabError) {
       process.stderr.write(`error [${err.code}]: ${err.message}\n`);
-      process.exitCode =
-        err.code === ERROR_CODES.SCENARIO_INVALID ||
-        err.code === ERROR_CODES.SCENARIO_READ ||
-        err.code === ERROR_CODES.RUN_RECORD_MISSING ||
-        err.code === ERROR_CODES.RUN_RECORD_INVALID
-          ? EXIT_USAGE
-          : 1;
+      process.exitCode = USAGE_CODES.has(err.code) ? EXIT_USAGE : 1;
       return;
     }
     log.error('Unexpected failure', { error: err instanceof Error ? err.stack : String(err) });

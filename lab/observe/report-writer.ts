@@ -49,7 +49,8 @@ export function reportDirName(run: string, startedAt: Date): string {
   return `${safe}-${utcStamp(startedAt)}`;
 }
 
-async function createFreshDir(parent: string, name: string): Promise<string> {
+/** Creates `<parent>/<name>`, or `<name>-2`, `-3`... when it exists; returns the path. */
+export async function createFreshDir(parent: string, name: string): Promise<string> {
   await mkdir(parent, { recursive: true });
   for (let attempt = 1; attempt <= MAX_SAME_SECOND_RUNS; attempt += 1) {
     const dir = join(parent, attempt === 1 ? name : `${name}-${attempt}`);
