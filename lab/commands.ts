@@ -98,6 +98,10 @@ export interface ReplayOptions {
   recorder?: RunRecorder;
   /** Where `run` and `demo` write the run report's directory (default `defaultReportDir()`: lab/runs). */
   reportDir?: string;
+  /** Host files every peer sees read-only (an exercise's picker module). */
+  peerFiles?: { source: string; target: string }[];
+  /** Called with the run after the scenario, before teardown (an exercise reads the peers' upload counts). */
+  beforeTeardown?: (run: LabRun) => Promise<void>;
 }
 
 /** lab/runs in the repository (beside lab/scenarios), from the sources or from dist/. */
@@ -119,6 +123,7 @@ export async function replayScenario(
       run: runName,
       peers: scenarioPeers(scenario),
       autoConnect: scenario.autoConnect ?? false,
+      ...(options.peerFiles === undefined ? {} : { peerFiles: options.peerFiles }),
       ...(scenario.chunkSize === undefined ? {} : { chunkSize: scenario.chunkSize }),
       signal: ctx.signal,
     });
@@ -171,6 +176,11 @@ export async function replayScenario(
       error: { code: error.code, message: error.message },
     };
   } finally {
+    if (run !== undefined && options.beforeTeardown !== undefined) {
+      await options
+        .beforeTeardown(run)
+        .catch((err: unknown) => log.warn('Before teardown failed', { run: runName, error: messageOf(err) }));
+    }
     if (run !== undefined) {
       if (options.keep === true) {
         ctx.printer.info(`kept run ${runName}; remove it with: npm run lab -- down --run ${runName}`);

@@ -93,6 +93,21 @@ function fileBytes(events: readonly RunEvent[], file: string): number | undefine
   return undefined;
 }
 
+/** The swarm came up with the submission (a module that does not load stops its peer) and the steps began. */
+function measureStarted(run: RunRecord): Measurement {
+  const { report } = run;
+  const first = run.events.find((e): e is EventOf<'step'> => e.type === 'step');
+  if (report.steps.length > 0) {
+    return {
+      passed: true,
+      measured: report.steps.length,
+      words: `the swarm came up and ${report.steps.length} step(s) ran`,
+      ...(first === undefined ? {} : { atT: first.t }),
+    };
+  }
+  return { passed: false, measured: 0, words: `the swarm did not come up: ${report.error?.message ?? 'no step ran'}` };
+}
+
 function measureCompleted(run: RunRecord): Measurement {
   const { report } = run;
   const end = run.events.find((e): e is EventOf<'end'> => e.type === 'end');
@@ -209,8 +224,14 @@ function measureDuplicates(run: RunRecord, check: ExerciseCheck): Measurement {
     transferred += event.bytes;
   }
   const needed = [...received.values()].reduce((sum, bytes) => sum + bytes, 0);
-  const uploaded =
-    run.uploadedBytes === undefined ? undefined : Object.values(run.uploadedBytes).reduce((a, b) => a + b, 0);
+  // A peer that could not be asked (killed by the scenario) counts the chunks the events say it delivered.
+  let uploaded: number | undefined;
+  if (run.uploadedBytes !== undefined) {
+    const counts = run.uploadedBytes;
+    const senders = new Set(run.events.flatMap((e) => (e.type === 'transfer' && e.file === file ? [e.from] : [])));
+    uploaded = Object.values(counts).reduce((a, b) => a + b, 0);
+    for (const peer of senders) if (counts[peer] === undefined) uploaded += servedBytes(run, peer, file).bytes;
+  }
   const duplicate = Math.max(0, (uploaded ?? transferred) - needed);
   const share = duplicate / total;
   const source = uploaded === undefined ? 'chunks received twice' : 'sent by all servers minus chunks needed';
@@ -262,6 +283,8 @@ function measureAssertions(run: RunRecord, check: ExerciseCheck, assertSteps: re
 /** What one check measured in one run. */
 export function measure(check: ExerciseCheck, run: RunRecord, scenario: ScenarioFacts): Measurement {
   switch (check.kind) {
+    case 'started':
+      return measureStarted(run);
     case 'completed':
       return measureCompleted(run);
     case 'verified':

@@ -12,6 +12,7 @@ export const BANDS = ['validity', 'integrity', 'performance', 'robustness'] as c
 export type Band = (typeof BANDS)[number];
 
 export const CHECK_KINDS = [
+  'started',
   'completed',
   'verified',
   'distribution-time',

@@ -249,12 +249,19 @@ describe('measure', () => {
     const fromEvents = measure(dup, run({ duplicates: 8 }), FACTS);
     expect(fromEvents.measured).toBeCloseTo(24 / 64, 5);
     expect(fromEvents.passed).toBe(false);
-    // The servers' counts win: 3 copies needed, 3.05 sent.
-    const counted = {
-      ...run(),
-      uploadedBytes: { 'peer-1': FILE_BYTES, 'peer-2': FILE_BYTES, 'peer-3': 1.05 * FILE_BYTES },
+    // The servers' counts win: 3 copies needed, 3.05 sent; a sender without a count (killed) adds what it delivered.
+    const counts = {
+      'peer-1': FILE_BYTES,
+      'peer-2': FILE_BYTES,
+      'peer-3': 0.55 * FILE_BYTES,
+      'peer-4': 0.5 * FILE_BYTES,
     };
+    const counted = { ...run(), uploadedBytes: counts };
     expect(measure(dup, counted, FACTS).measured).toBeCloseTo(0.05, 5);
+    const { 'peer-4': _killed, ...withoutPeer4 } = counts;
+    // peer-4 delivered peer-3 every chunk the seeder did not: 64 - 21 = 43.
+    const killed = measure(dup, { ...run(), uploadedBytes: withoutPeer4 }, FACTS).measured!;
+    expect(killed).toBeCloseTo(2.55 + 43 / 64 - 3, 5);
   });
 
   it('judges a fault like chaos does', () => {

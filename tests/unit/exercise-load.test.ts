@@ -78,7 +78,7 @@ describe('loadExercise refuses', () => {
     const dir = copyOf('01-rarest-first');
     const file = join(dir, 'exercise.yaml');
     const text = readFileSync(file, 'utf8')
-      .replace('id: scenario-assertions', 'id: scenario-completed')
+      .replace('id: scenario-assertions', 'id: swarm-started')
       .replace('atMost: 1.6', '')
       .replace('[peer-2, peer-3, peer-4]', '[peer-2, peer-9]');
     writeFileSync(file, text);
@@ -89,7 +89,7 @@ describe('loadExercise refuses', () => {
     const issues = await issuesOf(dir);
     expect(issues).toEqual(
       expect.arrayContaining([
-        '/checks/3/id: duplicate check id "scenario-completed"',
+        '/checks/3/id: duplicate check id "swarm-started"',
         expect.stringMatching(/^\/checks\/2: a seeder-upload check needs "atMost"/),
         '/scenario: ${fileSize} names no parameter',
       ]),
@@ -101,7 +101,7 @@ describe('loadExercise refuses', () => {
     writeFileSync(
       file,
       readFileSync(file, 'utf8')
-        .replace('id: scenario-completed\n    band: robustness', 'id: other\n    band: robustness')
+        .replace('id: swarm-started\n    band: robustness', 'id: other\n    band: robustness')
         .replace(/^( *)kind: seeder-upload/m, '$1kind: seeder-upload\n$1atMost: 1.6'),
     );
     expect(await issuesOf(dir)).toContain('/change/picker/peers/1: no peer "peer-9"');
