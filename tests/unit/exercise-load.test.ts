@@ -79,7 +79,7 @@ describe('loadExercise refuses', () => {
     const file = join(dir, 'exercise.yaml');
     const text = readFileSync(file, 'utf8')
       .replace('id: scenario-assertions', 'id: swarm-started')
-      .replace('atMost: 1.6', '')
+      .replace('atMost: 1.4', '')
       .replace('[peer-2, peer-3, peer-4]', '[peer-2, peer-9]');
     writeFileSync(file, text);
     writeFileSync(
@@ -102,7 +102,7 @@ describe('loadExercise refuses', () => {
       file,
       readFileSync(file, 'utf8')
         .replace('id: swarm-started\n    band: robustness', 'id: other\n    band: robustness')
-        .replace(/^( *)kind: seeder-upload/m, '$1kind: seeder-upload\n$1atMost: 1.6'),
+        .replace(/^( *)kind: seeder-upload/m, '$1kind: seeder-upload\n$1atMost: 1.4'),
     );
     expect(await issuesOf(dir)).toContain('/change/picker/peers/1: no peer "peer-9"');
   });
