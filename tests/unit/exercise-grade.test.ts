@@ -258,7 +258,7 @@ describe('measure', () => {
     };
     const counted = { ...run(), uploadedBytes: counts };
     expect(measure(dup, counted, FACTS).measured).toBeCloseTo(0.05, 5);
-    const { 'peer-4': _killed, ...withoutPeer4 } = counts;
+    const withoutPeer4 = { 'peer-1': counts['peer-1'], 'peer-2': counts['peer-2'], 'peer-3': counts['peer-3'] };
     // peer-4 delivered peer-3 every chunk the seeder did not: 64 - 21 = 43.
     const killed = measure(dup, { ...run(), uploadedBytes: withoutPeer4 }, FACTS).measured!;
     expect(killed).toBeCloseTo(2.55 + 43 / 64 - 3, 5);
