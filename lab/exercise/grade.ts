@@ -94,6 +94,11 @@ function fileBytes(events: readonly RunEvent[], file: string): number | undefine
 }
 
 /** The swarm came up with the submission (a module that does not load stops its peer) and the steps began. */
+/** Time zero of the run as its report shows it: when its containers were up (the `run` event). */
+function originOf(run: RunRecord): number {
+  return run.events.find((e) => e.type === 'run')?.t ?? 0;
+}
+
 function measureStarted(run: RunRecord): Measurement {
   const { report } = run;
   const first = run.events.find((e): e is EventOf<'step'> => e.type === 'step');
@@ -148,7 +153,7 @@ function measureVerified(run: RunRecord, wanted: readonly ExpectedDownload[]): M
   const words =
     missing.length === 0
       ? `${count} of ${wanted.length} copies verified (sha256 in each downloader's container)` +
-        (last === undefined ? '' : `, the last at ${seconds(last.t)}`)
+        (last === undefined ? '' : `, the last at ${seconds(last.t - originOf(run))}`)
       : `${count} of ${wanted.length} copies verified; not verified: ${missing.map((m) => m.peer).join(', ')}`;
   const failedEvent = run.events.find((e): e is EventOf<'download'> => e.type === 'download' && !e.ok);
   const atT = missing.length === 0 ? last?.t : failedEvent?.t;
