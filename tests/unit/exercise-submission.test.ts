@@ -3,12 +3,13 @@
  * settings, settings within their bounds, a scenario of their own with its locked fields unchanged; and
  * everything else refused before a container starts. Also the Grade section of the report page.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ERROR_CODES } from '../../lab/errors';
+import { ERROR_CODES, UsageError } from '../../lab/errors';
 import { ExerciseRefusedError } from '../../lab/exercise/errors';
+import { copyStarter, parseSettings, readSubmission } from '../../lab/exercise/exercise-command';
 import type { Grade } from '../../lab/exercise/grade';
 import { gradeSectionHtml, withGradeSection } from '../../lab/exercise/grade-html';
 import { exerciseScenario, loadExercise, resolveExerciseDir } from '../../lab/exercise/load';
@@ -187,5 +188,37 @@ describe('the Grade section', () => {
     const out = withGradeSection(page, '<section id="grade">g</section>\n');
     expect(out.indexOf('id="grade"')).toBeLessThan(out.indexOf('id="summary"'));
     expect(out.indexOf('<h1>')).toBeLessThan(out.indexOf('id="grade"'));
+  });
+});
+
+describe('submissions from files', () => {
+  it('reads a module, or a folder with a module, settings.yaml or scenario.yaml', async () => {
+    const pipelining = await exercise('03-pipelining');
+    const picker = await exercise('01-rarest-first');
+    const root = mkdtempSync(join(tmpdir(), 'submissions-'));
+    writeFileSync(join(root, 'ada.js'), 'module.exports = { pick: () => undefined };\n');
+    expect(await readSubmission(join(root, 'ada.js'), picker.exercise)).toEqual({
+      name: 'ada',
+      options: { picker: join(root, 'ada.js') },
+    });
+    const grace = join(root, 'grace');
+    mkdirSync(grace);
+    writeFileSync(join(grace, 'settings.yaml'), 'maxInflight: 8\n');
+    expect(await readSubmission(grace, pipelining.exercise)).toEqual({
+      name: 'grace',
+      options: { settings: { maxInflight: '8' } },
+    });
+  });
+
+  it('parses --set pairs and copies the starter without overwriting a folder in use', async () => {
+    expect(parseSettings(['maxInflight=8', 'a=b=c'])).toEqual({ maxInflight: '8', a: 'b=c' });
+    expect(() => parseSettings(['maxInflight'])).toThrow(UsageError);
+    const loaded = await exercise('01-rarest-first');
+    const target = join(mkdtempSync(join(tmpdir(), 'start-')), 'work');
+    copyStarter(loaded, target);
+    expect(readFileSync(join(target, 'picker.js'), 'utf8')).toContain('function pick(input)');
+    writeFileSync(join(target, 'picker.js'), '// mine\n');
+    copyStarter(loaded, target);
+    expect(readFileSync(join(target, 'picker.js'), 'utf8')).toBe('// mine\n');
   });
 });
