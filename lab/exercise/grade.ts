@@ -113,6 +113,12 @@ function measureStarted(run: RunRecord): Measurement {
   return { passed: false, measured: 0, words: `the swarm did not come up: ${report.error?.message ?? 'no step ran'}` };
 }
 
+/** "step 8 (assert) failed: why", once: the runner's own error may already say which step. */
+function stepFailure(index: number, action: string, error: string): string {
+  const prefix = `step ${index + 1} (${action}) failed: `;
+  return error.startsWith(prefix) ? error : `${prefix}${error}`;
+}
+
 function measureCompleted(run: RunRecord): Measurement {
   const { report } = run;
   const end = run.events.find((e): e is EventOf<'end'> => e.type === 'end');
@@ -129,7 +135,7 @@ function measureCompleted(run: RunRecord): Measurement {
   const why =
     failed === undefined
       ? (report.error?.message ?? 'the run failed')
-      : `step ${failed.index + 1} (${failed.action}) failed: ${failed.error ?? report.error?.message ?? 'failed'}`;
+      : stepFailure(failed.index, failed.action, failed.error ?? report.error?.message ?? 'failed');
   return {
     passed: false,
     measured: report.steps.filter((step) => step.ok).length,

@@ -192,6 +192,11 @@ describe('gradeRuns', () => {
     ]);
     expect(grade.checks[1]!.words).toBe('not run: the validity band failed');
     expect(grade.checks[0]!.words).toMatch(/^step 6 \(assert\) failed: peer-2: not verified/);
+    // The runner's error already naming the step is not prefixed twice.
+    const named = run({ failing: ['peer-3'] });
+    named.report.steps[named.report.steps.length - 1]!.error = 'step 6 (assert) failed: peer-2: not verified';
+    const again = gradeRuns({ exercise: '01-x', checks: CHECKS, runs: [named], scenario: FACTS });
+    expect(again.checks[0]!.words).toBe('step 6 (assert) failed: peer-2: not verified');
   });
 
   it('takes the median of a timed check, and the worst run of any other', () => {
