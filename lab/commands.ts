@@ -117,6 +117,10 @@ export interface ReplayOptions {
   command?: string[];
   /** Peer name to the image it starts from instead of the lab's peer image (`lab compare --vary image=`). */
   peerImages?: Record<string, string>;
+  /** Host files every peer sees read-only (an exercise's picker module). */
+  peerFiles?: { source: string; target: string }[];
+  /** Called with the run after the scenario, before teardown (an exercise reads the peers' upload counts). */
+  beforeTeardown?: (run: LabRun) => Promise<void>;
 }
 
 /** lab/runs in the repository (beside lab/scenarios), from the sources or from dist/. */
@@ -167,6 +171,7 @@ export async function executeScenario(
       peers: scenarioPeers(scenario),
       autoConnect: scenario.autoConnect ?? false,
       ...(options.peerImages === undefined ? {} : { peerImages: options.peerImages }),
+      ...(options.peerFiles === undefined ? {} : { peerFiles: options.peerFiles }),
       ...(scenario.chunkSize === undefined ? {} : { chunkSize: scenario.chunkSize }),
       signal: ctx.signal,
     });
@@ -226,6 +231,11 @@ export async function executeScenario(
       error: { code: error.code, message: error.message },
     };
   } finally {
+    if (run !== undefined && options.beforeTeardown !== undefined) {
+      await options
+        .beforeTeardown(run)
+        .catch((err: unknown) => log.warn('Before teardown failed', { run: runName, error: messageOf(err) }));
+    }
     if (run !== undefined) {
       if (options.keep === true) {
         ctx.printer.info(`kept run ${runName}; remove it with: npm run lab -- down --run ${runName}`);

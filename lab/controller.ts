@@ -83,6 +83,8 @@ export interface UpInit {
   peers: ScenarioPeer[];
   /** Chunk size for every peer (SWARMLAB_CHUNK_SIZE). */
   chunkSize?: number;
+  /** Host files every peer sees read-only at `target` (an exercise's picker module). */
+  peerFiles?: { source: string; target: string }[];
   /** Peers connect to the tracker by themselves (SWARMLAB_AUTOCONNECT=1). */
   autoConnect?: boolean;
   /** Peers publish what their directory holds at start-up (SWARMLAB_AUTOPUBLISH=1). */
@@ -199,6 +201,7 @@ export class LabController {
           image: init.peerImages?.[peer.name] ?? images.peer,
           network,
           env,
+          ...(init.peerFiles === undefined ? {} : { readOnlyFiles: init.peerFiles }),
           ...(peer.dataTmpfsBytes === undefined
             ? {}
             : { tmpfs: [{ target: DATA_DIR, sizeBytes: peer.dataTmpfsBytes }] }),

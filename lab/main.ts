@@ -20,6 +20,7 @@ import {
   type CommandContext,
 } from './commands';
 import { DEFAULT_RUN_NAME, LabController } from './controller';
+import { exerciseCommand, EXERCISE_USAGE } from './exercise/exercise-main';
 import { ERROR_CODES, LabError, NODE_PARSE_ARGS_CODE_PREFIX, UsageError, messageOf } from './errors';
 import { ensureImages } from './images/build-images';
 import { createLabDocker, parseLabEngine } from './engine/lab-engine';
@@ -59,6 +60,7 @@ commands:
   logs [PEER] [--run NAME] [--tail N]
                                      container logs (PEER: tracker, peer-1, ...)
   down [--run NAME | --all]          remove the containers and networks of a run (or of every run)
+${EXERCISE_USAGE}
 
 --dashboard (up, demo, run) serves a live dashboard on http://127.0.0.1:PORT/ (--dashboard-port N, default
 7080, 0 = any free port); after demo/run it keeps serving the final state until Ctrl-C, unless
@@ -91,6 +93,8 @@ const USAGE_CODES: ReadonlySet<string> = new Set([
   ERROR_CODES.VARY_BAD_VALUE,
   ERROR_CODES.RUN_RECORD_MISSING,
   ERROR_CODES.RUN_RECORD_INVALID,
+  ERROR_CODES.EXERCISE_INVALID,
+  ERROR_CODES.EXERCISE_REFUSED,
 ]);
 const EXIT_INTERRUPTED = 130;
 
@@ -137,6 +141,15 @@ async function main(argv: string[]): Promise<number> {
       dashboard: { type: 'boolean', default: false },
       'dashboard-port': { type: 'string' },
       'dashboard-exit': { type: 'boolean', default: false },
+      picker: { type: 'string' },
+      runs: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      scenario: { type: 'string' },
+      student: { type: 'string' },
+      submissions: { type: 'string' },
+      hidden: { type: 'string' },
+      csv: { type: 'boolean', default: false },
+      dir: { type: 'string' },
       verbose: { type: 'boolean', short: 'v', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -253,6 +266,8 @@ async function main(argv: string[]): Promise<number> {
         return statusCommand(ctx, run);
       case 'logs':
         return logsCommand(ctx, rest[0], run, positiveInt(values.tail, '--tail'));
+      case 'exercise':
+        return exerciseCommand(ctx, rest, { ...values, dashboard });
       case 'down':
         if (values.all && run !== undefined) throw new UsageError('down takes --run NAME or --all, not both');
         return downCommand(ctx, run, values.all);

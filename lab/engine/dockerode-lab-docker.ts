@@ -89,6 +89,9 @@ export class DockerodeLabDocker implements LabDocker {
           : { Healthcheck: { Interval: init.healthcheckIntervalMs * 1_000_000 } }),
         HostConfig: {
           NetworkMode: init.network.name,
+          ...(init.readOnlyFiles === undefined || init.readOnlyFiles.length === 0
+            ? {}
+            : { Binds: init.readOnlyFiles.map((file) => `${file.source}:${file.target}:ro`) }),
           ...(init.tmpfs === undefined || init.tmpfs.length === 0
             ? {}
             : {

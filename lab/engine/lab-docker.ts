@@ -31,6 +31,8 @@ export interface CreateContainerInit {
   aliases?: string[];
   env?: Record<string, string>;
   cmd?: string[];
+  /** Host files mounted read-only, e.g. an exercise's picker module (`check --picker PATH`). */
+  readOnlyFiles?: { source: string; target: string }[];
   /** tmpfs mounts owned by the images' user, e.g. a small disk at the data directory. */
   tmpfs?: { target: string; sizeBytes: number }[];
   /** Start the container right away (default true). */

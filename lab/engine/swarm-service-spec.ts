@@ -83,6 +83,14 @@ function mountsOf(
       o: `size=${mount.sizeBytes},uid=${IMAGE_UID},gid=${IMAGE_UID},mode=0755`,
     }),
   }));
+  // A bind reads the file on the node the task runs on: the manager's own path on a one-node swarm.
+  const files: Docker.MountSettings[] = (init.readOnlyFiles ?? []).map((file) => ({
+    Type: 'bind',
+    Source: file.source,
+    Target: file.target,
+    ReadOnly: true,
+  }));
+  tmpfs.push(...files);
   if (init.role !== 'peer' || tmpfs.some((mount) => mount.Target === peerDataDir)) return tmpfs;
   const volume: Docker.MountSettings = {
     Type: 'volume',

@@ -28,6 +28,9 @@ export async function waitForTrigger(
   const within = AbortSignal.timeout(compiled.withinS * 1000);
   const both = AbortSignal.any([signal, within]);
   let unsubscribe = (): void => undefined;
+  // AbortSignal.timeout does not keep the process alive: once every exec stream has ended, a wait that
+  // nothing else holds open would let Node exit in the middle of the scenario, silently and with code 0.
+  const keepAlive = setTimeout(() => undefined, compiled.withinS * 1000 + 1000);
   try {
     return await Promise.race([
       new Promise<Fired>((resolve) => {
@@ -50,6 +53,7 @@ export async function waitForTrigger(
       }),
     ]);
   } finally {
+    clearTimeout(keepAlive);
     unsubscribe();
   }
 }

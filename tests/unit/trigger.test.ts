@@ -179,6 +179,23 @@ describe('waitForTrigger on a live recorder', () => {
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_LAB_ABORTED' });
   });
 
+  // Regression: AbortSignal.timeout holds no reference on the event loop, so a wait with nothing else
+  // pending (every exec stream ended) let the lab exit mid-scenario, silently, with code 0.
+  it('keeps the process alive while it waits, and lets go once it is done', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const controller = new AbortController();
+    const waiting = waitForTrigger(
+      recorder(),
+      compiled({ transfers: { from: 'peer-1', atLeast: 1 }, within: 60 }),
+      controller.signal,
+    );
+    expect(timers()).toBe(before + 1);
+    controller.abort(new Error('stop'));
+    await waiting.catch(() => undefined);
+    expect(timers()).toBe(before);
+  });
+
   function recorder(): RunRecorder {
     return new RunRecorder();
   }
