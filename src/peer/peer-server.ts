@@ -137,6 +137,13 @@ export class PeerServer {
     return { claims: this.seeding.claimCount, files: this.seeding.fileCount };
   }
 
+  /** Writes queued on every connection and not yet flushed (each costs memory beyond its bytes). */
+  get queuedWrites(): number {
+    let writes = 0;
+    for (const { connection } of this.connections) writes += connection.queuedWrites;
+    return writes;
+  }
+
   /** Connections not read because their remote does not read its answers. */
   get pausedConnections(): number {
     let paused = 0;

@@ -1,16 +1,22 @@
 /**
- * Issue 18 (load held): a long-lived seeder's super-seeding state is bounded by what is live. Its
- * claims used to keep every requesting connection reachable after it closed, and a withdrawn file's
- * claims and sent-once record forever. Real sockets on 127.0.0.1, a seeder whose upload is
- * rate-limited (so super-seeding applies), many connections that claim chunks and leave.
+ * Issue 18 (load held): what a long-lived peer holds is bounded by what is live. Real sockets on
+ * 127.0.0.1.
+ * - A client that pipelines INTERESTED and never reads: its small answers queue up to the unsent cap
+ *   counted in memory (bytes plus a per-write overhead), not in bytes alone, which let 50,000 queued
+ *   100-byte answers hold 16 MB.
+ * - Super-seeding state (a seeder whose upload is rate-limited): claims used to keep every requesting
+ *   connection reachable after it closed, and a withdrawn file's claims and sent-once record forever.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import winston from 'winston';
-import { encodeChunkRef, MessageType } from '../../src/protocol';
+import { connect } from 'node:net';
+import type { Socket } from 'node:net';
+import { encodeChunkRef, encodeJson, MessageType } from '../../src/protocol';
 import { ChunkStore } from '../../src/peer/chunk-store';
-import { PeerServer } from '../../src/peer/peer-server';
+import { MAX_UNSENT_BYTES, PeerServer } from '../../src/peer/peer-server';
+import { WRITE_OVERHEAD_BYTES } from '../../src/shared/framed-connection';
 import { TokenBucket } from '../../src/shared/token-bucket';
 import { RawFrameClient, waitFor } from '../helpers/local';
 
@@ -52,6 +58,33 @@ async function claimAll(from: number, to: number): Promise<RawFrameClient> {
   for (let index = from; index < to; index++) client.write(encodeChunkRef(MessageType.Request, index + 1, fileId, index));
   return client;
 }
+
+describe('a client that pipelines small requests and never reads', () => {
+  it('queues answers up to the unsent cap counted with their per-write cost', async () => {
+    const open = new PeerServer(store, QUIET, { host: '127.0.0.1', port: 0, uploadLimiter: new TokenBucket({ rateBytesPerS: null }) });
+    await open.start();
+    const hog: Socket = connect({ host: '127.0.0.1', port: open.port });
+    try {
+      hog.on('error', () => undefined);
+      hog.pause();
+      await new Promise((resolve) => hog.once('connect', resolve));
+      const interested = encodeJson(MessageType.Interested, 1, { fileId });
+      // Three times the cap in requests, each answered with a BITFIELD of about 130 bytes (the kernel
+      // takes a few MB of answers before anything queues in the process).
+      const requests = Math.ceil((MAX_UNSENT_BYTES * 3) / interested.length);
+      hog.write(Buffer.concat(Array.from({ length: requests }, () => interested)));
+      await waitFor(() => open.pausedConnections === 1 || undefined, 20_000, 20);
+      const answerBytes = 9 + JSON.stringify({ fileId, bitfield: store.get(fileId)!.bitfield.toBase64() }).length;
+      // Counted in bytes alone the queue would hold MAX_UNSENT_BYTES / answerBytes writes (about 40,000).
+      expect(open.unsentBytes + open.queuedWrites * WRITE_OVERHEAD_BYTES).toBeLessThanOrEqual(MAX_UNSENT_BYTES + answerBytes + WRITE_OVERHEAD_BYTES);
+      expect(open.queuedWrites).toBeLessThan(MAX_UNSENT_BYTES / (answerBytes + WRITE_OVERHEAD_BYTES) + 2);
+      expect(open.queuedWrites).toBeGreaterThan(1_000);
+    } finally {
+      hog.destroy();
+      await open.stop();
+    }
+  });
+});
 
 describe('super-seeding state of a long-lived seeder', () => {
   it('drops the claims of a connection once it closes', async () => {
