@@ -4,9 +4,12 @@
  * - A client that pipelines INTERESTED and never reads: its small answers queue up to the unsent cap
  *   counted in memory (bytes plus a per-write overhead), not in bytes alone, which let 50,000 queued
  *   100-byte answers hold 16 MB.
+ * - Finished downloads: each left an 'abort' listener on the peer's lifetime signal, which kept the
+ *   whole download (scheduler, sources, manifest) reachable for the life of the peer.
  * - Super-seeding state (a seeder whose upload is rate-limited): claims used to keep every requesting
  *   connection reachable after it closed, and a withdrawn file's claims and sent-once record forever.
  */
+import { getEventListeners } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +18,12 @@ import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { encodeChunkRef, encodeJson, MessageType } from '../../src/protocol';
 import { ChunkStore } from '../../src/peer/chunk-store';
+import { PeerNode } from '../../src/peer/peer-node';
 import { MAX_UNSENT_BYTES, PeerServer } from '../../src/peer/peer-server';
 import { WRITE_OVERHEAD_BYTES } from '../../src/shared/framed-connection';
+import { setLogLevel } from '../../src/shared/logger';
 import { TokenBucket } from '../../src/shared/token-bucket';
+import { TrackerServer } from '../../src/tracker/tracker-server';
 import { RawFrameClient, waitFor } from '../helpers/local';
 
 jest.setTimeout(60_000);
@@ -118,3 +124,35 @@ describe('super-seeding state of a long-lived seeder', () => {
     expect(server.superSeedState).toEqual({ claims: 0, files: 0 });
   });
 });
+
+describe('finished downloads', () => {
+  it('leave nothing on the peer: no listener on its lifetime signal keeps them reachable', async () => {
+    setLogLevel('silent');
+    const tracker = new TrackerServer({ host: '127.0.0.1', port: 0 });
+    await tracker.start();
+    const at = `127.0.0.1:${tracker.port}`;
+    const publisher = new PeerNode({ dir: join(dir, 'pub'), name: 'pub', host: '127.0.0.1', chunkSize: CHUNK, tracker: at });
+    const leecher = new PeerNode({ dir: join(dir, 'leech'), name: 'leech', host: '127.0.0.1', chunkSize: CHUNK, tracker: at });
+    try {
+      for (const node of [publisher, leecher]) {
+        await node.start();
+        await node.connect();
+      }
+      const lifetime = (leecher as unknown as { lifetime: AbortController }).lifetime.signal;
+      const DOWNLOADS = 5;
+      for (let n = 0; n < DOWNLOADS; n++) {
+        await publisher.generate(`f${n}.bin`, 4 * CHUNK + n, `seed-${n}`, false);
+        await publisher.upload();
+        const outcome = await leecher.download({ name: `f${n}.bin` });
+        expect(outcome.bytes).toBe(4 * CHUNK + n);
+      }
+      // One listener per finished download before.
+      expect(getEventListeners(lifetime, 'abort')).toHaveLength(0);
+    } finally {
+      await leecher.stop();
+      await publisher.stop();
+      await tracker.stop();
+    }
+  });
+});
+
