@@ -79,7 +79,7 @@ describe('a client that pipelines small requests and never reads', () => {
       // takes a few MB of answers before anything queues in the process).
       const requests = Math.ceil((MAX_UNSENT_BYTES * 3) / interested.length);
       hog.write(Buffer.concat(Array.from({ length: requests }, () => interested)));
-      await waitFor(() => open.pausedConnections === 1 || undefined, 20_000, 20);
+      await waitFor(() => open.pausedConnections === 1 || undefined, 90_000, 20);
       const answerBytes = 9 + JSON.stringify({ fileId, bitfield: store.get(fileId)!.bitfield.toBase64() }).length;
       // Counted in bytes alone the queue would hold MAX_UNSENT_BYTES / answerBytes writes (about 40,000).
       expect(open.unsentBytes + open.queuedWrites * WRITE_OVERHEAD_BYTES).toBeLessThanOrEqual(MAX_UNSENT_BYTES + answerBytes + WRITE_OVERHEAD_BYTES);
@@ -89,7 +89,7 @@ describe('a client that pipelines small requests and never reads', () => {
       hog.destroy();
       await open.stop();
     }
-  });
+  }, 120_000);
 });
 
 describe('super-seeding state of a long-lived seeder', () => {

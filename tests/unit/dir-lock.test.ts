@@ -89,5 +89,5 @@ describe('DirLock', () => {
       // Nothing left behind but the lock itself.
       expect((await readdir(stateDir)).filter((name) => name !== LOCK_FILE_NAME)).toEqual([]);
     }
-  });
+  }, 60_000);
 });
