@@ -227,7 +227,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled'));
       return done;
     }
-    this.init.signal?.addEventListener('abort', () => this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled')), { once: true });
+    // Removed when the run ends (stopTimers): the peer's own signal lives as long as the peer, and a
+    // listener left on it kept every finished download reachable, with its sources and manifest.
+    this.init.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (this.have.complete) {
       this.finish();
       return done;
@@ -607,8 +609,11 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.emit('progress', { have, chunks: this.manifest.chunks.length, bytes, size: this.manifest.size, rateBps: Math.round(this.bytesThisRun / elapsedS) });
   }
 
+  private readonly onAbort = (): void => this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled'));
+
   private stopTimers(): void {
     this.finished = true;
+    this.init.signal?.removeEventListener('abort', this.onAbort);
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const source of this.sources.values()) {
       for (const [index, requestId] of source.inflight) if (requestId) source.connection?.cancel(this.fileId, index, requestId);

@@ -46,13 +46,16 @@ export type HashThreadRequest =
   /** The file's descriptor, for reading chunks back (opened by the event loop, closed after `finish`/`close`). */
   | { op: 'descriptor'; digest: number; fd: number }
   | { op: 'finish'; call: number; digest: number; written: number[] }
-  | { op: 'close'; call: number; digest: number };
+  | { op: 'close'; call: number; digest: number }
+  /** What the thread's chunk buffers cost so far (tests; the pool's bound). */
+  | { op: 'stats'; call: number };
 
 export type HashThreadReply =
   | { call: number; valid: boolean; memory: ArrayBuffer }
   | { call: number; sha256: string }
   | { call: number; error: string }
-  | { call: number; closed: true };
+  | { call: number; closed: true }
+  | { call: number; allocatedBuffers: number; idleBytes: number };
 
 export const HOLD_AHEAD_CHUNKS = 64;
 export const HOLD_BYTES = 4 * 1024 * 1024;
@@ -93,6 +96,44 @@ export function hashThreadMain(holdAheadChunks: number, holdBytes: number, codes
 
   const digests = new Map<number, FileDigest>();
   const port = parentPort!;
+  /**
+   * Chunk-sized buffers of finished digests (held copies, read-back scratch), by chunk size, for the
+   * next digests. A buffer dropped instead waits for a garbage collection of this thread, which
+   * allocates so little on its heap that one comes late: every download used to leave its few MiB
+   * of held copies behind, and the thread's memory grew by tens of MiB before they were collected.
+   * At most `holdBytes` wait here.
+   */
+  const idle = new Map<number, Buffer[]>();
+  let idleBytes = 0;
+  let allocatedBuffers = 0;
+
+  function takeBuffer(chunkSize: number): Buffer {
+    const reused = idle.get(chunkSize)?.pop();
+    if (reused) {
+      idleBytes -= reused.length;
+      return reused;
+    }
+    allocatedBuffers++;
+    return Buffer.allocUnsafeSlow(chunkSize);
+  }
+
+  function giveBack(buffer: Buffer): void {
+    if (idleBytes + buffer.length > holdBytes) return;
+    let list = idle.get(buffer.length);
+    if (!list) idle.set(buffer.length, (list = []));
+    list.push(buffer);
+    idleBytes += buffer.length;
+  }
+
+  /** A digest is done: its buffers go to the next one. */
+  function recycle(digest: FileDigest): void {
+    for (const held of digest.held.values()) if (held.buffer.byteLength === digest.chunkSize) giveBack(Buffer.from(held.buffer));
+    for (const spare of digest.spare) giveBack(spare);
+    if (digest.scratch) giveBack(digest.scratch);
+    digest.held.clear();
+    digest.spare = [];
+    digest.scratch = undefined;
+  }
 
   function chunkLength(digest: FileDigest, index: number): number {
     return Math.max(0, Math.min(digest.chunkSize, digest.size - index * digest.chunkSize));
@@ -134,7 +175,7 @@ export function hashThreadMain(holdAheadChunks: number, holdBytes: number, codes
 
   function readBack(digest: FileDigest, index: number): void {
     const length = chunkLength(digest, index);
-    const scratch = (digest.scratch ??= Buffer.allocUnsafe(digest.chunkSize));
+    const scratch = (digest.scratch ??= takeBuffer(digest.chunkSize));
     for (let done = 0; done < length; ) {
       const bytes = readSync(digest.fd!, scratch, done, length - done, index * digest.chunkSize + done);
       if (bytes === 0) throw Object.assign(new Error('the file is shorter than its manifest'), { code: codes.shortRead });
@@ -155,7 +196,7 @@ export function hashThreadMain(holdAheadChunks: number, holdBytes: number, codes
       digest.heldBytes + data.length <= holdBytes &&
       !digest.held.has(index)
     ) {
-      const copy = (digest.spare.pop() ?? Buffer.allocUnsafeSlow(digest.chunkSize)).subarray(0, data.length);
+      const copy = (digest.spare.pop() ?? takeBuffer(digest.chunkSize)).subarray(0, data.length);
       copy.set(data);
       digest.held.set(index, copy);
       digest.heldBytes += data.length;
@@ -213,13 +254,20 @@ export function hashThreadMain(holdAheadChunks: number, holdBytes: number, codes
           catchUp(digest);
           if (digest.next === digest.chunks) reply = { call: request.call, sha256: digest.hash.digest('hex') };
           else reply = { call: request.call, error: digest.failure ?? codes.chunkMissing };
+          recycle(digest);
         }
         port.postMessage(reply);
         return;
       }
-      case 'close':
+      case 'close': {
+        const digest = digests.get(request.digest);
         digests.delete(request.digest);
+        if (digest) recycle(digest);
         port.postMessage({ call: request.call, closed: true } satisfies HashThreadReply);
+        return;
+      }
+      case 'stats':
+        port.postMessage({ call: request.call, allocatedBuffers, idleBytes } satisfies HashThreadReply);
         return;
     }
   }

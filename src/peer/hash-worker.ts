@@ -114,6 +114,13 @@ export class HashWorker {
     await this.call((call) => ({ op: 'close', call, digest })).catch(() => undefined);
   }
 
+  /** Chunk buffers the thread allocated since it started, and those waiting for the next digest. */
+  async stats(): Promise<{ allocatedBuffers: number; idleBytes: number }> {
+    const reply = await this.call((call) => ({ op: 'stats', call }));
+    if (!('allocatedBuffers' in reply)) throw new PeerError(PeerErrorCode.HashThread, 'the hashing thread answered out of turn');
+    return { allocatedBuffers: reply.allocatedBuffers, idleBytes: reply.idleBytes };
+  }
+
   /** Stops the thread (tests; a process exits without it). */
   async terminate(): Promise<void> {
     const worker = this.worker;

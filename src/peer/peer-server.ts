@@ -114,6 +114,7 @@ export class PeerServer {
     this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.on('error', (error) => this.logger.error('data server error', { error: error.message }));
     store.on('chunk', (fileId, index) => this.announce(fileId, index));
+    store.on('withdrawn', (fileId) => this.seeding.drop(fileId));
   }
 
   get port(): number {
@@ -129,6 +130,18 @@ export class PeerServer {
     let bytes = 0;
     for (const { connection } of this.connections) bytes += connection.socket.writableLength;
     return bytes;
+  }
+
+  /** The super-seeding policy's state: claims held and files it records (bounded by open connections and offered files). */
+  get superSeedState(): { claims: number; files: number } {
+    return { claims: this.seeding.claimCount, files: this.seeding.fileCount };
+  }
+
+  /** Writes queued on every connection and not yet flushed (each costs memory beyond its bytes). */
+  get queuedWrites(): number {
+    let writes = 0;
+    for (const { connection } of this.connections) writes += connection.queuedWrites;
+    return writes;
   }
 
   /** Connections not read because their remote does not read its answers. */
@@ -183,6 +196,7 @@ export class PeerServer {
     connection.on('message', (message) => this.onMessage(served, message));
     connection.on('close', () => {
       this.connections.delete(served);
+      this.seeding.forget(connection);
       served.queue.length = 0;
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left <= 0) this.perAddress.delete(address);

@@ -16,6 +16,11 @@
  * MAX_DEFERRALS times gets it on its next request once the claim is CLAIM_PATIENCE_MS old (it may not
  * reach the peers that hold it; the claimant had time to receive the chunk and pass it on).
  * It applies only to files this peer holds whole; a downloader's own upload is never held back.
+ *
+ * Its state lives only as long as what it describes: the server calls `forget` when a connection
+ * closes (its claims go, so a closed connection is not kept reachable) and `drop` when a file is no
+ * longer offered (a withdrawn file's claims and sent-once record go), so a long-lived seeder's maps
+ * hold at most the open connections' claims on the files it offers.
  */
 
 /**
@@ -83,7 +88,11 @@ export class SeedingPolicy {
   admit(fileId: string, index: number, requester: SeedingRequester, uploadBusy: boolean): boolean {
     if (this.init.enabled?.() === false) return true;
     const chunks = this.init.wholeFileChunks(fileId);
-    if (chunks === undefined) return true;
+    if (chunks === undefined) {
+      // No longer held whole (withdrawn between events): whatever was recorded for it is stale.
+      this.drop(fileId);
+      return true;
+    }
     let claims = this.claims.get(fileId);
     if (!claims) this.claims.set(fileId, (claims = new Map()));
     const claim = claims.get(index);
@@ -102,6 +111,33 @@ export class SeedingPolicy {
     }
     refused.set(key, count + 1);
     return false;
+  }
+
+  /** A connection closed: its claims lapse now instead of waiting for the next asker. */
+  forget(requester: SeedingRequester): void {
+    for (const [fileId, claims] of this.claims) {
+      for (const [index, claim] of claims) if (claim.requester === requester) claims.delete(index);
+      if (claims.size === 0) this.claims.delete(fileId);
+    }
+    this.deferrals.delete(requester);
+  }
+
+  /** `fileId` is no longer offered whole (withdrawn, changed): nothing about it is kept. */
+  drop(fileId: string): void {
+    this.claims.delete(fileId);
+    this.sentOnce.delete(fileId);
+  }
+
+  /** Claims held, over every file (what `forget` and `drop` keep bounded). */
+  get claimCount(): number {
+    let count = 0;
+    for (const claims of this.claims.values()) count += claims.size;
+    return count;
+  }
+
+  /** Files with a claim or a sent-once record. */
+  get fileCount(): number {
+    return new Set([...this.claims.keys(), ...this.sentOnce.keys()]).size;
   }
 
   /** A chunk of `fileId` left through the upload (claims count requests; this counts what went out). */

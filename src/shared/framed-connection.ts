@@ -25,6 +25,9 @@ import { LinkShaper } from './link-emulator';
 import type { LinkTable } from './link-emulator';
 import type { Logger } from './logger';
 
+/** Memory a queued write holds beyond its bytes (measured: about 230 bytes for a 100-byte frame). */
+export const WRITE_OVERHEAD_BYTES = 256;
+
 export interface FramedConnectionInit {
   /** Close the connection after this long without any incoming byte (0 = never). */
   idleTimeoutMs?: number;
@@ -40,7 +43,7 @@ export interface FramedConnectionInit {
   allocateFrame?: (frameBytes: number) => Buffer;
   /** This peer's emulated links: outgoing frames are delayed and rate-limited by the link to this remote. */
   links?: LinkTable;
-  /** Stop reading while this many written bytes wait to be sent (0 = never): a remote that does not read its answers. */
+  /** Stop reading while the unsent answers cost this much (`unsentCost`; 0 = never): a remote that does not read its answers. */
   maxUnsentBytes?: number;
   /** Close the connection when a frame is not complete this long after its first byte (0 = never): a trickle. */
   frameTimeoutMs?: number;
@@ -72,6 +75,11 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   private readonly maxUnsentBytes: number;
   private readonly frameTimeoutMs: number;
   private frameTimer: NodeJS.Timeout | undefined;
+  /** Writes handed to the socket whose callback has not run: each is queued memory beyond its bytes. */
+  private queuedWritesNow = 0;
+  private readonly onWritten = (): void => {
+    this.queuedWritesNow--;
+  };
   /** Decoded messages waiting for the socket to drain (and the decoder's error after them); reading is paused meanwhile. */
   private backlog: { messages: Message[]; next: number; error: ProtocolError | undefined } | undefined;
 
@@ -115,11 +123,27 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
     return this.pending.size;
   }
 
+  /** Writes handed to the socket and not yet flushed. */
+  get queuedWrites(): number {
+    return this.queuedWritesNow;
+  }
+
+  /**
+   * What the unsent answers cost in memory: their bytes, and WRITE_OVERHEAD_BYTES for each queued
+   * write. A remote that pipelines small requests and never reads is answered with many small frames,
+   * and 5 MiB of 100-byte answers was 50,000 queued writes holding 16 MB (a Buffer object, the queue
+   * entry and a share of an 8 KiB allocation slab each); counting bytes alone let that through.
+   */
+  get unsentCost(): number {
+    return this.socket.writableLength + this.queuedWritesNow * WRITE_OVERHEAD_BYTES;
+  }
+
   /** Writes an already encoded frame; returns false when the socket buffer is full (wait for `drained`). */
   write(frame: Buffer): boolean {
     if (this.closed) return false;
     if (this.shaper?.shaping) return this.shaper.send([frame]);
-    return this.socket.write(frame);
+    this.queuedWritesNow++;
+    return this.socket.write(frame, this.onWritten);
   }
 
   /**
@@ -134,8 +158,12 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
     }
     if (this.shaper?.shaping) return this.shaper.send([header, payload], onFlushed);
     this.socket.cork();
-    this.socket.write(header);
-    const ok = onFlushed ? this.socket.write(payload, () => onFlushed()) : this.socket.write(payload);
+    this.queuedWritesNow += 2;
+    this.socket.write(header, this.onWritten);
+    const ok = this.socket.write(payload, () => {
+      this.queuedWritesNow--;
+      onFlushed?.();
+    });
     this.socket.uncork();
     return ok;
   }
@@ -269,7 +297,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   private handle(work: { messages: Message[]; next: number; error: ProtocolError | undefined }): void {
     while (work.next < work.messages.length) {
       if (this.closed || this.failure) return;
-      if (this.maxUnsentBytes > 0 && this.socket.writableLength > this.maxUnsentBytes) {
+      if (this.maxUnsentBytes > 0 && this.unsentCost > this.maxUnsentBytes) {
         this.backlog = work;
         this.socket.pause();
         this.socket.once('drain', () => this.resumeBacklog());

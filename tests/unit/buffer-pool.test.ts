@@ -1,4 +1,4 @@
-import { BufferPool } from '../../src/peer/buffer-pool';
+import { BufferPool, DEFAULT_MAX_IDLE_BYTES } from '../../src/peer/buffer-pool';
 
 describe('BufferPool', () => {
   it('gives back the same memory after a release, at the same size only', () => {
@@ -39,5 +39,54 @@ describe('BufferPool', () => {
     const buffers = [pool.acquire(64), pool.acquire(64), pool.acquire(64)];
     for (const buffer of buffers) pool.release(buffer);
     expect(pool.idleCount).toBe(2);
+  });
+});
+
+// Issue 18 (load held): one idle buffer per distinct size used to stay forever, and every file's last
+// chunk has a size of its own, so a seeder's pool grew with every file it served.
+describe('BufferPool idle bytes', () => {
+  const KIB = 1024;
+
+  it('keeps at most maxIdleBytes over all sizes, however many sizes pass through', () => {
+    const pool = new BufferPool({ maxIdleBytes: 64 * KIB });
+    for (let size = 1; size <= 500; size++) pool.release(pool.acquire(size * KIB));
+    // Every buffer is at least 1 KiB: no more than 64 of them fit.
+    expect(pool.idleCount).toBeLessThanOrEqual(64);
+    expect(pool.idleBytes).toBeLessThanOrEqual(64 * KIB);
+    expect(pool.idleSizes).toBeLessThanOrEqual(64);
+  });
+
+  it('drops one-off sizes before the size in steady use', () => {
+    const pool = new BufferPool({ maxIdleBytes: 40 * KIB });
+    const chunks = [pool.acquire(8 * KIB), pool.acquire(8 * KIB), pool.acquire(8 * KIB)];
+    for (const chunk of chunks) pool.release(chunk);
+    for (let tail = 1; tail <= 50; tail++) {
+      pool.release(pool.acquire(tail * 100));
+      // The chunk size keeps being used between files.
+      const chunk = pool.acquire(8 * KIB);
+      expect(chunks.some((kept) => kept.buffer === chunk.buffer)).toBe(true);
+      pool.release(chunk);
+    }
+    expect(pool.idleBytes).toBeLessThanOrEqual(40 * KIB);
+  });
+
+  it('counts what it hands back out, and never keeps a buffer larger than the cap', () => {
+    const pool = new BufferPool({ maxIdleBytes: 16 * KIB });
+    const a = pool.acquire(4 * KIB);
+    pool.release(a);
+    expect(pool.idleBytes).toBe(4 * KIB);
+    expect(pool.acquire(4 * KIB).buffer).toBe(a.buffer);
+    expect({ bytes: pool.idleBytes, sizes: pool.idleSizes }).toEqual({ bytes: 0, sizes: 0 });
+    pool.release(pool.acquire(32 * KIB));
+    expect(pool.idleBytes).toBe(0);
+  });
+
+  it('a chunk-sized pool by default: 32 chunks of 256 KiB, and no more', () => {
+    const pool = new BufferPool();
+    const held = Array.from({ length: 40 }, () => pool.acquire(256 * KIB));
+    for (const buffer of held) pool.release(buffer);
+    expect(pool.idleCount).toBe(32);
+    for (let size = 1; size <= 100; size++) pool.release(pool.acquire(size * 2 * KIB));
+    expect(pool.idleBytes).toBeLessThanOrEqual(DEFAULT_MAX_IDLE_BYTES);
   });
 });

@@ -96,4 +96,39 @@ describe('SeedingPolicy', () => {
     expect(seeding.admit(FILE, 1, a, true)).toBe(true);
     expect(seeding.admit(FILE, 1, b, true)).toBe(true);
   });
+
+  describe('state bounded by what is live', () => {
+    it('forget drops every claim of a closed connection, and the chunk is claimable again', () => {
+      const seeding = policy();
+      const [a, b, c] = [requester(), requester(), requester()];
+      for (let index = 0; index < CHUNKS; index++) seeding.admit(FILE, index, a, true);
+      seeding.admit(FILE, 0, b, true);
+      expect(seeding.claimCount).toBe(CHUNKS);
+      seeding.forget(a);
+      expect(seeding.claimCount).toBe(0);
+      expect(seeding.admit(FILE, 3, b, true)).toBe(true);
+      expect(seeding.admit(FILE, 3, c, true)).toBe(false);
+    });
+
+    it('drop forgets a file: its claims and what was sent of it', () => {
+      const seeding = policy();
+      const a = requester();
+      seeding.admit(FILE, 1, a, true);
+      seeding.sent(FILE, 1);
+      expect(seeding.fileCount).toBe(1);
+      seeding.drop(FILE);
+      expect({ claims: seeding.claimCount, files: seeding.fileCount }).toEqual({ claims: 0, files: 0 });
+    });
+
+    it('a file no longer held whole is forgotten at its next request', () => {
+      let whole = true;
+      const seeding = new SeedingPolicy({ wholeFileChunks: () => (whole ? CHUNKS : undefined), enabled: () => true, now: () => 0 });
+      const a = requester();
+      seeding.admit(FILE, 1, a, true);
+      seeding.sent(FILE, 1);
+      whole = false;
+      expect(seeding.admit(FILE, 2, a, true)).toBe(true);
+      expect({ claims: seeding.claimCount, files: seeding.fileCount }).toEqual({ claims: 0, files: 0 });
+    });
+  });
 });
