@@ -233,7 +233,7 @@ export class LabController {
       }
       const mustWaitForDocker = init.waitHealthy === true && current.health !== undefined;
       if (current.state === 'running' && current.health !== 'unhealthy' && !mustWaitForDocker) {
-        if (await this.probe(current, control, signal)) return this.docker.inspect(container.id);
+        if (await this.probe(current, control, deadline, signal)) return this.docker.inspect(container.id);
       }
       if (Date.now() > deadline) {
         throw new HealthTimeoutError(
@@ -250,12 +250,14 @@ export class LabController {
   private async probe(
     container: LabContainer,
     control: PeerControl | undefined,
+    deadlineMs: number,
     signal?: AbortSignal,
   ): Promise<boolean> {
     const init = signal === undefined ? {} : { signal };
     try {
       if (control !== undefined) {
-        await control.request('status', {}, init);
+        // The first request opens the peer's control channel; its bridge waits for the socket to appear.
+        await control.request('status', {}, { ...init, timeoutMs: Math.max(1_000, deadlineMs - Date.now()) });
         return true;
       }
       if (container.role === 'tracker') {
@@ -368,8 +370,14 @@ export class LabRun {
     return [...(this.tracker === undefined ? [] : [this.tracker]), ...[...this.peers.values()].map((p) => p.container)];
   }
 
+  /** Drops every peer's control channel (their bridges exit); a later request reopens one. */
+  closeControls(): void {
+    for (const peer of this.peers.values()) peer.control.close();
+  }
+
   /** Removes the run's containers and network; idempotent. */
   async teardown(): Promise<TeardownResult> {
+    this.closeControls();
     this.tornDown ??= teardown(this.docker, this.name);
     return this.tornDown;
   }

@@ -46,9 +46,11 @@ import {
   type CreateNetworkInit,
   type ExecInit,
   type ExecResult,
+  type ExecStream,
   type LabContainer,
   type LabDocker,
   type LabNetwork,
+  type OpenExecInit,
 } from './lab-docker';
 import {
   currentTask,
@@ -192,6 +194,10 @@ export class SwarmLabDocker implements LabDocker {
 
   async exec(id: string, cmd: string[], init: ExecInit = {}): Promise<ExecResult> {
     return this.containers.exec(await this.taskContainer(id, `exec ${cmd.join(' ')}`), cmd, init);
+  }
+
+  async openExec(id: string, cmd: string[], init: OpenExecInit): Promise<ExecStream> {
+    return this.containers.openExec(await this.taskContainer(id, `exec ${cmd[0] ?? ''}`), cmd, init);
   }
 
   /** Stops the current task's container; Swarm then counts the task as ended and, by policy, leaves it. */
