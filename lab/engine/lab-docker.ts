@@ -35,7 +35,7 @@ export interface CreateContainerInit {
   tmpfs?: { target: string; sizeBytes: number }[];
   /** Start the container right away (default true). */
   start?: boolean;
-  /** Overrides the image's HEALTHCHECK interval (same command); each check starts a process in the container. */
+  /** Overrides the image's HEALTHCHECK interval (same command); each check is an exec in the container. */
   healthcheckIntervalMs?: number;
 }
 
