@@ -34,20 +34,21 @@ const log = createLogger('lab');
 
 export const DEFAULT_RUN_NAME = 'lab';
 export const HEALTH_TIMEOUT_MS = 90_000;
-/** First wait between readiness probes; it grows by half up to HEALTH_POLL_MAX_MS (a failed probe is an exec). */
+/** First wait between readiness probes; it grows by half up to HEALTH_POLL_MAX_MS. */
 const HEALTH_POLL_MS = 300;
 const HEALTH_POLL_MAX_MS = 2_000;
 /**
- * Peers created, started and probed at the same time by `up()`. Every peer is a node process starting
- * and every probe an exec of another one: all 50 at once only make them queue for the two cores
- * (and fail probes, each a wasted exec), and make dockerd serialise the rest anyway.
+ * Peers created, started and probed at the same time by `up()`. Every peer is a node process starting,
+ * and its first probe starts the node process of its control channel: all 50 at once only make them
+ * queue for the two cores, and make dockerd serialise the rest anyway.
  */
 export const PEER_START_CONCURRENCY = 8;
 /** The images' HEALTHCHECK interval (Dockerfile.peer). */
 export const IMAGE_HEALTHCHECK_INTERVAL_MS = 5_000;
 /**
- * Healthchecks a run may start per second across its peers. Each one is `swarmlab ctl status`, a node
- * process of about 0.25 s of CPU: 50 peers every 5 s would take more than two cores by themselves.
+ * Healthchecks a run may start per second across its peers. Each one is a shell `test` of the control
+ * socket, but also an exec through dockerd, containerd and runc: about 0.04 CPU-s in all, which 200 peers
+ * every 5 s would turn into most of a core. The lab does not wait for them (see `waitReady`).
  */
 const HEALTHCHECKS_PER_S = 1;
 
@@ -92,9 +93,9 @@ export interface UpInit {
   /** Peer name to the image it starts from instead of the lab's peer image (another build to compare). */
   peerImages?: Record<string, string>;
   /**
-   * Wait for Docker to report every container healthy (default false: ready as soon as the healthcheck's
-   * command succeeds when run by the lab, which saves the healthcheck's first interval). Only where the
-   * peers keep the image's interval (small runs): in big runs the first check would come too late.
+   * Wait for Docker to report every container healthy (default false: ready as soon as the lab's own probe
+   * answers, which saves the healthcheck's first interval). Only where the peers keep the image's interval
+   * (small runs): in big runs the first check would come too late.
    */
   waitHealthy?: boolean;
   signal?: AbortSignal;
@@ -226,9 +227,9 @@ export class LabController {
   }
 
   /**
-   * Waits until a container is ready: healthy, or running and answering its own probe (the same command
-   * as the image's HEALTHCHECK: `swarmlab ctl status` for a peer, `swarmlab ping` for the tracker), which
-   * is faster than waiting for the healthcheck's first interval.
+   * Waits until a container is ready: healthy, or running and answering the lab's own probe (a `status`
+   * request on the peer's control channel, which opens the channel; `swarmlab ping` for the tracker),
+   * which is faster than waiting for the healthcheck's first interval.
    */
   async waitReady(
     container: LabContainer,
@@ -251,7 +252,7 @@ export class LabController {
       }
       const mustWaitForDocker = init.waitHealthy === true && current.health !== undefined;
       if (current.state === 'running' && current.health !== 'unhealthy' && !mustWaitForDocker) {
-        if (await this.probe(current, control, signal)) return this.docker.inspect(container.id);
+        if (await this.probe(current, control, deadline, signal)) return this.docker.inspect(container.id);
       }
       if (Date.now() > deadline) {
         throw new HealthTimeoutError(
@@ -268,12 +269,14 @@ export class LabController {
   private async probe(
     container: LabContainer,
     control: PeerControl | undefined,
+    deadlineMs: number,
     signal?: AbortSignal,
   ): Promise<boolean> {
     const init = signal === undefined ? {} : { signal };
     try {
       if (control !== undefined) {
-        await control.request('status', {}, init);
+        // The first request opens the peer's control channel; its bridge waits for the socket to appear.
+        await control.request('status', {}, { ...init, timeoutMs: Math.max(1_000, deadlineMs - Date.now()) });
         return true;
       }
       if (container.role === 'tracker') {
@@ -390,8 +393,14 @@ export class LabRun {
     return [...(this.tracker === undefined ? [] : [this.tracker]), ...[...this.peers.values()].map((p) => p.container)];
   }
 
+  /** Drops every peer's control channel (their bridges exit); a later request reopens one. */
+  closeControls(): void {
+    for (const peer of this.peers.values()) peer.control.close();
+  }
+
   /** Removes the run's containers and network; idempotent. */
   async teardown(): Promise<TeardownResult> {
+    this.closeControls();
     this.tornDown ??= teardown(this.docker, this.name);
     return this.tornDown;
   }

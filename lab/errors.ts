@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   DOCKER: 'ERR_LAB_DOCKER',
   HEALTH_TIMEOUT: 'ERR_LAB_HEALTH_TIMEOUT',
   CONTROL: 'ERR_LAB_CONTROL',
+  CONTROL_CHANNEL: 'ERR_LAB_CONTROL_CHANNEL',
+  CONTROL_TIMEOUT: 'ERR_LAB_CONTROL_TIMEOUT',
   STEP_FAILED: 'ERR_LAB_STEP_FAILED',
   ASSERTION: 'ERR_LAB_ASSERTION',
   ABORTED: 'ERR_LAB_ABORTED',
@@ -141,7 +143,6 @@ export class HealthTimeoutError extends LabError {
   }
 }
 
-/** `swarmlab ctl` answered `ok: false` or did not answer at all. */
 /**
  * A peer's own error codes that mean "not now" rather than "no": its tracker link is down and reconnecting
  * (src/peer/tracker-client.ts), or a request on it was cut or went unanswered. A step that waits for a
@@ -154,21 +155,46 @@ export const TRANSIENT_PEER_CODES: ReadonlySet<string> = new Set([
   'ERR_REQUEST_TIMEOUT',
 ]);
 
+type ControlErrorCode =
+  | typeof ERROR_CODES.CONTROL
+  | typeof ERROR_CODES.CONTROL_CHANNEL
+  | typeof ERROR_CODES.CONTROL_TIMEOUT;
+
+/** A peer answered a control request with `ok: false`, or did not answer at all (see the subclasses). */
 export class ControlError extends LabError {
   /** The peer's own error code (`ERR_...`) when it answered, else undefined. */
   readonly peerCode: string | undefined;
   readonly exitCode: number | undefined;
 
-  constructor(message: string, init: { peerCode?: string; exitCode?: number } = {}) {
-    super(ERROR_CODES.CONTROL, message);
+  constructor(message: string, init: { peerCode?: string; exitCode?: number; code?: ControlErrorCode } = {}) {
+    super(init.code ?? ERROR_CODES.CONTROL, message);
     this.name = 'ControlError';
     this.peerCode = init.peerCode;
     this.exitCode = init.exitCode;
   }
 
-  /** The peer said "not now" (see TRANSIENT_PEER_CODES), or ctl got no answer on the control socket at all. */
+  /** The peer said "not now" (see TRANSIENT_PEER_CODES), or no answer came back at all. */
   get transient(): boolean {
     return this.peerCode === undefined || TRANSIENT_PEER_CODES.has(this.peerCode);
+  }
+}
+
+/**
+ * A peer's control channel could not be opened, or closed with this request in flight and could not carry
+ * it again (it was already sent, and sending it twice is not safe, or a second channel died too).
+ */
+export class ControlChannelError extends ControlError {
+  constructor(message: string) {
+    super(message, { code: ERROR_CODES.CONTROL_CHANNEL });
+    this.name = 'ControlChannelError';
+  }
+}
+
+/** A control request got no answer in its time (the peer is alive enough to keep the channel, not to answer). */
+export class ControlTimeoutError extends ControlError {
+  constructor(message: string) {
+    super(message, { code: ERROR_CODES.CONTROL_TIMEOUT });
+    this.name = 'ControlTimeoutError';
   }
 }
 

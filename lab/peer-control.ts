@@ -1,11 +1,14 @@
 /**
- * Drives one peer by exec'ing `swarmlab ctl --json COMMAND ARGS` inside its container and parsing the
- * JSON lines it prints: events (`chunk`, `progress`, `log`) stream live, then the final response.
- * See docs/control.md.
+ * Drives one peer through its control channel (lab/control-channel.ts): one exec per peer and run that
+ * bridges the peer's control socket, every request multiplexed on it by id, events (`chunk`, `progress`)
+ * streamed to the request that asked for them. See docs/control.md.
  */
+import type { ControlCommand as WireCommand } from '../src/control/control-schemas';
 import { createLogger } from '../src/shared/logger';
 import { SWARMLAB_BIN } from './constants';
-import { ControlError } from './errors';
+import { controlBridgeArgv } from './control-bridge';
+import { ControlChannel, type ChannelRequestInit } from './control-channel';
+import { ControlError, UsageError } from './errors';
 import type { LabDocker } from './engine/lab-docker';
 
 const log = createLogger('peer-control');
@@ -104,11 +107,96 @@ export type ControlCommand = keyof ControlCommands;
 export interface RequestInit {
   onEvent?: (event: ControlEvent) => void;
   signal?: AbortSignal;
+  /** Overrides the command's own limit (REQUEST_TIMEOUT_MS), in ms. */
+  timeoutMs?: number;
+}
+
+/** How long a command may go unanswered before it fails with `ControlTimeoutError`. */
+export const REQUEST_TIMEOUT_MS = 120_000;
+/**
+ * Commands without a limit of their own: a download or a generated file take as long as their size needs,
+ * and the step that runs them bounds them (its signal, `withinSeconds`).
+ */
+const UNBOUNDED_COMMANDS: ReadonlySet<ControlCommand> = new Set(['download', 'generate']);
+/**
+ * Commands safe to send a second time when the channel dies with them in flight: reads and absolute
+ * settings. `connect` and `disconnect` answer an error the second time, `upload` publishes again, and a
+ * second `download` or `generate` would race the first.
+ */
+export const IDEMPOTENT_COMMANDS: ReadonlySet<ControlCommand> = new Set(['status', 'files', 'rate', 'faults', 'link']);
+
+/** The control protocol request (docs/control.md) for one lab command: what `swarmlab ctl` would send. */
+export function controlRequest<C extends ControlCommand>(
+  cmd: C,
+  args: ControlCommands[C]['args'],
+): { cmd: WireCommand; args: Record<string, unknown> } {
+  const a = args as Record<string, unknown>;
+  const nonEmpty = (value: unknown): value is string => typeof value === 'string' && value !== '';
+  // ctl reads sizes and rates with parseSize, which rounds to whole bytes.
+  const bytes = (value: unknown): number | null => (value === null ? null : Math.round(Number(value)));
+  switch (cmd) {
+    case 'connect':
+      return { cmd, args: nonEmpty(a['tracker']) ? { tracker: a['tracker'] } : {} };
+    case 'disconnect':
+    case 'upload':
+    case 'files':
+    case 'status':
+      return { cmd, args: {} };
+    case 'download': {
+      const target = typeof a['fileId'] === 'string' ? a['fileId'] : a['name'];
+      if (!nonEmpty(target)) throw new UsageError('download needs a file name or id');
+      // As ctl: 64 hex digits name a file id, anything else a file name.
+      return { cmd, args: /^[0-9a-f]{64}$/.test(target) ? { fileId: target } : { name: target } };
+    }
+    case 'generate':
+      return {
+        cmd,
+        args: {
+          name: a['name'],
+          size: bytes(a['size']),
+          ...(nonEmpty(a['seed']) ? { seed: a['seed'] } : {}),
+          ...(a['text'] === true ? { text: true } : {}),
+        },
+      };
+    case 'rate':
+      return {
+        cmd,
+        args: {
+          ...(a['upload'] === undefined ? {} : { upload: bytes(a['upload']) }),
+          ...(a['download'] === undefined ? {} : { download: bytes(a['download']) }),
+        },
+      };
+    case 'faults':
+      // Like `ctl faults`: the fields not given are reset to 0.
+      return {
+        cmd,
+        args: {
+          delayMs: typeof a['delayMs'] === 'number' ? a['delayMs'] : 0,
+          dropRate: typeof a['drop'] === 'number' ? a['drop'] : 0,
+          corruptRate: typeof a['corrupt'] === 'number' ? a['corrupt'] : 0,
+        },
+      };
+    case 'link':
+      return {
+        cmd,
+        args: {
+          action: 'set',
+          to: a['to'],
+          latencyMs: a['latencyMs'],
+          jitterMs: a['jitterMs'],
+          bandwidth: bytes(a['bandwidth']),
+        },
+      };
+    default: {
+      const unreachable: never = cmd;
+      throw new UsageError(`unknown control command ${String(unreachable)}`);
+    }
+  }
 }
 
 /**
- * The argv of `swarmlab ctl --json` for one request. Kept in one place so that the lab follows the CLI's
- * syntax in exactly one function.
+ * The `swarmlab ctl --json` command line for one request: what a user types in the container to repeat
+ * it by hand (the lab logs it at debug level beside each request).
  */
 export function ctlArgv<C extends ControlCommand>(cmd: C, args: ControlCommands[C]['args']): string[] {
   const argv = [SWARMLAB_BIN, 'ctl', '--json', cmd];
@@ -161,11 +249,25 @@ export class PeerControl {
   private readonly docker: LabDocker;
   readonly containerId: string;
   readonly peer: string;
+  readonly channel: ControlChannel;
 
   constructor(components: { docker: LabDocker }, init: PeerControlInit) {
     this.docker = components.docker;
     this.containerId = init.containerId;
     this.peer = init.peer;
+    this.channel = new ControlChannel(
+      {
+        open: async (handlers) =>
+          this.docker.openExec(this.containerId, controlBridgeArgv(), {
+            onStdoutLine: handlers.onLine,
+            onClose: ({ stderr, error }) => {
+              const said = stderr.trim().split('\n').slice(-3).join(' | ');
+              handlers.onClose(error?.message ?? (said === '' ? 'the bridge ended' : said));
+            },
+          }),
+      },
+      { peer: init.peer },
+    );
   }
 
   /** Sends one control request; resolves with `result`, rejects with `ControlError` when `ok` is false. */
@@ -174,39 +276,30 @@ export class PeerControl {
     args: ControlCommands[C]['args'],
     init: RequestInit = {},
   ): Promise<ControlCommands[C]['result']> {
-    const argv = ctlArgv(cmd, args);
-    let response: Record<string, unknown> | undefined;
-    const result = await this.docker.exec(this.containerId, argv, {
+    const wire = controlRequest(cmd, args);
+    log.debug('Control request', { peer: this.peer, ctl: ctlArgv(cmd, args).join(' ') });
+    const timeoutMs = init.timeoutMs ?? (UNBOUNDED_COMMANDS.has(cmd) ? undefined : REQUEST_TIMEOUT_MS);
+    const channelInit: ChannelRequestInit = {
+      idempotent: IDEMPOTENT_COMMANDS.has(cmd),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
       ...(init.signal === undefined ? {} : { signal: init.signal }),
-      onStdoutLine: (line) => {
-        const message = parseLine(line);
-        if (message === undefined) {
-          log.debug('Ignoring non-JSON ctl output', { peer: this.peer, line });
-          return;
-        }
-        if (typeof message['event'] === 'string') {
-          init.onEvent?.(message as unknown as ControlEvent);
-        } else if ('ok' in message) {
-          response = message;
-        }
-      },
-    });
-    if (response === undefined) {
-      const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
-      throw new ControlError(`${this.peer}: ctl ${cmd} gave no response (exit ${result.exitCode}): ${detail}`, {
-        exitCode: result.exitCode,
-      });
-    }
-    if (response['ok'] !== true) {
+      ...(init.onEvent === undefined ? {} : { onEvent: init.onEvent as (event: ControlEvent) => void }),
+    };
+    const response = await this.channel.request(wire.cmd, wire.args, channelInit);
+    if (response.ok !== true) {
       const error = (response['error'] ?? {}) as { code?: unknown; message?: unknown };
       const peerCode = typeof error.code === 'string' ? error.code : undefined;
       const message = typeof error.message === 'string' ? error.message : JSON.stringify(response['error']);
       throw new ControlError(`${this.peer}: ${cmd} failed: ${peerCode ?? 'ERR'} ${message}`, {
         ...(peerCode === undefined ? {} : { peerCode }),
-        exitCode: result.exitCode,
       });
     }
     return (response['result'] ?? {}) as ControlCommands[C]['result'];
+  }
+
+  /** Drops the control channel (the bridge in the container exits); a later request opens a new one. */
+  close(): void {
+    this.channel.close();
   }
 
   /** Runs a plain command in the container and returns stdout; throws `ControlError` on a non-zero exit. */
@@ -232,19 +325,6 @@ export class PeerControl {
   async fileSize(path: string, signal?: AbortSignal): Promise<number> {
     const out = await this.shell(['stat', '-c', '%s', path], signal);
     return Number.parseInt(out.trim(), 10);
-  }
-}
-
-function parseLine(line: string): Record<string, unknown> | undefined {
-  const trimmed = line.trim();
-  if (!trimmed.startsWith('{')) return undefined;
-  try {
-    const value: unknown = JSON.parse(trimmed);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
   }
 }
 

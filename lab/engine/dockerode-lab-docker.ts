@@ -2,7 +2,9 @@
  * `LabDocker` on top of dockerode: the only module of the lab that talks to the Docker Engine.
  * Every call that changes something logs "Starting X..." / "Started X" with `{ containerId }`.
  */
-import { PassThrough } from 'node:stream';
+import type { Socket } from 'node:net';
+import { PassThrough, type Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 
 import type Docker from 'dockerode';
 
@@ -19,10 +21,12 @@ import {
   type CreateNetworkInit,
   type ExecInit,
   type ExecResult,
+  type ExecStream,
   type LabContainer,
   type LabDocker,
   type LabNetwork,
   type LabRole,
+  type OpenExecInit,
 } from './lab-docker';
 import { OutputTail } from './output-tail';
 
@@ -163,23 +167,10 @@ export class DockerodeLabDocker implements LabDocker {
     const tailBytes = init.onStdoutLine === undefined ? undefined : EXEC_STREAMED_TAIL_BYTES;
     const stdoutChunks = new OutputTail(tailBytes);
     const stderrChunks = new OutputTail(tailBytes);
-    let pendingLine = '';
+    const lines = init.onStdoutLine === undefined ? undefined : new LineSink(init.onStdoutLine, id);
     stdoutStream.on('data', (chunk: Buffer) => {
       stdoutChunks.push(chunk);
-      if (init.onStdoutLine === undefined) return;
-      pendingLine += chunk.toString('utf8');
-      if (pendingLine.length > EXEC_MAX_LINE_CHARS && !pendingLine.includes('\n')) {
-        log.debug('Dropping an over-long exec output line', { containerId: short(id), chars: pendingLine.length });
-        pendingLine = '';
-        return;
-      }
-      let newline = pendingLine.indexOf('\n');
-      while (newline >= 0) {
-        const line = pendingLine.slice(0, newline).replace(/\r$/, '');
-        pendingLine = pendingLine.slice(newline + 1);
-        if (line.length > 0) init.onStdoutLine(line);
-        newline = pendingLine.indexOf('\n');
-      }
+      lines?.push(chunk);
     });
     stderrStream.on('data', (chunk: Buffer) => stderrChunks.push(chunk));
     this.docker.modem.demuxStream(stream, stdoutStream, stderrStream);
@@ -205,13 +196,59 @@ export class DockerodeLabDocker implements LabDocker {
       stream.on('close', () => finish());
       stream.on('error', (err: Error) => finish(new DockerError(`exec stream in ${short(id)}`, err)));
     });
-    if (init.onStdoutLine !== undefined && pendingLine.trim().length > 0) init.onStdoutLine(pendingLine.trim());
+    lines?.flush();
 
     const exitCode = await this.exitCodeOf(exec, id);
     return {
       exitCode,
       stdout: stdoutChunks.toString(),
       stderr: stderrChunks.toString(),
+    };
+  }
+
+  async openExec(id: string, cmd: string[], init: OpenExecInit): Promise<ExecStream> {
+    log.debug('Exec with stdin', { containerId: short(id), cmd });
+    let stream: Duplex;
+    try {
+      const exec = await this.docker
+        .getContainer(id)
+        .exec({ Cmd: cmd, AttachStdin: true, AttachStdout: true, AttachStderr: true });
+      // hijack: the engine upgrades the HTTP connection to a raw socket, so stdin can be written to it.
+      stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
+    } catch (err) {
+      throw new DockerError(`exec ${cmd[0] ?? ''} in ${short(id)}`, err);
+    }
+    const stdoutStream = new PassThrough();
+    const stderrStream = new PassThrough();
+    const stderrTail = new OutputTail(EXEC_STREAMED_TAIL_BYTES);
+    const lines = new LineSink(init.onStdoutLine, id);
+    stdoutStream.on('data', (chunk: Buffer) => lines.push(chunk));
+    stderrStream.on('data', (chunk: Buffer) => stderrTail.push(chunk));
+    this.docker.modem.demuxStream(stream, stdoutStream, stderrStream);
+    let closed = false;
+    const finish = (error?: Error): void => {
+      if (closed) return;
+      closed = true;
+      lines.flush();
+      init.onClose({ stderr: stderrTail.toString(), ...(error === undefined ? {} : { error }) });
+    };
+    stream.on('end', () => finish());
+    stream.on('close', () => finish());
+    stream.on('error', (err: Error) => finish(new DockerError(`exec stream in ${short(id)}`, err)));
+    // The upgraded connection is a net.Socket; anything else has no event-loop handle of its own to drop.
+    const socket = stream as Partial<Pick<Socket, 'ref' | 'unref'>>;
+    return {
+      write: (text) => {
+        if (!closed && !stream.destroyed) stream.write(text);
+      },
+      close: () => {
+        stream.destroy();
+        finish();
+      },
+      setKeepAlive: (keep) => {
+        if (keep) socket.ref?.();
+        else socket.unref?.();
+      },
     };
   }
 
@@ -382,6 +419,44 @@ export class DockerodeLabDocker implements LabDocker {
     } catch (err) {
       throw new DockerError('list networks', err);
     }
+  }
+}
+
+/** Cuts an exec's stdout into lines for a callback; a line longer than EXEC_MAX_LINE_CHARS is dropped. */
+class LineSink {
+  private pending = '';
+  /** Keeps a character split between two chunks whole. */
+  private readonly decoder = new StringDecoder('utf8');
+
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly containerId: string,
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.pending += this.decoder.write(chunk);
+    if (this.pending.length > EXEC_MAX_LINE_CHARS && !this.pending.includes('\n')) {
+      log.debug('Dropping an over-long exec output line', {
+        containerId: short(this.containerId),
+        chars: this.pending.length,
+      });
+      this.pending = '';
+      return;
+    }
+    let newline = this.pending.indexOf('\n');
+    while (newline >= 0) {
+      const line = this.pending.slice(0, newline).replace(/\r$/, '');
+      this.pending = this.pending.slice(newline + 1);
+      if (line.length > 0) this.onLine(line);
+      newline = this.pending.indexOf('\n');
+    }
+  }
+
+  /** Hands over a last line that had no newline. */
+  flush(): void {
+    const rest = (this.pending + this.decoder.end()).trim();
+    this.pending = '';
+    if (rest.length > 0) this.onLine(rest);
   }
 }
 

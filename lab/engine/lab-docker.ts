@@ -37,7 +37,7 @@ export interface CreateContainerInit {
   tmpfs?: { target: string; sizeBytes: number }[];
   /** Start the container right away (default true). */
   start?: boolean;
-  /** Overrides the image's HEALTHCHECK interval (same command); each check starts a process in the container. */
+  /** Overrides the image's HEALTHCHECK interval (same command); each check is an exec in the container. */
   healthcheckIntervalMs?: number;
 }
 
@@ -71,6 +71,29 @@ export interface ExecResult {
   stderr: string;
 }
 
+export interface OpenExecInit {
+  /** Called with each complete stdout line as it arrives. */
+  onStdoutLine: (line: string) => void;
+  /**
+   * Called once when the output ends: the process exited, the container stopped, or `close()` was
+   * called. `stderr` is the tail of what the process wrote there, for an error message.
+   */
+  onClose: (info: { stderr: string; error?: Error }) => void;
+}
+
+/** A running exec with its stdin open: a byte stream both ways into a container. */
+export interface ExecStream {
+  /** Writes to the process's stdin (ignored once closed). */
+  write(text: string): void;
+  /** Drops the connection: the process sees its stdin end, and `onClose` follows. */
+  close(): void;
+  /**
+   * Whether the open connection keeps the lab process alive. An idle stream must not (a `lab up` would
+   * never exit); one with a request in flight must (nothing else may wait for the answer).
+   */
+  setKeepAlive(keep: boolean): void;
+}
+
 export interface ContainerLogs {
   stdout: string;
   stderr: string;
@@ -86,6 +109,8 @@ export interface LabDocker {
   start(id: string): Promise<void>;
   inspect(id: string): Promise<LabContainer>;
   exec(id: string, cmd: string[], init?: ExecInit): Promise<ExecResult>;
+  /** Starts `cmd` in the container with its stdin attached, for a long-lived stream (the control channel). */
+  openExec(id: string, cmd: string[], init: OpenExecInit): Promise<ExecStream>;
   /** Graceful stop; an already stopped container (304) counts as success. */
   stop(id: string, timeoutS?: number): Promise<void>;
   kill(id: string, signal?: string): Promise<void>;

@@ -22,8 +22,8 @@
  *   network cannot be removed while any lingers. `removeNetwork` then removes the network and the run's
  *   volumes.
  * - The images' HEALTHCHECK is switched off for lab services: Swarm shuts unhealthy tasks down, a fault
- *   the bridge engine never injects. The controller's readiness probe (`ctl status`, `swarmlab ping`)
- *   stands in for it. Swarm publishes a task's DNS name (`tracker`, `peer-3`) once the task runs; until
+ *   the bridge engine never injects. The controller's readiness probe (`status` on the peer's control
+ *   channel, `swarmlab ping`) stands in for it. Swarm publishes a task's DNS name (`tracker`, `peer-3`) once the task runs; until
  *   then `inspect` reports the task's own state (`preparing`, `starting`), not `running`.
  * - The virtual-IP endpoint mode is not used: it needs IPVS in the kernel, which not every host has;
  *   peers reach each other by the task addresses the tracker hands out anyway.
@@ -46,9 +46,11 @@ import {
   type CreateNetworkInit,
   type ExecInit,
   type ExecResult,
+  type ExecStream,
   type LabContainer,
   type LabDocker,
   type LabNetwork,
+  type OpenExecInit,
 } from './lab-docker';
 import {
   currentTask,
@@ -192,6 +194,10 @@ export class SwarmLabDocker implements LabDocker {
 
   async exec(id: string, cmd: string[], init: ExecInit = {}): Promise<ExecResult> {
     return this.containers.exec(await this.taskContainer(id, `exec ${cmd.join(' ')}`), cmd, init);
+  }
+
+  async openExec(id: string, cmd: string[], init: OpenExecInit): Promise<ExecStream> {
+    return this.containers.openExec(await this.taskContainer(id, `exec ${cmd[0] ?? ''}`), cmd, init);
   }
 
   /** Stops the current task's container; Swarm then counts the task as ended and, by policy, leaves it. */

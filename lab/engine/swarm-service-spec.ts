@@ -41,8 +41,8 @@ export function serviceSpec(init: CreateContainerInit, spec: ServiceSpecInit): D
         ...(init.cmd === undefined ? {} : { Args: init.cmd }),
         Labels: labels,
         StopGracePeriod: STOP_GRACE_PERIOD_MS * NS_PER_MS,
-        // Swarm shuts an unhealthy task down, which would add faults of its own to a scenario's (a peer
-        // too loaded to answer `ctl status` for 30 s, a paused source); the lab probes readiness itself.
+        // Swarm shuts an unhealthy task down, which would add faults of its own to a scenario's (a paused
+        // source cannot run its check); the lab probes readiness itself, over the peer's control channel.
         HealthCheck: { Test: ['NONE'] },
         Mounts: mountsOf(init, labels, spec.peerDataDir),
       },

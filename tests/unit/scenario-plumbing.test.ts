@@ -1,6 +1,9 @@
-/** The pure pieces under the scenario runner: the ctl argv it execs and the Docker log demultiplexer. */
+/**
+ * The pure pieces under the scenario runner: the control requests it sends, the equivalent ctl argv, and
+ * the Docker log demultiplexer.
+ */
 import { demuxBuffer } from '../../lab/engine/dockerode-lab-docker';
-import { ctlArgv } from '../../lab/peer-control';
+import { controlRequest, ctlArgv } from '../../lab/peer-control';
 
 function frame(stream: 1 | 2, text: string): Buffer {
   const payload = Buffer.from(text, 'utf8');
@@ -64,6 +67,46 @@ describe('ctlArgv', () => {
       'corrupt=1',
       'delay=20',
     ]);
+  });
+});
+
+describe('controlRequest', () => {
+  it('builds the control protocol request of each command (docs/control.md), as ctl would send it', () => {
+    expect(controlRequest('connect', {})).toEqual({ cmd: 'connect', args: {} });
+    expect(controlRequest('connect', { tracker: 'tracker:7070' })).toEqual({
+      cmd: 'connect',
+      args: { tracker: 'tracker:7070' },
+    });
+    expect(controlRequest('status', {})).toEqual({ cmd: 'status', args: {} });
+    expect(controlRequest('download', { name: 'file1_dir1.txt' })).toEqual({
+      cmd: 'download',
+      args: { name: 'file1_dir1.txt' },
+    });
+    expect(controlRequest('download', { fileId: 'ab'.repeat(32) })).toEqual({
+      cmd: 'download',
+      args: { fileId: 'ab'.repeat(32) },
+    });
+    expect(controlRequest('generate', { name: 'a.txt', size: 524288, seed: 'demo', text: true })).toEqual({
+      cmd: 'generate',
+      args: { name: 'a.txt', size: 524288, seed: 'demo', text: true },
+    });
+    expect(controlRequest('rate', { upload: 131072, download: null })).toEqual({
+      cmd: 'rate',
+      args: { upload: 131072, download: null },
+    });
+    // The settings not given are reset to 0, as `ctl faults corrupt=1` does.
+    expect(controlRequest('faults', { corrupt: 1 })).toEqual({
+      cmd: 'faults',
+      args: { delayMs: 0, dropRate: 0, corruptRate: 1 },
+    });
+    expect(controlRequest('link', { to: '10.0.0.3', latencyMs: 50, jitterMs: 0, bandwidth: null })).toEqual({
+      cmd: 'link',
+      args: { action: 'set', to: '10.0.0.3', latencyMs: 50, jitterMs: 0, bandwidth: null },
+    });
+  });
+
+  it('refuses a download that names no file', () => {
+    expect(() => controlRequest('download', {})).toThrow(expect.objectContaining({ code: 'ERR_LAB_USAGE' }));
   });
 });
 

@@ -1,16 +1,17 @@
 /**
  * The scenario runner and controller against an in-memory LabDocker: no Docker needed. The fake
- * answers `swarmlab ctl --json ...`, `sha256sum` and `stat` the way a peer container would.
+ * answers control requests on a control channel, `sha256sum` and `stat` the way a peer container would.
  */
 import { replayScenario } from '../../lab/commands';
 import { LabController } from '../../lab/controller';
 import type {
   CreateContainerInit,
-  ExecInit,
   ExecResult,
+  ExecStream,
   LabContainer,
   LabDocker,
   LabNetwork,
+  OpenExecInit,
 } from '../../lab/engine/lab-docker';
 import { Printer } from '../../lab/print';
 import { setLogLevel } from '../../src/shared/logger';
@@ -91,7 +92,7 @@ class FakeDocker implements LabDocker {
   async inspect(id: string): Promise<LabContainer> {
     return { ...this.get(id) };
   }
-  async exec(id: string, cmd: string[], init: ExecInit = {}): Promise<ExecResult> {
+  async exec(id: string, cmd: string[]): Promise<ExecResult> {
     const c = this.get(id);
     const peer = c.shortName ?? '?';
     if (c.state !== 'running') return { exitCode: 1, stdout: '', stderr: 'container not running' };
@@ -103,39 +104,79 @@ class FakeDocker implements LabDocker {
       const df = 'Filesystem 1K-blocks Used Available Use% Mounted on\ntmpfs 2048 1024 1024 50% /data\n';
       return { exitCode: 0, stdout: cmd[0] === 'df' ? df : '', stderr: '' };
     }
-    const command = cmd[3] ?? '';
+    this.calls.push(`${peer} ${cmd.join(' ')}`);
+    return { exitCode: 0, stdout: '', stderr: '' };
+  }
+  /** Control channels open into each container, closed when it stops. */
+  private channels = new Map<string, Set<() => void>>();
+  /** The peer's control socket behind a control channel: answers request lines as a peer would. */
+  async openExec(id: string, _cmd: string[], init: OpenExecInit): Promise<ExecStream> {
+    const c = this.get(id);
+    if (c.state !== 'running') throw new Error(`container ${id} is not running`);
+    this.opened++;
+    const peer = c.shortName ?? '?';
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      this.channels.get(id)?.delete(close);
+      init.onClose({ stderr: '' });
+    };
+    const open = this.channels.get(id) ?? new Set();
+    open.add(close);
+    this.channels.set(id, open);
+    return {
+      write: (text) => {
+        if (closed) return;
+        const request = JSON.parse(text) as { id: number; cmd: string; args: Record<string, unknown> };
+        void this.answer(peer, request.cmd, request.args).then((lines) => {
+          for (const line of lines) if (!closed) init.onStdoutLine(JSON.stringify({ id: request.id, ...line }));
+        });
+      },
+      close,
+      setKeepAlive: () => undefined,
+    };
+  }
+  /** Control channels opened so far. */
+  opened = 0;
+  private closeChannels(id: string): void {
+    for (const close of [...(this.channels.get(id) ?? [])]) close();
+  }
+  private async answer(peer: string, command: string, args: Record<string, unknown>): Promise<object[]> {
     this.calls.push(`${peer} ${command}`);
-    if (command === 'faults') this.calls.push(`${peer} ${cmd.slice(3).join(' ')}`);
-    const lines: string[] = [];
-    const respond = (result: unknown): void => void lines.push(JSON.stringify({ id: 1, ok: true, result }));
+    if (command === 'faults') {
+      // As `ctl faults` would be written: the settings that are not 0.
+      const names: Record<string, string> = { delayMs: 'delay', dropRate: 'drop', corruptRate: 'corrupt' };
+      const set = Object.entries(args).filter(([, value]) => value !== 0);
+      this.calls.push(`${peer} faults ${set.map(([key, value]) => `${names[key]}=${String(value)}`).join(' ')}`);
+    }
+    const lines: object[] = [];
+    const respond = (result: unknown): void => void lines.push({ ok: true, result });
     switch (command) {
       case 'download': {
         if (this.failDownloads.has(peer)) {
-          lines.push(JSON.stringify({ id: 1, ok: false, error: { code: this.failCode, message: 'it failed' } }));
+          lines.push({ ok: false, error: { code: this.failCode, message: 'it failed' } });
           break;
         }
         const sources = this.sources.get(peer) ?? { 'peer-1': 2, 'peer-2': 2 };
         let index = 0;
         for (const [from, n] of Object.entries(sources)) {
           for (let i = 0; i < n; i++) {
-            lines.push(
-              JSON.stringify({
-                id: 1,
-                event: 'chunk',
-                file: cmd[4],
-                index: index++,
-                chunks: 4,
-                from,
-                fromAddr: '172.30.0.9:7071',
-                bytes: 16384,
-              }),
-            );
+            lines.push({
+              event: 'chunk',
+              file: args['name'],
+              index: index++,
+              chunks: 4,
+              from,
+              fromAddr: '172.30.0.9:7071',
+              bytes: 16384,
+            });
           }
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
         respond({
-          file: cmd[4],
-          path: `/data/${cmd[4]}`,
+          file: args['name'],
+          path: `/data/${String(args['name'])}`,
           bytes: 65536,
           sha256: SHA,
           verified: true,
@@ -147,7 +188,7 @@ class FakeDocker implements LabDocker {
         if (this.filesFailures > 0) {
           this.filesFailures--;
           const message = 'the tracker is unreachable right now; reconnecting';
-          lines.push(JSON.stringify({ id: 1, ok: false, error: { code: this.filesFailCode, message } }));
+          lines.push({ ok: false, error: { code: this.filesFailCode, message } });
           break;
         }
         respond({ files: [{ fileId: 'f'.repeat(64), name: 'a.txt', size: 65536, chunks: 4, holders: this.holders }] });
@@ -159,20 +200,21 @@ class FakeDocker implements LabDocker {
         respond({ published: [{ name: 'a.txt', chunks: 4 }] });
         break;
       case 'faults':
-        respond({ delayMs: 0, dropRate: 0, corruptRate: cmd.includes('corrupt=1') ? 1 : 0 });
+        respond({ delayMs: 0, dropRate: 0, corruptRate: args['corruptRate'] === 1 ? 1 : 0 });
         break;
       default:
         respond({});
     }
-    for (const line of lines) init.onStdoutLine?.(line);
-    return { exitCode: 0, stdout: lines.join('\n'), stderr: '' };
+    return lines;
   }
   async stop(id: string): Promise<void> {
     this.get(id).state = 'exited';
+    this.closeChannels(id);
     this.calls.push(`stop ${this.get(id).shortName}`);
   }
   async kill(id: string): Promise<void> {
     this.get(id).state = 'exited';
+    this.closeChannels(id);
     this.calls.push(`kill ${this.get(id).shortName}`);
   }
   async pause(id: string): Promise<void> {
@@ -191,6 +233,7 @@ class FakeDocker implements LabDocker {
     return { stdout: this.logText, stderr: '', combined: this.logText };
   }
   async removeContainer(id: string): Promise<void> {
+    this.closeChannels(id);
     this.containers.delete(id);
   }
   async removeNetwork(id: string): Promise<void> {

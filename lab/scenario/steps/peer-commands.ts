@@ -1,5 +1,5 @@
 /**
- * Steps that send a command to a peer's control socket (`swarmlab ctl` inside its container) or run a
+ * Steps that send a command to a peer's control socket (over its control channel, lab/control-channel.ts) or run a
  * shell command there: connect, publish, generate a file, set rates and served faults, fill the disk.
  */
 import { DATA_DIR } from '../../constants';
