@@ -10,10 +10,23 @@
  * `enforcement` says which layer did what, and the run report shows it.
  */
 import { UnsupportedError } from '../errors';
+import { linkLabel } from '../observe/link-label';
+import type { RunEventBody, RunRecorder } from '../observe/run-events';
 import type { NetworkEnforcement, NetworkReport } from '../report-types';
 import type { ScenarioNetwork } from './network-schema';
 import { kernelFilterAvailable, type NodeRules, type PacketFilter } from './packet-filter';
-import { applyLink, expandSide, linkList, resolveNetwork, type LinkConditions, type LinkTables } from './resolve';
+import {
+  accessLinks,
+  applyLink,
+  expandSide,
+  isPerfect,
+  linkList,
+  PERFECT_LINK,
+  resolveNetwork,
+  type LinkConditions,
+  type LinkEntry,
+  type LinkTables,
+} from './resolve';
 
 /** What the run network needs of the lab: addresses, and the peers' control sockets. */
 export interface NetworkNodes {
@@ -61,17 +74,24 @@ export class RunNetwork {
   readonly enforcement: NetworkEnforcement;
   private readonly nodes: NetworkNodes;
   private readonly filter: PacketFilter | undefined;
+  private readonly recorder: RunRecorder | undefined;
+  private readonly network: ScenarioNetwork | undefined;
   private readonly names: readonly string[];
   /** The current partition's sides (nodes), [] when healed. */
   private sides: string[][] = [];
 
-  /** Without a `filter`, loss and partitions are not enforced (a partition step then fails). */
+  /**
+   * Without a `filter`, loss and partitions are not enforced (a partition step then fails). The `recorder`
+   * gets a `network` event for the start and for each change (the report's marks, the dashboard's labels).
+   */
   constructor(
-    components: { nodes: NetworkNodes; filter?: PacketFilter },
+    components: { nodes: NetworkNodes; filter?: PacketFilter; recorder?: RunRecorder | undefined },
     init: { network: ScenarioNetwork | undefined; names: readonly string[] },
   ) {
     this.nodes = components.nodes;
     this.filter = components.filter;
+    this.recorder = components.recorder;
+    this.network = init.network;
     this.names = init.names;
     this.tables = resolveNetwork(init.network, init.names);
     this.groups = init.network?.groups ?? {};
@@ -88,6 +108,14 @@ export class RunNetwork {
     for (const a of this.names) for (const b of this.names) if (a < b) pairs.push([a, b]);
     await this.push(pairs, signal);
     if (linkList(this.tables).some((link) => link.lossPercent > 0)) await this.pushKernel(this.names, signal);
+    const links = linkList(this.tables).filter((link) => !isPerfect(link));
+    const access = Object.fromEntries(accessLinks(this.network));
+    this.record({
+      change: 'initial',
+      description: `${links.length} links set (${describeEnforcement(this.enforcement)})`,
+      links,
+      ...(Object.keys(access).length === 0 ? {} : { access }),
+    });
   }
 
   /** Nodes in different sides (nodes or groups) cannot reach each other; nodes in no side reach everyone. */
@@ -97,6 +125,11 @@ export class RunNetwork {
     }
     this.sides = sides.map((side) => side.flatMap((name) => expandSide(name, this.groups)));
     await this.pushKernel(this.names, signal);
+    this.record({
+      change: 'partition',
+      description: `partition ${this.sides.map((side) => `[${side.join(', ')}]`).join(' | ')}`,
+      sides: this.sides.map((side) => [...side]),
+    });
   }
 
   /** Ends the partition; loss rules stay. */
@@ -104,6 +137,7 @@ export class RunNetwork {
     if (this.sides.length === 0 || this.filter === undefined) return;
     this.sides = [];
     await this.pushKernel(this.names, signal);
+    this.record({ change: 'heal', description: 'partition healed' });
   }
 
   /** The packet filter's rules of `node` for the current partition and losses. */
@@ -142,7 +176,17 @@ export class RunNetwork {
     const pairs = applyLink(this.tables, this.groups, between, changes);
     await this.push(pairs, signal);
     if (changes.lossPercent !== undefined) await this.pushKernel([...new Set(pairs.flat())], signal);
+    const links = pairs.map(([a, b]): LinkEntry => ({
+      between: [a, b],
+      ...(this.tables.get(a)?.get(b) ?? PERFECT_LINK),
+    }));
+    const labels = [...new Set(links.map((link) => linkLabel(link)))];
+    this.record({ change: 'link', description: `link ${between.join(' <-> ')}: ${labels.join(' / ')}`, links });
     return pairs;
+  }
+
+  private record(body: Omit<Extract<RunEventBody, { type: 'network' }>, 'type'>): void {
+    this.recorder?.record({ type: 'network', ...body });
   }
 
   /** A link that changes nothing is still pushed when a step named it: it may be undoing an earlier one. */

@@ -100,18 +100,19 @@ export class ScenarioRunner {
     // Every peer a step targets listens on these signals (up to 64 peers, plus background downloads).
     setMaxListeners(SIGNAL_LISTENERS, signal);
     const filter = await packetFilterFor(this.scenario);
+    // A `when:` step waits on the run's events: without a recorder of the caller's, the runner keeps one.
+    const recorder =
+      this.components.recorder ??
+      (this.scenario.steps.some((step) => step.when !== undefined) ? new RunRecorder() : undefined);
     const network = new RunNetwork(
-      { nodes: networkNodes(this.components.run), ...(filter === undefined ? {} : { filter }) },
+      { nodes: networkNodes(this.components.run), ...(filter === undefined ? {} : { filter }), recorder },
       { network: this.scenario.network, names: [...this.peers.map((peer) => peer.name), TRACKER_NAME] },
     );
     const ctx: StepContext = {
       run: this.components.run,
       docker: this.components.docker,
       printer: this.components.printer,
-      // A `when:` step waits on the run's events: without a recorder of the caller's, the runner keeps one.
-      recorder:
-        this.components.recorder ??
-        (this.scenario.steps.some((step) => step.when !== undefined) ? new RunRecorder() : undefined),
+      recorder,
       waitReady: this.components.waitReady,
       printChunks: this.printChunks,
       scenarioSignal: signal,
