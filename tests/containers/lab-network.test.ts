@@ -44,6 +44,11 @@ describe('lab network (containers)', () => {
     return (await pings(from, to, 9)).medianMs;
   }
 
+  /** The run the tests share, started by whichever runs first (so each can run alone with -t). */
+  async function ensureRun(): Promise<void> {
+    run ??= await controller.up({ run: runName, peers: [{ name: 'peer-1' }, { name: 'peer-2' }, { name: 'peer-3' }] });
+  }
+
   async function replay(scenario: unknown): Promise<ReturnType<ScenarioRunner['replay']>> {
     if (run === undefined) throw new Error('no run');
     const runner = new ScenarioRunner(
@@ -62,7 +67,7 @@ describe('lab network (containers)', () => {
   }
 
   it('a link of 50 ms gives a 100 ms round trip, and a link step moves it to 300 ms', async () => {
-    run = await controller.up({ run: runName, peers: [{ name: 'peer-1' }, { name: 'peer-2' }, { name: 'peer-3' }] });
+    await ensureRun();
     const report = await replay({
       name: 'latency',
       peers: 3,
@@ -96,7 +101,9 @@ describe('lab network (containers)', () => {
       expect(rtt).toBeGreaterThanOrEqual(255);
       expect(rtt).toBeLessThanOrEqual(345);
     }
-    expect(changed.steps[0]?.ms).toBeLessThan(1000);
+    // The step itself is two `docker exec ... ctl link set` run at once: about a second on a loaded host.
+    expect(changed.steps[0]?.ms).toBeLessThan(2500);
+    process.stderr.write(`lab-network: the link step took ${changed.steps[0]?.ms ?? '?'} ms\n`);
     const slower = await medianRtt('peer-2', 'peer-1');
     expect(slower).toBeGreaterThanOrEqual(255);
     expect(slower).toBeLessThanOrEqual(345);
@@ -109,6 +116,7 @@ describe('lab network (containers)', () => {
   });
 
   it('a restarted peer gets its links back (its new process, and the others for its address)', async () => {
+    await ensureRun();
     const report = await replay({
       name: 'latency-restart',
       peers: 3,
@@ -134,6 +142,7 @@ describe('lab network (containers)', () => {
     const before = process.env['SWARMLAB_LINK_ENFORCEMENT'];
     process.env['SWARMLAB_LINK_ENFORCEMENT'] = 'app';
     try {
+      await ensureRun();
       const report = await replay({
         name: 'app-only',
         peers: 3,
