@@ -409,9 +409,11 @@ export async function statusCommand(ctx: CommandContext, run: string | undefined
     ctx.printer.runs([]);
     return 0;
   }
-  const enforcement = describeEnforcement(await hostEnforcement());
   for (const name of runs) {
     const labRun = await ctx.controller.attach(name);
+    // netem is probed in the namespace of one of the run's containers.
+    const probePid = labRun.all().find((container) => container.pid !== undefined)?.pid;
+    const enforcement = describeEnforcement(await hostEnforcement({ pid: probePid, signal: ctx.signal }));
     ctx.printer.line(`run ${name} (network ${labRun.network?.name ?? '-'})`);
     ctx.printer.line(`links enforced by: ${enforcement}`);
     const rows = await Promise.all(

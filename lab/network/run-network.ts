@@ -1,19 +1,36 @@
 /**
  * The network of one scenario run: the link tables the scenario asks for, kept current as steps change
- * them, and pushed to the layer that enforces each property.
+ * them, and pushed to the layer that enforces each property (`enforcement.ts` decides which).
  *
- * Latency, jitter and bandwidth are enforced by the peers' own link emulator (src/shared/link-emulator.ts):
- * the lab sets, in each peer, one rule per remote node's address (`ctl link set ADDR ...`). Each peer
- * delays only what it sends, so a link is set at both ends and the round trip is twice its latency. The
- * tracker has no emulator: its links are delayed on the peers' side only. Loss and partitions need the
- * kernel: the packet filter (packet-filter.ts) when the host allows it, else they are not enforced.
+ * - app: the peers' own link emulator (src/shared/link-emulator.ts): the lab sets, in each peer, one rule
+ *   per remote node's address (`ctl link set ADDR ...`). Each peer delays only what it sends, so a link is
+ *   set at both ends and the round trip is twice its latency. The tracker has no emulator: its links are
+ *   delayed on the peers' side only.
+ * - netem: the same per-address delays as netem qdiscs in each node's namespace (netem-shaper.ts), the
+ *   tracker's included; the peers' emulator then keeps only the bandwidth.
+ * - kernel: loss and partitions with the packet filter (packet-filter.ts).
  * `enforcement` says which layer did what, and the run report shows it.
  */
 import { UnsupportedError } from '../errors';
+import { linkLabel } from '../observe/link-label';
+import type { RunEventBody, RunRecorder } from '../observe/run-events';
 import type { NetworkEnforcement, NetworkReport } from '../report-types';
 import type { ScenarioNetwork } from './network-schema';
+import { APP_ENFORCEMENT, decideEnforcement, enforcementMode, usesNetem } from './enforcement';
+import { NetemShaper, type NetemRule } from './netem-shaper';
 import { kernelFilterAvailable, type NodeRules, type PacketFilter } from './packet-filter';
-import { applyLink, expandSide, linkList, resolveNetwork, type LinkConditions, type LinkTables } from './resolve';
+import {
+  accessLinks,
+  applyLink,
+  expandSide,
+  isPerfect,
+  linkList,
+  PERFECT_LINK,
+  resolveNetwork,
+  type LinkConditions,
+  type LinkEntry,
+  type LinkTables,
+} from './resolve';
 
 /** What the run network needs of the lab: addresses, and the peers' control sockets. */
 export interface NetworkNodes {
@@ -27,13 +44,7 @@ export interface NetworkNodes {
   pid: (node: string, signal: AbortSignal) => Promise<number | undefined>;
 }
 
-export const APP_ENFORCEMENT: NetworkEnforcement = {
-  latency: 'app',
-  jitter: 'app',
-  bandwidth: 'app',
-  loss: 'unsupported',
-  partition: 'unsupported',
-};
+export { APP_ENFORCEMENT } from './enforcement';
 
 /** Latency, jitter and bandwidth in the peers; loss and partitions with the host's packet filter. */
 export const KERNEL_FILTER_ENFORCEMENT: NetworkEnforcement = {
@@ -42,10 +53,22 @@ export const KERNEL_FILTER_ENFORCEMENT: NetworkEnforcement = {
   partition: 'kernel',
 };
 
-/** What this host enforces where: the packet filter when available and not turned off (SWARMLAB_LINK_ENFORCEMENT=app). */
-export async function hostEnforcement(): Promise<NetworkEnforcement> {
-  if (process.env['SWARMLAB_LINK_ENFORCEMENT'] === 'app') return APP_ENFORCEMENT;
-  return (await kernelFilterAvailable()) ? KERNEL_FILTER_ENFORCEMENT : APP_ENFORCEMENT;
+/**
+ * What this host enforces where, under SWARMLAB_LINK_ENFORCEMENT (enforcement.ts). netem is probed in the
+ * namespace of `pid` (a container of the run) when given; without one it counts as absent.
+ */
+export async function hostEnforcement(
+  init: { pid?: number | undefined; shaper?: NetemShaper; signal?: AbortSignal } = {},
+): Promise<NetworkEnforcement> {
+  const mode = enforcementMode();
+  if (mode === 'app') return decideEnforcement({ packetFilter: false, netem: false }, mode);
+  const packetFilter = await kernelFilterAvailable();
+  const signal = init.signal ?? AbortSignal.timeout(10_000);
+  const netem =
+    process.getuid?.() === 0 && init.pid !== undefined
+      ? await (init.shaper ?? new NetemShaper()).probe(init.pid, signal)
+      : false;
+  return decideEnforcement({ packetFilter, netem }, mode);
 }
 
 /** `latency app, jitter app, loss kernel, ...` for the transcript and `lab status`. */
@@ -61,21 +84,40 @@ export class RunNetwork {
   readonly enforcement: NetworkEnforcement;
   private readonly nodes: NetworkNodes;
   private readonly filter: PacketFilter | undefined;
+  /** netem qdiscs, when the enforcement puts a property there. */
+  private readonly shaper: NetemShaper | undefined;
+  private readonly recorder: RunRecorder | undefined;
+  private readonly network: ScenarioNetwork | undefined;
   private readonly names: readonly string[];
   /** The current partition's sides (nodes), [] when healed. */
   private sides: string[][] = [];
+  /** Where each node was when its links were last pushed: a restart or a reconnect may move it. */
+  private readonly pushedAddress = new Map<string, string>();
+  /** Whether anything was ever pushed (a network section, a link or partition step). */
+  private touched = false;
 
-  /** Without a `filter`, loss and partitions are not enforced (a partition step then fails). */
+  /**
+   * Without a `filter`, loss and partitions are not enforced (a partition step then fails). The `recorder`
+   * gets a `network` event for the start and for each change (the report's marks, the dashboard's labels).
+   */
   constructor(
-    components: { nodes: NetworkNodes; filter?: PacketFilter },
-    init: { network: ScenarioNetwork | undefined; names: readonly string[] },
+    components: {
+      nodes: NetworkNodes;
+      filter?: PacketFilter;
+      shaper?: NetemShaper;
+      recorder?: RunRecorder | undefined;
+    },
+    init: { network: ScenarioNetwork | undefined; names: readonly string[]; enforcement?: NetworkEnforcement },
   ) {
     this.nodes = components.nodes;
     this.filter = components.filter;
+    this.shaper = components.shaper;
+    this.recorder = components.recorder;
+    this.network = init.network;
     this.names = init.names;
     this.tables = resolveNetwork(init.network, init.names);
     this.groups = init.network?.groups ?? {};
-    this.enforcement = this.filter === undefined ? APP_ENFORCEMENT : KERNEL_FILTER_ENFORCEMENT;
+    this.enforcement = init.enforcement ?? (this.filter === undefined ? APP_ENFORCEMENT : KERNEL_FILTER_ENFORCEMENT);
   }
 
   report(): NetworkReport {
@@ -88,6 +130,15 @@ export class RunNetwork {
     for (const a of this.names) for (const b of this.names) if (a < b) pairs.push([a, b]);
     await this.push(pairs, signal);
     if (linkList(this.tables).some((link) => link.lossPercent > 0)) await this.pushKernel(this.names, signal);
+    await this.pushNetem(this.names, signal);
+    const links = linkList(this.tables).filter((link) => !isPerfect(link));
+    const access = Object.fromEntries(accessLinks(this.network));
+    this.record({
+      change: 'initial',
+      description: `${links.length} links set (${describeEnforcement(this.enforcement)})`,
+      links,
+      ...(Object.keys(access).length === 0 ? {} : { access }),
+    });
   }
 
   /** Nodes in different sides (nodes or groups) cannot reach each other; nodes in no side reach everyone. */
@@ -97,6 +148,11 @@ export class RunNetwork {
     }
     this.sides = sides.map((side) => side.flatMap((name) => expandSide(name, this.groups)));
     await this.pushKernel(this.names, signal);
+    this.record({
+      change: 'partition',
+      description: `partition ${this.sides.map((side) => `[${side.join(', ')}]`).join(' | ')}`,
+      sides: this.sides.map((side) => [...side]),
+    });
   }
 
   /** Ends the partition; loss rules stay. */
@@ -104,6 +160,7 @@ export class RunNetwork {
     if (this.sides.length === 0 || this.filter === undefined) return;
     this.sides = [];
     await this.pushKernel(this.names, signal);
+    this.record({ change: 'heal', description: 'partition healed' });
   }
 
   /** The packet filter's rules of `node` for the current partition and losses. */
@@ -114,7 +171,9 @@ export class RunNetwork {
     const loss = new Map<string, number>();
     for (const [remote, conditions] of this.tables.get(node) ?? []) {
       const address = this.nodes.address(remote);
-      if (address !== undefined && conditions.lossPercent > 0) loss.set(address, conditions.lossPercent);
+      if (address !== undefined && conditions.lossPercent > 0 && this.enforcement.loss === 'kernel') {
+        loss.set(address, conditions.lossPercent);
+      }
     }
     return {
       blocked: blocked.map((n) => this.nodes.address(n)).filter((a): a is string => a !== undefined),
@@ -125,6 +184,7 @@ export class RunNetwork {
   private async pushKernel(nodes: readonly string[], signal: AbortSignal): Promise<void> {
     const filter = this.filter;
     if (filter === undefined) return;
+    this.touched = true;
     await settleAll(
       nodes.map(async (node) => {
         const pid = await this.nodes.pid(node, signal);
@@ -142,11 +202,92 @@ export class RunNetwork {
     const pairs = applyLink(this.tables, this.groups, between, changes);
     await this.push(pairs, signal);
     if (changes.lossPercent !== undefined) await this.pushKernel([...new Set(pairs.flat())], signal);
+    await this.pushNetem([...new Set(pairs.flat())], signal);
+    const links = pairs.map(([a, b]): LinkEntry => ({
+      between: [a, b],
+      ...(this.tables.get(a)?.get(b) ?? PERFECT_LINK),
+    }));
+    const labels = [...new Set(links.map((link) => linkLabel(link)))];
+    this.record({ change: 'link', description: `link ${between.join(' <-> ')}: ${labels.join(' / ')}`, links });
     return pairs;
+  }
+
+  /** What the peers' emulator keeps of a link: all of it, but the delays when netem has them. */
+  private appConditions(conditions: LinkConditions): LinkConditions {
+    if (this.enforcement.latency !== 'netem') return conditions;
+    return { ...conditions, latencyMs: 0, jitterMs: 0 };
+  }
+
+  private record(body: Omit<Extract<RunEventBody, { type: 'network' }>, 'type'>): void {
+    this.recorder?.record({ type: 'network', ...body });
+  }
+
+  /**
+   * Pushes again what `node` lost: a restarted container has a new network namespace (its packet filter
+   * is gone) and a new peer process (its emulator's rules are gone), and a restart or a reconnect may give
+   * it a new address (the other ends' rules and filters name the old one, which is reset to perfect).
+   * Called once the node is back and its address known; a no-op while the run's network was never set.
+   */
+  async restore(node: string, signal: AbortSignal): Promise<void> {
+    if (!this.touched || this.nodes.address(node) === undefined) return;
+    const pairs: [string, string][] = [];
+    for (const [remote, conditions] of this.tables.get(node) ?? [])
+      if (!isPerfect(conditions)) pairs.push([node, remote]);
+    const before = this.pushedAddress.get(node);
+    const moved = before !== undefined && before !== this.nodes.address(node);
+    const stale: Promise<void>[] = [];
+    if (moved) {
+      for (const [, remote] of pairs) {
+        if (this.nodes.hasEmulator(remote)) stale.push(this.nodes.setLink(remote, before, PERFECT_LINK, signal));
+      }
+    }
+    await settleAll(stale);
+    await this.push(pairs, signal);
+    const filtered = this.sides.length > 0 || linkList(this.tables).some((link) => link.lossPercent > 0);
+    if (filtered) await this.pushKernel(moved ? this.names : [node], signal);
+    await this.pushNetem(moved ? this.names : [node], signal);
+  }
+
+  /** What netem must do to the packets `node` sends to each remote address (the links it enforces). */
+  netemRulesOf(node: string): Map<string, NetemRule> {
+    const rules = new Map<string, NetemRule>();
+    const delay = this.enforcement.latency === 'netem';
+    const loss = this.enforcement.loss === 'netem';
+    for (const [remote, conditions] of this.tables.get(node) ?? []) {
+      const address = this.nodes.address(remote);
+      const rule: NetemRule = {
+        delayMs: delay ? conditions.latencyMs : 0,
+        jitterMs: delay ? conditions.jitterMs : 0,
+        lossPercent: loss ? conditions.lossPercent : 0,
+      };
+      if (address !== undefined && (rule.delayMs > 0 || rule.jitterMs > 0 || rule.lossPercent > 0)) {
+        rules.set(address, rule);
+      }
+    }
+    return rules;
+  }
+
+  private async pushNetem(nodes: readonly string[], signal: AbortSignal): Promise<void> {
+    const shaper = this.shaper;
+    if (shaper === undefined || !usesNetem(this.enforcement)) return;
+    this.touched = true;
+    await settleAll(
+      nodes.map(async (node) => {
+        const pid = await this.nodes.pid(node, signal);
+        const address = this.nodes.address(node);
+        if (pid !== undefined && address !== undefined)
+          await shaper.apply(pid, address, this.netemRulesOf(node), signal);
+      }),
+    );
   }
 
   /** A link that changes nothing is still pushed when a step named it: it may be undoing an earlier one. */
   private async push(pairs: readonly [string, string][], signal: AbortSignal): Promise<void> {
+    this.touched = true;
+    for (const node of pairs.flat()) {
+      const address = this.nodes.address(node);
+      if (address !== undefined) this.pushedAddress.set(node, address);
+    }
     const jobs: Promise<void>[] = [];
     for (const [a, b] of pairs) {
       for (const [from, to] of [
@@ -157,7 +298,7 @@ export class RunNetwork {
         const address = this.nodes.address(to);
         const conditions = this.tables.get(from)?.get(to);
         if (address === undefined || conditions === undefined) continue;
-        jobs.push(this.nodes.setLink(from, address, conditions, signal));
+        jobs.push(this.nodes.setLink(from, address, this.appConditions(conditions), signal));
       }
     }
     await settleAll(jobs);

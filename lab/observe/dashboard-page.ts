@@ -90,6 +90,10 @@ section h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .06em; 
 #graph circle { stroke: #fff; stroke-width: 2; }
 #graph text { font-size: 11px; fill: var(--ink); text-anchor: middle; }
 #graph g.down circle { fill: #bbb !important; }
+#graph g.link line { stroke: #6a3fb5; stroke-width: 1; stroke-dasharray: 2 4; }
+#graph g.link text { font-size: 10px; fill: #6a3fb5; }
+#graph g.link.cut line, #graph g.link.cut text { stroke: #c00000; fill: #c00000; }
+#graph g.link.cut text { stroke: none; }
 aside { display: flex; flex-direction: column; gap: 16px; min-width: 0; }
 ol { list-style: none; margin: 0; padding: 0; background: var(--card); border: 1px solid var(--line);
   border-radius: 6px; font-size: 12px; overflow-y: auto; }
@@ -119,11 +123,11 @@ const BODY = String.raw`
   <section>
     <h2>Tracker and peers: state, rates, chunk maps (cell colour = the peer it came from)</h2>
     <div id="nodes"></div>
-    <h2 style="margin-top:16px">Who sends to whom (edges glow while chunks flow)</h2>
+    <h2 style="margin-top:16px">Who sends to whom (edges glow while chunks flow; dashed: link conditions, one way)</h2>
     <svg id="graph" role="img" aria-label="transfers between peers">
       <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" markerHeight="9"
         markerUnits="userSpaceOnUse" orient="auto"><path d="M 0 0 L 10 5 L 0 10 z" fill="#9aa3b5"/></marker></defs>
-      <g id="graph-edges"></g><g id="graph-nodes"></g>
+      <g id="graph-links"></g><g id="graph-edges"></g><g id="graph-nodes"></g>
     </svg>
   </section>
   <aside>

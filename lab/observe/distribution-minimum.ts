@@ -1,6 +1,9 @@
 /**
  * The theoretical minimum distribution time of each downloaded file and how the run measured against it,
  * derived purely from the run's events (the report's "minimum" line and ratio).
+ *
+ * A peer's upload and download caps are the latest of its `rate` events (a rate step, the peer's own
+ * rates) and its access link in the network's `initial` event (`network.peers`), whichever came last.
  */
 import type { RunEvent } from './run-events';
 import { foldRunEvents, type EventOf, type Lane } from './run-state';
@@ -8,6 +11,8 @@ import { foldRunEvents, type EventOf, type Lane } from './run-state';
 export interface RatedPeer {
   peer: string;
   uploadBps: number;
+  /** Its download cap, when it had one (a downloader's access link `down`, or its download rate). */
+  downloadBps?: number;
 }
 
 /** The theoretical minimum distribution time of one file, or why there is none. */
@@ -19,7 +24,7 @@ export type MinimumTime =
       fileBytes: number;
       seeders: RatedPeer[];
       downloaders: RatedPeer[];
-      /** max(F/u_s, N·F/(u_s + Σu_i)) in ms. */
+      /** max(F/u_s, F/d_min, N·F/(u_s + Σu_i)) in ms (F/d_min only when a downloader's download is capped). */
       minMs: number;
       /** startT + minMs: where the line is drawn. */
       atT: number;
@@ -35,25 +40,42 @@ export type MinimumTime =
 /**
  * The theoretical minimum time to distribute a file of `fileBytes` from seeders with a total upload of
  * `seederUploadBps` to N downloaders uploading `downloaderUploadBps` each (Kurose & Ross): the seeders
- * must send every byte at least once, and the swarm must deliver N copies with everything it can upload.
+ * must send every byte at least once, the slowest downloader must receive every byte (`minDownloadBps`,
+ * its download cap, when there is one), and the swarm must deliver N copies with everything it can upload.
  */
 export function minimumDistributionMs(
   fileBytes: number,
   seederUploadBps: number,
   downloaderUploadBps: readonly number[],
+  minDownloadBps?: number,
 ): number {
   if (!(seederUploadBps > 0)) throw new RangeError(`the seeders' upload must be > 0, got ${seederUploadBps}`);
   const n = downloaderUploadBps.length;
   const swarmBps = seederUploadBps + downloaderUploadBps.reduce((sum, bps) => sum + bps, 0);
-  return 1000 * Math.max(fileBytes / seederUploadBps, (n * fileBytes) / swarmBps);
+  const downloadS = minDownloadBps !== undefined && minDownloadBps > 0 ? fileBytes / minDownloadBps : 0;
+  return 1000 * Math.max(fileBytes / seederUploadBps, downloadS, (n * fileBytes) / swarmBps);
 }
 
-/** The upload limit a peer had at time `t` (bytes/s), or undefined when none was set (or it was lifted). */
-export function uploadRateAt(events: readonly RunEvent[], peer: string, t: number): number | undefined {
+/**
+ * The upload (or download) limit a peer had at time `t` (bytes/s): the latest `rate` event or access link
+ * of a `network` event naming it; undefined when none was set (or it was lifted).
+ */
+export function uploadRateAt(
+  events: readonly RunEvent[],
+  peer: string,
+  t: number,
+  direction: 'up' | 'down' = 'up',
+): number | undefined {
   let rate: number | null | undefined;
   for (const event of events) {
     if (event.t > t) break;
-    if (event.type === 'rate' && event.peer === peer && event.uploadBps !== undefined) rate = event.uploadBps;
+    if (event.type === 'rate' && event.peer === peer) {
+      const bps = direction === 'up' ? event.uploadBps : event.downloadBps;
+      if (bps !== undefined) rate = bps;
+    } else if (event.type === 'network' && event.access !== undefined && Object.hasOwn(event.access, peer)) {
+      const bps = event.access[peer]?.[direction];
+      if (bps !== undefined) rate = bps;
+    }
   }
   return rate ?? undefined;
 }
@@ -145,17 +167,23 @@ export function minimumTimes(
       uploadBps: p.uploadBps ?? 0,
     });
     const seedersBps = seederRates.reduce((sum, p) => sum + (p.uploadBps ?? 0), 0);
+    const downloadersRated = downloaderRates.map((p): RatedPeer => {
+      const downloadBps = uploadRateAt(events, p.peer, startT, 'down');
+      return { ...asRated(p), ...(downloadBps === undefined ? {} : { downloadBps }) };
+    });
+    const caps = downloadersRated.flatMap((p) => (p.downloadBps === undefined ? [] : [p.downloadBps]));
     const minMs = minimumDistributionMs(
       fileBytes,
       seedersBps,
-      downloaderRates.map((p) => p.uploadBps ?? 0),
+      downloadersRated.map((p) => p.uploadBps),
+      caps.length === 0 ? undefined : Math.min(...caps),
     );
     return {
       file,
       startT,
       fileBytes,
       seeders: seederRates.map(asRated),
-      downloaders: downloaderRates.map(asRated),
+      downloaders: downloadersRated,
       minMs,
       atT: startT + minMs,
       ...measuredDistribution(events, file, downloaders, startT, minMs),

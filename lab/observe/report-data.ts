@@ -5,7 +5,7 @@
  * Times (`t`) are ms since the recorder started, like the events' own `t`. The ScenarioReport counts from
  * the scenario's start instead; the two are tied together through the fault step's event.
  */
-import type { DownloadReport, ScenarioReport, StepReport } from '../report-types';
+import type { DownloadReport, NetworkReport, ScenarioReport, StepReport } from '../report-types';
 import type { NodeState, RunEvent } from './run-events';
 import { minimumTimes, type MinimumTime } from './distribution-minimum';
 import { foldRunEvents, holdingKey, type EventOf, type Lane, type RunState } from './run-state';
@@ -38,9 +38,9 @@ export interface ProgressSeries extends Lane {
   source: 'progress' | 'transfers';
 }
 
-export type TimeMarkKind = 'fault' | 'node' | 'recovery' | 'trigger';
+export type TimeMarkKind = 'fault' | 'node' | 'recovery' | 'trigger' | 'network';
 
-/** Something to mark on the time axis: an injected fault, a container state change, a recovery. */
+/** Something to mark on the time axis: an injected fault, a container state change, a link change, a recovery. */
 export interface TimeMark {
   t: number;
   kind: TimeMarkKind;
@@ -98,6 +98,8 @@ export interface ReportData {
   /** Downloads that ended in an error (expected or not), as their `download` events tell. */
   failedDownloads: FailedDownload[];
   steps: StepReport[];
+  /** The scenario's network: who enforced what, and the links at the start (from the ScenarioReport). */
+  network?: NetworkReport;
   recoverMs?: number;
   eventCount: number;
 }
@@ -167,8 +169,9 @@ export function progressSeries(
 
 /**
  * Faults and recoveries on the time axis: the scenario's `fault: true` step, every container that went
- * down, paused or off the network (and came back), each `when:` trigger that fired (and why), and the moment
- * the scenario counts as recovered.
+ * down, paused or off the network (and came back), each change of the network after its start (a `link`
+ * step, a partition, a heal: its `network` event), each `when:` trigger that fired (and why), and the
+ * moment the scenario counts as recovered.
  */
 export function timeMarks(events: readonly RunEvent[], report: Pick<ScenarioReport, 'recoverMs'>): TimeMark[] {
   const marks: TimeMark[] = [];
@@ -179,6 +182,8 @@ export function timeMarks(events: readonly RunEvent[], report: Pick<ScenarioRepo
     if (event.type === 'step' && event.fault) {
       faultStep ??= event;
       marks.push({ t: event.t, kind: 'fault', label: `fault: ${event.description}` });
+    } else if (event.type === 'network' && event.change !== 'initial') {
+      marks.push({ t: event.t, kind: 'network', label: `network: ${event.description}` });
     } else if (event.type === 'trigger') {
       marks.push({ t: event.t, kind: 'trigger', label: `trigger (step ${event.index + 1}): ${event.reason}` });
     } else if (event.type === 'node') {
@@ -289,6 +294,7 @@ export function deriveReportData(
     downloads: report.downloads,
     failedDownloads: failedDownloads(events),
     steps: report.steps,
+    ...(report.network === undefined ? {} : { network: report.network }),
     ...(report.recoverMs === undefined ? {} : { recoverMs: report.recoverMs }),
     eventCount: events.length,
   };

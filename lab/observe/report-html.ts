@@ -8,6 +8,7 @@
  * from `ReportData` only.
  */
 import type { Lane, MinimumTime, ReportData, TimeMark, TransferPoint } from './report-data';
+import { networkHtml } from './report-network';
 
 const PLOT_WIDTH = 960;
 const MARGIN_LEFT = 150;
@@ -27,6 +28,7 @@ const MARK_COLOUR: Record<TimeMark['kind'], string> = {
   node: '#e07000',
   recovery: '#008a3e',
   trigger: '#6a3fb5',
+  network: '#0077aa',
 };
 
 const CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
@@ -269,10 +271,14 @@ function minimumHtml(data: ReportData, scale: TimeScale): string {
     const us = m.seeders.reduce((sum, p) => sum + p.uploadBps, 0);
     const ui = m.downloaders.reduce((sum, p) => sum + p.uploadBps, 0);
     const n = m.downloaders.length;
+    const caps = m.downloaders.flatMap((p) => (p.downloadBps === undefined ? [] : [p.downloadBps]));
+    const dMin = caps.length === 0 ? undefined : Math.min(...caps);
     const text =
       `${m.file}: F = ${formatBytes(m.fileBytes)}, u_s = ${formatRate(us)} (${m.seeders.map((p) => p.peer).join(', ')}), ` +
-      `N = ${n}, Σu_i = ${formatRate(ui)} → max(F/u_s, N·F/(u_s+Σu_i)) = ` +
-      `max(${formatSeconds((1000 * m.fileBytes) / us)}, ${formatSeconds((1000 * n * m.fileBytes) / (us + ui))}) = ` +
+      `N = ${n}, Σu_i = ${formatRate(ui)}${dMin === undefined ? '' : `, d_min = ${formatRate(dMin)}`} → ` +
+      `max(F/u_s, ${dMin === undefined ? '' : 'F/d_min, '}N·F/(u_s+Σu_i)) = max(${formatSeconds((1000 * m.fileBytes) / us)}, ` +
+      `${dMin === undefined ? '' : `${formatSeconds((1000 * m.fileBytes) / dMin)}, `}` +
+      `${formatSeconds((1000 * n * m.fileBytes) / (us + ui))}) = ` +
       `${formatSeconds(m.minMs)}, drawn at ${scale.at(m.atT)} (first chunk requested at ${scale.at(m.startT)}).`;
     const measured =
       m.measured === undefined
@@ -369,12 +375,12 @@ export function renderReportHtml(data: ReportData): string {
   const downloaders = [...new Set(data.progress.map((s) => s.peer))];
   // One colour per peer name, whether it appears as a source or as a downloader.
   const colour = colourOf([...new Set([...sources, ...downloaders].sort())]);
-  const markKeys = (['fault', 'node', 'recovery', 'trigger'] as const)
+  const markKeys = (['fault', 'node', 'recovery', 'trigger', 'network'] as const)
     .filter((kind) => data.marks.some((m) => m.kind === kind))
     .map(
       (kind) =>
         `<span class="key"><span class="mark-key" style="border-color:${MARK_COLOUR[kind]}"></span>` +
-        `${{ fault: 'fault injected', node: 'container state change', recovery: 'recovered', trigger: 'when: trigger fired' }[kind]}</span>`,
+        `${{ fault: 'fault injected', node: 'container state change', recovery: 'recovered', trigger: 'when: trigger fired', network: 'link change' }[kind]}</span>`,
     )
     .join(' ');
   const title = `swarmlab run ${data.run}: ${data.scenario}`;
@@ -401,7 +407,8 @@ ${timelineSvg(data, scale, colour)}
 <section id="progress">
 <h2>Progress of each downloader</h2>
 <p class="note">Chunks held against time; the bold dashed line is the theoretical minimum distribution time
-max(F/u_s, N·F/(u_s + Σu_i)) counted from the first chunk request (dotted).</p>
+max(F/u_s, F/d_min, N·F/(u_s + Σu_i)) counted from the first chunk request (dotted); F/d_min only where a
+downloader's download is capped (its access link or download rate).</p>
 ${legend(downloaders, colour, 'downloader')}
 ${progressSvg(data, scale, colour)}
 <h3>Theoretical minimum</h3>
@@ -412,6 +419,7 @@ ${minimumHtml(data, scale)}
 ${marksHtml(data, scale)}
 ${data.recoverMs === undefined ? '' : `<p>Time to recover: <b>${escapeHtml(formatSeconds(data.recoverMs))}</b> from the fault step to the last verified download.</p>`}
 </section>
+${networkHtml(data.network)}
 <section id="downloads">
 <h2>Downloads</h2>
 ${downloadsHtml(data)}

@@ -72,9 +72,9 @@ export async function writeRunReport(init: WriteRunReportInit): Promise<WrittenR
     json: join(dir, REPORT_JSON_FILE),
     html: join(dir, REPORT_HTML_FILE),
   };
-  // The report already holds the downloads and steps; the derived data need not repeat them.
+  // The report already holds the downloads, steps and network; the derived data need not repeat them.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  const { downloads, steps, ...derived } = data;
+  const { downloads, steps, network, ...derived } = data;
   await writeFile(paths.events, init.events.map((event) => `${JSON.stringify(event)}\n`).join(''));
   await writeFile(paths.json, `${JSON.stringify({ ...init.report, run: init.run, derived }, null, 2)}\n`);
   await writeFile(paths.html, renderReportHtml(data));

@@ -9,6 +9,15 @@
 /** Where a container stands, as the lab sees it. */
 export type NodeState = 'running' | 'paused' | 'exited' | 'disconnected' | 'starting' | string;
 
+/** One symmetric link and its conditions (bandwidth in bytes/s, null uncapped). */
+export interface NetworkLinkView {
+  between: [string, string];
+  latencyMs: number;
+  jitterMs: number;
+  lossPercent: number;
+  bandwidth: number | null;
+}
+
 export type RunEventBody =
   /** The run exists: first event of every recording. */
   | { type: 'run'; run: string; scenario?: string; engine?: string }
@@ -65,6 +74,19 @@ export type RunEventBody =
       ms?: number;
       error?: string;
       chunksBySource?: Record<string, number>;
+    }
+  /**
+   * The scenario's network changed: its start (`initial`), a `link` step, a `partition` or a `heal`.
+   * `links`: each link the change set, with all its conditions now (for `initial`, every link that is not
+   * perfect); `sides`: the partition's nodes; `access`: the peers' access links (bytes/s, null uncapped).
+   */
+  | {
+      type: 'network';
+      change: 'initial' | 'link' | 'partition' | 'heal';
+      description: string;
+      links?: NetworkLinkView[];
+      sides?: string[][];
+      access?: Record<string, { up?: number | null; down?: number | null }>;
     }
   /** Free text worth showing beside the timeline (the printer's info lines). */
   | { type: 'info'; text: string }

@@ -7,7 +7,8 @@
  * can take it as is. What depends on the wall clock (rates over the last seconds, edges that glow) or on
  * the page (colours, the timeline's wording) stays with the dashboard's client.
  */
-import type { NodeState, RunEvent } from './run-events';
+import { isPerfectLink, pairKey } from './link-label';
+import type { NetworkLinkView, NodeState, RunEvent } from './run-events';
 
 export type EventOf<T extends RunEvent['type']> = Extract<RunEvent, { type: T }>;
 
@@ -85,6 +86,10 @@ export interface RunState {
   lanes: Map<string, Lane>;
   /** By edgeKey(from, to), in order of first transfer. */
   edges: Map<string, Edge>;
+  /** The links that are not perfect now, by pairKey(a, b), as the `network` events set them. */
+  links: Map<string, NetworkLinkView>;
+  /** The current partition's sides (nodes); [] when there is none. */
+  partition: string[][];
 }
 
 /** What one event changed, for a consumer that redraws only that. */
@@ -97,6 +102,8 @@ export interface RunChange {
   newChunk?: { holding: string; index: number };
   /** A `node` event for a node already known: the state it had before. */
   stateBefore?: NodeState;
+  /** A `network` event changed the links or the partition. */
+  network?: boolean;
 }
 
 export function holdingKey(peer: string, file: string): string {
@@ -115,6 +122,8 @@ export function createRunState(): RunState {
     holdings: new Map(),
     lanes: new Map(),
     edges: new Map(),
+    links: new Map(),
+    partition: [],
   };
 }
 
@@ -181,6 +190,10 @@ export function applyRunEvent(state: RunState, event: RunEvent): RunChange | und
       laneOf(state, event.peer, event.file, 0);
       break;
     }
+    case 'network':
+      applyNetwork(state, event);
+      change.network = true;
+      break;
     case 'info':
     case 'trigger':
       break;
@@ -193,6 +206,16 @@ export function applyRunEvent(state: RunState, event: RunEvent): RunChange | und
     }
   }
   return change;
+}
+
+function applyNetwork(state: RunState, event: EventOf<'network'>): void {
+  for (const link of event.links ?? []) {
+    const key = pairKey(link.between[0], link.between[1]);
+    if (isPerfectLink(link)) state.links.delete(key);
+    else state.links.set(key, { ...link, between: [...link.between] });
+  }
+  if (event.change === 'partition') state.partition = (event.sides ?? []).map((side) => [...side]);
+  else if (event.change === 'heal') state.partition = [];
 }
 
 function applyNode(state: RunState, event: EventOf<'node'>, change: RunChange): void {

@@ -26,10 +26,12 @@ import {
 } from '../errors';
 import { LiveSummary, usesSummary, type ProgressMode } from '../observe/live-summary';
 import { RunRecorder } from '../observe/run-events';
+import { usesNetem } from '../network/enforcement';
+import { NetemShaper } from '../network/netem-shaper';
 import { PacketFilter } from '../network/packet-filter';
 import { describeEnforcement, hostEnforcement, RunNetwork, type NetworkNodes } from '../network/run-network';
 import type { Printer } from '../print';
-import type { FaultMark, ScenarioReport, StepReport } from '../report-types';
+import type { FaultMark, NetworkEnforcement, ScenarioReport, StepReport } from '../report-types';
 import { scenarioPeers, stepTargets } from './load';
 import { recoveryOf } from './recovery';
 import { MAX_PEERS, type Scenario, type ScenarioPeer, type ScenarioStep } from './schema';
@@ -104,10 +106,24 @@ export class ScenarioRunner {
     const signal = AbortSignal.any(signals);
     // Every peer a step targets listens on these signals (up to MAX_PEERS, plus background downloads).
     setMaxListeners(SIGNAL_LISTENERS, signal);
-    const filter = await packetFilterFor(this.scenario);
+    let layersFailure: LabError | undefined;
+    const { enforcement, ...layers } = await networkLayers(this.scenario, this.components.run, signal).catch(
+      (err: unknown): NetworkLayers => {
+        layersFailure = asLabError(err);
+        return {};
+      },
+    );
+    // A `when:` step waits on the run's events: without a recorder of the caller's, the runner keeps one.
+    const recorder =
+      this.components.recorder ??
+      (this.scenario.steps.some((step) => step.when !== undefined) ? new RunRecorder() : undefined);
     const network = new RunNetwork(
-      { nodes: networkNodes(this.components.run), ...(filter === undefined ? {} : { filter }) },
-      { network: this.scenario.network, names: [...this.peers.map((peer) => peer.name), TRACKER_NAME] },
+      { nodes: networkNodes(this.components.run), ...layers, recorder },
+      {
+        network: this.scenario.network,
+        names: [...this.peers.map((peer) => peer.name), TRACKER_NAME],
+        ...(enforcement === undefined ? {} : { enforcement }),
+      },
     );
     const printer = this.components.printer;
     const summary =
@@ -124,10 +140,7 @@ export class ScenarioRunner {
       run: this.components.run,
       docker: this.components.docker,
       printer: this.components.printer,
-      // A `when:` step waits on the run's events: without a recorder of the caller's, the runner keeps one.
-      recorder:
-        this.components.recorder ??
-        (this.scenario.steps.some((step) => step.when !== undefined) ? new RunRecorder() : undefined),
+      recorder,
       waitReady: this.components.waitReady,
       printChunks: this.printChunks && summary === undefined,
       ...(summary === undefined ? {} : { summary }),
@@ -141,11 +154,11 @@ export class ScenarioRunner {
     const steps: StepReport[] = [];
     const heals: PendingHeal[] = [];
     let fault: FaultMark | undefined;
-    let failure: LabError | undefined;
+    let failure: LabError | undefined = layersFailure;
     const total = this.scenario.steps.length;
 
     try {
-      if (this.scenario.network !== undefined) {
+      if (this.scenario.network !== undefined && failure === undefined) {
         try {
           await network.applyAll(signal);
           this.components.printer.info(networkSummary(network));
@@ -346,16 +359,29 @@ function networkNodes(run: LabRun): NetworkNodes {
   };
 }
 
+interface NetworkLayers {
+  enforcement?: NetworkEnforcement;
+  filter?: PacketFilter;
+  shaper?: NetemShaper;
+}
+
 /**
- * The host's packet filter when the scenario may need it (a network section, or partition/link steps) and
- * the host allows it; `SWARMLAB_LINK_ENFORCEMENT=app` leaves loss and partitions unenforced on purpose.
+ * The kernel layers the scenario may need (a network section, or partition/link steps) and that the host
+ * allows, and the enforcement they give; netem is probed in the namespace of one of the run's containers.
  */
-async function packetFilterFor(scenario: Scenario): Promise<PacketFilter | undefined> {
+async function networkLayers(scenario: Scenario, run: LabRun, signal: AbortSignal): Promise<NetworkLayers> {
   const needs =
     scenario.network !== undefined ||
     scenario.steps.some((step) => step.action === 'partition' || step.action === 'link');
-  if (!needs || (await hostEnforcement()).partition !== 'kernel') return undefined;
-  return new PacketFilter();
+  if (!needs) return {};
+  const pid = run.all().find((container) => container.pid !== undefined && container.state === 'running')?.pid;
+  const shaper = new NetemShaper();
+  const enforcement = await hostEnforcement({ pid, shaper, signal });
+  return {
+    enforcement,
+    ...(enforcement.partition === 'kernel' ? { filter: new PacketFilter() } : {}),
+    ...(usesNetem(enforcement) ? { shaper } : {}),
+  };
 }
 
 /** `network: latency app, jitter app, loss unsupported, ...; 12 links` for the transcript. */

@@ -62,7 +62,13 @@ describe('lab partial partition (containers)', () => {
       );
       return;
     }
-    const report = await replayScenario(ctx, validateScenario(SCENARIO), { run, printChunks: false });
+    // The kernel path on its own: refuse to run rather than fall back to leaving the partition unenforced.
+    const before = process.env['SWARMLAB_LINK_ENFORCEMENT'];
+    process.env['SWARMLAB_LINK_ENFORCEMENT'] = 'kernel';
+    const report = await replayScenario(ctx, validateScenario(SCENARIO), { run, printChunks: false }).finally(() => {
+      if (before === undefined) delete process.env['SWARMLAB_LINK_ENFORCEMENT'];
+      else process.env['SWARMLAB_LINK_ENFORCEMENT'] = before;
+    });
     if (!report.ok) process.stderr.write(`${lines.join('')}\n`);
     expect(report.error).toBeUndefined();
     expect(report.ok).toBe(true);

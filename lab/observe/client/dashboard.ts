@@ -72,7 +72,9 @@ export class Dashboard {
     }
     for (const key of change.holdings) this.dirty.maps.add(key);
     if (change.newChunk !== undefined) this.mapView(change.newChunk.holding).changed.push(change.newChunk.index);
-    if (this.state.nodes.size !== nodeCount || event.type === 'node') this.dirty.graph = true;
+    if (this.state.nodes.size !== nodeCount || event.type === 'node' || change.network === true) {
+      this.dirty.graph = true;
+    }
     if (event.type === 'run' || event.type === 'step' || event.type === 'step-end' || event.type === 'end') {
       this.dirty.header = true;
     } else if (event.type === 'transfer') {

@@ -1,7 +1,9 @@
 /**
  * The swarm as a graph: nodes on a circle, one edge per (from, to) pair that carried chunks, thicker for
- * more chunks and glowing while chunks flow.
+ * more chunks and glowing while chunks flow. Links whose conditions are not perfect (the scenario's
+ * network, its `link` steps) and links a partition cuts are drawn dashed, labelled with their conditions.
  */
+import { linkMarks } from '../link-label';
 import type { RunState } from '../run-state';
 import { byId } from './dom';
 import { isBadState } from './timeline';
@@ -44,6 +46,7 @@ export function renderGraph(
     const angle = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, names.length);
     pos.set(name, { x: width / 2 + radius * Math.cos(angle), y: height / 2 + radius * Math.sin(angle) });
   });
+  renderLinks(doc, state, pos);
   const edgesLayer = byId(doc, 'graph-edges');
   const nodesLayer = byId(doc, 'graph-nodes');
   const now = Date.now();
@@ -86,5 +89,21 @@ export function renderGraph(
     g.appendChild(circle);
     g.appendChild(label);
     nodesLayer.appendChild(g);
+  }
+}
+
+function renderLinks(doc: Document, state: RunState, pos: ReadonlyMap<string, { x: number; y: number }>): void {
+  const layer = byId(doc, 'graph-links');
+  layer.textContent = '';
+  for (const mark of linkMarks(state)) {
+    const a = pos.get(mark.between[0]);
+    const b = pos.get(mark.between[1]);
+    if (a === undefined || b === undefined) continue;
+    const g = svg(doc, 'g', { class: mark.cut ? 'link cut' : 'link', 'data-link': mark.between.join(' ') });
+    g.appendChild(svg(doc, 'line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y }));
+    const text = svg(doc, 'text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 4 });
+    text.textContent = mark.label;
+    g.appendChild(text);
+    layer.appendChild(g);
   }
 }

@@ -79,6 +79,10 @@ export function timelineEntry(event: RunEvent, change: RunChange, state: RunStat
     }
     case 'info':
       return { kind: 'info', t, text: event.text, cls: '' };
+    case 'network': {
+      const kind = event.change === 'initial' ? 'info' : event.change === 'heal' ? 'node' : 'fault';
+      return { kind, t, text: `network: ${event.description}`, cls: event.change === 'heal' ? 'good' : '' };
+    }
     case 'trigger':
       return { kind: 'step', t, text: `trigger for step ${event.index + 1}: ${event.reason}`, cls: '' };
     case 'end':

@@ -11,6 +11,8 @@ export const containerVerbStep: StepHandler<ContainerStep> = {
       // A restarted peer answers its control socket only once it is ready again.
       if (step.action === 'start' && ctx.waitReady !== undefined) await ctx.waitReady(ctx.run, name, signal);
       await refreshNode(ctx, name);
+      // A started container has a new network namespace and process: its links are set again.
+      if (step.action === 'start') await ctx.network.restore(name, signal);
     });
   },
 };

@@ -20,12 +20,14 @@ export const disconnectNetworkStep: StepHandler<NetworkStep> = {
 
 export const connectNetworkStep: StepHandler<NetworkStep> = {
   describe: describeAction,
-  async run(_step, targets, ctx) {
+  async run(_step, targets, ctx, signal) {
     await each(targets, async (name) => {
       const aliases = name === TRACKER_NAME ? [TRACKER_NAME] : [name];
       await ctx.docker.connectNetwork(networkId(ctx), ctx.run.container(name).id, aliases);
       const fresh = await refreshNode(ctx, name);
       ctx.printer.info(`${name} is back on the network at ${fresh.ip ?? '?'}`);
+      // Its address may have changed: the links to it and its filter follow.
+      await ctx.network.restore(name, signal);
     });
   },
 };
