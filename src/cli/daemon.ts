@@ -15,8 +15,14 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
   if (mode === 'console' && process.stdin.isTTY && process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
   const logger = createLogger('peer', config.name ? { peer: config.name } : {});
   // Before anything listens: a picker module that does not load or answers nonsense fails the start.
-  const picker = config.picker === undefined ? undefined : await loadPicker(config.picker, { logger });
-  if (picker?.custom) logger.info('custom picker loaded', { picker: picker.name });
+  const picker =
+    config.picker === undefined
+      ? undefined
+      : await loadPicker(config.picker, {
+          logger,
+          ...(config.pickerIsolation ? { isolation: config.pickerIsolation } : {}),
+        });
+  if (picker?.custom) logger.info('custom picker loaded', { picker: picker.name, isolation: picker.isolation });
   const node = new PeerNode({
     dir: config.dir,
     port: config.port,
@@ -29,7 +35,8 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
     ...(config.faults ? { faults: config.faults } : {}),
     ...(config.maxInflight ? { maxInflightPerSource: config.maxInflight } : {}),
-    ...(picker ? { picker: picker.pick } : {}),
+    ...(picker?.pick ? { picker: picker.pick } : {}),
+    ...(picker?.pickerFor ? { pickerFor: picker.pickerFor } : {}),
     ...(config.endgame === 'off' ? { endgame: false } : {}),
     ...(config.superSeed ? { superSeed: config.superSeed } : {}),
     metrics: config.metricsPort !== undefined,
@@ -45,6 +52,7 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     for (const stop of started.reverse()) await stop().catch(() => undefined);
     started.length = 0;
   };
+  if (picker?.close) started.push(picker.close);
   try {
     await node.start();
     started.push(() => node.stop());
@@ -99,6 +107,8 @@ async function autoStart(node: PeerNode, config: PeerConfig, logger: ReturnType<
     }
   }
   if (config.autoPublish) {
-    await node.upload().catch((error: unknown) => logger.info('nothing published at start', { reason: errorMessage(error) }));
+    await node
+      .upload()
+      .catch((error: unknown) => logger.info('nothing published at start', { reason: errorMessage(error) }));
   }
 }

@@ -12,6 +12,8 @@ import { parseSize } from './format';
 import { parseLinkFlags } from './link-spec';
 import { parseFaults } from '../peer/fault-injector';
 import type { FaultSettings } from '../peer/fault-injector';
+import { PICKER_ISOLATIONS } from '../peer/picker-loader';
+import type { PickerIsolation } from '../peer/picker-loader';
 import { SUPER_SEED_MODES } from '../peer/seeding-policy';
 import type { SuperSeedMode } from '../peer/seeding-policy';
 
@@ -42,6 +44,8 @@ export interface PeerConfig {
   idleTimeoutMs?: number;
   /** Piece selection: rarest, random, sequential, or the path of a picker module (default rarest). */
   picker?: string;
+  /** How a picker module runs: in a sandbox thread (default) or inside the peer. */
+  pickerIsolation?: PickerIsolation;
   /** Endgame duplicate requests (default on). */
   endgame?: 'on' | 'off';
   /** Super-seeding: auto (while the upload is rate-limited; the default), on, off. */
@@ -67,6 +71,7 @@ const peerConfigSchema = {
     downloadRate: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
     maxInflight: { type: 'integer', minimum: 1, maximum: 256 },
     picker: { type: 'string', minLength: 1, maxLength: 4096 },
+    pickerIsolation: { enum: PICKER_ISOLATIONS },
     endgame: { enum: ['on', 'off'] },
     superSeed: { enum: SUPER_SEED_MODES },
   },
@@ -114,12 +119,17 @@ export function peerConfig(flags: Flags): PeerConfig {
   const maxInflight = toNumber(pick(flags, 'max-inflight', 'SWARMLAB_MAX_INFLIGHT'), '--max-inflight');
   const controlTcp = pick(flags, 'control-tcp', 'SWARMLAB_CONTROL_TCP');
   const picker = pick(flags, 'picker', 'SWARMLAB_PICKER');
+  const pickerIsolation = pick(flags, 'picker-isolation', 'SWARMLAB_PICKER_ISOLATION');
   const endgame = pick(flags, 'endgame', 'SWARMLAB_ENDGAME');
   const superSeed = pick(flags, 'super-seed', 'SWARMLAB_SUPER_SEED');
   const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
   // --link is repeatable; SWARMLAB_LINKS holds the same rules separated by ';' (compose files).
   const linkFlags = flags['link'];
-  const linkRules = Array.isArray(linkFlags) ? linkFlags : typeof linkFlags === 'string' ? [linkFlags] : (process.env['SWARMLAB_LINKS'] ?? '').split(';').filter(Boolean);
+  const linkRules = Array.isArray(linkFlags)
+    ? linkFlags
+    : typeof linkFlags === 'string'
+      ? [linkFlags]
+      : (process.env['SWARMLAB_LINKS'] ?? '').split(';').filter(Boolean);
   const linkDefault = pick(flags, 'link-default', 'SWARMLAB_LINK_DEFAULT');
   const links = parseLinkFlags(linkDefault, linkRules);
   if (controlTcp !== undefined && (controlToken === undefined || controlToken.length < 16)) {
@@ -147,6 +157,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
     // Validated by the schema below, which names the allowed values.
     ...(picker === undefined ? {} : { picker }),
+    ...(pickerIsolation === undefined ? {} : { pickerIsolation: pickerIsolation as PickerIsolation }),
     ...(endgame === undefined ? {} : { endgame: endgame as 'on' | 'off' }),
     ...(superSeed === undefined ? {} : { superSeed: superSeed as SuperSeedMode }),
     ...(links.length === 0 ? {} : { links }),
@@ -155,8 +166,11 @@ export function peerConfig(flags: Flags): PeerConfig {
   const validate = (validateOnce ??= ajv.compile(peerConfigSchema));
   if (!validate(config)) {
     const error = validate.errors?.[0];
-    const allowed = error?.keyword === 'enum' ? ` (${(error.params as { allowedValues: string[] }).allowedValues.join(', ')})` : '';
-    throw new ConfigError(`invalid peer configuration: ${error?.instancePath.slice(1) ?? ''} ${error?.message ?? ''}${allowed}`.trim());
+    const allowed =
+      error?.keyword === 'enum' ? ` (${(error.params as { allowedValues: string[] }).allowedValues.join(', ')})` : '';
+    throw new ConfigError(
+      `invalid peer configuration: ${error?.instancePath.slice(1) ?? ''} ${error?.message ?? ''}${allowed}`.trim(),
+    );
   }
   return config;
 }

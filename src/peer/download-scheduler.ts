@@ -132,6 +132,11 @@ export interface DownloadSchedulerInit {
   maxInflightPerSource?: number;
   /** The piece-selection policy (`--picker`); default rarest first (`pickChunk`). */
   picker?: PickFunction;
+  /**
+   * A policy that answers per source and may need time (an isolated picker module): called once per
+   * source; `wake` refills that source when a choice it could not give at once is ready. Wins over `picker`.
+   */
+  pickerFor?: (wake: () => void) => PickFunction;
   /** Endgame duplicates allowed (`--endgame`); default true. */
   endgame?: boolean;
   requestTimeoutMs?: number;
@@ -160,6 +165,8 @@ interface Source {
   retryAtMs: number;
   onHave?: (fileId: string, index: number) => void;
   onClose?: () => void;
+  /** This source's pick function, from `init.pickerFor`. */
+  picker?: PickFunction;
 }
 
 export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
@@ -227,7 +234,11 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled'));
       return done;
     }
-    this.init.signal?.addEventListener('abort', () => this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled')), { once: true });
+    this.init.signal?.addEventListener(
+      'abort',
+      () => this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled')),
+      { once: true },
+    );
     if (this.have.complete) {
       this.finish();
       return done;
@@ -358,7 +369,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   }
 
   private pick(source: Source): number | undefined {
-    return (this.init.picker ?? pickChunk)({
+    if (this.init.pickerFor) source.picker ??= this.init.pickerFor(() => this.fill(source));
+    return (source.picker ?? this.init.picker ?? pickChunk)({
       chunks: this.manifest.chunks.length,
       have: this.have,
       writing: this.writing,
@@ -399,21 +411,26 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     const send = (): void => {
       if (this.finished || !source.inflight.has(index)) return;
       const startedMs = performance.now();
-      connection.requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId)).then(
-        (answer) => {
-          // A throwing 'chunk' listener fails this download instead of escaping as an unhandled rejection.
-          if ('chunk' in answer)
-            this.receive(source, index, answer.chunk, performance.now() - startedMs).catch((error: unknown) =>
-              this.fail(error instanceof Error ? error : new Error(String(error))),
-            );
-          else this.onRejected(source, index, answer.rejected);
-        },
-        (error: unknown) => this.onRequestFailed(source, index, error),
-      );
+      connection
+        .requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId))
+        .then(
+          (answer) => {
+            // A throwing 'chunk' listener fails this download instead of escaping as an unhandled rejection.
+            if ('chunk' in answer)
+              this.receive(source, index, answer.chunk, performance.now() - startedMs).catch((error: unknown) =>
+                this.fail(error instanceof Error ? error : new Error(String(error))),
+              );
+            else this.onRejected(source, index, answer.rejected);
+          },
+          (error: unknown) => this.onRequestFailed(source, index, error),
+        );
     };
     // Unlimited (or within budget): send now, so fill() batches its requests into one write.
     if (this.components.downloadLimiter.tryTake(bytes)) send();
-    else this.components.downloadLimiter.take(bytes, this.init.signal).then(send, (error: unknown) => this.onRequestFailed(source, index, error));
+    else
+      this.components.downloadLimiter
+        .take(bytes, this.init.signal)
+        .then(send, (error: unknown) => this.onRequestFailed(source, index, error));
   }
 
   private release(source: Source, index: number): void {
@@ -543,7 +560,11 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         this.strike(source, index);
         break;
       case 'timed-out':
-        this.components.logger.warn('source timed out; moving its chunks elsewhere', { from: source.name, fromAddr: source.key, index });
+        this.components.logger.warn('source timed out; moving its chunks elsewhere', {
+          from: source.name,
+          fromAddr: source.key,
+          index,
+        });
         this.onSourceLost(source, 'request timed out');
         return;
       case 'closed':
@@ -593,7 +614,12 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (this.finished) return;
     const anyInflight = [...this.sources.values()].some((source) => source.inflight.size > 0);
     if (!anyInflight && Date.now() - this.lastChunkAtMs > this.stallTimeoutMs) {
-      this.fail(new PeerError(PeerErrorCode.Stalled, `no chunk arrived for ${Math.round(this.stallTimeoutMs / 1000)} s and no source is available`));
+      this.fail(
+        new PeerError(
+          PeerErrorCode.Stalled,
+          `no chunk arrived for ${Math.round(this.stallTimeoutMs / 1000)} s and no source is available`,
+        ),
+      );
     }
   }
 
@@ -604,14 +630,21 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     const elapsedS = Math.max(0.001, (nowMs - this.startedAtMs) / 1000);
     const have = this.have.count;
     const bytes = Math.min(this.manifest.size, have * this.manifest.chunkSize);
-    this.emit('progress', { have, chunks: this.manifest.chunks.length, bytes, size: this.manifest.size, rateBps: Math.round(this.bytesThisRun / elapsedS) });
+    this.emit('progress', {
+      have,
+      chunks: this.manifest.chunks.length,
+      bytes,
+      size: this.manifest.size,
+      rateBps: Math.round(this.bytesThisRun / elapsedS),
+    });
   }
 
   private stopTimers(): void {
     this.finished = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const source of this.sources.values()) {
-      for (const [index, requestId] of source.inflight) if (requestId) source.connection?.cancel(this.fileId, index, requestId);
+      for (const [index, requestId] of source.inflight)
+        if (requestId) source.connection?.cancel(this.fileId, index, requestId);
       source.inflight.clear();
       this.detach(source);
     }
@@ -637,7 +670,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         }),
       (error: unknown) => {
         const code = errorCode(error);
-        this.rejectRun(new PeerError(PeerErrorCode.ReadFailed, `cannot read back ${this.manifest.name} to hash it: ${code}`));
+        this.rejectRun(
+          new PeerError(PeerErrorCode.ReadFailed, `cannot read back ${this.manifest.name} to hash it: ${code}`),
+        );
       },
     );
   }
