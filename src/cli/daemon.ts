@@ -6,6 +6,7 @@ import { errorMessage } from '../shared/errors';
 import { ControlServer } from '../control/control-server';
 import { PeerNode } from '../peer/peer-node';
 import { loadPicker } from '../peer/picker-loader';
+import { loadUploader } from '../peer/uploader-loader';
 import { MetricsServer } from '../shared/metrics-server';
 import { runConsole } from './console';
 import type { PeerConfig } from './peer-config';
@@ -23,6 +24,8 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
           ...(config.pickerIsolation ? { isolation: config.pickerIsolation } : {}),
         });
   if (picker?.custom) logger.info('custom picker loaded', { picker: picker.name, isolation: picker.isolation });
+  const uploader = config.uploader === undefined ? undefined : await loadUploader(config.uploader, { logger });
+  if (uploader?.custom) logger.info('custom uploader loaded', { uploader: uploader.name });
   const node = new PeerNode({
     dir: config.dir,
     port: config.port,
@@ -37,6 +40,8 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.maxInflight ? { maxInflightPerSource: config.maxInflight } : {}),
     ...(picker?.pick ? { picker: picker.pick } : {}),
     ...(picker?.pickerFor ? { pickerFor: picker.pickerFor } : {}),
+    ...(uploader?.policy ? { uploader: uploader.policy } : {}),
+    ...(config.freeRide ? { freeRide: true } : {}),
     ...(config.endgame === 'off' ? { endgame: false } : {}),
     ...(config.superSeed ? { superSeed: config.superSeed } : {}),
     metrics: config.metricsPort !== undefined,
@@ -53,6 +58,7 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     started.length = 0;
   };
   if (picker?.close) started.push(picker.close);
+  if (uploader?.close) started.push(uploader.close);
   try {
     await node.start();
     started.push(() => node.stop());

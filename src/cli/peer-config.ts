@@ -46,6 +46,10 @@ export interface PeerConfig {
   picker?: string;
   /** How a picker module runs: in a sandbox thread (default) or inside the peer. */
   pickerIsolation?: PickerIsolation;
+  /** Which requesters to serve: default (everyone), tit-for-tat, or the path of an uploader module. */
+  uploader?: string;
+  /** Serve nobody (a free rider, for the tit-for-tat exercise). */
+  freeRide?: boolean;
   /** Endgame duplicate requests (default on). */
   endgame?: 'on' | 'off';
   /** Super-seeding: auto (while the upload is rate-limited; the default), on, off. */
@@ -72,6 +76,7 @@ const peerConfigSchema = {
     maxInflight: { type: 'integer', minimum: 1, maximum: 256 },
     picker: { type: 'string', minLength: 1, maxLength: 4096 },
     pickerIsolation: { enum: PICKER_ISOLATIONS },
+    uploader: { type: 'string', minLength: 1, maxLength: 4096 },
     endgame: { enum: ['on', 'off'] },
     superSeed: { enum: SUPER_SEED_MODES },
   },
@@ -120,6 +125,7 @@ export function peerConfig(flags: Flags): PeerConfig {
   const controlTcp = pick(flags, 'control-tcp', 'SWARMLAB_CONTROL_TCP');
   const picker = pick(flags, 'picker', 'SWARMLAB_PICKER');
   const pickerIsolation = pick(flags, 'picker-isolation', 'SWARMLAB_PICKER_ISOLATION');
+  const uploader = pick(flags, 'uploader', 'SWARMLAB_UPLOADER');
   const endgame = pick(flags, 'endgame', 'SWARMLAB_ENDGAME');
   const superSeed = pick(flags, 'super-seed', 'SWARMLAB_SUPER_SEED');
   const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
@@ -147,6 +153,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     autoConnect: truthy(flags['auto-connect']) || truthy(process.env['SWARMLAB_AUTOCONNECT']),
     autoPublish: truthy(flags['auto-publish']) || truthy(process.env['SWARMLAB_AUTOPUBLISH']),
     trackerLease: truthy(flags['tracker-lease']) || truthy(process.env['SWARMLAB_TRACKER_LEASE']),
+    ...(truthy(flags['free-ride']) || truthy(process.env['SWARMLAB_FREE_RIDE']) ? { freeRide: true } : {}),
     ...(tracker === undefined ? {} : { tracker }),
     ...(name === undefined ? {} : { name }),
     ...(chunkSize === undefined ? {} : { chunkSize }),
@@ -158,6 +165,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     // Validated by the schema below, which names the allowed values.
     ...(picker === undefined ? {} : { picker }),
     ...(pickerIsolation === undefined ? {} : { pickerIsolation: pickerIsolation as PickerIsolation }),
+    ...(uploader === undefined ? {} : { uploader }),
     ...(endgame === undefined ? {} : { endgame: endgame as 'on' | 'off' }),
     ...(superSeed === undefined ? {} : { superSeed: superSeed as SuperSeedMode }),
     ...(links.length === 0 ? {} : { links }),

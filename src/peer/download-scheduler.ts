@@ -121,6 +121,8 @@ export interface DownloadSchedulerComponents {
   announce: (fileId: string, index: number) => void;
   /** Verifies chunks and computes the file digest off the event loop: the peer's hashing thread. */
   hasher: HashWorker;
+  /** A verified chunk of `bytes` came from the peer with this tracker id (the upload policy's tally). */
+  received?: (peerId: string, name: string, bytes: number) => void;
 }
 
 export interface DownloadSchedulerInit {
@@ -497,6 +499,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     else if (ms < QUEUEING_LATENCY_MS / 2) source.window = Math.min(this.maxInflight, source.window + 1);
     this.chunksBySource[source.name] = (this.chunksBySource[source.name] ?? 0) + 1;
     this.components.announce(this.fileId, index);
+    this.components.received?.(source.peerId, source.name, data.length);
     this.emit('chunk', {
       file: this.manifest.name,
       fileId: this.fileId,

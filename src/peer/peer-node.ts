@@ -32,6 +32,8 @@ import { HashWorker } from './hash-worker';
 import { PeerMetrics } from './peer-metrics';
 import { PeerServer } from './peer-server';
 import type { PickFunction } from './piece-picker';
+import { Choker } from './choker';
+import type { ChokerPolicy } from './choker';
 import type { SuperSeedMode } from './seeding-policy';
 import { parseHostPort, TrackerClient } from './tracker-client';
 
@@ -70,6 +72,10 @@ export interface PeerNodeInit {
   picker?: PickFunction;
   /** Piece selection answered per source, possibly later (an isolated picker module); wins over `picker`. */
   pickerFor?: (wake: () => void) => PickFunction;
+  /** Which requesters to serve (`--uploader`, upload-policy.ts); default: everyone, no choking. */
+  uploader?: ChokerPolicy;
+  /** Serve nobody (`--free-ride`): every request is refused. */
+  freeRide?: boolean;
   /** Endgame duplicates (`--endgame`); default on. */
   endgame?: boolean;
   /** When to super-seed (`--super-seed`); default `auto`. */
@@ -155,6 +161,8 @@ export class PeerNode {
   private dirLock: DirLock | undefined;
   /** Aborted by stop(): running downloads end instead of refreshing and writing after it. */
   private lifetime = new AbortController();
+  /** Applies `--uploader` (absent: everyone is served). */
+  private readonly choker: Choker | undefined;
 
   constructor(private readonly init: PeerNodeInit) {
     this.name =
@@ -172,6 +180,15 @@ export class PeerNode {
     this.downloadLimiter = new TokenBucket({ rateBytesPerS: init.downloadRateBps ?? null });
     this.faults = new FaultInjector(init.faults);
     this.links = new LinkTable(init.links ?? []);
+    this.choker = init.uploader
+      ? new Choker({
+          policy: init.uploader,
+          downloading: () => this.downloads.size > 0,
+          onRound: (input, serve) => {
+            if (input.candidates.length > 0) this.logger.debug('upload round', { round: input.round, downloading: input.downloading, candidates: input.candidates, serve });
+          },
+        })
+      : undefined;
     this.server = new PeerServer(this.store, this.logger, {
       faults: this.faults,
       ...(init.idleTimeoutMs ? { idleTimeoutMs: init.idleTimeoutMs } : {}),
@@ -179,6 +196,8 @@ export class PeerNode {
       port: init.port ?? 0,
       uploadLimiter: this.uploadLimiter,
       ...(init.superSeed ? { superSeed: init.superSeed } : {}),
+      ...(this.choker ? { choker: this.choker } : {}),
+      ...(init.freeRide ? { freeRide: true } : {}),
       links: this.links,
       remoteHolds: (peerId, fileId, index) => {
         for (const scheduler of this.schedulers)
@@ -232,6 +251,7 @@ export class PeerNode {
     this.started = true;
     if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
     compileSchemas(PEER_INBOUND_JSON_TYPES);
+    this.choker?.start();
     await mkdir(this.init.dir, { recursive: true }).catch(() => undefined);
     // Before anything in DIR is read or written: a second peer on it would rewrite our sidecars.
     try {
@@ -265,6 +285,7 @@ export class PeerNode {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.choker?.stop();
     for (const scheduler of this.schedulers) scheduler.removeAllListeners();
     this.lifetime.abort();
     if (this.haveTimer) clearTimeout(this.haveTimer);
@@ -426,6 +447,7 @@ export class PeerNode {
         connect: (host, port) => this.connectTo(host, port),
         announce: (id, index) => this.queueHave(id, index),
         hasher: this.hasher,
+        ...(this.choker ? { received: (peerId: string, name: string, bytes: number) => this.choker?.received(peerId, name, bytes) } : {}),
       },
       {
         file,

@@ -80,7 +80,9 @@ export function pickerHarness(moduleExports: unknown): unknown {
       } catch (error) {
         let message = 'threw';
         try {
-          message = `threw: ${error instanceof Error ? error.message : String(error)}`;
+          // The kind of error helps (a ReferenceError: no require here), a plain Error's name does not.
+          const kind = error instanceof Error && error.name !== 'Error' ? `${error.name}: ` : '';
+          message = `threw: ${kind}${error instanceof Error ? error.message : String(error)}`;
         } catch {
           // An unprintable throw is still a throw.
         }
