@@ -47,6 +47,12 @@ export type BuiltInUploaderName = (typeof BUILT_IN_UPLOADERS)[number];
 export const UPLOAD_SLOTS = 3;
 /** Rounds an optimistic unchoke lasts: long enough for the peer it serves to answer in kind. */
 export const OPTIMISTIC_ROUNDS = 3;
+/**
+ * A requester that took this much from us and never gave a byte back gets no more optimistic unchokes
+ * (BitTorrent's anti-snubbing, in short): otherwise, in a small swarm where every contributor is
+ * already served for what it gives, the optimistic slot would be a free rider's for good.
+ */
+export const SNUB_AFTER_BYTES = 256 * 1024;
 
 /** `default`: everyone who asks is served (the peer's behaviour without a policy). */
 export function serveEveryone(input: UploadInput): string[] {
@@ -57,8 +63,9 @@ export function serveEveryone(input: UploadInput): string[] {
  * `tit-for-tat`: while downloading, serve the `slots` requesters that sent this peer the most over
  * the last round (only those that sent anything), plus one optimistic unchoke among the others, drawn
  * at random and kept for OPTIMISTIC_ROUNDS rounds, so that a newcomer can prove itself. (Drawn at
- * random: peers that all picked the same one would hand a free rider several slots at once.) A peer
- * that downloads nothing has nobody to reward and serves everyone.
+ * random: peers that all picked the same one would hand a free rider several slots at once.) Who took
+ * SNUB_AFTER_BYTES and gave nothing is not drawn. A peer that downloads nothing has nobody to reward
+ * and serves everyone.
  */
 export function createTitForTat(random: () => number = Math.random): UploadPolicyFunction {
   let optimistic: string | undefined;
@@ -70,7 +77,10 @@ export function createTitForTat(random: () => number = Math.random): UploadPolic
       .sort((a, b) => b.receivedRecentBytes - a.receivedRecentBytes || b.receivedBytes - a.receivedBytes)
       .slice(0, input.slots)
       .map((candidate) => candidate.peer);
-    const others = input.candidates.map((candidate) => candidate.peer).filter((peer) => !givers.includes(peer));
+    const others = input.candidates
+      .filter((candidate) => !givers.includes(candidate.peer))
+      .filter((candidate) => candidate.receivedBytes > 0 || candidate.sentBytes < SNUB_AFTER_BYTES)
+      .map((candidate) => candidate.peer);
     if (optimistic === undefined || !others.includes(optimistic) || input.round - drawnRound >= OPTIMISTIC_ROUNDS) {
       optimistic = others[Math.floor(random() * others.length)];
       drawnRound = input.round;
