@@ -1,6 +1,11 @@
-// An uploader policy (`--uploader PATH`, docs/strategies.md): serve the two requesters that gave this
-// peer the most in total, plus every requester we have given less than 1 MiB so far (newcomers).
-// It runs isolated: no require, no process, no network; only the input and the language.
+/* global module */
+/**
+ * An uploader policy (docs/strategies.md): `swarmlab peer --uploader docs/examples/uploader-give-back.js`.
+ *
+ * Serves the two requesters that gave this peer the most in total, plus every requester it has sent
+ * less than 1 MiB so far (newcomers get a start). It runs isolated: no require, no process, no
+ * network; only its input and the language. tests/unit/upload-policy.test.ts runs this very file.
+ */
 function choose(input) {
   if (!input.downloading) return input.candidates.map((candidate) => candidate.peer);
   const givers = input.candidates
