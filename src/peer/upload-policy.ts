@@ -64,8 +64,9 @@ export function serveEveryone(input: UploadInput): string[] {
  * the last round (only those that sent anything), plus one optimistic unchoke among the others, drawn
  * at random and kept for OPTIMISTIC_ROUNDS rounds, so that a newcomer can prove itself. (Drawn at
  * random: peers that all picked the same one would hand a free rider several slots at once.) Who took
- * SNUB_AFTER_BYTES and gave nothing is not drawn. A peer that downloads nothing has nobody to reward
- * and serves everyone.
+ * SNUB_AFTER_BYTES and gave nothing is not drawn. Regular slots no giver earned (the first rounds,
+ * before anyone has given) go to the others, so that trading starts at once rather than one
+ * optimistic unchoke at a time. A peer that downloads nothing has nobody to reward and serves everyone.
  */
 export function createTitForTat(random: () => number = Math.random): UploadPolicyFunction {
   let optimistic: string | undefined;
@@ -85,7 +86,13 @@ export function createTitForTat(random: () => number = Math.random): UploadPolic
       optimistic = others[Math.floor(random() * others.length)];
       drawnRound = input.round;
     }
-    return optimistic === undefined ? givers : [...givers, optimistic];
+    const serve = optimistic === undefined ? givers : [...givers, optimistic];
+    // Slots nobody earned yet (the first rounds) go to newcomers, so that trading starts at once.
+    for (const peer of others) {
+      if (serve.length > input.slots) break;
+      if (!serve.includes(peer)) serve.push(peer);
+    }
+    return serve;
   };
 }
 

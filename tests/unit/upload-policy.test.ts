@@ -63,6 +63,11 @@ describe('tit-for-tat', () => {
     expect(createTitForTat(() => 0)(round(snubbed))).toEqual(['a']);
   });
 
+  it('gives the slots nobody earned yet to newcomers, so that trading starts at once', () => {
+    const newcomers = ['n1', 'n2', 'n3', 'n4', 'n5'].map((peer) => candidate(peer, 0));
+    expect(createTitForTat(() => 0)(round(newcomers))).toEqual(['n1', 'n2', 'n3', 'n4']);
+  });
+
   it('serves everyone once this peer downloads nothing, as the default does', () => {
     expect(createTitForTat()(round(swarm, 0, false))).toEqual(serveEveryone(round(swarm)));
   });
