@@ -28,12 +28,7 @@ const HELP = `commands:
 
 export async function runConsole(node: PeerNode): Promise<void> {
   const interactive = process.stdin.isTTY === true;
-  const rl = createInterface({
-    input: process.stdin,
-    output: process.stdout,
-    terminal: interactive,
-    prompt: `${node.name}> `,
-  });
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: interactive, prompt: `${node.name}> ` });
   let exiting = false;
   /** Downloads this console started; at the end of input it waits for every one of them. */
   const started = new Set<Promise<void>>();
@@ -70,15 +65,9 @@ export async function runConsole(node: PeerNode): Promise<void> {
       })
       .then(
         (result) => {
-          const sources = Object.entries(result.chunksBySource)
-            .map(([name, count]) => `${name}: ${count}`)
-            .join(', ');
-          say(
-            `downloaded ${result.file} (${formatBytes(result.bytes)}) in ${formatDuration(Date.now() - startedAtMs)} -> ${result.path}`,
-          );
-          say(
-            `  sha256 ${result.sha256}, verified ${result.verified ? 'yes' : 'no'}; chunks from ${sources || 'none (already held)'}${result.keptChunks ? `; ${result.keptChunks} kept from before` : ''}`,
-          );
+          const sources = Object.entries(result.chunksBySource).map(([name, count]) => `${name}: ${count}`).join(', ');
+          say(`downloaded ${result.file} (${formatBytes(result.bytes)}) in ${formatDuration(Date.now() - startedAtMs)} -> ${result.path}`);
+          say(`  sha256 ${result.sha256}, verified ${result.verified ? 'yes' : 'no'}; chunks from ${sources || 'none (already held)'}${result.keptChunks ? `; ${result.keptChunks} kept from before` : ''}`);
         },
         (error: unknown) => say(`download of ${target} failed: ${errorMessage(error)}`),
       );
@@ -123,23 +112,14 @@ export async function runConsole(node: PeerNode): Promise<void> {
         case 'u':
         case 'upload': {
           const { published } = await node.upload();
-          for (const file of published)
-            say(
-              `published ${file.name} (${formatBytes(file.size)}, ${file.chunks} chunks) ${file.fileId.slice(0, 12)}`,
-            );
+          for (const file of published) say(`published ${file.name} (${formatBytes(file.size)}, ${file.chunks} chunks) ${file.fileId.slice(0, 12)}`);
           return true;
         }
         case 'f':
         case 'files': {
           const { files } = await node.files();
           if (files.length === 0) say('no files on the network');
-          else
-            say(
-              table(
-                ['NAME', 'SIZE', 'CHUNKS', 'PEERS', 'SEEDERS', 'ID'],
-                files.map((f) => [f.name, formatBytes(f.size), f.chunks, f.holders, f.seeders, f.fileId.slice(0, 12)]),
-              ),
-            );
+          else say(table(['NAME', 'SIZE', 'CHUNKS', 'PEERS', 'SEEDERS', 'ID'], files.map((f) => [f.name, formatBytes(f.size), f.chunks, f.holders, f.seeders, f.fileId.slice(0, 12)])));
           return true;
         }
         case 'd':
@@ -155,12 +135,9 @@ export async function runConsole(node: PeerNode): Promise<void> {
         }
         case 'rate': {
           const [up, down] = rest;
-          const parse = (value: string | undefined): number | null | undefined =>
-            value === undefined ? undefined : value === 'off' ? null : parseSize(value);
+          const parse = (value: string | undefined): number | null | undefined => (value === undefined ? undefined : value === 'off' ? null : parseSize(value));
           const rates = node.setRates({ upload: parse(up), download: parse(down) });
-          say(
-            `upload ${rates.upload === null ? 'unlimited' : formatRate(rates.upload)}, download ${rates.download === null ? 'unlimited' : formatRate(rates.download)}`,
-          );
+          say(`upload ${rates.upload === null ? 'unlimited' : formatRate(rates.upload)}, download ${rates.download === null ? 'unlimited' : formatRate(rates.download)}`);
           return true;
         }
         case 'h':
@@ -183,10 +160,7 @@ export async function runConsole(node: PeerNode): Promise<void> {
 
   if (interactive) {
     out(`swarmlab peer ${node.name} (data port ${node.dataPort}); type help`);
-    for (const resumable of node.resumable)
-      out(
-        `partial download of ${resumable.name} found (${resumable.kept} chunks kept); d ${resumable.name} resumes it`,
-      );
+    for (const resumable of node.resumable) out(`partial download of ${resumable.name} found (${resumable.kept} chunks kept); d ${resumable.name} resumes it`);
     rl.prompt();
   }
   // Commands run one at a time, in order; downloads run in the background.

@@ -21,13 +21,8 @@ export interface CtlInit {
   count?: string;
 }
 
-function buildRequest(
-  command: string,
-  args: string[],
-  init: CtlInit,
-): { cmd: ControlCommand; args: Record<string, unknown> } {
-  const rate = (value: string | undefined): number | null | undefined =>
-    value === undefined ? undefined : value === 'off' ? null : parseSize(value);
+function buildRequest(command: string, args: string[], init: CtlInit): { cmd: ControlCommand; args: Record<string, unknown> } {
+  const rate = (value: string | undefined): number | null | undefined => (value === undefined ? undefined : value === 'off' ? null : parseSize(value));
   switch (command) {
     case 'connect':
     case 'c':
@@ -53,23 +48,12 @@ function buildRequest(
     case 'generate': {
       const [name, size] = args;
       if (!name || !size) throw new ConfigError('usage: swarmlab ctl generate NAME SIZE [--seed S] [--text]');
-      return {
-        cmd: 'generate',
-        args: {
-          name,
-          size: parseSize(size),
-          ...(init.seed ? { seed: init.seed } : {}),
-          ...(init.text ? { text: true } : {}),
-        },
-      };
+      return { cmd: 'generate', args: { name, size: parseSize(size), ...(init.seed ? { seed: init.seed } : {}), ...(init.text ? { text: true } : {}) } };
     }
     case 'rate': {
       const upload = rate(init.upload ?? args[0]);
       const download = rate(init.download ?? args[1]);
-      return {
-        cmd: 'rate',
-        args: { ...(upload === undefined ? {} : { upload }), ...(download === undefined ? {} : { download }) },
-      };
+      return { cmd: 'rate', args: { ...(upload === undefined ? {} : { upload }), ...(download === undefined ? {} : { download }) } };
     }
     case 'faults':
       return { cmd: 'faults', args: { ...parseFaults(args.join(',') || 'drop=0') } };
@@ -78,21 +62,17 @@ function buildRequest(
     case 'ping': {
       const [target] = args;
       if (!target) throw new ConfigError('usage: swarmlab ctl ping HOST:PORT [--count N]');
-      if (init.count !== undefined && !/^\d+$/.test(init.count))
-        throw new ConfigError(`--count must be a whole number, not "${init.count}"`);
+      if (init.count !== undefined && !/^\d+$/.test(init.count)) throw new ConfigError(`--count must be a whole number, not "${init.count}"`);
       return { cmd: 'ping', args: { target, ...(init.count === undefined ? {} : { count: Number(init.count) }) } };
     }
     case 'link':
       return buildLinkRequest(args);
     default:
-      throw new ConfigError(
-        `unknown command "${command}" (connect, disconnect, upload, files, download NAME, status, generate NAME SIZE, rate, faults SPEC, watch, ping HOST:PORT, link set|clear|show)`,
-      );
+      throw new ConfigError(`unknown command "${command}" (connect, disconnect, upload, files, download NAME, status, generate NAME SIZE, rate, faults SPEC, watch, ping HOST:PORT, link set|clear|show)`);
   }
 }
 
-const LINK_USAGE =
-  'usage: swarmlab ctl link set TARGET latencyMs=50,jitterMs=5,bandwidth=4M | link clear [TARGET] | link show (TARGET: default, HOST or HOST:PORT)';
+const LINK_USAGE = 'usage: swarmlab ctl link set TARGET latencyMs=50,jitterMs=5,bandwidth=4M | link clear [TARGET] | link show (TARGET: default, HOST or HOST:PORT)';
 
 function buildLinkRequest(args: string[]): { cmd: ControlCommand; args: Record<string, unknown> } {
   const [action, to, ...spec] = args;
@@ -112,22 +92,9 @@ function buildLinkRequest(args: string[]): { cmd: ControlCommand; args: Record<s
 function render(cmd: ControlCommand, result: Record<string, unknown>): void {
   switch (cmd) {
     case 'files': {
-      const files = result['files'] as Array<{
-        name: string;
-        size: number;
-        chunks: number;
-        holders: number;
-        seeders: number;
-        fileId: string;
-      }>;
+      const files = result['files'] as Array<{ name: string; size: number; chunks: number; holders: number; seeders: number; fileId: string }>;
       if (files.length === 0) out('no files on the network');
-      else
-        out(
-          table(
-            ['NAME', 'SIZE', 'CHUNKS', 'PEERS', 'SEEDERS', 'ID'],
-            files.map((f) => [f.name, formatBytes(f.size), f.chunks, f.holders, f.seeders, f.fileId.slice(0, 12)]),
-          ),
-        );
+      else out(table(['NAME', 'SIZE', 'CHUNKS', 'PEERS', 'SEEDERS', 'ID'], files.map((f) => [f.name, formatBytes(f.size), f.chunks, f.holders, f.seeders, f.fileId.slice(0, 12)])));
       return;
     }
     case 'upload':
@@ -136,12 +103,8 @@ function render(cmd: ControlCommand, result: Record<string, unknown>): void {
       }
       return;
     case 'download':
-      out(
-        `downloaded ${String(result['file'])} (${formatBytes(Number(result['bytes']))}) -> ${String(result['path'])}`,
-      );
-      out(
-        `sha256 ${String(result['sha256'])} verified ${result['verified'] ? 'yes' : 'no'} chunks ${JSON.stringify(result['chunksBySource'])}`,
-      );
+      out(`downloaded ${String(result['file'])} (${formatBytes(Number(result['bytes']))}) -> ${String(result['path'])}`);
+      out(`sha256 ${String(result['sha256'])} verified ${result['verified'] ? 'yes' : 'no'} chunks ${JSON.stringify(result['chunksBySource'])}`);
       return;
     case 'connect':
       out(`connected to ${String(result['tracker'])} as ${String(result['peerId'])}`);
@@ -165,25 +128,9 @@ function render(cmd: ControlCommand, result: Record<string, unknown>): void {
       return;
     }
     case 'link': {
-      const links = result['links'] as Array<{
-        to: string;
-        latencyMs: number;
-        jitterMs: number;
-        bandwidth: number | null;
-      }>;
+      const links = result['links'] as Array<{ to: string; latencyMs: number; jitterMs: number; bandwidth: number | null }>;
       if (links.length === 0) out('no emulated links (every frame is sent at once)');
-      else
-        out(
-          table(
-            ['TO', 'LATENCY', 'JITTER', 'BANDWIDTH'],
-            links.map((l) => [
-              l.to,
-              `${l.latencyMs} ms`,
-              `${l.jitterMs} ms`,
-              l.bandwidth === null ? 'uncapped' : `${formatBytes(l.bandwidth)}/s`,
-            ]),
-          ),
-        );
+      else out(table(['TO', 'LATENCY', 'JITTER', 'BANDWIDTH'], links.map((l) => [l.to, `${l.latencyMs} ms`, `${l.jitterMs} ms`, l.bandwidth === null ? 'uncapped' : `${formatBytes(l.bandwidth)}/s`])));
       return;
     }
     default: {
@@ -230,9 +177,7 @@ export async function runCtl(command: string | undefined, args: string[], init: 
     }
     if ('event' in line && line.event === 'progress' && process.stderr.isTTY) {
       const progress = line as unknown as { bytes: number; size: number; rateBps: number };
-      process.stderr.write(
-        `\r${progressLine(String(args.join(' ')), progress.bytes, progress.size, progress.rateBps)}`,
-      );
+      process.stderr.write(`\r${progressLine(String(args.join(' ')), progress.bytes, progress.size, progress.rateBps)}`);
     }
   };
   // A TCP listener (--socket tcp://HOST:PORT) wants the token from SWARMLAB_CONTROL_TOKEN.

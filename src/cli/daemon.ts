@@ -113,8 +113,6 @@ async function autoStart(node: PeerNode, config: PeerConfig, logger: ReturnType<
     }
   }
   if (config.autoPublish) {
-    await node
-      .upload()
-      .catch((error: unknown) => logger.info('nothing published at start', { reason: errorMessage(error) }));
+    await node.upload().catch((error: unknown) => logger.info('nothing published at start', { reason: errorMessage(error) }));
   }
 }

@@ -16,6 +16,7 @@ const DEMO_CHUNK_BYTES = 16 * 1024;
 /** Slow enough that both publishers are asked, and the interleaving can be seen. */
 const DEMO_UPLOAD_RATE = 1024 * 1024;
 
+
 export async function runDemo(options: { json: boolean; cliPath: string; linkDefault?: string }): Promise<number> {
   // Every peer's links, e.g. latencyMs=40: the demo over a slow network (checked before anything starts).
   if (options.linkDefault !== undefined) parseLinkFlags(options.linkDefault, []);
@@ -37,49 +38,26 @@ export async function runDemo(options: { json: boolean; cliPath: string; linkDef
     }
     let expectedSha = '';
     for (const name of ['peer-1', 'peer-2']) {
-      const generated = await swarm.control(name, 'generate', {
-        name: DEMO_FILE,
-        size: DEMO_FILE_BYTES,
-        seed: 'swarmlab-demo',
-        text: true,
-      });
+      const generated = await swarm.control(name, 'generate', { name: DEMO_FILE, size: DEMO_FILE_BYTES, seed: 'swarmlab-demo', text: true });
       expectedSha = String(generated['sha256']);
       const uploaded = await swarm.control(name, 'upload');
       const published = (uploaded['published'] as Array<{ name: string; chunks: number; fileId: string }>)[0]!;
-      out(
-        `${name} u   -> published ${published.name} (${formatBytes(DEMO_FILE_BYTES)}, ${published.chunks} chunks) ${published.fileId.slice(0, 12)}`,
-      );
+      out(`${name} u   -> published ${published.name} (${formatBytes(DEMO_FILE_BYTES)}, ${published.chunks} chunks) ${published.fileId.slice(0, 12)}`);
     }
     const listing = await swarm.control('peer-3', 'files');
     const files = listing['files'] as Array<{ name: string; size: number; chunks: number; holders: number }>;
     out('peer-3 f   ->');
-    out(
-      table(
-        ['NAME', 'SIZE', 'CHUNKS', 'PEERS'],
-        files.map((f) => [f.name, formatBytes(f.size), f.chunks, f.holders]),
-      ).replace(/^/gm, '  '),
-    );
+    out(table(['NAME', 'SIZE', 'CHUNKS', 'PEERS'], files.map((f) => [f.name, formatBytes(f.size), f.chunks, f.holders])).replace(/^/gm, '  '));
 
     out(`peer-3 d ${DEMO_FILE} and peer-4 d ${DEMO_FILE}, concurrently:`);
     const onLine =
       (name: string) =>
       (line: ControlLine): void => {
         if (!('event' in line) || line.event !== 'chunk') return;
-        const event = line as unknown as {
-          index: number;
-          chunks: number;
-          file: string;
-          from: string;
-          fromAddr: string;
-          ms: number;
-        };
-        out(
-          `${name} <- chunk ${event.index + 1}/${event.chunks} of ${event.file} from ${event.from} (${event.fromAddr})`,
-        );
+        const event = line as unknown as { index: number; chunks: number; file: string; from: string; fromAddr: string; ms: number };
+        out(`${name} <- chunk ${event.index + 1}/${event.chunks} of ${event.file} from ${event.from} (${event.fromAddr})`);
       };
-    const results = await Promise.all(
-      ['peer-3', 'peer-4'].map((name) => swarm.control(name, 'download', { name: DEMO_FILE }, onLine(name))),
-    );
+    const results = await Promise.all(['peer-3', 'peer-4'].map((name) => swarm.control(name, 'download', { name: DEMO_FILE }, onLine(name))));
     const downloads: DownloadSummary[] = results.map((result, i) => ({
       peer: ['peer-3', 'peer-4'][i]!,
       file: String(result['file']),
@@ -93,16 +71,7 @@ export async function runDemo(options: { json: boolean; cliPath: string; linkDef
     out(
       table(
         ['PEER', 'FILE', 'BYTES', 'SHA-256', 'VERIFIED', 'CHUNKS BY SOURCE'],
-        downloads.map((d) => [
-          d.peer,
-          d.file,
-          d.bytes,
-          `${d.sha256.slice(0, 16)}...`,
-          d.verified ? 'yes' : 'no',
-          Object.entries(d.chunksBySource)
-            .map(([k, v]) => `${k}:${v}`)
-            .join(' '),
-        ]),
+        downloads.map((d) => [d.peer, d.file, d.bytes, `${d.sha256.slice(0, 16)}...`, d.verified ? 'yes' : 'no', Object.entries(d.chunksBySource).map(([k, v]) => `${k}:${v}`).join(' ')]),
       ),
     );
     const ok = downloads.every((d) => d.verified);

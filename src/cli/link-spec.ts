@@ -24,13 +24,9 @@ let validateOnce: ValidateFunction | undefined;
 /** `latencyMs=50,jitterMs=5,bandwidth=4M` -> the fields it names (the others keep their value). */
 export function parseLinkConditions(spec: string): Partial<LinkConditions> {
   const conditions: Partial<LinkConditions> = {};
-  for (const part of spec
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [key, raw, ...rest] = part.split('=');
-    if (raw === undefined || raw === '' || rest.length > 0)
-      throw new ConfigError(`bad link condition "${part}" (expected key=value)`);
+    if (raw === undefined || raw === '' || rest.length > 0) throw new ConfigError(`bad link condition "${part}" (expected key=value)`);
     switch (key) {
       case 'latencyMs':
       case 'jitterMs': {
@@ -47,9 +43,7 @@ export function parseLinkConditions(spec: string): Partial<LinkConditions> {
         }
         break;
       case 'lossPercent':
-        throw new ConfigError(
-          'lossPercent is not emulated by the peer: over TCP the application never sees a lost packet (the lab drops packets in the kernel)',
-        );
+        throw new ConfigError('lossPercent is not emulated by the peer: over TCP the application never sees a lost packet (the lab drops packets in the kernel)');
       default:
         throw new ConfigError(`unknown link condition "${String(key)}" (latencyMs, jitterMs, bandwidth)`);
     }

@@ -63,16 +63,10 @@ export class LocalSwarm {
     this.tracker = child;
     this.trackerPort = await new Promise<number>((resolve, reject) => {
       let buffered = '';
-      const timer = setTimeout(
-        () => reject(new SwarmlabError(CliErrorCode.StartTimeout, 'the tracker did not start in 10 s')),
-        10_000,
-      );
+      const timer = setTimeout(() => reject(new SwarmlabError(CliErrorCode.StartTimeout, 'the tracker did not start in 10 s')), 10_000);
       child.stderr!.on('data', (chunk: Buffer) => {
         buffered += chunk.toString();
-        const match =
-          /"port":(\d+)[^\n]*"message":"tracker listening"|"message":"tracker listening"[^\n]*"port":(\d+)/.exec(
-            buffered,
-          );
+        const match = /"port":(\d+)[^\n]*"message":"tracker listening"|"message":"tracker listening"[^\n]*"port":(\d+)/.exec(buffered);
         if (match) {
           clearTimeout(timer);
           resolve(Number(match[1] ?? match[2]));
@@ -95,20 +89,7 @@ export class LocalSwarm {
   async startPeer(name: string, options: PeerStartOptions = {}): Promise<LocalPeer> {
     const dir = join(this.root, name);
     const socket = join(this.root, `${name}.sock`);
-    const args = [
-      'peer',
-      '--daemon',
-      '--name',
-      name,
-      '--dir',
-      dir,
-      '--control',
-      socket,
-      '--host',
-      '127.0.0.1',
-      '--tracker',
-      this.trackerAddress,
-    ];
+    const args = ['peer', '--daemon', '--name', name, '--dir', dir, '--control', socket, '--host', '127.0.0.1', '--tracker', this.trackerAddress];
     if (options.port !== undefined) args.push('--port', String(options.port));
     if (options.chunkSize) args.push('--chunk-size', String(options.chunkSize));
     if (options.uploadRate) args.push('--upload-rate', String(options.uploadRate));
@@ -135,23 +116,13 @@ export class LocalSwarm {
   }
 
   /** Sends one control command; throws when the answer is not ok. */
-  async control(
-    name: string,
-    cmd: ControlCommand,
-    args: Record<string, unknown> = {},
-    onLine?: (line: ControlLine) => void,
-  ): Promise<Record<string, unknown>> {
+  async control(name: string, cmd: ControlCommand, args: Record<string, unknown> = {}, onLine?: (line: ControlLine) => void): Promise<Record<string, unknown>> {
     const response = await this.call(name, cmd, args, onLine);
     if (!response.ok) throw new SwarmlabError(response.error.code, `${name} ${cmd}: ${response.error.message}`);
     return response.result as Record<string, unknown>;
   }
 
-  call(
-    name: string,
-    cmd: ControlCommand,
-    args: Record<string, unknown> = {},
-    onLine?: (line: ControlLine) => void,
-  ): Promise<ControlResponse> {
+  call(name: string, cmd: ControlCommand, args: Record<string, unknown> = {}, onLine?: (line: ControlLine) => void): Promise<ControlResponse> {
     return callControl(this.peer(name).socket, cmd, args, onLine ? { onLine } : {});
   }
 
@@ -184,14 +155,12 @@ export class LocalSwarm {
   private async waitForControl(peer: LocalPeer): Promise<void> {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      if (peer.process.exitCode !== null)
-        throw new SwarmlabError(CliErrorCode.StartFailed, `${peer.name} exited with code ${peer.process.exitCode}`);
+      if (peer.process.exitCode !== null) throw new SwarmlabError(CliErrorCode.StartFailed, `${peer.name} exited with code ${peer.process.exitCode}`);
       try {
         await callControl(peer.socket, 'status', {}, { timeoutMs: 1000 });
         return;
       } catch {
-        if (Date.now() > deadline)
-          throw new SwarmlabError(CliErrorCode.StartTimeout, `${peer.name} did not answer on ${peer.socket}`);
+        if (Date.now() > deadline) throw new SwarmlabError(CliErrorCode.StartTimeout, `${peer.name} did not answer on ${peer.socket}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }

@@ -67,10 +67,7 @@ async function main(argv: string[]): Promise<number> {
       await tracker.start();
       if (tracker.metrics) {
         try {
-          await new MetricsServer(tracker.metrics.registry, createLogger('tracker')).start(
-            values.host ?? '0.0.0.0',
-            Number(metricsPort),
-          );
+          await new MetricsServer(tracker.metrics.registry, createLogger('tracker')).start(values.host ?? '0.0.0.0', Number(metricsPort));
         } catch (error) {
           await tracker.stop();
           throw error;
@@ -145,10 +142,7 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case 'demo': {
-      const { values } = parseArgs({
-        args: rest,
-        options: { json: { type: 'boolean' }, 'link-default': { type: 'string' } },
-      });
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, 'link-default': { type: 'string' } } });
       return runDemo({
         json: values.json === true,
         cliPath: process.argv[1] ?? __filename,

@@ -131,11 +131,7 @@ export function peerConfig(flags: Flags): PeerConfig {
   const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
   // --link is repeatable; SWARMLAB_LINKS holds the same rules separated by ';' (compose files).
   const linkFlags = flags['link'];
-  const linkRules = Array.isArray(linkFlags)
-    ? linkFlags
-    : typeof linkFlags === 'string'
-      ? [linkFlags]
-      : (process.env['SWARMLAB_LINKS'] ?? '').split(';').filter(Boolean);
+  const linkRules = Array.isArray(linkFlags) ? linkFlags : typeof linkFlags === 'string' ? [linkFlags] : (process.env['SWARMLAB_LINKS'] ?? '').split(';').filter(Boolean);
   const linkDefault = pick(flags, 'link-default', 'SWARMLAB_LINK_DEFAULT');
   const links = parseLinkFlags(linkDefault, linkRules);
   if (controlTcp !== undefined && (controlToken === undefined || controlToken.length < 16)) {
@@ -174,11 +170,8 @@ export function peerConfig(flags: Flags): PeerConfig {
   const validate = (validateOnce ??= ajv.compile(peerConfigSchema));
   if (!validate(config)) {
     const error = validate.errors?.[0];
-    const allowed =
-      error?.keyword === 'enum' ? ` (${(error.params as { allowedValues: string[] }).allowedValues.join(', ')})` : '';
-    throw new ConfigError(
-      `invalid peer configuration: ${error?.instancePath.slice(1) ?? ''} ${error?.message ?? ''}${allowed}`.trim(),
-    );
+    const allowed = error?.keyword === 'enum' ? ` (${(error.params as { allowedValues: string[] }).allowedValues.join(', ')})` : '';
+    throw new ConfigError(`invalid peer configuration: ${error?.instancePath.slice(1) ?? ''} ${error?.message ?? ''}${allowed}`.trim());
   }
   return config;
 }

@@ -83,8 +83,7 @@ export class ChunkLease {
   /** The chunk's bytes; throws once released or while lent to the hashing thread. */
   get data(): Buffer {
     if (this.released) throw new PeerError(PeerErrorCode.ChunkReleased, 'the chunk was already released');
-    if (this.lent || this.current === undefined)
-      throw new PeerError(PeerErrorCode.ChunkLent, 'the chunk is with the hashing thread');
+    if (this.lent || this.current === undefined) throw new PeerError(PeerErrorCode.ChunkLent, 'the chunk is with the hashing thread');
     return this.current;
   }
 

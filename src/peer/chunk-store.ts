@@ -149,8 +149,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
           sidecar.manifest ?? JSON.parse(await readFile(join(this.downloadsDir, `${namedId}.manifest`), 'utf8'));
         assertValidManifest(manifest);
         const fileId = computeFileId(manifest);
-        if (sidecar.manifest === undefined && fileId !== namedId)
-          throw new Error(`${namedId}.manifest is not the manifest of ${namedId}`);
+        if (sidecar.manifest === undefined && fileId !== namedId) throw new Error(`${namedId}.manifest is not the manifest of ${namedId}`);
         const recorded = Bitfield.fromBase64(manifest.chunks.length, sidecar.bitfield);
         const file = await this.beginDownload(fileId, manifest);
         // Re-verify what the sidecar says we hold: a torn write must not be served.
@@ -279,11 +278,9 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     if (checked && (checked.change !== 'same' || nowMs - checked.atMs < STAT_CHECK_MS)) return checked.change;
     const [open, named] = await Promise.all([handle.stat(), stat(file.path).catch(() => undefined)]);
     const change =
-      !named || named.ino !== open.ino || named.dev !== open.dev || open.size !== file.recordedSize
-        ? 'gone'
-        : open.mtimeMs !== file.recordedMtimeMs
-          ? 'modified'
-          : 'same';
+      !named || named.ino !== open.ino || named.dev !== open.dev || open.size !== file.recordedSize ? 'gone'
+      : open.mtimeMs !== file.recordedMtimeMs ? 'modified'
+      : 'same';
     this.statChecks.set(file.fileId, { atMs: nowMs, change });
     return change;
   }
@@ -455,10 +452,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   private async writeSidecar(fileId: string): Promise<void> {
     const file = this.files.get(fileId);
     if (!file || file.complete) return;
-    await writeAtomically(
-      join(this.downloadsDir, `${fileId}.json`),
-      JSON.stringify({ bitfield: file.bitfield.toBase64() }),
-    );
+    await writeAtomically(join(this.downloadsDir, `${fileId}.json`), JSON.stringify({ bitfield: file.bitfield.toBase64() }));
   }
 
   /**
@@ -470,8 +464,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     let handle = this.handles.get(file.fileId);
     if (!handle) {
       handle = open(file.path, file.complete ? 'r' : 'r+').catch((error: unknown) => {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !file.complete && create)
-          return open(file.path, 'w+');
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !file.complete && create) return open(file.path, 'w+');
         throw error;
       });
       handle.catch(() => this.handles.delete(file.fileId));

@@ -58,12 +58,8 @@ export class DirLock {
     };
     // A DIR that cannot be written (under a regular file, read-only) still gets its lock: the peer
     // starts and reports the problem when it first writes there.
-    const writable = await mkdir(stateDir, { recursive: true, mode: 0o700 }).then(
-      () => true,
-      () => false,
-    );
-    if (!writable || Buffer.byteLength(inState) > MAX_SOCKET_PATH_BYTES)
-      return DirLock.acquireAt(dir, await inTemp(), holder);
+    const writable = await mkdir(stateDir, { recursive: true, mode: 0o700 }).then(() => true, () => false);
+    if (!writable || Buffer.byteLength(inState) > MAX_SOCKET_PATH_BYTES) return DirLock.acquireAt(dir, await inTemp(), holder);
     try {
       return await DirLock.acquireAt(dir, inState, holder);
     } catch (error) {
@@ -97,15 +93,13 @@ export class DirLock {
       if (listened !== undefined && SOCKETS_UNSUPPORTED.has(listened)) {
         throw new SocketsUnsupported(`cannot lock ${dir} (${path}): ${listened}`);
       }
-      if (listened !== 'EADDRINUSE')
-        throw new PeerError(PeerErrorCode.DirLock, `cannot lock ${dir} (${path}): ${listened}`);
+      if (listened !== 'EADDRINUSE') throw new PeerError(PeerErrorCode.DirLock, `cannot lock ${dir} (${path}): ${listened}`);
       const found = await probe(path);
       if (found.alive) throw new DirInUseError(dir, found.holder);
       if (found.code === 'ENOENT') continue;
       // Left by a peer that died. Only a socket is ours to remove.
       const stats = await lstat(path).catch(() => undefined);
-      if (stats && !stats.isSocket())
-        throw new PeerError(PeerErrorCode.DirLock, `cannot lock ${dir}: ${path} is not a socket`);
+      if (stats && !stats.isSocket()) throw new PeerError(PeerErrorCode.DirLock, `cannot lock ${dir}: ${path} is not a socket`);
       await unlink(path).catch(() => undefined);
     }
     throw new PeerError(PeerErrorCode.DirLock, `cannot lock ${dir}: ${path} keeps changing`);
@@ -146,10 +140,7 @@ function probe(path: string): Promise<Probe> {
       socket.destroy();
       try {
         const parsed = JSON.parse(text) as DirLockHolder & { nonce?: string };
-        const holder: DirLockHolder = {
-          pid: parsed.pid,
-          ...(typeof parsed.control === 'string' ? { control: parsed.control } : {}),
-        };
+        const holder: DirLockHolder = { pid: parsed.pid, ...(typeof parsed.control === 'string' ? { control: parsed.control } : {}) };
         resolve({ alive: true, holder, ...(typeof parsed.nonce === 'string' ? { nonce: parsed.nonce } : {}) });
       } catch {
         resolve({ alive: true, holder: undefined });

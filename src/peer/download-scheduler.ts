@@ -236,11 +236,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled'));
       return done;
     }
-    this.init.signal?.addEventListener(
-      'abort',
-      () => this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled')),
-      { once: true },
-    );
+    this.init.signal?.addEventListener('abort', () => this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled')), { once: true });
     if (this.have.complete) {
       this.finish();
       return done;
@@ -413,26 +409,21 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     const send = (): void => {
       if (this.finished || !source.inflight.has(index)) return;
       const startedMs = performance.now();
-      connection
-        .requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId))
-        .then(
-          (answer) => {
-            // A throwing 'chunk' listener fails this download instead of escaping as an unhandled rejection.
-            if ('chunk' in answer)
-              this.receive(source, index, answer.chunk, performance.now() - startedMs).catch((error: unknown) =>
-                this.fail(error instanceof Error ? error : new Error(String(error))),
-              );
-            else this.onRejected(source, index, answer.rejected);
-          },
-          (error: unknown) => this.onRequestFailed(source, index, error),
-        );
+      connection.requestChunk(this.fileId, index, this.requestTimeoutMs, (requestId) => source.inflight.set(index, requestId)).then(
+        (answer) => {
+          // A throwing 'chunk' listener fails this download instead of escaping as an unhandled rejection.
+          if ('chunk' in answer)
+            this.receive(source, index, answer.chunk, performance.now() - startedMs).catch((error: unknown) =>
+              this.fail(error instanceof Error ? error : new Error(String(error))),
+            );
+          else this.onRejected(source, index, answer.rejected);
+        },
+        (error: unknown) => this.onRequestFailed(source, index, error),
+      );
     };
     // Unlimited (or within budget): send now, so fill() batches its requests into one write.
     if (this.components.downloadLimiter.tryTake(bytes)) send();
-    else
-      this.components.downloadLimiter
-        .take(bytes, this.init.signal)
-        .then(send, (error: unknown) => this.onRequestFailed(source, index, error));
+    else this.components.downloadLimiter.take(bytes, this.init.signal).then(send, (error: unknown) => this.onRequestFailed(source, index, error));
   }
 
   private release(source: Source, index: number): void {
@@ -563,11 +554,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         this.strike(source, index);
         break;
       case 'timed-out':
-        this.components.logger.warn('source timed out; moving its chunks elsewhere', {
-          from: source.name,
-          fromAddr: source.key,
-          index,
-        });
+        this.components.logger.warn('source timed out; moving its chunks elsewhere', { from: source.name, fromAddr: source.key, index });
         this.onSourceLost(source, 'request timed out');
         return;
       case 'closed':
@@ -617,12 +604,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (this.finished) return;
     const anyInflight = [...this.sources.values()].some((source) => source.inflight.size > 0);
     if (!anyInflight && Date.now() - this.lastChunkAtMs > this.stallTimeoutMs) {
-      this.fail(
-        new PeerError(
-          PeerErrorCode.Stalled,
-          `no chunk arrived for ${Math.round(this.stallTimeoutMs / 1000)} s and no source is available`,
-        ),
-      );
+      this.fail(new PeerError(PeerErrorCode.Stalled, `no chunk arrived for ${Math.round(this.stallTimeoutMs / 1000)} s and no source is available`));
     }
   }
 
@@ -633,21 +615,14 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     const elapsedS = Math.max(0.001, (nowMs - this.startedAtMs) / 1000);
     const have = this.have.count;
     const bytes = Math.min(this.manifest.size, have * this.manifest.chunkSize);
-    this.emit('progress', {
-      have,
-      chunks: this.manifest.chunks.length,
-      bytes,
-      size: this.manifest.size,
-      rateBps: Math.round(this.bytesThisRun / elapsedS),
-    });
+    this.emit('progress', { have, chunks: this.manifest.chunks.length, bytes, size: this.manifest.size, rateBps: Math.round(this.bytesThisRun / elapsedS) });
   }
 
   private stopTimers(): void {
     this.finished = true;
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const source of this.sources.values()) {
-      for (const [index, requestId] of source.inflight)
-        if (requestId) source.connection?.cancel(this.fileId, index, requestId);
+      for (const [index, requestId] of source.inflight) if (requestId) source.connection?.cancel(this.fileId, index, requestId);
       source.inflight.clear();
       this.detach(source);
     }
@@ -673,9 +648,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         }),
       (error: unknown) => {
         const code = errorCode(error);
-        this.rejectRun(
-          new PeerError(PeerErrorCode.ReadFailed, `cannot read back ${this.manifest.name} to hash it: ${code}`),
-        );
+        this.rejectRun(new PeerError(PeerErrorCode.ReadFailed, `cannot read back ${this.manifest.name} to hash it: ${code}`));
       },
     );
   }

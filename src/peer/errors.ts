@@ -76,13 +76,8 @@ export class DirInUseError extends PeerError {
     readonly dir: string,
     readonly holder: { pid: number; control?: string } | undefined,
   ) {
-    const who = holder
-      ? `pid ${holder.pid}${holder.control ? `, control ${holder.control}` : ''}`
-      : 'it did not say who it is';
-    super(
-      PeerErrorCode.DirInUse,
-      `another peer already runs on ${dir} (${who}): stop it, or give this peer its own --dir`,
-    );
+    const who = holder ? `pid ${holder.pid}${holder.control ? `, control ${holder.control}` : ''}` : 'it did not say who it is';
+    super(PeerErrorCode.DirInUse, `another peer already runs on ${dir} (${who}): stop it, or give this peer its own --dir`);
     this.name = 'DirInUseError';
   }
 }

@@ -19,14 +19,10 @@ export const NO_FAULTS: FaultSettings = { delayMs: 0, dropRate: 0, corruptRate: 
 
 export function parseFaults(spec: string): FaultSettings {
   const settings = { ...NO_FAULTS };
-  for (const part of spec
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
     const [key, raw] = part.split('=');
     const value = Number(raw);
-    if (raw === undefined || !Number.isFinite(value) || value < 0)
-      throw new ConfigError(`bad fault "${part}" (expected key=number)`);
+    if (raw === undefined || !Number.isFinite(value) || value < 0) throw new ConfigError(`bad fault "${part}" (expected key=number)`);
     if (key === 'delay') settings.delayMs = value;
     else if (key === 'drop' || key === 'corrupt') {
       if (value > 1) throw new ConfigError(`${key} is a share between 0 and 1, not ${value}`);

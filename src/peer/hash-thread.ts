@@ -135,10 +135,9 @@ export function hashThreadMain(holdAheadChunks: number, holdBytes: number, codes
   function readBack(digest: FileDigest, index: number): void {
     const length = chunkLength(digest, index);
     const scratch = (digest.scratch ??= Buffer.allocUnsafe(digest.chunkSize));
-    for (let done = 0; done < length;) {
+    for (let done = 0; done < length; ) {
       const bytes = readSync(digest.fd!, scratch, done, length - done, index * digest.chunkSize + done);
-      if (bytes === 0)
-        throw Object.assign(new Error('the file is shorter than its manifest'), { code: codes.shortRead });
+      if (bytes === 0) throw Object.assign(new Error('the file is shorter than its manifest'), { code: codes.shortRead });
       done += bytes;
     }
     digest.hash.update(scratch.subarray(0, length));

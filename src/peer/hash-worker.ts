@@ -55,11 +55,7 @@ export class HashWorker {
    * to that file's digest (as chunk `index`). A lease of this worker's memory is lent to the thread
    * meanwhile (its `data` is unreadable until this settles).
    */
-  async verify(
-    chunk: ChunkLease | Buffer,
-    expectedHex: string,
-    digest?: { id: number; index: number },
-  ): Promise<ChunkVerdict> {
+  async verify(chunk: ChunkLease | Buffer, expectedHex: string, digest?: { id: number; index: number }): Promise<ChunkVerdict> {
     const lend = chunk instanceof ChunkLease && this.memory?.canLend(chunk) === true;
     const lent: LentChunk = lend ? chunk.lend() : copyOf(chunk instanceof ChunkLease ? chunk.data : chunk);
     let reply: HashThreadReply;
@@ -104,8 +100,7 @@ export class HashWorker {
 
   /** The file's SHA-256 once every chunk is written (and marked so). */
   async finishDigest(digest: number): Promise<string> {
-    if (!this.liveDigests.delete(digest))
-      throw new PeerError(PeerErrorCode.HashThread, 'the hashing thread stopped during the download');
+    if (!this.liveDigests.delete(digest)) throw new PeerError(PeerErrorCode.HashThread, 'the hashing thread stopped during the download');
     const reply = await this.call((call) => ({ op: 'finish', call, digest, written: this.takeWritten() }));
     if ('sha256' in reply) return reply.sha256;
     // The thread's code: why reading a chunk back failed (EISDIR, ...), or ERR_CHUNK_MISSING.
@@ -157,11 +152,7 @@ export class HashWorker {
     if (this.worker) return this.worker;
     // The thread allocates little on its heap (messages; chunk copies live outside it): a small young
     // generation keeps its memory small.
-    const worker = new Worker(HASH_THREAD_SOURCE, {
-      eval: true,
-      name: 'swarmlab-hash',
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    });
+    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, name: 'swarmlab-hash', resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     worker.unref();
     worker.on('message', (reply: HashThreadReply) => {
       const settle = this.calls.get(reply.call);

@@ -24,7 +24,14 @@ export interface PeerConnectionEvents {
  * (a different chunk came back, no answer in time, the connection closed, an answer of another type).
  */
 export type ChunkRejection =
-  'not-held' | 'unavailable' | 'busy' | 'elsewhere' | 'wrong-chunk' | 'timed-out' | 'closed' | 'unexpected-answer';
+  | 'not-held'
+  | 'unavailable'
+  | 'busy'
+  | 'elsewhere'
+  | 'wrong-chunk'
+  | 'timed-out'
+  | 'closed'
+  | 'unexpected-answer';
 
 /** The answer to one REQUEST: the chunk, leased from the peer's ChunkMemory, or why there is none. */
 export type ChunkAnswer = { chunk: ChunkLease } | { rejected: ChunkRejection };
@@ -111,9 +118,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(
-          new PeerError(PeerErrorCode.ConnectTimeout, `no connection to ${host}:${port} in ${connectTimeoutMs} ms`),
-        );
+        reject(new PeerError(PeerErrorCode.ConnectTimeout, `no connection to ${host}:${port} in ${connectTimeoutMs} ms`));
       }, connectTimeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -131,11 +136,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       ...(links ? { links } : {}),
     });
     reader.framed = connection;
-    connection.send(MessageType.Hello, 0, {
-      version: PROTOCOL_VERSION,
-      peerId: init.hello.peerId,
-      name: init.hello.name,
-    });
+    connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: init.hello.peerId, name: init.hello.name });
     return new PeerConnection(connection, memory, host, port, init.interestedTimeoutMs ?? INTERESTED_TIMEOUT_MS);
   }
 
@@ -164,12 +165,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
    * lease) or with why there is none. Returns the request id through `onRequestId` so the caller can
    * cancel it. Rejects only on the unexpected (an ERROR frame in answer).
    */
-  async requestChunk(
-    fileId: string,
-    index: number,
-    timeoutMs: number,
-    onRequestId?: (requestId: number) => void,
-  ): Promise<ChunkAnswer> {
+  async requestChunk(fileId: string, index: number, timeoutMs: number, onRequestId?: (requestId: number) => void): Promise<ChunkAnswer> {
     const requestId = this.connection.allocateRequestId();
     onRequestId?.(requestId);
     const response = this.connection.expect(requestId, timeoutMs);

@@ -142,10 +142,7 @@ export class PeerNode {
   private readonly chunkMemory = new ChunkMemory();
   private readonly hasher = new HashWorker({ memory: this.chunkMemory });
   private readonly connections = new Map<string, Promise<PeerConnection>>();
-  private readonly downloads = new Map<
-    string,
-    { events: EventEmitter<DownloadSchedulerEvents>; done: Promise<DownloadOutcome> }
-  >();
+  private readonly downloads = new Map<string, { events: EventEmitter<DownloadSchedulerEvents>; done: Promise<DownloadOutcome> }>();
   private readonly schedulers = new Set<DownloadScheduler>();
   private readonly pendingHaves = new Map<string, number[]>();
   /**
@@ -165,17 +162,9 @@ export class PeerNode {
   private readonly choker: Choker | undefined;
 
   constructor(private readonly init: PeerNodeInit) {
-    this.name =
-      init.name ??
-      (hostname()
-        .replace(/[^A-Za-z0-9._-]/g, '-')
-        .slice(0, 64) ||
-        'peer');
+    this.name = init.name ?? (hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'peer');
     this.logger = createLogger('peer', { peer: this.name });
-    this.store = new ChunkStore(
-      { dir: init.dir, ...(init.chunkSize ? { chunkSize: init.chunkSize } : {}) },
-      this.logger,
-    );
+    this.store = new ChunkStore({ dir: init.dir, ...(init.chunkSize ? { chunkSize: init.chunkSize } : {}) }, this.logger);
     this.uploadLimiter = new TokenBucket({ rateBytesPerS: init.uploadRateBps ?? null });
     this.downloadLimiter = new TokenBucket({ rateBytesPerS: init.downloadRateBps ?? null });
     this.faults = new FaultInjector(init.faults);
@@ -200,8 +189,7 @@ export class PeerNode {
       ...(init.freeRide ? { freeRide: true } : {}),
       links: this.links,
       remoteHolds: (peerId, fileId, index) => {
-        for (const scheduler of this.schedulers)
-          if (scheduler.fileId === fileId && scheduler.sourceHolds(peerId, index)) return true;
+        for (const scheduler of this.schedulers) if (scheduler.fileId === fileId && scheduler.sourceHolds(peerId, index)) return true;
         return false;
       },
       onServed: (event) => {
@@ -273,11 +261,7 @@ export class PeerNode {
       throw error;
     }
     for (const { file, kept } of this.resumed) {
-      this.logger.info('found a partial download', {
-        file: file.manifest.name,
-        kept,
-        chunks: file.manifest.chunks.length,
-      });
+      this.logger.info('found a partial download', { file: file.manifest.name, kept, chunks: file.manifest.chunks.length });
     }
     this.logger.info('peer started', { dataPort: this.server.port, dir: this.init.dir });
   }
@@ -300,19 +284,12 @@ export class PeerNode {
       clearTimeout(timer);
     }
     this.tracker.close();
-    for (const connection of this.connections.values())
-      void connection.then(
-        (c) => c.close(),
-        () => undefined,
-      );
+    for (const connection of this.connections.values()) void connection.then((c) => c.close(), () => undefined);
     await this.server.stop();
     // The aborted downloads settle (a chunk being written finishes) before the store closes; one stuck
     // on a dead tracker does not hold up the shutdown.
     let settleTimer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.settle(),
-      new Promise<void>((resolve) => (settleTimer = setTimeout(resolve, DOWNLOADS_END_ON_STOP_MS))),
-    ]);
+    await Promise.race([this.settle(), new Promise<void>((resolve) => (settleTimer = setTimeout(resolve, DOWNLOADS_END_ON_STOP_MS)))]);
     clearTimeout(settleTimer);
     await this.store.close();
     await this.hasher.terminate();
@@ -326,11 +303,7 @@ export class PeerNode {
 
   async connect(tracker?: string): Promise<{ peerId: string; tracker: string }> {
     const target = tracker ?? this.init.tracker;
-    if (!target)
-      throw new PeerError(
-        PeerErrorCode.NoTracker,
-        'no tracker address: pass HOST:PORT or start the peer with --tracker',
-      );
+    if (!target) throw new PeerError(PeerErrorCode.NoTracker, 'no tracker address: pass HOST:PORT or start the peer with --tracker');
     const address = parseHostPort(target);
     const peerId = await this.tracker.connect(address);
     return { peerId, tracker: `${address.host}:${address.port}` };
@@ -347,23 +320,12 @@ export class PeerNode {
     this.requireConnected();
     const files = await this.store.scanPublishable();
     await Promise.allSettled([...this.withdrawals]);
-    if (files.length === 0)
-      throw new PeerError(PeerErrorCode.NothingToPublish, `no files to publish in ${this.init.dir}`);
+    if (files.length === 0) throw new PeerError(PeerErrorCode.NothingToPublish, `no files to publish in ${this.init.dir}`);
     const published = [];
     for (const file of files) {
       await this.tracker.publish(file.manifest);
-      published.push({
-        name: file.manifest.name,
-        fileId: file.fileId,
-        size: file.manifest.size,
-        chunks: file.manifest.chunks.length,
-      });
-      this.activity.emit('published', {
-        file: file.manifest.name,
-        fileId: file.fileId,
-        size: file.manifest.size,
-        chunks: file.manifest.chunks.length,
-      });
+      published.push({ name: file.manifest.name, fileId: file.fileId, size: file.manifest.size, chunks: file.manifest.chunks.length });
+      this.activity.emit('published', { file: file.manifest.name, fileId: file.fileId, size: file.manifest.size, chunks: file.manifest.chunks.length });
     }
     this.logger.info('published files', { count: published.length });
     return { published };
@@ -374,10 +336,7 @@ export class PeerNode {
   }
 
   /** Downloads a file by name (unique on the network) or by file id; joins a download already running. */
-  async download(
-    target: { name?: string; fileId?: string },
-    handlers: DownloadHandlers = {},
-  ): Promise<DownloadOutcome> {
+  async download(target: { name?: string; fileId?: string }, handlers: DownloadHandlers = {}): Promise<DownloadOutcome> {
     const fileId = await this.withTrackerLink(() => this.resolve(target));
     // Registered before any further await, so a second `d` of the same file joins this one.
     let running = this.downloads.get(fileId);
@@ -397,11 +356,7 @@ export class PeerNode {
     });
   }
 
-  private async runDownload(
-    fileId: string,
-    events: EventEmitter<DownloadSchedulerEvents>,
-    signal: AbortSignal | undefined,
-  ): Promise<DownloadOutcome> {
+  private async runDownload(fileId: string, events: EventEmitter<DownloadSchedulerEvents>, signal: AbortSignal | undefined): Promise<DownloadOutcome> {
     const located = await this.tracker.locate(fileId);
     const manifest = located.manifest;
     let file = this.store.get(fileId);
@@ -411,29 +366,15 @@ export class PeerNode {
       } catch (error) {
         // A full disk keeps its own code: the same as when it fills up later in the download.
         if (error instanceof PeerError && error.code === PeerErrorCode.DiskFull) throw error;
-        throw new PeerError(
-          PeerErrorCode.CannotWrite,
-          `cannot start the download in ${this.init.dir}: ${errorMessage(error)}`,
-        );
+        throw new PeerError(PeerErrorCode.CannotWrite, `cannot start the download in ${this.init.dir}: ${errorMessage(error)}`);
       }
     }
     if (file.complete) {
       // Already held (or an empty file, complete at once): nothing to fetch.
-      return {
-        fileId,
-        file: manifest.name,
-        path: file.path,
-        bytes: manifest.size,
-        chunksBySource: {},
-        keptChunks: manifest.chunks.length,
-        ms: 0,
-        sha256: await hashFile(file.path),
-        verified: true,
-      };
+      return { fileId, file: manifest.name, path: file.path, bytes: manifest.size, chunksBySource: {}, keptChunks: manifest.chunks.length, ms: 0, sha256: await hashFile(file.path), verified: true };
     }
     const kept = file.bitfield.count;
-    if (kept > 0)
-      this.logger.info('resuming a download', { file: manifest.name, kept, chunks: manifest.chunks.length });
+    if (kept > 0) this.logger.info('resuming a download', { file: manifest.name, kept, chunks: manifest.chunks.length });
     // Announce what we kept (with the manifest; nothing yet on a fresh start) at once: the other
     // downloaders then connect to us now, and our HAVE_CHUNK pushes reach them as chunks arrive,
     // instead of after a HAVE batch and their next LOCATE. Not awaited: the download needs no answer.
@@ -484,18 +425,8 @@ export class PeerNode {
       // to be complete, so there is no second pass: the scheduler hashed the whole file as it was written.
       const { sha256 } = result;
       const verified = await fileHasSize(result.path, manifest.size);
-      if (!verified)
-        this.logger.error('the finished file does not have its manifest size', {
-          file: result.file,
-          path: result.path,
-        });
-      this.logger.info('download complete', {
-        file: result.file,
-        bytes: result.bytes,
-        ms: result.ms,
-        sha256,
-        chunksBySource: result.chunksBySource,
-      });
+      if (!verified) this.logger.error('the finished file does not have its manifest size', { file: result.file, path: result.path });
+      this.logger.info('download complete', { file: result.file, bytes: result.bytes, ms: result.ms, sha256, chunksBySource: result.chunksBySource });
       return { ...result, sha256, verified };
     } catch (error) {
       this.logger.warn('download failed', { file: manifest.name, reason: errorMessage(error) });
@@ -534,12 +465,7 @@ export class PeerNode {
   }
 
   /** Writes a deterministic file into DIR (for demos and labs). */
-  async generate(
-    name: string,
-    size: number,
-    seed: string,
-    text: boolean,
-  ): Promise<{ name: string; size: number; sha256: string }> {
+  async generate(name: string, size: number, seed: string, text: boolean): Promise<{ name: string; size: number; sha256: string }> {
     if (!new RegExp(FILE_NAME_PATTERN).test(name) || Buffer.byteLength(name) > MAX_NAME_BYTES) {
       throw new PeerError(PeerErrorCode.BadName, `"${name}" is not a valid file name`);
     }
@@ -548,10 +474,7 @@ export class PeerNode {
     return { name, size, sha256 };
   }
 
-  setRates(rates: { upload?: number | null; download?: number | null }): {
-    upload: number | null;
-    download: number | null;
-  } {
+  setRates(rates: { upload?: number | null; download?: number | null }): { upload: number | null; download: number | null } {
     if (rates.upload !== undefined) this.uploadLimiter.setRate(rates.upload);
     if (rates.download !== undefined) this.downloadLimiter.setRate(rates.download);
     return { upload: this.uploadLimiter.rateBytesPerS, download: this.downloadLimiter.rateBytesPerS };
@@ -611,8 +534,7 @@ export class PeerNode {
   }
 
   private requireConnected(): void {
-    if (!this.tracker.wantsConnection)
-      throw new PeerError(PeerErrorCode.NotConnected, 'not connected to a tracker (use c to connect)');
+    if (!this.tracker.wantsConnection) throw new PeerError(PeerErrorCode.NotConnected, 'not connected to a tracker (use c to connect)');
   }
 
   /**
@@ -641,14 +563,11 @@ export class PeerNode {
     if (target.fileId) return target.fileId;
     const name = target.name ?? '';
     const files = await this.tracker.list();
-    const matches = files.filter((file) => file.name === name || (file.fileId.startsWith(name) && name.length >= 8));
+    const matches = files.filter((file) => file.name === name || file.fileId.startsWith(name) && name.length >= 8);
     if (matches.length === 0) throw new PeerError(PeerErrorCode.NotFound, `no file named "${name}" on the network`);
     if (matches.length > 1) {
       const ids = matches.map((file) => `${file.fileId.slice(0, 12)} (${file.size} bytes)`).join(', ');
-      throw new PeerError(
-        PeerErrorCode.Ambiguous,
-        `${matches.length} files are named "${name}": ${ids}; download one by its id`,
-      );
+      throw new PeerError(PeerErrorCode.Ambiguous, `${matches.length} files are named "${name}": ${ids}; download one by its id`);
     }
     return matches[0]!.fileId;
   }
@@ -687,8 +606,7 @@ export class PeerNode {
       this.tracker.have(fileId, indices, manifest).catch((error: unknown) => {
         // The tracker forgot the file (every holder left it): announce these again, with the manifest.
         this.manifestAnnounced.delete(fileId);
-        if (manifest === undefined && errorCode(error) === PeerErrorCode.UnknownFile)
-          for (const index of indices) this.queueHave(fileId, index);
+        if (manifest === undefined && errorCode(error) === PeerErrorCode.UnknownFile) for (const index of indices) this.queueHave(fileId, index);
         else this.logger.debug('HAVE not sent', { reason: errorMessage(error) });
       });
     }
@@ -709,11 +627,10 @@ export class PeerNode {
   }
 }
 
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   if (sorted.length === 0) return 0;
-  return sorted.length % 2 === 1
-    ? sorted[middle]!
-    : Math.round(((sorted[middle - 1]! + sorted[middle]!) / 2) * 100) / 100;
+  return sorted.length % 2 === 1 ? sorted[middle]! : Math.round(((sorted[middle - 1]! + sorted[middle]!) / 2) * 100) / 100;
 }

@@ -214,37 +214,18 @@ export class PeerServer {
           return;
         }
         served.interests.add(message.body.fileId);
-        connection.send(MessageType.Bitfield, message.requestId, {
-          fileId: file.fileId,
-          bitfield: file.bitfield.toBase64(),
-        });
+        connection.send(MessageType.Bitfield, message.requestId, { fileId: file.fileId, bitfield: file.bitfield.toBase64() });
         return;
       }
       case MessageType.Request: {
         // Checked against the manifest before anything keys a map on it (the seeding policy's claims).
         const held = this.store.get(message.body.fileId);
         if (!held || message.body.index >= held.manifest.chunks.length) {
-          connection.write(
-            encodeChunkRef(
-              MessageType.Reject,
-              message.requestId,
-              message.body.fileId,
-              message.body.index,
-              RejectReason.NotHeld,
-            ),
-          );
+          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.NotHeld));
           return;
         }
         if (served.queue.length >= MAX_QUEUED_REQUESTS) {
-          connection.write(
-            encodeChunkRef(
-              MessageType.Reject,
-              message.requestId,
-              message.body.fileId,
-              message.body.index,
-              RejectReason.Busy,
-            ),
-          );
+          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
           return;
         }
         if (this.init.freeRide) {
@@ -256,15 +237,7 @@ export class PeerServer {
           return;
         }
         if (!this.seeding.admit(message.body.fileId, message.body.index, connection, this.uploadBusy())) {
-          connection.write(
-            encodeChunkRef(
-              MessageType.Reject,
-              message.requestId,
-              message.body.fileId,
-              message.body.index,
-              RejectReason.Elsewhere,
-            ),
-          );
+          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Elsewhere));
           return;
         }
         served.queue.push({ requestId: message.requestId, fileId: message.body.fileId, index: message.body.index });
@@ -302,12 +275,7 @@ export class PeerServer {
       case MessageType.Chunk:
       case MessageType.Reject:
       case MessageType.Pong:
-        this.refuse(
-          served,
-          message.requestId,
-          PeerErrorCode.UnexpectedMessage,
-          `a peer does not accept ${MessageType[message.type]}`,
-        );
+        this.refuse(served, message.requestId, PeerErrorCode.UnexpectedMessage, `a peer does not accept ${MessageType[message.type]}`);
         return;
       default: {
         const unreachable: never = message;
@@ -349,15 +317,8 @@ export class PeerServer {
           data = await next.data;
         } catch (error) {
           const reason = errorCode(error) === PeerErrorCode.NotHeld ? RejectReason.NotHeld : RejectReason.Unavailable;
-          if (reason === RejectReason.Unavailable)
-            this.logger.warn('cannot read chunk', {
-              fileId: request.fileId,
-              index: request.index,
-              reason: errorMessage(error),
-            });
-          connection.write(
-            encodeChunkRef(MessageType.Reject, request.requestId, request.fileId, request.index, reason),
-          );
+          if (reason === RejectReason.Unavailable) this.logger.warn('cannot read chunk', { fileId: request.fileId, index: request.index, reason: errorMessage(error) });
+          connection.write(encodeChunkRef(MessageType.Reject, request.requestId, request.fileId, request.index, reason));
           continue;
         }
         const read = data;
@@ -380,34 +341,18 @@ export class PeerServer {
             continue;
           }
           if (decision.delayMs > 0) await sleep(decision.delayMs);
-          if (decision.corrupted)
-            this.logger.info('fault: sending a corrupted chunk', {
-              fileId: request.fileId,
-              index: request.index,
-              to: served.remoteName,
-            });
+          if (decision.corrupted) this.logger.info('fault: sending a corrupted chunk', { fileId: request.fileId, index: request.index, to: served.remoteName });
           data = decision.data;
         }
         if (connection.isClosed) break;
-        const flushed = connection.writeWithPayload(
-          encodeChunkHeader(request.requestId, request.fileId, request.index, data.length),
-          data,
-          reuse,
-        );
+        const flushed = connection.writeWithPayload(encodeChunkHeader(request.requestId, request.fileId, request.index, data.length), data, reuse);
         this.seeding.sent(request.fileId, request.index);
         this.init.choker?.sent(requesterKey(served), data.length);
-        this.init.onServed?.({
-          fileId: request.fileId,
-          index: request.index,
-          to: served.remoteName,
-          toAddr: `${connection.remoteAddress}:${connection.remotePort}`,
-          bytes: data.length,
-        });
+        this.init.onServed?.({ fileId: request.fileId, index: request.index, to: served.remoteName, toAddr: `${connection.remoteAddress}:${connection.remotePort}`, bytes: data.length });
         if (!flushed) await connection.drained();
       }
     } catch (error) {
-      if (!connection.isClosed)
-        this.logger.warn('serving failed', { remote: served.remoteName, reason: errorMessage(error) });
+      if (!connection.isClosed) this.logger.warn('serving failed', { remote: served.remoteName, reason: errorMessage(error) });
     } finally {
       served.serving = false;
       served.cancelled.clear();

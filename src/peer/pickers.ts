@@ -23,10 +23,7 @@ export const PICKER_WARN_EVERY = 100;
 
 function eligible(input: PickInput, index: number): boolean {
   return (
-    input.sourceHas.has(index) &&
-    !input.have.has(index) &&
-    !input.askedOfSource.has(index) &&
-    !(input.writing?.has(index) ?? false)
+    input.sourceHas.has(index) && !input.have.has(index) && !input.askedOfSource.has(index) && !(input.writing?.has(index) ?? false)
   );
 }
 
@@ -48,8 +45,7 @@ function endgameDuplicate(input: PickInput): number | undefined {
 /** `random`: uniformly among the eligible chunks nobody was asked for (one draw of `random()` per pick). */
 export function pickRandom(input: PickInput): number | undefined {
   let count = 0;
-  for (let index = 0; index < input.chunks; index++)
-    if (eligible(input, index) && input.requesters(index) === 0) count++;
+  for (let index = 0; index < input.chunks; index++) if (eligible(input, index) && input.requesters(index) === 0) count++;
   if (count === 0) return endgameDuplicate(input);
   let skip = Math.min(count - 1, Math.floor((input.random ?? Math.random)() * count));
   for (let index = 0; index < input.chunks; index++) {

@@ -418,10 +418,7 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
         );
       });
     });
-    return new FramedConnection(socket, this.logger, {
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
-      ...(this.init.links ? { links: this.init.links } : {}),
-    });
+    return new FramedConnection(socket, this.logger, { requestTimeoutMs: REQUEST_TIMEOUT_MS, ...(this.init.links ? { links: this.init.links } : {}) });
   }
 
   /**
