@@ -6,6 +6,7 @@ import { errorMessage } from '../shared/errors';
 import { ControlServer } from '../control/control-server';
 import { PeerNode } from '../peer/peer-node';
 import { loadPicker } from '../peer/picker-loader';
+import { loadUploader } from '../peer/uploader-loader';
 import { MetricsServer } from '../shared/metrics-server';
 import { runConsole } from './console';
 import type { PeerConfig } from './peer-config';
@@ -15,8 +16,16 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
   if (mode === 'console' && process.stdin.isTTY && process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
   const logger = createLogger('peer', config.name ? { peer: config.name } : {});
   // Before anything listens: a picker module that does not load or answers nonsense fails the start.
-  const picker = config.picker === undefined ? undefined : await loadPicker(config.picker, { logger });
-  if (picker?.custom) logger.info('custom picker loaded', { picker: picker.name });
+  const picker =
+    config.picker === undefined
+      ? undefined
+      : await loadPicker(config.picker, {
+          logger,
+          ...(config.pickerIsolation ? { isolation: config.pickerIsolation } : {}),
+        });
+  if (picker?.custom) logger.info('custom picker loaded', { picker: picker.name, isolation: picker.isolation });
+  const uploader = config.uploader === undefined ? undefined : await loadUploader(config.uploader, { logger });
+  if (uploader?.custom) logger.info('custom uploader loaded', { uploader: uploader.name });
   const node = new PeerNode({
     dir: config.dir,
     port: config.port,
@@ -29,7 +38,10 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
     ...(config.faults ? { faults: config.faults } : {}),
     ...(config.maxInflight ? { maxInflightPerSource: config.maxInflight } : {}),
-    ...(picker ? { picker: picker.pick } : {}),
+    ...(picker?.pick ? { picker: picker.pick } : {}),
+    ...(picker?.pickerFor ? { pickerFor: picker.pickerFor } : {}),
+    ...(uploader?.policy ? { uploader: uploader.policy } : {}),
+    ...(config.freeRide ? { freeRide: true } : {}),
     ...(config.endgame === 'off' ? { endgame: false } : {}),
     ...(config.superSeed ? { superSeed: config.superSeed } : {}),
     metrics: config.metricsPort !== undefined,
@@ -45,6 +57,8 @@ export async function runPeer(config: PeerConfig, mode: 'daemon' | 'console'): P
     for (const stop of started.reverse()) await stop().catch(() => undefined);
     started.length = 0;
   };
+  if (picker?.close) started.push(picker.close);
+  if (uploader?.close) started.push(uploader.close);
   try {
     await node.start();
     started.push(() => node.stop());

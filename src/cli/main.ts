@@ -18,7 +18,8 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
   tracker [--host H] [--port 7070] [--heartbeat-ms 5000] [--metrics-port P] [--trust-advertised-host]
   peer --tracker HOST:PORT [--dir DIR] [--name NAME] [--port P] [--control PATH]
        [--chunk-size 256K] [--upload-rate R] [--download-rate R] [--host H] [--daemon]
-       [--picker rarest|random|sequential|PATH] [--endgame on|off] [--super-seed auto|on|off]
+       [--picker rarest|random|sequential|PATH] [--picker-isolation worker|none] [--endgame on|off] [--super-seed auto|on|off]
+       [--uploader default|tit-for-tat|PATH] [--free-ride]
        [--max-inflight 16] [--metrics-port P] [--idle-timeout-ms 120000] [--tracker-lease] [--faults delay=MS,drop=SHARE,corrupt=SHARE] [--control-tcp HOST:PORT (needs SWARMLAB_CONTROL_TOKEN)]
        [--link-default latencyMs=MS,jitterMs=MS,bandwidth=R] [--link HOST[:PORT]=latencyMs=MS,... (repeatable)]
   ctl [--socket PATH] [--json] COMMAND [ARGS]
@@ -101,6 +102,9 @@ async function main(argv: string[]): Promise<number> {
           'auto-publish': { type: 'boolean' },
           'tracker-lease': { type: 'boolean' },
           picker: { type: 'string' },
+          'picker-isolation': { type: 'string' },
+          uploader: { type: 'string' },
+          'free-ride': { type: 'boolean' },
           endgame: { type: 'string' },
           'super-seed': { type: 'string' },
           link: { type: 'string', multiple: true },

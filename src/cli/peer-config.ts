@@ -12,6 +12,8 @@ import { parseSize } from './format';
 import { parseLinkFlags } from './link-spec';
 import { parseFaults } from '../peer/fault-injector';
 import type { FaultSettings } from '../peer/fault-injector';
+import { PICKER_ISOLATIONS } from '../peer/picker-loader';
+import type { PickerIsolation } from '../peer/picker-loader';
 import { SUPER_SEED_MODES } from '../peer/seeding-policy';
 import type { SuperSeedMode } from '../peer/seeding-policy';
 
@@ -42,6 +44,12 @@ export interface PeerConfig {
   idleTimeoutMs?: number;
   /** Piece selection: rarest, random, sequential, or the path of a picker module (default rarest). */
   picker?: string;
+  /** How a picker module runs: in a sandbox thread (default) or inside the peer. */
+  pickerIsolation?: PickerIsolation;
+  /** Which requesters to serve: default (everyone), tit-for-tat, or the path of an uploader module. */
+  uploader?: string;
+  /** Serve nobody (a free rider, for the tit-for-tat exercise). */
+  freeRide?: boolean;
   /** Endgame duplicate requests (default on). */
   endgame?: 'on' | 'off';
   /** Super-seeding: auto (while the upload is rate-limited; the default), on, off. */
@@ -67,6 +75,8 @@ const peerConfigSchema = {
     downloadRate: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] },
     maxInflight: { type: 'integer', minimum: 1, maximum: 256 },
     picker: { type: 'string', minLength: 1, maxLength: 4096 },
+    pickerIsolation: { enum: PICKER_ISOLATIONS },
+    uploader: { type: 'string', minLength: 1, maxLength: 4096 },
     endgame: { enum: ['on', 'off'] },
     superSeed: { enum: SUPER_SEED_MODES },
   },
@@ -114,6 +124,8 @@ export function peerConfig(flags: Flags): PeerConfig {
   const maxInflight = toNumber(pick(flags, 'max-inflight', 'SWARMLAB_MAX_INFLIGHT'), '--max-inflight');
   const controlTcp = pick(flags, 'control-tcp', 'SWARMLAB_CONTROL_TCP');
   const picker = pick(flags, 'picker', 'SWARMLAB_PICKER');
+  const pickerIsolation = pick(flags, 'picker-isolation', 'SWARMLAB_PICKER_ISOLATION');
+  const uploader = pick(flags, 'uploader', 'SWARMLAB_UPLOADER');
   const endgame = pick(flags, 'endgame', 'SWARMLAB_ENDGAME');
   const superSeed = pick(flags, 'super-seed', 'SWARMLAB_SUPER_SEED');
   const controlToken = process.env['SWARMLAB_CONTROL_TOKEN'];
@@ -137,6 +149,7 @@ export function peerConfig(flags: Flags): PeerConfig {
     autoConnect: truthy(flags['auto-connect']) || truthy(process.env['SWARMLAB_AUTOCONNECT']),
     autoPublish: truthy(flags['auto-publish']) || truthy(process.env['SWARMLAB_AUTOPUBLISH']),
     trackerLease: truthy(flags['tracker-lease']) || truthy(process.env['SWARMLAB_TRACKER_LEASE']),
+    ...(truthy(flags['free-ride']) || truthy(process.env['SWARMLAB_FREE_RIDE']) ? { freeRide: true } : {}),
     ...(tracker === undefined ? {} : { tracker }),
     ...(name === undefined ? {} : { name }),
     ...(chunkSize === undefined ? {} : { chunkSize }),
@@ -147,6 +160,8 @@ export function peerConfig(flags: Flags): PeerConfig {
     ...(idleTimeoutMs === undefined ? {} : { idleTimeoutMs }),
     // Validated by the schema below, which names the allowed values.
     ...(picker === undefined ? {} : { picker }),
+    ...(pickerIsolation === undefined ? {} : { pickerIsolation: pickerIsolation as PickerIsolation }),
+    ...(uploader === undefined ? {} : { uploader }),
     ...(endgame === undefined ? {} : { endgame: endgame as 'on' | 'off' }),
     ...(superSeed === undefined ? {} : { superSeed: superSeed as SuperSeedMode }),
     ...(links.length === 0 ? {} : { links }),

@@ -121,6 +121,8 @@ export interface DownloadSchedulerComponents {
   announce: (fileId: string, index: number) => void;
   /** Verifies chunks and computes the file digest off the event loop: the peer's hashing thread. */
   hasher: HashWorker;
+  /** A verified chunk of `bytes` came from the peer with this tracker id (the upload policy's tally). */
+  received?: (peerId: string, name: string, bytes: number) => void;
 }
 
 export interface DownloadSchedulerInit {
@@ -132,6 +134,11 @@ export interface DownloadSchedulerInit {
   maxInflightPerSource?: number;
   /** The piece-selection policy (`--picker`); default rarest first (`pickChunk`). */
   picker?: PickFunction;
+  /**
+   * A policy that answers per source and may need time (an isolated picker module): called once per
+   * source; `wake` refills that source when a choice it could not give at once is ready. Wins over `picker`.
+   */
+  pickerFor?: (wake: () => void) => PickFunction;
   /** Endgame duplicates allowed (`--endgame`); default true. */
   endgame?: boolean;
   requestTimeoutMs?: number;
@@ -160,6 +167,8 @@ interface Source {
   retryAtMs: number;
   onHave?: (fileId: string, index: number) => void;
   onClose?: () => void;
+  /** This source's pick function, from `init.pickerFor`. */
+  picker?: PickFunction;
 }
 
 export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
@@ -360,7 +369,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   }
 
   private pick(source: Source): number | undefined {
-    return (this.init.picker ?? pickChunk)({
+    if (this.init.pickerFor) source.picker ??= this.init.pickerFor(() => this.fill(source));
+    return (source.picker ?? this.init.picker ?? pickChunk)({
       chunks: this.manifest.chunks.length,
       have: this.have,
       writing: this.writing,
@@ -482,6 +492,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     else if (ms < QUEUEING_LATENCY_MS / 2) source.window = Math.min(this.maxInflight, source.window + 1);
     this.chunksBySource[source.name] = (this.chunksBySource[source.name] ?? 0) + 1;
     this.components.announce(this.fileId, index);
+    this.components.received?.(source.peerId, source.name, data.length);
     this.emit('chunk', {
       file: this.manifest.name,
       fileId: this.fileId,

@@ -34,6 +34,7 @@ export const PeerErrorCode = {
   Stalled: 'ERR_STALLED',
   TooManyConnections: 'ERR_TOO_MANY_CONNECTIONS',
   UnexpectedMessage: 'ERR_UNEXPECTED_MESSAGE',
+  Uploader: 'ERR_UPLOADER',
   /** The tracker's answer to a HAVE without manifest for a file it forgot. */
   UnknownFile: 'ERR_UNKNOWN_FILE',
   UnknownDigest: 'ERR_UNKNOWN_DIGEST',

@@ -32,6 +32,8 @@ import { HashWorker } from './hash-worker';
 import { PeerMetrics } from './peer-metrics';
 import { PeerServer } from './peer-server';
 import type { PickFunction } from './piece-picker';
+import { Choker } from './choker';
+import type { ChokerPolicy } from './choker';
 import type { SuperSeedMode } from './seeding-policy';
 import { parseHostPort, TrackerClient } from './tracker-client';
 
@@ -68,6 +70,12 @@ export interface PeerNodeInit {
   maxInflightPerSource?: number;
   /** Piece selection (`--picker`); default rarest first. */
   picker?: PickFunction;
+  /** Piece selection answered per source, possibly later (an isolated picker module); wins over `picker`. */
+  pickerFor?: (wake: () => void) => PickFunction;
+  /** Which requesters to serve (`--uploader`, upload-policy.ts); default: everyone, no choking. */
+  uploader?: ChokerPolicy;
+  /** Serve nobody (`--free-ride`): every request is refused. */
+  freeRide?: boolean;
   /** Endgame duplicates (`--endgame`); default on. */
   endgame?: boolean;
   /** When to super-seed (`--super-seed`); default `auto`. */
@@ -150,6 +158,8 @@ export class PeerNode {
   private dirLock: DirLock | undefined;
   /** Aborted by stop(): running downloads end instead of refreshing and writing after it. */
   private lifetime = new AbortController();
+  /** Applies `--uploader` (absent: everyone is served). */
+  private readonly choker: Choker | undefined;
 
   constructor(private readonly init: PeerNodeInit) {
     this.name = init.name ?? (hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'peer');
@@ -159,6 +169,15 @@ export class PeerNode {
     this.downloadLimiter = new TokenBucket({ rateBytesPerS: init.downloadRateBps ?? null });
     this.faults = new FaultInjector(init.faults);
     this.links = new LinkTable(init.links ?? []);
+    this.choker = init.uploader
+      ? new Choker({
+          policy: init.uploader,
+          downloading: () => this.downloads.size > 0,
+          onRound: (input, serve) => {
+            if (input.candidates.length > 0) this.logger.debug('upload round', { round: input.round, downloading: input.downloading, candidates: input.candidates, serve });
+          },
+        })
+      : undefined;
     this.server = new PeerServer(this.store, this.logger, {
       faults: this.faults,
       ...(init.idleTimeoutMs ? { idleTimeoutMs: init.idleTimeoutMs } : {}),
@@ -166,6 +185,8 @@ export class PeerNode {
       port: init.port ?? 0,
       uploadLimiter: this.uploadLimiter,
       ...(init.superSeed ? { superSeed: init.superSeed } : {}),
+      ...(this.choker ? { choker: this.choker } : {}),
+      ...(init.freeRide ? { freeRide: true } : {}),
       links: this.links,
       remoteHolds: (peerId, fileId, index) => {
         for (const scheduler of this.schedulers) if (scheduler.fileId === fileId && scheduler.sourceHolds(peerId, index)) return true;
@@ -218,6 +239,7 @@ export class PeerNode {
     this.started = true;
     if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
     compileSchemas(PEER_INBOUND_JSON_TYPES);
+    this.choker?.start();
     await mkdir(this.init.dir, { recursive: true }).catch(() => undefined);
     // Before anything in DIR is read or written: a second peer on it would rewrite our sidecars.
     try {
@@ -247,6 +269,7 @@ export class PeerNode {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.choker?.stop();
     for (const scheduler of this.schedulers) scheduler.removeAllListeners();
     this.lifetime.abort();
     if (this.haveTimer) clearTimeout(this.haveTimer);
@@ -365,6 +388,7 @@ export class PeerNode {
         connect: (host, port) => this.connectTo(host, port),
         announce: (id, index) => this.queueHave(id, index),
         hasher: this.hasher,
+        ...(this.choker ? { received: (peerId: string, name: string, bytes: number) => this.choker?.received(peerId, name, bytes) } : {}),
       },
       {
         file,
@@ -372,6 +396,7 @@ export class PeerNode {
         keptChunks: kept,
         ...(this.init.maxInflightPerSource ? { maxInflightPerSource: this.init.maxInflightPerSource } : {}),
         ...(this.init.picker ? { picker: this.init.picker } : {}),
+        ...(this.init.pickerFor ? { pickerFor: this.init.pickerFor } : {}),
         ...(this.init.endgame === false ? { endgame: false } : {}),
         ...(this.init.requestTimeoutMs ? { requestTimeoutMs: this.init.requestTimeoutMs } : {}),
         signal: signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal,

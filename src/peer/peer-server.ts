@@ -17,6 +17,7 @@ import type { TokenBucket } from '../shared/token-bucket';
 import { BufferPool } from './buffer-pool';
 import type { ChunkStore } from './chunk-store';
 import { PeerErrorCode } from './errors';
+import type { Choker } from './choker';
 import type { FaultInjector } from './fault-injector';
 import { SeedingPolicy, superSeedEnabled } from './seeding-policy';
 import type { SuperSeedMode } from './seeding-policy';
@@ -89,6 +90,15 @@ export interface PeerServerInit {
   superSeed?: SuperSeedMode;
   /** This peer's emulated links: what it sends on the connections it accepted goes through them. */
   links?: LinkTable;
+  /** The upload policy (`--uploader`): a choked requester's REQUEST gets REJECT `busy`. Absent: serve all. */
+  choker?: Choker;
+  /** `--free-ride`: every REQUEST gets REJECT `not-held`, so requesters look elsewhere. */
+  freeRide?: boolean;
+}
+
+/** How the upload policy names a requester: the tracker id it gave in HELLO, else its address. */
+function requesterKey(served: ServedConnection): string {
+  return served.remotePeerId === '' ? served.remoteName : served.remotePeerId;
 }
 
 export class PeerServer {
@@ -232,6 +242,14 @@ export class PeerServer {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
           return;
         }
+        if (this.init.freeRide) {
+          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.NotHeld));
+          return;
+        }
+        if (this.init.choker && !this.init.choker.admits(requesterKey(served), served.remoteName)) {
+          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
+          return;
+        }
         if (!this.seeding.admit(message.body.fileId, message.body.index, connection, this.uploadBusy())) {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Elsewhere));
           return;
@@ -343,6 +361,7 @@ export class PeerServer {
         if (connection.isClosed) break;
         const flushed = connection.writeWithPayload(encodeChunkHeader(request.requestId, request.fileId, request.index, data.length), data, reuse);
         this.seeding.sent(request.fileId, request.index);
+        this.init.choker?.sent(requesterKey(served), data.length);
         this.init.onServed?.({ fileId: request.fileId, index: request.index, to: served.remoteName, toAddr: `${connection.remoteAddress}:${connection.remotePort}`, bytes: data.length });
         if (!flushed) await connection.drained();
       }

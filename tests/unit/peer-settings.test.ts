@@ -9,13 +9,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { peerConfig } from '../../src/cli/peer-config';
-import { loadPicker, probeInput } from '../../src/peer/picker-loader';
+import { loadPicker, PICKER_ISOLATIONS, probeInput } from '../../src/peer/picker-loader';
 import { pickChunk } from '../../src/peer/piece-picker';
 import { PICKERS } from '../../src/peer/pickers';
 import { SeedingPolicy, superSeedEnabled } from '../../src/peer/seeding-policy';
 import type { Logger } from '../../src/shared/logger';
 
-const ENV = ['SWARMLAB_PICKER', 'SWARMLAB_ENDGAME', 'SWARMLAB_SUPER_SEED', 'SWARMLAB_MAX_INFLIGHT', 'SWARMLAB_CHUNK_SIZE'];
+const ENV = [
+  'SWARMLAB_PICKER',
+  'SWARMLAB_ENDGAME',
+  'SWARMLAB_SUPER_SEED',
+  'SWARMLAB_MAX_INFLIGHT',
+  'SWARMLAB_CHUNK_SIZE',
+];
 
 function withEnv(env: Record<string, string>, run: () => void): void {
   const saved = Object.fromEntries(ENV.map((key) => [key, process.env[key]]));
@@ -32,7 +38,9 @@ function withEnv(env: Record<string, string>, run: () => void): void {
 }
 
 function logger(): Logger & { warn: jest.Mock } {
-  return { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn() } as unknown as Logger & { warn: jest.Mock };
+  return { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn() } as unknown as Logger & {
+    warn: jest.Mock;
+  };
 }
 
 describe('peer settings from flags and environment', () => {
@@ -49,18 +57,39 @@ describe('peer settings from flags and environment', () => {
 
   it('reads SWARMLAB_PICKER, SWARMLAB_ENDGAME, SWARMLAB_SUPER_SEED, SWARMLAB_MAX_INFLIGHT, SWARMLAB_CHUNK_SIZE', () => {
     withEnv(
-      { SWARMLAB_PICKER: 'sequential', SWARMLAB_ENDGAME: 'off', SWARMLAB_SUPER_SEED: 'on', SWARMLAB_MAX_INFLIGHT: '4', SWARMLAB_CHUNK_SIZE: '64K' },
+      {
+        SWARMLAB_PICKER: 'sequential',
+        SWARMLAB_ENDGAME: 'off',
+        SWARMLAB_SUPER_SEED: 'on',
+        SWARMLAB_MAX_INFLIGHT: '4',
+        SWARMLAB_CHUNK_SIZE: '64K',
+      },
       () => {
-        expect(peerConfig({ dir: '/tmp/x' })).toMatchObject({ picker: 'sequential', endgame: 'off', superSeed: 'on', maxInflight: 4, chunkSize: 65_536 });
+        expect(peerConfig({ dir: '/tmp/x' })).toMatchObject({
+          picker: 'sequential',
+          endgame: 'off',
+          superSeed: 'on',
+          maxInflight: 4,
+          chunkSize: 65_536,
+        });
       },
     );
   });
 
   it('flags win over the environment', () => {
-    withEnv({ SWARMLAB_PICKER: 'sequential', SWARMLAB_ENDGAME: 'off', SWARMLAB_SUPER_SEED: 'on', SWARMLAB_MAX_INFLIGHT: '4' }, () => {
-      const config = peerConfig({ dir: '/tmp/x', picker: 'random', endgame: 'on', 'super-seed': 'off', 'max-inflight': '8' });
-      expect(config).toMatchObject({ picker: 'random', endgame: 'on', superSeed: 'off', maxInflight: 8 });
-    });
+    withEnv(
+      { SWARMLAB_PICKER: 'sequential', SWARMLAB_ENDGAME: 'off', SWARMLAB_SUPER_SEED: 'on', SWARMLAB_MAX_INFLIGHT: '4' },
+      () => {
+        const config = peerConfig({
+          dir: '/tmp/x',
+          picker: 'random',
+          endgame: 'on',
+          'super-seed': 'off',
+          'max-inflight': '8',
+        });
+        expect(config).toMatchObject({ picker: 'random', endgame: 'on', superSeed: 'off', maxInflight: 8 });
+      },
+    );
   });
 
   it.each([
@@ -107,25 +136,32 @@ describe('loadPicker', () => {
   });
 
   it('loads a CommonJS module exporting pick, resolved against cwd, and guards it', async () => {
-    await module('last.js', 'exports.pick = (input) => { for (let i = input.chunks - 1; i >= 0; i--) if (input.sourceHas.has(i) && !input.have.has(i)) return i; return undefined; };\n');
+    await module(
+      'last.js',
+      'exports.pick = (input) => { for (let i = input.chunks - 1; i >= 0; i--) if (input.sourceHas.has(i) && !input.have.has(i)) return i; return undefined; };\n',
+    );
     const log = logger();
-    const loaded = await loadPicker('last.js', { logger: log, cwd: dir });
+    const loaded = await loadPicker('last.js', { logger: log, cwd: dir, isolation: 'none' });
     expect(loaded).toMatchObject({ name: path.join(dir, 'last.js'), custom: true });
-    expect(loaded.pick(probeInput())).toBe(2);
+    expect(loaded.pick!(probeInput())).toBe(2);
     // Guarded: a choice it may not make (2 already asked of this source) falls back to rarest.
     const input = { ...probeInput(), askedOfSource: new Set([2]) };
-    expect(loaded.pick(input)).toBe(pickChunk(input));
+    expect(loaded.pick!(input)).toBe(pickChunk(input));
     expect(log.warn).toHaveBeenCalledTimes(1);
   });
 
   it('accepts module.exports = function and a default export', async () => {
     await module('fn.js', 'module.exports = () => undefined;\n');
     await module('default.js', 'exports.default = () => 1;\n');
-    expect((await loadPicker('fn.js', { logger: logger(), cwd: dir })).pick(probeInput())).toBeUndefined();
-    expect((await loadPicker('default.js', { logger: logger(), cwd: dir })).pick(probeInput())).toBe(1);
+    expect(
+      (await loadPicker('fn.js', { logger: logger(), cwd: dir, isolation: 'none' })).pick!(probeInput()),
+    ).toBeUndefined();
+    expect(
+      (await loadPicker('default.js', { logger: logger(), cwd: dir, isolation: 'none' })).pick!(probeInput()),
+    ).toBe(1);
   });
 
-  it.each([
+  const startFailures: Array<[string, string | undefined, RegExp]> = [
     ['missing.js', undefined, /does not load/],
     ['syntax.js', 'exports.pick = (=>;\n', /does not load/],
     ['none.js', 'exports.choose = () => 1;\n', /exports no function named "pick"/],
@@ -135,9 +171,14 @@ describe('loadPicker', () => {
     ['negative.js', 'exports.pick = () => -1;\n', /pick returned -1/],
     ['null.js', 'exports.pick = () => null;\n', /pick returned null/],
     ['string.js', "exports.pick = () => '1';\n", /pick returned "1"/],
-  ])('%s fails the start with ERR_PICKER', async (file, source, message) => {
+  ];
+  it.each(
+    startFailures.flatMap(([file, source, message]) =>
+      PICKER_ISOLATIONS.map((isolation) => [file, isolation, source, message] as const),
+    ),
+  )('%s (isolation %s) fails the start with ERR_PICKER', async (file, isolation, source, message) => {
     if (source !== undefined) await module(file, source);
-    const failure = loadPicker(file, { logger: logger(), cwd: dir });
+    const failure = loadPicker(file, { logger: logger(), cwd: dir, isolation });
     await expect(failure).rejects.toMatchObject({ code: 'ERR_PICKER', name: 'PeerError' });
     await expect(failure).rejects.toThrow(message);
   });
