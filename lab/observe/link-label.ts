@@ -3,7 +3,6 @@
  * 2.0 MiB/s`. Pure and import-free (types aside), so the browser bundle and the report share it.
  */
 import type { NetworkLinkView } from './run-events';
-import type { RunState } from './run-state';
 
 /** Labelled links drawn at most: past that (a partition of a big swarm) the graph would be unreadable. */
 export const MAX_LINK_LABELS = 60;
@@ -44,8 +43,14 @@ export interface LinkMark {
   cut: boolean;
 }
 
+/** What `linkMarks` reads of a run's state (run-state.ts's RunState has both; declared here so it imports nothing back). */
+export interface NetworkNow {
+  links: ReadonlyMap<string, NetworkLinkView>;
+  partition: readonly (readonly string[])[];
+}
+
 /** The links to label: each pair the partition cuts, then each link that is not perfect (at most MAX_LINK_LABELS). */
-export function linkMarks(state: RunState): LinkMark[] {
+export function linkMarks(state: NetworkNow): LinkMark[] {
   const marks: LinkMark[] = [];
   const cut = new Set<string>();
   state.partition.forEach((side, i) => {
