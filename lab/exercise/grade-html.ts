@@ -4,7 +4,7 @@
  * moment on the timeline; a footer with what a re-run needs (seed, parameters, the student's module and the
  * exercise by sha256, versions, core count). Pure: the page text in, the page text out.
  */
-import { escapeHtml } from '../observe/report-html';
+import { escapeHtml } from '../observe/static-page';
 import type { CheckResult, Grade } from './grade';
 
 /** What pins a grade, so a disputed one can be re-run. */

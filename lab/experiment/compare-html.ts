@@ -3,11 +3,11 @@
  * same Content-Security-Policy as the run report) that answers "which variant distributes faster, and
  * how close to the theoretical minimum". A thin view: every figure comes from `CompareData`.
  */
-import { escapeHtml, tickStepMs } from '../observe/report-html';
+import { tickStepMs } from '../observe/report-html';
+import { escapeHtml, staticPageStart } from '../observe/static-page';
 import { cdfPoints } from './stats';
 import type { CompareData, RunFigures, VariantSummary } from './compare-data';
 
-const CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 const PLOT_WIDTH = 960;
 const MARGIN_LEFT = 220;
 const MARGIN_RIGHT = 24;
@@ -228,16 +228,7 @@ export function renderCompareHtml(data: CompareData, init: CompareHtmlInit = {})
     : data.ok
       ? '<span class="ok">every run verified its downloads</span>'
       : '<span class="failed">some runs failed</span>';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
-</head>
-<body>
+  return `${staticPageStart(title, STYLE)}
 <h1>${escapeHtml(title)}</h1>
 <p>Scenario <code>${escapeHtml(data.scenarioFile)}</code>, ${data.variants.length} variant(s) × ${data.repeat} repeat(s),
 seed <code>${escapeHtml(data.seed)}</code> (repeat r of every variant runs with seed <code>${escapeHtml(data.seed)}-r</code>).

@@ -9,6 +9,7 @@
  */
 import type { Lane, MinimumTime, ReportData, TimeMark, TransferPoint } from './report-data';
 import { networkHtml } from './report-network';
+import { escapeHtml, staticPageStart } from './static-page';
 
 const PLOT_WIDTH = 960;
 const MARGIN_LEFT = 150;
@@ -30,13 +31,6 @@ const MARK_COLOUR: Record<TimeMark['kind'], string> = {
   trigger: '#6a3fb5',
   network: '#0077aa',
 };
-
-const CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
-
-/** Escapes text for HTML content and attribute values (double or single quoted). */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -384,16 +378,7 @@ export function renderReportHtml(data: ReportData): string {
     )
     .join(' ');
   const title = `swarmlab run ${data.run}: ${data.scenario}`;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${CONTENT_SECURITY_POLICY}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
-</head>
-<body>
+  return `${staticPageStart(title, STYLE)}
 <h1>${escapeHtml(title)}</h1>
 <section id="summary">${summaryHtml(data)}</section>
 <section id="timeline">

@@ -4,10 +4,7 @@
  */
 import type { NetworkReport } from '../report-types';
 import { isPerfectLink, linkLabel } from './link-label';
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
+import { escapeHtml } from './static-page';
 
 /** '' when the scenario had no network section. */
 export function networkHtml(network: NetworkReport | undefined): string {

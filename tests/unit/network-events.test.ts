@@ -121,7 +121,7 @@ describe('network run events', () => {
     expect(html).toContain('link change');
     expect(html).toContain('<section id="network">');
     expect(html).toContain('latency <b>app</b>');
-    expect(html).toContain('<td>peer-1 &lt;-&gt; peer-2</td><td>80 ms, 1 % loss</td>');
+    expect(html).toContain('<td>peer-1 &#60;-&#62; peer-2</td><td>80 ms, 1 % loss</td>');
   });
 });
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 import { defaultReportDir } from '../../lab/commands';
 import { deriveReportData } from '../../lab/observe/report-data';
-import { escapeHtml, renderReportHtml, tickStepMs } from '../../lab/observe/report-html';
+import { renderReportHtml, tickStepMs } from '../../lab/observe/report-html';
+import { escapeHtml } from '../../lab/observe/static-page';
 import { reportDirName, utcStamp, writeRunReport } from '../../lab/observe/report-writer';
 import type { RunEvent } from '../../lab/observe/run-events';
 import { eventsOf, ratedRun, reportOf } from '../helpers/report-events';
