@@ -5,9 +5,10 @@
  * A round trip is the path's own delay plus the time the request waited at the source behind others
  * (its upload queue, its rate limit). Only the wait says the source is saturated, so the window reacts
  * to the round trip *above the lowest one seen lately* (the floor): it shrinks by one when a chunk waited
- * more than QUEUEING_LATENCY_MS, and grows by one once a whole window of chunks in a row waited less than
- * half that (a window's worth, not one chunk: the first request of a batch never waits, even at a
- * saturated source, so one quick chunk proves nothing). On a long fat link every
+ * more than QUEUEING_LATENCY_MS, and grows when chunks waited less than half that. Until the first wait
+ * it grows by one per quick chunk (a slow start: the window doubles per round trip); from then on by one
+ * per window of quick chunks in a row, because the first request of a batch never waits, even at a
+ * saturated source, so one quick chunk there proves nothing. On a long fat link every
  * round trip is long but none waits, so the window grows to `maxInflight` and the rate approaches
  * `maxInflight × chunk / RTT`; at a rate-limited seeder each extra request waits a whole chunk's time
  * there, so the window stays small and the chunks stay free to ask of quicker sources.
@@ -46,6 +47,8 @@ export class RequestWindow {
   private previousFloorMs = Number.POSITIVE_INFINITY;
   /** Chunks in a row that did not wait at the source. */
   private quickInARow = 0;
+  /** No chunk waited yet: grow at every quick chunk. */
+  private slowStart = true;
 
   constructor(init: RequestWindowInit) {
     this.maxInflight = Math.max(MIN_WINDOW, init.maxInflight);
@@ -69,7 +72,8 @@ export class RequestWindow {
     if (queueingMs > QUEUEING_LATENCY_MS) {
       this.size = Math.max(MIN_WINDOW, this.size - 1);
       this.quickInARow = 0;
-    } else if (queueingMs < QUEUEING_LATENCY_MS / 2 && ++this.quickInARow >= this.size) {
+      this.slowStart = false;
+    } else if (queueingMs < QUEUEING_LATENCY_MS / 2 && (++this.quickInARow >= this.size || this.slowStart)) {
       this.size = Math.min(this.maxInflight, this.size + 1);
       this.quickInARow = 0;
     }
