@@ -75,9 +75,10 @@ export async function hostEnforcement(
   const packetFilter = await kernelFilterAvailable();
   const signal = init.signal ?? AbortSignal.timeout(10_000);
   const shaper = init.shaper ?? new NetemShaper();
-  const canEnter = process.getuid?.() === 0 && init.pid !== undefined;
-  const netem = canEnter && init.pid !== undefined ? await shaper.probe(init.pid, signal) : false;
-  const htb = canEnter && init.pid !== undefined ? await shaper.probeHtb(init.pid, signal) : false;
+  // Only root enters a container's namespace.
+  const pid = process.getuid?.() === 0 ? init.pid : undefined;
+  const netem = pid === undefined ? false : await shaper.probe(pid, signal);
+  const htb = pid === undefined ? false : await shaper.probeHtb(pid, signal);
   return decideEnforcement({ packetFilter, netem, htb }, mode);
 }
 
