@@ -323,7 +323,11 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         connection.on('have-chunk', source.onHave);
         connection.once('close', source.onClose);
         source.connection = connection;
-        this.mergeBitfield(source, await connection.interested(this.fileId, this.manifest.chunks.length));
+        const askedAtMs = performance.now();
+        const bitfield = await connection.interested(this.fileId, this.manifest.chunks.length);
+        // Nothing asked of this source yet: the answer's round trip is the path's, with no queue in it.
+        source.window.setPathRtt(performance.now() - askedAtMs);
+        this.mergeBitfield(source, bitfield);
         this.fill();
       } catch (error) {
         this.components.logger.debug('source unavailable', { source: source.key, reason: errorMessage(error) });

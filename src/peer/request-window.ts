@@ -5,17 +5,18 @@
  * A round trip is the path's own delay plus the time the request waited at the source behind others
  * (its upload queue, its rate limit). Only the wait says the source is saturated, so the window reacts
  * to the round trip *above the lowest one seen lately* (the floor): it shrinks by one when a chunk waited
- * more than QUEUEING_LATENCY_MS, and grows when chunks waited less than half that. Until the first wait
- * it grows by one per quick chunk (a slow start: the window doubles per round trip); from then on by one
- * per window of quick chunks in a row, because the first request of a batch never waits, even at a
- * saturated source, so one quick chunk there proves nothing. On a long fat link every
+ * more than QUEUEING_LATENCY_MS, and grows by one when a chunk waited less than half that. On a long fat
+ * link every
  * round trip is long but none waits, so the window grows to `maxInflight` and the rate approaches
  * `maxInflight × chunk / RTT`; at a rate-limited seeder each extra request waits a whole chunk's time
  * there, so the window stays small and the chunks stay free to ask of quicker sources.
  *
- * The floor is the lowest round trip of the last FLOOR_WINDOW_MS to FLOOR_WINDOW_MS * 2 (two epochs, as
- * BBR keeps its min RTT): when the path itself slows down (a longer link), the old floor ages out
- * instead of reading the new delay as a queue forever.
+ * The floor is the path's own round trip when the scheduler measured it (`setPathRtt`: the INTERESTED
+ * answer, which waits behind no chunk), else the lowest chunk round trip of the last FLOOR_WINDOW_MS to
+ * FLOOR_WINDOW_MS * 2 (two epochs, as BBR keeps its min RTT), whichever is lower. A busy seeder's every
+ * chunk waits behind other downloaders' chunks, so its chunk floor is a queue, not the path: only the
+ * path's round trip lets the window shrink there as it should. Without it, an old chunk floor ages out
+ * when the path itself slows down (a longer link) instead of reading the new delay as a queue forever.
  */
 
 /** A chunk that waited longer than this at its source says the window is larger than the source needs. */
@@ -45,19 +46,23 @@ export class RequestWindow {
   private epochStartMs: number | undefined;
   private currentFloorMs = Number.POSITIVE_INFINITY;
   private previousFloorMs = Number.POSITIVE_INFINITY;
-  /** Chunks in a row that did not wait at the source. */
-  private quickInARow = 0;
-  /** No chunk waited yet: grow at every quick chunk. */
-  private slowStart = true;
 
   constructor(init: RequestWindowInit) {
     this.maxInflight = Math.max(MIN_WINDOW, init.maxInflight);
     this.size = Math.max(MIN_WINDOW, Math.min(init.initial ?? INITIAL_WINDOW, this.maxInflight));
   }
 
+  /** The path's own round trip, ms, when measured. */
+  private pathRttMs = Number.POSITIVE_INFINITY;
+
   /** The lowest round trip seen lately, ms (Infinity before the first). */
   get floorMs(): number {
-    return Math.min(this.currentFloorMs, this.previousFloorMs);
+    return Math.min(this.currentFloorMs, this.previousFloorMs, this.pathRttMs);
+  }
+
+  /** The round trip of the path alone (a request that waited behind no chunk at the source), ms. */
+  setPathRtt(ms: number): void {
+    this.pathRttMs = ms;
   }
 
   /** A chunk came back `roundTripMs` after its request, at `nowMs`; returns the new size. */
@@ -69,14 +74,8 @@ export class RequestWindow {
     }
     this.currentFloorMs = Math.min(this.currentFloorMs, roundTripMs);
     const queueingMs = roundTripMs - this.floorMs;
-    if (queueingMs > QUEUEING_LATENCY_MS) {
-      this.size = Math.max(MIN_WINDOW, this.size - 1);
-      this.quickInARow = 0;
-      this.slowStart = false;
-    } else if (queueingMs < QUEUEING_LATENCY_MS / 2 && (++this.quickInARow >= this.size || this.slowStart)) {
-      this.size = Math.min(this.maxInflight, this.size + 1);
-      this.quickInARow = 0;
-    }
+    if (queueingMs > QUEUEING_LATENCY_MS) this.size = Math.max(MIN_WINDOW, this.size - 1);
+    else if (queueingMs < QUEUEING_LATENCY_MS / 2) this.size = Math.min(this.maxInflight, this.size + 1);
     return this.size;
   }
 }

@@ -9,6 +9,8 @@ interface Path {
   rttMs: number;
   /** The source's time to send one chunk (its upload rate, or its queue of other downloaders). */
   chunkMs: number;
+  /** Other downloaders' chunks every request waits behind at the source (a busy seeder). */
+  backlogMs?: number;
 }
 
 interface Simulated {
@@ -30,8 +32,8 @@ function simulate(window: RequestWindow, path: (nowMs: number) => Path, chunks: 
   while (arrivals.length < chunks) {
     if (inflight.length <= window.size / 2) {
       while (inflight.length < window.size && sent < chunks) {
-        const { rttMs, chunkMs } = path(nowMs);
-        const doneAtMs = Math.max(nowMs + rttMs / 2, sourceFreeAtMs) + chunkMs;
+        const { rttMs, chunkMs, backlogMs = 0 } = path(nowMs);
+        const doneAtMs = Math.max(nowMs + rttMs / 2 + backlogMs, sourceFreeAtMs) + chunkMs;
         sourceFreeAtMs = doneAtMs;
         inflight.push({ sentAtMs: nowMs, backAtMs: doneAtMs + rttMs / 2 });
         sent++;
@@ -74,6 +76,7 @@ describe('RequestWindow', () => {
   it('stays small at a rate-limited seeder (a chunk per second), where every extra request just waits', () => {
     for (const initial of [2, 16]) {
       const window = new RequestWindow({ maxInflight: 16, initial });
+      window.setPathRtt(2);
       const { chunksPerS, sizes } = simulate(window, () => ({ rttMs: 2, chunkMs: 1000 }), 60);
       expect(Math.max(...sizes.slice(20))).toBeLessThanOrEqual(2);
       // The seeder's rate all the same: the window never starved it.
@@ -83,9 +86,20 @@ describe('RequestWindow', () => {
 
   it('shrinks when a source far away queues too: 200 ms round trip and a chunk every 400 ms', () => {
     const window = new RequestWindow({ maxInflight: 16, initial: 16 });
+    window.setPathRtt(200);
     const { sizes } = simulate(window, () => ({ rttMs: 200, chunkMs: 400 }), 80);
     // One chunk in flight and one waiting covers the round trip; more only wait.
     expect(Math.max(...sizes.slice(40))).toBeLessThanOrEqual(3);
+  });
+
+  it('shrinks at a busy seeder, whose every chunk waits behind others, once it knows the path round trip', () => {
+    const busy = (): Path => ({ rttMs: 2, chunkMs: 250, backlogMs: 1000 });
+    const measured = new RequestWindow({ maxInflight: 16 });
+    measured.setPathRtt(2);
+    expect(Math.max(...simulate(measured, busy, 40).sizes.slice(10))).toBeLessThanOrEqual(2);
+    // From chunk round trips alone the backlog is the floor and reads as no queue at all.
+    const guessed = new RequestWindow({ maxInflight: 16 });
+    expect(Math.max(...simulate(guessed, busy, 40).sizes.slice(10))).toBeGreaterThan(2);
   });
 
   it('forgets an old floor: after a link grows from 20 ms to 300 ms round trip the window grows again', () => {
