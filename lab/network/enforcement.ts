@@ -4,7 +4,8 @@
  *
  * - `auto` (the default): the kernel where it can, the peers' emulator where it must. Latency and jitter
  *   with netem when the kernel has it, else `app`; loss with the packet filter (iptables statistic), else
- *   netem, else unsupported; partitions with the packet filter, else unsupported. Bandwidth stays `app`.
+ *   netem, else unsupported; partitions with the packet filter, else unsupported; bandwidth (per link and
+ *   the access links) with htb classes when the kernel has them, else `app`.
  * - `app`: everything the emulator can do in the peers, nothing in the kernel (loss and partitions are
  *   then unsupported): the path a host without root takes, forced.
  * - `kernel`: like `auto`, but refuses to start without the packet filter rather than leaving loss and
@@ -23,6 +24,8 @@ export interface KernelProbe {
   packetFilter: boolean;
   /** A netem qdisc can be added in the namespace. */
   netem: boolean;
+  /** htb classes with u32 filters can be set up in the namespace (absent: no). */
+  htb?: boolean;
 }
 
 export const APP_ENFORCEMENT: NetworkEnforcement = {
@@ -52,7 +55,7 @@ export function decideEnforcement(probe: KernelProbe, mode: EnforcementMode): Ne
   return {
     latency: delay,
     jitter: delay,
-    bandwidth: 'app',
+    bandwidth: probe.htb === true ? 'kernel' : 'app',
     loss: probe.packetFilter ? 'kernel' : probe.netem ? 'netem' : 'unsupported',
     partition: probe.packetFilter ? 'kernel' : 'unsupported',
   };
@@ -61,4 +64,9 @@ export function decideEnforcement(probe: KernelProbe, mode: EnforcementMode): Ne
 /** True when some property needs netem qdiscs in the namespaces. */
 export function usesNetem(enforcement: NetworkEnforcement): boolean {
   return enforcement.latency === 'netem' || enforcement.jitter === 'netem' || enforcement.loss === 'netem';
+}
+
+/** True when some property needs tc in the namespaces: netem, or htb for bandwidth. */
+export function usesShaper(enforcement: NetworkEnforcement): boolean {
+  return usesNetem(enforcement) || enforcement.bandwidth === 'kernel';
 }

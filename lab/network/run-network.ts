@@ -8,6 +8,10 @@
  *   delayed on the peers' side only.
  * - netem: the same per-address delays as netem qdiscs in each node's namespace (netem-shaper.ts), the
  *   tracker's included; the peers' emulator then keeps only the bandwidth.
+ * - kernel bandwidth: each link's bandwidth as an htb class per address in each node's namespace, and the
+ *   access links (`network.peers`) as htb classes on the node's way out and on its veth peer's way in
+ *   (netem-shaper.ts). The peers' emulator then has no bandwidth, and the peers' own upload and download
+ *   buckets, which a scenario's access links set at start-up, are lifted (`ctl rate`).
  * - kernel: loss and partitions with the packet filter (packet-filter.ts).
  * `enforcement` says which layer did what, and the run report shows it.
  */
@@ -16,8 +20,8 @@ import { linkLabel } from '../observe/link-label';
 import type { RunEventBody, RunRecorder } from '../observe/run-events';
 import type { NetworkEnforcement, NetworkReport } from '../report-types';
 import type { ScenarioNetwork } from './network-schema';
-import { APP_ENFORCEMENT, decideEnforcement, enforcementMode, usesNetem } from './enforcement';
-import { NetemShaper, type NetemRule } from './netem-shaper';
+import { APP_ENFORCEMENT, decideEnforcement, enforcementMode, usesNetem, usesShaper } from './enforcement';
+import { NetemShaper, type AccessRates, type NetemRule } from './netem-shaper';
 import { kernelFilterAvailable, type NodeRules, type PacketFilter } from './packet-filter';
 import {
   accessLinks,
@@ -42,6 +46,12 @@ export interface NetworkNodes {
   setLink: (peer: string, address: string, conditions: LinkConditions, signal: AbortSignal) => Promise<void>;
   /** The node's main process on this host, for the packet filter; undefined when it has none. */
   pid: (node: string, signal: AbortSignal) => Promise<number | undefined>;
+  /** Sets the peer's own upload and download buckets (`ctl rate`; null: uncapped, absent: unchanged). */
+  setRates?: (
+    peer: string,
+    rates: { upload?: number | null; download?: number | null },
+    signal: AbortSignal,
+  ) => Promise<void>;
 }
 
 export { APP_ENFORCEMENT } from './enforcement';
@@ -64,11 +74,12 @@ export async function hostEnforcement(
   if (mode === 'app') return decideEnforcement({ packetFilter: false, netem: false }, mode);
   const packetFilter = await kernelFilterAvailable();
   const signal = init.signal ?? AbortSignal.timeout(10_000);
-  const netem =
-    process.getuid?.() === 0 && init.pid !== undefined
-      ? await (init.shaper ?? new NetemShaper()).probe(init.pid, signal)
-      : false;
-  return decideEnforcement({ packetFilter, netem }, mode);
+  const shaper = init.shaper ?? new NetemShaper();
+  // Only root enters a container's namespace.
+  const pid = process.getuid?.() === 0 ? init.pid : undefined;
+  const netem = pid === undefined ? false : await shaper.probe(pid, signal);
+  const htb = pid === undefined ? false : await shaper.probeHtb(pid, signal);
+  return decideEnforcement({ packetFilter, netem, htb }, mode);
 }
 
 /** `latency app, jitter app, loss kernel, ...` for the transcript and `lab status`. */
@@ -87,7 +98,6 @@ export class RunNetwork {
   /** netem qdiscs, when the enforcement puts a property there. */
   private readonly shaper: NetemShaper | undefined;
   private readonly recorder: RunRecorder | undefined;
-  private readonly network: ScenarioNetwork | undefined;
   private readonly names: readonly string[];
   /** The current partition's sides (nodes), [] when healed. */
   private sides: string[][] = [];
@@ -95,6 +105,10 @@ export class RunNetwork {
   private readonly pushedAddress = new Map<string, string>();
   /** Whether anything was ever pushed (a network section, a link or partition step). */
   private touched = false;
+  /** Whether tc ever shaped a node: from then on, every change is pushed (it may undo a shaping). */
+  private shaped = false;
+  /** Each peer's access link, bytes/s (`network.peers`). */
+  private readonly access: ReadonlyMap<string, { up?: number | null; down?: number | null }>;
 
   /**
    * Without a `filter`, loss and partitions are not enforced (a partition step then fails). The `recorder`
@@ -113,11 +127,11 @@ export class RunNetwork {
     this.filter = components.filter;
     this.shaper = components.shaper;
     this.recorder = components.recorder;
-    this.network = init.network;
     this.names = init.names;
     this.tables = resolveNetwork(init.network, init.names);
     this.groups = init.network?.groups ?? {};
     this.enforcement = init.enforcement ?? (this.filter === undefined ? APP_ENFORCEMENT : KERNEL_FILTER_ENFORCEMENT);
+    this.access = accessLinks(init.network);
   }
 
   report(): NetworkReport {
@@ -130,9 +144,10 @@ export class RunNetwork {
     for (const a of this.names) for (const b of this.names) if (a < b) pairs.push([a, b]);
     await this.push(pairs, signal);
     if (linkList(this.tables).some((link) => link.lossPercent > 0)) await this.pushKernel(this.names, signal);
-    await this.pushNetem(this.names, signal);
+    await this.liftAccessRates(this.names, signal);
+    await this.pushShaping(this.names, signal, true);
     const links = linkList(this.tables).filter((link) => !isPerfect(link));
-    const access = Object.fromEntries(accessLinks(this.network));
+    const access = Object.fromEntries(this.access);
     this.record({
       change: 'initial',
       description: `${links.length} links set (${describeEnforcement(this.enforcement)})`,
@@ -202,7 +217,7 @@ export class RunNetwork {
     const pairs = applyLink(this.tables, this.groups, between, changes);
     await this.push(pairs, signal);
     if (changes.lossPercent !== undefined) await this.pushKernel([...new Set(pairs.flat())], signal);
-    await this.pushNetem([...new Set(pairs.flat())], signal);
+    await this.pushShaping([...new Set(pairs.flat())], signal, false);
     const links = pairs.map(([a, b]): LinkEntry => ({
       between: [a, b],
       ...(this.tables.get(a)?.get(b) ?? PERFECT_LINK),
@@ -212,10 +227,40 @@ export class RunNetwork {
     return pairs;
   }
 
-  /** What the peers' emulator keeps of a link: all of it, but the delays when netem has them. */
+  /** What the peers' emulator keeps of a link: all of it, but what the kernel enforces. */
   private appConditions(conditions: LinkConditions): LinkConditions {
-    if (this.enforcement.latency !== 'netem') return conditions;
-    return { ...conditions, latencyMs: 0, jitterMs: 0 };
+    const app = { ...conditions };
+    if (this.enforcement.latency === 'netem') Object.assign(app, { latencyMs: 0, jitterMs: 0 });
+    if (this.enforcement.bandwidth === 'kernel') app.bandwidth = null;
+    return app;
+  }
+
+  /**
+   * With the bandwidth in the kernel, lifts the peers' own buckets that their access links set at
+   * start-up (`scenarioPeers`), so that the kernel alone caps them and the report's `kernel` is true.
+   */
+  private async liftAccessRates(nodes: readonly string[], signal: AbortSignal): Promise<void> {
+    const setRates = this.nodes.setRates;
+    if (this.enforcement.bandwidth !== 'kernel' || setRates === undefined) return;
+    const jobs: Promise<void>[] = [];
+    for (const node of nodes) {
+      const access = this.access.get(node);
+      if (access === undefined || !this.nodes.hasEmulator(node)) continue;
+      const rates = {
+        ...(typeof access.up === 'number' ? { upload: null } : {}),
+        ...(typeof access.down === 'number' ? { download: null } : {}),
+      };
+      if (Object.keys(rates).length > 0) jobs.push(setRates(node, rates, signal));
+    }
+    await settleAll(jobs);
+  }
+
+  /** `node`'s access link as the kernel enforces it; {} when the kernel does not do bandwidth. */
+  accessRatesOf(node: string): AccessRates {
+    if (this.enforcement.bandwidth !== 'kernel') return {};
+    const access = this.access.get(node);
+    // The way in changes only with its access link, which no step changes: shaped when there is one.
+    return { upBytes: access?.up ?? null, ...(typeof access?.down === 'number' ? { downBytes: access.down } : {}) };
   }
 
   private record(body: Omit<Extract<RunEventBody, { type: 'network' }>, 'type'>): void {
@@ -245,38 +290,59 @@ export class RunNetwork {
     await this.push(pairs, signal);
     const filtered = this.sides.length > 0 || linkList(this.tables).some((link) => link.lossPercent > 0);
     if (filtered) await this.pushKernel(moved ? this.names : [node], signal);
-    await this.pushNetem(moved ? this.names : [node], signal);
+    await this.liftAccessRates([node], signal);
+    await this.pushShaping(moved ? this.names : [node], signal, true);
   }
 
-  /** What netem must do to the packets `node` sends to each remote address (the links it enforces). */
+  /** What tc must do to the packets `node` sends to each remote address (the links it enforces). */
   netemRulesOf(node: string): Map<string, NetemRule> {
     const rules = new Map<string, NetemRule>();
     const delay = this.enforcement.latency === 'netem';
     const loss = this.enforcement.loss === 'netem';
+    const rate = this.enforcement.bandwidth === 'kernel';
     for (const [remote, conditions] of this.tables.get(node) ?? []) {
       const address = this.nodes.address(remote);
       const rule: NetemRule = {
         delayMs: delay ? conditions.latencyMs : 0,
         jitterMs: delay ? conditions.jitterMs : 0,
         lossPercent: loss ? conditions.lossPercent : 0,
+        ...(rate && conditions.bandwidth !== null ? { rateBytes: conditions.bandwidth } : {}),
       };
-      if (address !== undefined && (rule.delayMs > 0 || rule.jitterMs > 0 || rule.lossPercent > 0)) {
-        rules.set(address, rule);
-      }
+      const shaped = rule.delayMs > 0 || rule.jitterMs > 0 || rule.lossPercent > 0 || rule.rateBytes !== undefined;
+      if (address !== undefined && shaped) rules.set(address, rule);
     }
     return rules;
   }
 
-  private async pushNetem(nodes: readonly string[], signal: AbortSignal): Promise<void> {
+  /**
+   * Pushes the tc shaping of `nodes` (with their access links when `withAccess`: at the start and on a
+   * restore; a link step leaves the veth peers alone). Bandwidth alone pushes nothing until some link or
+   * access link has one, so a run without any touches no namespace.
+   */
+  private async pushShaping(nodes: readonly string[], signal: AbortSignal, withAccess: boolean): Promise<void> {
     const shaper = this.shaper;
-    if (shaper === undefined || !usesNetem(this.enforcement)) return;
+    if (shaper === undefined || !usesShaper(this.enforcement)) return;
+    const needed =
+      usesNetem(this.enforcement) ||
+      this.shaped ||
+      linkList(this.tables).some((link) => link.bandwidth !== null) ||
+      [...this.access.values()].some((access) => typeof access.up === 'number' || typeof access.down === 'number');
+    if (!needed) return;
     this.touched = true;
+    this.shaped = true;
     await settleAll(
       nodes.map(async (node) => {
         const pid = await this.nodes.pid(node, signal);
         const address = this.nodes.address(node);
-        if (pid !== undefined && address !== undefined)
-          await shaper.apply(pid, address, this.netemRulesOf(node), signal);
+        if (pid === undefined || address === undefined) return;
+        const access = this.accessRatesOf(node);
+        await shaper.apply(
+          pid,
+          address,
+          this.netemRulesOf(node),
+          signal,
+          withAccess ? access : { upBytes: access.upBytes },
+        );
       }),
     );
   }

@@ -26,7 +26,7 @@ import {
 } from '../errors';
 import { LiveSummary, usesSummary, type ProgressMode } from '../observe/live-summary';
 import { RunRecorder } from '../observe/run-events';
-import { usesNetem } from '../network/enforcement';
+import { usesShaper } from '../network/enforcement';
 import { NetemShaper } from '../network/netem-shaper';
 import { PacketFilter } from '../network/packet-filter';
 import { describeEnforcement, hostEnforcement, RunNetwork, type NetworkNodes } from '../network/run-network';
@@ -356,6 +356,9 @@ function networkNodes(run: LabRun): NetworkNodes {
       await run.peer(peer).control.request('link', { to: address, latencyMs, jitterMs, bandwidth }, { signal });
     },
     pid: async (node) => (await run.refresh(node)).pid,
+    setRates: async (peer, rates, signal) => {
+      await run.peer(peer).control.request('rate', rates, { signal });
+    },
   };
 }
 
@@ -380,7 +383,7 @@ async function networkLayers(scenario: Scenario, run: LabRun, signal: AbortSigna
   return {
     enforcement,
     ...(enforcement.partition === 'kernel' ? { filter: new PacketFilter() } : {}),
-    ...(usesNetem(enforcement) ? { shaper } : {}),
+    ...(usesShaper(enforcement) ? { shaper } : {}),
   };
 }
 

@@ -41,6 +41,7 @@ import type { HashWorker } from './hash-worker';
 import type { ChunkRejection, PeerConnection } from './peer-connection';
 import { pickChunk } from './piece-picker';
 import type { PickFunction } from './piece-picker';
+import { RequestWindow } from './request-window';
 
 export const DEFAULT_MAX_INFLIGHT_PER_SOURCE = 16;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
@@ -57,22 +58,6 @@ const BACKOFF_MS = 2_000;
 const PROGRESS_EVERY_MS = 200;
 /** Verified chunks waiting for the disk; past this no new request is sent, which bounds memory. */
 const MAX_PENDING_WRITES = 16;
-/**
- * The request window per source adapts to the source: when a chunk takes longer than
- * QUEUEING_LATENCY_MS from request to arrival, requests are queueing at a slow (e.g. rate-limited)
- * source, so the window shrinks; when chunks come back fast it grows again, up to maxInflight. Fewer
- * requests parked at a slow source leave more chunks to ask of others, so a rate-limited seeder sends
- * fewer duplicate copies into the swarm.
- */
-const QUEUEING_LATENCY_MS = 250;
-/**
- * One request per source at the least: a source that serves many downloaders at a limited rate keeps
- * its upload busy with theirs, and a request parked in its queue is a chunk this downloader cannot ask
- * a quicker source for. A new source starts small too: many downloaders meeting one seeder at once
- * would otherwise queue most of the file there before the first chunk arrives.
- */
-const MIN_WINDOW = 1;
-const INITIAL_WINDOW = 2;
 
 export interface ChunkTransferEvent {
   file: string;
@@ -152,8 +137,13 @@ interface Source {
   key: string;
   /** The tracker's id for the peer (LOCATE): how the peer's own server recognises its connections. */
   peerId: string;
-  /** Requests this source may have outstanding now (adapts between MIN_WINDOW and maxInflight). */
-  window: number;
+  /**
+   * Requests this source may have outstanding now (request-window.ts): it grows while chunks come back
+   * without waiting at the source, up to maxInflight, and shrinks when they queue there. Fewer requests
+   * parked at a slow source leave more chunks to ask of others, so a rate-limited seeder sends fewer
+   * duplicate copies into the swarm.
+   */
+  window: RequestWindow;
   name: string;
   host: string;
   port: number;
@@ -278,7 +268,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       source = {
         key,
         peerId: location.peerId,
-        window: Math.min(INITIAL_WINDOW, this.maxInflight),
+        window: new RequestWindow({ maxInflight: this.maxInflight }),
         name: location.name,
         host: location.host,
         port: location.port,
@@ -333,7 +323,11 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         connection.on('have-chunk', source.onHave);
         connection.once('close', source.onClose);
         source.connection = connection;
-        this.mergeBitfield(source, await connection.interested(this.fileId, this.manifest.chunks.length));
+        const askedAtMs = performance.now();
+        const bitfield = await connection.interested(this.fileId, this.manifest.chunks.length);
+        // Nothing asked of this source yet: the answer's round trip is the path's, with no queue in it.
+        source.window.setPathRtt(performance.now() - askedAtMs);
+        this.mergeBitfield(source, bitfield);
         this.fill();
       } catch (error) {
         this.components.logger.debug('source unavailable', { source: source.key, reason: errorMessage(error) });
@@ -357,9 +351,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     for (const source of only ? [only] : this.sources.values()) {
       if (source.dropped || !source.connection || source.connection.closed || Date.now() < source.retryAtMs) continue;
       // Top up only once half the window is free, so requests leave in batches (fewer writes).
-      if (source.inflight.size > source.window / 2) continue;
+      if (source.inflight.size > source.window.size / 2) continue;
       source.connection.batch(() => {
-        while (source.inflight.size < source.window) {
+        while (source.inflight.size < source.window.size) {
           const index = this.pick(source);
           if (index === undefined) break;
           this.request(source, index);
@@ -488,8 +482,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.digest.written(index);
     this.lastChunkAtMs = Date.now();
     this.bytesThisRun += data.length;
-    if (ms > QUEUEING_LATENCY_MS) source.window = Math.max(MIN_WINDOW, source.window - 1);
-    else if (ms < QUEUEING_LATENCY_MS / 2) source.window = Math.min(this.maxInflight, source.window + 1);
+    source.window.record(ms, Date.now());
     this.chunksBySource[source.name] = (this.chunksBySource[source.name] ?? 0) + 1;
     this.components.announce(this.fileId, index);
     this.components.received?.(source.peerId, source.name, data.length);

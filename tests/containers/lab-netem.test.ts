@@ -11,7 +11,7 @@ import type { LabRun } from '../../lab/controller';
 import { ScenarioRunner } from '../../lab/scenario/runner';
 import { validateScenario } from '../../lab/scenario/load';
 import { setLogLevel } from '../../src/shared/logger';
-import { createLabTestContext } from '../helpers/lab';
+import { createLabTestContext, htbOnHost } from '../helpers/lab';
 
 if (process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
 
@@ -79,7 +79,11 @@ if (!NETEM) {
         steps: [{ action: 'link', between: ['peer-1', 'peer-3'], latencyMs: 0 }],
       });
       expect(report.ok).toBe(true);
-      expect(report.network?.enforcement).toMatchObject({ latency: 'netem', jitter: 'netem', bandwidth: 'app' });
+      expect(report.network?.enforcement).toMatchObject({
+        latency: 'netem',
+        jitter: 'netem',
+        bandwidth: htbOnHost() ? 'kernel' : 'app',
+      });
       // The peers' emulator holds no delay: netem alone makes the round trip.
       const shown = JSON.parse(await exec('peer-1', ['link', 'show'])) as { links: { latencyMs: number }[] };
       expect(shown.links.every((link) => link.latencyMs === 0)).toBe(true);

@@ -2,6 +2,8 @@
  * The lab controller wired to the real Docker engine, with its printer writing into `lines`, as the
  * container tests drive it through the command functions.
  */
+import { execFileSync } from 'node:child_process';
+
 import Docker from 'dockerode';
 
 import type { CommandContext } from '../../lab/commands';
@@ -32,4 +34,20 @@ export function createLabTestContext(): LabTestContext {
     signal: abort.signal,
   };
   return { docker, labDocker, controller, lines, abort, ctx };
+}
+
+/**
+ * True when the lab can put bandwidth in the kernel here: root (to enter the containers' namespaces) and
+ * htb in this kernel, tried in a namespace of its own (the module is the kernel's, shared by all).
+ */
+export function htbOnHost(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync('unshare', ['-n', 'tc', 'qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb'], {
+      stdio: 'ignore',
+    });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -196,6 +196,33 @@ describe('link emulator: peers (real processes)', () => {
     expect(elapsedS).toBeLessThanOrEqual(idealS * 1.6 + 1);
   });
 
+  test('a single source 100 ms away with --max-inflight 8 gives about 8 chunks per round trip', async () => {
+    // The per-source window reacts to the time a chunk waits at its source, not to the distance: it
+    // used to stay at 2 from a 125 ms round trip up, whatever --max-inflight said (2 chunks per RTT).
+    const { swarm } = logged;
+    const chunkBytes = 64 * 1024;
+    const rttS = 0.2;
+    await swarm.startPeer('fseed', { chunkSize: chunkBytes, extraArgs: ['--link-default', 'latencyMs=100'] });
+    await swarm.startPeer('fleech', { extraArgs: ['--link-default', 'latencyMs=100', '--max-inflight', '8'] });
+    await swarm.control('fseed', 'connect');
+    await swarm.control('fleech', 'connect');
+    await swarm.control('fseed', 'generate', { name: 'far.bin', size: 8 * 1024 * 1024, seed: 'far' });
+    await swarm.control('fseed', 'upload');
+    const arrivalsMs: number[] = [];
+    const result = await swarm.control('fleech', 'download', { name: 'far.bin' }, (line) => {
+      if ('event' in line && line.event === 'chunk') arrivalsMs.push(performance.now());
+    });
+    expect(result['verified']).toBe(true);
+    expect(arrivalsMs).toHaveLength(128);
+    // The rate once the window has grown: the second half of the chunks.
+    const spanS = (arrivalsMs[127]! - arrivalsMs[64]!) / 1000;
+    const bytesPerS = (63 * chunkBytes) / spanS;
+    const ideal = (8 * chunkBytes) / rttS;
+    process.stderr.write(`single source at RTT 200 ms, --max-inflight 8: ${Math.round(bytesPerS / 1024)} KiB/s (8 x chunk / RTT = ${ideal / 1024} KiB/s)\n`);
+    expect(bytesPerS).toBeGreaterThanOrEqual(ideal * 0.75);
+    expect(bytesPerS).toBeLessThanOrEqual(ideal * 1.15);
+  });
+
   test('a download over jittery links on both ends arrives byte for byte', async () => {
     const { swarm } = logged;
     await swarm.startPeer('jseed', { chunkSize: 16 * 1024, extraArgs: ['--link-default', 'latencyMs=10,jitterMs=9'] });
