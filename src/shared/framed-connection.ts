@@ -21,6 +21,7 @@ import type { BodyOf, JsonMessageType, Message, ProtocolError } from '../protoco
 import { errorBody, failProtocol, remoteEnded } from './connection-failure';
 import type { FailingConnection } from './connection-failure';
 import { ConnectionClosedError, RemoteError, RequestTimeoutError } from './errors';
+import { freeBufferNow } from './free-memory';
 import { LinkShaper } from './link-emulator';
 import type { LinkTable } from './link-emulator';
 import type { Logger } from './logger';
@@ -252,6 +253,10 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
     if (this.closed) return;
     this.closed = true;
     if (this.frameTimer) clearTimeout(this.frameTimer);
+    // An unfinished frame (a trickle's, often MBs, held long enough to reach the old generation) is
+    // freed now rather than at the next full collection.
+    const unfinished = this.decoder.drop();
+    if (unfinished) freeBufferNow(unfinished);
     this.backlog = undefined;
     const closedError = new ConnectionClosedError(error ? `connection closed: ${error.message}` : 'connection closed');
     for (const [, pending] of this.pending) {

@@ -1,10 +1,12 @@
 /**
  * FramedConnection over a real loopback socket: waiting for a full socket buffer to drain, many times
- * over one connection, leaves no listener behind, and a close while waiting rejects the wait.
+ * over one connection, leaves no listener behind, and a close while waiting rejects the wait. A frame
+ * left unfinished when the connection closes (a trickle's) has its memory freed at once.
  */
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { FrameDecoder, MessageType } from '../../src/protocol';
 import { ConnectionClosedError } from '../../src/shared/errors';
 import { FramedConnection } from '../../src/shared/framed-connection';
 import { createLogger } from '../../src/shared/logger';
@@ -57,4 +59,31 @@ test('a close while waiting for drain rejects the wait with ConnectionClosedErro
   const waiting = framed.drained();
   framed.close();
   await expect(waiting).rejects.toBeInstanceOf(ConnectionClosedError);
+});
+
+// Issue 18 (load held, 10-minute soak): the tracker closes a trickler after its frame timeout, and each
+// unfinished frame (about 1 MiB, by then in the old generation) waited for a full collection: the
+// tracker's ArrayBuffers climbed by 4-5 MB per round of four tricklers until one ran.
+test('the memory of a frame left unfinished is freed when the connection closes', async () => {
+  const drop = FrameDecoder.prototype.drop;
+  const dropped: Array<{ storage: Buffer | undefined; bytes: number }> = [];
+  const spy = jest.spyOn(FrameDecoder.prototype, 'drop').mockImplementation(function (this: FrameDecoder) {
+    const storage = drop.call(this);
+    dropped.push({ storage, bytes: storage?.length ?? 0 });
+    return storage;
+  });
+  try {
+    const header = Buffer.alloc(9);
+    header.writeUInt32BE(4 * 1024 * 1024, 0);
+    header.writeUInt8(MessageType.Publish, 4);
+    client.write(Buffer.concat([header, Buffer.alloc(1024 * 1024, 0x20)]));
+    while (framed.socket.bytesRead < 1024 * 1024 + header.length) await new Promise((resolve) => setTimeout(resolve, 10));
+    framed.close();
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]!.bytes).toBeGreaterThanOrEqual(1024 * 1024);
+    // Freed: the memory is gone from every view of it.
+    expect(dropped[0]!.storage!.buffer.byteLength).toBe(0);
+  } finally {
+    spy.mockRestore();
+  }
 });
