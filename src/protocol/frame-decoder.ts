@@ -71,6 +71,18 @@ export class FrameDecoder {
     return this.frameBytes === 0 && this.prefixFilled === 0 && this.failure === undefined;
   }
 
+  /**
+   * Gives up the frame being read, if any: its storage is returned when the decoder allocated it
+   * itself (not through `allocateFrame`), so the caller can free it at once. Call it only when the
+   * decoder is done with, e.g. its connection closed; a later push starts afresh.
+   */
+  drop(): Buffer | undefined {
+    const storage = this.allocateFrame ? undefined : this.frame;
+    this.frame = undefined;
+    this.frameBytes = this.frameFilled = this.prefixFilled = 0;
+    return storage;
+  }
+
   push(data: Buffer): DecodeResult {
     if (this.failure) return { messages: [], error: this.failure };
     const messages: Message[] = [];

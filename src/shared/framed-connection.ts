@@ -21,12 +21,21 @@ import type { BodyOf, JsonMessageType, Message, ProtocolError } from '../protoco
 import { errorBody, failProtocol, remoteEnded } from './connection-failure';
 import type { FailingConnection } from './connection-failure';
 import { ConnectionClosedError, RemoteError, RequestTimeoutError } from './errors';
+import { freeBufferNow } from './free-memory';
 import { LinkShaper } from './link-emulator';
 import type { LinkTable } from './link-emulator';
 import type { Logger } from './logger';
 
 /** Memory a queued write holds beyond its bytes (measured: about 230 bytes for a 100-byte frame). */
 export const WRITE_OVERHEAD_BYTES = 256;
+/**
+ * Queued writes past which a connection with `maxUnsentBytes` is not read either, whatever they cost:
+ * a remote that reads its answers has a chunk and a few small answers queued, never a thousand. Under
+ * the byte cap alone a never-reader held about 14,000 small answers (5 MiB counted, 5-8 MB of memory),
+ * and a loopback kernel takes several MB of answers first, so that memory arrived minutes after the
+ * connection did.
+ */
+export const MAX_QUEUED_WRITES = 1024;
 
 export interface FramedConnectionInit {
   /** Close the connection after this long without any incoming byte (0 = never). */
@@ -43,7 +52,10 @@ export interface FramedConnectionInit {
   allocateFrame?: (frameBytes: number) => Buffer;
   /** This peer's emulated links: outgoing frames are delayed and rate-limited by the link to this remote. */
   links?: LinkTable;
-  /** Stop reading while the unsent answers cost this much (`unsentCost`; 0 = never): a remote that does not read its answers. */
+  /**
+   * Stop reading while the unsent answers cost this much (`unsentCost`), or more than MAX_QUEUED_WRITES
+   * are queued (0 = never): a remote that does not read its answers.
+   */
   maxUnsentBytes?: number;
   /** Close the connection when a frame is not complete this long after its first byte (0 = never): a trickle. */
   frameTimeoutMs?: number;
@@ -252,6 +264,10 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
     if (this.closed) return;
     this.closed = true;
     if (this.frameTimer) clearTimeout(this.frameTimer);
+    // An unfinished frame (a trickle's, often MBs, held long enough to reach the old generation) is
+    // freed now rather than at the next full collection.
+    const unfinished = this.decoder.drop();
+    if (unfinished) freeBufferNow(unfinished);
     this.backlog = undefined;
     const closedError = new ConnectionClosedError(error ? `connection closed: ${error.message}` : 'connection closed');
     for (const [, pending] of this.pending) {
@@ -297,7 +313,7 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   private handle(work: { messages: Message[]; next: number; error: ProtocolError | undefined }): void {
     while (work.next < work.messages.length) {
       if (this.closed || this.failure) return;
-      if (this.maxUnsentBytes > 0 && this.unsentCost > this.maxUnsentBytes) {
+      if (this.maxUnsentBytes > 0 && (this.unsentCost > this.maxUnsentBytes || this.tooManyQueuedWrites())) {
         this.backlog = work;
         this.socket.pause();
         this.socket.once('drain', () => this.resumeBacklog());
@@ -306,6 +322,11 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
       this.dispatch(work.messages[work.next++]!);
     }
     if (work.error) this.failProtocol(work.error);
+  }
+
+  /** Past MAX_QUEUED_WRITES, once a 'drain' is due to resume reading (tiny frames may not fill the socket buffer). */
+  private tooManyQueuedWrites(): boolean {
+    return this.queuedWritesNow > MAX_QUEUED_WRITES && this.socket.writableNeedDrain;
   }
 
   private resumeBacklog(): void {

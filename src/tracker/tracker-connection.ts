@@ -31,6 +31,7 @@ import type { BodyOf, DecodeResult, JsonMessageType, Message, ProtocolError } fr
 import { errorBody, failProtocol, refuseConnection, remoteEnded } from '../shared/connection-failure';
 import type { FailingConnection } from '../shared/connection-failure';
 import { normaliseAddress } from '../shared/framed-connection';
+import { freeBufferNow } from '../shared/free-memory';
 import type { Logger } from '../shared/logger';
 import { TrackerErrorCode } from './errors';
 
@@ -131,6 +132,11 @@ export class TrackerConnection implements FailingConnection {
     this.closed = true;
     this.budget.bufferedBytes -= this.heldBytes;
     this.heldBytes = 0;
+    // An unfinished frame (a trickle's, up to MBs, old enough to sit in the old generation) is freed
+    // now rather than at the next full collection, which in a tracker can be minutes away.
+    const unfinished = this.decoder?.drop();
+    if (unfinished) freeBufferNow(unfinished);
+    this.decoder = undefined;
     this.backlog = undefined;
     this.socket.off('drain', onSocketDrain);
     // Closed in the middle of a read: what was answered so far (ERROR frames) still goes out first.

@@ -198,6 +198,34 @@ describe('slow trickles (hole 6)', () => {
     expect(trickler.messages.map((m) => (m.type === MessageType.Error ? m.body.code : m.type))).toContain('ERR_FRAME_TIMEOUT');
   });
 
+  // Load held (10-minute soak): each trickler closed after the frame timeout left its unfinished frame
+  // (about 1 MiB) for a full collection; the tracker's ArrayBuffers climbed 4 -> 22 MB before one ran.
+  it('frees the memory of an unfinished frame when it closes the connection', async () => {
+    const drop = FrameDecoder.prototype.drop;
+    const dropped: Array<{ storage: Buffer | undefined; bytes: number }> = [];
+    const spy = jest.spyOn(FrameDecoder.prototype, 'drop').mockImplementation(function (this: FrameDecoder) {
+      const storage = drop.call(this);
+      dropped.push({ storage, bytes: storage?.length ?? 0 });
+      return storage;
+    });
+    try {
+      const tracker = await startTracker({ frameTimeoutMs: 1_000 });
+      const trickler = await open(tracker.port);
+      const partial = Buffer.alloc(9 + 600_000, 0x20);
+      partial.writeUInt32BE(4_000_000, 0);
+      partial.writeUInt8(MessageType.Publish, 4);
+      trickler.socket.write(partial);
+      await waitFor(() => trickler.closed || undefined, 5_000, 20);
+      const held = dropped.filter((d) => d.bytes > 0);
+      expect(held).toHaveLength(1);
+      expect(held[0]!.bytes).toBeGreaterThanOrEqual(600_000);
+      // Freed: the memory is gone from every view of it.
+      expect(held[0]!.storage!.buffer.byteLength).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('bounds the bytes of unfinished frames one address holds over its connections', async () => {
     const tracker = await startTracker({ maxBufferedBytesPerAddress: 100_000 });
     const partial = Buffer.alloc(9 + 40_000, 0x20);

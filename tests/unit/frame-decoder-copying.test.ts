@@ -88,3 +88,28 @@ describe('FrameDecoder with allocateFrame (borrowed reads)', () => {
     expect(decoder.bufferedBytes).toBe(0);
   });
 });
+
+describe('FrameDecoder.drop', () => {
+  const frame = encode({ type: MessageType.Hello, requestId: 0, body: { version: 1, peerId: 'p-3f2a', name: 'x'.repeat(100_000) } });
+
+  it('hands back the storage of an unfinished frame it allocated, and starts afresh', () => {
+    const decoder = new FrameDecoder();
+    decoder.push(frame.subarray(0, 60_000));
+    decoder.push(frame.subarray(60_000, 70_000));
+    expect(decoder.bufferedBytes).toBe(70_000 - 4);
+    const storage = decoder.drop();
+    expect(storage?.subarray(0, 10).equals(frame.subarray(4, 14))).toBe(true);
+    expect({ buffered: decoder.bufferedBytes, idle: decoder.idle }).toEqual({ buffered: 0, idle: true });
+    expect(decoder.drop()).toBeUndefined();
+    const again = decoder.push(STREAM);
+    expect({ error: again.error, types: again.messages.map((message) => message.type) }).toEqual({ error: undefined, types: MESSAGES.map((message) => message.type) });
+  });
+
+  it('keeps storage that came from allocateFrame to itself (its owner recycles it)', () => {
+    const decoder = new FrameDecoder({ allocateFrame: (bytes) => Buffer.alloc(bytes) });
+    decoder.push(frame.subarray(0, 50_000));
+    expect(decoder.bufferedBytes).toBeGreaterThan(0);
+    expect(decoder.drop()).toBeUndefined();
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+});
