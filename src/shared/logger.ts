@@ -52,7 +52,13 @@ function rootLogger(): winston.Logger {
 
 /** Returns a logger whose every record carries `component`. */
 export function createLogger(component: string, context: Record<string, unknown> = {}): Logger {
-  return rootLogger().child({ component, ...context });
+  const child = rootLogger().child({ component, ...context });
+  // `logger.debug(message, meta)` first merges the metadata into a new record: below the level, it
+  // returns before that.
+  const log = child.log.bind(child) as (...args: unknown[]) => Logger;
+  child.log = ((level: unknown, ...rest: unknown[]) =>
+    typeof level === 'string' && !child.isLevelEnabled(level) ? child : log(level, ...rest)) as Logger['log'];
+  return child;
 }
 
 /** Replaces the root logger's level at run time (e.g. `--quiet`). */
