@@ -22,6 +22,7 @@ import type { Manifest } from '../protocol';
 import { buildManifest, pathInside, readFully, safeFileName, sha256Hex } from '../shared/files';
 import type { Logger } from '../shared/logger';
 import { PeerError, PeerErrorCode } from './errors';
+import type { ChunkWriteTarget } from './hash-worker';
 
 export const STATE_DIR_NAME = '.swarmlab';
 const SIDECAR_FLUSH_MS = 250;
@@ -63,6 +64,9 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   private readonly statChecks = new Map<string, { atMs: number; change: 'same' | 'modified' | 'gone' }>();
   /** Downloads moving into DIR: a read waits for the move instead of opening the partial file's old path. */
   private readonly completing = new Map<string, Promise<void>>();
+  /** `beginWrite` targets not yet settled, by file: its descriptor is not closed meanwhile. */
+  private readonly writesOutside = new Map<string, number>();
+  private readonly writesOutsideDone = new Map<string, Array<() => void>>();
   /** Manifests of files already hashed, by path, so a second `u` does not hash again. */
   private readonly hashed = new Map<string, { size: number; mtimeMs: number; manifest: Manifest }>();
 
@@ -300,17 +304,74 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
         written += bytesWritten;
       }
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-      throw new PeerError(
-        code === 'ENOSPC' ? PeerErrorCode.DiskFull : PeerErrorCode.WriteFailed,
-        `cannot write ${file.manifest.name}: ${code}`,
-      );
+      throw writeFailure(file, (error as NodeJS.ErrnoException).code ?? 'EIO');
     }
+    return this.recordWritten(file, index);
+  }
+
+  /**
+   * Where a writer off the event loop (the hashing thread, which writes a chunk in the same trip as it
+   * verifies it) puts chunk `index` of a download: the partial file's descriptor and the chunk's
+   * offset. Undefined when the chunk is not to be written (held already, the file complete or not
+   * known). Every target handed out is settled with `finishWrite`, once; until then the descriptor
+   * stays open (a close waits), so the writer never writes to a descriptor reused for another file.
+   */
+  async beginWrite(fileId: string, index: number): Promise<ChunkWriteTarget | undefined> {
+    const file = this.files.get(fileId);
+    if (!file || file.complete || file.bitfield.has(index)) return undefined;
+    this.writesOutside.set(fileId, (this.writesOutside.get(fileId) ?? 0) + 1);
+    try {
+      const handle = await this.handleFor(file);
+      return { fd: handle.fd, position: index * file.manifest.chunkSize };
+    } catch (error) {
+      this.writeSettled(fileId);
+      throw writeFailure(file, (error as NodeJS.ErrnoException).code ?? 'EIO');
+    }
+  }
+
+  /**
+   * Settles a `beginWrite` target: `written` when the writer put the whole verified chunk there, else
+   * `writeError` (its errno code) when it tried and failed, or neither when it did not write (the chunk
+   * did not verify). A written chunk is recorded as `writeChunk` records it; a failed write throws as
+   * `writeChunk` does.
+   */
+  async finishWrite(fileId: string, index: number, outcome: { written: boolean; writeError?: string }): Promise<boolean> {
+    this.writeSettled(fileId);
+    const file = this.files.get(fileId);
+    if (!file) return false;
+    if (outcome.writeError !== undefined) throw writeFailure(file, outcome.writeError);
+    if (!outcome.written || file.complete || file.bitfield.has(index)) return false;
+    return this.recordWritten(file, index);
+  }
+
+  private async recordWritten(file: StoredFile, index: number): Promise<boolean> {
     if (!file.bitfield.set(index)) return false;
-    this.emit('chunk', fileId, index);
+    this.emit('chunk', file.fileId, index);
     if (file.bitfield.complete) await this.complete(file);
-    else this.scheduleSidecar(fileId);
+    else this.scheduleSidecar(file.fileId);
     return true;
+  }
+
+  private writeSettled(fileId: string): void {
+    const left = (this.writesOutside.get(fileId) ?? 1) - 1;
+    if (left > 0) {
+      this.writesOutside.set(fileId, left);
+      return;
+    }
+    this.writesOutside.delete(fileId);
+    const waiting = this.writesOutsideDone.get(fileId) ?? [];
+    this.writesOutsideDone.delete(fileId);
+    for (const wake of waiting) wake();
+  }
+
+  /** Resolves once no `beginWrite` target of the file is outstanding. */
+  private async noWritesOutside(fileId: string): Promise<void> {
+    if (!this.writesOutside.has(fileId)) return;
+    await new Promise<void>((resolve) => {
+      const waiting = this.writesOutsideDone.get(fileId) ?? [];
+      waiting.push(resolve);
+      this.writesOutsideDone.set(fileId, waiting);
+    });
   }
 
   /** Stops offering a file (e.g. it changed on disk). */
@@ -476,8 +537,18 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   private async closeHandle(fileId: string): Promise<void> {
     const handle = this.handles.get(fileId);
     this.handles.delete(fileId);
+    // A writer off the loop may still hold the descriptor: closed now, its number could be given to
+    // another file before the write lands.
+    if (handle) await this.noWritesOutside(fileId);
     if (handle) await (await handle.catch(() => undefined))?.close().catch(() => undefined);
   }
+}
+
+function writeFailure(file: StoredFile, code: string): PeerError {
+  return new PeerError(
+    code === 'ENOSPC' ? PeerErrorCode.DiskFull : PeerErrorCode.WriteFailed,
+    `cannot write ${file.manifest.name}: ${code}`,
+  );
 }
 
 /** Temp file + rename: a reader sees the old content or the new, never half of it. */

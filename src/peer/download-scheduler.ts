@@ -37,7 +37,7 @@ import type { ChunkStore, StoredFile } from './chunk-store';
 import type { ChunkLease } from './chunk-memory';
 import { PeerError, PeerErrorCode } from './errors';
 import { FileDigest } from './file-digest';
-import type { HashWorker } from './hash-worker';
+import type { ChunkVerdict, ChunkWriteTarget, HashWorker } from './hash-worker';
 import type { ChunkRejection, PeerConnection } from './peer-connection';
 import { pickChunk } from './piece-picker';
 import type { PickFunction } from './piece-picker';
@@ -446,16 +446,27 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     // The SHA-256 runs in the hashing thread, so this thread keeps reading sockets meanwhile; the
     // chunks in hand count against MAX_PENDING_WRITES, which bounds the memory they hold.
     this.writing.add(index);
-    let valid: boolean;
+    // The thread also writes the chunk once it verifies (hash-thread.ts says why); the store keeps the
+    // file's descriptor open until the outcome is recorded (finishWrite), whatever happens meanwhile.
+    let target: ChunkWriteTarget | undefined;
+    let verdict: ChunkVerdict;
     try {
-      ({ valid } = await this.hasher.verify(chunk, this.manifest.chunks[index] ?? '', this.digest.chunk(index)));
+      target = await this.components.store.beginWrite(this.fileId, index);
+      verdict = await this.hasher.verify(chunk, this.manifest.chunks[index] ?? '', this.digest.chunk(index), target);
     } catch (error) {
+      if (target) await this.components.store.finishWrite(this.fileId, index, { written: false }).catch(() => false);
       this.fail(error as Error);
       return;
     }
+    const { valid } = verdict;
     const data = chunk.data;
-    if (this.finished) return;
+    if (this.finished) {
+      // A verified chunk the thread wrote is in the file: recorded, a resumed download keeps it.
+      if (target) await this.components.store.finishWrite(this.fileId, index, { written: valid && verdict.writeError === undefined }).catch(() => false);
+      return;
+    }
     if (!valid) {
+      if (target) await this.components.store.finishWrite(this.fileId, index, { written: false });
       this.writing.delete(index);
       this.strike(source, index);
       this.fill();
@@ -470,7 +481,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.fill();
     let written: boolean;
     try {
-      written = await this.components.store.writeChunk(this.fileId, index, data);
+      written = target
+        ? await this.components.store.finishWrite(this.fileId, index, writeOutcome(verdict))
+        : await this.components.store.writeChunk(this.fileId, index, data);
     } catch (error) {
       this.fail(error as Error);
       return;
@@ -479,7 +492,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     }
     this.fill();
     if (!written) return;
-    this.digest.written(index);
+    // Written by the thread: it knows the chunk is in the file.
+    if (!target) this.digest.written(index);
     this.lastChunkAtMs = Date.now();
     this.bytesThisRun += data.length;
     source.window.record(ms, Date.now());
@@ -657,4 +671,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     void this.digest.close();
     this.rejectRun(error);
   }
+}
+
+/** What the thread did with the write of a chunk that verified. */
+function writeOutcome(verdict: ChunkVerdict): { written: boolean; writeError?: string } {
+  return verdict.writeError === undefined ? { written: true } : { written: false, writeError: verdict.writeError };
 }

@@ -18,6 +18,14 @@ import type { HashThreadReply, HashThreadRequest } from './hash-thread';
 
 export interface ChunkVerdict {
   valid: boolean;
+  /** Asked to write the chunk: the errno code of a write that failed (the chunk is not in the file). */
+  writeError?: string;
+}
+
+/** Where the thread writes a chunk that verifies (ChunkStore.beginWrite). */
+export interface ChunkWriteTarget {
+  fd: number;
+  position: number;
 }
 
 export interface HashWorkerComponents {
@@ -52,10 +60,16 @@ export class HashWorker {
 
   /**
    * Whether the chunk has the SHA-256 `expectedHex`. With `digest`, a chunk that verifies is also fed
-   * to that file's digest (as chunk `index`). A lease of this worker's memory is lent to the thread
-   * meanwhile (its `data` is unreadable until this settles).
+   * to that file's digest (as chunk `index`); with `write`, it is written there by the thread, in the
+   * same trip. A lease of this worker's memory is lent to the thread meanwhile (its `data` is
+   * unreadable until this settles).
    */
-  async verify(chunk: ChunkLease | Buffer, expectedHex: string, digest?: { id: number; index: number }): Promise<ChunkVerdict> {
+  async verify(
+    chunk: ChunkLease | Buffer,
+    expectedHex: string,
+    digest?: { id: number; index: number },
+    write?: ChunkWriteTarget,
+  ): Promise<ChunkVerdict> {
     const lend = chunk instanceof ChunkLease && this.memory?.canLend(chunk) === true;
     const lent: LentChunk = lend ? chunk.lend() : copyOf(chunk instanceof ChunkLease ? chunk.data : chunk);
     let reply: HashThreadReply;
@@ -67,6 +81,7 @@ export class HashWorker {
           ...lent,
           expected: expectedHex,
           ...(digest && this.liveDigests.has(digest.id) ? { digest: digest.id, index: digest.index } : {}),
+          ...(write ? { write } : {}),
           written: this.takeWritten(),
         }),
         [lent.memory],
@@ -78,7 +93,7 @@ export class HashWorker {
     }
     if (!('valid' in reply)) throw new PeerError(PeerErrorCode.HashThread, 'the hashing thread answered out of turn');
     if (lend) chunk.restore({ memory: reply.memory, offset: lent.offset, length: lent.length });
-    return { valid: reply.valid };
+    return reply.writeError === undefined ? { valid: reply.valid } : { valid: reply.valid, writeError: reply.writeError };
   }
 
   /** Starts a file digest in the thread; `fd` follows with `setDescriptor` once the file is open. */

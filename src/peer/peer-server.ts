@@ -7,7 +7,7 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { encodeChunkHeader, encodeChunkRef, MAX_CHUNK_BYTES, MessageType, RejectReason } from '../protocol';
+import { CHUNK_HEADER_BYTES, encodeChunkFrameInPlace, encodeChunkHeader, encodeChunkRef, MAX_CHUNK_BYTES, MessageType, RejectReason } from '../protocol';
 import type { Message } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
@@ -319,7 +319,10 @@ export class PeerServer {
       while (!connection.isClosed) {
         while (reads.length < READ_AHEAD && served.queue.length > 0) {
           const request = served.queue.shift()!;
-          const data = this.store.readChunk(request.fileId, request.index, (bytes) => this.readBuffers.acquire(bytes));
+          // Read into a frame's storage after room for its header: the frame goes out in one write.
+          const data = this.store.readChunk(request.fileId, request.index, (bytes) =>
+            this.readBuffers.acquire(CHUNK_HEADER_BYTES + bytes).subarray(CHUNK_HEADER_BYTES),
+          );
           data.catch(() => undefined); // handled when its turn comes
           reads.push({ request, data });
         }
@@ -359,7 +362,14 @@ export class PeerServer {
           data = decision.data;
         }
         if (connection.isClosed) break;
-        const flushed = connection.writeWithPayload(encodeChunkHeader(request.requestId, request.fileId, request.index, data.length), data, reuse);
+        // A chunk as read (not replaced by a fault) has its frame's header room in front of it.
+        const flushed =
+          data === read && read.byteOffset >= CHUNK_HEADER_BYTES
+            ? connection.write(
+                encodeChunkFrameInPlace(Buffer.from(read.buffer, read.byteOffset - CHUNK_HEADER_BYTES, CHUNK_HEADER_BYTES + read.length), request.requestId, request.fileId, request.index),
+                reuse,
+              )
+            : connection.writeWithPayload(encodeChunkHeader(request.requestId, request.fileId, request.index, data.length), data, reuse);
         this.seeding.sent(request.fileId, request.index);
         this.init.choker?.sent(requesterKey(served), data.length);
         this.init.onServed?.({ fileId: request.fileId, index: request.index, to: served.remoteName, toAddr: `${connection.remoteAddress}:${connection.remotePort}`, bytes: data.length });

@@ -18,6 +18,8 @@ export const MAX_NAME_BYTES = 255;
 export const FILE_ID_BYTES = 32;
 /** Binary chunk-addressing header: file id + u32 chunk index. */
 export const CHUNK_REF_BYTES = FILE_ID_BYTES + 4;
+/** Bytes of a CHUNK frame before its data: the frame header and the chunk reference. */
+export const CHUNK_HEADER_BYTES = FRAME_HEADER_BYTES + CHUNK_REF_BYTES;
 /** Default chunk size for real files. */
 export const DEFAULT_CHUNK_BYTES = 256 * 1024;
 /** Protocol version carried in REGISTER and HELLO; a later change bumps it. */

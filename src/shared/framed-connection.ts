@@ -150,12 +150,22 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
     return this.socket.writableLength + this.queuedWritesNow * WRITE_OVERHEAD_BYTES;
   }
 
-  /** Writes an already encoded frame; returns false when the socket buffer is full (wait for `drained`). */
-  write(frame: Buffer): boolean {
-    if (this.closed) return false;
-    if (this.shaper?.shaping) return this.shaper.send([frame]);
+  /**
+   * Writes an already encoded frame; returns false when the socket buffer is full (wait for `drained`).
+   * `onFlushed` runs once the socket no longer needs the frame (as for `writeWithPayload`).
+   */
+  write(frame: Buffer, onFlushed?: () => void): boolean {
+    if (this.closed) {
+      onFlushed?.();
+      return false;
+    }
+    if (this.shaper?.shaping) return this.shaper.send([frame], onFlushed);
     this.queuedWritesNow++;
-    return this.socket.write(frame, this.onWritten);
+    if (!onFlushed) return this.socket.write(frame, this.onWritten);
+    return this.socket.write(frame, () => {
+      this.queuedWritesNow--;
+      onFlushed();
+    });
   }
 
   /**

@@ -5,6 +5,7 @@
  * together). Real files in a temporary directory.
  */
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import fsPromises from 'node:fs/promises';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -177,5 +178,82 @@ describe('ChunkStore: a full disk when a download starts', () => {
     const resumed = await later.loadPartials();
     expect(resumed.map(({ file, kept }) => [file.fileId, kept])).toEqual([[fileId, 1]]);
     await later.close();
+  });
+});
+
+describe('ChunkStore: a chunk written off the event loop (beginWrite / finishWrite)', () => {
+  let dir: string;
+
+  beforeAll(() => setLogLevel('silent'));
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'swarmlab-store-'));
+  });
+
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function twoChunks(): { data: Buffer; manifest: Manifest; fileId: string } {
+    const data = Buffer.alloc(2 * CHUNK);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 253;
+    const manifest = manifestOf('outside.bin', data);
+    return { data, manifest, fileId: computeFileId(manifest) };
+  }
+
+  test('a chunk written through the target is recorded as writeChunk records it, and the last completes the file', async () => {
+    const { data, manifest, fileId } = twoChunks();
+    const store = new ChunkStore({ dir, chunkSize: CHUNK }, logger);
+    await store.beginDownload(fileId, manifest);
+    const announced: number[] = [];
+    store.on('chunk', (_, index) => announced.push(index));
+    for (const index of [1, 0]) {
+      const target = await store.beginWrite(fileId, index);
+      expect(target?.position).toBe(index * CHUNK);
+      const handle = await fsPromises.open(store.get(fileId)!.path, 'r+');
+      await handle.write(data, index * CHUNK, CHUNK, target!.position);
+      await handle.close();
+      expect(await store.finishWrite(fileId, index, { written: true })).toBe(true);
+    }
+    expect(announced).toEqual([1, 0]);
+    expect(store.get(fileId)?.complete).toBe(true);
+    expect((await readFile(join(dir, 'outside.bin'))).equals(data)).toBe(true);
+    // Held now: no target for it, and a late duplicate records nothing.
+    expect(await store.beginWrite(fileId, 0)).toBeUndefined();
+    await store.close();
+  });
+
+  test('a write that failed throws as writeChunk does (a full disk), and one not written is not recorded', async () => {
+    const { manifest, fileId } = twoChunks();
+    const store = new ChunkStore({ dir, chunkSize: CHUNK }, logger);
+    await store.beginDownload(fileId, manifest);
+    await store.beginWrite(fileId, 0);
+    await expect(store.finishWrite(fileId, 0, { written: false, writeError: 'ENOSPC' })).rejects.toMatchObject({ code: 'ERR_DISK_FULL' });
+    await store.beginWrite(fileId, 0);
+    await expect(store.finishWrite(fileId, 0, { written: false, writeError: 'EIO' })).rejects.toMatchObject({ code: 'ERR_WRITE_FAILED' });
+    await store.beginWrite(fileId, 1);
+    expect(await store.finishWrite(fileId, 1, { written: false })).toBe(false);
+    expect(store.get(fileId)?.bitfield.count).toBe(0);
+    await store.close();
+  });
+
+  test('the descriptor handed out stays open until the write is settled: closing the store waits for it', async () => {
+    const { manifest, fileId } = twoChunks();
+    const store = new ChunkStore({ dir, chunkSize: CHUNK }, logger);
+    await store.beginDownload(fileId, manifest);
+    const target = await store.beginWrite(fileId, 0);
+    let closed = false;
+    const closing = store.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(closed).toBe(false);
+    // Still the partial file's descriptor: a write through it lands in the file.
+    const { bytesWritten } = await new Promise<{ bytesWritten: number }>((resolve, reject) =>
+      fs.write(target!.fd, Buffer.alloc(CHUNK, 1), 0, CHUNK, 0, (error, bytesWritten) => (error ? reject(error) : resolve({ bytesWritten }))),
+    );
+    expect(bytesWritten).toBe(CHUNK);
+    await store.finishWrite(fileId, 0, { written: false });
+    await closing;
+    expect(closed).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
  * reads the file back; chunk memory from the pool travels to the thread and back without a copy.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChunkMemory } from '../../src/peer/chunk-memory';
@@ -114,6 +114,34 @@ describe('HashWorker.verify', () => {
     expect((await own.verify(foreignLease, SMALL.manifest.chunks[2]!)).valid).toBe(true);
     expect(foreignLease.data.buffer).toBe(foreignFrame.buffer);
     await own.terminate();
+  });
+
+  it('writes a chunk that verifies at the target, in the same trip; never one that does not', async () => {
+    const path = join(dir, 'written-by-thread.bin');
+    const handle = await open(path, 'w+');
+    try {
+      const good = await hasher.verify(Buffer.from(SMALL.chunk(1)), SMALL.manifest.chunks[1]!, undefined, { fd: handle.fd, position: CHUNK_BYTES });
+      expect(good).toEqual({ valid: true });
+      const bad = await hasher.verify(Buffer.from(SMALL.chunk(2)), SMALL.manifest.chunks[3]!, undefined, { fd: handle.fd, position: 2 * CHUNK_BYTES });
+      expect(bad).toEqual({ valid: false });
+      const content = await readFile(path);
+      expect(content.length).toBe(2 * CHUNK_BYTES);
+      expect(content.subarray(CHUNK_BYTES).equals(SMALL.chunk(1))).toBe(true);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it("reports a failed write's errno code: the chunk verified but is not in the file", async () => {
+    const path = join(dir, 'read-only.bin');
+    await writeFile(path, '');
+    const handle = await open(path, 'r');
+    try {
+      const verdict = await hasher.verify(Buffer.from(SMALL.chunk(0)), SMALL.manifest.chunks[0]!, undefined, { fd: handle.fd, position: 0 });
+      expect(verdict).toEqual({ valid: true, writeError: 'EBADF' });
+    } finally {
+      await handle.close();
+    }
   });
 
   it('rejects the calls waiting on a thread that stops, and starts a new one for the next call', async () => {

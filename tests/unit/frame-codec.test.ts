@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 import {
   encode,
+  CHUNK_HEADER_BYTES,
+  encodeChunkFrameInPlace,
   encodeChunkHeader,
   FrameDecoder,
   FRAME_HEADER_BYTES,
@@ -231,6 +233,16 @@ describe('CHUNK data', () => {
     const header = encodeChunkHeader(requestId, body.fileId, body.index, body.data.length);
     expect(header.length).toBe(FRAME_HEADER_BYTES + 36);
     expect(Buffer.concat([header, body.data])).toEqual(encode(GOLDEN['chunk']!));
+  });
+
+  it('encodeChunkFrameInPlace writes the header in front of data already in the frame: the golden frame', () => {
+    const { requestId, body } = GOLDEN['chunk'] as Extract<Message, { type: MessageType.Chunk }>;
+    const frame = Buffer.alloc(CHUNK_HEADER_BYTES + body.data.length, 0xee);
+    body.data.copy(frame, CHUNK_HEADER_BYTES);
+    expect(encodeChunkFrameInPlace(frame, requestId, body.fileId, body.index)).toEqual(encode(GOLDEN['chunk']!));
+    expect(() => encodeChunkFrameInPlace(Buffer.alloc(CHUNK_HEADER_BYTES - 1), 1, body.fileId, 0)).toThrow(
+      expect.objectContaining({ code: 'ERR_MALFORMED_FRAME' }),
+    );
   });
 
   it('a one-megabyte chunk survives arbitrary splits', () => {
