@@ -729,7 +729,10 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     for (const source of this.sources.values()) {
       for (const [index, requestId] of source.inflight) if (requestId) source.connection?.cancel(this.fileId, index, requestId);
       source.inflight.clear();
+      const connection = source.connection;
       this.detach(source);
+      // An open connection keeps the source pushing HAVE_CHUNKs this download no longer reads.
+      if (connection) this.components.release?.(connection);
     }
     this.requestedFrom.clear();
   }

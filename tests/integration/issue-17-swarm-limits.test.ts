@@ -1,7 +1,8 @@
 /**
  * Issue 17: the limits that keep a large swarm from turning into a full mesh of queues, in-process
  * (tracker and peers on 127.0.0.1).
- * - A download keeps at most `maxSources` sources connected, however many holders LOCATE shows.
+ * - A download keeps at most `maxSources` sources connected, however many holders LOCATE shows, and
+ *   none once it has finished.
  * - A rate-limited data server accepts requests only up to MAX_UPLOAD_QUEUE_MS of sending; past that a
  *   connection that already has one accepted gets REJECT `busy` at once, instead of a chunk that would
  *   reach it after its request timed out.
@@ -69,6 +70,8 @@ describe('issue 17: swarm limits', () => {
     }
     expect(most).toBeGreaterThan(0);
     expect(most).toBeLessThanOrEqual(3);
+    // A finished download lets its sources go: they would keep pushing HAVE_CHUNKs nobody reads.
+    expect(downloader.sourceConnections).toBe(0);
   });
 
   test('a rate-limited server refuses requests past MAX_UPLOAD_QUEUE_MS of sending with REJECT busy', async () => {
