@@ -39,10 +39,11 @@ export const MAX_UNSENT_BYTES = MAX_CHUNK_BYTES + 1024 * 1024;
 export const DATA_FRAME_TIMEOUT_MS = 10_000;
 /**
  * How long, at this peer's upload rate, the requests it has accepted may take to send before a new
- * one is refused with REJECT `busy` (a connection with nothing accepted is always served). A request
+ * one is refused with REJECT `busy` (with nothing accepted, a request is always served). A request
  * queued longer than the downloader's request timeout (10 s) is a chunk sent for nothing: the
  * downloader has given up on it and closed the connection. With a hundred downloaders at one
- * rate-limited seeder that was most of its upload.
+ * rate-limited seeder that was most of its upload. The bound is over every connection, not one
+ * request each: a hundred connections with one request each is already 12 s at 512 KiB/s.
  */
 export const MAX_UPLOAD_QUEUE_MS = 4_000;
 /** Chunks read from disk ahead of the one being sent, per connection. */
@@ -263,7 +264,7 @@ export class PeerServer {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
           return;
         }
-        if (this.uploadQueueFull(served, held.manifest.chunkSize)) {
+        if (this.uploadQueueFull(held.manifest.chunkSize)) {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
           return;
         }
@@ -395,15 +396,15 @@ export class PeerServer {
   }
 
   /**
-   * Whether the requests accepted so far, over every connection, take longer than maxUploadQueueMs to
-   * send at the upload rate (never on an unlimited upload, nor for a connection with none accepted).
+   * Whether the requests accepted so far, over every connection, and this one would take longer than
+   * maxUploadQueueMs to send at the upload rate (never on an unlimited upload, nor with none accepted).
    */
-  private uploadQueueFull(served: ServedConnection, chunkBytes: number): boolean {
+  private uploadQueueFull(chunkBytes: number): boolean {
     const rateBytesPerS = this.init.uploadLimiter.rateBytesPerS;
-    if (rateBytesPerS === null || served.queue.length + served.inHand === 0) return false;
+    if (rateBytesPerS === null) return false;
     let accepted = 0;
     for (const other of this.connections) accepted += other.queue.length + other.inHand;
-    return ((accepted + 1) * chunkBytes * 1000) / rateBytesPerS > (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS);
+    return accepted > 0 && ((accepted + 1) * chunkBytes * 1000) / rateBytesPerS > (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS);
   }
 
   /** Whether any connection has requests waiting for the upload. */

@@ -4,8 +4,8 @@
  * - A download keeps at most `maxSources` sources connected, however many holders LOCATE shows, and
  *   none once it has finished.
  * - A rate-limited data server accepts requests only up to MAX_UPLOAD_QUEUE_MS of sending; past that a
- *   connection that already has one accepted gets REJECT `busy` at once, instead of a chunk that would
- *   reach it after its request timed out.
+ *   request gets REJECT `busy` at once, instead of a chunk that would reach the downloader after its
+ *   request timed out.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -101,13 +101,12 @@ describe('issue 17: swarm limits', () => {
     const all = clients.flatMap(answers);
     const sent = all.filter((answer) => answer.type === MessageType.Chunk).length;
     const busy = all.filter((answer) => answer.type === MessageType.Reject && answer.reason === RejectReason.Busy).length;
-    // What fits in the queue's time at the upload rate, plus the one request every connection gets,
-    // plus what the upload's burst (a second of its rate) sends at once while the requests arrive.
+    // What fits in the queue's time at the upload rate, plus what the upload's burst (a second of its
+    // rate) sends at once while the requests arrive.
     const fits = Math.floor((MAX_UPLOAD_QUEUE_MS / 1000) * (RATE / CHUNK)) + RATE / CHUNK;
     expect(sent + busy).toBe(4 * PER_CLIENT);
-    expect(sent).toBeLessThanOrEqual(fits + clients.length);
-    expect(busy).toBeGreaterThanOrEqual(4 * PER_CLIENT - fits - clients.length);
-    // Nobody is starved: every connection had at least its first request served.
-    for (const client of clients) expect(answers(client).some((answer) => answer.type === MessageType.Chunk)).toBe(true);
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThanOrEqual(fits);
+    expect(busy).toBeGreaterThanOrEqual(4 * PER_CLIENT - fits);
   });
 });
