@@ -60,6 +60,12 @@ export const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_SOURCES = 12;
 /** At the source cap, how often the least productive source is swapped for an unconnected holder. */
 export const ROTATE_MS = 5_000;
+/**
+ * At its source cap a download asks the tracker for holders this often instead of every `refreshMs`:
+ * its sources push what they get, and each PEERS answer carries the manifest and up to 50 bitfields
+ * (about 80 KB for 64 MiB in 64 KiB chunks) to parse and validate, twice a second per downloader.
+ */
+export const LOCATE_AT_CAP_MS = ROTATE_MS;
 const MAX_ENDGAME_REQUESTERS = 2;
 /**
  * Ties between equally rare chunks are broken among this many chunks from the first one not held, so
@@ -210,6 +216,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private readonly maxInflight: number;
   private readonly maxSources: number;
   private lastRotationAtMs = Date.now();
+  private lastLocateAtMs = 0;
   private readonly requestTimeoutMs: number;
   private readonly refreshMs: number;
   private readonly maxStrikes: number;
@@ -279,8 +286,11 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (this.finished || this.refreshing) return;
     this.refreshing = true;
     try {
-      const located = await this.components.locate(this.fileId);
-      for (const location of located.peers) this.upsertSource(location);
+      if (this.activeSources < this.maxSources || Date.now() - this.lastLocateAtMs >= LOCATE_AT_CAP_MS) {
+        this.lastLocateAtMs = Date.now();
+        const located = await this.components.locate(this.fileId);
+        for (const location of located.peers) this.upsertSource(location);
+      }
     } catch (error) {
       // The tracker being away is not fatal: known sources keep serving.
       this.components.logger.debug('locate failed', { fileId: this.fileId, reason: errorMessage(error) });

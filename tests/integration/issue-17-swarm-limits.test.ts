@@ -2,7 +2,7 @@
  * Issue 17: the limits that keep a large swarm from turning into a full mesh of queues, in-process
  * (tracker and peers on 127.0.0.1).
  * - A download keeps at most `maxSources` sources connected, however many holders LOCATE shows, and
- *   none once it has finished.
+ *   none once it has finished; at the cap it asks the tracker only every LOCATE_AT_CAP_MS.
  * - A rate-limited data server accepts requests only up to MAX_UPLOAD_QUEUE_MS of sending; past that a
  *   request gets REJECT `busy` at once, instead of a chunk that would reach the downloader after its
  *   request timed out.
@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeChunkRef, encodeJson, MessageType, PROTOCOL_VERSION, RejectReason } from '../../src/protocol';
+import { DEFAULT_REFRESH_MS, LOCATE_AT_CAP_MS } from '../../src/peer/download-scheduler';
 import { PeerNode } from '../../src/peer/peer-node';
 import { MAX_UPLOAD_QUEUE_MS } from '../../src/peer/peer-server';
 import { setLogLevel } from '../../src/shared/logger';
@@ -32,7 +33,7 @@ describe('issue 17: swarm limits', () => {
   beforeAll(async () => {
     setLogLevel('silent');
     root = await mkdtemp(join(tmpdir(), 'swarmlab-limits-'));
-    tracker = new TrackerServer({ host: '127.0.0.1', port: 0 });
+    tracker = new TrackerServer({ host: '127.0.0.1', port: 0, metrics: true });
     await tracker.start();
   });
 
@@ -42,6 +43,11 @@ describe('issue 17: swarm limits', () => {
     await tracker?.stop();
     await rm(root, { recursive: true, force: true });
   });
+
+  const locates = async (): Promise<number> => {
+    const counted = await tracker.metrics!.requests.get();
+    return counted.values.find((value) => value.labels.type === 'Locate')?.value ?? 0;
+  };
 
   const startNode = async (name: string, init: { uploadRateBps?: number; maxSources?: number } = {}): Promise<PeerNode> => {
     const node = new PeerNode({ dir: join(root, name), name, host: '127.0.0.1', chunkSize: CHUNK, tracker: `127.0.0.1:${tracker.port}`, ...init });
@@ -60,6 +66,8 @@ describe('issue 17: swarm limits', () => {
       await holder.upload();
     }
     const downloader = await startNode('capped', { maxSources: 3 });
+    const locatesBefore = await locates();
+    const startedMs = Date.now();
     let most = 0;
     const sampler = setInterval(() => (most = Math.max(most, downloader.sourceConnections)), 2);
     try {
@@ -72,6 +80,11 @@ describe('issue 17: swarm limits', () => {
     expect(most).toBeLessThanOrEqual(3);
     // A finished download lets its sources go: they would keep pushing HAVE_CHUNKs nobody reads.
     expect(downloader.sourceConnections).toBe(0);
+    // The first LOCATE finds more holders than the cap; later ones only every LOCATE_AT_CAP_MS, not
+    // every refresh (DEFAULT_REFRESH_MS, 500 ms).
+    const elapsedMs = Date.now() - startedMs;
+    expect(elapsedMs).toBeGreaterThan(4 * DEFAULT_REFRESH_MS);
+    expect((await locates()) - locatesBefore).toBeLessThanOrEqual(1 + Math.ceil(elapsedMs / LOCATE_AT_CAP_MS));
   });
 
   test('a rate-limited server refuses requests past MAX_UPLOAD_QUEUE_MS of sending with REJECT busy', async () => {
