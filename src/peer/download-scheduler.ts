@@ -17,7 +17,8 @@
  * tracker restart gets a new id but is the same source. Every holder LOCATE shows is known (its
  * bitfield counts for rarity), but at most `maxSources` are connected at once, picked at random among
  * those holding a chunk this peer lacks; at the cap, every ROTATE_MS the source that gave the fewest
- * chunks since the last rotation makes room for another (see DEFAULT_MAX_SOURCES).
+ * chunks since the last rotation (of those connected for ROTATE_MS at least) makes room for another
+ * (see DEFAULT_MAX_SOURCES).
  *
  * Selection: rarest first among the chunks nobody was asked for yet, ties broken at random, at most
  * `maxInflightPerSource` requests outstanding per source (pipelining). When every missing chunk is
@@ -190,6 +191,8 @@ interface Source {
   retryAtMs: number;
   /** Chunks it gave since the last rotation (ROTATE_MS): which source makes room for another. */
   recentChunks: number;
+  /** When its current connection was made: a source connected less than ROTATE_MS ago stays. */
+  connectedAtMs: number;
   onHave?: (fileId: string, index: number) => void;
   onClose?: () => void;
   /** This source's pick function, from `init.pickerFor`. */
@@ -332,7 +335,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       let worst: Source | undefined;
       for (const source of this.sources.values()) {
         if (!source.connection || source.connection.closed) continue;
-        if (!worst || source.recentChunks < worst.recentChunks) worst = source;
+        const settled = nowMs - source.connectedAtMs >= ROTATE_MS;
+        if (settled && (!worst || source.recentChunks < worst.recentChunks)) worst = source;
         source.recentChunks = 0;
       }
       if (worst) {
@@ -398,6 +402,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         dropped: false,
         retryAtMs: 0,
         recentChunks: 0,
+        connectedAtMs: 0,
       };
       this.sources.set(key, source);
     }
@@ -442,6 +447,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         connection.on('have-chunk', source.onHave);
         connection.once('close', source.onClose);
         source.connection = connection;
+        source.connectedAtMs = Date.now();
+        source.recentChunks = 0;
         this.mergeBitfield(source, await connection.interested(this.fileId, this.manifest.chunks.length));
         this.fill();
       } catch (error) {

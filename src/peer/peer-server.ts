@@ -39,7 +39,7 @@ export const MAX_UNSENT_BYTES = MAX_CHUNK_BYTES + 1024 * 1024;
 export const DATA_FRAME_TIMEOUT_MS = 10_000;
 /**
  * How long, at this peer's upload rate, the requests it has accepted may take to send before a new
- * one is refused with REJECT `busy` (with nothing accepted, a request is always served). A request
+ * one is refused with REJECT `busy`, when other connections wait for the upload too. A request
  * queued longer than the downloader's request timeout (10 s) is a chunk sent for nothing: the
  * downloader has given up on it and closed the connection. With a hundred downloaders at one
  * rate-limited seeder that was most of its upload. The bound is over every connection, not one
@@ -264,7 +264,7 @@ export class PeerServer {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
           return;
         }
-        if (this.uploadQueueFull(held.manifest.chunkSize)) {
+        if (this.uploadQueueFull(served, held.manifest.chunkSize)) {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
           return;
         }
@@ -397,14 +397,20 @@ export class PeerServer {
 
   /**
    * Whether the requests accepted so far, over every connection, and this one would take longer than
-   * maxUploadQueueMs to send at the upload rate (never on an unlimited upload, nor with none accepted).
+   * maxUploadQueueMs to send at the upload rate, while other connections wait for the upload too
+   * (never on an unlimited upload; a connection alone with the upload has MAX_QUEUED_REQUESTS).
    */
-  private uploadQueueFull(chunkBytes: number): boolean {
+  private uploadQueueFull(served: ServedConnection, chunkBytes: number): boolean {
     const rateBytesPerS = this.init.uploadLimiter.rateBytesPerS;
     if (rateBytesPerS === null) return false;
     let accepted = 0;
-    for (const other of this.connections) accepted += other.queue.length + other.inHand;
-    return accepted > 0 && ((accepted + 1) * chunkBytes * 1000) / rateBytesPerS > (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS);
+    let othersWaiting = false;
+    for (const other of this.connections) {
+      const pending = other.queue.length + other.inHand;
+      accepted += pending;
+      if (other !== served && pending > 0) othersWaiting = true;
+    }
+    return othersWaiting && ((accepted + 1) * chunkBytes * 1000) / rateBytesPerS > (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS);
   }
 
   /** Whether any connection has requests waiting for the upload. */

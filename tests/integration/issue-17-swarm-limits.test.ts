@@ -3,9 +3,9 @@
  * (tracker and peers on 127.0.0.1).
  * - A download keeps at most `maxSources` sources connected, however many holders LOCATE shows, and
  *   none once it has finished; at the cap it asks the tracker only every LOCATE_AT_CAP_MS.
- * - A rate-limited data server accepts requests only up to MAX_UPLOAD_QUEUE_MS of sending; past that a
- *   request gets REJECT `busy` at once, instead of a chunk that would reach the downloader after its
- *   request timed out.
+ * - A rate-limited data server that several connections ask accepts requests only up to
+ *   MAX_UPLOAD_QUEUE_MS of sending; past that a request gets REJECT `busy` at once, instead of a
+ *   chunk that would reach the downloader after its request timed out.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
