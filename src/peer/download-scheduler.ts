@@ -14,7 +14,11 @@
  *   source for it at once (swarming).
  *
  * Sources are keyed by address (host:port), not peer id, because a peer re-registering after a
- * tracker restart gets a new id but is the same source.
+ * tracker restart gets a new id but is the same source. Every holder LOCATE shows is known (its
+ * bitfield counts for rarity), but at most `maxSources` are connected at once, picked at random among
+ * those holding a chunk this peer lacks; at the cap, every ROTATE_MS the source that gave the fewest
+ * chunks since the last rotation (of those connected for ROTATE_MS at least) makes room for another
+ * (see DEFAULT_MAX_SOURCES).
  *
  * Selection: rarest first among the chunks nobody was asked for yet, ties broken at random, at most
  * `maxInflightPerSource` requests outstanding per source (pipelining). When every missing chunk is
@@ -48,6 +52,22 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_REFRESH_MS = 500;
 export const DEFAULT_MAX_STRIKES = 3;
 export const DEFAULT_STALL_TIMEOUT_MS = 120_000;
+/**
+ * Sources one download keeps connected at once. Each connected source pushes a HAVE_CHUNK for every
+ * chunk it gets, holds a socket and its timers, and queues this downloader's requests behind everyone
+ * else's at its rate-limited upload: with every holder as a source (a full mesh), a swarm of N peers
+ * sends O(N²) announcements and a popular source's queue outgrows the request timeout. BitTorrent
+ * clients likewise talk to a few dozen peers and serve only a handful at a time.
+ */
+export const DEFAULT_MAX_SOURCES = 12;
+/** At the source cap, how often the least productive source is swapped for an unconnected holder. */
+export const ROTATE_MS = 5_000;
+/**
+ * At its source cap a download asks the tracker for holders this often instead of every `refreshMs`:
+ * its sources push what they get, and each PEERS answer carries the manifest and up to 50 bitfields
+ * (about 80 KB for 64 MiB in 64 KiB chunks) to parse and validate, twice a second per downloader.
+ */
+export const LOCATE_AT_CAP_MS = ROTATE_MS;
 const MAX_ENDGAME_REQUESTERS = 2;
 /**
  * Ties between equally rare chunks are broken among this many chunks from the first one not held, so
@@ -104,6 +124,8 @@ export interface DownloadSchedulerComponents {
   locate: (fileId: string) => Promise<PeersBody>;
   connect: (host: string, port: number) => Promise<PeerConnection>;
   announce: (fileId: string, index: number) => void;
+  /** A source was let go to make room for another: close `connection` unless another download uses it. */
+  release?: (connection: PeerConnection) => void;
   /** Verifies chunks and computes the file digest off the event loop: the peer's hashing thread. */
   hasher: HashWorker;
   /** A verified chunk of `bytes` came from the peer with this tracker id (the upload policy's tally). */
@@ -117,6 +139,8 @@ export interface DownloadSchedulerInit {
   /** Chunks already held when the download (re)started. */
   keptChunks?: number;
   maxInflightPerSource?: number;
+  /** Sources connected at once (default DEFAULT_MAX_SOURCES). */
+  maxSources?: number;
   /** The piece-selection policy (`--picker`); default rarest first (`pickChunk`). */
   picker?: PickFunction;
   /**
@@ -155,6 +179,10 @@ interface Source {
   strikes: number;
   dropped: boolean;
   retryAtMs: number;
+  /** Chunks it gave since the last rotation (ROTATE_MS): which source makes room for another. */
+  recentChunks: number;
+  /** When its current connection was made: a source connected less than ROTATE_MS ago stays. */
+  connectedAtMs: number;
   onHave?: (fileId: string, index: number) => void;
   onClose?: () => void;
   /** This source's pick function, from `init.pickerFor`. */
@@ -179,6 +207,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private readonly claimedElsewhere = new Map<number, Source>();
   private readonly chunksBySource: Record<string, number> = {};
   private readonly maxInflight: number;
+  private readonly maxSources: number;
+  private lastRotationAtMs = Date.now();
+  private lastLocateAtMs = 0;
   private readonly requestTimeoutMs: number;
   private readonly refreshMs: number;
   private readonly maxStrikes: number;
@@ -209,6 +240,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.have = init.file.bitfield;
     this.availability = new Uint16Array(this.manifest.chunks.length);
     this.maxInflight = init.maxInflightPerSource ?? DEFAULT_MAX_INFLIGHT_PER_SOURCE;
+    this.maxSources = Math.max(1, init.maxSources ?? DEFAULT_MAX_SOURCES);
     this.requestTimeoutMs = init.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.refreshMs = init.refreshMs ?? DEFAULT_REFRESH_MS;
     this.maxStrikes = init.maxStrikes ?? DEFAULT_MAX_STRIKES;
@@ -247,8 +279,11 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     if (this.finished || this.refreshing) return;
     this.refreshing = true;
     try {
-      const located = await this.components.locate(this.fileId);
-      for (const location of located.peers) this.upsertSource(location);
+      if (this.activeSources < this.maxSources || Date.now() - this.lastLocateAtMs >= LOCATE_AT_CAP_MS) {
+        this.lastLocateAtMs = Date.now();
+        const located = await this.components.locate(this.fileId);
+        for (const location of located.peers) this.upsertSource(location);
+      }
     } catch (error) {
       // The tracker being away is not fatal: known sources keep serving.
       this.components.logger.debug('locate failed', { fileId: this.fileId, reason: errorMessage(error) });
@@ -256,9 +291,86 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       this.refreshing = false;
     }
     if (this.finished) return;
-    for (const source of this.sources.values()) this.ensureConnected(source);
+    this.connectSources();
     this.fill();
     this.checkStall();
+  }
+
+  /** Sources connected or connecting now (what `maxSources` caps). */
+  get activeSources(): number {
+    let active = 0;
+    for (const source of this.sources.values()) if (this.isActive(source)) active++;
+    return active;
+  }
+
+  private isActive(source: Source): boolean {
+    return source.connecting || (source.connection !== undefined && !source.connection.closed);
+  }
+
+  /**
+   * Connects holders of chunks this peer lacks, in random order, up to `maxSources`; at the cap, once
+   * per ROTATE_MS, lets the least productive source go so that another holder gets a turn (the chunks
+   * only unconnected holders have are reached that way, as are the holders a busy source kept waiting).
+   */
+  private connectSources(): void {
+    const nowMs = Date.now();
+    let active = 0;
+    const candidates: Source[] = [];
+    for (const source of this.sources.values()) {
+      if (this.isActive(source)) active++;
+      else if (!source.dropped && nowMs >= source.retryAtMs && this.offersSomething(source)) candidates.push(source);
+    }
+    if (active >= this.maxSources && candidates.length > 0 && nowMs - this.lastRotationAtMs >= ROTATE_MS) {
+      this.lastRotationAtMs = nowMs;
+      let worst: Source | undefined;
+      for (const source of this.sources.values()) {
+        if (!source.connection || source.connection.closed) continue;
+        const settled = nowMs - source.connectedAtMs >= ROTATE_MS;
+        if (settled && (!worst || source.recentChunks < worst.recentChunks)) worst = source;
+        source.recentChunks = 0;
+      }
+      if (worst) {
+        this.letGo(worst);
+        active--;
+      }
+    }
+    for (let i = candidates.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
+    }
+    for (const source of candidates) {
+      if (active >= this.maxSources) break;
+      this.ensureConnected(source);
+      if (this.isActive(source)) active++;
+    }
+  }
+
+  /** Whether `source` holds a chunk this peer still needs. */
+  private offersSomething(source: Source): boolean {
+    const chunks = this.manifest.chunks.length;
+    for (let index = this.advanceFront(); index < chunks; index++) {
+      if (source.bitfield.has(index) && !this.have.has(index) && !this.writing.has(index)) return true;
+    }
+    return false;
+  }
+
+  /** Disconnects a source to make room for another; it may be connected again after ROTATE_MS. */
+  private letGo(source: Source): void {
+    for (const [index, requestId] of [...source.inflight]) {
+      if (requestId) source.connection?.cancel(this.fileId, index, requestId);
+      this.release(source, index);
+    }
+    const connection = source.connection;
+    this.detach(source);
+    source.retryAtMs = Date.now() + ROTATE_MS;
+    if (connection) this.components.release?.(connection);
+    this.components.logger.debug('source let go for another', { source: source.key });
+  }
+
+  /** Whether any source of this download talks over `connection`. */
+  usesConnection(connection: PeerConnection): boolean {
+    for (const source of this.sources.values()) if (source.connection === connection) return true;
+    return false;
   }
 
   private upsertSource(location: PeerLocation): void {
@@ -279,6 +391,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         strikes: 0,
         dropped: false,
         retryAtMs: 0,
+        recentChunks: 0,
+        connectedAtMs: 0,
       };
       this.sources.set(key, source);
     }
@@ -323,6 +437,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         connection.on('have-chunk', source.onHave);
         connection.once('close', source.onClose);
         source.connection = connection;
+        source.connectedAtMs = Date.now();
+        source.recentChunks = 0;
         const askedAtMs = performance.now();
         const bitfield = await connection.interested(this.fileId, this.manifest.chunks.length);
         // Nothing asked of this source yet: the answer's round trip is the path's, with no queue in it.
@@ -498,6 +614,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.bytesThisRun += data.length;
     source.window.record(ms, Date.now());
     this.chunksBySource[source.name] = (this.chunksBySource[source.name] ?? 0) + 1;
+    source.recentChunks++;
     this.components.announce(this.fileId, index);
     this.components.received?.(source.peerId, source.name, data.length);
     this.emit('chunk', {
@@ -636,7 +753,10 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     for (const source of this.sources.values()) {
       for (const [index, requestId] of source.inflight) if (requestId) source.connection?.cancel(this.fileId, index, requestId);
       source.inflight.clear();
+      const connection = source.connection;
       this.detach(source);
+      // An open connection keeps the source pushing HAVE_CHUNKs this download no longer reads.
+      if (connection) this.components.release?.(connection);
     }
     this.requestedFrom.clear();
   }

@@ -68,6 +68,8 @@ export interface PeerNodeInit {
   uploadRateBps?: number | null;
   downloadRateBps?: number | null;
   maxInflightPerSource?: number;
+  /** Sources one download keeps connected at once (default DEFAULT_MAX_SOURCES). */
+  maxSources?: number;
   /** Piece selection (`--picker`); default rarest first. */
   picker?: PickFunction;
   /** Piece selection answered per source, possibly later (an isolated picker module); wins over `picker`. */
@@ -234,6 +236,11 @@ export class PeerNode {
     return this.tracker.connected;
   }
 
+  /** Data connections this peer opened to sources and has not closed (the downloads' source cap bounds them). */
+  get sourceConnections(): number {
+    return this.connections.size;
+  }
+
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
@@ -387,6 +394,10 @@ export class PeerNode {
         locate: (id) => this.tracker.locate(id),
         connect: (host, port) => this.connectTo(host, port),
         announce: (id, index) => this.queueHave(id, index),
+        release: (connection) => {
+          for (const other of this.schedulers) if (other.usesConnection(connection)) return;
+          connection.close();
+        },
         hasher: this.hasher,
         ...(this.choker ? { received: (peerId: string, name: string, bytes: number) => this.choker?.received(peerId, name, bytes) } : {}),
       },
@@ -395,6 +406,7 @@ export class PeerNode {
         selfName: this.name,
         keptChunks: kept,
         ...(this.init.maxInflightPerSource ? { maxInflightPerSource: this.init.maxInflightPerSource } : {}),
+        ...(this.init.maxSources ? { maxSources: this.init.maxSources } : {}),
         ...(this.init.picker ? { picker: this.init.picker } : {}),
         ...(this.init.pickerFor ? { pickerFor: this.init.pickerFor } : {}),
         ...(this.init.endgame === false ? { endgame: false } : {}),

@@ -37,6 +37,15 @@ export const MAX_INBOUND_FRAME_BYTES = 64 * 1024;
 export const MAX_UNSENT_BYTES = MAX_CHUNK_BYTES + 1024 * 1024;
 /** Time to complete a frame after its first byte: every frame a data server accepts is small. */
 export const DATA_FRAME_TIMEOUT_MS = 10_000;
+/**
+ * How long, at this peer's upload rate, the requests it has accepted may take to send before a new
+ * one is refused with REJECT `busy`, when other connections wait for the upload too. A request
+ * queued longer than the downloader's request timeout (10 s) is a chunk sent for nothing: the
+ * downloader has given up on it and closed the connection. With a hundred downloaders at one
+ * rate-limited seeder that was most of its upload. The bound is over every connection, not one
+ * request each: a hundred connections with one request each is already 12 s at 512 KiB/s.
+ */
+export const MAX_UPLOAD_QUEUE_MS = 4_000;
 /** Chunks read from disk ahead of the one being sent, per connection. */
 const READ_AHEAD = 4;
 
@@ -52,6 +61,8 @@ interface ServedConnection {
   /** The tracker id the remote gave in HELLO ('' before it, or when it has none). */
   remotePeerId: string;
   queue: QueuedRequest[];
+  /** Requests taken off the queue and not finished yet (read ahead, waiting for tokens, being sent). */
+  inHand: number;
   serving: boolean;
   /** CANCELs of requests already taken off the queue (read ahead, or waiting for upload tokens). */
   cancelled: Set<number>;
@@ -94,6 +105,8 @@ export interface PeerServerInit {
   choker?: Choker;
   /** `--free-ride`: every REQUEST gets REJECT `not-held`, so requesters look elsewhere. */
   freeRide?: boolean;
+  /** Accepted requests' sending time past which new ones get REJECT `busy` (default MAX_UPLOAD_QUEUE_MS). */
+  maxUploadQueueMs?: number;
 }
 
 /** How the upload policy names a requester: the tracker id it gave in HELLO, else its address. */
@@ -197,6 +210,7 @@ export class PeerServer {
       remoteName: `${address}:${connection.remotePort}`,
       remotePeerId: '',
       queue: [],
+      inHand: 0,
       serving: false,
       cancelled: new Set(),
       invalid: 0,
@@ -247,6 +261,10 @@ export class PeerServer {
           return;
         }
         if (this.init.choker && !this.init.choker.admits(requesterKey(served), served.remoteName)) {
+          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
+          return;
+        }
+        if (this.uploadQueueFull(served, held.manifest.chunkSize)) {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
           return;
         }
@@ -326,6 +344,7 @@ export class PeerServer {
           data.catch(() => undefined); // handled when its turn comes
           reads.push({ request, data });
         }
+        served.inHand = reads.length;
         const next = reads.shift();
         if (!next) break;
         const { request } = next;
@@ -379,10 +398,29 @@ export class PeerServer {
       if (!connection.isClosed) this.logger.warn('serving failed', { remote: served.remoteName, reason: errorMessage(error) });
     } finally {
       served.serving = false;
+      served.inHand = 0;
       served.cancelled.clear();
       // Requests that arrived while the last write drained are served by a new loop.
       if (!connection.isClosed && served.queue.length > 0) void this.serve(served);
     }
+  }
+
+  /**
+   * Whether the requests accepted so far, over every connection, and this one would take longer than
+   * maxUploadQueueMs to send at the upload rate, while other connections wait for the upload too
+   * (never on an unlimited upload; a connection alone with the upload has MAX_QUEUED_REQUESTS).
+   */
+  private uploadQueueFull(served: ServedConnection, chunkBytes: number): boolean {
+    const rateBytesPerS = this.init.uploadLimiter.rateBytesPerS;
+    if (rateBytesPerS === null) return false;
+    let accepted = 0;
+    let othersWaiting = false;
+    for (const other of this.connections) {
+      const pending = other.queue.length + other.inHand;
+      accepted += pending;
+      if (other !== served && pending > 0) othersWaiting = true;
+    }
+    return othersWaiting && ((accepted + 1) * chunkBytes * 1000) / rateBytesPerS > (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS);
   }
 
   /** Whether any connection has requests waiting for the upload. */

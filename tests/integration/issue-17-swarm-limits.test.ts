@@ -1,0 +1,125 @@
+/**
+ * Issue 17: the limits that keep a large swarm from turning into a full mesh of queues, in-process
+ * (tracker and peers on 127.0.0.1).
+ * - A download keeps at most `maxSources` sources connected, however many holders LOCATE shows, and
+ *   none once it has finished; at the cap it asks the tracker only every LOCATE_AT_CAP_MS.
+ * - A rate-limited data server that several connections ask accepts requests only up to
+ *   MAX_UPLOAD_QUEUE_MS of sending; past that a request gets REJECT `busy` at once, instead of a
+ *   chunk that would reach the downloader after its request timed out.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeChunkRef, encodeJson, MessageType, PROTOCOL_VERSION, RejectReason } from '../../src/protocol';
+import { DEFAULT_REFRESH_MS, LOCATE_AT_CAP_MS } from '../../src/peer/download-scheduler';
+import { PeerNode } from '../../src/peer/peer-node';
+import { MAX_UPLOAD_QUEUE_MS } from '../../src/peer/peer-server';
+import { setLogLevel } from '../../src/shared/logger';
+import { TrackerServer } from '../../src/tracker/tracker-server';
+import { RawFrameClient, waitFor } from '../helpers/local';
+
+jest.setTimeout(60_000);
+
+const CHUNK = 16_384;
+const CHUNKS = 64;
+const RATE = 64 * 1024;
+
+describe('issue 17: swarm limits', () => {
+  let root: string;
+  let tracker: TrackerServer;
+  const nodes: PeerNode[] = [];
+  const clients: RawFrameClient[] = [];
+
+  beforeAll(async () => {
+    setLogLevel('silent');
+    root = await mkdtemp(join(tmpdir(), 'swarmlab-limits-'));
+    tracker = new TrackerServer({ host: '127.0.0.1', port: 0, metrics: true });
+    await tracker.start();
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    for (const node of nodes) await node.stop();
+    await tracker?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const locates = async (): Promise<number> => {
+    const counted = await tracker.metrics!.requests.get();
+    return counted.values.find((value) => value.labels.type === 'Locate')?.value ?? 0;
+  };
+
+  const startNode = async (name: string, init: { uploadRateBps?: number; maxSources?: number } = {}): Promise<PeerNode> => {
+    const node = new PeerNode({ dir: join(root, name), name, host: '127.0.0.1', chunkSize: CHUNK, tracker: `127.0.0.1:${tracker.port}`, ...init });
+    nodes.push(node);
+    await node.start();
+    await node.connect();
+    return node;
+  };
+
+  test('a download never holds more than maxSources source connections', async () => {
+    // Eight holders of the same file, each at 64 KiB/s: the download lasts seconds and every holder
+    // is worth asking, so only the cap keeps the downloader from connecting to all of them.
+    for (let i = 0; i < 8; i++) {
+      const holder = await startNode(`holder-${i}`, { uploadRateBps: RATE });
+      await holder.generate('many.bin', CHUNKS * CHUNK, 'many', false);
+      await holder.upload();
+    }
+    const downloader = await startNode('capped', { maxSources: 3 });
+    const locatesBefore = await locates();
+    const startedMs = Date.now();
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, downloader.sourceConnections)), 2);
+    try {
+      const done = await downloader.download({ name: 'many.bin' });
+      expect(done.verified).toBe(true);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(3);
+    // A finished download lets its sources go: they would keep pushing HAVE_CHUNKs nobody reads.
+    expect(downloader.sourceConnections).toBe(0);
+    // The first LOCATE finds more holders than the cap; later ones only every LOCATE_AT_CAP_MS, not
+    // every refresh (DEFAULT_REFRESH_MS, 500 ms).
+    const elapsedMs = Date.now() - startedMs;
+    expect(elapsedMs).toBeGreaterThan(4 * DEFAULT_REFRESH_MS);
+    expect((await locates()) - locatesBefore).toBeLessThanOrEqual(1 + Math.ceil(elapsedMs / LOCATE_AT_CAP_MS));
+  });
+
+  test('a rate-limited server refuses requests past MAX_UPLOAD_QUEUE_MS of sending with REJECT busy', async () => {
+    const seeder = await startNode('queued-seeder', { uploadRateBps: RATE });
+    await seeder.generate('queued.bin', CHUNKS * CHUNK, 'queued', false);
+    const fileId = (await seeder.upload()).published[0]!.fileId;
+    const port = seeder.dataPort;
+
+    // Four downloaders pipeline ten requests each, for different chunks (no super-seeding refusal).
+    const PER_CLIENT = 10;
+    for (let c = 0; c < 4; c++) {
+      const client = await RawFrameClient.open(port);
+      clients.push(client);
+      client.write(encodeJson(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: '', name: `raw-${c}` }));
+      const bitfield = await client.exchange(encodeJson(MessageType.Interested, 1, { fileId }), 1);
+      expect(bitfield.type).toBe(MessageType.Bitfield);
+    }
+    clients.forEach((client, c) => {
+      for (let r = 0; r < PER_CLIENT; r++) client.write(encodeChunkRef(MessageType.Request, 100 + r, fileId, c * PER_CLIENT + r));
+    });
+    const answers = (client: RawFrameClient): Array<{ type: MessageType; reason?: number }> =>
+      client.messages
+        .filter((message) => message.requestId >= 100)
+        .map((message) => ({ type: message.type, ...(message.type === MessageType.Reject ? { reason: message.body.reason } : {}) }));
+    await waitFor(() => clients.every((client) => answers(client).length === PER_CLIENT) || undefined, 30_000, 50);
+
+    const all = clients.flatMap(answers);
+    const sent = all.filter((answer) => answer.type === MessageType.Chunk).length;
+    const busy = all.filter((answer) => answer.type === MessageType.Reject && answer.reason === RejectReason.Busy).length;
+    // What fits in the queue's time at the upload rate, plus what the upload's burst (a second of its
+    // rate) sends at once while the requests arrive.
+    const fits = Math.floor((MAX_UPLOAD_QUEUE_MS / 1000) * (RATE / CHUNK)) + RATE / CHUNK;
+    expect(sent + busy).toBe(4 * PER_CLIENT);
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThanOrEqual(fits);
+    expect(busy).toBeGreaterThanOrEqual(4 * PER_CLIENT - fits);
+  });
+});
