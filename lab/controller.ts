@@ -11,8 +11,9 @@ import { mapBounded } from './bounded-map';
 import {
   CONTROL_SOCKET,
   DATA_DIR,
+  LAB_CONTROL_TCP_PORT,
+  LAB_CONTROL_TOKEN,
   PEER_PORT,
-  SWARMLAB_BIN,
   TRACKER_METRICS_PORT,
   TRACKER_NAME,
   TRACKER_PORT,
@@ -51,6 +52,15 @@ export const IMAGE_HEALTHCHECK_INTERVAL_MS = 5_000;
  * every 5 s would turn into most of a core. The lab does not wait for them (see `waitReady`).
  */
 const HEALTHCHECKS_PER_S = 1;
+
+/**
+ * The tracker's readiness probe: its port listening in /proc/net/tcp (as the image's HEALTHCHECK checks),
+ * a `grep` that starts no Node process (`swarmlab ping` was a Node start of about a quarter CPU-second).
+ */
+export function trackerListeningArgv(port: number = TRACKER_PORT): string[] {
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['grep', '-qs', `:${portHex} [0-9A-F]*:0000 0A `, '/proc/net/tcp', '/proc/net/tcp6'];
+}
 
 /** The HEALTHCHECK interval for peers of a run of `peers`: the image's, longer in big runs. */
 export function peerHealthcheckIntervalMs(peers: number): number {
@@ -186,6 +196,9 @@ export class LabController {
           SWARMLAB_DIR: DATA_DIR,
           SWARMLAB_PORT: String(PEER_PORT),
           SWARMLAB_CONTROL: CONTROL_SOCKET,
+          // The loopback listener the control channel's `nc` connects to (lab/control-bridge.ts).
+          SWARMLAB_CONTROL_TCP: `127.0.0.1:${LAB_CONTROL_TCP_PORT}`,
+          SWARMLAB_CONTROL_TOKEN: LAB_CONTROL_TOKEN,
           SWARMLAB_AUTOCONNECT: init.autoConnect === true ? '1' : '0',
           SWARMLAB_AUTOPUBLISH: init.autoPublish === true ? '1' : '0',
           LOG_FORMAT: 'json',
@@ -228,7 +241,7 @@ export class LabController {
 
   /**
    * Waits until a container is ready: healthy, or running and answering the lab's own probe (a `status`
-   * request on the peer's control channel, which opens the channel; `swarmlab ping` for the tracker),
+   * request on the peer's control channel, which opens the channel; its port listening for the tracker),
    * which is faster than waiting for the healthcheck's first interval.
    */
   async waitReady(
@@ -280,7 +293,7 @@ export class LabController {
         return true;
       }
       if (container.role === 'tracker') {
-        const result = await this.docker.exec(container.id, [SWARMLAB_BIN, 'ping', `127.0.0.1:${TRACKER_PORT}`], init);
+        const result = await this.docker.exec(container.id, trackerListeningArgv(), init);
         return result.exitCode === 0;
       }
       return container.health === undefined;
