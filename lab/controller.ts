@@ -19,6 +19,7 @@ import {
   TRACKER_PORT,
 } from './constants';
 import {
+  DockerError,
   HealthTimeoutError,
   RunExistsError,
   RunNotFoundError,
@@ -423,15 +424,45 @@ export class LabRun {
   }
 }
 
+/**
+ * Containers a teardown removes at the same time. A force-remove is SIGKILL, wait for the exit, release
+ * the network endpoint, unmount and delete, mostly serialised inside dockerd: a hundred at once finish no
+ * sooner, and under load have left an endpoint behind on the run's network, which then refuses removal.
+ */
+export const TEARDOWN_CONCURRENCY = 16;
+/** A network whose last endpoints dockerd is still releasing refuses removal (403) for a moment. */
+const NETWORK_REMOVE_ATTEMPTS = 5;
+const NETWORK_REMOVE_RETRY_MS = 1_000;
+
 async function teardown(docker: LabDocker, run: string | undefined): Promise<TeardownResult> {
   const labels = { [LABEL_RUN]: run ?? '' };
   log.info('Tearing down...', { run: run ?? '(all)' });
   const containers = await docker.listContainers(labels);
-  await Promise.all(containers.map((c) => docker.removeContainer(c.id)));
+  // Every container gets its removal even when one fails; the first failure is reported after them.
+  const failures: unknown[] = [];
+  await mapBounded(containers, TEARDOWN_CONCURRENCY, (c) =>
+    docker.removeContainer(c.id).catch((err: unknown) => void failures.push(err)),
+  );
+  if (failures.length > 0) throw failures[0];
+  // Last: a network is only removable once no container is attached to it.
   const networks = await docker.listNetworks(labels);
-  await Promise.all(networks.map((n) => docker.removeNetwork(n.id)));
+  await Promise.all(networks.map((n) => removeNetwork(docker, n.id)));
   log.info('Torn down', { run: run ?? '(all)', containers: containers.length, networks: networks.length });
   return { containers: containers.length, networks: networks.length };
+}
+
+async function removeNetwork(docker: LabDocker, id: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await docker.removeNetwork(id);
+      return;
+    } catch (err) {
+      const busy = err instanceof DockerError && err.statusCode === 403;
+      if (!busy || attempt >= NETWORK_REMOVE_ATTEMPTS) throw err;
+      log.info('Network still has endpoints; retrying', { networkId: id.slice(0, 12), attempt });
+      await sleep(NETWORK_REMOVE_RETRY_MS);
+    }
+  }
 }
 
 function compareContainers(a: LabContainer, b: LabContainer): number {
