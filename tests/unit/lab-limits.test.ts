@@ -11,6 +11,7 @@ import {
   TRACKER_BYTES,
   assertMemoryFits,
   estimateRunMemory,
+  swarmHostMemory,
 } from '../../lab/memory-estimate';
 import { Printer } from '../../lab/print';
 import { validateScenario } from '../../lab/scenario/load';
@@ -139,5 +140,28 @@ describe('memory estimate', () => {
     // The same machine takes a run that fits: the controller goes on (and fails later on the fake Docker).
     await expect(controller.up({ run: 'small', peers: peers.slice(0, 4) })).rejects.toThrow(/unexpected docker call/);
     expect(calls.length).toBeGreaterThan(0);
+  });
+
+  it('on a Swarm of several nodes does not count the peers against this machine, on one node it does', async () => {
+    const small = (): { totalBytes: number; availableBytes: number } => ({ totalBytes: 2 * GIB, availableBytes: GIB });
+    const peers = Array.from({ length: 40 }, (_, i) => ({ name: `peer-${i + 1}` }));
+    const spread = recordingDocker();
+    const onThree = new LabController({
+      docker: spread.docker,
+      ensureImages: () => Promise.reject(new Error('no images')),
+      hostMemory: swarmHostMemory(3, small),
+    });
+    // Not refused for memory: it goes on to Docker (and fails there, on the fake).
+    await expect(onThree.up({ run: 'big', peers })).rejects.toThrow(/unexpected docker call/);
+    expect(spread.calls.length).toBeGreaterThan(0);
+
+    const single = recordingDocker();
+    const onOne = new LabController({
+      docker: single.docker,
+      ensureImages: () => Promise.reject(new Error('no images')),
+      hostMemory: swarmHostMemory(1, small),
+    });
+    await expect(onOne.up({ run: 'big', peers })).rejects.toMatchObject({ code: 'ERR_LAB_MEMORY_EXCEEDED' });
+    expect(single.calls).toEqual([]);
   });
 });
