@@ -79,11 +79,8 @@ export type EnsureImages = (init?: { rebuild?: boolean }) => Promise<LabImages>;
 export interface LabControllerComponents {
   docker: LabDocker;
   ensureImages: EnsureImages;
-  /**
-   * The machine's memory, which a run must fit in (default: the host's, lab/memory-estimate.ts);
-   * undefined when the run's containers are not all on one machine (a Swarm of several nodes): no check.
-   */
-  hostMemory?: () => HostMemory | undefined;
+  /** The machine's memory, which a run must fit in (default: the host's, lab/memory-estimate.ts). */
+  hostMemory?: () => HostMemory;
 }
 
 export interface LabControllerInit {
@@ -139,7 +136,7 @@ export function containerName(run: string, shortName: string): string {
 export class LabController {
   readonly docker: LabDocker;
   private readonly ensureImagesFn: EnsureImages;
-  private readonly hostMemory: () => HostMemory | undefined;
+  private readonly hostMemory: () => HostMemory;
   private readonly healthTimeoutMs: number;
   private readonly peerStartConcurrency: number;
 
@@ -162,15 +159,11 @@ export class LabController {
     if (!/^[a-z0-9][a-z0-9_.-]{0,40}$/.test(runName)) {
       throw new UsageError(`invalid run name "${runName}" (lowercase letters, digits, '.', '_' and '-')`);
     }
-    const estimate = estimateRunMemory(init.peers, { chunkBytes: init.chunkSize });
-    const host = this.hostMemory();
-    if (host !== undefined) assertMemoryFits(estimate, host, `run ${runName}`);
-    else {
-      log.warn('Memory not checked: the run is spread over several Swarm nodes', {
-        run: runName,
-        estimatedMiB: Math.ceil(estimate.totalBytes / (1024 * 1024)),
-      });
-    }
+    assertMemoryFits(
+      estimateRunMemory(init.peers, { chunkBytes: init.chunkSize }),
+      this.hostMemory(),
+      `run ${runName}`,
+    );
     if (await this.exists(runName)) throw new RunExistsError(runName);
     const images = await this.ensureImagesFn({});
     throwIfAborted(signal);
