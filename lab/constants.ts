@@ -12,6 +12,17 @@ export const TRACKER_METRICS_PORT = 9090;
 /** A peer's data directory inside its container. */
 export const DATA_DIR = '/data';
 export const CONTROL_SOCKET = '/run/swarmlab/peer.sock';
+/**
+ * A second control listener every lab peer opens on its own loopback (SWARMLAB_CONTROL_TCP), so that the
+ * lab's control channel can be the image's `nc` instead of a Node process (lab/control-bridge.ts).
+ */
+export const LAB_CONTROL_TCP_PORT = 7072;
+/**
+ * The token that listener requires (a TCP control listener always requires one, src/control/control-server.ts). It is
+ * no secret and needs none: the listener is on the loopback of the container's own network namespace,
+ * reachable only from inside the container, whose processes can read the environment that holds it.
+ */
+export const LAB_CONTROL_TOKEN = 'swarmlab-lab-loopback-control';
 /** Path of the CLI inside the peer image. */
 export const SWARMLAB_BIN = 'swarmlab';
 /**

@@ -1,8 +1,14 @@
 /**
  * The process at the far end of a peer's control channel: started once per peer by an exec with stdin
- * attached, it connects to the peer's control socket and copies bytes both ways, so that every control
+ * attached, it connects to the peer's control listener and copies bytes both ways, so that every control
  * request of a run travels over one exec instead of starting `swarmlab ctl` (a Node process of about a
  * quarter CPU-second) per command.
+ *
+ * Where the image has `nc` (busybox, as in the offline base image) and the peer listens for control on
+ * its loopback (the lab starts every peer with SWARMLAB_CONTROL_TCP=LAB_CONTROL_TCP, see constants.ts),
+ * the bridge is `nc` to that port: a few hundred KB where a Node process keeps about 7 MB of private
+ * memory in every peer container for the whole run. Otherwise (node:*-slim has no `nc`, a peer started
+ * without the listener) it is the Node script below on the Unix socket.
  *
  * It is a few lines for the image's own `node -e`, not a command of the bundle: the images hold nothing
  * else that can open a Unix socket (busybox `nc` has no `-U`, and node:*-slim has no `nc` at all), and
@@ -13,7 +19,7 @@
  * `waitMs`, so the first request of a run needs no probing loop around it. It exits when either side
  * ends: the lab closing the exec (stdin ends) or the peer going away (the socket ends).
  */
-import { CONTROL_SOCKET } from './constants';
+import { CONTROL_SOCKET, LAB_CONTROL_TCP_PORT } from './constants';
 
 /** How long the bridge waits for the control socket to appear and accept, in ms. */
 export const BRIDGE_CONNECT_WAIT_MS = 30_000;
@@ -53,4 +59,32 @@ export function controlBridgeArgv(
   waitMs: number = BRIDGE_CONNECT_WAIT_MS,
 ): string[] {
   return ['node', '-e', CONTROL_BRIDGE_SCRIPT, socketPath, String(waitMs)];
+}
+
+/**
+ * The argv of the channel's exec: `nc` to the peer's loopback control port when the image has it and the
+ * peer was started with that listener (its SWARMLAB_CONTROL_TCP, which the exec inherits), else the Node
+ * bridge. `nc` cannot wait for a listener that is not there yet, so the script first waits (up to
+ * `waitMs`) for the port to be listening in /proc/net/tcp, as the tracker's healthcheck does.
+ */
+export function controlChannelArgv(
+  socketPath: string = CONTROL_SOCKET,
+  waitMs: number = BRIDGE_CONNECT_WAIT_MS,
+  port: number = LAB_CONTROL_TCP_PORT,
+): string[] {
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  const tries = Math.max(1, Math.ceil(waitMs / BRIDGE_RETRY_MS));
+  const script = [
+    `if [ "$SWARMLAB_CONTROL_TCP" = "127.0.0.1:${port}" ] && command -v nc >/dev/null 2>&1; then`,
+    '  i=0',
+    `  until grep -qs ' 0100007F:${portHex} 00000000:0000 0A ' /proc/net/tcp; do`,
+    '    i=$((i + 1))',
+    `    if [ "$i" -gt ${tries} ]; then echo "control bridge: nothing listens on 127.0.0.1:${port}" >&2; exit 1; fi`,
+    `    sleep ${BRIDGE_RETRY_MS / 1000}`,
+    '  done',
+    `  exec nc 127.0.0.1 ${port}`,
+    'fi',
+    'exec "$@"',
+  ].join('\n');
+  return ['sh', '-c', script, 'control-bridge', ...controlBridgeArgv(socketPath, waitMs)];
 }

@@ -50,6 +50,8 @@ export interface ControlChannelInit {
   peer: string;
   /** Bound on opening a stream, in ms (default OPEN_TIMEOUT_MS). */
   openTimeoutMs?: number;
+  /** Sent with every request, for a listener that requires one (a Unix socket ignores it). */
+  token?: string;
 }
 
 /** A response line as the peer sent it: `{ id, ok: true, result }` or `{ id, ok: false, error }`. */
@@ -90,6 +92,7 @@ export class ControlChannel {
   private readonly openFn: ControlChannelComponents['open'];
   private readonly peer: string;
   private readonly openTimeoutMs: number;
+  private readonly token: string | undefined;
   private readonly pending = new Map<number, Pending>();
   private current: OpenStream | undefined;
   private generation = 0;
@@ -99,6 +102,7 @@ export class ControlChannel {
     this.openFn = components.open;
     this.peer = init.peer;
     this.openTimeoutMs = init.openTimeoutMs ?? OPEN_TIMEOUT_MS;
+    this.token = init.token;
   }
 
   /** Streams opened so far (one per run unless a channel died). */
@@ -127,7 +131,7 @@ export class ControlChannel {
       const pending: Pending = {
         id,
         cmd,
-        line: `${JSON.stringify({ id, cmd, args })}\n`,
+        line: `${JSON.stringify(this.token === undefined ? { id, cmd, args } : { id, cmd, args, token: this.token })}\n`,
         idempotent: init.idempotent === true,
         sentOn: undefined,
         streams: 0,

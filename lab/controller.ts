@@ -11,13 +11,15 @@ import { mapBounded } from './bounded-map';
 import {
   CONTROL_SOCKET,
   DATA_DIR,
+  LAB_CONTROL_TCP_PORT,
+  LAB_CONTROL_TOKEN,
   PEER_PORT,
-  SWARMLAB_BIN,
   TRACKER_METRICS_PORT,
   TRACKER_NAME,
   TRACKER_PORT,
 } from './constants';
 import {
+  DockerError,
   HealthTimeoutError,
   RunExistsError,
   RunNotFoundError,
@@ -51,6 +53,15 @@ export const IMAGE_HEALTHCHECK_INTERVAL_MS = 5_000;
  * every 5 s would turn into most of a core. The lab does not wait for them (see `waitReady`).
  */
 const HEALTHCHECKS_PER_S = 1;
+
+/**
+ * The tracker's readiness probe: its port listening in /proc/net/tcp (as the image's HEALTHCHECK checks),
+ * a `grep` that starts no Node process (`swarmlab ping` was a Node start of about a quarter CPU-second).
+ */
+export function trackerListeningArgv(port: number = TRACKER_PORT): string[] {
+  const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['grep', '-qs', `:${portHex} [0-9A-F]*:0000 0A `, '/proc/net/tcp', '/proc/net/tcp6'];
+}
 
 /** The HEALTHCHECK interval for peers of a run of `peers`: the image's, longer in big runs. */
 export function peerHealthcheckIntervalMs(peers: number): number {
@@ -186,6 +197,9 @@ export class LabController {
           SWARMLAB_DIR: DATA_DIR,
           SWARMLAB_PORT: String(PEER_PORT),
           SWARMLAB_CONTROL: CONTROL_SOCKET,
+          // The loopback listener the control channel's `nc` connects to (lab/control-bridge.ts).
+          SWARMLAB_CONTROL_TCP: `127.0.0.1:${LAB_CONTROL_TCP_PORT}`,
+          SWARMLAB_CONTROL_TOKEN: LAB_CONTROL_TOKEN,
           SWARMLAB_AUTOCONNECT: init.autoConnect === true ? '1' : '0',
           SWARMLAB_AUTOPUBLISH: init.autoPublish === true ? '1' : '0',
           LOG_FORMAT: 'json',
@@ -228,7 +242,7 @@ export class LabController {
 
   /**
    * Waits until a container is ready: healthy, or running and answering the lab's own probe (a `status`
-   * request on the peer's control channel, which opens the channel; `swarmlab ping` for the tracker),
+   * request on the peer's control channel, which opens the channel; its port listening for the tracker),
    * which is faster than waiting for the healthcheck's first interval.
    */
   async waitReady(
@@ -280,7 +294,7 @@ export class LabController {
         return true;
       }
       if (container.role === 'tracker') {
-        const result = await this.docker.exec(container.id, [SWARMLAB_BIN, 'ping', `127.0.0.1:${TRACKER_PORT}`], init);
+        const result = await this.docker.exec(container.id, trackerListeningArgv(), init);
         return result.exitCode === 0;
       }
       return container.health === undefined;
@@ -410,15 +424,45 @@ export class LabRun {
   }
 }
 
+/**
+ * Containers a teardown removes at the same time. A force-remove is SIGKILL, wait for the exit, release
+ * the network endpoint, unmount and delete, mostly serialised inside dockerd: a hundred at once finish no
+ * sooner, and under load have left an endpoint behind on the run's network, which then refuses removal.
+ */
+export const TEARDOWN_CONCURRENCY = 16;
+/** A network whose last endpoints dockerd is still releasing refuses removal (403) for a moment. */
+const NETWORK_REMOVE_ATTEMPTS = 5;
+const NETWORK_REMOVE_RETRY_MS = 1_000;
+
 async function teardown(docker: LabDocker, run: string | undefined): Promise<TeardownResult> {
   const labels = { [LABEL_RUN]: run ?? '' };
   log.info('Tearing down...', { run: run ?? '(all)' });
   const containers = await docker.listContainers(labels);
-  await Promise.all(containers.map((c) => docker.removeContainer(c.id)));
+  // Every container gets its removal even when one fails; the first failure is reported after them.
+  const failures: unknown[] = [];
+  await mapBounded(containers, TEARDOWN_CONCURRENCY, (c) =>
+    docker.removeContainer(c.id).catch((err: unknown) => void failures.push(err)),
+  );
+  if (failures.length > 0) throw failures[0];
+  // Last: a network is only removable once no container is attached to it.
   const networks = await docker.listNetworks(labels);
-  await Promise.all(networks.map((n) => docker.removeNetwork(n.id)));
+  await Promise.all(networks.map((n) => removeNetwork(docker, n.id)));
   log.info('Torn down', { run: run ?? '(all)', containers: containers.length, networks: networks.length });
   return { containers: containers.length, networks: networks.length };
+}
+
+async function removeNetwork(docker: LabDocker, id: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await docker.removeNetwork(id);
+      return;
+    } catch (err) {
+      const busy = err instanceof DockerError && err.statusCode === 403;
+      if (!busy || attempt >= NETWORK_REMOVE_ATTEMPTS) throw err;
+      log.info('Network still has endpoints; retrying', { networkId: id.slice(0, 12), attempt });
+      await sleep(NETWORK_REMOVE_RETRY_MS);
+    }
+  }
 }
 
 function compareContainers(a: LabContainer, b: LabContainer): number {

@@ -23,6 +23,7 @@ import { DEFAULT_RUN_NAME, LabController } from './controller';
 import { exerciseCommand, EXERCISE_USAGE } from './exercise/exercise-main';
 import { ERROR_CODES, LabError, NODE_PARSE_ARGS_CODE_PREFIX, UsageError, messageOf } from './errors';
 import { ensureImages } from './images/build-images';
+import { swarmHostMemory, type DaemonHost } from './memory-estimate';
 import { createLabDocker, parseLabEngine } from './engine/lab-engine';
 import { compareCommand } from './experiment/compare-command';
 import { dashboardOptionsFrom, upWithDashboard, withDashboard } from './observe/dashboard-command';
@@ -183,6 +184,8 @@ async function main(argv: string[]): Promise<number> {
   const controller = new LabController({
     docker: await createLabDocker(engine, docker),
     ensureImages: (init) => ensureImages(docker, init),
+    // Every Swarm service is pinned to the manager the lab talks to: its memory is the limit.
+    ...(engine === 'swarm' ? { hostMemory: swarmHostMemory(await daemonHost(docker)) } : {}),
   });
   const ctx: CommandContext = { controller, printer, signal: abort.signal, engine };
   const run = values.run;
@@ -300,3 +303,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+
+/** The daemon's host name and memory (`docker info`). */
+async function daemonHost(docker: Docker): Promise<DaemonHost> {
+  const info = (await docker.info()) as { Name?: unknown; MemTotal?: unknown };
+  return {
+    hostname: typeof info.Name === 'string' ? info.Name : '',
+    memTotalBytes: typeof info.MemTotal === 'number' ? info.MemTotal : 0,
+  };
+}

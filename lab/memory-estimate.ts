@@ -8,7 +8,7 @@
  * peer may hold, plus the tmpfs it was given (tmpfs pages are memory). Files written to a container's
  * disk are page cache, which the kernel reclaims, so they do not count.
  */
-import { freemem, totalmem } from 'node:os';
+import { freemem, hostname, totalmem } from 'node:os';
 
 import { DEFAULT_CHUNK_BYTES } from '../src/protocol';
 import { MemoryExceededError } from './errors';
@@ -61,6 +61,30 @@ export interface HostMemory {
 /** os.totalmem() and os.freemem() (libuv reads MemAvailable on Linux). */
 export function hostMemory(): HostMemory {
   return { totalBytes: totalmem(), availableBytes: freemem() };
+}
+
+/** The Docker daemon the lab drives, as `docker info` describes it (`Name`, `MemTotal`). */
+export interface DaemonHost {
+  hostname: string;
+  memTotalBytes: number;
+}
+
+/**
+ * The memory a run on the Swarm engine must fit in. However many nodes the swarm has, the lab pins every
+ * service to the manager it talks to (swarm-service-spec.ts: exec, kill and pause go through that
+ * daemon), so all the peers count against that one node: this machine's figures when the manager is this
+ * machine, else the node's total memory as its daemon reports it (the Engine API has no free-memory
+ * figure, so the check is then against the total).
+ */
+export function swarmHostMemory(
+  manager: DaemonHost,
+  local: () => HostMemory = hostMemory,
+  localHostname: string = hostname(),
+): () => HostMemory {
+  return () =>
+    manager.hostname === localHostname
+      ? local()
+      : { totalBytes: manager.memTotalBytes, availableBytes: manager.memTotalBytes };
 }
 
 export function estimateRunMemory(

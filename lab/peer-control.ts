@@ -5,8 +5,8 @@
  */
 import type { ControlCommand as WireCommand } from '../src/control/control-schemas';
 import { createLogger } from '../src/shared/logger';
-import { SWARMLAB_BIN } from './constants';
-import { controlBridgeArgv } from './control-bridge';
+import { LAB_CONTROL_TOKEN, SWARMLAB_BIN } from './constants';
+import { controlChannelArgv } from './control-bridge';
 import { ControlChannel, type ChannelRequestInit } from './control-channel';
 import { ControlError, UsageError } from './errors';
 import type { LabDocker } from './engine/lab-docker';
@@ -258,7 +258,7 @@ export class PeerControl {
     this.channel = new ControlChannel(
       {
         open: async (handlers) =>
-          this.docker.openExec(this.containerId, controlBridgeArgv(), {
+          this.docker.openExec(this.containerId, controlChannelArgv(), {
             onStdoutLine: handlers.onLine,
             onClose: ({ stderr, error }) => {
               const said = stderr.trim().split('\n').slice(-3).join(' | ');
@@ -266,7 +266,8 @@ export class PeerControl {
             },
           }),
       },
-      { peer: init.peer },
+      // The token of the peer's loopback listener, which the bridge may use (lab/control-bridge.ts).
+      { peer: init.peer, token: LAB_CONTROL_TOKEN },
     );
   }
 

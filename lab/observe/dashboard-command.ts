@@ -108,24 +108,17 @@ export async function upWithDashboard(
     const run = await ctx.controller.attach(options.run);
     recorder.record({ type: 'run', run: options.run });
     for (const container of run.all()) recorder.record(nodeEvent(container.shortName ?? container.name, container));
-    const watchers = run
-      .all()
-      .filter((container) => container.role === 'peer' && container.shortName !== undefined)
-      .map(
-        (container) =>
-          new PeerWatcher(
-            {
-              docker: ctx.controller.docker,
-              recorder,
-              refresh: async (peer) => nodeEvent(peer, await run.refresh(peer)),
-            },
-            {
-              peer: container.shortName!,
-              containerId: container.id,
-              initialState: nodeEvent(container.shortName!, container),
-            },
-          ),
-      );
+    const watchers = [...run.peers.values()].map(
+      (peer) =>
+        new PeerWatcher(
+          {
+            control: peer.control,
+            recorder,
+            refresh: async (name) => nodeEvent(name, await run.refresh(name)),
+          },
+          { peer: peer.name, initialState: nodeEvent(peer.name, peer.container) },
+        ),
+    );
     for (const watcher of watchers) watcher.start();
     dashboard.onHold?.();
     ctx.printer.line(

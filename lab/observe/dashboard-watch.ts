@@ -1,19 +1,18 @@
 /**
  * Follows one peer container's own activity for the dashboard of `lab up --dashboard`, where no scenario
- * runner sees the transfers: it execs `swarmlab ctl --json watch` in the container (docs/control.md) and
- * turns each event line into a run event for the recorder (a chunk received becomes a `transfer`, a
- * published file a `file`, ...).
+ * runner sees the transfers: a `watch` request (docs/control.md) on the peer's control channel, the same
+ * one exec per peer that carries every other request of the run (no `swarmlab ctl watch` Node process per
+ * peer), and each of its events turned into a run event for the recorder (a chunk received becomes a
+ * `transfer`, a published file a `file`, ...).
  *
- * Docker does not stop an exec'd process when its output stream is closed, so the watch runs under
- * `sh -c 'echo $$; exec ...'`: the first line is its PID, and stopping the watcher kills exactly that
- * process in the container.
+ * A watch lasts until its connection ends, so stopping the watcher closes the peer's channel: the bridge
+ * in the container exits and the peer drops the watch. A later request opens a new channel.
  */
 import { sleep } from '../abort';
 
 import { createLogger } from '../../src/shared/logger';
 import { messageOf } from '../errors';
-import type { LabDocker } from '../engine/lab-docker';
-import { SWARMLAB_BIN } from '../constants';
+import type { PeerControl } from '../peer-control';
 import type { RunEventBody, RunRecorder } from './run-events';
 
 const log = createLogger('dashboard-watch');
@@ -21,10 +20,9 @@ const log = createLogger('dashboard-watch');
 /** Pause before re-attaching after a watch ended (a restarted or paused peer). */
 const REWATCH_DELAY_MS = 2_000;
 
-export const WATCH_SHELL_ARGV: readonly string[] = ['sh', '-c', `echo $$; exec ${SWARMLAB_BIN} ctl --json watch`];
-
 export interface PeerWatcherComponents {
-  docker: LabDocker;
+  /** The peer's control channel. */
+  control: Pick<PeerControl, 'channel'>;
   recorder: RunRecorder;
   /** Re-reads the container after its watch ended, and records its state (exited, paused...). */
   refresh?: (peer: string) => Promise<RunEventBody | undefined>;
@@ -33,7 +31,6 @@ export interface PeerWatcherComponents {
 export interface PeerWatcherInit {
   /** The peer's name in the run (`peer-3`): the `to` of what it receives. */
   peer: string;
-  containerId: string;
   /** The node event already recorded for this peer, so the same state is not recorded twice. */
   initialState?: RunEventBody;
 }
@@ -124,24 +121,21 @@ export function runEventOfWatchLine(
 }
 
 export class PeerWatcher {
-  private readonly docker: LabDocker;
+  private readonly control: PeerWatcherComponents['control'];
   private readonly recorder: RunRecorder;
   private readonly refresh: PeerWatcherComponents['refresh'];
   private readonly peer: string;
-  private readonly containerId: string;
   private readonly namesById = new Map<string, string>();
   private readonly abort = new AbortController();
-  private pid: string | undefined;
   /** The last node state recorded, so a peer that stays down is not recorded every retry. */
   private lastState: string | undefined;
   private running: Promise<void> | undefined;
 
   constructor(components: PeerWatcherComponents, init: PeerWatcherInit) {
-    this.docker = components.docker;
+    this.control = components.control;
     this.recorder = components.recorder;
     this.refresh = components.refresh;
     this.peer = init.peer;
-    this.containerId = init.containerId;
     this.lastState = init.initialState === undefined ? undefined : JSON.stringify(init.initialState);
   }
 
@@ -150,22 +144,19 @@ export class PeerWatcher {
     this.running ??= this.loop();
   }
 
-  /** Stops following and kills the watch process in the container; idempotent. */
+  /** Stops following and ends the watch in the peer (its channel closes); idempotent. */
   async stop(): Promise<void> {
     this.abort.abort();
+    this.control.channel.close();
     await this.running;
-    await this.killWatchProcess();
   }
 
   private async loop(): Promise<void> {
     const { signal } = this.abort;
     while (!signal.aborted) {
-      this.pid = undefined;
       try {
-        await this.docker.exec(this.containerId, [...WATCH_SHELL_ARGV], {
-          signal,
-          onStdoutLine: (line) => this.onLine(line),
-        });
+        // Answered only when the channel ends (the peer stopped, or stop() closed it).
+        await this.control.channel.request('watch', {}, { signal, onEvent: (event) => this.onEvent(event) });
       } catch (err) {
         if (signal.aborted) break;
         log.debug('watch ended with an error', { peer: this.peer, error: messageOf(err) });
@@ -184,32 +175,10 @@ export class PeerWatcher {
     this.recorder.record(state);
   }
 
-  private onLine(line: string): void {
-    if (this.pid === undefined && /^\d+$/.test(line.trim())) {
-      this.pid = line.trim();
-      return;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      return; // not a ctl line (a warning on stdout, say)
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return;
+  private onEvent(event: Record<string, unknown>): void {
     // Attached (again, after a restart, say): the peer is up, which the dashboard may not know yet.
-    if ((parsed as Record<string, unknown>)['event'] === 'watching') void this.recordState();
-    const event = runEventOfWatchLine(this.peer, parsed as Record<string, unknown>, this.namesById);
-    if (event !== undefined) this.recorder.record(event);
-  }
-
-  private async killWatchProcess(): Promise<void> {
-    const pid = this.pid;
-    if (pid === undefined) return;
-    this.pid = undefined;
-    await this.docker
-      .exec(this.containerId, ['kill', pid], { signal: AbortSignal.timeout(10_000) })
-      .catch((err: unknown) =>
-        log.debug('could not stop the watch process', { peer: this.peer, error: messageOf(err) }),
-      );
+    if (event['event'] === 'watching') void this.recordState();
+    const runEvent = runEventOfWatchLine(this.peer, event, this.namesById);
+    if (runEvent !== undefined) this.recorder.record(runEvent);
   }
 }

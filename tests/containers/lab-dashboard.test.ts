@@ -170,6 +170,12 @@ describeWithBrowser('lab demo --dashboard (containers, browser)', () => {
 
     // By hand, as a student would with docker exec: generate and publish on peer-1, download on peer-2.
     const labRun = await lab.controller.attach(upRun);
+    // The watches travel on the peers' control channels: no `swarmlab ctl watch` Node process in a peer.
+    for (const peer of ['peer-1', 'peer-2']) {
+      const processes = await labRun.peer(peer).control.shell(['sh', '-c', 'cat /proc/[0-9]*/cmdline | tr "\\0" " "']);
+      expect(processes).toContain('peer --daemon');
+      expect(processes).not.toContain(' ctl ');
+    }
     // Healthy means the control socket answers; the peers' own connect to the tracker may still be retrying.
     for (const peer of ['peer-1', 'peer-2']) {
       for (

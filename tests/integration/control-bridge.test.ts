@@ -7,17 +7,20 @@
  * Last, the lab sends each command exactly as `swarmlab ctl` did when the lab exec'ed it per command.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import { controlBridgeArgv } from '../../lab/control-bridge';
+import { LAB_CONTROL_TOKEN } from '../../lab/constants';
+import { controlBridgeArgv, controlChannelArgv } from '../../lab/control-bridge';
 import { ControlChannel, type ChannelStream, type ChannelStreamHandlers } from '../../lab/control-channel';
 import { controlRequest, ctlArgv, type ControlCommand, type ControlCommands } from '../../lab/peer-control';
 import { ControlServer } from '../../src/control/control-server';
 import type { PeerNode } from '../../src/peer/peer-node';
+import { freePort } from '../../src/shared/free-port';
 import { createLogger, setLogLevel } from '../../src/shared/logger';
 
 const CLI = resolve(__dirname, '../../dist/swarmlab.js');
@@ -217,6 +220,83 @@ describe('the control bridge', () => {
         await new Promise((done) => server.close(done));
       }
       expect(received).toEqual([controlRequest(cmd, args as never)]);
+    });
+  });
+
+  /**
+   * The channel's exec as PeerControl runs it (`sh -c` of controlChannelArgv), with busybox's `nc` on the
+   * PATH as in the offline base image: it waits for the peer's loopback control port, then becomes `nc`
+   * to it, and the channel's token opens that listener. Without the listener in its environment it runs
+   * the Node bridge on the Unix socket instead.
+   */
+  describe('through nc to the peer\'s loopback listener', () => {
+    const busybox = ['/usr/bin/busybox', '/bin/busybox'].find((path) => existsSync(path));
+    const withBusybox = busybox === undefined ? it.skip : it;
+
+    const channelOver = async (
+      env: Record<string, string>,
+      token: string | undefined,
+      port: number,
+    ): Promise<{ channel: ControlChannel; children: ChildProcessWithoutNullStreams[] }> => {
+      await symlink(busybox!, join(dir, 'nc')).catch(() => undefined);
+      const children: ChildProcessWithoutNullStreams[] = [];
+      const open = async (handlers: ChannelStreamHandlers): Promise<ChannelStream> => {
+        const [shell, ...args] = controlChannelArgv(socketPath, 10_000, port);
+        const child = spawn(shell!, args, {
+          stdio: ['pipe', 'pipe', 'pipe'],
+          env: { ...process.env, PATH: `${dir}:${process.env['PATH'] ?? ''}`, ...env },
+        });
+        children.push(child);
+        spawned.push(child);
+        let stderr = '';
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+        createInterface({ input: child.stdout }).on('line', handlers.onLine);
+        child.on('close', () => handlers.onClose(stderr.trim() || 'the bridge ended'));
+        return { write: (text) => void child.stdin.write(text), close: () => child.kill(), setKeepAlive: () => undefined };
+      };
+      const channel = new ControlChannel({ open }, { peer: 'peer-1', ...(token === undefined ? {} : { token }) });
+      return { channel, children };
+    };
+    const commandOf = async (child: ChildProcessWithoutNullStreams): Promise<string> =>
+      (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0').join(' ').trim();
+
+    withBusybox('waits for the port, then carries every request over one nc process', async () => {
+      const stub = stubNode();
+      const port = await freePort();
+      const { channel, children } = await channelOver({ SWARMLAB_CONTROL_TCP: `127.0.0.1:${port}` }, LAB_CONTROL_TOKEN, port);
+      // Sent before the peer listens: the script waits for the port to show up in /proc/net/tcp.
+      const first = channel.request('status', {});
+      await new Promise((done) => setTimeout(done, 300));
+      const server = new ControlServer(stub.node, { host: '127.0.0.1', port, token: LAB_CONTROL_TOKEN }, logger);
+      await server.start();
+      servers.push(server);
+      await expect(first).resolves.toMatchObject({ ok: true, result: { name: 'stub' } });
+      for (let i = 0; i < 3; i++) await expect(channel.request('status', {})).resolves.toMatchObject({ ok: true });
+      expect(children).toHaveLength(1);
+      expect(await commandOf(children[0]!)).toBe(`nc 127.0.0.1 ${port}`);
+      // The lab closing the channel ends nc.
+      children[0]!.stdin.end();
+      expect(await exited(children[0]!)).toBe(0);
+    });
+
+    withBusybox('needs the channel\'s token on that listener', async () => {
+      const stub = stubNode();
+      const port = await freePort();
+      const server = new ControlServer(stub.node, { host: '127.0.0.1', port, token: LAB_CONTROL_TOKEN }, logger);
+      await server.start();
+      servers.push(server);
+      const { channel } = await channelOver({ SWARMLAB_CONTROL_TCP: `127.0.0.1:${port}` }, undefined, port);
+      await expect(channel.request('status', {})).resolves.toMatchObject({ ok: false, error: { code: 'ERR_UNAUTHORIZED' } });
+      channel.close();
+    });
+
+    withBusybox('runs the Node bridge on the Unix socket when the peer has no loopback listener', async () => {
+      const stub = stubNode();
+      await startServer(stub.node);
+      const { channel, children } = await channelOver({ SWARMLAB_CONTROL_TCP: '' }, LAB_CONTROL_TOKEN, await freePort());
+      await expect(channel.request('status', {})).resolves.toMatchObject({ ok: true, result: { name: 'stub' } });
+      expect(await commandOf(children[0]!)).toMatch(/^node -e /);
+      channel.close();
     });
   });
 });

@@ -11,6 +11,7 @@ import {
   TRACKER_BYTES,
   assertMemoryFits,
   estimateRunMemory,
+  swarmHostMemory,
 } from '../../lab/memory-estimate';
 import { Printer } from '../../lab/print';
 import { validateScenario } from '../../lab/scenario/load';
@@ -139,5 +140,23 @@ describe('memory estimate', () => {
     // The same machine takes a run that fits: the controller goes on (and fails later on the fake Docker).
     await expect(controller.up({ run: 'small', peers: peers.slice(0, 4) })).rejects.toThrow(/unexpected docker call/);
     expect(calls.length).toBeGreaterThan(0);
+  });
+
+  it('with --engine swarm counts every peer against the manager the services are pinned to', async () => {
+    const local = (): { totalBytes: number; availableBytes: number } => ({ totalBytes: 64 * GIB, availableBytes: 60 * GIB });
+    // The manager is this machine: this machine's figures.
+    expect(swarmHostMemory({ hostname: 'here', memTotalBytes: 2 * GIB }, local, 'here')()).toEqual(local());
+    // Another host: its total, as its daemon reports it, whatever this machine has.
+    const remote = swarmHostMemory({ hostname: 'manager-1', memTotalBytes: 2 * GIB }, local, 'here');
+    expect(remote()).toEqual({ totalBytes: 2 * GIB, availableBytes: 2 * GIB });
+    const { docker, calls } = recordingDocker();
+    const controller = new LabController({
+      docker,
+      ensureImages: () => Promise.reject(new Error('no images')),
+      hostMemory: remote,
+    });
+    const peers = Array.from({ length: 80 }, (_, i) => ({ name: `peer-${i + 1}` }));
+    await expect(controller.up({ run: 'big', peers })).rejects.toMatchObject({ code: 'ERR_LAB_MEMORY_EXCEEDED' });
+    expect(calls).toEqual([]);
   });
 });
