@@ -23,6 +23,7 @@ import { loadScenario, scenarioPeers, validateScenario } from '../scenario/load'
 import type { Scenario } from '../scenario/schema';
 import { DEFAULT_MAX_ASSERTIONS, loadAssertions } from './assertions-file';
 import { applyBrokenVariant } from './broken-variants';
+import { ExerciseRefusedError } from './errors';
 import { gradeJson, gradeRuns, type Grade, type RunRecord } from './grade';
 import { gradeSectionHtml, withGradeSection, type GradeFooter } from './grade-html';
 import {
@@ -37,7 +38,6 @@ import { drawParameters, studentSeed, withDerived } from './parameters';
 import { BOUNDED_KINDS, type Exercise } from './schema';
 import { applySubmission, scenarioBounds, scenarioFacts, type AppliedSubmission, type Submission } from './submission';
 import { downloaderNames, substituteSweep } from './sweep';
-import { ExerciseRefusedError } from './errors';
 
 const log = createLogger('lab');
 
