@@ -352,10 +352,12 @@ function measureCheck(check: ExerciseCheck, init: GradeInit): Measurement & { ru
     return { passed: false, measured: null, words: `not run: ${why}` };
   }
   if (WHOLE_SWEEP_KINDS.has(check.kind)) return measureAll(check, runs);
-  return combineRuns(
+  const combined = combineRuns(
     check,
     runs.map((run) => measure(check, run, run.facts ?? init.scenario)),
   );
+  // The index among all the runs, so the grade links the report of the run it describes.
+  return { ...combined, run: init.runs.indexOf(runs[combined.run]!) };
 }
 
 /** The median of the runs' measurements (a timed check), or the worst run (any other). */

@@ -246,6 +246,8 @@ describe('catches-variant', () => {
       ['leaver', 'failed'],
     ]);
     expect(grade.score).toBe(5);
+    // Each check names the run it describes among all the runs (the report it links).
+    expect(grade.checks.map((c) => c.run)).toEqual([0, 1, 2]);
     // A variant that was not run (the correct swarm failed first) fails, saying so.
     const notRun = gradeRuns({ exercise: '07-x', checks: checks.slice(1, 2), runs: runs.slice(0, 1), scenario: facts });
     expect(notRun.checks[0]).toMatchObject({ passed: false, words: 'not run: the broken swarm "liar" was not run' });
