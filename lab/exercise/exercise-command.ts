@@ -13,13 +13,17 @@ import YAML from 'yaml';
 
 import { createLogger } from '../../src/shared/logger';
 import { defaultReportDir, replayScenario, upCommand, type CommandContext } from '../commands';
-import { UsageError, messageOf } from '../errors';
+import { ScenarioInvalidError, UsageError, messageOf } from '../errors';
 import type { LabRun } from '../controller';
 import { upWithDashboard, type DashboardOptions } from '../observe/dashboard-command';
 import { renderReportHtml } from '../observe/report-html';
 import { writeRunReport, type WrittenReport } from '../observe/report-writer';
 import { RunRecorder } from '../observe/run-events';
-import { loadScenario, scenarioPeers } from '../scenario/load';
+import { loadScenario, scenarioPeers, validateScenario } from '../scenario/load';
+import type { Scenario } from '../scenario/schema';
+import { DEFAULT_MAX_ASSERTIONS, loadAssertions } from './assertions-file';
+import { applyBrokenVariant } from './broken-variants';
+import { ExerciseRefusedError } from './errors';
 import { gradeJson, gradeRuns, type Grade, type RunRecord } from './grade';
 import { gradeSectionHtml, withGradeSection, type GradeFooter } from './grade-html';
 import {
@@ -33,6 +37,7 @@ import {
 import { drawParameters, studentSeed, withDerived } from './parameters';
 import { BOUNDED_KINDS, type Exercise } from './schema';
 import { applySubmission, scenarioBounds, scenarioFacts, type AppliedSubmission, type Submission } from './submission';
+import { downloaderNames, substituteSweep } from './sweep';
 
 const log = createLogger('lab');
 
@@ -93,6 +98,16 @@ function changeLines(exercise: Exercise): string[] {
       `a scenario of your own: --scenario FILE (locked: ${(change.scenario.locked ?? ['peers', 'chunkSize', 'network', 'peerDefaults']).join(', ')})`,
     );
   }
+  if (exercise.sweep !== undefined) {
+    lines.push(
+      `  it runs once per count of downloaders N = ${exercise.sweep.downloaders.join(', ')}: write \${N}, \${peers} (N + 1) and \${downloaders} (peer-2 .. peer-(N+1)) where N goes`,
+    );
+  }
+  if (change.assertions !== undefined) {
+    lines.push(
+      `assertions of your own, run after the scenario's steps: --assertions FILE (at most ${change.assertions.max ?? DEFAULT_MAX_ASSERTIONS} assert steps)`,
+    );
+  }
   return lines;
 }
 
@@ -109,6 +124,7 @@ export async function exerciseListCommand(ctx: CommandContext): Promise<number> 
       exercise.change.picker === undefined ? undefined : '--picker',
       ...Object.keys(exercise.change.settings ?? {}).map((name) => `--set ${name}`),
       exercise.change.scenario === undefined ? undefined : '--scenario',
+      exercise.change.assertions === undefined ? undefined : '--assertions',
     ].filter((x) => x !== undefined);
     ctx.printer.line(
       `${exercise.id.padEnd(24)} ${exercise.title.padEnd(36)} ${String(points).padStart(3)} pts  change: ${change.join(', ')}`,
@@ -158,9 +174,15 @@ export async function exerciseShowCommand(ctx: CommandContext, id: string, init:
   }
   p.line();
   p.line(`start:  npm run lab -- exercise start ${exercise.id}`);
-  p.line(
-    `check:  npm run lab -- exercise check ${exercise.id}${exercise.change.picker === undefined ? '' : ' --picker PATH'}`,
-  );
+  const flag =
+    exercise.change.picker !== undefined
+      ? ' --picker PATH'
+      : exercise.change.assertions !== undefined
+        ? ' --assertions FILE'
+        : exercise.change.scenario !== undefined
+          ? ' --scenario FILE'
+          : '';
+  p.line(`check:  npm run lab -- exercise check ${exercise.id}${flag}`);
   return 0;
 }
 
@@ -190,8 +212,14 @@ export async function exerciseStartCommand(ctx: CommandContext, id: string, opti
   ctx.printer.line(existed ? `${target} exists: kept as it is` : `copied the starter to ${target}:`);
   for (const name of readdirSync(target)) ctx.printer.line(`  ${join(target, name)}`);
   const starterPicker = readdirSync(target).find((name) => /\.(m?js|cjs)$/.test(name));
+  const starterFile = (name: string): string | undefined =>
+    existsSync(join(target, name)) ? ` ${join(dir, name)}` : undefined;
   const flag =
-    exercise.change.picker === undefined || starterPicker === undefined ? '' : ` --picker ${join(dir, starterPicker)}`;
+    exercise.change.picker !== undefined && starterPicker !== undefined
+      ? ` --picker ${join(dir, starterPicker)}`
+      : exercise.change.assertions !== undefined && starterFile('assertions.yaml') !== undefined
+        ? ` --assertions${starterFile('assertions.yaml')!}`
+        : '';
   ctx.printer.line(`when ready: npm run lab -- exercise check ${exercise.id}${flag}`);
   const upOptions = {
     run: options.run ?? `ex-${exercise.id.slice(0, 2)}`,
@@ -205,6 +233,8 @@ export async function exerciseStartCommand(ctx: CommandContext, id: string, opti
 
 export interface CheckOptions extends StudentInit {
   picker?: string;
+  /** The student's assertions file (`--assertions FILE`). */
+  assertionsFile?: string;
   settings?: Record<string, string>;
   scenarioFile?: string;
   runs?: number;
@@ -256,64 +286,179 @@ async function uploadCounts(run: LabRun, signal: AbortSignal): Promise<Record<st
   return counts;
 }
 
-/** Replays the exercise's scenario `runs` times on fresh containers and grades what was recorded. */
+/** One run `check` makes: the scenario, the submission applied to it, and what it is a run of. */
+interface PlannedRun {
+  applied: AppliedSubmission;
+  /** The broken variant (undefined: the exercise's correct swarm). */
+  variant?: string;
+  /** The count of downloaders of a sweep's run. */
+  downloaders?: number;
+}
+
+/** A student's own scenario: validated now, or for a sweep kept as a template and validated at each N. */
+async function readStudentScenario(
+  exercise: Exercise,
+  path: string,
+): Promise<{ scenario?: Scenario; template?: unknown }> {
+  if (exercise.sweep === undefined) return { scenario: await loadScenario(path) };
+  let template: unknown;
+  try {
+    template = YAML.parse(await readFile(path, 'utf8'), { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    throw new ScenarioInvalidError([{ instancePath: '', message: messageOf(err) }], path);
+  }
+  return { template };
+}
+
+/** A sweep's run at N is peer-1 seeding to N downloaders: a student's scenario has exactly those peers. */
+function checkSweepPeers(scenario: Scenario, downloaders: number): void {
+  const names = scenarioPeers(scenario).map((peer) => peer.name);
+  const expected = ['peer-1', ...downloaderNames(downloaders)];
+  if (names.join(',') !== expected.join(',')) {
+    throw new ExerciseRefusedError(
+      `at N=${downloaders} your scenario's peers must be peer-1 (the seeder) and \${downloaders} ` +
+        `(peer-2 .. peer-${downloaders + 1}); it has ${names.join(', ')}`,
+    );
+  }
+}
+
+/**
+ * The runs of a check, in order: the correct swarm (once per count of downloaders for a sweep), then
+ * each broken variant; the submission applied to each (a refused one throws before any container starts).
+ */
+function planRuns(
+  loaded: LoadedExercise,
+  who: Who,
+  submission: Submission,
+  template: unknown,
+  scenarioFile: string | undefined,
+): PlannedRun[] {
+  const { exercise } = loaded;
+  const counts = exercise.sweep?.downloaders ?? [undefined];
+  const planned: PlannedRun[] = [];
+  for (const downloaders of counts) {
+    const base = exerciseScenario(loaded, who.parameters, downloaders);
+    const own =
+      template === undefined
+        ? submission
+        : {
+            ...submission,
+            scenario: validateScenario(
+              substituteSweep(template, withDerived(who.parameters, exercise.derived), downloaders),
+              `${scenarioFile ?? 'scenario'} (N=${downloaders})`,
+            ),
+          };
+    if (template !== undefined && downloaders !== undefined) checkSweepPeers(own.scenario!, downloaders);
+    planned.push({
+      applied: applySubmission(exercise, base, own),
+      ...(downloaders === undefined ? {} : { downloaders }),
+    });
+    for (const variant of downloaders === undefined ? (exercise.variants ?? []) : []) {
+      const broken = applyBrokenVariant(base, variant, join(loaded.dir, 'exercise.yaml'));
+      planned.push({ applied: applySubmission(exercise, broken, own), variant: variant.name });
+    }
+  }
+  return planned;
+}
+
+/**
+ * Replays the exercise's scenario `runs` times on fresh containers and grades what was recorded. A sweep
+ * replays it at each count of downloaders; broken variants run after the correct swarm, and only when
+ * every run of the correct swarm held (their checks are "not run" otherwise).
+ */
 export async function runExerciseCheck(ctx: CommandContext, id: string, options: CheckOptions): Promise<CheckResult> {
   const loaded = await loadById(id);
   const { exercise } = loaded;
   const who = whoFor(exercise, options, options.parameters);
-  const base = exerciseScenario(loaded, who.parameters);
+  const own = options.scenarioFile === undefined ? {} : await readStudentScenario(exercise, options.scenarioFile);
+  const maxAssertions = exercise.change.assertions?.max;
   const submission: Submission = {
     ...(options.picker === undefined ? {} : { picker: options.picker }),
     ...(options.settings === undefined ? {} : { settings: options.settings }),
-    ...(options.scenarioFile === undefined ? {} : { scenario: await loadScenario(options.scenarioFile) }),
+    ...(own.scenario === undefined ? {} : { scenario: own.scenario }),
+    ...(options.assertionsFile === undefined
+      ? {}
+      : {
+          assertions: await loadAssertions(options.assertionsFile, maxAssertions),
+          assertionsSource: options.assertionsFile,
+        }),
   };
   if (exercise.change.picker !== undefined && options.picker === undefined && options.scenarioFile === undefined) {
     throw new UsageError(
       `exercise ${exercise.id} grades a picker: give it with --picker PATH (the starter's picker.js to begin with)`,
     );
   }
+  if (exercise.change.assertions !== undefined && options.assertionsFile === undefined) {
+    throw new UsageError(
+      `exercise ${exercise.id} grades your assertions: give them with --assertions FILE (the starter's assertions.yaml to begin with)`,
+    );
+  }
   if (options.picker !== undefined && !existsSync(options.picker)) {
     throw new UsageError(`--picker ${options.picker}: no such file`);
   }
-  const applied: AppliedSubmission = applySubmission(exercise, base, submission);
+  const planned = planRuns(loaded, who, submission, own.template, options.scenarioFile);
+  const applied: AppliedSubmission = planned[0]!.applied;
   const runs = options.runs ?? exercise.runs ?? 1;
   const prefix = options.runPrefix ?? `ex-${exercise.id.slice(0, 2)}-${Date.now().toString(36)}`;
   const reportDir = options.reportDir ?? defaultReportDir();
   const records: RunRecord[] = [];
   const written: WrittenReport[] = [];
-  for (let k = 1; k <= runs && !ctx.signal.aborted; k += 1) {
-    ctx.printer.line(
-      `run ${k} of ${runs}: ${applied.scenario.name}${applied.name === undefined ? '' : ` with ${applied.name}`}`,
-    );
-    const recorder = new RunRecorder();
-    let uploadedBytes: Record<string, number> | undefined;
-    const report = await replayScenario(ctx, applied.scenario, {
-      run: `${prefix}-${k}`,
-      recorder,
-      printChunks: options.printChunks ?? false,
-      peerFiles: applied.peerFiles,
-      beforeTeardown: async (run) => {
-        uploadedBytes = await uploadCounts(run, ctx.signal);
-      },
-    });
-    ctx.printer.line(
-      report.ok
-        ? `  scenario passed in ${(report.ms / 1000).toFixed(1)} s`
-        : `  scenario failed: ${report.error?.message ?? 'failed'}`,
-    );
-    records.push({ events: [...recorder.events], report, ...(uploadedBytes === undefined ? {} : { uploadedBytes }) });
-    try {
-      written.push(
-        await writeRunReport({
-          reportDir,
-          run: `${prefix}-${k}`,
-          events: recorder.events,
-          report,
-          startedAt: recorder.startedAt,
-        }),
+  const total = planned.length * runs;
+  let k = 0;
+  for (const plan of planned) {
+    if (plan.variant !== undefined && records.some((r) => r.variant === undefined && !r.report.ok)) {
+      ctx.printer.line(`broken swarm ${plan.variant}: not run (your assertions did not hold on the correct swarm)`);
+      continue;
+    }
+    for (let r = 1; r <= runs && !ctx.signal.aborted; r += 1) {
+      k += 1;
+      const what =
+        plan.variant !== undefined
+          ? ` (broken swarm: ${plan.variant})`
+          : plan.downloaders !== undefined
+            ? ` (N=${plan.downloaders} downloaders)`
+            : '';
+      ctx.printer.line(
+        `run ${k} of ${total}: ${plan.applied.scenario.name}${what}${applied.name === undefined ? '' : ` with ${applied.name}`}`,
       );
-    } catch (err) {
-      log.error('Could not write the run report', { error: messageOf(err) });
+      const recorder = new RunRecorder();
+      let uploadedBytes: Record<string, number> | undefined;
+      const report = await replayScenario(ctx, plan.applied.scenario, {
+        run: `${prefix}-${k}`,
+        recorder,
+        printChunks: options.printChunks ?? false,
+        peerFiles: plan.applied.peerFiles,
+        beforeTeardown: async (run) => {
+          uploadedBytes = await uploadCounts(run, ctx.signal);
+        },
+      });
+      ctx.printer.line(
+        report.ok
+          ? `  scenario passed in ${(report.ms / 1000).toFixed(1)} s`
+          : `  scenario failed: ${report.error?.message ?? 'failed'}`,
+      );
+      records.push({
+        events: [...recorder.events],
+        report,
+        ...(uploadedBytes === undefined ? {} : { uploadedBytes }),
+        ...(plan.variant === undefined ? {} : { variant: plan.variant }),
+        ...(plan.downloaders === undefined ? {} : { downloaders: plan.downloaders }),
+        ...(plan.applied.ownSteps === undefined ? {} : { ownSteps: plan.applied.ownSteps }),
+        facts: scenarioFacts(plan.applied.scenario),
+      });
+      try {
+        written.push(
+          await writeRunReport({
+            reportDir,
+            run: `${prefix}-${k}`,
+            events: recorder.events,
+            report,
+            startedAt: recorder.startedAt,
+          }),
+        );
+      } catch (err) {
+        log.error('Could not write the run report', { error: messageOf(err) });
+      }
     }
   }
   const grade = gradeRuns({
@@ -381,13 +526,15 @@ export interface GradeOptions {
   reportDir?: string;
 }
 
-/** A submission: a module file, or a folder holding a module, settings.yaml and/or scenario.yaml. */
+/** A submission: a module file, or a folder holding a module, settings.yaml, scenario.yaml and/or assertions.yaml. */
 export async function readSubmission(
   path: string,
   exercise: Exercise,
 ): Promise<{ name: string; options: CheckOptions }> {
   const name = basename(path).replace(/\.(m?js|cjs)$/, '');
-  if (statSync(path).isFile()) return { name, options: { picker: path } };
+  if (statSync(path).isFile()) {
+    return { name, options: exercise.change.assertions === undefined ? { picker: path } : { assertionsFile: path } };
+  }
   const files = readdirSync(path);
   const module = files.find((file) => /\.(m?js|cjs)$/.test(file));
   const options: CheckOptions = {};
@@ -399,6 +546,7 @@ export async function readSubmission(
     );
   }
   if (files.includes('scenario.yaml')) options.scenarioFile = join(path, 'scenario.yaml');
+  if (files.includes('assertions.yaml')) options.assertionsFile = join(path, 'assertions.yaml');
   return { name, options };
 }
 

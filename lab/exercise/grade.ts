@@ -13,14 +13,20 @@ import type { ScenarioReport } from '../report-types';
 import { minimumTimes } from '../observe/distribution-minimum';
 import type { RunEvent } from '../observe/run-events';
 import type { EventOf } from '../observe/run-state';
+import { measureSweepBound, measureSweepGrowth, type SweepRun } from './grade-sweep';
+import { measureCatches, type VariantRun } from './grade-variant';
 import { BANDS, TIMED_KINDS, type Band, type CheckKind, type ExerciseCheck } from './schema';
 
 /** One run of the exercise's scenario, as recorded. */
-export interface RunRecord {
+export interface RunRecord extends VariantRun, SweepRun {
   events: readonly RunEvent[];
   report: ScenarioReport;
   /** Chunk bytes each peer's server sent (`ctl status` uploadedBytes at the end; duplicates included). */
   uploadedBytes?: Readonly<Record<string, number>>;
+  /** The broken variant this run was made with (undefined: the exercise's own, correct swarm). */
+  variant?: string;
+  /** This run's own scenario facts, when they differ from the exercise's (a variant, a sweep's N). */
+  facts?: ScenarioFacts;
 }
 
 /** What one check measured in one run. */
@@ -310,11 +316,48 @@ export function measure(check: ExerciseCheck, run: RunRecord, scenario: Scenario
       return measureSurvivesFault(run);
     case 'assertion':
       return measureAssertions(run, check, scenario.assertSteps);
+    case 'catches-variant':
+      return measureCatches(run, check.variant!);
+    case 'sweep-bound':
+    case 'sweep-growth':
+      // A sweep is measured over all its runs at once (measureAll); one run alone measures nothing.
+      return measureAll(check, [run]);
     default: {
       const never: never = check.kind;
       throw new Error(`unknown check kind ${String(never)}`);
     }
   }
+}
+
+/** The kinds measured over every run at once (a sweep compares its runs at different N). */
+const WHOLE_SWEEP_KINDS: ReadonlySet<CheckKind> = new Set(['sweep-bound', 'sweep-growth']);
+
+function measureAll(check: ExerciseCheck, runs: readonly RunRecord[]): Measurement {
+  return check.kind === 'sweep-bound'
+    ? measureSweepBound(runs, check.file!, check.atMost!)
+    : measureSweepGrowth(runs, check.file!, check.atMost!);
+}
+
+/** The runs a check reads: a variant's for `catches-variant`, the correct swarm's for every other kind. */
+function runsOf(check: ExerciseCheck, runs: readonly RunRecord[]): RunRecord[] {
+  const variant = check.kind === 'catches-variant' ? check.variant : undefined;
+  return runs.filter((run) => run.variant === variant);
+}
+
+/** A check's measurement over its runs: the sweep's as a whole, any other per run then combined. */
+function measureCheck(check: ExerciseCheck, init: GradeInit): Measurement & { run?: number } {
+  const runs = runsOf(check, init.runs);
+  if (runs.length === 0) {
+    const why = check.kind === 'catches-variant' ? `the broken swarm "${check.variant}" was not run` : 'no run';
+    return { passed: false, measured: null, words: `not run: ${why}` };
+  }
+  if (WHOLE_SWEEP_KINDS.has(check.kind)) return measureAll(check, runs);
+  const combined = combineRuns(
+    check,
+    runs.map((run) => measure(check, run, run.facts ?? init.scenario)),
+  );
+  // The index among all the runs, so the grade links the report of the run it describes.
+  return { ...combined, run: init.runs.indexOf(runs[combined.run]!) };
 }
 
 /** The median of the runs' measurements (a timed check), or the worst run (any other). */
@@ -373,10 +416,7 @@ export function gradeRuns(init: GradeInit): Grade {
         });
         continue;
       }
-      const combined = combineRuns(
-        check,
-        init.runs.map((run) => measure(check, run, init.scenario)),
-      );
+      const combined = measureCheck(check, init);
       if (!combined.passed) bandFailed = true;
       checks.push({
         ...base,
@@ -386,7 +426,7 @@ export function gradeRuns(init: GradeInit): Grade {
         measured: combined.measured,
         words: combined.words,
         ...(combined.passed ? {} : { hint: check.hint }),
-        run: combined.run,
+        ...(combined.run === undefined ? {} : { run: combined.run }),
         ...(combined.atT === undefined ? {} : { atT: combined.atT }),
       });
     }

@@ -16,8 +16,9 @@ import YAML from 'yaml';
 import { ScenarioInvalidError, type ScenarioIssue } from '../errors';
 import { explainSchemaErrors, scenarioPeers, validateScenario } from '../scenario/load';
 import type { Scenario } from '../scenario/schema';
+import { applyBrokenVariant } from './broken-variants';
 import { ExerciseInvalidError } from './errors';
-import { substituteParameters, unknownPlaceholders, withDerived } from './parameters';
+import { unknownPlaceholders, withDerived } from './parameters';
 import {
   BOUNDED_KINDS,
   EXERCISE_SCHEMA,
@@ -26,6 +27,7 @@ import {
   type ExerciseCheck,
   type HiddenVariants,
 } from './schema';
+import { DOWNLOADERS_PLACEHOLDER, substituteSweep, sweepValues } from './sweep';
 
 export const EXERCISE_FILE = 'exercise.yaml';
 
@@ -126,7 +128,7 @@ export async function loadExercise(dir: string): Promise<LoadedExercise> {
   };
 }
 
-function checkIssues(check: ExerciseCheck, i: number): ScenarioIssue[] {
+function checkIssues(check: ExerciseCheck, i: number, exercise: Exercise): ScenarioIssue[] {
   const issues: ScenarioIssue[] = [];
   const at = `/checks/${i}`;
   if (BOUNDED_KINDS[check.kind] !== undefined && check.atMost === undefined) {
@@ -138,7 +140,22 @@ function checkIssues(check: ExerciseCheck, i: number): ScenarioIssue[] {
   if (check.kind === 'seeder-upload' && check.peer === undefined) {
     issues.push({ instancePath: at, message: 'a seeder-upload check needs "peer" (the seeder)' });
   }
+  issues.push(...variantSweepCheckIssues(check, at, exercise));
   return issues;
+}
+
+/** What a catches-variant or sweep check needs of the exercise: the variant it names, a sweep. */
+function variantSweepCheckIssues(check: ExerciseCheck, at: string, exercise: Exercise): ScenarioIssue[] {
+  if (check.kind === 'catches-variant') {
+    if (check.variant === undefined) return [{ instancePath: at, message: 'a catches-variant check needs "variant"' }];
+    if (!(exercise.variants ?? []).some((v) => v.name === check.variant)) {
+      return [{ instancePath: `${at}/variant`, message: `no variant "${check.variant}" in "variants"` }];
+    }
+  }
+  if ((check.kind === 'sweep-bound' || check.kind === 'sweep-growth') && exercise.sweep === undefined) {
+    return [{ instancePath: at, message: `a ${check.kind} check needs the exercise's "sweep"` }];
+  }
+  return [];
 }
 
 function exerciseIssues(
@@ -159,7 +176,7 @@ function exerciseIssues(
     if (ids.has(check.id))
       issues.push({ instancePath: `/checks/${i}/id`, message: `duplicate check id "${check.id}"` });
     ids.add(check.id);
-    issues.push(...checkIssues(check, i));
+    issues.push(...checkIssues(check, i, exercise));
   });
   const ranges = exercise.parameters ?? {};
   for (const [name, range] of Object.entries(ranges)) {
@@ -173,18 +190,28 @@ function exerciseIssues(
   } catch (err) {
     return [...issues, { instancePath: '/derived', message: (err as Error).message }];
   }
-  for (const name of unknownPlaceholders(template, minimum)) {
+  const counts =
+    exercise.sweep === undefined
+      ? [undefined]
+      : [Math.min(...exercise.sweep.downloaders), Math.max(...exercise.sweep.downloaders)];
+  const sweepNames = counts[0] === undefined ? {} : { ...sweepValues(counts[0]), downloaders: 0 };
+  const known = { ...minimum, ...sweepNames };
+  for (const name of unknownPlaceholders(template, known)) {
     issues.push({ instancePath: '/scenario', message: `\${${name}} names no parameter` });
   }
+  if (counts[0] === undefined && JSON.stringify(template).includes(DOWNLOADERS_PLACEHOLDER)) {
+    issues.push({ instancePath: '/scenario', message: `${DOWNLOADERS_PLACEHOLDER} needs the exercise's "sweep"` });
+  }
   if (issues.length > 0) return issues;
-  for (const values of [minimum, maximum]) {
+  for (const [values, count] of [minimum, maximum].flatMap((v) => counts.map((n) => [v, n] as const))) {
     let scenario: Scenario;
     try {
-      scenario = validateScenario(substituteParameters(template, values), `${file} (scenario)`);
+      scenario = validateScenario(substituteSweep(template, values, count), `${file} (scenario)`);
     } catch (err) {
       if (!(err instanceof ScenarioInvalidError)) throw err;
       return err.issues.map((issue) => ({ instancePath: `/scenario${issue.instancePath}`, message: issue.message }));
     }
+    issues.push(...variantIssues(exercise, scenario, file));
     const peers = new Set(scenarioPeers(scenario).map((peer) => peer.name));
     (exercise.change.picker?.peers ?? []).forEach((peer, i) => {
       if (!peers.has(peer)) issues.push({ instancePath: `/change/picker/peers/${i}`, message: `no peer "${peer}"` });
@@ -199,10 +226,59 @@ function exerciseIssues(
   return issues;
 }
 
-/** The scenario this student runs: the template with their parameters (and derived values), validated. */
-export function exerciseScenario(loaded: LoadedExercise, values: Readonly<Record<string, number>>): Scenario {
+/** Each broken variant's peers exist and its scenario validates, at the variant's JSON pointer. */
+function variantIssues(exercise: Exercise, scenario: Scenario, file: string): ScenarioIssue[] {
+  const issues: ScenarioIssue[] = [];
+  const peers = new Set(scenarioPeers(scenario).map((peer) => peer.name));
+  (exercise.variants ?? []).forEach((variant, i) => {
+    const at = `/variants/${i}`;
+    for (const peer of Object.keys(variant.env ?? {})) {
+      if (!peers.has(peer)) issues.push({ instancePath: `${at}/env/${peer}`, message: `no peer "${peer}"` });
+    }
+    if (variant.at !== undefined && variant.at > scenario.steps.length) {
+      issues.push({
+        instancePath: `${at}/at`,
+        message: `must be at most ${scenario.steps.length} (the scenario's steps)`,
+      });
+    }
+    if (issues.length > 0) return;
+    try {
+      applyBrokenVariant(scenario, variant, file);
+    } catch (err) {
+      if (!(err instanceof ScenarioInvalidError)) throw err;
+      const offset = Math.min(variant.at ?? scenario.steps.length, scenario.steps.length);
+      const count = variant.steps?.length ?? 0;
+      for (const issue of err.issues) {
+        const match = /^\/steps\/(\d+)(.*)$/.exec(issue.instancePath);
+        const index = match === null ? -1 : Number(match[1]);
+        const inVariant = index >= offset && index < offset + count;
+        issues.push({
+          instancePath: inVariant ? `${at}/steps/${index - offset}${match![2]}` : `${at}${issue.instancePath}`,
+          message: issue.message,
+        });
+      }
+    }
+  });
+  const names = new Set<string>();
+  (exercise.variants ?? []).forEach((variant, i) => {
+    if (names.has(variant.name))
+      issues.push({ instancePath: `/variants/${i}/name`, message: `duplicate variant "${variant.name}"` });
+    names.add(variant.name);
+  });
+  return issues;
+}
+
+/**
+ * The scenario this student runs: the template with their parameters (and derived values), and for a
+ * sweep the count of downloaders `downloaders` (default the sweep's first), validated.
+ */
+export function exerciseScenario(
+  loaded: LoadedExercise,
+  values: Readonly<Record<string, number>>,
+  downloaders: number | undefined = loaded.exercise.sweep?.downloaders[0],
+): Scenario {
   const all = withDerived(values, loaded.exercise.derived);
-  return validateScenario(substituteParameters(loaded.scenarioTemplate, all), join(loaded.dir, EXERCISE_FILE));
+  return validateScenario(substituteSweep(loaded.scenarioTemplate, all, downloaders), join(loaded.dir, EXERCISE_FILE));
 }
 
 /** Reads and validates a teacher's hidden variants file. */

@@ -9,6 +9,14 @@
 import type { PeerDefaults } from '../scenario/peer-defaults';
 
 export const BANDS = ['validity', 'integrity', 'performance', 'robustness'] as const;
+
+/**
+ * `catches-variant`: in the run of the broken swarm `variant`, one of the student's assertions failed.
+ * `sweep-bound`: at every count of downloaders of the `sweep`, the distribution took at most `atMost` x
+ * the theoretical minimum. `sweep-growth`: the distribution time at the last count over the first is at
+ * most `atMost` (the client-server prediction is their ratio of counts).
+ */
+export const VARIANT_SWEEP_KINDS = ['catches-variant', 'sweep-bound', 'sweep-growth'] as const;
 export type Band = (typeof BANDS)[number];
 
 export const CHECK_KINDS = [
@@ -20,6 +28,8 @@ export const CHECK_KINDS = [
   'duplicate-bytes',
   'survives-fault',
   'assertion',
+  // The student's assertions against broken swarms, and a sweep over the number of downloaders.
+  ...VARIANT_SWEEP_KINDS,
 ] as const;
 export type CheckKind = (typeof CHECK_KINDS)[number];
 
@@ -48,6 +58,31 @@ export interface ExerciseChange {
    * (default: peers, chunkSize, network, peerDefaults).
    */
   scenario?: { locked?: string[] };
+  /** Assert steps of the student's own (`--assertions FILE`), run after the scenario's steps: at most `max`. */
+  assertions?: { max?: number };
+}
+
+/**
+ * A deliberately broken swarm: the exercise's scenario with some peers' environment changed (a free
+ * rider: `SWARMLAB_FREE_RIDE: "1"`) and steps inserted before the step at index `at` (default: after the
+ * last step, before the student's assertions). Its run is graded by `catches-variant` checks.
+ */
+export interface BrokenVariant {
+  name: string;
+  /** What is broken, for the teacher (the student sees the check's `describe`). */
+  describe?: string;
+  env?: Record<string, Record<string, string>>;
+  steps?: Record<string, unknown>[];
+  at?: number;
+}
+
+/**
+ * Runs the scenario once per count of downloaders. peer-1 is the seeder; the scenario (and a student's
+ * scenario) may use `${N}` (the count), `${peers}` (N + 1) and `${downloaders}` (the list peer-2 ..
+ * peer-(N+1), in place of a step's `peers`).
+ */
+export interface DownloaderSweep {
+  downloaders: number[];
 }
 
 export interface ExerciseCheck {
@@ -66,6 +101,8 @@ export interface ExerciseCheck {
   atMost?: number;
   /** The index (from 0) of the scenario's `assert` step this check reads (assertion); default every one. */
   step?: number;
+  /** The broken variant whose run this check reads (catches-variant). */
+  variant?: string;
 }
 
 export interface Exercise {
@@ -84,6 +121,10 @@ export interface Exercise {
   /** Runs a timed check takes the median of, unless `--runs K` (default 1). */
   runs?: number;
   checks: ExerciseCheck[];
+  /** Broken swarms the student's assertions must catch (catches-variant checks). */
+  variants?: BrokenVariant[];
+  /** Run once per count of downloaders (sweep-bound, sweep-growth checks). */
+  sweep?: DownloaderSweep;
 }
 
 const SETTING_BOUND_SCHEMA = {
@@ -138,6 +179,11 @@ export const EXERCISE_SCHEMA = {
           properties: { locked: { type: 'array', items: { type: 'string' } } },
           additionalProperties: false,
         },
+        assertions: {
+          type: 'object',
+          properties: { max: { type: 'integer', minimum: 1, maximum: 50 } },
+          additionalProperties: false,
+        },
       },
       additionalProperties: false,
     },
@@ -158,10 +204,47 @@ export const EXERCISE_SCHEMA = {
           peer: { type: 'string', minLength: 1 },
           atMost: { type: 'number', exclusiveMinimum: 0 },
           step: { type: 'integer', minimum: 0 },
+          variant: { type: 'string', minLength: 1 },
         },
         required: ['id', 'band', 'kind', 'points', 'hint'],
         additionalProperties: false,
       },
+    },
+    variants: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', pattern: '^[a-z0-9-]+$' },
+          describe: { type: 'string' },
+          env: {
+            type: 'object',
+            additionalProperties: {
+              type: 'object',
+              propertyNames: { pattern: '^[A-Z_][A-Z0-9_]*$' },
+              additionalProperties: { type: 'string' },
+            },
+          },
+          steps: { type: 'array', items: { type: 'object' } },
+          at: { type: 'integer', minimum: 0 },
+        },
+        required: ['name'],
+        additionalProperties: false,
+      },
+    },
+    sweep: {
+      type: 'object',
+      properties: {
+        downloaders: {
+          type: 'array',
+          items: { type: 'integer', minimum: 1, maximum: 100 },
+          minItems: 2,
+          uniqueItems: true,
+        },
+      },
+      required: ['downloaders'],
+      additionalProperties: false,
     },
   },
   required: ['id', 'title', 'goal', 'scenario', 'change', 'checks'],
@@ -205,4 +288,6 @@ export const BOUNDED_KINDS: Readonly<Partial<Record<CheckKind, string>>> = {
   'distribution-time': 'ratio to the theoretical minimum',
   'seeder-upload': 'copies of the file',
   'duplicate-bytes': 'share of the file',
+  'sweep-bound': 'ratio to the theoretical minimum, at every count of downloaders',
+  'sweep-growth': 'distribution time at the last count of downloaders over the first',
 };

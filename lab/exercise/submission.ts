@@ -11,7 +11,8 @@ import { basename, extname, resolve } from 'node:path';
 import { minimumDistributionMs } from '../observe/distribution-minimum';
 import { scenarioPeers, stepTargets } from '../scenario/load';
 import type { PeerDefaults } from '../scenario/peer-defaults';
-import type { Scenario, ScenarioPeer } from '../scenario/schema';
+import type { AssertStep, Scenario, ScenarioPeer } from '../scenario/schema';
+import { withAssertions } from './assertions-file';
 import { ExerciseRefusedError } from './errors';
 import type { ExpectedDownload, ScenarioFacts } from './grade';
 import type { Exercise } from './schema';
@@ -29,6 +30,10 @@ export interface Submission {
   settings?: Record<string, string>;
   /** The student's own scenario, already validated. */
   scenario?: Scenario;
+  /** The student's assert steps (`--assertions FILE`, validated), appended to the scenario. */
+  assertions?: AssertStep[];
+  /** Where they came from, for error messages. */
+  assertionsSource?: string;
 }
 
 export interface AppliedSubmission {
@@ -38,6 +43,8 @@ export interface AppliedSubmission {
   /** What the grade's footer pins: the file's name and sha256 (the module, or the settings as text). */
   name?: string;
   sha256?: string;
+  /** Indices (from 0) of the steps that are the student's assertions. */
+  ownSteps?: number[];
 }
 
 export function sha256Of(data: string | Buffer): string {
@@ -108,6 +115,16 @@ export function applySubmission(exercise: Exercise, base: Scenario, submission: 
     scenario = { ...scenario, peerDefaults: { ...scenario.peerDefaults, [name]: value } as PeerDefaults };
     pinned.push(`${name}=${value}`);
   }
+  let ownSteps: number[] | undefined;
+  if (submission.assertions !== undefined) {
+    if (change.assertions === undefined) {
+      throw new ExerciseRefusedError(`exercise ${exercise.id} does not take assertions (--assertions)`);
+    }
+    const offset = scenario.steps.length;
+    scenario = withAssertions(scenario, submission.assertions, submission.assertionsSource ?? 'assertions');
+    ownSteps = submission.assertions.map((_, i) => offset + i);
+    pinned.push(canonical(submission.assertions));
+  }
   const peerFiles: AppliedSubmission['peerFiles'] = [];
   let name: string | undefined;
   if (submission.picker !== undefined) {
@@ -121,9 +138,11 @@ export function applySubmission(exercise: Exercise, base: Scenario, submission: 
     name = basename(source);
     pinned.unshift(sha256Of(readFileSync(source)));
   }
-  if (pinned.length === 0) return { scenario, peerFiles };
+  const own = ownSteps === undefined ? {} : { ownSteps };
+  if (pinned.length === 0) return { scenario, peerFiles, ...own };
   const sha256 = pinned.length === 1 && submission.picker !== undefined ? pinned[0]! : sha256Of(pinned.join('\n'));
-  return { scenario, peerFiles, name: name ?? (settings.length > 0 ? 'settings' : 'scenario'), sha256 };
+  const kind = submission.assertions !== undefined ? 'assertions' : settings.length > 0 ? 'settings' : 'scenario';
+  return { scenario, peerFiles, name: name ?? kind, sha256, ...own };
 }
 
 /** What the grader reads of the scenario: the downloads it expects to verify and its assert steps. */

@@ -42,12 +42,22 @@ interface GradeRecord {
   };
 }
 
-/** The submission in a reference file: a module (--picker), settings (--set) or a scenario (--scenario). */
+/** The submission in a reference file: a module (--picker), settings (--set), a scenario (--scenario) or assertions. */
 function submissionOf(file: string): CheckOptions {
   if (/\.(m?js|cjs)$/.test(file)) return { picker: file };
   const parsed = YAML.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   if ('steps' in parsed) return { scenarioFile: file };
+  if ('assertions' in parsed) return { assertionsFile: file };
   return { settings: Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)])) };
+}
+
+/** Runs one check makes: the correct swarm at each count of a sweep, plus each broken variant. */
+function runsPerCheck(exerciseDir: string): number {
+  const exercise = YAML.parse(readFileSync(join(exerciseDir, 'exercise.yaml'), 'utf8')) as {
+    variants?: unknown[];
+    sweep?: { downloaders: number[] };
+  };
+  return (exercise.sweep?.downloaders.length ?? 1) + (exercise.variants?.length ?? 0);
 }
 
 function minimumParameters(loaded: LoadedExercise): Record<string, number> {
@@ -77,7 +87,7 @@ describe('exercises on containers: reference passes, baseline fails', () => {
   ): Promise<{ code: number; record: GradeRecord }> {
     lines.length = 0;
     const runPrefix = `${prefix}-${loaded.exercise.id.slice(0, 2)}-${tag}`;
-    runs.push(`${runPrefix}-1`);
+    for (let k = 1; k <= runsPerCheck(loaded.dir); k += 1) runs.push(`${runPrefix}-${k}`);
     const code = await exerciseCheckCommand(ctx, loaded.dir, {
       ...submissionOf(file),
       runs: 1,
@@ -146,6 +156,7 @@ describe('exercises on containers: reference passes, baseline fails', () => {
         await browser.close();
       }
     },
-    2 * RUN_TIMEOUT_MS,
+    // A reference and a baseline, each as many runs as the exercise makes (its sweep and broken variants).
+    2 * RUN_TIMEOUT_MS * Math.max(1, ...dirs.map(runsPerCheck)),
   );
 });
