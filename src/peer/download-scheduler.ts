@@ -216,6 +216,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private readonly stallTimeoutMs: number;
   private readonly startedAtMs = Date.now();
   private lastChunkAtMs = Date.now();
+  /** The last REJECT busy: a source that answers busy is there, its upload is taken (no stall). */
+  private lastBusyAtMs = 0;
   private lastProgressAtMs = 0;
   private bytesThisRun = 0;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -674,6 +676,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         this.claimedElsewhere.set(index, source);
         break;
       case 'busy':
+        this.lastBusyAtMs = Date.now();
         source.retryAtMs = Date.now() + 100;
         break;
       case 'wrong-chunk':
@@ -729,7 +732,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private checkStall(): void {
     if (this.finished) return;
     const anyInflight = [...this.sources.values()].some((source) => source.inflight.size > 0);
-    if (!anyInflight && Date.now() - this.lastChunkAtMs > this.stallTimeoutMs) {
+    const nowMs = Date.now();
+    if (!anyInflight && nowMs - this.lastChunkAtMs > this.stallTimeoutMs && nowMs - this.lastBusyAtMs > this.stallTimeoutMs) {
       this.fail(new PeerError(PeerErrorCode.Stalled, `no chunk arrived for ${Math.round(this.stallTimeoutMs / 1000)} s and no source is available`));
     }
   }
