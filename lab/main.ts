@@ -142,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
       'dashboard-port': { type: 'string' },
       'dashboard-exit': { type: 'boolean', default: false },
       picker: { type: 'string' },
+      uploader: { type: 'string' },
       runs: { type: 'string' },
       set: { type: 'string', multiple: true },
       scenario: { type: 'string' },

@@ -31,7 +31,7 @@ import {
   type LoadedExercise,
 } from './load';
 import { drawParameters, studentSeed, withDerived } from './parameters';
-import { BOUNDED_KINDS, type Exercise } from './schema';
+import { BOUNDED_KINDS, type Exercise, type ExerciseCheck } from './schema';
 import { applySubmission, scenarioBounds, scenarioFacts, type AppliedSubmission, type Submission } from './submission';
 
 const log = createLogger('lab');
@@ -85,6 +85,10 @@ function changeLines(exercise: Exercise): string[] {
     const peers = change.picker.peers === undefined ? 'every peer' : change.picker.peers.join(', ');
     lines.push(`the piece picker of ${peers}: --picker PATH (docs/strategies.md, "The pick function")`);
   }
+  if (change.uploader !== undefined) {
+    const peers = change.uploader.peers === undefined ? 'every peer' : change.uploader.peers.join(', ');
+    lines.push(`the uploader policy of ${peers}: --uploader PATH (docs/strategies.md, "Whom to upload to")`);
+  }
   for (const [name, bound] of Object.entries(change.settings ?? {})) {
     lines.push(`the peer setting ${name}, from ${bound.min} to ${bound.max}: --set ${name}=N`);
   }
@@ -107,6 +111,7 @@ export async function exerciseListCommand(ctx: CommandContext): Promise<number> 
     const points = exercise.checks.reduce((sum, c) => sum + c.points, 0);
     const change = [
       exercise.change.picker === undefined ? undefined : '--picker',
+      exercise.change.uploader === undefined ? undefined : '--uploader',
       ...Object.keys(exercise.change.settings ?? {}).map((name) => `--set ${name}`),
       exercise.change.scenario === undefined ? undefined : '--scenario',
     ].filter((x) => x !== undefined);
@@ -133,7 +138,11 @@ export async function exerciseShowCommand(ctx: CommandContext, id: string, init:
   p.line(`checks (bands run in order; after a failed band the later ones are not run):`);
   for (const check of exercise.checks) {
     const threshold =
-      check.atMost === undefined ? '' : ` (at most ${check.atMost}: ${BOUNDED_KINDS[check.kind] ?? 'the measurement'})`;
+      check.atMost === undefined
+        ? check.atLeast === undefined
+          ? ''
+          : ` (at least ${check.atLeast}: ${thresholdMeaning(check)})`
+        : ` (at most ${check.atMost}: ${thresholdMeaning(check)})`;
     p.line(
       `  ${check.band.padEnd(11)} ${check.id.padEnd(24)} ${String(check.points).padStart(2)} pts  ${check.kind}${threshold}`,
     );
@@ -158,10 +167,23 @@ export async function exerciseShowCommand(ctx: CommandContext, id: string, init:
   }
   p.line();
   p.line(`start:  npm run lab -- exercise start ${exercise.id}`);
-  p.line(
-    `check:  npm run lab -- exercise check ${exercise.id}${exercise.change.picker === undefined ? '' : ' --picker PATH'}`,
-  );
+  p.line(`check:  npm run lab -- exercise check ${exercise.id}${moduleFlag(exercise) ?? ''}`);
   return 0;
+}
+
+/** What a check's threshold bounds, for `show`. */
+function thresholdMeaning(check: ExerciseCheck): string {
+  if (check.kind !== 'group-completion') return BOUNDED_KINDS[check.kind] ?? 'the measurement';
+  return check.versus === undefined
+    ? `the last completion of ${check.peers?.join(', ') ?? 'the group'} over their bound alone`
+    : `the median completion of ${check.versus.join(', ')} over that of ${check.peers?.join(', ') ?? 'the group'}`;
+}
+
+/** ` --picker PATH` or ` --uploader PATH`: the module flag the exercise takes, if any. */
+function moduleFlag(exercise: Exercise, path = 'PATH'): string | undefined {
+  if (exercise.change.picker !== undefined) return ` --picker ${path}`;
+  if (exercise.change.uploader !== undefined) return ` --uploader ${path}`;
+  return undefined;
 }
 
 export interface StartOptions {
@@ -189,9 +211,8 @@ export async function exerciseStartCommand(ctx: CommandContext, id: string, opti
   const target = copyStarter(loaded, dir);
   ctx.printer.line(existed ? `${target} exists: kept as it is` : `copied the starter to ${target}:`);
   for (const name of readdirSync(target)) ctx.printer.line(`  ${join(target, name)}`);
-  const starterPicker = readdirSync(target).find((name) => /\.(m?js|cjs)$/.test(name));
-  const flag =
-    exercise.change.picker === undefined || starterPicker === undefined ? '' : ` --picker ${join(dir, starterPicker)}`;
+  const starterModule = readdirSync(target).find((name) => /\.(m?js|cjs)$/.test(name));
+  const flag = starterModule === undefined ? '' : (moduleFlag(exercise, join(dir, starterModule)) ?? '');
   ctx.printer.line(`when ready: npm run lab -- exercise check ${exercise.id}${flag}`);
   const upOptions = {
     run: options.run ?? `ex-${exercise.id.slice(0, 2)}`,
@@ -205,6 +226,7 @@ export async function exerciseStartCommand(ctx: CommandContext, id: string, opti
 
 export interface CheckOptions extends StudentInit {
   picker?: string;
+  uploader?: string;
   settings?: Record<string, string>;
   scenarioFile?: string;
   runs?: number;
@@ -264,6 +286,7 @@ export async function runExerciseCheck(ctx: CommandContext, id: string, options:
   const base = exerciseScenario(loaded, who.parameters);
   const submission: Submission = {
     ...(options.picker === undefined ? {} : { picker: options.picker }),
+    ...(options.uploader === undefined ? {} : { uploader: options.uploader }),
     ...(options.settings === undefined ? {} : { settings: options.settings }),
     ...(options.scenarioFile === undefined ? {} : { scenario: await loadScenario(options.scenarioFile) }),
   };
@@ -274,6 +297,14 @@ export async function runExerciseCheck(ctx: CommandContext, id: string, options:
   }
   if (options.picker !== undefined && !existsSync(options.picker)) {
     throw new UsageError(`--picker ${options.picker}: no such file`);
+  }
+  if (exercise.change.uploader !== undefined && options.uploader === undefined && options.scenarioFile === undefined) {
+    throw new UsageError(
+      `exercise ${exercise.id} grades an uploader: give it with --uploader PATH (the starter's uploader.js to begin with)`,
+    );
+  }
+  if (options.uploader !== undefined && !existsSync(options.uploader)) {
+    throw new UsageError(`--uploader ${options.uploader}: no such file`);
   }
   const applied: AppliedSubmission = applySubmission(exercise, base, submission);
   const runs = options.runs ?? exercise.runs ?? 1;
@@ -387,11 +418,13 @@ export async function readSubmission(
   exercise: Exercise,
 ): Promise<{ name: string; options: CheckOptions }> {
   const name = basename(path).replace(/\.(m?js|cjs)$/, '');
-  if (statSync(path).isFile()) return { name, options: { picker: path } };
+  // A module is the picker, or the uploader in an exercise that grades one.
+  const moduleOption = exercise.change.uploader !== undefined && exercise.change.picker === undefined ? 'uploader' : 'picker';
+  if (statSync(path).isFile()) return { name, options: { [moduleOption]: path } };
   const files = readdirSync(path);
   const module = files.find((file) => /\.(m?js|cjs)$/.test(file));
   const options: CheckOptions = {};
-  if (module !== undefined && exercise.change.picker !== undefined) options.picker = join(path, module);
+  if (module !== undefined && exercise.change[moduleOption] !== undefined) options[moduleOption] = join(path, module);
   if (files.includes('settings.yaml')) {
     const parsed: unknown = YAML.parse(await readFile(join(path, 'settings.yaml'), 'utf8'));
     options.settings = Object.fromEntries(

@@ -10,7 +10,7 @@
  */
 import { chaosResult } from '../chaos';
 import type { ScenarioReport } from '../report-types';
-import { minimumTimes } from '../observe/distribution-minimum';
+import { minimumDistributionMs, minimumTimes } from '../observe/distribution-minimum';
 import type { RunEvent } from '../observe/run-events';
 import type { EventOf } from '../observe/run-state';
 import { BANDS, TIMED_KINDS, type Band, type CheckKind, type ExerciseCheck } from './schema';
@@ -291,6 +291,99 @@ function measureAssertions(run: RunRecord, check: ExerciseCheck, assertSteps: re
   };
 }
 
+// ---- group-completion: one group of peers against another, or against its own bound ----
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function names(peers: readonly string[]): string {
+  return peers.length <= 3 ? peers.join(', ') : `${peers[0]}..${peers.at(-1)} (${peers.length})`;
+}
+
+/**
+ * When `peer` completed `file`, ms since the recording started: its last chunk's arrival as the lab
+ * recorded it (the download event when no chunk came), once the lab verified its copy; else undefined.
+ */
+function completedAtT(run: RunRecord, peer: string, file: string): number | undefined {
+  let verifiedT: number | undefined;
+  let lastChunkT: number | undefined;
+  for (const event of run.events) {
+    if (event.type === 'transfer' && event.to === peer && event.file === file) lastChunkT = event.t;
+    if (event.type === 'download' && event.peer === peer && event.file === file && event.ok && event.verified === true)
+      verifiedT ??= event.t;
+  }
+  if (verifiedT === undefined) return undefined;
+  return lastChunkT !== undefined && lastChunkT <= verifiedT ? lastChunkT : verifiedT;
+}
+
+/**
+ * `versus` given: the median completion of `versus` over that of `peers`, at least `atLeast` (free riders
+ * clearly later than contributors). Otherwise: the last completion of `peers` over the theoretical
+ * minimum of distributing `file` to them alone (the seeders' upload, theirs, as rate-limited), at most
+ * `atMost`. Times run from the download's start, as in distribution-time.
+ */
+function measureGroupCompletion(run: RunRecord, check: ExerciseCheck): Measurement {
+  const file = check.file!;
+  const group = check.peers!;
+  const minimum = minimumTimes(run.events).find((m) => m.file === file);
+  if (minimum?.startT === undefined) return { passed: false, measured: null, words: `${file} was never downloaded` };
+  const startT = minimum.startT;
+  const times = (peers: readonly string[]): { done: Map<string, number>; missing: string[] } => {
+    const done = new Map<string, number>();
+    const missing: string[] = [];
+    for (const peer of peers) {
+      const t = completedAtT(run, peer, file);
+      if (t === undefined) missing.push(peer);
+      else done.set(peer, t - startT);
+    }
+    return { done, missing };
+  };
+  const measured = times([...group, ...(check.versus ?? [])]);
+  if (measured.missing.length > 0) {
+    return { passed: false, measured: null, words: `${file} not verified on ${measured.missing.join(', ')}` };
+  }
+  const groupMs = group.map((peer) => measured.done.get(peer)!);
+  if (check.versus !== undefined) {
+    const atLeast = check.atLeast!;
+    const versusMs = check.versus.map((peer) => measured.done.get(peer)!);
+    const ratio = median(versusMs) / Math.max(1, median(groupMs));
+    const holds = ratio >= atLeast;
+    return {
+      passed: holds,
+      measured: ratio,
+      words:
+        `${names(check.versus)} completed ${file} at ${seconds(median(versusMs))} (median), ` +
+        `${names(group)} at ${seconds(median(groupMs))}; ` +
+        `${fixed(ratio)} ${holds ? '≥' : '<'} ${fixed(atLeast)}`,
+      atT: startT + median(versusMs),
+    };
+  }
+  if (!('minMs' in minimum)) return { passed: false, measured: null, words: minimum.note };
+  const atMost = check.atMost!;
+  const rated = minimum.downloaders.filter((d) => group.includes(d.peer));
+  const caps = rated.flatMap((d) => (d.downloadBps === undefined ? [] : [d.downloadBps]));
+  const boundMs = minimumDistributionMs(
+    minimum.fileBytes,
+    minimum.seeders.reduce((sum, s) => sum + s.uploadBps, 0),
+    rated.map((d) => d.uploadBps),
+    caps.length === 0 ? undefined : Math.min(...caps),
+  );
+  const lastMs = Math.max(...groupMs);
+  const ratio = lastMs / boundMs;
+  return {
+    passed: ratio <= atMost,
+    measured: ratio,
+    words:
+      `${names(group)} completed ${file} by ${seconds(lastMs)}; ` +
+      `bound for them alone ${seconds(boundMs)}; ${compare(ratio, atMost)}`,
+    atT: startT + lastMs,
+  };
+}
+
 /** What one check measured in one run. */
 export function measure(check: ExerciseCheck, run: RunRecord, scenario: ScenarioFacts): Measurement {
   switch (check.kind) {
@@ -310,6 +403,8 @@ export function measure(check: ExerciseCheck, run: RunRecord, scenario: Scenario
       return measureSurvivesFault(run);
     case 'assertion':
       return measureAssertions(run, check, scenario.assertSteps);
+    case 'group-completion':
+      return measureGroupCompletion(run, check);
     default: {
       const never: never = check.kind;
       throw new Error(`unknown check kind ${String(never)}`);
@@ -360,7 +455,7 @@ export function gradeRuns(init: GradeInit): Grade {
         band,
         kind: check.kind,
         maxPoints: check.points,
-        threshold: check.atMost ?? null,
+        threshold: check.atMost ?? check.atLeast ?? null,
       };
       if (failedBand !== undefined) {
         checks.push({

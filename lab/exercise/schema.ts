@@ -20,6 +20,8 @@ export const CHECK_KINDS = [
   'duplicate-bytes',
   'survives-fault',
   'assertion',
+  // Groups of peers compared (the tit-for-tat exercise): lab/exercise/grade.ts, measureGroupCompletion.
+  'group-completion',
 ] as const;
 export type CheckKind = (typeof CHECK_KINDS)[number];
 
@@ -48,6 +50,11 @@ export interface ExerciseChange {
    * (default: peers, chunkSize, network, peerDefaults).
    */
   scenario?: { locked?: string[] };
+  /**
+   * The student's uploader policy module (`--uploader PATH`, docs/strategies.md "Whom to upload to"),
+   * given to these peers (default: every peer), run isolated like a picker module.
+   */
+  uploader?: { peers?: string[] };
 }
 
 export interface ExerciseCheck {
@@ -66,6 +73,13 @@ export interface ExerciseCheck {
   atMost?: number;
   /** The index (from 0) of the scenario's `assert` step this check reads (assertion); default every one. */
   step?: number;
+  // group-completion: when `peers` completed `file`, against `versus` (atLeast) or against their bound (atMost).
+  /** The group measured (group-completion). */
+  peers?: string[];
+  /** The group compared with: the median completion of `versus` over that of `peers` must be at least `atLeast`. */
+  versus?: string[];
+  /** The measurement must be at least this (group-completion with `versus`). */
+  atLeast?: number;
 }
 
 export interface Exercise {
@@ -138,6 +152,11 @@ export const EXERCISE_SCHEMA = {
           properties: { locked: { type: 'array', items: { type: 'string' } } },
           additionalProperties: false,
         },
+        uploader: {
+          type: 'object',
+          properties: { peers: { type: 'array', items: { type: 'string' }, minItems: 1 } },
+          additionalProperties: false,
+        },
       },
       additionalProperties: false,
     },
@@ -158,6 +177,9 @@ export const EXERCISE_SCHEMA = {
           peer: { type: 'string', minLength: 1 },
           atMost: { type: 'number', exclusiveMinimum: 0 },
           step: { type: 'integer', minimum: 0 },
+          peers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+          versus: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+          atLeast: { type: 'number', exclusiveMinimum: 0 },
         },
         required: ['id', 'band', 'kind', 'points', 'hint'],
         additionalProperties: false,
@@ -198,7 +220,7 @@ export const HIDDEN_SCHEMA = {
 } as const;
 
 /** The kinds whose measurement depends on the machine's speed: the median of the runs counts. */
-export const TIMED_KINDS: ReadonlySet<CheckKind> = new Set(['distribution-time']);
+export const TIMED_KINDS: ReadonlySet<CheckKind> = new Set(['distribution-time', 'group-completion']);
 
 /** The kinds that need `atMost`, and what it bounds. */
 export const BOUNDED_KINDS: Readonly<Partial<Record<CheckKind, string>>> = {
