@@ -147,18 +147,21 @@ function groupCompletionIssues(check: ExerciseCheck, at: string): ScenarioIssue[
   const issues: ScenarioIssue[] = [];
   if (check.kind !== 'group-completion') return issues;
   if (check.file === undefined) issues.push({ instancePath: at, message: 'a group-completion check needs "file"' });
-  if (check.peers === undefined) issues.push({ instancePath: at, message: 'a group-completion check needs "peers" (the group measured)' });
+  if (check.peers === undefined)
+    issues.push({ instancePath: at, message: 'a group-completion check needs "peers" (the group measured)' });
   const versus = check.versus !== undefined || check.atLeast !== undefined;
   if (versus && (check.versus === undefined || check.atLeast === undefined || check.atMost !== undefined)) {
     issues.push({
       instancePath: at,
-      message: 'a group-completion check takes "versus" with "atLeast" (one group against the other), or "atMost" alone (the group against its bound)',
+      message:
+        'a group-completion check takes "versus" with "atLeast" (one group against the other), or "atMost" alone (the group against its bound)',
     });
   } else if (!versus && check.atMost === undefined) {
     issues.push({ instancePath: at, message: 'a group-completion check needs "versus" and "atLeast", or "atMost"' });
   }
   const overlap = (check.peers ?? []).filter((peer) => check.versus?.includes(peer));
-  if (overlap.length > 0) issues.push({ instancePath: `${at}/versus`, message: `${overlap.join(', ')} in both groups` });
+  if (overlap.length > 0)
+    issues.push({ instancePath: `${at}/versus`, message: `${overlap.join(', ')} in both groups` });
   return issues;
 }
 
@@ -219,7 +222,8 @@ function exerciseIssues(
       }
       for (const field of ['peers', 'versus'] as const) {
         (check[field] ?? []).forEach((peer, j) => {
-          if (!peers.has(peer)) issues.push({ instancePath: `/checks/${i}/${field}/${j}`, message: `no peer "${peer}"` });
+          if (!peers.has(peer))
+            issues.push({ instancePath: `/checks/${i}/${field}/${j}`, message: `no peer "${peer}"` });
         });
       }
     });

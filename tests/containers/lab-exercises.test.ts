@@ -42,9 +42,10 @@ interface GradeRecord {
   };
 }
 
-/** The submission in a reference file: a module (--picker), settings (--set) or a scenario (--scenario). */
-function submissionOf(file: string): CheckOptions {
-  if (/\.(m?js|cjs)$/.test(file)) return { picker: file };
+/** The submission in a reference file: a module (--picker or --uploader), settings (--set) or a scenario (--scenario). */
+function submissionOf(file: string, loaded: LoadedExercise): CheckOptions {
+  if (/\.(m?js|cjs)$/.test(file))
+    return loaded.exercise.change.uploader === undefined ? { picker: file } : { uploader: file };
   const parsed = YAML.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   if ('steps' in parsed) return { scenarioFile: file };
   return { settings: Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)])) };
@@ -79,7 +80,7 @@ describe('exercises on containers: reference passes, baseline fails', () => {
     const runPrefix = `${prefix}-${loaded.exercise.id.slice(0, 2)}-${tag}`;
     runs.push(`${runPrefix}-1`);
     const code = await exerciseCheckCommand(ctx, loaded.dir, {
-      ...submissionOf(file),
+      ...submissionOf(file, loaded),
       runs: 1,
       json: true,
       student: 'ci',
