@@ -20,7 +20,7 @@ import { renderReportHtml } from '../observe/report-html';
 import { writeRunReport, type WrittenReport } from '../observe/report-writer';
 import { RunRecorder } from '../observe/run-events';
 import { loadScenario, scenarioPeers } from '../scenario/load';
-import { gradeJson, gradeRuns, type Grade, type RunRecord } from './grade';
+import { gradeJson, gradeRuns, labFailureOf, type Grade, type RunRecord } from './grade';
 import { gradeSectionHtml, withGradeSection, type GradeFooter } from './grade-html';
 import {
   exerciseDirs,
@@ -37,6 +37,8 @@ import { applySubmission, scenarioBounds, scenarioFacts, type AppliedSubmission,
 const log = createLogger('lab');
 
 export const GRADE_FILE = 'grade.json';
+/** `check`'s exit code when the lab itself failed to start a run: no grade, re-run once the lab is fixed. */
+export const EXIT_LAB_FAILURE = 3;
 const STATUS_TIMEOUT_MS = 5_000;
 const SWARMLAB_VERSION = '0.1.0';
 
@@ -332,7 +334,16 @@ export async function runExerciseCheck(ctx: CommandContext, id: string, options:
         ? `  scenario passed in ${(report.ms / 1000).toFixed(1)} s`
         : `  scenario failed: ${report.error?.message ?? 'failed'}`,
     );
-    records.push({ events: [...recorder.events], report, ...(uploadedBytes === undefined ? {} : { uploadedBytes }) });
+    const record: RunRecord = {
+      events: [...recorder.events],
+      report,
+      ...(uploadedBytes === undefined ? {} : { uploadedBytes }),
+    };
+    records.push(record);
+    const labFailure = labFailureOf(record, k - 1);
+    if (labFailure !== undefined) {
+      ctx.printer.line(`  the lab failed to start this run (${labFailure.code}); not graded, no further runs`);
+    }
     try {
       written.push(
         await writeRunReport({
@@ -346,6 +357,8 @@ export async function runExerciseCheck(ctx: CommandContext, id: string, options:
     } catch (err) {
       log.error('Could not write the run report', { error: messageOf(err) });
     }
+    // Docker down or an image missing fails every later run the same way.
+    if (labFailure !== undefined) break;
   }
   const grade = gradeRuns({
     exercise: exercise.id,
@@ -391,7 +404,15 @@ function printGrade(ctx: CommandContext, result: CheckResult): void {
     if (check.hint !== undefined) p.line(`      hint: ${check.hint}`);
   }
   p.line();
-  p.line(`grade ${grade.exercise}: ${grade.score} / ${grade.maxScore}${grade.passed ? ', every check passed' : ''}`);
+  if (grade.error !== undefined) {
+    p.line(
+      `no grade for ${grade.exercise}: the lab failed to start run ${grade.error.run + 1} ` +
+        `(${grade.error.kind}, ${grade.error.code}): ${grade.error.message}`,
+    );
+    p.line("this is not your submission's failure: fix the lab (is Docker running?) and check again");
+  } else {
+    p.line(`grade ${grade.exercise}: ${grade.score} / ${grade.maxScore}${grade.passed ? ', every check passed' : ''}`);
+  }
   if (result.reportPath !== undefined) p.line(`report: ${result.reportPath}`);
   if (result.gradePath !== undefined) p.line(`grade:  ${result.gradePath}`);
 }
@@ -400,6 +421,7 @@ export async function exerciseCheckCommand(ctx: CommandContext, id: string, opti
   const result = await runExerciseCheck(ctx, id, options);
   printGrade(ctx, result);
   if (options.json === true) ctx.printer.json(gradeJson(result.grade, result.reportPath));
+  if (result.grade.error !== undefined) return EXIT_LAB_FAILURE;
   return result.grade.passed && !ctx.signal.aborted ? 0 : 1;
 }
 
@@ -419,7 +441,8 @@ export async function readSubmission(
 ): Promise<{ name: string; options: CheckOptions }> {
   const name = basename(path).replace(/\.(m?js|cjs)$/, '');
   // A module is the picker, or the uploader in an exercise that grades one.
-  const moduleOption = exercise.change.uploader !== undefined && exercise.change.picker === undefined ? 'uploader' : 'picker';
+  const moduleOption =
+    exercise.change.uploader !== undefined && exercise.change.picker === undefined ? 'uploader' : 'picker';
   if (statSync(path).isFile()) return { name, options: { [moduleOption]: path } };
   const files = readdirSync(path);
   const module = files.find((file) => /\.(m?js|cjs)$/.test(file));
@@ -437,7 +460,8 @@ export async function readSubmission(
 
 interface GradeRow {
   submission: string;
-  score: number;
+  /** null when the lab failed to start the submission's run (then `error` says why). */
+  score: number | null;
   maxScore: number;
   passed: boolean;
   hiddenPassed: number;
@@ -446,8 +470,8 @@ interface GradeRow {
   error?: string;
 }
 
-function csvCell(value: string | number | boolean | undefined): string {
-  const text = value === undefined ? '' : String(value);
+function csvCell(value: string | number | boolean | null | undefined): string {
+  const text = value === undefined || value === null ? '' : String(value);
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -486,6 +510,9 @@ export async function exerciseGradeCommand(ctx: CommandContext, id: string, opti
         hiddenPassed,
         hiddenTotal: hidden?.variants.length ?? 0,
         ...(visible.reportPath === undefined ? {} : { reportPath: visible.reportPath }),
+        ...(visible.grade.error === undefined
+          ? {}
+          : { error: `${visible.grade.error.kind}: ${visible.grade.error.code}: ${visible.grade.error.message}` }),
       });
     } catch (err) {
       const maxScore = loaded.exercise.checks.reduce((sum, c) => sum + c.points, 0);
@@ -525,7 +552,7 @@ export async function exerciseGradeCommand(ctx: CommandContext, id: string, opti
       const hiddenText =
         row.hiddenTotal === 0 ? '' : `  hidden variants passed: ${row.hiddenPassed}/${row.hiddenTotal}`;
       p.line(
-        `${row.submission.padEnd(24)} ${row.score}/${row.maxScore} ${row.passed ? 'passed' : 'not passed'}${hiddenText}${row.error === undefined ? '' : `  error: ${row.error}`}`,
+        `${row.submission.padEnd(24)} ${row.score ?? '-'}/${row.maxScore} ${row.score === null ? 'not graded' : row.passed ? 'passed' : 'not passed'}${hiddenText}${row.error === undefined ? '' : `  error: ${row.error}`}`,
       );
     }
   }

@@ -57,10 +57,13 @@ export interface CheckResult {
 
 export interface Grade {
   exercise: string;
-  score: number;
+  /** null when the lab itself failed (`error`): nothing was graded, so nothing counts against the student. */
+  score: number | null;
   maxScore: number;
   passed: boolean;
   checks: CheckResult[];
+  /** Set when the lab could not start a run (Docker, images, a container that never came up): no grade. */
+  error?: LabFailure;
 }
 
 const MIB = 1024 * 1024;
@@ -443,8 +446,67 @@ export interface GradeInit {
   scenario: ScenarioFacts;
 }
 
-/** Grades the runs: every check measured, in band order, later bands "not run" after a failed one. */
+// ---- a run the lab itself could not start: an error, not a grade ----
+
+/**
+ * Codes of a run that never started for the lab's own reasons: Docker unreachable or failing, images
+ * that cannot be built or found, not enough memory, a run name taken, a container never ready in time.
+ * Not here: ERR_LAB_CONTAINER_EXITED, a container that exited while starting (a peer whose module does
+ * not load stops itself), which is the submission's failure and fails the `started` check.
+ */
+export const LAB_FAILURE_CODES: ReadonlySet<string> = new Set([
+  'ERR_LAB_DOCKER',
+  'ERR_LAB_HEALTH_TIMEOUT',
+  'ERR_LAB_MEMORY_EXCEEDED',
+  'ERR_LAB_RUN_EXISTS',
+  'ERR_LAB_IMAGE_NOT_FOUND',
+  'ERR_BASE_IMAGE',
+  'ERR_IMAGE_BUILD',
+  'ERR_BUNDLE_BUILD',
+  'ERR_DOCKER_STREAM',
+]);
+
+/** Why the lab, not the submission, failed a run: `kind` is always "infrastructure". */
+export interface LabFailure {
+  kind: 'infrastructure';
+  code: string;
+  message: string;
+  /** The run (0-based) that failed. */
+  run: number;
+}
+
+/** The lab's own failure to start `run` (no step ran, and the code is one of LAB_FAILURE_CODES), if any. */
+export function labFailureOf(run: RunRecord, index: number): LabFailure | undefined {
+  const { error, steps } = run.report;
+  if (steps.length > 0 || error === undefined || !LAB_FAILURE_CODES.has(error.code)) return undefined;
+  return { kind: 'infrastructure', code: error.code, message: error.message, run: index };
+}
+
+/** A grade that is none: every check "not run", no score, and why. */
+function labFailureGrade(init: GradeInit, failure: LabFailure): Grade {
+  const checks = init.checks.map((check): CheckResult => ({
+    id: check.id,
+    band: check.band,
+    kind: check.kind,
+    status: 'not-run',
+    passed: false,
+    points: 0,
+    maxPoints: check.points,
+    measured: null,
+    threshold: check.atMost ?? check.atLeast ?? null,
+    words: `not run: the lab failed to start run ${failure.run + 1} (${failure.code}), not your submission`,
+  }));
+  const maxScore = init.checks.reduce((sum, c) => sum + c.points, 0);
+  return { exercise: init.exercise, score: null, maxScore, passed: false, checks, error: failure };
+}
+
+/**
+ * Grades the runs: every check measured, in band order, later bands "not run" after a failed one. When
+ * the lab could not start one of the runs, nothing is graded: the grade is an error (`error`).
+ */
 export function gradeRuns(init: GradeInit): Grade {
+  const failure = init.runs.map(labFailureOf).find((f) => f !== undefined);
+  if (failure !== undefined) return labFailureGrade(init, failure);
   const checks: CheckResult[] = [];
   let failedBand: Band | undefined;
   for (const band of BANDS) {
@@ -492,7 +554,10 @@ export function gradeRuns(init: GradeInit): Grade {
   return { exercise: init.exercise, score, maxScore, passed: checks.every((c) => c.passed), checks };
 }
 
-/** The `--json` record: `{"grade":{exercise, score, maxScore, passed, checks:[{id, band, passed, points, measured, threshold}], reportPath}}`. */
+/**
+ * The `--json` record: `{"grade":{exercise, score, maxScore, passed, checks:[{id, band, passed, points,
+ * measured, threshold}], reportPath}}`; when the lab failed, `score` is null and `error` follows `passed`.
+ */
 export function gradeJson(grade: Grade, reportPath: string | undefined): { grade: Record<string, unknown> } {
   return {
     grade: {
@@ -500,6 +565,7 @@ export function gradeJson(grade: Grade, reportPath: string | undefined): { grade
       score: grade.score,
       maxScore: grade.maxScore,
       passed: grade.passed,
+      ...(grade.error === undefined ? {} : { error: grade.error }),
       checks: grade.checks.map((c) => ({
         id: c.id,
         band: c.band,
