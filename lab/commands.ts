@@ -221,6 +221,9 @@ export async function executeScenario(
     });
   } catch (err) {
     const error = asLabError(err);
+    // The image layer's errors keep their own codes (ERR_IMAGE_BUILD, ...): a grade tells the lab's failure by them.
+    const ownCode = (err as { code?: unknown } | undefined)?.code;
+    const code = typeof ownCode === 'string' && ownCode.startsWith('ERR_') ? ownCode : error.code;
     options.recorder?.record({ type: 'end', ok: false, ms: 0, error: error.message });
     report = {
       scenario: scenario.name,
@@ -228,7 +231,7 @@ export async function executeScenario(
       ms: 0,
       steps: [],
       downloads: [],
-      error: { code: error.code, message: error.message },
+      error: { code, message: error.message },
     };
   } finally {
     if (run !== undefined && options.beforeTeardown !== undefined) {

@@ -20,6 +20,7 @@ import {
 } from './constants';
 import {
   DockerError,
+  ContainerExitedError,
   HealthTimeoutError,
   RunExistsError,
   RunNotFoundError,
@@ -262,7 +263,7 @@ export class LabController {
         const { stdout, stderr } = await this.docker
           .logs(container.id, { tail: 20 })
           .catch(() => ({ stdout: '', stderr: '' }));
-        throw new HealthTimeoutError(current.name, 0, `${current.state}; last logs:\n${(stdout + stderr).trim()}`);
+        throw new ContainerExitedError(current.name, current.state, (stdout + stderr).trim());
       }
       const mustWaitForDocker = init.waitHealthy === true && current.health !== undefined;
       if (current.state === 'running' && current.health !== 'unhealthy' && !mustWaitForDocker) {

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   UNKNOWN_PEER: 'ERR_LAB_UNKNOWN_PEER',
   DOCKER: 'ERR_LAB_DOCKER',
   HEALTH_TIMEOUT: 'ERR_LAB_HEALTH_TIMEOUT',
+  CONTAINER_EXITED: 'ERR_LAB_CONTAINER_EXITED',
   CONTROL: 'ERR_LAB_CONTROL',
   CONTROL_CHANNEL: 'ERR_LAB_CONTROL_CHANNEL',
   CONTROL_TIMEOUT: 'ERR_LAB_CONTROL_TIMEOUT',
@@ -140,6 +141,19 @@ export class HealthTimeoutError extends LabError {
   constructor(container: string, timeoutMs: number, lastState: string) {
     super(ERROR_CODES.HEALTH_TIMEOUT, `${container} not healthy after ${timeoutMs} ms (last state: ${lastState})`);
     this.name = 'HealthTimeoutError';
+  }
+}
+
+/**
+ * A container exited (or died) before it was ready: what it ran stopped it, such as a peer whose picker or
+ * uploader module does not load. Told apart from HealthTimeoutError (never ready, still running), which
+ * is the lab's or the machine's trouble, so that an exercise grade can tell a student's failure from
+ * the lab's.
+ */
+export class ContainerExitedError extends LabError {
+  constructor(container: string, state: string, lastLogs: string) {
+    super(ERROR_CODES.CONTAINER_EXITED, `${container} ${state} while starting; last logs:\n${lastLogs}`);
+    this.name = 'ContainerExitedError';
   }
 }
 

@@ -144,6 +144,7 @@ async function main(argv: string[]): Promise<number> {
       'dashboard-exit': { type: 'boolean', default: false },
       picker: { type: 'string' },
       assertions: { type: 'string' },
+      uploader: { type: 'string' },
       runs: { type: 'string' },
       set: { type: 'string', multiple: true },
       scenario: { type: 'string' },

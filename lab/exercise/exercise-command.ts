@@ -24,7 +24,7 @@ import type { Scenario } from '../scenario/schema';
 import { DEFAULT_MAX_ASSERTIONS, loadAssertions } from './assertions-file';
 import { applyBrokenVariant } from './broken-variants';
 import { ExerciseRefusedError } from './errors';
-import { gradeJson, gradeRuns, type Grade, type RunRecord } from './grade';
+import { gradeJson, gradeRuns, labFailureOf, type Grade, type RunRecord } from './grade';
 import { gradeSectionHtml, withGradeSection, type GradeFooter } from './grade-html';
 import {
   exerciseDirs,
@@ -35,13 +35,15 @@ import {
   type LoadedExercise,
 } from './load';
 import { drawParameters, studentSeed, withDerived } from './parameters';
-import { BOUNDED_KINDS, type Exercise } from './schema';
+import { BOUNDED_KINDS, type Exercise, type ExerciseCheck } from './schema';
 import { applySubmission, scenarioBounds, scenarioFacts, type AppliedSubmission, type Submission } from './submission';
 import { downloaderNames, substituteSweep } from './sweep';
 
 const log = createLogger('lab');
 
 export const GRADE_FILE = 'grade.json';
+/** `check`'s exit code when the lab itself failed to start a run: no grade, re-run once the lab is fixed. */
+export const EXIT_LAB_FAILURE = 3;
 const STATUS_TIMEOUT_MS = 5_000;
 const SWARMLAB_VERSION = '0.1.0';
 
@@ -90,6 +92,10 @@ function changeLines(exercise: Exercise): string[] {
     const peers = change.picker.peers === undefined ? 'every peer' : change.picker.peers.join(', ');
     lines.push(`the piece picker of ${peers}: --picker PATH (docs/strategies.md, "The pick function")`);
   }
+  if (change.uploader !== undefined) {
+    const peers = change.uploader.peers === undefined ? 'every peer' : change.uploader.peers.join(', ');
+    lines.push(`the uploader policy of ${peers}: --uploader PATH (docs/strategies.md, "Whom to upload to")`);
+  }
   for (const [name, bound] of Object.entries(change.settings ?? {})) {
     lines.push(`the peer setting ${name}, from ${bound.min} to ${bound.max}: --set ${name}=N`);
   }
@@ -122,6 +128,7 @@ export async function exerciseListCommand(ctx: CommandContext): Promise<number> 
     const points = exercise.checks.reduce((sum, c) => sum + c.points, 0);
     const change = [
       exercise.change.picker === undefined ? undefined : '--picker',
+      exercise.change.uploader === undefined ? undefined : '--uploader',
       ...Object.keys(exercise.change.settings ?? {}).map((name) => `--set ${name}`),
       exercise.change.scenario === undefined ? undefined : '--scenario',
       exercise.change.assertions === undefined ? undefined : '--assertions',
@@ -149,7 +156,11 @@ export async function exerciseShowCommand(ctx: CommandContext, id: string, init:
   p.line(`checks (bands run in order; after a failed band the later ones are not run):`);
   for (const check of exercise.checks) {
     const threshold =
-      check.atMost === undefined ? '' : ` (at most ${check.atMost}: ${BOUNDED_KINDS[check.kind] ?? 'the measurement'})`;
+      check.atMost === undefined
+        ? check.atLeast === undefined
+          ? ''
+          : ` (at least ${check.atLeast}: ${thresholdMeaning(check)})`
+        : ` (at most ${check.atMost}: ${thresholdMeaning(check)})`;
     p.line(
       `  ${check.band.padEnd(11)} ${check.id.padEnd(24)} ${String(check.points).padStart(2)} pts  ${check.kind}${threshold}`,
     );
@@ -175,15 +186,29 @@ export async function exerciseShowCommand(ctx: CommandContext, id: string, init:
   p.line();
   p.line(`start:  npm run lab -- exercise start ${exercise.id}`);
   const flag =
-    exercise.change.picker !== undefined
-      ? ' --picker PATH'
-      : exercise.change.assertions !== undefined
-        ? ' --assertions FILE'
-        : exercise.change.scenario !== undefined
-          ? ' --scenario FILE'
-          : '';
+    moduleFlag(exercise) ??
+    (exercise.change.assertions !== undefined
+      ? ' --assertions FILE'
+      : exercise.change.scenario !== undefined
+        ? ' --scenario FILE'
+        : '');
   p.line(`check:  npm run lab -- exercise check ${exercise.id}${flag}`);
   return 0;
+}
+
+/** What a check's threshold bounds, for `show`. */
+function thresholdMeaning(check: ExerciseCheck): string {
+  if (check.kind !== 'group-completion') return BOUNDED_KINDS[check.kind] ?? 'the measurement';
+  return check.versus === undefined
+    ? `the last completion of ${check.peers?.join(', ') ?? 'the group'} over their bound alone`
+    : `the median completion of ${check.versus.join(', ')} over that of ${check.peers?.join(', ') ?? 'the group'}`;
+}
+
+/** ` --picker PATH` or ` --uploader PATH`: the module flag the exercise takes, if any. */
+function moduleFlag(exercise: Exercise, path = 'PATH'): string | undefined {
+  if (exercise.change.picker !== undefined) return ` --picker ${path}`;
+  if (exercise.change.uploader !== undefined) return ` --uploader ${path}`;
+  return undefined;
 }
 
 export interface StartOptions {
@@ -211,15 +236,14 @@ export async function exerciseStartCommand(ctx: CommandContext, id: string, opti
   const target = copyStarter(loaded, dir);
   ctx.printer.line(existed ? `${target} exists: kept as it is` : `copied the starter to ${target}:`);
   for (const name of readdirSync(target)) ctx.printer.line(`  ${join(target, name)}`);
-  const starterPicker = readdirSync(target).find((name) => /\.(m?js|cjs)$/.test(name));
+  const starterModule = readdirSync(target).find((name) => /\.(m?js|cjs)$/.test(name));
   const starterFile = (name: string): string | undefined =>
     existsSync(join(target, name)) ? ` ${join(dir, name)}` : undefined;
   const flag =
-    exercise.change.picker !== undefined && starterPicker !== undefined
-      ? ` --picker ${join(dir, starterPicker)}`
-      : exercise.change.assertions !== undefined && starterFile('assertions.yaml') !== undefined
-        ? ` --assertions${starterFile('assertions.yaml')!}`
-        : '';
+    (starterModule === undefined ? undefined : moduleFlag(exercise, join(dir, starterModule))) ??
+    (exercise.change.assertions !== undefined && starterFile('assertions.yaml') !== undefined
+      ? ` --assertions${starterFile('assertions.yaml')!}`
+      : '');
   ctx.printer.line(`when ready: npm run lab -- exercise check ${exercise.id}${flag}`);
   const upOptions = {
     run: options.run ?? `ex-${exercise.id.slice(0, 2)}`,
@@ -235,6 +259,7 @@ export interface CheckOptions extends StudentInit {
   picker?: string;
   /** The student's assertions file (`--assertions FILE`). */
   assertionsFile?: string;
+  uploader?: string;
   settings?: Record<string, string>;
   scenarioFile?: string;
   runs?: number;
@@ -374,6 +399,7 @@ export async function runExerciseCheck(ctx: CommandContext, id: string, options:
   const maxAssertions = exercise.change.assertions?.max;
   const submission: Submission = {
     ...(options.picker === undefined ? {} : { picker: options.picker }),
+    ...(options.uploader === undefined ? {} : { uploader: options.uploader }),
     ...(options.settings === undefined ? {} : { settings: options.settings }),
     ...(own.scenario === undefined ? {} : { scenario: own.scenario }),
     ...(options.assertionsFile === undefined
@@ -396,6 +422,14 @@ export async function runExerciseCheck(ctx: CommandContext, id: string, options:
   if (options.picker !== undefined && !existsSync(options.picker)) {
     throw new UsageError(`--picker ${options.picker}: no such file`);
   }
+  if (exercise.change.uploader !== undefined && options.uploader === undefined && options.scenarioFile === undefined) {
+    throw new UsageError(
+      `exercise ${exercise.id} grades an uploader: give it with --uploader PATH (the starter's uploader.js to begin with)`,
+    );
+  }
+  if (options.uploader !== undefined && !existsSync(options.uploader)) {
+    throw new UsageError(`--uploader ${options.uploader}: no such file`);
+  }
   const planned = planRuns(loaded, who, submission, own.template, options.scenarioFile);
   const applied: AppliedSubmission = planned[0]!.applied;
   const runs = options.runs ?? exercise.runs ?? 1;
@@ -405,12 +439,15 @@ export async function runExerciseCheck(ctx: CommandContext, id: string, options:
   const written: WrittenReport[] = [];
   const total = planned.length * runs;
   let k = 0;
+  let labFailed = false;
   for (const plan of planned) {
+    // Docker down or an image missing fails every later run the same way.
+    if (labFailed) break;
     if (plan.variant !== undefined && records.some((r) => r.variant === undefined && !r.report.ok)) {
       ctx.printer.line(`broken swarm ${plan.variant}: not run (your assertions did not hold on the correct swarm)`);
       continue;
     }
-    for (let r = 1; r <= runs && !ctx.signal.aborted; r += 1) {
+    for (let r = 1; r <= runs && !ctx.signal.aborted && !labFailed; r += 1) {
       k += 1;
       const what =
         plan.variant !== undefined
@@ -437,7 +474,7 @@ export async function runExerciseCheck(ctx: CommandContext, id: string, options:
           ? `  scenario passed in ${(report.ms / 1000).toFixed(1)} s`
           : `  scenario failed: ${report.error?.message ?? 'failed'}`,
       );
-      records.push({
+      const record: RunRecord = {
         events: [...recorder.events],
         report,
         ...(uploadedBytes === undefined ? {} : { uploadedBytes }),
@@ -445,7 +482,13 @@ export async function runExerciseCheck(ctx: CommandContext, id: string, options:
         ...(plan.downloaders === undefined ? {} : { downloaders: plan.downloaders }),
         ...(plan.applied.ownSteps === undefined ? {} : { ownSteps: plan.applied.ownSteps }),
         facts: scenarioFacts(plan.applied.scenario),
-      });
+      };
+      records.push(record);
+      const labFailure = labFailureOf(record, records.length - 1);
+      if (labFailure !== undefined) {
+        labFailed = true;
+        ctx.printer.line(`  the lab failed to start this run (${labFailure.code}); not graded, no further runs`);
+      }
       try {
         written.push(
           await writeRunReport({
@@ -505,7 +548,15 @@ function printGrade(ctx: CommandContext, result: CheckResult): void {
     if (check.hint !== undefined) p.line(`      hint: ${check.hint}`);
   }
   p.line();
-  p.line(`grade ${grade.exercise}: ${grade.score} / ${grade.maxScore}${grade.passed ? ', every check passed' : ''}`);
+  if (grade.error !== undefined) {
+    p.line(
+      `no grade for ${grade.exercise}: the lab failed to start run ${grade.error.run + 1} ` +
+        `(${grade.error.kind}, ${grade.error.code}): ${grade.error.message}`,
+    );
+    p.line("this is not your submission's failure: fix the lab (is Docker running?) and check again");
+  } else {
+    p.line(`grade ${grade.exercise}: ${grade.score} / ${grade.maxScore}${grade.passed ? ', every check passed' : ''}`);
+  }
   if (result.reportPath !== undefined) p.line(`report: ${result.reportPath}`);
   if (result.gradePath !== undefined) p.line(`grade:  ${result.gradePath}`);
 }
@@ -514,6 +565,7 @@ export async function exerciseCheckCommand(ctx: CommandContext, id: string, opti
   const result = await runExerciseCheck(ctx, id, options);
   printGrade(ctx, result);
   if (options.json === true) ctx.printer.json(gradeJson(result.grade, result.reportPath));
+  if (result.grade.error !== undefined) return EXIT_LAB_FAILURE;
   return result.grade.passed && !ctx.signal.aborted ? 0 : 1;
 }
 
@@ -532,13 +584,17 @@ export async function readSubmission(
   exercise: Exercise,
 ): Promise<{ name: string; options: CheckOptions }> {
   const name = basename(path).replace(/\.(m?js|cjs)$/, '');
+  // A module is the picker, or the uploader in an exercise that grades one; a file alone is the assertions
+  // in an exercise that takes them.
+  const moduleOption =
+    exercise.change.uploader !== undefined && exercise.change.picker === undefined ? 'uploader' : 'picker';
   if (statSync(path).isFile()) {
-    return { name, options: exercise.change.assertions === undefined ? { picker: path } : { assertionsFile: path } };
+    return { name, options: exercise.change.assertions === undefined ? { [moduleOption]: path } : { assertionsFile: path } };
   }
   const files = readdirSync(path);
   const module = files.find((file) => /\.(m?js|cjs)$/.test(file));
   const options: CheckOptions = {};
-  if (module !== undefined && exercise.change.picker !== undefined) options.picker = join(path, module);
+  if (module !== undefined && exercise.change[moduleOption] !== undefined) options[moduleOption] = join(path, module);
   if (files.includes('settings.yaml')) {
     const parsed: unknown = YAML.parse(await readFile(join(path, 'settings.yaml'), 'utf8'));
     options.settings = Object.fromEntries(
@@ -552,7 +608,8 @@ export async function readSubmission(
 
 interface GradeRow {
   submission: string;
-  score: number;
+  /** null when the lab failed to start the submission's run (then `error` says why). */
+  score: number | null;
   maxScore: number;
   passed: boolean;
   hiddenPassed: number;
@@ -561,8 +618,8 @@ interface GradeRow {
   error?: string;
 }
 
-function csvCell(value: string | number | boolean | undefined): string {
-  const text = value === undefined ? '' : String(value);
+function csvCell(value: string | number | boolean | null | undefined): string {
+  const text = value === undefined || value === null ? '' : String(value);
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -601,6 +658,9 @@ export async function exerciseGradeCommand(ctx: CommandContext, id: string, opti
         hiddenPassed,
         hiddenTotal: hidden?.variants.length ?? 0,
         ...(visible.reportPath === undefined ? {} : { reportPath: visible.reportPath }),
+        ...(visible.grade.error === undefined
+          ? {}
+          : { error: `${visible.grade.error.kind}: ${visible.grade.error.code}: ${visible.grade.error.message}` }),
       });
     } catch (err) {
       const maxScore = loaded.exercise.checks.reduce((sum, c) => sum + c.points, 0);
@@ -640,7 +700,7 @@ export async function exerciseGradeCommand(ctx: CommandContext, id: string, opti
       const hiddenText =
         row.hiddenTotal === 0 ? '' : `  hidden variants passed: ${row.hiddenPassed}/${row.hiddenTotal}`;
       p.line(
-        `${row.submission.padEnd(24)} ${row.score}/${row.maxScore} ${row.passed ? 'passed' : 'not passed'}${hiddenText}${row.error === undefined ? '' : `  error: ${row.error}`}`,
+        `${row.submission.padEnd(24)} ${row.score ?? '-'}/${row.maxScore} ${row.score === null ? 'not graded' : row.passed ? 'passed' : 'not passed'}${hiddenText}${row.error === undefined ? '' : `  error: ${row.error}`}`,
       );
     }
   }

@@ -18,10 +18,11 @@ export const EXERCISE_USAGE = `  exercise list                      the exercise
   exercise show ID [--student S]     goal, what you may change, thresholds, your parameters and their bound
   exercise start ID [--dir DIR]      copy the starter to DIR (default ./exercise-ID), bring a swarm up with
                                      the dashboard
-  exercise check ID [--picker PATH] [--set NAME=N] [--scenario FILE] [--assertions FILE] [--runs K] [--json]
+  exercise check ID [--picker PATH] [--uploader PATH] [--set NAME=N] [--scenario FILE] [--assertions FILE]
+                                     [--runs K] [--json]
                                      run the exercise on fresh containers K times and grade it; writes
                                      grade.json and a Grade section into the run report; exit 0 only when
-                                     every check passes
+                                     every check passes, 3 when the lab itself failed (no grade)
   exercise grade ID --submissions DIR [--hidden FILE] [--csv] [--runs K]
                                      one row per submission (a module, or a folder with a module,
                                      settings.yaml, scenario.yaml or assertions.yaml); hidden variants
@@ -31,6 +32,7 @@ export interface ExerciseFlags {
   json: boolean;
   picker?: string;
   assertions?: string;
+  uploader?: string;
   runs?: string;
   set?: string[];
   scenario?: string;
@@ -86,6 +88,7 @@ export async function exerciseCommand(ctx: CommandContext, args: string[], flags
         json: flags.json,
         ...(flags.picker === undefined ? {} : { picker: flags.picker }),
         ...(flags.assertions === undefined ? {} : { assertionsFile: flags.assertions }),
+        ...(flags.uploader === undefined ? {} : { uploader: flags.uploader }),
         ...(flags.set === undefined ? {} : { settings: parseSettings(flags.set) }),
         ...(flags.scenario === undefined ? {} : { scenarioFile: flags.scenario }),
         ...(runs === undefined ? {} : { runs }),

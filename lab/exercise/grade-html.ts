@@ -65,8 +65,14 @@ export function gradeSectionHtml(
     footer.submissionSha256 === undefined
       ? 'none'
       : `${footer.submission ?? 'module'} sha256 ${footer.submissionSha256}`;
+  const heading =
+    grade.error === undefined
+      ? `<h2>Grade: ${grade.score} / ${grade.maxScore} ${grade.passed ? '(passed)' : '(not passed)'}</h2>`
+      : `<h2>No grade: the lab failed to start run ${grade.error.run + 1}</h2>
+<p class="lab-failure">${escapeHtml(grade.error.code)}: ${escapeHtml(grade.error.message)}. This is a failure of the lab
+(${escapeHtml(grade.error.kind)}), not of the submission: nothing was graded. Fix the lab and run the check again.</p>`;
   return `<section id="grade">
-<h2>Grade: ${grade.score} / ${grade.maxScore} ${grade.passed ? '(passed)' : '(not passed)'}</h2>
+${heading}
 <p class="note">Exercise ${escapeHtml(grade.exercise)}. Checks run in bands (validity, integrity, performance,
 robustness); after a failed band the later ones are not run. Timed checks are the median of ${footer.runs} run(s),
 as a ratio to the rate-limited bound.</p>
@@ -85,6 +91,7 @@ const GRADE_STYLE = `<style>
 #grade .check-failed .status { color: #cf222e; font-weight: bold; }
 #grade .check-not-run { color: #888; }
 #grade .hint { color: #9a6700; margin-top: 2px; }
+#grade .lab-failure { color: #cf222e; }
 </style>
 `;
 

@@ -10,7 +10,7 @@
  */
 import { chaosResult } from '../chaos';
 import type { ScenarioReport } from '../report-types';
-import { minimumTimes } from '../observe/distribution-minimum';
+import { minimumDistributionMs, minimumTimes } from '../observe/distribution-minimum';
 import type { RunEvent } from '../observe/run-events';
 import type { EventOf } from '../observe/run-state';
 import { measureSweepBound, measureSweepGrowth, type SweepRun } from './grade-sweep';
@@ -63,10 +63,13 @@ export interface CheckResult {
 
 export interface Grade {
   exercise: string;
-  score: number;
+  /** null when the lab itself failed (`error`): nothing was graded, so nothing counts against the student. */
+  score: number | null;
   maxScore: number;
   passed: boolean;
   checks: CheckResult[];
+  /** Set when the lab could not start a run (Docker, images, a container that never came up): no grade. */
+  error?: LabFailure;
 }
 
 const MIB = 1024 * 1024;
@@ -297,6 +300,99 @@ function measureAssertions(run: RunRecord, check: ExerciseCheck, assertSteps: re
   };
 }
 
+// ---- group-completion: one group of peers against another, or against its own bound ----
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function names(peers: readonly string[]): string {
+  return peers.length <= 3 ? peers.join(', ') : `${peers[0]}..${peers.at(-1)} (${peers.length})`;
+}
+
+/**
+ * When `peer` completed `file`, ms since the recording started: its last chunk's arrival as the lab
+ * recorded it (the download event when no chunk came), once the lab verified its copy; else undefined.
+ */
+function completedAtT(run: RunRecord, peer: string, file: string): number | undefined {
+  let verifiedT: number | undefined;
+  let lastChunkT: number | undefined;
+  for (const event of run.events) {
+    if (event.type === 'transfer' && event.to === peer && event.file === file) lastChunkT = event.t;
+    if (event.type === 'download' && event.peer === peer && event.file === file && event.ok && event.verified === true)
+      verifiedT ??= event.t;
+  }
+  if (verifiedT === undefined) return undefined;
+  return lastChunkT !== undefined && lastChunkT <= verifiedT ? lastChunkT : verifiedT;
+}
+
+/**
+ * `versus` given: the median completion of `versus` over that of `peers`, at least `atLeast` (free riders
+ * clearly later than contributors). Otherwise: the last completion of `peers` over the theoretical
+ * minimum of distributing `file` to them alone (the seeders' upload, theirs, as rate-limited), at most
+ * `atMost`. Times run from the download's start, as in distribution-time.
+ */
+function measureGroupCompletion(run: RunRecord, check: ExerciseCheck): Measurement {
+  const file = check.file!;
+  const group = check.peers!;
+  const minimum = minimumTimes(run.events).find((m) => m.file === file);
+  if (minimum?.startT === undefined) return { passed: false, measured: null, words: `${file} was never downloaded` };
+  const startT = minimum.startT;
+  const times = (peers: readonly string[]): { done: Map<string, number>; missing: string[] } => {
+    const done = new Map<string, number>();
+    const missing: string[] = [];
+    for (const peer of peers) {
+      const t = completedAtT(run, peer, file);
+      if (t === undefined) missing.push(peer);
+      else done.set(peer, t - startT);
+    }
+    return { done, missing };
+  };
+  const measured = times([...group, ...(check.versus ?? [])]);
+  if (measured.missing.length > 0) {
+    return { passed: false, measured: null, words: `${file} not verified on ${measured.missing.join(', ')}` };
+  }
+  const groupMs = group.map((peer) => measured.done.get(peer)!);
+  if (check.versus !== undefined) {
+    const atLeast = check.atLeast!;
+    const versusMs = check.versus.map((peer) => measured.done.get(peer)!);
+    const ratio = median(versusMs) / Math.max(1, median(groupMs));
+    const holds = ratio >= atLeast;
+    return {
+      passed: holds,
+      measured: ratio,
+      words:
+        `${names(check.versus)} completed ${file} at ${seconds(median(versusMs))} (median), ` +
+        `${names(group)} at ${seconds(median(groupMs))}; ` +
+        `${fixed(ratio)} ${holds ? '≥' : '<'} ${fixed(atLeast)}`,
+      atT: startT + median(versusMs),
+    };
+  }
+  if (!('minMs' in minimum)) return { passed: false, measured: null, words: minimum.note };
+  const atMost = check.atMost!;
+  const rated = minimum.downloaders.filter((d) => group.includes(d.peer));
+  const caps = rated.flatMap((d) => (d.downloadBps === undefined ? [] : [d.downloadBps]));
+  const boundMs = minimumDistributionMs(
+    minimum.fileBytes,
+    minimum.seeders.reduce((sum, s) => sum + s.uploadBps, 0),
+    rated.map((d) => d.uploadBps),
+    caps.length === 0 ? undefined : Math.min(...caps),
+  );
+  const lastMs = Math.max(...groupMs);
+  const ratio = lastMs / boundMs;
+  return {
+    passed: ratio <= atMost,
+    measured: ratio,
+    words:
+      `${names(group)} completed ${file} by ${seconds(lastMs)}; ` +
+      `bound for them alone ${seconds(boundMs)}; ${compare(ratio, atMost)}`,
+    atT: startT + lastMs,
+  };
+}
+
 /** What one check measured in one run. */
 export function measure(check: ExerciseCheck, run: RunRecord, scenario: ScenarioFacts): Measurement {
   switch (check.kind) {
@@ -322,6 +418,8 @@ export function measure(check: ExerciseCheck, run: RunRecord, scenario: Scenario
     case 'sweep-growth':
       // A sweep is measured over all its runs at once (measureAll); one run alone measures nothing.
       return measureAll(check, [run]);
+    case 'group-completion':
+      return measureGroupCompletion(run, check);
     default: {
       const never: never = check.kind;
       throw new Error(`unknown check kind ${String(never)}`);
@@ -391,8 +489,67 @@ export interface GradeInit {
   scenario: ScenarioFacts;
 }
 
-/** Grades the runs: every check measured, in band order, later bands "not run" after a failed one. */
+// ---- a run the lab itself could not start: an error, not a grade ----
+
+/**
+ * Codes of a run that never started for the lab's own reasons: Docker unreachable or failing, images
+ * that cannot be built or found, not enough memory, a run name taken, a container never ready in time.
+ * Not here: ERR_LAB_CONTAINER_EXITED, a container that exited while starting (a peer whose module does
+ * not load stops itself), which is the submission's failure and fails the `started` check.
+ */
+export const LAB_FAILURE_CODES: ReadonlySet<string> = new Set([
+  'ERR_LAB_DOCKER',
+  'ERR_LAB_HEALTH_TIMEOUT',
+  'ERR_LAB_MEMORY_EXCEEDED',
+  'ERR_LAB_RUN_EXISTS',
+  'ERR_LAB_IMAGE_NOT_FOUND',
+  'ERR_BASE_IMAGE',
+  'ERR_IMAGE_BUILD',
+  'ERR_BUNDLE_BUILD',
+  'ERR_DOCKER_STREAM',
+]);
+
+/** Why the lab, not the submission, failed a run: `kind` is always "infrastructure". */
+export interface LabFailure {
+  kind: 'infrastructure';
+  code: string;
+  message: string;
+  /** The run (0-based) that failed. */
+  run: number;
+}
+
+/** The lab's own failure to start `run` (no step ran, and the code is one of LAB_FAILURE_CODES), if any. */
+export function labFailureOf(run: RunRecord, index: number): LabFailure | undefined {
+  const { error, steps } = run.report;
+  if (steps.length > 0 || error === undefined || !LAB_FAILURE_CODES.has(error.code)) return undefined;
+  return { kind: 'infrastructure', code: error.code, message: error.message, run: index };
+}
+
+/** A grade that is none: every check "not run", no score, and why. */
+function labFailureGrade(init: GradeInit, failure: LabFailure): Grade {
+  const checks = init.checks.map((check): CheckResult => ({
+    id: check.id,
+    band: check.band,
+    kind: check.kind,
+    status: 'not-run',
+    passed: false,
+    points: 0,
+    maxPoints: check.points,
+    measured: null,
+    threshold: check.atMost ?? check.atLeast ?? null,
+    words: `not run: the lab failed to start run ${failure.run + 1} (${failure.code}), not your submission`,
+  }));
+  const maxScore = init.checks.reduce((sum, c) => sum + c.points, 0);
+  return { exercise: init.exercise, score: null, maxScore, passed: false, checks, error: failure };
+}
+
+/**
+ * Grades the runs: every check measured, in band order, later bands "not run" after a failed one. When
+ * the lab could not start one of the runs, nothing is graded: the grade is an error (`error`).
+ */
 export function gradeRuns(init: GradeInit): Grade {
+  const failure = init.runs.map(labFailureOf).find((f) => f !== undefined);
+  if (failure !== undefined) return labFailureGrade(init, failure);
   const checks: CheckResult[] = [];
   let failedBand: Band | undefined;
   for (const band of BANDS) {
@@ -403,7 +560,7 @@ export function gradeRuns(init: GradeInit): Grade {
         band,
         kind: check.kind,
         maxPoints: check.points,
-        threshold: check.atMost ?? null,
+        threshold: check.atMost ?? check.atLeast ?? null,
       };
       if (failedBand !== undefined) {
         checks.push({
@@ -437,7 +594,10 @@ export function gradeRuns(init: GradeInit): Grade {
   return { exercise: init.exercise, score, maxScore, passed: checks.every((c) => c.passed), checks };
 }
 
-/** The `--json` record: `{"grade":{exercise, score, maxScore, passed, checks:[{id, band, passed, points, measured, threshold}], reportPath}}`. */
+/**
+ * The `--json` record: `{"grade":{exercise, score, maxScore, passed, checks:[{id, band, passed, points,
+ * measured, threshold}], reportPath}}`; when the lab failed, `score` is null and `error` follows `passed`.
+ */
 export function gradeJson(grade: Grade, reportPath: string | undefined): { grade: Record<string, unknown> } {
   return {
     grade: {
@@ -445,6 +605,7 @@ export function gradeJson(grade: Grade, reportPath: string | undefined): { grade
       score: grade.score,
       maxScore: grade.maxScore,
       passed: grade.passed,
+      ...(grade.error === undefined ? {} : { error: grade.error }),
       checks: grade.checks.map((c) => ({
         id: c.id,
         band: c.band,

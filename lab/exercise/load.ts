@@ -141,6 +141,30 @@ function checkIssues(check: ExerciseCheck, i: number, exercise: Exercise): Scena
     issues.push({ instancePath: at, message: 'a seeder-upload check needs "peer" (the seeder)' });
   }
   issues.push(...variantSweepCheckIssues(check, at, exercise));
+  issues.push(...groupCompletionIssues(check, at));
+  return issues;
+}
+
+/** group-completion: `file` and `peers`, then either `versus` with `atLeast` or `atMost` alone. */
+function groupCompletionIssues(check: ExerciseCheck, at: string): ScenarioIssue[] {
+  const issues: ScenarioIssue[] = [];
+  if (check.kind !== 'group-completion') return issues;
+  if (check.file === undefined) issues.push({ instancePath: at, message: 'a group-completion check needs "file"' });
+  if (check.peers === undefined)
+    issues.push({ instancePath: at, message: 'a group-completion check needs "peers" (the group measured)' });
+  const versus = check.versus !== undefined || check.atLeast !== undefined;
+  if (versus && (check.versus === undefined || check.atLeast === undefined || check.atMost !== undefined)) {
+    issues.push({
+      instancePath: at,
+      message:
+        'a group-completion check takes "versus" with "atLeast" (one group against the other), or "atMost" alone (the group against its bound)',
+    });
+  } else if (!versus && check.atMost === undefined) {
+    issues.push({ instancePath: at, message: 'a group-completion check needs "versus" and "atLeast", or "atMost"' });
+  }
+  const overlap = (check.peers ?? []).filter((peer) => check.versus?.includes(peer));
+  if (overlap.length > 0)
+    issues.push({ instancePath: `${at}/versus`, message: `${overlap.join(', ')} in both groups` });
   return issues;
 }
 
@@ -216,9 +240,18 @@ function exerciseIssues(
     (exercise.change.picker?.peers ?? []).forEach((peer, i) => {
       if (!peers.has(peer)) issues.push({ instancePath: `/change/picker/peers/${i}`, message: `no peer "${peer}"` });
     });
+    (exercise.change.uploader?.peers ?? []).forEach((peer, i) => {
+      if (!peers.has(peer)) issues.push({ instancePath: `/change/uploader/peers/${i}`, message: `no peer "${peer}"` });
+    });
     exercise.checks.forEach((check, i) => {
       if (check.peer !== undefined && !peers.has(check.peer)) {
         issues.push({ instancePath: `/checks/${i}/peer`, message: `no peer "${check.peer}"` });
+      }
+      for (const field of ['peers', 'versus'] as const) {
+        (check[field] ?? []).forEach((peer, j) => {
+          if (!peers.has(peer))
+            issues.push({ instancePath: `/checks/${i}/${field}/${j}`, message: `no peer "${peer}"` });
+        });
       }
     });
     if (issues.length > 0) return issues;

@@ -30,6 +30,8 @@ export const CHECK_KINDS = [
   'assertion',
   // The student's assertions against broken swarms, and a sweep over the number of downloaders.
   ...VARIANT_SWEEP_KINDS,
+  // Groups of peers compared (the tit-for-tat exercise): lab/exercise/grade.ts, measureGroupCompletion.
+  'group-completion',
 ] as const;
 export type CheckKind = (typeof CHECK_KINDS)[number];
 
@@ -60,6 +62,11 @@ export interface ExerciseChange {
   scenario?: { locked?: string[] };
   /** Assert steps of the student's own (`--assertions FILE`), run after the scenario's steps: at most `max`. */
   assertions?: { max?: number };
+  /**
+   * The student's uploader policy module (`--uploader PATH`, docs/strategies.md "Whom to upload to"),
+   * given to these peers (default: every peer), run isolated like a picker module.
+   */
+  uploader?: { peers?: string[] };
 }
 
 /**
@@ -103,6 +110,13 @@ export interface ExerciseCheck {
   step?: number;
   /** The broken variant whose run this check reads (catches-variant). */
   variant?: string;
+  // group-completion: when `peers` completed `file`, against `versus` (atLeast) or against their bound (atMost).
+  /** The group measured (group-completion). */
+  peers?: string[];
+  /** The group compared with: the median completion of `versus` over that of `peers` must be at least `atLeast`. */
+  versus?: string[];
+  /** The measurement must be at least this (group-completion with `versus`). */
+  atLeast?: number;
 }
 
 export interface Exercise {
@@ -184,6 +198,11 @@ export const EXERCISE_SCHEMA = {
           properties: { max: { type: 'integer', minimum: 1, maximum: 50 } },
           additionalProperties: false,
         },
+        uploader: {
+          type: 'object',
+          properties: { peers: { type: 'array', items: { type: 'string' }, minItems: 1 } },
+          additionalProperties: false,
+        },
       },
       additionalProperties: false,
     },
@@ -205,6 +224,9 @@ export const EXERCISE_SCHEMA = {
           atMost: { type: 'number', exclusiveMinimum: 0 },
           step: { type: 'integer', minimum: 0 },
           variant: { type: 'string', minLength: 1 },
+          peers: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+          versus: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+          atLeast: { type: 'number', exclusiveMinimum: 0 },
         },
         required: ['id', 'band', 'kind', 'points', 'hint'],
         additionalProperties: false,
@@ -281,7 +303,7 @@ export const HIDDEN_SCHEMA = {
 } as const;
 
 /** The kinds whose measurement depends on the machine's speed: the median of the runs counts. */
-export const TIMED_KINDS: ReadonlySet<CheckKind> = new Set(['distribution-time']);
+export const TIMED_KINDS: ReadonlySet<CheckKind> = new Set(['distribution-time', 'group-completion']);
 
 /** The kinds that need `atMost`, and what it bounds. */
 export const BOUNDED_KINDS: Readonly<Partial<Record<CheckKind, string>>> = {

@@ -1,6 +1,7 @@
 /**
- * What a student hands in, applied to the exercise's scenario: a picker module (`--picker PATH`), peer
- * settings within bounds (`--set maxInflight=8`), or a scenario of their own (`--scenario FILE`). Anything
+ * What a student hands in, applied to the exercise's scenario: a picker module (`--picker PATH`), an
+ * uploader policy module (`--uploader PATH`), peer settings within bounds (`--set maxInflight=8`), or a
+ * scenario of their own (`--scenario FILE`). Anything
  * the exercise does not let them change is refused before a container starts, and so is a scenario whose
  * locked fields differ from the exercise's. Pure, apart from hashing the files it is given.
  */
@@ -17,7 +18,7 @@ import { ExerciseRefusedError } from './errors';
 import type { ExpectedDownload, ScenarioFacts } from './grade';
 import type { Exercise } from './schema';
 
-/** Where a picker module appears inside every peer's container (its extension kept: `.mjs` is ESM). */
+/** Where a picker (or uploader) module appears inside every peer's container (its extension kept: `.mjs` is ESM). */
 export const PICKER_MOUNT_DIR = '/exercise';
 
 /** A scenario's fields a student's own scenario may not change, unless the exercise says otherwise. */
@@ -26,6 +27,8 @@ export const DEFAULT_LOCKED_FIELDS = ['peers', 'chunkSize', 'network', 'peerDefa
 export interface Submission {
   /** Path of the student's picker module on this machine. */
   picker?: string;
+  /** Path of the student's uploader policy module on this machine (`--uploader PATH`). */
+  uploader?: string;
   /** `--set NAME=VALUE` pairs. */
   settings?: Record<string, string>;
   /** The student's own scenario, already validated. */
@@ -73,6 +76,22 @@ function withPicker(scenario: Scenario, target: string, peers: readonly string[]
     ...scenario,
     peers: list.map((peer) =>
       peers.includes(peer.name) ? { ...peer, env: { ...peer.env, SWARMLAB_PICKER: target } } : peer,
+    ),
+  };
+}
+
+/** SWARMLAB_UPLOADER=target in the env of `peers` (default every peer); a peer's own env is kept otherwise. */
+function withUploader(scenario: Scenario, target: string, peers: readonly string[] | undefined): Scenario {
+  const list: ScenarioPeer[] =
+    typeof scenario.peers === 'number'
+      ? Array.from({ length: scenario.peers }, (_, i) => ({ name: `peer-${i + 1}` }))
+      : scenario.peers;
+  return {
+    ...scenario,
+    peers: list.map((peer) =>
+      peers === undefined || peers.includes(peer.name)
+        ? { ...peer, env: { ...peer.env, SWARMLAB_UPLOADER: target } }
+        : peer,
     ),
   };
 }
@@ -138,9 +157,21 @@ export function applySubmission(exercise: Exercise, base: Scenario, submission: 
     name = basename(source);
     pinned.unshift(sha256Of(readFileSync(source)));
   }
+  if (submission.uploader !== undefined) {
+    if (change.uploader === undefined) {
+      throw new ExerciseRefusedError(`exercise ${exercise.id} does not let you change the uploader (--uploader)`);
+    }
+    const source = resolve(submission.uploader);
+    const target = `${PICKER_MOUNT_DIR}/uploader${extname(source) || '.js'}`;
+    peerFiles.push({ source, target });
+    scenario = withUploader(scenario, target, change.uploader.peers);
+    name = name === undefined ? basename(source) : `${name} + ${basename(source)}`;
+    pinned.unshift(sha256Of(readFileSync(source)));
+  }
   const own = ownSteps === undefined ? {} : { ownSteps };
   if (pinned.length === 0) return { scenario, peerFiles, ...own };
-  const sha256 = pinned.length === 1 && submission.picker !== undefined ? pinned[0]! : sha256Of(pinned.join('\n'));
+  const oneModule = pinned.length === 1 && (submission.picker !== undefined || submission.uploader !== undefined);
+  const sha256 = oneModule ? pinned[0]! : sha256Of(pinned.join('\n'));
   const kind = submission.assertions !== undefined ? 'assertions' : settings.length > 0 ? 'settings' : 'scenario';
   return { scenario, peerFiles, name: name ?? kind, sha256, ...own };
 }

@@ -42,9 +42,10 @@ interface GradeRecord {
   };
 }
 
-/** The submission in a reference file: a module (--picker), settings (--set), a scenario (--scenario) or assertions. */
-function submissionOf(file: string): CheckOptions {
-  if (/\.(m?js|cjs)$/.test(file)) return { picker: file };
+/** The submission in a reference file: a module (--picker or --uploader), settings (--set) or a scenario (--scenario). */
+function submissionOf(file: string, loaded: LoadedExercise): CheckOptions {
+  if (/\.(m?js|cjs)$/.test(file))
+    return loaded.exercise.change.uploader === undefined ? { picker: file } : { uploader: file };
   const parsed = YAML.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   if ('steps' in parsed) return { scenarioFile: file };
   if ('assertions' in parsed) return { assertionsFile: file };
@@ -89,7 +90,7 @@ describe('exercises on containers: reference passes, baseline fails', () => {
     const runPrefix = `${prefix}-${loaded.exercise.id.slice(0, 2)}-${tag}`;
     for (let k = 1; k <= runsPerCheck(loaded.dir); k += 1) runs.push(`${runPrefix}-${k}`);
     const code = await exerciseCheckCommand(ctx, loaded.dir, {
-      ...submissionOf(file),
+      ...submissionOf(file, loaded),
       runs: 1,
       json: true,
       student: 'ci',
