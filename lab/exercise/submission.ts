@@ -96,6 +96,19 @@ function withUploader(scenario: Scenario, target: string, peers: readonly string
   };
 }
 
+/** The student's module of `kind`, where it appears in the peers' containers, and its digest. */
+function studentModule(
+  exercise: Exercise,
+  kind: 'picker' | 'uploader',
+  path: string,
+): { source: string; target: string; sha256: string } {
+  if (exercise.change[kind] === undefined) {
+    throw new ExerciseRefusedError(`exercise ${exercise.id} does not let you change the ${kind} (--${kind})`);
+  }
+  const source = resolve(path);
+  return { source, target: `${PICKER_MOUNT_DIR}/${kind}${extname(source) || '.js'}`, sha256: sha256Of(readFileSync(source)) };
+}
+
 /** The exercise's scenario with the submission applied, or ExerciseRefusedError. */
 export function applySubmission(exercise: Exercise, base: Scenario, submission: Submission): AppliedSubmission {
   const { change } = exercise;
@@ -147,26 +160,18 @@ export function applySubmission(exercise: Exercise, base: Scenario, submission: 
   const peerFiles: AppliedSubmission['peerFiles'] = [];
   let name: string | undefined;
   if (submission.picker !== undefined) {
-    if (change.picker === undefined) {
-      throw new ExerciseRefusedError(`exercise ${exercise.id} does not let you change the picker (--picker)`);
-    }
-    const source = resolve(submission.picker);
-    const target = `${PICKER_MOUNT_DIR}/picker${extname(source) || '.js'}`;
-    peerFiles.push({ source, target });
-    scenario = withPicker(scenario, target, change.picker.peers);
-    name = basename(source);
-    pinned.unshift(sha256Of(readFileSync(source)));
+    const module = studentModule(exercise, 'picker', submission.picker);
+    peerFiles.push({ source: module.source, target: module.target });
+    scenario = withPicker(scenario, module.target, change.picker?.peers);
+    name = basename(module.source);
+    pinned.unshift(module.sha256);
   }
   if (submission.uploader !== undefined) {
-    if (change.uploader === undefined) {
-      throw new ExerciseRefusedError(`exercise ${exercise.id} does not let you change the uploader (--uploader)`);
-    }
-    const source = resolve(submission.uploader);
-    const target = `${PICKER_MOUNT_DIR}/uploader${extname(source) || '.js'}`;
-    peerFiles.push({ source, target });
-    scenario = withUploader(scenario, target, change.uploader.peers);
-    name = name === undefined ? basename(source) : `${name} + ${basename(source)}`;
-    pinned.unshift(sha256Of(readFileSync(source)));
+    const module = studentModule(exercise, 'uploader', submission.uploader);
+    peerFiles.push({ source: module.source, target: module.target });
+    scenario = withUploader(scenario, module.target, change.uploader?.peers);
+    name = name === undefined ? basename(module.source) : `${name} + ${basename(module.source)}`;
+    pinned.unshift(module.sha256);
   }
   const own = ownSteps === undefined ? {} : { ownSteps };
   if (pinned.length === 0) return { scenario, peerFiles, ...own };

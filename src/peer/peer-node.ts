@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, PEER_INBOUND_JSON_TYPES } from '../protocol';
-import type { FileSummary } from '../protocol';
+import type { FileSummary, PeersBody } from '../protocol';
 import { errorCode, errorMessage, SharedErrorCode } from '../shared/errors';
 import { fileHasSize, hashFile, pathInside } from '../shared/files';
 import { generateFile } from '../shared/generate';
@@ -52,6 +52,8 @@ const LINK_DOWN_CODES: ReadonlySet<string> = new Set([
 
 /** How long a stopping peer tries to end its tracker lease (UNREGISTER) before it lets the lease run out. */
 const LEASE_END_ON_STOP_MS = 2_000;
+/** Times a download asks for its first LOCATE before a timeout fails it (each waits for the request timeout). */
+export const START_LOCATE_ATTEMPTS = 3;
 /** How long a stopping peer waits for its aborted downloads to settle before it closes the store. */
 const DOWNLOADS_END_ON_STOP_MS = 2_000;
 
@@ -364,7 +366,7 @@ export class PeerNode {
   }
 
   private async runDownload(fileId: string, events: EventEmitter<DownloadSchedulerEvents>, signal: AbortSignal | undefined): Promise<DownloadOutcome> {
-    const located = await this.tracker.locate(fileId);
+    const located = await this.locateAtStart(fileId);
     const manifest = located.manifest;
     let file = this.store.get(fileId);
     if (!file?.complete) {
@@ -554,6 +556,21 @@ export class PeerNode {
    * waits for the next registration, up to trackerLinkWaitMs in all, then lets the request fail with
    * its own error (ERR_TRACKER_UNAVAILABLE).
    */
+  /**
+   * A download's first LOCATE, asked again when its answer timed out: when a crowd of downloads starts
+   * at once the tracker answers late, not wrongly, and without the manifest a download cannot begin.
+   */
+  private async locateAtStart(fileId: string): Promise<PeersBody> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.withTrackerLink(() => this.tracker.locate(fileId));
+      } catch (error) {
+        if (errorCode(error) !== SharedErrorCode.RequestTimeout || attempt >= START_LOCATE_ATTEMPTS) throw error;
+        this.logger.info('the tracker did not answer LOCATE in time; asking again', { fileId, attempt });
+      }
+    }
+  }
+
   private async withTrackerLink<T>(request: () => Promise<T>): Promise<T> {
     const deadlineMs = Date.now() + (this.init.trackerLinkWaitMs ?? TRACKER_LINK_WAIT_MS);
     for (;;) {
