@@ -43,8 +43,10 @@ beforeAll(async () => {
   await writeFile(join(dir, 'seeded.bin'), Buffer.alloc(CHUNKS * CHUNK, 7));
   store = new ChunkStore({ dir, chunkSize: CHUNK }, QUIET);
   fileId = (await store.scanPublishable())[0]!.fileId;
-  // 4 KiB/s after a small burst: requests stay queued, so the upload is busy and claims are taken.
-  server = new PeerServer(store, QUIET, { host: '127.0.0.1', port: 0, uploadLimiter: new TokenBucket({ rateBytesPerS: 4096, burstBytes: CHUNK }) });
+  // 128 KiB/s after a small burst: requests stay queued for a few seconds, so the upload is busy and
+  // claims are taken, while the 24 chunks claimed at once stay under the upload queue bound
+  // (MAX_UPLOAD_QUEUE_MS of sending), past which requests would be refused as busy instead.
+  server = new PeerServer(store, QUIET, { host: '127.0.0.1', port: 0, uploadLimiter: new TokenBucket({ rateBytesPerS: 128 * 1024, burstBytes: CHUNK }) });
   await server.start();
 });
 
