@@ -1,7 +1,7 @@
 /**
  * The lab's control channel on real containers: a run of control commands starts no Node process in the
- * peer's container (the peer and its one bridge are the only two, and Docker sees no exec of node or
- * swarmlab while the commands run), and a bridge killed under a download fails that download with
+ * peer's container (the peer is the only one, its channel is one busybox `nc`, and Docker sees no exec
+ * of node or swarmlab while the commands run), and a bridge killed under a download fails that download with
  * ERR_LAB_CONTROL_CHANNEL at once, after which the next command reopens the channel. Needs Docker.
  */
 import type { Readable } from 'node:stream';
@@ -16,15 +16,26 @@ if (process.env['LOG_LEVEL'] === undefined) setLogLevel('warn');
 
 const TIMEOUT_MS = 180_000;
 
-/** The node processes of a container, as `docker top` lists them: host pid and command line. */
-async function nodeProcesses(docker: Docker, containerId: string): Promise<{ pid: number; cmd: string }[]> {
+/** The processes of a container whose command matches `pattern`, as `docker top` lists them: host pid and command line. */
+async function processes(
+  docker: Docker,
+  containerId: string,
+  pattern: RegExp,
+): Promise<{ pid: number; cmd: string }[]> {
   const top = (await docker.getContainer(containerId).top()) as { Titles: string[]; Processes: string[][] };
   const pidColumn = top.Titles.indexOf('PID');
   const cmdColumn = top.Titles.indexOf('CMD');
   return top.Processes.map((row) => ({ pid: Number(row[pidColumn]), cmd: row[cmdColumn] ?? '' })).filter((p) =>
-    /^(\S*\/)?node\s/.test(p.cmd),
+    pattern.test(p.cmd),
   );
 }
+
+const nodeProcesses = (docker: Docker, containerId: string): Promise<{ pid: number; cmd: string }[]> =>
+  processes(docker, containerId, /^(\S*\/)?node\s/);
+
+/** The channel's end in the container: busybox nc to the peer's loopback control listener. */
+const bridgeProcesses = (docker: Docker, containerId: string): Promise<{ pid: number; cmd: string }[]> =>
+  processes(docker, containerId, /^(\S*\/)?nc\s/);
 
 /** Every exec Docker starts in the container from now on (health checks included), until `stop()`. */
 async function watchExecs(docker: Docker, containerId: string): Promise<{ commands: string[]; stop: () => void }> {
@@ -94,8 +105,9 @@ describe('lab control channel (containers)', () => {
     expect(execs.commands.filter((cmd) => /\b(node|swarmlab)\b/.test(cmd))).toEqual([]);
     expect(counts).toEqual(counts.map(() => before.length));
     expect((await nodeProcesses(docker, id)).map((p) => p.pid).sort()).toEqual(before.map((p) => p.pid).sort());
-    // up() probed the peer, which opened its channel: the peer's own process and the bridge, no other.
-    expect(before).toHaveLength(2);
+    // up() probed the peer, which opened its channel: the peer's own process, no other Node, and one nc.
+    expect(before).toHaveLength(1);
+    expect(await bridgeProcesses(docker, id)).toHaveLength(1);
     expect(peer.control.channel.opened).toBe(1);
   });
 
@@ -107,7 +119,7 @@ describe('lab control channel (containers)', () => {
     await seeder.control.request('rate', { upload: 256 * 1024 });
     await leecher.control.request('connect', {});
 
-    const bridge = (await nodeProcesses(docker, leecher.container.id)).find((p) => p.cmd.includes(' -e '));
+    const [bridge] = await bridgeProcesses(docker, leecher.container.id);
     expect(bridge).toBeDefined();
     let firstChunk: () => void = () => undefined;
     const started = new Promise<void>((resolve) => (firstChunk = resolve));
@@ -130,8 +142,9 @@ describe('lab control channel (containers)', () => {
     const status = await leecher.control.request('status', {});
     expect(status.connected).toBe(true);
     expect(leecher.control.channel.opened).toBe(2);
-    const after = await nodeProcesses(docker, leecher.container.id);
-    expect(after).toHaveLength(2);
+    expect(await nodeProcesses(docker, leecher.container.id)).toHaveLength(1);
+    const after = await bridgeProcesses(docker, leecher.container.id);
+    expect(after).toHaveLength(1);
     expect(after.map((p) => p.pid)).not.toContain(bridge!.pid);
   });
 });
