@@ -36,6 +36,8 @@ const socket = net.connect(port, '127.0.0.1', () => {
       if (!socket.write(n === block.length ? block : block.subarray(0, n))) return void socket.once('drain', pump);
     }
     socket.end();
+    // Stay up until killed: the bench reads this process's CPU time after the last byte arrives.
+    setInterval(() => undefined, 60000);
   };
   pump();
 });
