@@ -37,6 +37,8 @@ const LOCK_TIMEOUT_MS = 5_000;
 const TAKEOVER_WAIT_MS = 20;
 /** A holder that accepted but says nothing (a stopped process) is still a holder. */
 const PROBE_ANSWER_MS = 1_000;
+/** Probes of a lock just bound that may go unanswered before the silence counts (see acquireAt). */
+const SELF_PROBE_RETRIES = 3;
 
 /** What the holder tells a peer that finds DIR locked. */
 export interface DirLockHolder {
@@ -104,7 +106,13 @@ export class DirLock {
       const listened = await listen(server, path);
       if (listened === undefined) {
         server.unref();
-        const self = await probe(path);
+        let self = await probe(path);
+        // Our own socket answers as soon as our event loop runs, but on a starved machine (a hundred lab
+        // containers starting on two cores) the probe's timer can fire before the loop accepts: a silent
+        // answer is asked again before it counts as another peer's.
+        for (let retry = 0; self.alive && self.holder === undefined && retry < SELF_PROBE_RETRIES; retry++) {
+          self = await probe(path);
+        }
         if (self.alive && self.nonce === nonce) return new DirLock(path, holder, server, undefined);
         await closeServer(server);
         if (self.alive) throw new DirInUseError(dir, self.holder);
