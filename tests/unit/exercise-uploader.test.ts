@@ -76,7 +76,7 @@ describe('a group-completion check', () => {
     expect(await issuesOf((text) => text.replace('    atLeast: 1.2\n', ''))).toEqual([
       '/checks/2: a group-completion check takes "versus" with "atLeast" (one group against the other), or "atMost" alone (the group against its bound)',
     ]);
-    expect(await issuesOf((text) => text.replace(/ {4}atMost: 3\n/, ''))).toEqual([
+    expect(await issuesOf((text) => text.replace(/ {4}atMost: \d+\n/, ''))).toEqual([
       '/checks/3: a group-completion check needs "versus" and "atLeast", or "atMost"',
     ]);
   });
