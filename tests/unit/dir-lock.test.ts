@@ -58,7 +58,7 @@ describe('DirLock', () => {
 
   // Known open race: in about one run in three on this machine (40 rounds of 3 takers each) two takers
   // both win a stale lock. Skipped so that it does not block landing while it is open; unskip it with the
-  // fix (docs/benchmarks.md and the closing note of the round that skipped it say what was seen).
+  // fix.
   test.skip('a stale lock is taken over by exactly one of several peers starting at once', async () => {
     const ROUNDS = 40;
     const TAKERS = 3;
