@@ -3,14 +3,12 @@
  * switches the peers already have (a peer's environment such as `SWARMLAB_FREE_RIDE`, or a step such as
  * `faults` or `disconnect` inserted at a given index). Pure; the result is validated like any scenario.
  */
-import { validateScenario } from '../scenario/load';
+import { listedPeers, validateScenario } from '../scenario/load';
 import type { Scenario, ScenarioPeer, ScenarioStep } from '../scenario/schema';
 import type { BrokenVariant } from './schema';
 
 function peerList(scenario: Scenario): ScenarioPeer[] {
-  return typeof scenario.peers === 'number'
-    ? Array.from({ length: scenario.peers }, (_, i): ScenarioPeer => ({ name: `peer-${i + 1}` }))
-    : scenario.peers.map((peer) => ({ ...peer }));
+  return listedPeers(scenario).map((peer) => ({ ...peer }));
 }
 
 /** `scenario` broken as `variant` says, validated (`source` names it in an error). */

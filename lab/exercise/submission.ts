@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 
 import { minimumDistributionMs } from '../observe/distribution-minimum';
-import { scenarioPeers, stepTargets } from '../scenario/load';
+import { listedPeers, scenarioPeers, stepTargets } from '../scenario/load';
 import type { PeerDefaults } from '../scenario/peer-defaults';
-import type { AssertStep, Scenario, ScenarioPeer } from '../scenario/schema';
+import type { AssertStep, Scenario } from '../scenario/schema';
 import { withAssertions } from './assertions-file';
 import { ExerciseRefusedError } from './errors';
 import type { ExpectedDownload, ScenarioFacts } from './grade';
@@ -66,34 +66,19 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'undefined';
 }
 
-function withPicker(scenario: Scenario, target: string, peers: readonly string[] | undefined): Scenario {
-  if (peers === undefined) return { ...scenario, peerDefaults: { ...scenario.peerDefaults, picker: target } };
-  const list: ScenarioPeer[] =
-    typeof scenario.peers === 'number'
-      ? Array.from({ length: scenario.peers }, (_, i) => ({ name: `peer-${i + 1}` }))
-      : scenario.peers;
+/** `name=value` in the env of `peers` (default every peer); every other peer is kept as it is. */
+function withPeerEnv(scenario: Scenario, name: string, value: string, peers: readonly string[] | undefined): Scenario {
   return {
     ...scenario,
-    peers: list.map((peer) =>
-      peers.includes(peer.name) ? { ...peer, env: { ...peer.env, SWARMLAB_PICKER: target } } : peer,
+    peers: listedPeers(scenario).map((peer) =>
+      peers === undefined || peers.includes(peer.name) ? { ...peer, env: { ...peer.env, [name]: value } } : peer,
     ),
   };
 }
 
-/** SWARMLAB_UPLOADER=target in the env of `peers` (default every peer); a peer's own env is kept otherwise. */
-function withUploader(scenario: Scenario, target: string, peers: readonly string[] | undefined): Scenario {
-  const list: ScenarioPeer[] =
-    typeof scenario.peers === 'number'
-      ? Array.from({ length: scenario.peers }, (_, i) => ({ name: `peer-${i + 1}` }))
-      : scenario.peers;
-  return {
-    ...scenario,
-    peers: list.map((peer) =>
-      peers === undefined || peers.includes(peer.name)
-        ? { ...peer, env: { ...peer.env, SWARMLAB_UPLOADER: target } }
-        : peer,
-    ),
-  };
+function withPicker(scenario: Scenario, target: string, peers: readonly string[] | undefined): Scenario {
+  if (peers === undefined) return { ...scenario, peerDefaults: { ...scenario.peerDefaults, picker: target } };
+  return withPeerEnv(scenario, 'SWARMLAB_PICKER', target, peers);
 }
 
 /** The student's module of `kind`, where it appears in the peers' containers, and its digest. */
@@ -106,7 +91,11 @@ function studentModule(
     throw new ExerciseRefusedError(`exercise ${exercise.id} does not let you change the ${kind} (--${kind})`);
   }
   const source = resolve(path);
-  return { source, target: `${PICKER_MOUNT_DIR}/${kind}${extname(source) || '.js'}`, sha256: sha256Of(readFileSync(source)) };
+  return {
+    source,
+    target: `${PICKER_MOUNT_DIR}/${kind}${extname(source) || '.js'}`,
+    sha256: sha256Of(readFileSync(source)),
+  };
 }
 
 /** The exercise's scenario with the submission applied, or ExerciseRefusedError. */
@@ -169,7 +158,7 @@ export function applySubmission(exercise: Exercise, base: Scenario, submission: 
   if (submission.uploader !== undefined) {
     const module = studentModule(exercise, 'uploader', submission.uploader);
     peerFiles.push({ source: module.source, target: module.target });
-    scenario = withUploader(scenario, module.target, change.uploader?.peers);
+    scenario = withPeerEnv(scenario, 'SWARMLAB_UPLOADER', module.target, change.uploader?.peers);
     name = name === undefined ? basename(module.source) : `${name} + ${basename(module.source)}`;
     pinned.unshift(module.sha256);
   }

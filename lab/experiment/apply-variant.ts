@@ -3,7 +3,7 @@
  * scenario's own mechanism (`peerDefaults` for every peer, a peer's `env` for one peer), and `image`
  * becomes the peer image each container starts from. Pure; the result is validated like a loaded file.
  */
-import { validateScenario } from '../scenario/load';
+import { listedPeers, validateScenario } from '../scenario/load';
 import { PEER_SETTING_ENV } from '../scenario/peer-defaults';
 import type { Scenario, ScenarioPeer } from '../scenario/schema';
 import { VaryKeyError } from './errors';
@@ -17,9 +17,10 @@ export interface AppliedVariant {
 
 /** The scenario's peers as a list (`peers: 3` is peer-1..peer-3), copied so that they can be changed. */
 function peerList(scenario: Scenario): ScenarioPeer[] {
-  return typeof scenario.peers === 'number'
-    ? Array.from({ length: scenario.peers }, (_, i): ScenarioPeer => ({ name: `peer-${i + 1}` }))
-    : scenario.peers.map((peer) => ({ ...peer, ...(peer.env === undefined ? {} : { env: { ...peer.env } }) }));
+  return listedPeers(scenario).map((peer) => ({
+    ...peer,
+    ...(peer.env === undefined ? {} : { env: { ...peer.env } }),
+  }));
 }
 
 /**

@@ -76,11 +76,15 @@ export function validateScenario(data: unknown, file?: string): Scenario {
 }
 
 /** The scenario's peers as a list, `peer-1`..`peer-N` when given as a count, with `peerDefaults` in their env. */
+/** The scenario's peers as written, a count (`peers: 3`) spelled out as peer-1..peer-3. */
+export function listedPeers(scenario: Scenario): ScenarioPeer[] {
+  return typeof scenario.peers === 'number'
+    ? Array.from({ length: scenario.peers }, (_, i): ScenarioPeer => ({ name: `peer-${i + 1}` }))
+    : scenario.peers;
+}
+
 export function scenarioPeers(scenario: Scenario): ScenarioPeer[] {
-  const peers =
-    typeof scenario.peers === 'number'
-      ? Array.from({ length: scenario.peers }, (_, i): ScenarioPeer => ({ name: `peer-${i + 1}` }))
-      : scenario.peers;
+  const peers = listedPeers(scenario);
   const withAccess = withAccessLinks(peers, scenario.network);
   if (scenario.peerDefaults === undefined || Object.keys(scenario.peerDefaults).length === 0) return withAccess;
   return withAccess.map((peer) => ({ ...peer, env: peerDefaultsEnv(scenario.peerDefaults, peer.env) }));
