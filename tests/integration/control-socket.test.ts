@@ -1,11 +1,11 @@
 /**
  * The control socket's file, in-process: it is 0600 from the moment it exists (not chmod'ed after
- * listen, when a client could already connect), it refuses a directory others can write to, it
+ * listen, when a client could already connect), it refuses a directory others can write to or own, it
  * replaces only a socket, and an error on the listening server after start is logged, not thrown.
  * The modes are read with fs.stat, so the checks hold when the tests run as root too.
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Server } from 'node:net';
 import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,18 @@ describe('control socket file', () => {
     // Sticky, like /tmp: others cannot remove or replace our socket.
     await chmod(open, 0o1777);
     await start(join(open, 'peer.sock'));
+  });
+
+  // Whoever owns the directory can replace the socket with their own. Only root can give a directory
+  // away, so this runs where the tests run as root (CI's containers); elsewhere it is skipped.
+  (process.getuid?.() === 0 ? test : test.skip)('a directory that belongs to another user is refused with ERR_CONTROL_DIR_UNSAFE', async () => {
+    const theirs = join(root, 'theirs');
+    await mkdir(theirs, { mode: 0o700 });
+    await chown(theirs, 4242, 4242);
+    await expect(start(join(theirs, 'peer.sock'))).rejects.toMatchObject({ code: 'ERR_CONTROL_DIR_UNSAFE' });
+    // Given back, it is accepted.
+    await chown(theirs, 0, 0);
+    await start(join(theirs, 'peer.sock'));
   });
 
   test('a regular file at the path is left alone (ERR_CONTROL_PATH_TAKEN); a dead socket is replaced', async () => {
