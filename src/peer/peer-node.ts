@@ -6,6 +6,7 @@ import { EventEmitter, once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { compileSchemas, FILE_NAME_PATTERN, MAX_NAME_BYTES, PEER_INBOUND_JSON_TYPES } from '../protocol';
 import type { FileSummary, PeersBody } from '../protocol';
 import { errorCode, errorMessage, SharedErrorCode } from '../shared/errors';
@@ -124,7 +125,14 @@ export interface DownloadHandlers {
   signal?: AbortSignal;
 }
 
-const HAVE_BATCH_MS = 100;
+/**
+ * How long new chunks wait to be told to the tracker together. Downloaders read the tracker's news only
+ * on their next LOCATE (every few seconds at the source cap), while connected peers hear of each chunk
+ * at once through HAVE_CHUNK; one tracker request per chunk would be hundreds a second in a large swarm.
+ */
+export const HAVE_BATCH_MS = 500;
+/** How long a finished download waits for the tracker to take its last HAVEs. */
+const FINAL_HAVE_WAIT_MS = 2_000;
 
 export class PeerNode {
   readonly name: string;
@@ -434,7 +442,9 @@ export class PeerNode {
     this.schedulers.add(scheduler);
     try {
       const result = await scheduler.run();
-      this.flushHaves();
+      // So that `f` right after a download counts this peer among the file's seeders; a tracker that
+      // does not answer soon does not hold the download's result back.
+      await Promise.race([this.flushHaves(), delay(FINAL_HAVE_WAIT_MS, undefined, { ref: false })]);
       // Every chunk was verified against the manifest before it was written, and every write is checked
       // to be complete, so there is no second pass: the scheduler hashed the whole file as it was written.
       const { sha256 } = result;
@@ -622,24 +632,31 @@ export class PeerNode {
     let indices = this.pendingHaves.get(fileId);
     if (!indices) this.pendingHaves.set(fileId, (indices = []));
     indices.push(index);
-    this.haveTimer ??= setTimeout(() => this.flushHaves(), HAVE_BATCH_MS);
+    this.haveTimer ??= setTimeout(() => void this.flushHaves(), HAVE_BATCH_MS);
   }
 
-  /** Sends the batched HAVE announcements; the first carries the manifest so the tracker knows the file. */
-  private flushHaves(): void {
+  /**
+   * Sends the batched HAVE announcements; the first carries the manifest so the tracker knows the file.
+   * Resolves when the tracker has answered them (never rejects).
+   */
+  private flushHaves(): Promise<void> {
     if (this.haveTimer) clearTimeout(this.haveTimer);
     this.haveTimer = undefined;
+    const sent: Array<Promise<void>> = [];
     for (const [fileId, indices] of this.pendingHaves) {
       const manifest = this.manifestAnnounced.has(fileId) ? undefined : this.store.get(fileId)?.manifest;
       this.manifestAnnounced.add(fileId);
-      this.tracker.have(fileId, indices, manifest).catch((error: unknown) => {
-        // The tracker forgot the file (every holder left it): announce these again, with the manifest.
-        this.manifestAnnounced.delete(fileId);
-        if (manifest === undefined && errorCode(error) === PeerErrorCode.UnknownFile) for (const index of indices) this.queueHave(fileId, index);
-        else this.logger.debug('HAVE not sent', { reason: errorMessage(error) });
-      });
+      sent.push(
+        this.tracker.have(fileId, indices, manifest).catch((error: unknown) => {
+          // The tracker forgot the file (every holder left it): announce these again, with the manifest.
+          this.manifestAnnounced.delete(fileId);
+          if (manifest === undefined && errorCode(error) === PeerErrorCode.UnknownFile) for (const index of indices) this.queueHave(fileId, index);
+          else this.logger.debug('HAVE not sent', { reason: errorMessage(error) });
+        }),
+      );
     }
     this.pendingHaves.clear();
+    return Promise.all(sent).then(() => undefined);
   }
 
   /** After every (re)registration: publish complete files and announce partial ones. */

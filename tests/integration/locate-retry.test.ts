@@ -5,52 +5,23 @@
  * first LOCATE frame it carries, as a lost or very late answer would look to the downloader.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageType } from '../../src/protocol';
 import { PeerNode } from '../../src/peer/peer-node';
 import { setLogLevel } from '../../src/shared/logger';
 import { TrackerServer } from '../../src/tracker/tracker-server';
+import { frameProxy, listenFrameProxy, type FrameProxy } from '../helpers/frame-proxy';
 
 jest.setTimeout(60_000);
 
 const CHUNK = 16_384;
 
-/** A TCP proxy to `port` that drops the first `drop` client frames of type `type`; counts those it saw. */
-function frameDroppingProxy(port: number, type: MessageType, drop: number): { server: Server; seen: () => number } {
-  let seen = 0;
-  const sockets: Socket[] = [];
-  const server = createServer((client) => {
-    const upstream = connect(port, '127.0.0.1');
-    sockets.push(client, upstream);
-    let pending = Buffer.alloc(0);
-    client.on('data', (data: Buffer) => {
-      pending = Buffer.concat([pending, data]);
-      // Frames: u32 length of the rest, then the opcode.
-      while (pending.length >= 5 && pending.length >= 4 + pending.readUInt32BE(0)) {
-        const frame = pending.subarray(0, 4 + pending.readUInt32BE(0));
-        pending = pending.subarray(frame.length);
-        if (frame[4] === type && seen++ < drop) continue;
-        upstream.write(frame);
-      }
-    });
-    upstream.pipe(client);
-    const end = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  server.on('close', () => sockets.forEach((socket) => socket.destroy()));
-  return { server, seen: () => seen };
-}
-
 describe('a download whose first LOCATE times out', () => {
   let root: string;
   let tracker: TrackerServer;
-  let proxy: ReturnType<typeof frameDroppingProxy>;
+  let proxy: FrameProxy;
+  let proxyPort: number;
   const nodes: PeerNode[] = [];
 
   beforeAll(async () => {
@@ -58,8 +29,8 @@ describe('a download whose first LOCATE times out', () => {
     root = await mkdtemp(join(tmpdir(), 'swarmlab-locate-retry-'));
     tracker = new TrackerServer({ host: '127.0.0.1', port: 0 });
     await tracker.start();
-    proxy = frameDroppingProxy(tracker.port, MessageType.Locate, 1);
-    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    proxy = frameProxy(tracker.port, MessageType.Locate, 1);
+    proxyPort = await listenFrameProxy(proxy);
   });
 
   afterAll(async () => {
@@ -77,9 +48,7 @@ describe('a download whose first LOCATE times out', () => {
     await seeder.generate('late.bin', 32 * CHUNK, 'late', false);
     const [published] = (await seeder.upload()).published;
 
-    const address = proxy.server.address();
-    if (address === null || typeof address === 'string') throw new Error('the proxy has no port');
-    const downloader = new PeerNode({ dir: join(root, 'downloader'), name: 'downloader', host: '127.0.0.1', chunkSize: CHUNK, tracker: `127.0.0.1:${address.port}` });
+    const downloader = new PeerNode({ dir: join(root, 'downloader'), name: 'downloader', host: '127.0.0.1', chunkSize: CHUNK, tracker: `127.0.0.1:${proxyPort}` });
     nodes.push(downloader);
     await downloader.start();
     await downloader.connect();
