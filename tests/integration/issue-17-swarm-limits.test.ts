@@ -2,7 +2,8 @@
  * Issue 17: the limits that keep a large swarm from turning into a full mesh of queues, in-process
  * (tracker and peers on 127.0.0.1).
  * - A download keeps at most `maxSources` sources connected, however many holders LOCATE shows, and
- *   none once it has finished; at the cap it asks the tracker only every LOCATE_AT_CAP_MS.
+ *   none once it has finished; at the cap it asks the tracker only every LOCATE_AT_CAP_MS, and its
+ *   rotations never let go the only holder of a chunk it lacks (the seeder, early on).
  * - A rate-limited data server that several connections ask accepts requests only up to
  *   MAX_UPLOAD_QUEUE_MS of sending; past that a request gets REJECT `busy` at once, instead of a
  *   chunk that would reach the downloader after its request timed out.
@@ -49,7 +50,7 @@ describe('issue 17: swarm limits', () => {
     return counted.values.find((value) => value.labels.type === 'Locate')?.value ?? 0;
   };
 
-  const startNode = async (name: string, init: { uploadRateBps?: number; maxSources?: number } = {}): Promise<PeerNode> => {
+  const startNode = async (name: string, init: { uploadRateBps?: number; maxSources?: number; chunkSize?: number } = {}): Promise<PeerNode> => {
     const node = new PeerNode({ dir: join(root, name), name, host: '127.0.0.1', chunkSize: CHUNK, tracker: `127.0.0.1:${tracker.port}`, ...init });
     nodes.push(node);
     await node.start();
@@ -121,5 +122,36 @@ describe('issue 17: swarm limits', () => {
     expect(sent).toBeGreaterThan(0);
     expect(sent).toBeLessThanOrEqual(fits);
     expect(busy).toBeGreaterThanOrEqual(4 * PER_CLIENT - fits);
+  });
+
+  test('a download at its source cap keeps the only holder of chunks it lacks through every rotation', async () => {
+    // A rate-limited seeder and three downloaders allowed one source each: the seeder gives each of
+    // them fewer chunks than any other source would, so it is what rotation lets go first, while the
+    // downloaders hold chunks the others lack (candidates to rotate to). Until it has sent every chunk
+    // once, the seeder is the only holder of some chunk each downloader needs: letting it go (every
+    // downloader at the same rotation) idled the one upload the whole swarm waited for.
+    const SEED_CHUNKS = 60; // 15 s of the seeder's upload: past the second rotation (the first finds nobody settled)
+    const seeder = await startNode('sole-seeder', { uploadRateBps: RATE });
+    await seeder.generate('sole.bin', SEED_CHUNKS * CHUNK, 'sole', false);
+    await seeder.upload();
+    const downloaders = await Promise.all(['sole-a', 'sole-b', 'sole-c'].map((name) => startNode(name, { maxSources: 1 })));
+    let fewestWhileSole = Infinity;
+    let sawAll = false;
+    const sampler = setInterval(() => {
+      void seeder.status().then((status) => {
+        const count = seeder.servedConnections;
+        if (count === downloaders.length) sawAll = true;
+        // Until every chunk has left the seeder once, it is the only holder of some chunk each downloader lacks.
+        if (sawAll && Number(status['uploadedBytes']) < SEED_CHUNKS * CHUNK) fewestWhileSole = Math.min(fewestWhileSole, count);
+      });
+    }, 20);
+    try {
+      const results = await Promise.all(downloaders.map((node) => node.download({ name: 'sole.bin' })));
+      expect(results.every((result) => result.verified)).toBe(true);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(sawAll).toBe(true);
+    expect(fewestWhileSole).toBe(downloaders.length);
   });
 });
