@@ -4,6 +4,7 @@
  * fastest any scheme can give F to N peers is max(F/u_s, N·F/(u_s + N·u)) (the server must send every
  * byte once; the swarm as a whole must upload N·F).
  */
+import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import type { LocalSwarm } from '../cli/local-swarm';
 import { createBenchSwarm, publishBenchFile, startPeers, stopBenchSwarm, timedDownload } from './transfer';
@@ -78,6 +79,11 @@ export interface LocalSwarmRunResult extends SwarmRunResult {
   finishS: { first: number; median: number; last: number };
   /** Requests the leechers gave up on (a source that did not answer within the request timeout). */
   requestTimeouts: number;
+  /**
+   * The share of the machine's CPU time (every core, from /proc/stat) that was busy while the downloads
+   * ran: near 1, the run was short of CPU (its own processes' or anyone else's); null without /proc.
+   */
+  machineCpuBusy: number | null;
   /** The machine's load average (1, 5, 15 min) when the downloads started and when they ended. */
   loadAverageStart: number[];
   loadAverageEnd: number[];
@@ -89,17 +95,22 @@ export async function runLocalSwarm(init: Omit<SwarmBenchInit, 'chunkSize'>): Pr
     if (line.includes('source timed out')) requestTimeouts++;
   };
   const samples: number[] = [];
-  const loadAverageStart = loadavg();
+  let loadAverageStart: number[] = [];
+  let cpuStart: CpuTimes | null = null;
+  let cpuEnd: CpuTimes | null = null;
   const { result, downloads } = await distribute(
     { ...init, chunkSize: LOCAL_LEECHERS_CHUNK_BYTES, onLog },
     async (swarm, done) => {
       // The seeder's own count of what it sent, read through its control socket while the downloads run.
+      loadAverageStart = loadavg();
+      cpuStart = await machineCpuTimes();
       let last = 0;
       while (!(await Promise.race([done.then(() => true), delay(SEEDER_SAMPLE_MS).then(() => false)]))) {
         const bytes = await uploadedBytes(swarm, SEEDER).catch(() => last);
         samples.push((bytes - last) / 1024 / (SEEDER_SAMPLE_MS / 1000));
         last = bytes;
       }
+      cpuEnd = await machineCpuTimes();
     },
   );
   const finished = downloads.map((download) => download.wallS).sort((a, b) => a - b);
@@ -114,6 +125,7 @@ export async function runLocalSwarm(init: Omit<SwarmBenchInit, 'chunkSize'>): Pr
       last: finished[finished.length - 1] ?? Number.NaN,
     },
     requestTimeouts,
+    machineCpuBusy: busyShare(cpuStart, cpuEnd),
     loadAverageStart: loadAverageStart.map(round2),
     loadAverageEnd: loadavg().map(round2),
   };
@@ -154,6 +166,26 @@ async function distribute(
   } finally {
     await stopBenchSwarm(swarm);
   }
+}
+
+interface CpuTimes {
+  busy: number;
+  total: number;
+}
+
+/** The machine's CPU time since boot, in ticks, busy and in all (the `cpu` line of /proc/stat). */
+async function machineCpuTimes(): Promise<CpuTimes | null> {
+  const stat = await readFile('/proc/stat', 'utf8').catch(() => '');
+  const fields = /^cpu\s+([\d\s]+)/.exec(stat)?.[1]?.trim().split(/\s+/).map(Number);
+  if (!fields || fields.length < 5) return null;
+  const total = fields.slice(0, 8).reduce((sum, ticks) => sum + ticks, 0);
+  // idle and iowait are the idle columns.
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+}
+
+function busyShare(start: CpuTimes | null, end: CpuTimes | null): number | null {
+  if (!start || !end || end.total <= start.total) return null;
+  return round2((end.busy - start.busy) / (end.total - start.total));
 }
 
 function delay(ms: number): Promise<void> {
