@@ -12,6 +12,7 @@ import type { Measured } from './measure';
 import { benchJson, benchTable } from './report';
 import { BENCH_SECTIONS, parseSections } from './sections';
 import type { MeasureSection } from './sections';
+import { LOCAL_LEECHERS_DEFAULT_MIB, LOCAL_LEECHERS_UPLOAD_BYTES_PER_S, runLocalSwarm } from './swarm';
 import { runTeardowns } from './teardown';
 import { MIB } from './types';
 import type { BenchResult, BenchSizes } from './types';
@@ -83,6 +84,16 @@ export function parseLabLeechers(value: string): number | null {
   return n >= 1 && n <= MAX_LAB_LEECHERS ? n : null;
 }
 
+/** `--local-mib M`: the file of a `--local-leechers` run, MiB. */
+export const MAX_LOCAL_MIB = 1024;
+
+/** A whole number from `min` to `max`, or null. */
+function parseWhole(value: string, min: number, max: number): number | null {
+  if (!/^\d+$/.test(value)) return null;
+  const n = Number(value);
+  return n >= min && n <= max ? n : null;
+}
+
 export async function runBench(args: string[], init: { cliPath: string }): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -91,10 +102,21 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
       quick: { type: 'boolean' },
       lab: { type: 'boolean' },
       'lab-leechers': { type: 'string' },
+      'local-leechers': { type: 'string' },
+      'local-mib': { type: 'string' },
       profile: { type: 'string' },
       only: { type: 'string' },
     },
   });
+  if (values['local-leechers'] !== undefined) {
+    const n = parseWhole(values['local-leechers'], 1, MAX_LAB_LEECHERS);
+    const mib = values['local-mib'] === undefined ? LOCAL_LEECHERS_DEFAULT_MIB : parseWhole(values['local-mib'], 1, MAX_LOCAL_MIB);
+    if (n === null || mib === null) {
+      err(`bench: --local-leechers takes a whole number from 1 to ${MAX_LAB_LEECHERS}, --local-mib one from 1 to ${MAX_LOCAL_MIB}`);
+      return 2;
+    }
+    return runLocalLeechers(init.cliPath, n, mib);
+  }
   const only = values.only === undefined ? undefined : parseSections(values.only);
   if (only === null) {
     err(`bench: --only takes a comma-separated list of ${BENCH_SECTIONS.join(', ')}`);
@@ -128,6 +150,25 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
       if (json) out(JSON.stringify(benchJson(result)));
     }
     return verified ? 0 : 1;
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+}
+
+/**
+ * `--local-leechers N [--local-mib M]`: the swarm at scale as local processes only (swarm.ts
+ * runLocalSwarm), one JSON line `{"localSwarm": ...}` on stdout; exit 1 when a copy did not verify.
+ */
+async function runLocalLeechers(cliPath: string, n: number, mib: number): Promise<number> {
+  const interrupted = (): void => void runTeardowns().then(() => process.exit(130));
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    err(`bench: local swarm, 1 seeder + ${n} leechers, ${mib} MiB`);
+    const run = await runLocalSwarm({ cliPath, n, fileBytes: mib * MIB, uploadBytesPerS: LOCAL_LEECHERS_UPLOAD_BYTES_PER_S });
+    out(JSON.stringify({ localSwarm: run }));
+    return run.verified ? 0 : 1;
   } finally {
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);

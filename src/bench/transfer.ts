@@ -19,13 +19,19 @@ const START_BATCH = 4;
 export interface BenchSwarmInit {
   cliPath: string;
   env?: NodeJS.ProcessEnv;
+  /** Every log line of the swarm's processes (dropped when absent). */
+  onLog?: (source: string, line: string) => void;
 }
 
 const unregisterBySwarm = new Map<LocalSwarm, () => void>();
 
 /** A LocalSwarm with its tracker started; stop it with `stopBenchSwarm` (an interrupt stops it too). */
 export async function createBenchSwarm(init: BenchSwarmInit): Promise<LocalSwarm> {
-  const swarm = await LocalSwarm.create({ cliPath: init.cliPath, ...(init.env ? { env: init.env } : {}) });
+  const swarm = await LocalSwarm.create({
+    cliPath: init.cliPath,
+    ...(init.env ? { env: init.env } : {}),
+    ...(init.onLog ? { onLog: init.onLog } : {}),
+  });
   unregisterBySwarm.set(
     swarm,
     registerTeardown(() => swarm.stop()),

@@ -18,7 +18,8 @@
  * bitfield counts for rarity), but at most `maxSources` are connected at once, picked at random among
  * those holding a chunk this peer lacks; at the cap, every ROTATE_MS the source that gave the fewest
  * chunks since the last rotation (of those connected for ROTATE_MS at least) makes room for another
- * (see DEFAULT_MAX_SOURCES).
+ * (see DEFAULT_MAX_SOURCES), and a source that answers REJECT busy makes room at once (`swapBusy`). Neither
+ * lets go the only known holder of a chunk this peer lacks (a seeder whose chunks are not all out yet).
  *
  * Selection: rarest first among the chunks nobody was asked for yet, ties broken at random, at most
  * `maxInflightPerSource` requests outstanding per source (pipelining). When every missing chunk is
@@ -67,7 +68,9 @@ export const ROTATE_MS = 5_000;
  * its sources push what they get, and each PEERS answer carries the manifest and up to 50 bitfields
  * (about 80 KB for 64 MiB in 64 KiB chunks) to parse and validate, twice a second per downloader.
  */
-export const LOCATE_AT_CAP_MS = ROTATE_MS;
+export const LOCATE_AT_CAP_MS = 2_000;
+/** At the source cap, at most one source that answered REJECT busy is swapped for another this often. */
+export const BUSY_SWAP_MS = 500;
 const MAX_ENDGAME_REQUESTERS = 2;
 /**
  * Ties between equally rare chunks are broken among this many chunks from the first one not held, so
@@ -209,6 +212,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private readonly maxInflight: number;
   private readonly maxSources: number;
   private lastRotationAtMs = Date.now();
+  private lastBusySwapAtMs = 0;
   private lastLocateAtMs = 0;
   private readonly requestTimeoutMs: number;
   private readonly refreshMs: number;
@@ -317,18 +321,17 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private connectSources(): void {
     const nowMs = Date.now();
     let active = 0;
-    const candidates: Source[] = [];
-    for (const source of this.sources.values()) {
-      if (this.isActive(source)) active++;
-      else if (!source.dropped && nowMs >= source.retryAtMs && this.offersSomething(source)) candidates.push(source);
-    }
+    for (const source of this.sources.values()) if (this.isActive(source)) active++;
+    const candidates = this.candidateSources(nowMs);
     if (active >= this.maxSources && candidates.length > 0 && nowMs - this.lastRotationAtMs >= ROTATE_MS) {
       this.lastRotationAtMs = nowMs;
       let worst: Source | undefined;
       for (const source of this.sources.values()) {
         if (!source.connection || source.connection.closed) continue;
         const settled = nowMs - source.connectedAtMs >= ROTATE_MS;
-        if (settled && (!worst || source.recentChunks < worst.recentChunks)) worst = source;
+        // A seeder serving a hundred downloaders gives each of them the fewest chunks of all its
+        // sources: without this exception every downloader let it go at the same rotation.
+        if (settled && (!worst || source.recentChunks < worst.recentChunks) && !this.soleHolder(source)) worst = source;
         source.recentChunks = 0;
       }
       if (worst) {
@@ -345,6 +348,39 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       this.ensureConnected(source);
       if (this.isActive(source)) active++;
     }
+  }
+
+  /** Known holders not connected now that may be connected: not dropped, not backing off, holding a chunk we need. */
+  private candidateSources(nowMs: number): Source[] {
+    const candidates: Source[] = [];
+    for (const source of this.sources.values()) {
+      if (!this.isActive(source) && !source.dropped && nowMs >= source.retryAtMs && this.offersSomething(source)) candidates.push(source);
+    }
+    return candidates;
+  }
+
+  /** Whether `source` is the only known holder of a chunk this peer still needs (the seeder, early on). */
+  private soleHolder(source: Source): boolean {
+    const chunks = this.manifest.chunks.length;
+    for (let index = this.advanceFront(); index < chunks; index++) {
+      if (source.bitfield.has(index) && !this.have.has(index) && !this.writing.has(index) && (this.availability[index] ?? 0) <= 1) return true;
+    }
+    return false;
+  }
+
+  /**
+   * A source answered REJECT busy: its upload is taken by others. At the source cap, it makes room for
+   * a holder not connected now (at most once per BUSY_SWAP_MS), which is likelier to have upload to
+   * spare: otherwise every downloader stays with the first holders it found, whose uploads are full
+   * while the later holders' stay idle.
+   */
+  private swapBusy(source: Source): void {
+    const nowMs = Date.now();
+    if (nowMs - this.lastBusySwapAtMs < BUSY_SWAP_MS || this.activeSources < this.maxSources) return;
+    if (this.soleHolder(source) || this.candidateSources(nowMs).length === 0) return;
+    this.lastBusySwapAtMs = nowMs;
+    this.letGo(source);
+    this.connectSources();
   }
 
   /** Whether `source` holds a chunk this peer still needs. */
@@ -678,6 +714,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       case 'busy':
         this.lastBusyAtMs = Date.now();
         source.retryAtMs = Date.now() + 100;
+        this.swapBusy(source);
         break;
       case 'wrong-chunk':
         this.strike(source, index);

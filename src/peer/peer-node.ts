@@ -251,6 +251,11 @@ export class PeerNode {
     return this.connections.size;
   }
 
+  /** Data connections other peers opened to this one and have not closed (its downloaders). */
+  get servedConnections(): number {
+    return this.server.connectionCount;
+  }
+
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;

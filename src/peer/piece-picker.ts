@@ -5,7 +5,8 @@
  * picked at random, either anywhere in the file or, when `front` is given, among the `spread` chunks
  * from the first one not held yet: chunks then arrive close to file order, so the whole-file SHA-256
  * can be computed from memory as they come (it is sequential), while two downloaders asking the same
- * source still pick different chunks most of the time. When every chunk the source holds
+ * source still pick different chunks most of the time. A chunk only this source holds (a seeder's chunk
+nobody has yet) is the exception: it is picked from anywhere past the front (`anySoleChunk`). When every chunk the source holds
  * is already asked for elsewhere and the download is in its endgame (`endgame()`: every missing chunk
  * is asked for somewhere), a duplicate request: the chunk with the fewest requesters, below
  * `maxRequesters`. Before the endgame a source with nothing new to give is left idle rather than asked
@@ -82,6 +83,29 @@ export function pickChunk(input: PickInput): number | undefined {
       endgameRequesters = requesters;
     }
   }
+  if (best !== undefined && bestAvailability <= 1 && input.front !== undefined) return anySoleChunk(input, best);
   if (best !== undefined) return best;
   return endgame !== undefined && (input.endgame?.() ?? true) ? endgame : undefined;
+}
+
+/**
+ * A chunk only this source holds (as far as we know), from anywhere past `front`, not only near it:
+ * those are a seeder's chunks nobody has yet, and every downloader asks the seeder for them. Near the
+ * front they all ask for the same few, a super-seeder refuses all but the first (REJECT elsewhere), and
+ * its upload waits while the refused ask again; spread over the file, their requests rarely meet. The
+ * digest reads such chunks back from the file if they come too far ahead (file-digest.ts): cheaper than
+ * the seeder's idle upload, the one resource every downloader waits for. `found` is one such chunk.
+ */
+function anySoleChunk(input: PickInput, found: number): number {
+  const { chunks, have, sourceHas, askedOfSource } = input;
+  const front = input.front ?? 0;
+  const span = chunks - front;
+  if (span <= 1) return found;
+  const offset = front + Math.floor((input.random ?? Math.random)() * span);
+  for (let step = 0; step < span; step++) {
+    const index = front + ((offset - front + step) % span);
+    if (have.has(index) || !sourceHas.has(index) || askedOfSource.has(index) || input.writing?.has(index)) continue;
+    if (input.requesters(index) === 0 && input.availability(index) <= 1) return index;
+  }
+  return found;
 }

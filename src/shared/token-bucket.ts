@@ -2,6 +2,12 @@
  * A token bucket: `rateBytesPerS` tokens a second, up to `burstBytes` saved up. `take(n)` waits until
  * n tokens are there. A take larger than the burst is allowed and drives the balance negative, so
  * one chunk never needs more than one wait. A rate of null means unlimited.
+ *
+ * Waiting takes are served first come, first served, by one timer for the whole bucket. A peer's
+ * upload bucket is shared by every connection it serves, each waiting for it with the chunk it is
+ * about to send: when each waiter polled with its own timer, whichever woke first after a refill won,
+ * so a chunk accepted behind 4 s of others could wait 8 s or more (past the downloader's request
+ * timeout, a copy sent for nothing), and fifty connections meant fifty timers firing per chunk.
  */
 export interface TokenBucketInit {
   rateBytesPerS: number | null;
@@ -10,8 +16,19 @@ export interface TokenBucketInit {
   now?: () => number;
 }
 
+interface Waiter {
+  bytes: number;
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+}
+
 export class TokenBucket {
   private rate: number | null;
+  /** Takes waiting for tokens, in arrival order; `timer` wakes the bucket for the first of them. */
+  private readonly waiters: Waiter[] = [];
+  private timer: NodeJS.Timeout | undefined;
   private burst: number;
   private tokens: number;
   private lastRefillMs: number;
@@ -34,6 +51,13 @@ export class TokenBucket {
     this.rate = rateBytesPerS;
     this.burst = defaultBurst(rateBytesPerS);
     this.tokens = Math.min(this.tokens, this.burst);
+    // The first waiter's wait changed with the rate (none at all when unlimited).
+    this.rearm();
+  }
+
+  /** Takes waiting now. */
+  get waiting(): number {
+    return this.waiters.length;
   }
 
   /** How long a take of `bytes` would have to wait now, in ms (0 = at once). */
@@ -52,15 +76,52 @@ export class TokenBucket {
     return true;
   }
 
-  async take(bytes: number, signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      if (this.rate === null) return;
-      const waitMs = this.delayFor(bytes);
-      if (waitMs <= 0) {
-        this.tokens -= bytes;
+  /** Waits until `bytes` tokens are there, behind every take already waiting, and takes them. */
+  take(bytes: number, signal?: AbortSignal): Promise<void> {
+    if (this.rate === null) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    if (this.waiters.length === 0 && this.delayFor(bytes) <= 0) {
+      this.tokens -= bytes;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        bytes,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => {
+          const position = this.waiters.indexOf(waiter);
+          if (position < 0) return;
+          this.waiters.splice(position, 1);
+          reject(signal?.reason as Error);
+          // The first waiter may have gone: the next one's wait is another.
+          if (position === 0) this.rearm();
+        },
+      };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.waiters.push(waiter);
+      if (this.waiters.length === 1) this.rearm();
+    });
+  }
+
+  /** Serves the waiters that can be served now, in order, then sets the timer for the next one. */
+  private rearm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (let waiter = this.waiters[0]; waiter; waiter = this.waiters[0]) {
+      const waitMs = this.delayFor(waiter.bytes);
+      if (waitMs > 0) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.rearm();
+        }, Math.ceil(waitMs));
         return;
       }
-      await sleep(Math.ceil(waitMs), signal);
+      if (this.rate !== null) this.tokens -= waiter.bytes;
+      this.waiters.shift();
+      waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      waiter.resolve();
     }
   }
 
@@ -69,6 +130,7 @@ export class TokenBucket {
     if (this.rate === null) return;
     this.refill();
     this.tokens = Math.min(this.burst, this.tokens + bytes);
+    if (this.waiters.length > 0) this.rearm();
   }
 
   private refill(): void {

@@ -2,7 +2,9 @@
  * Issue 17: the limits that keep a large swarm from turning into a full mesh of queues, in-process
  * (tracker and peers on 127.0.0.1).
  * - A download keeps at most `maxSources` sources connected, however many holders LOCATE shows, and
- *   none once it has finished; at the cap it asks the tracker only every LOCATE_AT_CAP_MS.
+ *   none once it has finished; at the cap it asks the tracker only every LOCATE_AT_CAP_MS, and its
+ *   rotations never let go the only holder of a chunk it lacks (the seeder, early on); a source that
+ *   answers REJECT busy makes room for another holder at once.
  * - A rate-limited data server that several connections ask accepts requests only up to
  *   MAX_UPLOAD_QUEUE_MS of sending; past that a request gets REJECT `busy` at once, instead of a
  *   chunk that would reach the downloader after its request timed out.
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeChunkRef, encodeJson, MessageType, PROTOCOL_VERSION, RejectReason } from '../../src/protocol';
 import { DEFAULT_REFRESH_MS, LOCATE_AT_CAP_MS } from '../../src/peer/download-scheduler';
+import type { ChokerPolicy } from '../../src/peer/choker';
 import { PeerNode } from '../../src/peer/peer-node';
 import { MAX_UPLOAD_QUEUE_MS } from '../../src/peer/peer-server';
 import { setLogLevel } from '../../src/shared/logger';
@@ -49,7 +52,7 @@ describe('issue 17: swarm limits', () => {
     return counted.values.find((value) => value.labels.type === 'Locate')?.value ?? 0;
   };
 
-  const startNode = async (name: string, init: { uploadRateBps?: number; maxSources?: number } = {}): Promise<PeerNode> => {
+  const startNode = async (name: string, init: { uploadRateBps?: number; maxSources?: number; uploader?: ChokerPolicy } = {}): Promise<PeerNode> => {
     const node = new PeerNode({ dir: join(root, name), name, host: '127.0.0.1', chunkSize: CHUNK, tracker: `127.0.0.1:${tracker.port}`, ...init });
     nodes.push(node);
     await node.start();
@@ -121,5 +124,60 @@ describe('issue 17: swarm limits', () => {
     expect(sent).toBeGreaterThan(0);
     expect(sent).toBeLessThanOrEqual(fits);
     expect(busy).toBeGreaterThanOrEqual(4 * PER_CLIENT - fits);
+  });
+
+  test('a download at its source cap keeps the only holder of chunks it lacks through every rotation', async () => {
+    // A rate-limited seeder and three downloaders allowed one source each: the seeder gives each of
+    // them fewer chunks than any other source would, so it is what rotation lets go first, while the
+    // downloaders hold chunks the others lack (candidates to rotate to). Until it has sent every chunk
+    // once, the seeder is the only holder of some chunk each downloader needs: letting it go (every
+    // downloader at the same rotation) idled the one upload the whole swarm waited for.
+    const SEED_CHUNKS = 60; // 15 s of the seeder's upload: past the second rotation (the first finds nobody settled)
+    const seeder = await startNode('sole-seeder', { uploadRateBps: RATE });
+    await seeder.generate('sole.bin', SEED_CHUNKS * CHUNK, 'sole', false);
+    await seeder.upload();
+    const downloaders = await Promise.all(['sole-a', 'sole-b', 'sole-c'].map((name) => startNode(name, { maxSources: 1 })));
+    let fewestWhileSole = Infinity;
+    let sawAll = false;
+    const sampler = setInterval(() => {
+      void seeder.status().then((status) => {
+        const count = seeder.servedConnections;
+        if (count === downloaders.length) sawAll = true;
+        // Until every chunk has left the seeder once, it is the only holder of some chunk each downloader lacks.
+        if (sawAll && Number(status['uploadedBytes']) < SEED_CHUNKS * CHUNK) fewestWhileSole = Math.min(fewestWhileSole, count);
+      });
+    }, 20);
+    try {
+      const results = await Promise.all(downloaders.map((node) => node.download({ name: 'sole.bin' })));
+      expect(results.every((result) => result.verified)).toBe(true);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(sawAll).toBe(true);
+    expect(fewestWhileSole).toBe(downloaders.length);
+  });
+
+  test('a download at its source cap leaves a source that answers busy for a holder it has just found', async () => {
+    // `busy` serves nobody (every REQUEST gets REJECT busy, like a saturated upload); `idle` serves all.
+    // The downloader may keep one source. It meets `busy` first, then the tracker shows it `idle`:
+    // the next busy answer makes room for `idle` at once, not at a rotation (ROTATE_MS, and twice
+    // that for a source connected just after the download began), which here is LOCATEs later.
+    const busy = await startNode('busy-holder', { uploader: () => [] });
+    await busy.generate('swap.bin', CHUNKS * CHUNK, 'swap', false);
+    await busy.upload();
+    const downloader = await startNode('swapper', { maxSources: 1 });
+    const download = downloader.download({ name: 'swap.bin' });
+    await waitFor(() => busy.servedConnections === 1 || undefined, 20_000, 10);
+    const idle = await startNode('idle-holder');
+    await idle.generate('swap.bin', CHUNKS * CHUNK, 'swap', false);
+    await idle.upload();
+    const locatesAtPublish = await locates();
+    await waitFor(() => busy.servedConnections === 0 || undefined, 30_000, 10);
+    const locatesToSwap = (await locates()) - locatesAtPublish;
+    const done = await download;
+    expect(done.verified).toBe(true);
+    expect(done.chunksBySource['idle-holder']).toBe(CHUNKS);
+    // One LOCATE shows `idle` (two if one was on its way when it published); a rotation comes later.
+    expect(locatesToSwap).toBeLessThanOrEqual(2);
   });
 });

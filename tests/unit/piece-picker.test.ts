@@ -134,16 +134,48 @@ describe('pickChunk', () => {
     expect(random).toHaveBeenCalledTimes(1);
   });
 
-  it.each(RANDOMS)('with a front, breaks ties among the spread chunks from it (%f), so chunks come near file order', (r) => {
-    const have = [0, 1, 2, 3, 4];
-    const picked = pickChunk({ ...input({ chunks: 100, have, random: () => r }), front: 5, spread: 8 });
-    expect(picked).toBeGreaterThanOrEqual(5);
-    expect(picked).toBeLessThan(13);
-  });
+  it.each(RANDOMS)(
+    'with a front, breaks ties among the spread chunks from it (%f), so chunks come near file order',
+    (r) => {
+      const have = [0, 1, 2, 3, 4];
+      const picked = pickChunk({ ...input({ chunks: 100, have, random: () => r }), front: 5, spread: 8 });
+      expect(picked).toBeGreaterThanOrEqual(5);
+      expect(picked).toBeLessThan(13);
+    },
+  );
 
   it('with a front, still picks the rarest chunk wherever it is', () => {
     const availability = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [index, index === 90 ? 1 : 3]));
     expect(pickChunk({ ...input({ chunks: 100, availability, random: () => 0.5 }), front: 0, spread: 8 })).toBe(90);
+  });
+
+  it('with a front, picks a chunk only this source holds from anywhere past the front, not only near it', () => {
+    // A seeder's chunks nobody has yet: every downloader asks the seeder for them, and near the front
+    // they would all ask for the same few (a super-seeder refuses all but one).
+    const availability = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [index, 1]));
+    const draws = [0, 0.9];
+    const random = (): number => draws.shift() ?? 0;
+    expect(pickChunk({ ...input({ chunks: 100, have: [0, 1, 2], availability, random }), front: 3, spread: 8 })).toBe(
+      90,
+    );
+  });
+
+  it('with a front, spreads the picks of chunks only this source holds over the file', () => {
+    const availability = Object.fromEntries(Array.from({ length: 128 }, (_, index) => [index, 1]));
+    let seed = 1;
+    const random = (): number => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646;
+    const picks = new Set<number>();
+    for (let i = 0; i < 200; i++)
+      picks.add(pickChunk({ ...input({ chunks: 128, availability, random }), front: 0, spread: 8 })!);
+    expect(picks.size).toBeGreaterThan(64);
+  });
+
+  it('with a front, keeps chunks others hold too near the front', () => {
+    // Only the sole-held chunks are spread; ties among chunks others hold stay near file order.
+    const availability = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [index, 2]));
+    const draws = [0, 0.9];
+    const random = (): number => draws.shift() ?? 0;
+    expect(pickChunk({ ...input({ chunks: 100, availability, random }), front: 0, spread: 8 })).toBe(0);
   });
 
   it('looks at a bounded number of chunks past the first candidate, however large the file', () => {
@@ -198,6 +230,51 @@ describe('pickChunk', () => {
             expect(s.requesters[picked!]).toBe(Math.min(...endgame.map((i) => s.requesters[i]!)));
           } else {
             expect(picked).toBeUndefined();
+          }
+        }),
+        { numRuns: 500 },
+      );
+    });
+
+    it('with a front, still picks an unrequested chunk of the lowest availability when there is one', () => {
+      const withFront = state.chain((s) =>
+        fc.record({
+          s: fc.constant(s),
+          front: fc.integer({ min: 0, max: s.chunks }),
+          spread: fc.integer({ min: 1, max: 40 }),
+          second: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        }),
+      );
+      fc.assert(
+        fc.property(withFront, ({ s, front, spread, second }) => {
+          const indicesOf = (flags: boolean[]): number[] => flags.flatMap((on, i) => (on || i < front ? [i] : []));
+          // Every chunk before the front is held (what `front` means).
+          const have = s.have.map((on, i) => on || i < front);
+          const draws = [s.random, second];
+          const picked = pickChunk({
+            chunks: s.chunks,
+            have: bitfield(s.chunks, indicesOf(have)),
+            sourceHas: bitfield(
+              s.chunks,
+              s.sourceHas.flatMap((on, i) => (on ? [i] : [])),
+            ),
+            askedOfSource: new Set(s.asked.flatMap((on, i) => (on ? [i] : []))),
+            requesters: (i) => s.requesters[i]!,
+            availability: (i) => s.availability[i]!,
+            maxRequesters: s.maxRequesters,
+            random: () => draws.shift() ?? 0,
+            front,
+            spread,
+          });
+          const fresh = Array.from({ length: s.chunks }, (_, i) => i).filter(
+            (i) => !have[i] && s.sourceHas[i] && !s.asked[i] && s.requesters[i] === 0,
+          );
+          const rarest = Math.min(...fresh.map((i) => s.availability[i]!));
+          // Rarest first is exact within PICK_LOOKAHEAD of the first candidate (40 chunks here), and a
+          // chunk only this source holds is never passed over.
+          if (fresh.length > 0) {
+            expect(fresh).toContain(picked);
+            expect(s.availability[picked!]).toBe(rarest);
           }
         }),
         { numRuns: 500 },

@@ -160,6 +160,67 @@ describe('TokenBucket', () => {
       expect(jest.getTimerCount()).toBe(0);
     });
 
+    it('serves waiting takes in the order they came, with one timer however many wait', async () => {
+      // A seeder's upload: fifty connections wait for it, each with the chunk it is about to send.
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 100, now: clock.now });
+      await bucket.take(100);
+      const served: number[] = [];
+      const takes = Array.from({ length: 50 }, (_, i) => bucket.take(100).then(() => served.push(i)));
+      expect(bucket.waiting).toBe(50);
+      expect(jest.getTimerCount()).toBe(1);
+      for (let step = 0; step < 50; step++) {
+        clock.advance(100);
+        await jest.advanceTimersByTimeAsync(100);
+        expect(served.length).toBe(step + 1);
+        expect(jest.getTimerCount()).toBe(served.length < 50 ? 1 : 0);
+      }
+      await Promise.all(takes);
+      expect(served).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    });
+
+    it('a take that comes while others wait queues behind them, even when it would fit now', async () => {
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 500, now: clock.now });
+      await bucket.take(500);
+      const served: string[] = [];
+      const big = bucket.take(400).then(() => served.push('big'));
+      clock.advance(100); // 100 tokens: the small take would fit, the big one waits for 300 more
+      const small = bucket.take(100).then(() => served.push('small'));
+      await jest.advanceTimersByTimeAsync(0);
+      expect(served).toEqual([]);
+      clock.advance(400);
+      await jest.advanceTimersByTimeAsync(400);
+      await Promise.all([big, small]);
+      expect(served).toEqual(['big', 'small']);
+    });
+
+    it('an aborted waiter leaves the queue and the next one is served in its place', async () => {
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 100, now: clock.now });
+      await bucket.take(100);
+      const controller = new AbortController();
+      const first = bucket.take(100, controller.signal);
+      first.catch(() => undefined);
+      const served: string[] = [];
+      const second = bucket.take(100).then(() => served.push('second'));
+      controller.abort(new Error('cancelled'));
+      await expect(first).rejects.toThrow('cancelled');
+      expect(bucket.waiting).toBe(1);
+      clock.advance(100);
+      await jest.advanceTimersByTimeAsync(100);
+      await second;
+      expect(served).toEqual(['second']);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('setRate(null) releases every waiting take', async () => {
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 100, now: clock.now });
+      await bucket.take(100);
+      const takes = [bucket.take(100), bucket.take(100), bucket.take(100)];
+      bucket.setRate(null);
+      await Promise.all(takes);
+      expect(bucket.waiting).toBe(0);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
     it('sleep rejects at once when the signal is already aborted', async () => {
       const controller = new AbortController();
       const reason = new Error('already');
