@@ -30,7 +30,8 @@ export interface LentChunk {
 
 export class ChunkMemory {
   private readonly pool: BufferPool;
-  private readonly pooledFrameBytes: number;
+  /** Frames at least this large are received into pooled memory. */
+  readonly pooledFrameBytes: number;
 
   constructor(init: ChunkMemoryInit = {}) {
     this.pool = new BufferPool(init.maxIdlePerSize === undefined ? {} : { maxIdlePerSize: init.maxIdlePerSize });

@@ -34,7 +34,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Bitfield, chunkLength } from '../protocol';
-import type { Manifest, PeerLocation, PeersBody } from '../protocol';
+import type { HoldersBody, Manifest, PeerLocation } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
@@ -124,7 +124,8 @@ export interface DownloadSchedulerComponents {
   store: ChunkStore;
   logger: Logger;
   downloadLimiter: TokenBucket;
-  locate: (fileId: string) => Promise<PeersBody>;
+  /** The file's holders (a refresh: the manifest is not needed). */
+  locate: (fileId: string) => Promise<HoldersBody>;
   connect: (host: string, port: number) => Promise<PeerConnection>;
   announce: (fileId: string, index: number) => void;
   /** A source was let go to make room for another: close `connection` unless another download uses it. */

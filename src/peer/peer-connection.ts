@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
-import { Bitfield, encodeChunkRef, MessageType, PROTOCOL_VERSION, RejectReason } from '../protocol';
+import { Bitfield, CHUNK_HEADER_BYTES, encodeChunkRef, MessageType, PROTOCOL_VERSION, RejectReason } from '../protocol';
 import type { Message } from '../protocol';
 import { ConnectionClosedError, RequestTimeoutError } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
@@ -67,6 +67,14 @@ export const INTERESTED_TIMEOUT_MS = 10_000;
 /** Bytes asked of the kernel per read on a data connection. */
 const READ_BUFFER_BYTES = 1024 * 1024;
 /**
+ * After a chunk, reads between frames ask for CHUNK_HEADER_BYTES only (length prefix, header and chunk
+ * ref), so that a CHUNK which follows is known, and its pooled buffer taken, before any of its data is
+ * read: all of its data is then read straight into that buffer. Small frames between chunks (a
+ * HAVE_CHUNK, a REJECT) are read that way too, up to this many reads in a row; past them the run of
+ * small frames is taken as such, and reads go back to READ_BUFFER_BYTES until the next chunk.
+ */
+const HEADER_READS_AFTER_CHUNK = 16;
+/**
  * The one read buffer of every outbound data connection, made on first use. Sharing it is safe: each
  * read is handed to its connection's decoder, which copies what it keeps, before the callback returns,
  * and reads of different sockets never overlap on the one JS thread. A buffer per connection cost
@@ -99,18 +107,34 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     const { logger, memory, links } = components;
     const { host, port } = init;
     const connectTimeoutMs = init.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
-    // Large reads: a data connection receives whole chunks, and a read syscall costs more than a copy.
-    // The read buffer is reused, so the decoder copies each frame out of it, once, into the frame's
-    // own buffer (the peer's chunk memory for chunks): no allocation per read, no second copy.
+    // A chunk is read from the kernel straight into its pooled buffer (the frame's `readTarget`):
+    // copying each chunk out of a read buffer was a tenth of a pair leecher's event loop. Between
+    // frames, reads go to the shared read buffer, whose frames the decoder copies out once: after a
+    // chunk only a CHUNK header's worth (the next frame is most likely a chunk too, whose data should
+    // not land here), otherwise up to READ_BUFFER_BYTES, so a run of small frames costs few reads.
     const reader: { framed?: FramedConnection } = {};
     const readBuffer = (sharedReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES));
+    const headerRead = readBuffer.subarray(0, CHUNK_HEADER_BYTES);
+    let direct = false;
+    let headerReadsLeft = 0;
+    const nextReadBuffer = (): Buffer => {
+      const target = reader.framed?.readTarget();
+      direct = target !== undefined && target.length > 0;
+      if (direct) return target!;
+      return headerReadsLeft > 0 ? headerRead : readBuffer;
+    };
     const socket = connect({
       host,
       port,
       onread: {
-        buffer: readBuffer,
-        callback: (bytes: number) => {
-          reader.framed?.feed(readBuffer.subarray(0, bytes));
+        buffer: nextReadBuffer,
+        callback: (bytes: number, buffer: Uint8Array) => {
+          const framed = reader.framed;
+          if (!framed) return true;
+          if (direct) framed.filled(bytes);
+          else framed.feed((buffer as Buffer).subarray(0, bytes));
+          if (framed.lastFrameBytes >= memory.pooledFrameBytes) headerReadsLeft = HEADER_READS_AFTER_CHUNK;
+          else if (buffer === headerRead && headerReadsLeft > 0) headerReadsLeft--;
           return true;
         },
       },

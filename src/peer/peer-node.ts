@@ -406,7 +406,7 @@ export class PeerNode {
         store: this.store,
         logger: this.logger,
         downloadLimiter: this.downloadLimiter,
-        locate: (id) => this.tracker.locate(id),
+        locate: (id) => this.tracker.locateHolders(id),
         connect: (host, port) => this.connectTo(host, port),
         announce: (id, index) => this.queueHave(id, index),
         release: (connection) => {

@@ -16,8 +16,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
-import { MessageType, PROTOCOL_VERSION } from '../protocol';
-import type { FileSummary, Manifest, PeersBody } from '../protocol';
+import { MessageType, PROTOCOL_VERSION, TRACKER_FEATURE_LOCATE_HOLDERS } from '../protocol';
+import type { FileSummary, HoldersBody, Manifest, PeersBody } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
 import type { LinkTable } from '../shared/link-emulator';
@@ -82,6 +82,8 @@ type Reconnecting = Extract<LinkState, { kind: 'reconnecting' }>;
 
 export class TrackerClient extends EventEmitter<TrackerClientEvents> {
   private state: LinkState = { kind: 'idle' };
+  /** What the tracker's last REGISTERED said it understands beyond version 1 (its `features`). */
+  private trackerFeatures: readonly string[] = [];
 
   constructor(
     private readonly init: TrackerClientInit,
@@ -176,8 +178,23 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
     return files;
   }
 
+  /** LOCATE: the file's manifest and its holders. */
   async locate(fileId: string): Promise<PeersBody> {
     const response = await (await this.live()).request(MessageType.Locate, { fileId });
+    if (response.type !== MessageType.Peers) throw unexpected(response.type);
+    const { manifest } = response.body;
+    if (manifest === undefined) throw new PeerError(Code.Protocol, 'the tracker answered LOCATE without the manifest');
+    return { ...response.body, manifest };
+  }
+
+  /**
+   * LOCATE for a download that has the manifest already (its refresh): the holders only, when the
+   * tracker said it can leave the manifest out (REGISTERED `features`); the whole answer otherwise.
+   */
+  async locateHolders(fileId: string): Promise<HoldersBody> {
+    const connection = await this.live();
+    const holdersOnly = this.trackerFeatures.includes(TRACKER_FEATURE_LOCATE_HOLDERS);
+    const response = await connection.request(MessageType.Locate, holdersOnly ? { fileId, manifest: false } : { fileId });
     if (response.type !== MessageType.Peers) throw unexpected(response.type);
     return response.body;
   }
@@ -447,7 +464,10 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
             session.lease = undefined;
             return undefined;
           });
-        if (resumed?.type === MessageType.Registered) return { ...resumed.body, fresh: false };
+        if (resumed?.type === MessageType.Registered) {
+          this.trackerFeatures = resumed.body.features ?? [];
+          return { ...resumed.body, fresh: false };
+        }
         if (resumed) throw unexpected(resumed.type);
       }
       const response = await connection.request(
@@ -455,6 +475,7 @@ export class TrackerClient extends EventEmitter<TrackerClientEvents> {
         this.init.lease ? { ...base, lease: true } : base,
       );
       if (response.type !== MessageType.Registered) throw unexpected(response.type);
+      this.trackerFeatures = response.body.features ?? [];
       if (this.init.lease) {
         if (response.body.key === undefined) throw new PeerError(Code.Protocol, 'the tracker gave no lease key');
         session.lease = { peerId: response.body.peerId, key: response.body.key };

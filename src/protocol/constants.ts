@@ -33,3 +33,11 @@ export const DEFAULT_NUMWANT = 50;
  * and each holder's bitfield (11 KB of base64 at most), the answer stays under MAX_FRAME_BYTES.
  */
 export const MAX_NUMWANT = 200;
+/**
+ * REGISTERED `features`: this tracker answers LOCATE `{manifest: false}` with the holders only. A
+ * download's refresh (every few hundred ms) needs no manifest, which for 1 GiB is ~270 KB of JSON.
+ */
+export const TRACKER_FEATURE_LOCATE_HOLDERS = 'locate-holders';
+/** What REGISTERED may list: names of at most MAX_FEATURE_NAME_BYTES characters, at most MAX_FEATURES of them. */
+export const MAX_FEATURES = 32;
+export const MAX_FEATURE_NAME_BYTES = 64;

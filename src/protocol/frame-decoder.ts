@@ -8,6 +8,10 @@
  * actually arrived (unless `allocateFrame` is set), so a remote that announces a large frame and sends
  * little costs little. After the first error the decoder is spent: the transport answers with an
  * ERROR frame and closes that connection only.
+ *
+ * With `allocateFrame`, a reader may also skip the copy: `readTarget()` is the unfilled rest of the
+ * frame being read, which the reader reads the socket straight into, and `filled(bytes)` says how
+ * much arrived there. A chunk then goes from the kernel into its own buffer with no copy in between.
  */
 import { CHUNK_REF_BYTES, FILE_ID_BYTES, FRAME_OVERHEAD_BYTES, MAX_FRAME_BYTES } from './constants';
 import {
@@ -55,6 +59,7 @@ export class FrameDecoder {
   private frame: Buffer | undefined;
   private frameFilled = 0;
   private failure: ProtocolError | undefined;
+  private lastFrameBytesNow = 0;
 
   constructor(init: FrameDecoderInit = {}) {
     this.maxFrameBytes = init.maxFrameBytes ?? MAX_FRAME_BYTES;
@@ -64,6 +69,38 @@ export class FrameDecoder {
   /** Bytes held for a frame not yet complete. */
   get bufferedBytes(): number {
     return this.prefixFilled + this.frameFilled;
+  }
+
+  /** Length (after its prefix) of the last frame decoded: a reader guesses the next frame's from it. */
+  get lastFrameBytes(): number {
+    return this.lastFrameBytesNow;
+  }
+
+  /**
+   * Where the next bytes of the frame being read can be read straight into: the unfilled rest of its
+   * storage from `allocateFrame` (asked for now if none yet). Undefined between frames (the length
+   * prefix is not known yet), after a failure, or without `allocateFrame`. Report what was read into
+   * it with `filled`; nothing else may be pushed meanwhile.
+   */
+  readTarget(): Buffer | undefined {
+    if (!this.allocateFrame || this.failure || this.frameBytes === 0) return undefined;
+    this.frame ??= this.allocateFrame(this.frameBytes);
+    return this.frame.subarray(this.frameFilled, this.frameBytes);
+  }
+
+  /** `bytes` bytes were read into `readTarget()`: decodes the frame once it is complete. */
+  filled(bytes: number): DecodeResult {
+    if (this.failure) return { messages: [], error: this.failure };
+    if (this.frame === undefined || bytes < 0 || this.frameFilled + bytes > this.frameBytes) {
+      throw new RangeError(`filled(${bytes}) does not fit the frame being read`);
+    }
+    this.frameFilled += bytes;
+    if (this.frameFilled < this.frameBytes) return { messages: [] };
+    try {
+      return { messages: [this.completeStored()] };
+    } catch (error) {
+      return { messages: [], error: this.fail(error) };
+    }
   }
 
   /** Between frames: nothing held, no frame started, no failure (the decoder can be dropped). */
@@ -97,24 +134,35 @@ export class FrameDecoder {
           const end = offset + this.frameBytes;
           const frame = this.allocateFrame ? copied(this.allocateFrame(this.frameBytes), data, offset, end) : data.subarray(offset, end);
           offset = end;
+          this.lastFrameBytesNow = this.frameBytes;
           this.frameBytes = 0;
           messages.push(decodeFrame(frame));
           continue;
         }
         offset = this.store(data, offset);
         if (this.frameFilled < this.frameBytes) break;
-        const frame = this.frame!.subarray(0, this.frameBytes);
-        this.frame = undefined;
-        this.frameBytes = this.frameFilled = 0;
-        messages.push(decodeFrame(frame));
+        messages.push(this.completeStored());
       }
     } catch (error) {
-      this.failure = error instanceof ProtocolError ? error : new MalformedFrameError(String(error));
-      this.frame = undefined;
-      this.frameBytes = this.frameFilled = this.prefixFilled = 0;
-      return { messages, error: this.failure };
+      return { messages, error: this.fail(error) };
     }
     return { messages };
+  }
+
+  /** Decodes the stored frame, now complete, and starts on the next. */
+  private completeStored(): Message {
+    const frame = this.frame!.subarray(0, this.frameBytes);
+    this.lastFrameBytesNow = this.frameBytes;
+    this.frame = undefined;
+    this.frameBytes = this.frameFilled = 0;
+    return decodeFrame(frame);
+  }
+
+  private fail(error: unknown): ProtocolError {
+    this.failure = error instanceof ProtocolError ? error : new MalformedFrameError(String(error));
+    this.frame = undefined;
+    this.frameBytes = this.frameFilled = this.prefixFilled = 0;
+    return this.failure;
   }
 
   /** Reads a length prefix (whole from `data`, or completing one cut between reads); returns the new offset. */

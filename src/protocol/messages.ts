@@ -72,6 +72,11 @@ export interface RegisteredBody {
   host: string;
   /** Leased registrations only: what RESUME must show. */
   key?: string;
+  /**
+   * Optional behaviours this tracker understands beyond version 1's (TRACKER_FEATURES): a peer uses
+   * one only when listed, so a peer newer than its tracker still speaks what the tracker accepts.
+   */
+  features?: string[];
 }
 export type EmptyBody = Record<string, never>;
 export interface PublishBody {
@@ -107,6 +112,11 @@ export interface LocateBody {
   fileId: string;
   /** Most holders wanted (default DEFAULT_NUMWANT, capped to MAX_NUMWANT). */
   numwant?: number;
+  /**
+   * false: answer with the holders only, no manifest (a refresh of a download that has it already).
+   * Only to a tracker whose REGISTERED lists TRACKER_FEATURE_LOCATE_HOLDERS.
+   */
+  manifest?: boolean;
 }
 export interface PeerLocation {
   peerId: string;
@@ -122,6 +132,8 @@ export interface PeersBody {
   manifest: Manifest;
   peers: PeerLocation[];
 }
+/** PEERS in answer to LOCATE `{manifest: false}`: the holders without the manifest. */
+export type HoldersBody = Omit<PeersBody, 'manifest'> & { manifest?: Manifest };
 /** A peer stops offering a file (e.g. its copy changed on disk). */
 export interface WithdrawBody {
   fileId: string;
@@ -179,7 +191,7 @@ export type PublishedMsg = Frame<MessageType.Published, PublishedBody>;
 export type ListMsg = Frame<MessageType.List, ListBody>;
 export type FilesMsg = Frame<MessageType.Files, FilesBody>;
 export type LocateMsg = Frame<MessageType.Locate, LocateBody>;
-export type PeersMsg = Frame<MessageType.Peers, PeersBody>;
+export type PeersMsg = Frame<MessageType.Peers, HoldersBody>;
 export type HaveMsg = Frame<MessageType.Have, HaveBody>;
 export type WithdrawMsg = Frame<MessageType.Withdraw, WithdrawBody>;
 export type OkMsg = Frame<MessageType.Ok, EmptyBody>;

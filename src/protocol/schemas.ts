@@ -5,7 +5,7 @@
  */
 import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
-import { MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_NAME_BYTES } from './constants';
+import { MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_FEATURE_NAME_BYTES, MAX_FEATURES, MAX_NAME_BYTES } from './constants';
 import { MessageType } from './messages';
 import type { JsonMessageType } from './messages';
 
@@ -83,6 +83,11 @@ const schemas: Record<JsonMessageType, object> = {
       heartbeatMs: { type: 'integer', minimum: 1 },
       host,
       key: leaseKey,
+      features: {
+        type: 'array',
+        maxItems: MAX_FEATURES,
+        items: { type: 'string', minLength: 1, maxLength: MAX_FEATURE_NAME_BYTES },
+      },
     },
   },
   [MessageType.Unregister]: empty,
@@ -111,11 +116,12 @@ const schemas: Record<JsonMessageType, object> = {
     type: 'object',
     additionalProperties: false,
     required: ['fileId'],
-    properties: { fileId, numwant: { type: 'integer', minimum: 1, maximum: 0xffffffff } },
+    properties: { fileId, numwant: { type: 'integer', minimum: 1, maximum: 0xffffffff }, manifest: { type: 'boolean' } },
   },
   [MessageType.Peers]: {
     type: 'object',
-    required: ['fileId', 'manifest', 'peers'],
+    // No manifest only in answer to LOCATE {manifest: false}; TrackerClient.locate insists on one.
+    required: ['fileId', 'peers'],
     properties: { fileId, manifest: manifestSchema, peers: { type: 'array', items: peerLocation } },
   },
   [MessageType.Have]: {

@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { encodeJson, FrameDecoder, MessageType, RESPONSE_TYPES } from '../protocol';
-import type { BodyOf, JsonMessageType, Message, ProtocolError } from '../protocol';
+import type { BodyOf, DecodeResult, JsonMessageType, Message, ProtocolError } from '../protocol';
 import { errorBody, failProtocol, remoteEnded } from './connection-failure';
 import type { FailingConnection } from './connection-failure';
 import { ConnectionClosedError, RemoteError, RequestTimeoutError } from './errors';
@@ -308,7 +308,31 @@ export class FramedConnection extends EventEmitter<FramedConnectionEvents> imple
   /** Hands received bytes to the decoder (called for 'data' events, or by an `onread` owner). */
   feed(data: Buffer): void {
     if (this.closed || this.failure) return;
-    const { messages, error } = this.decoder.push(data);
+    this.accept(this.decoder.push(data));
+  }
+
+  /**
+   * For an `onread` owner: where the next read may go straight into the frame being read (its pooled
+   * storage, with `allocateFrame`), so the bytes are not copied out of a read buffer afterwards.
+   * Undefined when there is no such frame; report a read into it with `filled`.
+   */
+  readTarget(): Buffer | undefined {
+    if (this.closed || this.failure || this.backlog) return undefined;
+    return this.decoder.readTarget();
+  }
+
+  /** `bytes` bytes were read into `readTarget()`. */
+  filled(bytes: number): void {
+    if (this.closed || this.failure) return;
+    this.accept(this.decoder.filled(bytes));
+  }
+
+  /** Length of the last frame received (after its prefix). */
+  get lastFrameBytes(): number {
+    return this.decoder.lastFrameBytes;
+  }
+
+  private accept({ messages, error }: DecodeResult): void {
     if (this.frameTimeoutMs > 0) this.watchFrame(messages.length > 0);
     // A read already on its way when the socket was paused: its messages queue behind the backlog.
     if (this.backlog) {

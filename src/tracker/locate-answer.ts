@@ -3,9 +3,11 @@
  * for every LOCATE until the file changes: peers of a swarm ask every few hundred milliseconds, and
  * re-encoding the manifest and every holder's bitfield each time was most of the tracker's work.
  *
- * The bytes are exactly those of `JSON.stringify({ fileId, manifest, peers })`. The asking peer is
- * left out of its own answer, so the holders are kept as separately encoded entries and the answer
- * without one of them is spliced from those.
+ * The bytes are exactly those of `JSON.stringify({ fileId, manifest, peers })`, or of
+ * `JSON.stringify({ fileId, peers })` for LOCATE `{manifest: false}` (a download's refresh, which has
+ * the manifest: for 1 GiB it is ~270 KB of JSON the asker would parse and validate every time). The
+ * asking peer is left out of its own answer, so the holders are kept as separately encoded entries and
+ * the answer without one of them is spliced from those.
  *
  * An answer lists at most `numwant` holders (BitTorrent's numwant; docs/protocol.md, LOCATE), so a large
  * swarm cannot grow it past what a client accepts. When there are more, up to half the answer goes to
@@ -33,10 +35,14 @@ export interface HolderEntry {
 
 export class LocateAnswer {
   private whole: Buffer | undefined;
+  private wholeHolders: Buffer | undefined;
+  /** `{"fileId":...,"peers":[`, made on the first answer without the manifest. */
+  private holdersHead: Buffer | undefined;
   /** Which holders hold one of the rarest chunks; worked out on the first answer that must leave holders out. */
   private rare: boolean[] | undefined;
 
   private constructor(
+    private readonly fileId: string,
     /** `{"fileId":...,"manifest":{...},"peers":[` */
     private readonly head: Buffer,
     private readonly chunkCount: number,
@@ -50,26 +56,27 @@ export class LocateAnswer {
       json: Buffer.from(JSON.stringify(location)),
       chunks,
     }));
-    return new LocateAnswer(head, manifest.chunks.length, holders);
+    return new LocateAnswer(fileId, head, manifest.chunks.length, holders);
   }
 
   /**
    * The PEERS body for a LOCATE from `askingPeerId` (undefined: from a connection with no peer), with at
-   * most `numwant` holders.
+   * most `numwant` holders; without the manifest when `withManifest` is false.
    */
-  body(askingPeerId: string | undefined, numwant: number): Buffer {
+  body(askingPeerId: string | undefined, numwant: number, withManifest = true): Buffer {
+    const head = withManifest ? this.head : (this.holdersHead ??= Buffer.from(`{"fileId":${JSON.stringify(this.fileId)},"peers":[`));
     const asking = askingPeerId === undefined ? -1 : this.holders.findIndex((h) => h.peerId === askingPeerId);
-    if (this.holders.length - (asking < 0 ? 0 : 1) > numwant) return this.sample(asking, numwant);
+    if (this.holders.length - (asking < 0 ? 0 : 1) > numwant) return this.sample(head, asking, numwant);
     if (asking < 0) {
-      this.whole ??= this.splice(-1);
-      return this.whole;
+      if (withManifest) return (this.whole ??= this.splice(head, -1));
+      return (this.wholeHolders ??= this.splice(head, -1));
     }
     // Not cached: one per holder would cost the tracker a copy of the answer for every holder.
-    return this.splice(asking);
+    return this.splice(head, asking);
   }
 
   /** `numwant` holders other than `skip`: holders of the rarest chunks first, then at random; not cached. */
-  private sample(skip: number, numwant: number): Buffer {
+  private sample(head: Buffer, skip: number, numwant: number): Buffer {
     this.rare ??= holdersOfRarestChunks(this.chunkCount, this.holders);
     const rare: number[] = [];
     const others: number[] = [];
@@ -83,7 +90,7 @@ export class LocateAnswer {
     const rest = rare.concat(others);
     shuffle(rest);
     const chosen = firstRare.concat(rest).slice(0, numwant);
-    const parts: Buffer[] = [this.head];
+    const parts: Buffer[] = [head];
     for (const i of chosen) {
       if (parts.length > 1) parts.push(COMMA);
       parts.push(this.holders[i]!.json);
@@ -92,8 +99,8 @@ export class LocateAnswer {
     return Buffer.concat(parts);
   }
 
-  private splice(skip: number): Buffer {
-    const parts: Buffer[] = [this.head];
+  private splice(head: Buffer, skip: number): Buffer {
+    const parts: Buffer[] = [head];
     for (let i = 0; i < this.holders.length; i++) {
       if (i === skip) continue;
       if (parts.length > 1) parts.push(COMMA);

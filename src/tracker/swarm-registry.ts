@@ -252,14 +252,14 @@ export class SwarmRegistry {
 
   /**
    * The encoded PEERS body (docs/protocol.md, LOCATE) for `fileId`: its manifest and up to `numwant`
-   * holders (capped to MAX_NUMWANT) other than the asking peer, with the chunks each holds. The encoded
-   * holders are reused until the file changes.
+   * holders (capped to MAX_NUMWANT) other than the asking peer, with the chunks each holds; without the
+   * manifest when `withManifest` is false. The encoded holders are reused until the file changes.
    */
-  locateAnswer(fileId: string, askingPeerId?: string, numwant = DEFAULT_NUMWANT): Buffer {
+  locateAnswer(fileId: string, askingPeerId?: string, numwant = DEFAULT_NUMWANT, withManifest = true): Buffer {
     const file = this.files.get(fileId);
     if (!file) throw new RegistryError(TrackerErrorCode.UnknownFile, `no file ${fileId} is known`);
     file.answer ??= LocateAnswer.encode(file.fileId, file.manifest, holderEntries(file));
-    return file.answer.body(askingPeerId, Math.min(numwant, MAX_NUMWANT));
+    return file.answer.body(askingPeerId, Math.min(numwant, MAX_NUMWANT), withManifest);
   }
 
   private requirePeer(peerId: string): PeerRecord {

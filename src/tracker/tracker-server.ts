@@ -13,7 +13,7 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { MAX_FRAME_BYTES, MessageType, PROTOCOL_VERSION } from '../protocol';
+import { MAX_FRAME_BYTES, MessageType, PROTOCOL_VERSION, TRACKER_FEATURE_LOCATE_HOLDERS } from '../protocol';
 import type { Message } from '../protocol';
 import { errorCode, errorMessage, SwarmlabError } from '../shared/errors';
 import { createLogger } from '../shared/logger';
@@ -38,6 +38,8 @@ export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_BUFFERED_BYTES_PER_ADDRESS = 4 * MAX_FRAME_BYTES;
 /** Sweeps per heartbeat: an idle connection is closed between 3 and 3.5 heartbeats after its last read. */
 const SWEEPS_PER_HEARTBEAT = 2;
+/** REGISTERED `features`: what this tracker understands beyond version 1 (docs/protocol.md, REGISTERED). */
+const FEATURES = [TRACKER_FEATURE_LOCATE_HOLDERS];
 
 export interface TrackerServerInit {
   host?: string;
@@ -268,6 +270,7 @@ export class TrackerServer {
             heartbeatMs: this.heartbeatMs,
             host,
             key: resume.key,
+            features: FEATURES,
           });
           return;
         }
@@ -286,6 +289,7 @@ export class TrackerServer {
           heartbeatMs: this.heartbeatMs,
           host,
           ...(lease ? { key: lease.key } : {}),
+          features: FEATURES,
         });
         return;
       }
@@ -328,7 +332,7 @@ export class TrackerServer {
         connection.sendEncoded(
           MessageType.Peers,
           message.requestId,
-          this.registry.locateAnswer(message.body.fileId, connection.peerId, message.body.numwant),
+          this.registry.locateAnswer(message.body.fileId, connection.peerId, message.body.numwant, message.body.manifest !== false),
         );
         return;
       case MessageType.Registered:

@@ -256,7 +256,7 @@ describe('live fuzz of the tracker port and a peer data port', () => {
     const locator = await RawFrameClient.open(swarm.trackerPort);
     try {
       const peers = await locator.exchange(encodeJson(MessageType.Locate, 1, { fileId }), 1);
-      if (peers.type !== MessageType.Peers) throw new Error(`LOCATE answered ${peers.type}`);
+      if (peers.type !== MessageType.Peers || !peers.body.manifest) throw new Error(`LOCATE answered ${peers.type} without a manifest`);
       targets = { fileId, chunks: peers.body.manifest.chunks.length, manifest: peers.body.manifest };
     } finally {
       locator.close();

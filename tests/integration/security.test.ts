@@ -223,7 +223,7 @@ describe('security', () => {
       const upload = await swarm.control('slowsrc', 'upload');
       const fileId = (upload.published as Array<{ fileId: string }>)[0]!.fileId;
       const located = await locate(swarm.trackerPort, fileId);
-      if (located.type !== MessageType.Peers) throw new Error(`LOCATE answered ${JSON.stringify(located)}`);
+      if (located.type !== MessageType.Peers || !located.body.manifest) throw new Error(`LOCATE answered ${JSON.stringify(located)}`);
       const manifest = located.body.manifest;
       expect(manifest.chunks).toHaveLength(CHUNKS);
 

@@ -89,6 +89,90 @@ describe('FrameDecoder with allocateFrame (borrowed reads)', () => {
   });
 });
 
+/**
+ * Reads `stream` as a data connection does (peer-connection.ts): whenever the decoder has a frame to
+ * fill (`readTarget`), up to `pieceBytes` go straight into it (`filled`); otherwise up to `pieceBytes`
+ * go through a reused read buffer (`push`), scribbled over afterwards. Returns the messages and how
+ * many bytes took each way.
+ */
+function decodeDirect(stream: Buffer, pieceBytes: number): { messages: Message[]; pushedBytes: number; directBytes: number } {
+  const decoder = new FrameDecoder({ allocateFrame: (frameBytes) => Buffer.alloc(frameBytes, 0xdd) });
+  const readBuffer = Buffer.alloc(pieceBytes);
+  const messages: Message[] = [];
+  let pushedBytes = 0;
+  let directBytes = 0;
+  for (let offset = 0; offset < stream.length; ) {
+    const target = decoder.readTarget();
+    const result =
+      target === undefined
+        ? decoder.push(readBuffer.subarray(0, stream.copy(readBuffer, 0, offset, offset + pieceBytes)))
+        : decoder.filled(stream.copy(target, 0, offset, offset + Math.min(pieceBytes, target.length)));
+    const bytes = target === undefined ? Math.min(pieceBytes, stream.length - offset) : Math.min(pieceBytes, target.length, stream.length - offset);
+    if (target === undefined) pushedBytes += bytes;
+    else directBytes += bytes;
+    offset += bytes;
+    expect(result.error).toBeUndefined();
+    messages.push(...result.messages);
+    readBuffer.fill(0xee);
+  }
+  expect(decoder.bufferedBytes).toBe(0);
+  return { messages, pushedBytes, directBytes };
+}
+
+describe('FrameDecoder read targets (reading straight into the frame)', () => {
+  it('decodes a stream read in pieces of every size, mixing reads into the frame and through the read buffer', () => {
+    for (let pieceBytes = 1; pieceBytes <= STREAM.length; pieceBytes++) {
+      const { messages, directBytes } = decodeDirect(STREAM, pieceBytes);
+      expect(messages).toEqual(MESSAGES);
+      // Whatever the split, the bytes of the first CHUNK past the first read of it come straight in.
+      if (pieceBytes < 300) expect(directBytes).toBeGreaterThan(0);
+    }
+  });
+
+  it("once a frame's length is known, all the rest of it can go straight into its own buffer", () => {
+    const frames: Buffer[] = [];
+    const decoder = new FrameDecoder({ allocateFrame: (frameBytes) => frames[frames.push(Buffer.alloc(frameBytes)) - 1]! });
+    const bytes = encode(MESSAGES[1]!);
+    expect(decoder.readTarget()).toBeUndefined();
+    expect(decoder.push(bytes.subarray(0, 4)).messages).toEqual([]);
+    const target = decoder.readTarget()!;
+    expect(target.length).toBe(bytes.length - 4);
+    expect(target.buffer).toBe(frames[0]!.buffer);
+    bytes.copy(target, 0, 4);
+    const [message] = decoder.filled(target.length).messages;
+    if (message?.type !== MessageType.Chunk) throw new Error('expected a CHUNK');
+    expect(message.body.data).toEqual(CHUNK_DATA);
+    expect(message.body.data.buffer).toBe(frames[0]!.buffer);
+    expect(frames).toHaveLength(1);
+    expect({ last: decoder.lastFrameBytes, target: decoder.readTarget(), idle: decoder.idle }).toEqual({ last: bytes.length - 4, target: undefined, idle: true });
+  });
+
+  it('a frame completed by a read into it is checked like any other', () => {
+    const decoder = new FrameDecoder({ allocateFrame: (frameBytes) => Buffer.alloc(frameBytes) });
+    const bytes = encode(MESSAGES[1]!);
+    bytes.writeUInt8(0x7f, 4); // unknown type
+    decoder.push(bytes.subarray(0, 10));
+    const target = decoder.readTarget()!;
+    bytes.copy(target, 0, 10);
+    expect(decoder.filled(target.length).error?.code).toBe('ERR_UNKNOWN_MESSAGE_TYPE');
+    expect(decoder.readTarget()).toBeUndefined();
+    expect(decoder.push(encode(MESSAGES[0]!)).error?.code).toBe('ERR_UNKNOWN_MESSAGE_TYPE');
+  });
+
+  it('refuses a fill larger than the frame', () => {
+    const decoder = new FrameDecoder({ allocateFrame: (frameBytes) => Buffer.alloc(frameBytes) });
+    decoder.push(encode(MESSAGES[1]!).subarray(0, 4));
+    const target = decoder.readTarget()!;
+    expect(() => decoder.filled(target.length + 1)).toThrow(RangeError);
+  });
+
+  it('offers no target without allocateFrame (pushed bytes are kept as views)', () => {
+    const decoder = new FrameDecoder();
+    decoder.push(encode(MESSAGES[1]!).subarray(0, 4));
+    expect(decoder.readTarget()).toBeUndefined();
+  });
+});
+
 describe('FrameDecoder.drop', () => {
   const frame = encode({ type: MessageType.Hello, requestId: 0, body: { version: 1, peerId: 'p-3f2a', name: 'x'.repeat(100_000) } });
 
