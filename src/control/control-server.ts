@@ -3,13 +3,20 @@
  * request is validated, dispatched to the PeerNode, and answered with exactly one response line;
  * long commands (download) stream event lines before it. A broken request gets an error line and
  * the connection stays usable.
+ *
+ * One live peer per socket path: peers started at once on one --control path (after a crash left its
+ * socket behind) take it by the scheme of ../shared/exclusive-socket.ts, so exactly one of them listens
+ * there and the others fail with ERR_CONTROL_IN_USE; a stopping peer removes the path only while it is
+ * still its own socket.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { lstat, mkdir, rm, stat } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { lstat, mkdir, stat, unlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { errorCode, errorMessage, SwarmlabError, SharedErrorCode } from '../shared/errors';
+import { ConfigError, errorCode, errorMessage, SwarmlabError, SharedErrorCode } from '../shared/errors';
+import { listenPrivate, MAX_SOCKET_PATH_BYTES, privateSocketName, releaseSocketPath, SOCKET_SUFFIX_BYTES, takeSocketPath } from '../shared/exclusive-socket';
+import type { SocketIdentity, TakeSocketPathInit } from '../shared/exclusive-socket';
 import type { Logger } from '../shared/logger';
 import type { ChunkTransferEvent } from '../peer/download-scheduler';
 import type { PeerNode } from '../peer/peer-node';
@@ -28,6 +35,8 @@ export class ControlServer {
   private readonly sockets = new Set<Socket>();
   private readonly path: string;
   private readonly token: Buffer | undefined;
+  /** Our socket at `path` once started: stop() removes the path only while it is still this one. */
+  private socket: SocketIdentity | undefined;
 
   constructor(
     private readonly node: PeerNode,
@@ -62,31 +71,39 @@ export class ControlServer {
       this.logger.info('control listening on TCP (token required)', { host, port: this.port });
       return;
     }
+    if (Buffer.byteLength(this.path) + SOCKET_SUFFIX_BYTES > MAX_SOCKET_PATH_BYTES) {
+      // The socket is bound under a longer name next to the path first (see exclusive-socket.ts); a
+      // name past the limit would be cut short by bind(), silently.
+      throw new ConfigError(`control socket path ${this.path} is too long: at most ${MAX_SOCKET_PATH_BYTES - SOCKET_SUFFIX_BYTES} bytes`);
+    }
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
     await this.checkDirectory();
-    await this.removeStaleSocket();
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      // bind() creates the socket file with the umask: 0600 from the first moment, not chmod'ed after
-      // (a client could connect in between). The bind happens inside listen(), synchronously.
-      const umask = process.umask(0o177);
-      try {
-        this.server.listen(this.path, () => {
-          this.server.off('error', reject);
-          resolve();
-        });
-      } finally {
-        process.umask(umask);
-      }
-    });
+    // Only a socket is ours to remove: --control may name the user's file by mistake.
+    const existing = await lstat(this.path).catch(() => undefined);
+    if (existing !== undefined && !existing.isSocket()) throw notASocket(this.path);
+    const own = privateSocketName(this.path);
+    const listened = await listenPrivate(this.server, own);
+    if (listened !== undefined) throw Object.assign(new Error(`cannot listen on ${own}: ${listened}`), { code: listened });
     this.listenErrors();
+    try {
+      this.socket = await takeSocketPath(this.path, own, controlInit(this.path));
+      // From now on the path is its only name: a peer that dies leaves nothing else behind.
+      await unlink(own).catch(() => undefined);
+    } catch (error) {
+      // Closing removes `own`; no claim of ours is left (takeSocketPath unlinks them first).
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+      throw error;
+    }
     this.logger.info('control socket listening', { path: this.path });
   }
 
   async stop(): Promise<void> {
+    // Unlinked while still listening, and only if still ours: after close() the path may hold the socket
+    // of a peer that started since, and a socket found refusing may be removed by one that starts now.
+    if (this.socket) await releaseSocketPath(this.path, this.socket);
+    this.socket = undefined;
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    if (this.path) await rm(this.path, { force: true });
   }
 
   /** After listen, an error (EMFILE on accept) is logged: without a listener it would crash the peer. */
@@ -108,24 +125,6 @@ export class ControlServer {
       : (info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0 ? `is writable by others (mode ${(info.mode & 0o7777).toString(8)})`
       : undefined;
     if (problem) throw new SwarmlabError(ControlErrorCode.DirUnsafe, `refusing a control socket in ${dir}: it ${problem}`);
-  }
-
-  /** A socket file left by a crashed peer is removed; one that still answers means another peer runs. */
-  private async removeStaleSocket(): Promise<void> {
-    const existing = await lstat(this.path).catch(() => undefined);
-    if (existing === undefined) return;
-    // Only a socket is ours to remove: --control may name the user's file by mistake.
-    if (!existing.isSocket()) throw new SwarmlabError(ControlErrorCode.PathTaken, `${this.path} exists and is not a socket; refusing to replace it`);
-    const alive = await new Promise<boolean>((resolve) => {
-      const probe = connect(this.path);
-      probe.once('connect', () => {
-        probe.destroy();
-        resolve(true);
-      });
-      probe.once('error', () => resolve(false));
-    });
-    if (alive) throw Object.assign(new Error(`another peer already listens on ${this.path}`), { code: ControlErrorCode.InUse });
-    await rm(this.path, { force: true });
   }
 
   private accept(socket: Socket): void {
@@ -236,4 +235,33 @@ export class ControlServer {
       }
     }
   }
+}
+
+function notASocket(path: string): SwarmlabError {
+  return new SwarmlabError(ControlErrorCode.PathTaken, `${path} exists and is not a socket; refusing to replace it`);
+}
+
+/** What a failed take means for a control socket path. */
+function controlInit(path: string): TakeSocketPathInit {
+  return {
+    inUse: () => new SwarmlabError(ControlErrorCode.InUse, `another peer already listens on ${path}`),
+    failed: (problem) => {
+      switch (problem.kind) {
+        case 'link':
+        case 'probe':
+          // The errno is the code, as for a listen() that fails.
+          return Object.assign(new Error(`cannot listen on ${path} (${problem.name}): ${problem.code}`), { code: problem.code });
+        case 'unlink':
+          return Object.assign(new Error(`cannot remove the dead socket at ${path}: ${errorMessage(problem.error)}`), { code: errorCode(problem.error) });
+        case 'not-socket':
+          return notASocket(path);
+        case 'changing':
+          return new SwarmlabError(ControlErrorCode.InUse, `${path} keeps changing (peers starting and dying on it)`);
+        default: {
+          const unreachable: never = problem;
+          throw new Error(`unknown problem ${String(unreachable)}`);
+        }
+      }
+    },
+  };
 }
