@@ -113,6 +113,16 @@ describe('control socket file', () => {
     await start(stale);
   });
 
+  test('a path too long for the private name next to it is refused with ERR_CONFIG, before anything is made', async () => {
+    // 95 bytes is the most: the socket is bound first under path.f<10 hex>, which must fit in 107.
+    const longest = join(root, 'p'.repeat(95 - root.length - 1));
+    expect(Buffer.byteLength(longest)).toBe(95);
+    await start(longest);
+    const tooLong = `${longest}x`;
+    await expect(start(tooLong)).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+    expect(await readdir(root)).toEqual([longest.slice(root.length + 1)]);
+  });
+
   test('issue 18 hole 9: an error on the listening server (EMFILE on accept) is logged, not thrown', async () => {
     await start(join(root, 'peer.sock'));
     const listening = servers[0] as unknown as { server: Server };
