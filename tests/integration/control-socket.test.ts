@@ -7,8 +7,8 @@
  * The modes are read with fs.stat, so the checks hold when the tests run as root too.
  */
 import { spawn } from 'node:child_process';
-import { chmod, chown, link, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { connect, createServer, Server } from 'node:net';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { connect, Server } from 'node:net';
 import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ControlServer } from '../../src/control/control-server';
 import type { PeerNode } from '../../src/peer/peer-node';
 import { createLogger, setLogLevel } from '../../src/shared/logger';
+import { staleSocket } from '../helpers/stale-socket';
 
 const logger = createLogger('test');
 /** start() and stop() never reach the node. */
@@ -129,16 +130,6 @@ describe('control socket file', () => {
     const error = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' });
     expect(() => listening.server.emit('error', error)).not.toThrow();
   });
-  /** Leaves at `path` the socket of a peer that died: bound, then closed without its name going away. */
-  async function staleSocket(path: string): Promise<void> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(path, resolve));
-    // Closing a server removes its socket's name; a second name for the same socket survives it.
-    await link(path, `${path}.keep`);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rename(`${path}.keep`, path);
-  }
-
   /** Resolves once a client gets through to `path` (rejects with the connect error). */
   const reach = (path: string): Promise<void> =>
     new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@
  * released lock can be taken again; a DIR too deep for a socket address is locked all the same; a dead
  * peer's lock goes to exactly one of the peers that find it, and a live one is never taken.
  */
-import fsPromises, { link, lstat, mkdir, mkdtemp, readdir, rename, rm, unlink } from 'node:fs/promises';
+import fsPromises, { lstat, mkdir, mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { claimPath, DirLock, LOCK_FILE_NAME } from '../../src/peer/dir-lock';
 import { DirInUseError } from '../../src/peer/errors';
+import { staleSocket } from '../helpers/stale-socket';
 
 describe('DirLock', () => {
   let root: string;
@@ -48,16 +49,6 @@ describe('DirLock', () => {
     const again = await DirLock.acquire(dir, join(dir, '.swarmlab'), { pid: process.pid });
     await again.release();
   });
-
-  /** Leaves at `path` the socket of a peer that died: bound, then closed without its name going away. */
-  async function staleSocket(path: string): Promise<void> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(path, resolve));
-    // Closing a server removes its socket's name; a second name for the same socket survives it.
-    await link(path, `${path}.keep`);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rename(`${path}.keep`, path);
-  }
 
   test('a stale lock is taken over by exactly one of several peers starting at once', async () => {
     const ROUNDS = 100;
