@@ -1,8 +1,9 @@
-// `npm test`: unit and integration suites always; the container suite when a Docker daemon answers.
+// `npm test`: unit and integration suites always; the container suite, beside them, when a Docker daemon answers.
 // With REQUIRE_DOCKER=1 a missing daemon fails the run instead of skipping the container suite.
 // DOCKER_HOST may name a Unix socket (unix://), a TCP daemon (tcp://HOST:PORT), or anything the
 // docker CLI reaches (ssh://, TLS).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { Buffer } from 'node:buffer';
 import { request } from 'node:http';
 
 /**
@@ -57,9 +58,44 @@ if (await dockerReachable()) {
   console.error('NOTICE: no Docker daemon answers; SKIPPING the container suite (set REQUIRE_DOCKER=1 to fail instead).');
 }
 
-const result = spawnSync(
-  process.execPath,
-  ['node_modules/jest/bin/jest.js', '--runInBand', ...selectors.flatMap((name) => ['--selectProjects', name]), ...extraArgs],
-  { stdio: 'inherit', env: { ...process.env, TESTCONTAINERS_RYUK_DISABLED: 'true' } },
-);
-process.exit(result.status ?? 1);
+const env = { ...process.env, TESTCONTAINERS_RYUK_DISABLED: 'true' };
+
+/** One jest process over `projects`, in band: every suite of a project runs after the previous one. */
+function jestArgs(projects) {
+  return ['node_modules/jest/bin/jest.js', '--runInBand', ...projects.flatMap((name) => ['--selectProjects', name]), ...extraArgs];
+}
+
+/**
+ * The container suite mostly waits on Docker and on its scenarios' own clocks (rate-limited transfers,
+ * timeouts a broken swarm must run into), so it runs beside unit and integration rather than after them:
+ * two jest processes, each in band, so that no two suites of the same ring compete with each other. The
+ * containers stream their output live; unit and integration print theirs in one block when they end, so
+ * the two never interleave. Arguments for jest (a file, -t) or SWARMLAB_TEST_SERIAL=1 keep one process.
+ */
+const split = selectors.includes('containers') && extraArgs.length === 0 && process.env.SWARMLAB_TEST_SERIAL !== '1';
+if (!split) {
+  const result = spawnSync(process.execPath, jestArgs(selectors), { stdio: 'inherit', env });
+  process.exit(result.status ?? 1);
+}
+
+function runJest(projects, buffered) {
+  return new Promise((resolve) => {
+    const output = [];
+    const child = spawn(process.execPath, jestArgs(projects), { stdio: buffered ? ['ignore', 'pipe', 'pipe'] : 'inherit', env });
+    if (buffered) {
+      child.stdout.on('data', (chunk) => output.push(chunk));
+      child.stderr.on('data', (chunk) => output.push(chunk));
+    }
+    child.on('close', (code, signal) => {
+      if (buffered) {
+        process.stderr.write(`\n===== jest ${projects.join(' + ')} (exit ${code ?? signal}) =====\n`);
+        process.stderr.write(Buffer.concat(output));
+        process.stderr.write(`===== end of jest ${projects.join(' + ')} =====\n\n`);
+      }
+      resolve(code ?? 1);
+    });
+  });
+}
+
+const codes = await Promise.all([runJest(['containers'], false), runJest(['unit', 'integration'], true)]);
+process.exit(codes.every((code) => code === 0) ? 0 : 1);
