@@ -16,6 +16,24 @@ export function abortReason(signal: AbortSignal | undefined): Error {
   return new AbortedError(reason instanceof Error ? reason.message : 'aborted');
 }
 
+/**
+ * `signal`, or `ms` elapsed, whichever comes first: the timeout aborts with a TimeoutError, as
+ * AbortSignal.timeout() does. Not `AbortSignal.any([signal, AbortSignal.timeout(ms)])`: Node 20 holds
+ * the timeout signal inside it only weakly, so a garbage collection can drop it and the wait then never
+ * times out (nodejs/node#57736). Here a timer holds the controller; `clear()` stops it once the wait is over.
+ */
+export function withTimeout(signal: AbortSignal | undefined, ms: number): { signal: AbortSignal; clear: () => void } {
+  const timeout = new AbortController();
+  const timer = setTimeout(
+    () => timeout.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    ms,
+  );
+  return {
+    signal: signal === undefined ? timeout.signal : AbortSignal.any([signal, timeout.signal]),
+    clear: () => clearTimeout(timer),
+  };
+}
+
 /** Sleeps, rejecting with `abortReason(signal)` when the signal fires. */
 export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   throwIfAborted(signal);

@@ -11,7 +11,7 @@
 import { setMaxListeners } from 'node:events';
 
 import { createLogger } from '../../src/shared/logger';
-import { sleep } from '../abort';
+import { sleep, withTimeout } from '../abort';
 import type { LabRun } from '../controller';
 import { TRACKER_NAME } from '../constants';
 import type { LabDocker } from '../engine/lab-docker';
@@ -99,11 +99,8 @@ export class ScenarioRunner {
   async replay(): Promise<ScenarioReport> {
     const startedAtMs = Date.now();
     const timeoutS = this.scenario.timeoutSeconds ?? DEFAULT_SCENARIO_TIMEOUT_S;
-    const signals = [
-      AbortSignal.timeout(timeoutS * 1000),
-      ...(this.outerSignal === undefined ? [] : [this.outerSignal]),
-    ];
-    const signal = AbortSignal.any(signals);
+    const scenarioTimeout = withTimeout(this.outerSignal, timeoutS * 1000);
+    const signal = scenarioTimeout.signal;
     // Every peer a step targets listens on these signals (up to MAX_PEERS, plus background downloads).
     setMaxListeners(SIGNAL_LISTENERS, signal);
     let layersFailure: LabError | undefined;
@@ -252,6 +249,7 @@ export class ScenarioRunner {
       summary?.stop();
       const healFailure = await healAll(heals, ctx);
       failure ??= healFailure;
+      scenarioTimeout.clear();
     }
 
     const downloads = [...ctx.downloads.values()];
@@ -315,13 +313,15 @@ export class ScenarioRunner {
   ): Promise<void> {
     const stepTimeoutS =
       'timeoutSeconds' in step && step.timeoutSeconds !== undefined ? step.timeoutSeconds : DEFAULT_STEP_TIMEOUT_S;
-    const signal = AbortSignal.any([outer, AbortSignal.timeout(stepTimeoutS * 1000)]);
+    const { signal, clear } = withTimeout(outer, stepTimeoutS * 1000);
     setMaxListeners(SIGNAL_LISTENERS, signal);
     try {
       await handler.run(step, targets, ctx, signal);
     } catch (err) {
       if (!outer.aborted && signal.aborted) throw new LabTimeoutError(`step did not finish within ${stepTimeoutS} s`);
       throw err;
+    } finally {
+      clear();
     }
   }
 }

@@ -2,6 +2,9 @@
  * The scenario runner and controller against an in-memory LabDocker: no Docker needed. The fake
  * answers control requests on a control channel, `sha256sum` and `stat` the way a peer container would.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
 import { replayScenario } from '../../lab/commands';
 import { LabController } from '../../lab/controller';
 import type {
@@ -616,6 +619,33 @@ describe('ScenarioRunner (fake docker)', () => {
         'peer-2 rm -f /data/.swarmlab-fill',
       ]),
     );
+  });
+
+  // A step's timeoutSeconds is the only bound on a step that waits for something that never comes (a
+  // broken swarm's downloads): it must hold even when a garbage collection runs meanwhile.
+  it('fails a step at its timeoutSeconds even after a garbage collection', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const waitsForever: StepHandler<ContainerStep> = {
+      describe: STEP_HANDLERS.pause.describe,
+      async run(_step, _targets, _ctx, signal) {
+        await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      },
+    };
+    const collect = setInterval(gc, 50);
+    const startedAtMs = Date.now();
+    try {
+      const { report } = await replay(
+        new FakeDocker(),
+        { name: 'step-timeout', peers: 1, steps: [{ action: 'pause', peer: 'peer-1', timeoutSeconds: 0.5 }] },
+        { handlers: { ...STEP_HANDLERS, pause: waitsForever } },
+      );
+      expect(report.ok).toBe(false);
+      expect(report.steps[0]?.error).toMatch(/within 0\.5 s/);
+    } finally {
+      clearInterval(collect);
+    }
+    expect(Date.now() - startedAtMs).toBeLessThan(5_000);
   });
 
   describe('heals', () => {
