@@ -66,6 +66,36 @@ function jestArgs(projects) {
 }
 
 /**
+ * Every container, network and swarm service Docker has, by id and name: taken before and after the
+ * container suite, the difference is what a test left behind. Empty when the docker CLI cannot list them.
+ */
+function dockerObjects() {
+  const listings = [
+    ['container', ['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Names}}']],
+    ['network', ['network', 'ls', '--no-trunc', '--format', '{{.ID}} {{.Name}}']],
+    ['service', ['service', 'ls', '--format', '{{.ID}} {{.Name}}']],
+  ];
+  const objects = new Map();
+  for (const [kind, args] of listings) {
+    const listed = spawnSync('docker', args, { encoding: 'utf8', timeout: 30_000 });
+    if (listed.status !== 0) continue; // no swarm (service ls), or no CLI
+    for (const line of listed.stdout.split('\n').filter(Boolean)) {
+      const [id, name] = line.split(' ');
+      objects.set(`${kind} ${id}`, `${kind} ${name}`);
+    }
+  }
+  return objects;
+}
+
+/** Fails the run (exit 1) when the container suite left containers, networks or services behind. */
+function leftBehind(before) {
+  const left = [...dockerObjects()].filter(([key]) => !before.has(key)).map(([, what]) => what);
+  if (left.length === 0) return 0;
+  console.error(`The container suite left ${left.length} Docker object(s) behind:\n  ${left.join('\n  ')}`);
+  return 1;
+}
+
+/**
  * The container suite mostly waits on Docker and on its scenarios' own clocks (rate-limited transfers,
  * timeouts a broken swarm must run into), so it runs beside unit and integration rather than after them:
  * two jest processes, each in band, so that no two suites of the same ring compete with each other. The
@@ -73,9 +103,11 @@ function jestArgs(projects) {
  * the two never interleave. Arguments for jest (a file, -t) or SWARMLAB_TEST_SERIAL=1 keep one process.
  */
 const split = selectors.includes('containers') && extraArgs.length === 0 && process.env.SWARMLAB_TEST_SERIAL !== '1';
+const before = selectors.includes('containers') ? dockerObjects() : undefined;
 if (!split) {
   const result = spawnSync(process.execPath, jestArgs(selectors), { stdio: 'inherit', env });
-  process.exit(result.status ?? 1);
+  const left = before === undefined ? 0 : leftBehind(before);
+  process.exit(result.status === 0 && left === 0 ? 0 : 1);
 }
 
 function runJest(projects, buffered) {
@@ -98,4 +130,5 @@ function runJest(projects, buffered) {
 }
 
 const codes = await Promise.all([runJest(['containers'], false), runJest(['unit', 'integration'], true)]);
+codes.push(leftBehind(before));
 process.exit(codes.every((code) => code === 0) ? 0 : 1);
