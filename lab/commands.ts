@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createLogger } from '../src/shared/logger';
 import { TRACKER_NAME } from './constants';
 import { LabController, type LabRun } from './controller';
+import { withTimeout } from './abort';
 import { UsageError, asLabError, messageOf } from './errors';
 import type { LabContainer } from './engine/lab-docker';
 import { DEFAULT_LAB_ENGINE, type LabEngine } from './engine/lab-engine';
@@ -423,17 +424,16 @@ export async function statusCommand(ctx: CommandContext, run: string | undefined
       labRun.all().map(async (container: LabContainer) => {
         if (container.role !== 'peer' || container.state !== 'running' || container.shortName === undefined)
           return { container };
+        const bounded = withTimeout(ctx.signal, STATUS_TIMEOUT_MS);
         try {
-          const status = await labRun.peer(container.shortName).control.request(
-            'status',
-            {},
-            {
-              signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(STATUS_TIMEOUT_MS)]),
-            },
-          );
+          const status = await labRun
+            .peer(container.shortName)
+            .control.request('status', {}, { signal: bounded.signal });
           return { container, status };
         } catch (err) {
           return { container, error: messageOf(err) };
+        } finally {
+          bounded.clear();
         }
       }),
     );

@@ -13,6 +13,7 @@ import YAML from 'yaml';
 
 import { createLogger } from '../../src/shared/logger';
 import { defaultReportDir, replayScenario, upCommand, type CommandContext } from '../commands';
+import { withTimeout } from '../abort';
 import { ScenarioInvalidError, UsageError, messageOf } from '../errors';
 import type { LabRun } from '../controller';
 import { upWithDashboard, type DashboardOptions } from '../observe/dashboard-command';
@@ -296,15 +297,16 @@ async function uploadCounts(run: LabRun, signal: AbortSignal): Promise<Record<st
   const counts: Record<string, number> = {};
   await Promise.all(
     [...run.peers.values()].map(async (peer) => {
+      const bounded = withTimeout(signal, STATUS_TIMEOUT_MS);
       try {
-        const status = (await peer.control.request(
-          'status',
-          {},
-          { signal: AbortSignal.any([signal, AbortSignal.timeout(STATUS_TIMEOUT_MS)]) },
-        )) as unknown as { uploadedBytes?: unknown };
+        const status = (await peer.control.request('status', {}, { signal: bounded.signal })) as unknown as {
+          uploadedBytes?: unknown;
+        };
         if (typeof status.uploadedBytes === 'number') counts[peer.name] = status.uploadedBytes;
       } catch {
         // A peer the scenario killed or paused has no count; the grader falls back to its transfers.
+      } finally {
+        bounded.clear();
       }
     }),
   );
