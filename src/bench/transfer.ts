@@ -5,6 +5,7 @@
 import { LocalSwarm } from '../cli/local-swarm';
 import type { PeerStartOptions } from '../cli/local-swarm';
 import { SwarmlabError } from '../shared/errors';
+import { hashFile } from '../shared/files';
 import { procCpuSeconds } from './footprint';
 import { registerTeardown } from './teardown';
 import { BYTES_PER_MB } from './types';
@@ -83,9 +84,26 @@ export interface TimedDownload {
   wallS: number;
   schedulerS: number;
   bytes: number;
+  /**
+   * The peer's `verified`, and the file's SHA-256 equal to the publisher's: as the peer reported it, or,
+   * for a download timed without the peer's digest, once `checkOnDisk` has hashed the file.
+   */
   verified: boolean;
   /** Chunks fetched from each source peer, by name. */
   chunksBySource: Record<string, number>;
+  /** The peer's own `verified` (every chunk checked, the file of the manifest's size). */
+  peerVerified: boolean;
+  /** The downloaded file (the peer's `path`). */
+  path: string;
+}
+
+export interface TimedDownloadInit {
+  /**
+   * false: the peer computes no whole-file digest during the timed transfer (as a BitTorrent client
+   * checks pieces only), and the result stays unverified until `checkOnDisk` hashes the file, after
+   * the timing. Default true: the peer's own `sha256` is compared.
+   */
+  peerDigest?: boolean;
 }
 
 /** Downloads the bench file on `name`; the wall clock runs from `startedAtMs` to the answer. */
@@ -94,18 +112,37 @@ export async function timedDownload(
   name: string,
   expectedSha256: string,
   startedAtMs = performance.now(),
+  init: TimedDownloadInit = {},
 ): Promise<TimedDownload> {
+  const peerDigest = init.peerDigest !== false;
   // Progress events only: the bench measures the transfer, not the line the control socket writes per chunk.
-  const result = await swarm.control(name, 'download', { name: BENCH_FILE, chunkEvents: false });
+  const result = await swarm.control(name, 'download', { name: BENCH_FILE, chunkEvents: false, ...(peerDigest ? {} : { digest: false }) });
   const wallS = (performance.now() - startedAtMs) / 1000;
   return {
     name,
     wallS,
     schedulerS: Number(result['ms']) / 1000,
     bytes: Number(result['bytes']),
-    verified: result['verified'] === true && result['sha256'] === expectedSha256,
+    verified: peerDigest && result['verified'] === true && result['sha256'] === expectedSha256,
     chunksBySource: (result['chunksBySource'] ?? {}) as Record<string, number>,
+    peerVerified: result['verified'] === true,
+    path: String(result['path']),
   };
+}
+
+/**
+ * Verifies downloads timed with `peerDigest: false`: each file on disk, hashed here after the timing
+ * (as the BitTorrent side by side checks libtorrent's and aria2's files), must have the publisher's
+ * SHA-256. Returns the downloads with `verified` set from what is on disk.
+ */
+export async function checkOnDisk(downloads: TimedDownload[], expectedSha256: string): Promise<TimedDownload[]> {
+  const checked: TimedDownload[] = [];
+  // One at a time: hashing two 1 GiB files at once on 2 cores only makes each slower.
+  for (const download of downloads) {
+    const onDisk = await hashFile(download.path).catch(() => undefined);
+    checked.push({ ...download, verified: download.peerVerified && onDisk === expectedSha256 });
+  }
+  return checked;
 }
 
 /** `floorMBps`: the CPU floor of the download's topology (pair or demo leecher), if measured. */

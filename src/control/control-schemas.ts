@@ -52,6 +52,8 @@ const argsSchemas: Record<ControlCommand, object> = {
       fileId: { type: 'string', pattern: '^[0-9a-f]{64}$' },
       // false: progress events only (a benchmark measures the transfer, not the reporting of each chunk).
       chunkEvents: { type: 'boolean' },
+      // false: no whole-file SHA-256 (the answer has no `sha256`); every chunk is still checked.
+      digest: { type: 'boolean' },
     },
     anyOf: [{ required: ['name'] }, { required: ['fileId'] }],
   },

@@ -216,6 +216,7 @@ export class ControlServer {
         const outcome = await this.node.download(target, {
           ...(args['chunkEvents'] === false ? {} : { onChunk: (event: ChunkTransferEvent) => send({ id: request.id, event: 'chunk', ...event }) }),
           onProgress: (event) => send({ id: request.id, event: 'progress', ...event }),
+          ...(args['digest'] === false ? { digest: false } : {}),
         });
         return { ...outcome, file: outcome.file };
       }

@@ -110,8 +110,8 @@ export interface DownloadResult {
   chunksBySource: Record<string, number>;
   keptChunks: number;
   ms: number;
-  /** SHA-256 of the whole file, computed in chunk order as the chunks were written. */
-  sha256: string;
+  /** SHA-256 of the whole file, computed in chunk order as the chunks were written; absent with `digest: false`. */
+  sha256?: string;
 }
 
 export interface DownloadSchedulerEvents {
@@ -158,6 +158,12 @@ export interface DownloadSchedulerInit {
   refreshMs?: number;
   maxStrikes?: number;
   stallTimeoutMs?: number;
+  /**
+   * false: no whole-file digest (the result has no `sha256`). Every chunk is still checked against the
+   * manifest; what is saved is the second SHA-256 pass over the file, the largest cost of a download
+   * after the chunk checks, for callers that check the file themselves or not at all.
+   */
+  digest?: boolean;
   signal?: AbortSignal;
 }
 
@@ -234,7 +240,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private finished = false;
   private resolveRun!: (result: DownloadResult) => void;
   private readonly hasher: HashWorker;
-  private readonly digest: FileDigest;
+  private readonly digest: FileDigest | undefined;
   private rejectRun!: (error: Error) => void;
 
   constructor(
@@ -253,7 +259,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.maxStrikes = init.maxStrikes ?? DEFAULT_MAX_STRIKES;
     this.stallTimeoutMs = init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.hasher = components.hasher;
-    this.digest = new FileDigest(this.hasher, { manifest: this.manifest, path: init.file.path, have: this.have });
+    this.digest =
+      init.digest === false ? undefined : new FileDigest(this.hasher, { manifest: this.manifest, path: init.file.path, have: this.have });
   }
 
   run(): Promise<DownloadResult> {
@@ -607,7 +614,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     let verdict: ChunkVerdict;
     try {
       target = await this.components.store.beginWrite(this.fileId, index);
-      verdict = await this.hasher.verify(chunk, this.manifest.chunks[index] ?? '', this.digest.chunk(index), target);
+      verdict = await this.hasher.verify(chunk, this.manifest.chunks[index] ?? '', this.digest?.chunk(index), target);
     } catch (error) {
       if (target) await this.components.store.finishWrite(this.fileId, index, { written: false }).catch(() => false);
       this.fail(error as Error);
@@ -648,7 +655,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.fill();
     if (!written) return;
     // Written by the thread: it knows the chunk is in the file.
-    if (!target) this.digest.written(index);
+    if (!target) this.digest?.written(index);
     this.lastChunkAtMs = Date.now();
     this.bytesThisRun += data.length;
     source.window.record(ms, Date.now());
@@ -808,8 +815,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.reportProgress(true);
     this.stopTimers();
     const file = this.components.store.get(this.fileId);
-    this.digest.finish().then(
-      (sha256: string) =>
+    (this.digest ? this.digest.finish() : Promise.resolve(undefined)).then(
+      (sha256: string | undefined) =>
         this.resolveRun({
           fileId: this.fileId,
           file: this.manifest.name,
@@ -818,7 +825,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
           chunksBySource: this.counts,
           keptChunks: this.init.keptChunks ?? 0,
           ms: Date.now() - this.startedAtMs,
-          sha256,
+          ...(sha256 === undefined ? {} : { sha256 }),
         }),
       (error: unknown) => {
         const code = errorCode(error);
@@ -830,7 +837,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private fail(error: Error): void {
     if (this.finished) return;
     this.stopTimers();
-    void this.digest.close();
+    void this.digest?.close();
     this.rejectRun(error);
   }
 }

@@ -69,6 +69,8 @@ export type HashThreadReply =
 
 export const HOLD_AHEAD_CHUNKS = 64;
 export const HOLD_BYTES = 4 * 1024 * 1024;
+/** The hashing thread's OS name (at most 15 bytes: Linux's limit for a thread name). */
+export const HASH_THREAD_NAME = 'swarmlab-hash';
 
 /** The codes the thread reports; handed in as an argument, since the thread cannot import them. */
 export const HASH_THREAD_CODES = {
@@ -77,12 +79,21 @@ export const HASH_THREAD_CODES = {
   chunkMissing: PeerErrorCode.ChunkMissing,
 } as const;
 
-export function hashThreadMain(holdAheadChunks: number, holdBytes: number, codes: typeof HASH_THREAD_CODES): void {
+export function hashThreadMain(holdAheadChunks: number, holdBytes: number, codes: typeof HASH_THREAD_CODES, threadName: string): void {
   /* eslint-disable @typescript-eslint/no-require-imports -- see the module comment: no imports here */
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const { createHash } = require('node:crypto') as typeof import('node:crypto');
-  const { readSync, writeSync } = require('node:fs') as typeof import('node:fs');
+  const { readSync, writeFileSync, writeSync } = require('node:fs') as typeof import('node:fs');
   /* eslint-enable @typescript-eslint/no-require-imports */
+  // The OS thread's name, so that `top -H`, perf and /proc/PID/task/*/comm tell this thread from the
+  // event loop and libuv's threads (Node 20 names none of them; the Worker's `name` is only the
+  // inspector's). A synchronous write runs on the calling thread, and Linux lets a thread rename
+  // itself through /proc/thread-self; elsewhere it fails and nothing changes.
+  try {
+    writeFileSync('/proc/thread-self/comm', threadName);
+  } catch {
+    // Not Linux, or /proc not mounted: the thread keeps the process's name.
+  }
   type Hash = ReturnType<typeof createHash>;
 
   interface FileDigest {
@@ -313,4 +324,4 @@ export function hashThreadMain(holdAheadChunks: number, holdBytes: number, codes
 }
 
 /** The thread's code, as given to `new Worker(..., { eval: true })`. */
-export const HASH_THREAD_SOURCE = `(${hashThreadMain.toString()})(${HOLD_AHEAD_CHUNKS}, ${HOLD_BYTES}, ${JSON.stringify(HASH_THREAD_CODES)});`;
+export const HASH_THREAD_SOURCE = `(${hashThreadMain.toString()})(${HOLD_AHEAD_CHUNKS}, ${HOLD_BYTES}, ${JSON.stringify(HASH_THREAD_CODES)}, ${JSON.stringify(HASH_THREAD_NAME)});`;

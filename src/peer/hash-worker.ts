@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { ChunkLease } from './chunk-memory';
 import type { ChunkMemory, LentChunk } from './chunk-memory';
 import { PeerError, PeerErrorCode } from './errors';
-import { HASH_THREAD_SOURCE } from './hash-thread';
+import { HASH_THREAD_NAME, HASH_THREAD_SOURCE } from './hash-thread';
 import type { HashThreadReply, HashThreadRequest } from './hash-thread';
 
 export interface ChunkVerdict {
@@ -174,7 +174,7 @@ export class HashWorker {
     if (this.worker) return this.worker;
     // The thread allocates little on its heap (messages; chunk copies live outside it): a small young
     // generation keeps its memory small.
-    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, name: 'swarmlab-hash', resourceLimits: { maxYoungGenerationSizeMb: 4 } });
+    const worker = new Worker(HASH_THREAD_SOURCE, { eval: true, name: HASH_THREAD_NAME, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     worker.unref();
     worker.on('message', (reply: HashThreadReply) => {
       const settle = this.calls.get(reply.call);

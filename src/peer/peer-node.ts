@@ -115,7 +115,8 @@ export interface PingResult {
 export const DEFAULT_PING_COUNT = 10;
 
 export interface DownloadOutcome extends DownloadResult {
-  sha256: string;
+  /** The file's SHA-256; absent only when the caller asked for `digest: false`. */
+  sha256?: string;
   verified: boolean;
 }
 
@@ -123,6 +124,12 @@ export interface DownloadHandlers {
   onChunk?: (event: ChunkTransferEvent) => void;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
+  /**
+   * false: the caller does not need the file's SHA-256, so none is computed (every chunk is still
+   * checked against the manifest) and the outcome may lack `sha256`. A caller that wants it and joins
+   * a download started without it gets it hashed from the finished file on disk.
+   */
+  digest?: boolean;
 }
 
 /**
@@ -364,7 +371,7 @@ export class PeerNode {
     let running = this.downloads.get(fileId);
     if (!running) {
       const events = new EventEmitter<DownloadSchedulerEvents>();
-      const done = this.runDownload(fileId, events, handlers.signal).finally(() => this.downloads.delete(fileId));
+      const done = this.runDownload(fileId, events, handlers.signal, handlers.digest !== false).finally(() => this.downloads.delete(fileId));
       running = { events, done };
       this.downloads.set(fileId, running);
       followDownload(this.activity, { fileId, ...(target.name ? { file: target.name } : {}) }, events, done);
@@ -372,13 +379,21 @@ export class PeerNode {
     const { events, done } = running;
     if (handlers.onChunk) events.on('chunk', handlers.onChunk);
     if (handlers.onProgress) events.on('progress', handlers.onProgress);
-    return done.finally(() => {
+    const outcome = done.finally(() => {
       if (handlers.onChunk) events.off('chunk', handlers.onChunk);
       if (handlers.onProgress) events.off('progress', handlers.onProgress);
     });
+    if (handlers.digest === false) return outcome;
+    // Joined a download started with `digest: false`: this caller's digest is read from the file.
+    return outcome.then(async (result) => (result.sha256 === undefined ? { ...result, sha256: await hashFile(result.path) } : result));
   }
 
-  private async runDownload(fileId: string, events: EventEmitter<DownloadSchedulerEvents>, signal: AbortSignal | undefined): Promise<DownloadOutcome> {
+  private async runDownload(
+    fileId: string,
+    events: EventEmitter<DownloadSchedulerEvents>,
+    signal: AbortSignal | undefined,
+    digest: boolean,
+  ): Promise<DownloadOutcome> {
     const located = await this.locateAtStart(fileId);
     const manifest = located.manifest;
     let file = this.store.get(fileId);
@@ -393,7 +408,17 @@ export class PeerNode {
     }
     if (file.complete) {
       // Already held (or an empty file, complete at once): nothing to fetch.
-      return { fileId, file: manifest.name, path: file.path, bytes: manifest.size, chunksBySource: {}, keptChunks: manifest.chunks.length, ms: 0, sha256: await hashFile(file.path), verified: true };
+      return {
+        fileId,
+        file: manifest.name,
+        path: file.path,
+        bytes: manifest.size,
+        chunksBySource: {},
+        keptChunks: manifest.chunks.length,
+        ms: 0,
+        ...(digest ? { sha256: await hashFile(file.path) } : {}),
+        verified: true,
+      };
     }
     const kept = file.bitfield.count;
     if (kept > 0) this.logger.info('resuming a download', { file: manifest.name, kept, chunks: manifest.chunks.length });
@@ -426,6 +451,7 @@ export class PeerNode {
         ...(this.init.pickerFor ? { pickerFor: this.init.pickerFor } : {}),
         ...(this.init.endgame === false ? { endgame: false } : {}),
         ...(this.init.requestTimeoutMs ? { requestTimeoutMs: this.init.requestTimeoutMs } : {}),
+        ...(digest ? {} : { digest: false }),
         signal: signal ? AbortSignal.any([signal, this.lifetime.signal]) : this.lifetime.signal,
       },
     );
@@ -451,12 +477,12 @@ export class PeerNode {
       // does not answer soon does not hold the download's result back.
       await Promise.race([this.flushHaves(), delay(FINAL_HAVE_WAIT_MS, undefined, { ref: false })]);
       // Every chunk was verified against the manifest before it was written, and every write is checked
-      // to be complete, so there is no second pass: the scheduler hashed the whole file as it was written.
-      const { sha256 } = result;
+      // to be complete, so there is no second pass: the scheduler hashed the whole file as it was written
+      // (unless the caller asked for no digest).
       const verified = await fileHasSize(result.path, manifest.size);
       if (!verified) this.logger.error('the finished file does not have its manifest size', { file: result.file, path: result.path });
-      this.logger.info('download complete', { file: result.file, bytes: result.bytes, ms: result.ms, sha256, chunksBySource: result.chunksBySource });
-      return { ...result, sha256, verified };
+      this.logger.info('download complete', { file: result.file, bytes: result.bytes, ms: result.ms, sha256: result.sha256 ?? null, chunksBySource: result.chunksBySource });
+      return { ...result, verified };
     } catch (error) {
       this.logger.warn('download failed', { file: manifest.name, reason: errorMessage(error) });
       throw error;

@@ -4,12 +4,12 @@
  * reads the file back; chunk memory from the pool travels to the thread and back without a copy.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChunkMemory } from '../../src/peer/chunk-memory';
 import { FileDigest } from '../../src/peer/file-digest';
-import { HOLD_AHEAD_CHUNKS, HOLD_BYTES } from '../../src/peer/hash-thread';
+import { HASH_THREAD_NAME, HOLD_AHEAD_CHUNKS, HOLD_BYTES } from '../../src/peer/hash-thread';
 import { HashWorker } from '../../src/peer/hash-worker';
 import { Bitfield } from '../../src/protocol';
 import type { Manifest } from '../../src/protocol';
@@ -77,6 +77,14 @@ async function digestInOrder(file: TestFile, order: number[], path: string): Pro
 const inOrder = (chunks: number): number[] => Array.from({ length: chunks }, (_, index) => index);
 
 describe('HashWorker.verify', () => {
+  it('runs in an OS thread named for it, so per-thread profiles (top -H, perf, /proc) show it', async () => {
+    expect((await hasher.verify(SMALL.chunk(0), SMALL.manifest.chunks[0]!)).valid).toBe(true);
+    const names = await Promise.all(
+      (await readdir('/proc/self/task')).map(async (tid) => (await readFile(`/proc/self/task/${tid}/comm`, 'utf8')).trim()),
+    );
+    expect(names).toContain(HASH_THREAD_NAME);
+  });
+
   it('tells a chunk with the expected SHA-256 from one without', async () => {
     const data = SMALL.chunk(3);
     expect((await hasher.verify(Buffer.from(data), SMALL.manifest.chunks[3]!)).valid).toBe(true);
