@@ -8,13 +8,23 @@
  * about to send: when each waiter polled with its own timer, whichever woke first after a refill won,
  * so a chunk accepted behind 4 s of others could wait 8 s or more (past the downloader's request
  * timeout, a copy sent for nothing), and fifty connections meant fifty timers firing per chunk.
+ *
+ * Tokens that came in while takes were waiting are owed to them, up to MAX_OWED_S of traffic: when
+ * the process was not scheduled (a loaded machine) or the timer fired late, the waiters get that time
+ * back at once instead of losing whatever went past the burst. An idle bucket still saves only the
+ * burst. Either way the bytes granted never exceed the burst plus the rate times the time elapsed.
  */
 export interface TokenBucketInit {
   rateBytesPerS: number | null;
   /** Defaults to a quarter of a second of traffic, at least 64 KiB. */
   burstBytes?: number;
+  /** Tokens kept for waiting takes (default MAX_OWED_S of traffic, never less than the burst). */
+  maxOwedBytes?: number;
   now?: () => number;
 }
+
+/** Seconds of traffic a bucket keeps for takes that waited while the process could not serve them. */
+export const MAX_OWED_S = 1;
 
 interface Waiter {
   bytes: number;
@@ -30,6 +40,8 @@ export class TokenBucket {
   private readonly waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
   private burst: number;
+  private maxOwed: number;
+  private readonly maxOwedInit: number | undefined;
   private tokens: number;
   private lastRefillMs: number;
   private readonly now: () => number;
@@ -38,6 +50,8 @@ export class TokenBucket {
     this.now = init.now ?? (() => performance.now());
     this.rate = init.rateBytesPerS;
     this.burst = init.burstBytes ?? defaultBurst(init.rateBytesPerS);
+    this.maxOwedInit = init.maxOwedBytes;
+    this.maxOwed = owedCap(this.burst, init.rateBytesPerS, init.maxOwedBytes);
     this.tokens = this.burst;
     this.lastRefillMs = this.now();
   }
@@ -50,6 +64,7 @@ export class TokenBucket {
     this.refill();
     this.rate = rateBytesPerS;
     this.burst = defaultBurst(rateBytesPerS);
+    this.maxOwed = owedCap(this.burst, rateBytesPerS, this.maxOwedInit);
     this.tokens = Math.min(this.tokens, this.burst);
     // The first waiter's wait changed with the rate (none at all when unlimited).
     this.rearm();
@@ -129,16 +144,30 @@ export class TokenBucket {
   giveBack(bytes: number): void {
     if (this.rate === null) return;
     this.refill();
-    this.tokens = Math.min(this.burst, this.tokens + bytes);
+    this.tokens = Math.min(this.cap(), this.tokens + bytes);
     if (this.waiters.length > 0) this.rearm();
   }
 
+  /**
+   * Adds the tokens of the time since the last refill. Every change to the waiters refills first (a
+   * take that finds none, the loop that serves them), so waiters now means waiters all that time.
+   */
   private refill(): void {
     const nowMs = this.now();
     if (this.rate !== null)
-      this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.lastRefillMs) / 1000) * this.rate);
+      this.tokens = Math.min(this.cap(), this.tokens + ((nowMs - this.lastRefillMs) / 1000) * this.rate);
     this.lastRefillMs = nowMs;
   }
+
+  /** What the balance may grow to: the burst, or while takes wait, what they are owed. */
+  private cap(): number {
+    return this.waiters.length > 0 ? this.maxOwed : this.burst;
+  }
+}
+
+function owedCap(burst: number, rateBytesPerS: number | null, maxOwedBytes: number | undefined): number {
+  if (rateBytesPerS === null) return Infinity;
+  return Math.max(burst, maxOwedBytes ?? rateBytesPerS * MAX_OWED_S);
 }
 
 function defaultBurst(rateBytesPerS: number | null): number {

@@ -2,7 +2,7 @@
  * TokenBucket on an injected clock: refill, burst cap, negative balance, rate changes, and waiting
  * takes driven by fake timers (nothing here depends on real time).
  */
-import { sleep, TokenBucket } from '../../src/shared/token-bucket';
+import { MAX_OWED_S, sleep, TokenBucket } from '../../src/shared/token-bucket';
 
 class FakeClock {
   ms = 1_000;
@@ -209,6 +209,95 @@ describe('TokenBucket', () => {
       await second;
       expect(served).toEqual(['second']);
       expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('keeps the tokens of a stall for the takes that waited through it (MAX_OWED_S), not only the burst', async () => {
+      // The seeder's process was not scheduled for 600 ms while five chunks waited: all five are owed.
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 100, now: clock.now });
+      await bucket.take(100);
+      const served: number[] = [];
+      const takes = Array.from({ length: 8 }, (_, i) => bucket.take(100).then(() => served.push(i)));
+      clock.advance(600); // the timer (due at 100 ms) fires only now
+      await jest.advanceTimersByTimeAsync(600);
+      expect(served).toEqual([0, 1, 2, 3, 4, 5]);
+      // And from there on the rate again: the seventh after 100 ms more.
+      clock.advance(99);
+      await jest.advanceTimersByTimeAsync(99);
+      expect(served.length).toBe(6);
+      clock.advance(1);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(served.length).toBe(7);
+      clock.advance(100);
+      await jest.advanceTimersByTimeAsync(100);
+      await Promise.all(takes);
+    });
+
+    it('owes at most MAX_OWED_S of traffic, however long the stall', async () => {
+      expect(MAX_OWED_S).toBe(1);
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 100, now: clock.now });
+      await bucket.take(100);
+      const served: number[] = [];
+      const takes = Array.from({ length: 30 }, (_, i) => bucket.take(100).then(() => served.push(i)));
+      clock.advance(5_000);
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(served.length).toBe(10); // one second's 1000 tokens, not five seconds' worth
+      bucket.setRate(null);
+      await Promise.all(takes);
+    });
+
+    it('an explicit maxOwedBytes bounds what a stall gives back', async () => {
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 100, maxOwedBytes: 300, now: clock.now });
+      await bucket.take(100);
+      const served: number[] = [];
+      const takes = Array.from({ length: 10 }, (_, i) => bucket.take(100).then(() => served.push(i)));
+      clock.advance(2_000);
+      await jest.advanceTimersByTimeAsync(2_000);
+      expect(served.length).toBe(3);
+      bucket.setRate(null);
+      await Promise.all(takes);
+    });
+
+    it('with stalls and waiters, bytes granted still never exceed burst + rate * elapsed', async () => {
+      const rate = 10_000;
+      const burst = 2_000;
+      const bucket = new TokenBucket({ rateBytesPerS: rate, burstBytes: burst, now: clock.now });
+      const start = clock.ms;
+      let granted = 0;
+      let limited = true;
+      const takes: Array<Promise<void>> = [];
+      for (let i = 0; i < 200; i++)
+        takes.push(
+          bucket.take(500).then(() => {
+            if (!limited) return;
+            granted += 500;
+            expect(granted).toBeLessThanOrEqual(burst + (rate * (clock.ms - start)) / 1000 + 1e-6);
+          }),
+        );
+      // Irregular wake-ups: on time, late, a long stall.
+      for (const stepMs of [50, 3, 700, 20, 1_500, 10, 250, 5, 2_000, 100, 100, 100, 4_000]) {
+        clock.advance(stepMs);
+        await jest.advanceTimersByTimeAsync(stepMs);
+      }
+      // Only what a stall had beyond MAX_OWED_S is lost: 0.5 + 1 + 3 s here (the 700 ms one loses nothing).
+      expect(granted).toBeGreaterThanOrEqual((rate * (clock.ms - start - 4_500)) / 1000 - 500);
+      limited = false;
+      bucket.setRate(null);
+      await Promise.all(takes);
+    });
+
+    it('an idle bucket still saves only the burst', async () => {
+      const bucket = new TokenBucket({ rateBytesPerS: 1000, burstBytes: 100, now: clock.now });
+      clock.advance(5_000);
+      await bucket.take(100);
+      let done = false;
+      const taking = bucket.take(100).then(() => {
+        done = true;
+      });
+      await jest.advanceTimersByTimeAsync(0);
+      expect(done).toBe(false);
+      clock.advance(100);
+      await jest.advanceTimersByTimeAsync(100);
+      await taking;
     });
 
     it('setRate(null) releases every waiting take', async () => {
