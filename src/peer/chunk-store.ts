@@ -314,6 +314,15 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     if (file && !file.complete && file.bitfield.has(index)) this.recent.keep(fileId, index, data);
   }
 
+  /**
+   * A download's recent chunk as kept in memory (recent-chunks.ts; the buffer is never written again),
+   * or undefined: not kept, or its file is complete (a published file's reads check the disk).
+   */
+  recentChunk(fileId: string, index: number): Buffer | undefined {
+    const file = this.files.get(fileId);
+    return file && !file.complete && file.bitfield.has(index) ? this.recent.get(fileId, index) : undefined;
+  }
+
   /** Writes a chunk that the caller has already verified; completes the file when it is the last. */
   async writeChunk(fileId: string, index: number, data: Buffer): Promise<boolean> {
     const file = this.files.get(fileId);

@@ -53,15 +53,22 @@ const READ_AHEAD = 4;
  * the chunks that arrive within this long after it go out together, one write per connection, when it
  * ends. A downloader at 0.5 MiB/s in 64 KiB chunks gets 8 chunks a second, and pushing each to every
  * interested connection at once was a write (a system call, and a wake-up at the other end) per chunk
- * per connection: the largest share of a downloading peer's main thread. At 250 ms a push is at most
- * a quarter second late, two chunks' sending time at 512 KiB/s.
+ * per connection: the largest share of a downloading peer's main thread (at 250 ms it still was). A
+ * push is then at most half a second late: four chunks' sending time at 512 KiB/s, where a request
+ * may wait up to MAX_UPLOAD_QUEUE_MS in the source's queue.
  */
-export const HAVE_CHUNK_BATCH_MS = 250;
+export const HAVE_CHUNK_BATCH_MS = 500;
 
 interface QueuedRequest {
   requestId: number;
   fileId: string;
   index: number;
+  /**
+   * The chunk, when the store had it in memory as the request came (a download's recent chunk): a
+   * request waits up to MAX_UPLOAD_QUEUE_MS before it is served, long enough for the store to let the
+   * chunk go, and then it would be read from disk.
+   */
+  kept?: Buffer;
 }
 
 interface ServedConnection {
@@ -120,6 +127,11 @@ export interface PeerServerInit {
   maxUploadQueueMs?: number;
   /** How often HAVE_CHUNK pushes leave at most (default HAVE_CHUNK_BATCH_MS; 0: each chunk at once). */
   haveBatchMs?: number;
+}
+
+function copyInto(target: Buffer, source: Buffer): Buffer {
+  source.copy(target);
+  return target;
 }
 
 /** How the upload policy names a requester: the tracker id it gave in HELLO, else its address. */
@@ -292,7 +304,8 @@ export class PeerServer {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Elsewhere));
           return;
         }
-        served.queue.push({ requestId: message.requestId, fileId: message.body.fileId, index: message.body.index });
+        const kept = this.store.recentChunk(message.body.fileId, message.body.index);
+        served.queue.push({ requestId: message.requestId, fileId: message.body.fileId, index: message.body.index, ...(kept ? { kept } : {}) });
         if (!served.serving) void this.serve(served);
         return;
       }
@@ -358,9 +371,8 @@ export class PeerServer {
         while (reads.length < READ_AHEAD && served.queue.length > 0) {
           const request = served.queue.shift()!;
           // Read into a frame's storage after room for its header: the frame goes out in one write.
-          const data = this.store.readChunk(request.fileId, request.index, (bytes) =>
-            this.readBuffers.acquire(CHUNK_HEADER_BYTES + bytes).subarray(CHUNK_HEADER_BYTES),
-          );
+          const frameData = (bytes: number): Buffer => this.readBuffers.acquire(CHUNK_HEADER_BYTES + bytes).subarray(CHUNK_HEADER_BYTES);
+          const data = request.kept && this.store.has(request.fileId, request.index) ? Promise.resolve(copyInto(frameData(request.kept.length), request.kept)) : this.store.readChunk(request.fileId, request.index, frameData);
           data.catch(() => undefined); // handled when its turn comes
           reads.push({ request, data });
         }

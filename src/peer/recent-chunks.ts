@@ -4,7 +4,8 @@
  * is rare then, and rarest first picks it), and each of those reads was a trip through libuv's thread
  * pool: a job, a pool thread's wake-up and the event loop's, for bytes that were in memory a moment
  * before. Bounded in bytes, oldest out first; a chunk larger than `maxChunkBytes` is not kept (its
- * read costs little beside its bytes).
+ * read costs little beside its bytes). A kept buffer is never written again, so a reference taken with
+ * `get` (a queued request's) stays the chunk after the cache has let it go.
  */
 
 /** Bytes of recent chunks a peer keeps: 16 chunks of 64 KiB, two seconds of a download at 0.5 MiB/s. */
@@ -40,18 +41,20 @@ export class RecentChunks {
     if (data.length > this.maxChunkBytes) return;
     const key = keyOf(fileId, index);
     if (this.chunks.has(key)) return;
-    let reused: Buffer | undefined;
     while (this.bytes + data.length > this.maxBytes) {
       const [oldestKey, oldest] = this.chunks.entries().next().value!;
       this.chunks.delete(oldestKey);
       this.bytes -= oldest.length;
-      // A buffer of the same length is the common case (one chunk size): reused, not reallocated.
-      if (oldest.length === data.length) reused = oldest;
     }
-    const copy = reused ?? Buffer.allocUnsafeSlow(data.length);
+    const copy = Buffer.allocUnsafeSlow(data.length);
     data.copy(copy);
     this.chunks.set(key, copy);
     this.bytes += copy.length;
+  }
+
+  /** Chunk `index` as kept (never written again), or undefined. */
+  get(fileId: string, index: number): Buffer | undefined {
+    return this.chunks.get(keyOf(fileId, index));
   }
 
   /** Copies chunk `index` into a buffer from `allocate`, or returns undefined when it is not kept. */

@@ -96,7 +96,7 @@ describe('HAVE_CHUNK pushes', () => {
   }
 
   test('chunks that arrive close together are pushed together, at most once per batch period, and every one is pushed', async () => {
-    // 16 chunks a second: about four chunks per batch period.
+    // 16 chunks a second: several chunks per batch period.
     const chunks = 64;
     const { fileId, downloader } = await swarm('busy', chunks, 16 * CHUNK);
     const joining: Array<Promise<HaveListener>> = [];
@@ -124,9 +124,9 @@ describe('HAVE_CHUNK pushes', () => {
   });
 
   test('a chunk after a quiet spell is pushed at once, not a batch period later', async () => {
-    // Two chunks a second: every chunk arrives after a quiet spell longer than the batch period.
-    const chunks = 8;
-    const { fileId, downloader } = await swarm('quiet', chunks, 2 * CHUNK);
+    // A chunk a second (after the seeder's first burst): most chunks arrive a quiet spell after the last push.
+    const chunks = 10;
+    const { fileId, downloader } = await swarm('quiet', chunks, CHUNK);
     const arrived = new Map<number, number>();
     const joining: Array<Promise<HaveListener>> = [];
     await downloader.download(
@@ -141,10 +141,17 @@ describe('HAVE_CHUNK pushes', () => {
     const listener = await joining[0]!;
     listeners.push(listener);
     await waitFor(() => listener.bitfield!.count + listener.haves.length >= chunks || undefined, 5_000, 20);
-    expect(listener.haves.length).toBeGreaterThanOrEqual(3);
-    // The push left in the same turn of the event loop as the chunk's event: the listener (in this
-    // process) reads it within milliseconds, where a batch would hold it HAVE_CHUNK_BATCH_MS.
-    const lagsMs = listener.haves.map((have) => have.atMs - arrived.get(have.index)!).sort((a, b) => a - b);
-    expect(lagsMs[Math.floor(lagsMs.length / 2)]!).toBeLessThan(HAVE_CHUNK_BATCH_MS / 2);
+    // The chunks that arrived longer than a batch period after the previous push: each was pushed in
+    // the same turn of the event loop as its event (the listener, in this process, reads it within
+    // milliseconds), where a batch would hold it up to HAVE_CHUNK_BATCH_MS.
+    const lagsMs: number[] = [];
+    // (Not the first: chunks pushed to nobody before the listener joined count as pushes too.)
+    listener.haves.forEach((have, position) => {
+      if (position === 0) return;
+      const arrivedMs = arrived.get(have.index)!;
+      if (arrivedMs - listener.haves[position - 1]!.atMs > HAVE_CHUNK_BATCH_MS + 50) lagsMs.push(have.atMs - arrivedMs);
+    });
+    expect(lagsMs.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...lagsMs)).toBeLessThan(HAVE_CHUNK_BATCH_MS / 2);
   });
 });
