@@ -49,13 +49,13 @@ export const MAX_UPLOAD_QUEUE_MS = 4_000;
 /** Chunks read from disk ahead of the one being sent, per connection. */
 const READ_AHEAD = 4;
 /**
- * HAVE_CHUNK pushes leave at most this often: the first chunk after a quiet spell is announced at once,
- * the chunks that arrive within this long after it go out together, one write per connection, when it
- * ends. A downloader at 0.5 MiB/s in 64 KiB chunks gets 8 chunks a second, and pushing each to every
- * interested connection at once was a write (a system call, and a wake-up at the other end) per chunk
- * per connection: the largest share of a downloading peer's main thread (at 250 ms it still was). A
- * push is then at most half a second late: four chunks' sending time at 512 KiB/s, where a request
- * may wait up to MAX_UPLOAD_QUEUE_MS in the source's queue.
+ * With `haveBatchMs` (PeerServerInit), HAVE_CHUNK pushes leave at most that often: the first chunk
+ * after a quiet spell is pushed at once, the chunks that arrive within the period after it go out
+ * together, one write per connection, when it ends. Off by default (0): in a local swarm of 1 + 49
+ * peers (docs/benchmarks.md, "HAVE_CHUNK batching and recent chunks") batching at 250 or 500 ms cut
+ * neither the downloaders' CPU per chunk nor their wake-ups beyond what serving recent chunks from
+ * memory did, and every batched run finished later than the unbatched ones beside it: downloaders
+ * learn of new chunks later, and their sources' uploads idled more. This is the period the tests use.
  */
 export const HAVE_CHUNK_BATCH_MS = 500;
 
@@ -125,7 +125,7 @@ export interface PeerServerInit {
   freeRide?: boolean;
   /** Accepted requests' sending time past which new ones get REJECT `busy` (default MAX_UPLOAD_QUEUE_MS). */
   maxUploadQueueMs?: number;
-  /** How often HAVE_CHUNK pushes leave at most (default HAVE_CHUNK_BATCH_MS; 0: each chunk at once). */
+  /** How often HAVE_CHUNK pushes leave at most, ms (default 0: each chunk at once; see HAVE_CHUNK_BATCH_MS). */
   haveBatchMs?: number;
 }
 
@@ -462,13 +462,13 @@ export class PeerServer {
   }
 
   /**
-   * Tells every connection interested in `fileId` that a new chunk can be asked for: at once after a
-   * quiet HAVE_CHUNK_BATCH_MS, else with the batch that ends it.
+   * Tells every connection interested in `fileId` that a new chunk can be asked for: at once, or with
+   * `haveBatchMs` at once after a quiet period, else with the batch that ends it.
    */
   private announce(fileId: string, index: number): void {
     for (const served of this.connections) if (served.interests.has(fileId)) served.haves.push({ fileId, index });
     if (this.haveTimer) return;
-    const waitMs = this.haveSentAtMs + (this.init.haveBatchMs ?? HAVE_CHUNK_BATCH_MS) - performance.now();
+    const waitMs = this.haveSentAtMs + (this.init.haveBatchMs ?? 0) - performance.now();
     if (waitMs <= 0) this.pushHaves();
     else this.haveTimer = setTimeout(() => this.pushHaves(), waitMs);
   }

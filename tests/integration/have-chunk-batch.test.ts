@@ -1,8 +1,7 @@
 /**
- * A downloading peer pushes HAVE_CHUNK to the peers interested in its file in batches: the first new
- * chunk after a quiet HAVE_CHUNK_BATCH_MS at once, the chunks that arrive within it together when it
- * ends, one write per connection. One write per chunk per connection was the largest share of a
- * downloading peer's CPU in a big swarm. Observed from outside: a raw client on the downloader's data
+ * With `haveBatchMs`, a downloading peer pushes HAVE_CHUNK to the peers interested in its file in
+ * batches: the first new chunk after a quiet period at once, the chunks that arrive within it together
+ * when it ends, one write per connection (off by default: peer-server.ts says why). Observed from outside: a raw client on the downloader's data
  * port (INTERESTED, then it only listens) times every HAVE_CHUNK it receives.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -80,15 +79,15 @@ describe('HAVE_CHUNK pushes', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  /** A seeder at `uploadRateBps` with a file of `chunks` chunks, and a downloader (not started). */
-  async function swarm(name: string, chunks: number, uploadRateBps: number): Promise<{ fileId: string; downloader: PeerNode }> {
+  /** A seeder at `uploadRateBps` with a file of `chunks` chunks, and a downloader batching over `haveBatchMs` (not started). */
+  async function swarm(name: string, chunks: number, uploadRateBps: number, haveBatchMs = HAVE_CHUNK_BATCH_MS): Promise<{ fileId: string; downloader: PeerNode }> {
     const seeder = new PeerNode({ dir: join(root, `${name}-seeder`), name: `${name}-seeder`, host: '127.0.0.1', chunkSize: CHUNK, uploadRateBps, tracker: `127.0.0.1:${tracker.port}` });
     nodes.push(seeder);
     await seeder.start();
     await seeder.connect();
     await seeder.generate(`${name}.bin`, chunks * CHUNK, name, false);
     const [published] = (await seeder.upload()).published;
-    const downloader = new PeerNode({ dir: join(root, `${name}-downloader`), name: `${name}-downloader`, host: '127.0.0.1', chunkSize: CHUNK, tracker: `127.0.0.1:${tracker.port}` });
+    const downloader = new PeerNode({ dir: join(root, `${name}-downloader`), name: `${name}-downloader`, host: '127.0.0.1', chunkSize: CHUNK, haveBatchMs, tracker: `127.0.0.1:${tracker.port}` });
     nodes.push(downloader);
     await downloader.start();
     await downloader.connect();
@@ -121,6 +120,18 @@ describe('HAVE_CHUNK pushes', () => {
     const seen = bursts(times, 20);
     expect(seen.length).toBeLessThanOrEqual(Math.floor(spanMs / (HAVE_CHUNK_BATCH_MS * 0.8)) + 2);
     expect(pushed.length / seen.length).toBeGreaterThanOrEqual(2);
+  });
+
+  test('by default every chunk is pushed as it arrives, one burst per chunk', async () => {
+    const chunks = 32;
+    const { fileId, downloader } = await swarm('unbatched', chunks, 16 * CHUNK, 0);
+    const joining: Array<Promise<HaveListener>> = [];
+    await downloader.download({ fileId }, { onChunk: () => void (joining.length === 0 && joining.push(HaveListener.open(downloader.dataPort, fileId, chunks))) });
+    const listener = await joining[0]!;
+    listeners.push(listener);
+    await waitFor(() => listener.bitfield!.count + listener.haves.length >= chunks || undefined, 5_000, 20);
+    const seen = bursts(listener.haves.map((have) => have.atMs), 20);
+    expect(listener.haves.length / seen.length).toBeLessThan(2);
   });
 
   test('a chunk after a quiet spell is pushed at once, not a batch period later', async () => {
