@@ -24,6 +24,7 @@ import { buildManifest, pathInside, readFully, safeFileName, sha256Hex } from '.
 import type { Logger } from '../shared/logger';
 import { PeerError, PeerErrorCode } from './errors';
 import type { ChunkWriteTarget } from './hash-worker';
+import { RecentChunks } from './recent-chunks';
 
 export const STATE_DIR_NAME = '.swarmlab';
 /**
@@ -77,6 +78,8 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   private readonly writesOutsideDone = new Map<string, Array<() => void>>();
   /** Manifests of files already hashed, by path, so a second `u` does not hash again. */
   private readonly hashed = new Map<string, { size: number; mtimeMs: number; manifest: Manifest }>();
+  /** The chunks downloads received last, served without a disk read while their file is partial. */
+  private readonly recent = new RecentChunks();
 
   constructor(
     init: ChunkStoreInit,
@@ -252,6 +255,11 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     const file = this.files.get(fileId);
     if (!file || !file.bitfield.has(index))
       throw new PeerError(PeerErrorCode.NotHeld, `chunk ${index} of ${fileId} is not held`);
+    // Only partial files are kept: a published file's reads also check that it did not change on disk.
+    if (!file.complete) {
+      const kept = this.recent.copyOut(fileId, index, allocate);
+      if (kept) return kept;
+    }
     await this.completing.get(fileId)?.catch(() => undefined);
     const handle = await this.handleFor(file);
     const length = chunkLength(file.manifest, index);
@@ -295,6 +303,24 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
       : 'same';
     this.statChecks.set(file.fileId, { atMs: nowMs, change });
     return change;
+  }
+
+  /**
+   * Keeps a copy of a chunk a download just verified and recorded, so that serving it soon after
+   * needs no disk read (recent-chunks.ts). Nothing is kept once the file is complete.
+   */
+  keepRecent(fileId: string, index: number, data: Buffer): void {
+    const file = this.files.get(fileId);
+    if (file && !file.complete && file.bitfield.has(index)) this.recent.keep(fileId, index, data);
+  }
+
+  /**
+   * A download's recent chunk as kept in memory (recent-chunks.ts; the buffer is never written again),
+   * or undefined: not kept, or its file is complete (a published file's reads check the disk).
+   */
+  recentChunk(fileId: string, index: number): Buffer | undefined {
+    const file = this.files.get(fileId);
+    return file && !file.complete && file.bitfield.has(index) ? this.recent.get(fileId, index) : undefined;
   }
 
   /** Writes a chunk that the caller has already verified; completes the file when it is the last. */
@@ -387,6 +413,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     const file = this.files.get(fileId);
     if (!file) return;
     this.files.delete(fileId);
+    this.recent.drop(fileId);
     this.hashed.delete(file.path);
     this.statChecks.delete(fileId);
     void this.closeHandle(fileId);
@@ -453,6 +480,7 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
     }
     file.path = target;
     file.complete = true;
+    this.recent.drop(file.fileId);
     file.recordedSize = stats.size;
     file.recordedMtimeMs = stats.mtimeMs;
     this.hashed.set(target, { size: stats.size, mtimeMs: stats.mtimeMs, manifest: file.manifest });

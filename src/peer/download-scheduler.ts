@@ -661,6 +661,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     source.window.record(ms, Date.now());
     this.chunksBySource[source.name] = (this.chunksBySource[source.name] ?? 0) + 1;
     source.recentChunks++;
+    // The other downloaders will ask for it soon: serve them from memory, not from the file.
+    this.components.store.keepRecent(this.fileId, index, data);
     this.components.announce(this.fileId, index);
     this.components.received?.(source.peerId, source.name, data.length);
     this.emit('chunk', {

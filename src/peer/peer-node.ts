@@ -85,6 +85,11 @@ export interface PeerNodeInit {
   endgame?: boolean;
   /** When to super-seed (`--super-seed`); default `auto`. */
   superSeed?: SuperSeedMode;
+  /**
+   * Batch HAVE_CHUNK pushes over this many ms (peer-server.ts, HAVE_CHUNK_BATCH_MS says what was
+   * measured); default 0: each chunk is pushed at once.
+   */
+  haveBatchMs?: number;
   requestTimeoutMs?: number;
   /** Address to advertise to the tracker instead of the one it sees. */
   advertiseHost?: string;
@@ -206,6 +211,7 @@ export class PeerNode {
       ...(init.superSeed ? { superSeed: init.superSeed } : {}),
       ...(this.choker ? { choker: this.choker } : {}),
       ...(init.freeRide ? { freeRide: true } : {}),
+      ...(init.haveBatchMs ? { haveBatchMs: init.haveBatchMs } : {}),
       links: this.links,
       remoteHolds: (peerId, fileId, index) => {
         for (const scheduler of this.schedulers) if (scheduler.fileId === fileId && scheduler.sourceHolds(peerId, index)) return true;

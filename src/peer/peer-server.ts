@@ -48,11 +48,27 @@ export const DATA_FRAME_TIMEOUT_MS = 10_000;
 export const MAX_UPLOAD_QUEUE_MS = 4_000;
 /** Chunks read from disk ahead of the one being sent, per connection. */
 const READ_AHEAD = 4;
+/**
+ * With `haveBatchMs` (PeerServerInit), HAVE_CHUNK pushes leave at most that often: the first chunk
+ * after a quiet spell is pushed at once, the chunks that arrive within the period after it go out
+ * together, one write per connection, when it ends. Off by default (0): in a local swarm of 1 + 49
+ * peers (docs/benchmarks.md, "HAVE_CHUNK batching and recent chunks") batching at 250 or 500 ms cut
+ * neither the downloaders' CPU per chunk nor their wake-ups beyond what serving recent chunks from
+ * memory did, and every batched run finished later than the unbatched ones beside it: downloaders
+ * learn of new chunks later, and their sources' uploads idled more. This is the period the tests use.
+ */
+export const HAVE_CHUNK_BATCH_MS = 500;
 
 interface QueuedRequest {
   requestId: number;
   fileId: string;
   index: number;
+  /**
+   * The chunk, when the store had it in memory as the request came (a download's recent chunk): a
+   * request waits up to MAX_UPLOAD_QUEUE_MS before it is served, long enough for the store to let the
+   * chunk go, and then it would be read from disk.
+   */
+  kept?: Buffer;
 }
 
 interface ServedConnection {
@@ -68,6 +84,8 @@ interface ServedConnection {
   cancelled: Set<number>;
   invalid: number;
   interests: Set<string>;
+  /** Chunks to push in the next HAVE_CHUNK batch. */
+  haves: Array<{ fileId: string; index: number }>;
 }
 
 export interface ChunkServedEvent {
@@ -107,6 +125,13 @@ export interface PeerServerInit {
   freeRide?: boolean;
   /** Accepted requests' sending time past which new ones get REJECT `busy` (default MAX_UPLOAD_QUEUE_MS). */
   maxUploadQueueMs?: number;
+  /** How often HAVE_CHUNK pushes leave at most, ms (default 0: each chunk at once; see HAVE_CHUNK_BATCH_MS). */
+  haveBatchMs?: number;
+}
+
+function copyInto(target: Buffer, source: Buffer): Buffer {
+  source.copy(target);
+  return target;
 }
 
 /** How the upload policy names a requester: the tracker id it gave in HELLO, else its address. */
@@ -120,6 +145,9 @@ export class PeerServer {
   private readonly perAddress = new Map<string, number>();
   /** Chunks read from disk go into these and come back once the socket has taken them. */
   private readonly readBuffers = new BufferPool();
+  /** When the last HAVE_CHUNK batch went out, and the timer of the next one while chunks wait for it. */
+  private haveSentAtMs = Number.NEGATIVE_INFINITY;
+  private haveTimer: NodeJS.Timeout | undefined;
   /** Super-seeding as `init.superSeed` says (default `auto`: while the upload is rate-limited). */
   private readonly seeding = new SeedingPolicy({
     wholeFileChunks: (fileId) => {
@@ -185,6 +213,8 @@ export class PeerServer {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.haveTimer);
+    this.haveTimer = undefined;
     for (const served of this.connections) served.connection.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -215,6 +245,7 @@ export class PeerServer {
       cancelled: new Set(),
       invalid: 0,
       interests: new Set(),
+      haves: [],
     };
     this.connections.add(served);
     connection.on('message', (message) => this.onMessage(served, message));
@@ -222,6 +253,7 @@ export class PeerServer {
       this.connections.delete(served);
       this.seeding.forget(connection);
       served.queue.length = 0;
+      served.haves.length = 0;
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left <= 0) this.perAddress.delete(address);
       else this.perAddress.set(address, left);
@@ -272,7 +304,8 @@ export class PeerServer {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Elsewhere));
           return;
         }
-        served.queue.push({ requestId: message.requestId, fileId: message.body.fileId, index: message.body.index });
+        const kept = this.store.recentChunk(message.body.fileId, message.body.index);
+        served.queue.push({ requestId: message.requestId, fileId: message.body.fileId, index: message.body.index, ...(kept ? { kept } : {}) });
         if (!served.serving) void this.serve(served);
         return;
       }
@@ -338,9 +371,8 @@ export class PeerServer {
         while (reads.length < READ_AHEAD && served.queue.length > 0) {
           const request = served.queue.shift()!;
           // Read into a frame's storage after room for its header: the frame goes out in one write.
-          const data = this.store.readChunk(request.fileId, request.index, (bytes) =>
-            this.readBuffers.acquire(CHUNK_HEADER_BYTES + bytes).subarray(CHUNK_HEADER_BYTES),
-          );
+          const frameData = (bytes: number): Buffer => this.readBuffers.acquire(CHUNK_HEADER_BYTES + bytes).subarray(CHUNK_HEADER_BYTES);
+          const data = request.kept && this.store.has(request.fileId, request.index) ? Promise.resolve(copyInto(frameData(request.kept.length), request.kept)) : this.store.readChunk(request.fileId, request.index, frameData);
           data.catch(() => undefined); // handled when its turn comes
           reads.push({ request, data });
         }
@@ -429,12 +461,32 @@ export class PeerServer {
     return false;
   }
 
-  /** Tells every connection interested in `fileId` that a new chunk can be asked for. */
+  /**
+   * Tells every connection interested in `fileId` that a new chunk can be asked for: at once, or with
+   * `haveBatchMs` at once after a quiet period, else with the batch that ends it.
+   */
   private announce(fileId: string, index: number): void {
+    for (const served of this.connections) if (served.interests.has(fileId)) served.haves.push({ fileId, index });
+    if (this.haveTimer) return;
+    const waitMs = this.haveSentAtMs + (this.init.haveBatchMs ?? 0) - performance.now();
+    if (waitMs <= 0) this.pushHaves();
+    else this.haveTimer = setTimeout(() => this.pushHaves(), waitMs);
+  }
+
+  /** Sends every connection its waiting HAVE_CHUNKs, in one write per connection. */
+  private pushHaves(): void {
+    this.haveTimer = undefined;
+    this.haveSentAtMs = performance.now();
     for (const served of this.connections) {
-      if (!served.interests.has(fileId)) continue;
-      if (served.remotePeerId !== '' && this.init.remoteHolds?.(served.remotePeerId, fileId, index)) continue;
-      served.connection.write(encodeChunkRef(MessageType.HaveChunk, 0, fileId, index));
+      if (served.haves.length === 0) continue;
+      const frames: Buffer[] = [];
+      for (const { fileId, index } of served.haves) {
+        // Asked at send time: a chunk the remote got meanwhile (it told us, as our source) is not pushed.
+        if (served.remotePeerId !== '' && this.init.remoteHolds?.(served.remotePeerId, fileId, index)) continue;
+        frames.push(encodeChunkRef(MessageType.HaveChunk, 0, fileId, index));
+      }
+      served.haves.length = 0;
+      if (frames.length > 0) served.connection.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
     }
   }
 }
