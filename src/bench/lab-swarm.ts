@@ -50,7 +50,12 @@ interface LabReport {
     chunksBySource: Record<string, number>;
     finishedAtMs?: number;
   }[];
-  costs?: { upS: number; downS?: number; peerIdleRssMB: number | null };
+  costs?: {
+    upS: number;
+    downS?: number;
+    peerIdleRssMB: number | null;
+    teardownError?: { code: string; message: string };
+  };
 }
 
 /** The lab bundle next to the CLI bundle. */
@@ -112,6 +117,10 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
     Object.entries(d.chunksBySource).some(([source, count]) => source !== LAB_SEEDER && count > 0),
   ).length;
   const costs = report.costs;
+  // The lab's teardown is bounded: its time counts in downS even when it left something, said here.
+  if (costs?.teardownError !== undefined) {
+    err(`bench: lab teardown incomplete [${costs.teardownError.code}]: ${costs.teardownError.message}`);
+  }
   return {
     ...distributionTiming(init, measuredS),
     verified: report.downloads.every((d) => d.verified && d.bytes === init.fileBytes),
