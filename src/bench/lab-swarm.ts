@@ -36,7 +36,17 @@ export interface LabSwarmBenchInit {
   uploadBytesPerS: number;
   /** Run name (default `benchlab-n<N>-<pid>`). */
   run?: string;
+  /**
+   * Each peer's data directory on a tmpfs of its own (LAB_TMPFS_HEADROOM_BYTES more than the file)
+   * instead of the container's overlay on the host's disk: the chunk writes then cost the host's
+   * filesystem nothing (no block allocation, no unwritten-extent conversion, no writeback), and the
+   * files cost memory instead (the lab's memory check counts them).
+   */
+  dataTmpfs?: boolean;
 }
+
+/** Room on a peer's tmpfs beside the file: the download's manifest and sidecar, the logs of a failure. */
+export const LAB_TMPFS_HEADROOM_BYTES = 8 * 1024 * 1024;
 
 /** The parts of the lab's scenario report (lab/report-types.ts ScenarioReport) this bench reads. */
 interface LabReport {
@@ -74,7 +84,13 @@ export function labSwarmScenario(init: LabSwarmBenchInit & { name: string }): Re
   return {
     name: init.name,
     description: `bench: ${LAB_SEEDER} distributes ${init.fileBytes} bytes to ${init.n} peers, every upload at ${init.uploadBytesPerS} B/s`,
-    peers: init.n + 1,
+    peers:
+      init.dataTmpfs === true
+        ? Array.from({ length: init.n + 1 }, (_, i) => ({
+            name: `peer-${i + 1}`,
+            dataTmpfsBytes: init.fileBytes + LAB_TMPFS_HEADROOM_BYTES,
+          }))
+        : init.n + 1,
     chunkSize: LAB_CHUNK_BYTES,
     autoConnect: true,
     timeoutSeconds,
