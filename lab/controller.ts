@@ -520,8 +520,8 @@ async function teardown(docker: LabDocker, run: string | undefined, init: Teardo
     const leakedEndpoints = left.length === 0 && networksLeft.length > 0 && failures.some(isNetworkBusy);
     const detail = leakedEndpoints
       ? 'dockerd still counts endpoints on the network though no container is left on it (its endpoint ' +
-        'count leaks when many containers leave a network at once, moby/moby#42119; only a dockerd restart ' +
-        'lets it be removed, and it blocks nothing but its own name and address range)'
+        'count leaks when many containers leave a network at once, moby/moby#42119; the leaked network ' +
+        'blocks only its own name and address range); restart dockerd first, it cannot be removed before'
       : deadline.aborted
         ? `dockerd did not finish within ${init.timeoutMs ?? TEARDOWN_TIMEOUT_MS} ms`
         : first === undefined
