@@ -6,7 +6,7 @@
  * is aborted half way, whatever was created is removed before the error propagates.
  */
 import { createLogger } from '../src/shared/logger';
-import { sleep, throwIfAborted } from './abort';
+import { rejectOnAbort, sleep, throwIfAborted } from './abort';
 import { mapBounded } from './bounded-map';
 import {
   CONTROL_SOCKET,
@@ -476,7 +476,7 @@ async function teardown(docker: LabDocker, run: string | undefined, init: Teardo
   // may have landed) and removes it; the list after the last pass decides.
   for (let pass = 1; pass <= TEARDOWN_PASSES + 1 && !deadline.aborted; pass++) {
     try {
-      left = await docker.listContainers(labels, call());
+      left = await bounded(call(), (init) => docker.listContainers(labels, init));
       listed = true;
     } catch (err) {
       failures.push(err);
@@ -490,7 +490,7 @@ async function teardown(docker: LabDocker, run: string | undefined, init: Teardo
     await mapBounded(left, TEARDOWN_CONCURRENCY, async (c) => {
       if (deadline.aborted) return;
       try {
-        await docker.removeContainer(c.id, call());
+        await bounded(call(), (init) => docker.removeContainer(c.id, init));
         removed.add(c.id);
       } catch (err) {
         failures.push(err);
@@ -502,7 +502,7 @@ async function teardown(docker: LabDocker, run: string | undefined, init: Teardo
   const networksLeft: string[] = [];
   if (left.length === 0 && listed) {
     try {
-      networks = await docker.listNetworks(labels, call());
+      networks = await bounded(call(), (init) => docker.listNetworks(labels, init));
     } catch (err) {
       failures.push(err);
     }
@@ -549,7 +549,7 @@ async function removeNetwork(
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await docker.removeNetwork(id, call());
+      await bounded(call(), (init) => docker.removeNetwork(id, init));
       return;
     } catch (err) {
       const busy = isNetworkBusy(err);
@@ -559,6 +559,18 @@ async function removeNetwork(
       if (deadline.aborted) throw err;
     }
   }
+}
+
+/**
+ * Runs a teardown call with its signal, and stops waiting for it once the signal fires even when the
+ * engine does not honour it (a `LabDocker` may ignore the signal; the bound must not depend on that).
+ */
+async function bounded<T>(init: CallInit, fn: (init: CallInit) => Promise<T>): Promise<T> {
+  const signal = init.signal as AbortSignal;
+  return Promise.race([
+    fn(init),
+    rejectOnAbort(signal, (s) => new DockerError('teardown call', s.reason ?? new Error('timed out'))),
+  ]);
 }
 
 /** dockerd refuses to remove a network that (it believes) still has endpoints with a 403. */

@@ -30,6 +30,8 @@ interface FakeInit {
   networkBusy?: number;
   /** Container ids whose removal dockerd never answers (until the caller gives up). */
   hanging?: string[];
+  /** Container ids whose removal never ends, whatever the caller's signal (an engine that ignores it). */
+  deaf?: string[];
   /** Container ids dockerd answers removed but still lists once (a removal that lands later). */
   lingering?: string[];
 }
@@ -54,6 +56,7 @@ function fakeDocker(init: FakeInit): { docker: LabDocker; log: string[]; maxInFl
             call.signal?.addEventListener('abort', () => reject(new DockerError(`remove ${id}`, call.signal?.reason)));
           });
         }
+        if (init.deaf?.includes(id)) await new Promise<void>(() => undefined);
         await new Promise((done) => setTimeout(done, 2));
       } finally {
         inFlight--;
@@ -121,6 +124,15 @@ describe('lab teardown', () => {
     await expect(down).rejects.toThrow(/npm run lab -- down --run big/);
     expect(Date.now() - startedAtMs).toBeLessThan(3_000);
     expect(log.filter((l) => l.startsWith('rm c'))).toHaveLength(28);
+  });
+
+  it('stays bounded when the engine ignores the abort signal', async () => {
+    const { docker } = fakeDocker({ containers: 5, deaf: ['c2'] });
+    const down = controllerOf(docker).down('big', { callTimeoutMs: 200, timeoutMs: 1_000 });
+    await expect(down).rejects.toMatchObject({
+      code: 'ERR_LAB_TEARDOWN_INCOMPLETE',
+      left: { containers: ['big-peer-2'], networks: [] },
+    });
   });
 
   it('removes again what dockerd still lists after a pass', async () => {
