@@ -244,15 +244,22 @@ export async function executeScenario(
       if (options.keep === true) {
         ctx.printer.info(`kept run ${runName}; remove it with: npm run lab -- down --run ${runName}`);
       } else {
+        // The teardown is bounded (lab/controller.ts): its time is reported whether or not it left something.
         const downStartedAtMs = Date.now();
-        const tornDown = await run.teardown().then(
-          () => true,
+        const teardownError = await run.teardown().then(
+          () => undefined,
           (err: unknown) => {
             log.error('Teardown failed', { run: runName, error: messageOf(err) });
-            return false;
+            return asLabError(err);
           },
         );
-        if (costs !== undefined && tornDown) costs.downS = (Date.now() - downStartedAtMs) / 1000;
+        if (costs !== undefined) {
+          costs.downS = (Date.now() - downStartedAtMs) / 1000;
+          if (teardownError !== undefined) {
+            costs.teardownError = { code: teardownError.code, message: teardownError.message };
+          }
+        }
+        if (teardownError !== undefined) ctx.printer.info(`teardown incomplete: ${teardownError.message}`);
       }
     }
   }

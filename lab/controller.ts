@@ -6,7 +6,7 @@
  * is aborted half way, whatever was created is removed before the error propagates.
  */
 import { createLogger } from '../src/shared/logger';
-import { sleep, throwIfAborted } from './abort';
+import { rejectOnAbort, sleep, throwIfAborted } from './abort';
 import { mapBounded } from './bounded-map';
 import {
   CONTROL_SOCKET,
@@ -25,10 +25,11 @@ import {
   RunExistsError,
   RunNotFoundError,
   UnknownPeerError,
+  TeardownIncompleteError,
   UsageError,
   messageOf,
 } from './errors';
-import { LABEL_RUN, type LabContainer, type LabDocker, type LabNetwork } from './engine/lab-docker';
+import { LABEL_RUN, type CallInit, type LabContainer, type LabDocker, type LabNetwork } from './engine/lab-docker';
 import { assertMemoryFits, estimateRunMemory, hostMemory, type HostMemory } from './memory-estimate';
 import { PeerControl } from './peer-control';
 import type { ScenarioPeer } from './scenario/schema';
@@ -357,8 +358,8 @@ export class LabController {
   }
 
   /** Removes every container and network labelled with the run (or with any run when `run` is undefined). */
-  async down(run: string | undefined): Promise<TeardownResult> {
-    return teardown(this.docker, run);
+  async down(run: string | undefined, init: TeardownInit = {}): Promise<TeardownResult> {
+    return teardown(this.docker, run, init);
   }
 }
 
@@ -431,39 +432,150 @@ export class LabRun {
  * sooner, and under load have left an endpoint behind on the run's network, which then refuses removal.
  */
 export const TEARDOWN_CONCURRENCY = 16;
+/**
+ * How long the teardown waits for dockerd to answer one call (a removal, a list). Past it the lab stops
+ * waiting for that call and goes on with the others; what is still there is tried again and reported.
+ */
+export const TEARDOWN_CALL_TIMEOUT_MS = 30_000;
+/** The whole teardown's bound: after it the lab reports what is left instead of waiting on dockerd. */
+export const TEARDOWN_TIMEOUT_MS = 120_000;
+/** Passes over what is left (re-listed from dockerd) before the teardown gives up. */
+const TEARDOWN_PASSES = 3;
+/** Before a pass after the first: a removal dockerd had in progress gets a moment to land. */
+const TEARDOWN_PASS_PAUSE_MS = 500;
 /** A network whose last endpoints dockerd is still releasing refuses removal (403) for a moment. */
 const NETWORK_REMOVE_ATTEMPTS = 5;
 const NETWORK_REMOVE_RETRY_MS = 1_000;
 
-async function teardown(docker: LabDocker, run: string | undefined): Promise<TeardownResult> {
-  const labels = { [LABEL_RUN]: run ?? '' };
-  log.info('Tearing down...', { run: run ?? '(all)' });
-  const containers = await docker.listContainers(labels);
-  // Every container gets its removal even when one fails; the first failure is reported after them.
-  const failures: unknown[] = [];
-  await mapBounded(containers, TEARDOWN_CONCURRENCY, (c) =>
-    docker.removeContainer(c.id).catch((err: unknown) => void failures.push(err)),
-  );
-  if (failures.length > 0) throw failures[0];
-  // Last: a network is only removable once no container is attached to it.
-  const networks = await docker.listNetworks(labels);
-  await Promise.all(networks.map((n) => removeNetwork(docker, n.id)));
-  log.info('Torn down', { run: run ?? '(all)', containers: containers.length, networks: networks.length });
-  return { containers: containers.length, networks: networks.length };
+export interface TeardownInit {
+  /** Bound of one call to dockerd (default TEARDOWN_CALL_TIMEOUT_MS). */
+  callTimeoutMs?: number;
+  /** Bound of the whole teardown (default TEARDOWN_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
-async function removeNetwork(docker: LabDocker, id: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+/**
+ * Removes a run's containers, then its network, in bounded time: every call to dockerd has its own
+ * deadline and the whole has one, so a dockerd that stops answering (as it did removing 99 containers
+ * that had just written 64 MiB each) costs at most `timeoutMs` and ends in a `TeardownIncompleteError`
+ * naming what is left, never a hung lab. Every container gets its removal even when others fail; what a
+ * pass did not remove is listed again and retried while time remains.
+ */
+async function teardown(docker: LabDocker, run: string | undefined, init: TeardownInit = {}): Promise<TeardownResult> {
+  const labels = { [LABEL_RUN]: run ?? '' };
+  const runLabel = run ?? '(all)';
+  const callTimeoutMs = init.callTimeoutMs ?? TEARDOWN_CALL_TIMEOUT_MS;
+  const deadline = AbortSignal.timeout(init.timeoutMs ?? TEARDOWN_TIMEOUT_MS);
+  const call = (): CallInit => ({ signal: AbortSignal.any([deadline, AbortSignal.timeout(callTimeoutMs)]) });
+  log.info('Tearing down...', { run: runLabel });
+  const failures: unknown[] = [];
+  const removed = new Set<string>();
+  let left: LabContainer[] = [];
+  let listed = false;
+  // Each pass lists what is still there (a removal dockerd answered may land later, one that timed out
+  // may have landed) and removes it; the list after the last pass decides.
+  for (let pass = 1; pass <= TEARDOWN_PASSES + 1 && !deadline.aborted; pass++) {
     try {
-      await docker.removeNetwork(id);
-      return;
+      left = await bounded(call(), (init) => docker.listContainers(labels, init));
+      listed = true;
     } catch (err) {
-      const busy = err instanceof DockerError && err.statusCode === 403;
-      if (!busy || attempt >= NETWORK_REMOVE_ATTEMPTS) throw err;
-      log.info('Network still has endpoints; retrying', { networkId: id.slice(0, 12), attempt });
-      await sleep(NETWORK_REMOVE_RETRY_MS);
+      failures.push(err);
+      continue;
+    }
+    if (left.length === 0 || pass > TEARDOWN_PASSES) break;
+    if (pass > 1) {
+      log.warn('Containers still there after a teardown pass; removing again', { run: runLabel, left: left.length });
+      await sleep(TEARDOWN_PASS_PAUSE_MS, deadline).catch(() => undefined);
+    }
+    await mapBounded(left, TEARDOWN_CONCURRENCY, async (c) => {
+      if (deadline.aborted) return;
+      try {
+        await bounded(call(), (init) => docker.removeContainer(c.id, init));
+        removed.add(c.id);
+      } catch (err) {
+        failures.push(err);
+      }
+    });
+  }
+  // Last: a network is only removable once no container is attached to it.
+  let networks: LabNetwork[] = [];
+  const networksLeft: string[] = [];
+  if (left.length === 0 && listed) {
+    try {
+      networks = await bounded(call(), (init) => docker.listNetworks(labels, init));
+    } catch (err) {
+      failures.push(err);
+    }
+    for (const network of networks) {
+      try {
+        await removeNetwork(docker, network.id, deadline, call);
+      } catch (err) {
+        failures.push(err);
+        networksLeft.push(network.name);
+      }
     }
   }
+  if (!listed || left.length > 0 || networksLeft.length > 0) {
+    const first = failures[0];
+    const leakedEndpoints = left.length === 0 && networksLeft.length > 0 && failures.some(isNetworkBusy);
+    const detail = leakedEndpoints
+      ? 'dockerd still counts endpoints on the network though no container is left on it (its endpoint ' +
+        'count leaks when many containers leave a network at once, moby/moby#42119; the leaked network ' +
+        'blocks only its own name and address range); restart dockerd first, it cannot be removed before'
+      : deadline.aborted
+        ? `dockerd did not finish within ${init.timeoutMs ?? TEARDOWN_TIMEOUT_MS} ms`
+        : first === undefined
+          ? 'dockerd reported them after every removal'
+          : messageOf(first);
+    const leftNames = listed ? left.map((c) => c.name) : ['(could not list them)'];
+    const error = new TeardownIncompleteError(
+      runLabel,
+      { containers: leftNames, networks: networksLeft },
+      detail,
+      first === undefined ? undefined : { cause: first },
+    );
+    log.error('Teardown incomplete', { run: runLabel, error: error.message });
+    throw error;
+  }
+  log.info('Torn down', { run: runLabel, containers: removed.size, networks: networks.length });
+  return { containers: removed.size, networks: networks.length };
+}
+
+async function removeNetwork(
+  docker: LabDocker,
+  id: string,
+  deadline: AbortSignal,
+  call: () => CallInit,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await bounded(call(), (init) => docker.removeNetwork(id, init));
+      return;
+    } catch (err) {
+      const busy = isNetworkBusy(err);
+      if (!busy || attempt >= NETWORK_REMOVE_ATTEMPTS || deadline.aborted) throw err;
+      log.info('Network still has endpoints; retrying', { networkId: id.slice(0, 12), attempt });
+      await sleep(NETWORK_REMOVE_RETRY_MS, deadline).catch(() => undefined);
+      if (deadline.aborted) throw err;
+    }
+  }
+}
+
+/**
+ * Runs a teardown call with its signal, and stops waiting for it once the signal fires even when the
+ * engine does not honour it (a `LabDocker` may ignore the signal; the bound must not depend on that).
+ */
+async function bounded<T>(init: CallInit, fn: (init: CallInit) => Promise<T>): Promise<T> {
+  const signal = init.signal as AbortSignal;
+  return Promise.race([
+    fn(init),
+    rejectOnAbort(signal, (s) => new DockerError('teardown call', s.reason ?? new Error('timed out'))),
+  ]);
+}
+
+/** dockerd refuses to remove a network that (it believes) still has endpoints with a 403. */
+function isNetworkBusy(err: unknown): boolean {
+  return err instanceof DockerError && err.statusCode === 403;
 }
 
 function compareContainers(a: LabContainer, b: LabContainer): number {

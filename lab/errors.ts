@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   UNSUPPORTED: 'ERR_LAB_UNSUPPORTED',
   TRIGGER_TIMEOUT: 'ERR_LAB_TRIGGER_TIMEOUT',
   MEMORY_EXCEEDED: 'ERR_LAB_MEMORY_EXCEEDED',
+  TEARDOWN_INCOMPLETE: 'ERR_LAB_TEARDOWN_INCOMPLETE',
   RUN_RECORD_MISSING: 'ERR_LAB_RUN_RECORD_MISSING',
   RUN_RECORD_INVALID: 'ERR_LAB_RUN_RECORD_INVALID',
   // lab/experiment (`lab compare --vary`)
@@ -170,9 +171,7 @@ export const TRANSIENT_PEER_CODES: ReadonlySet<string> = new Set([
 ]);
 
 type ControlErrorCode =
-  | typeof ERROR_CODES.CONTROL
-  | typeof ERROR_CODES.CONTROL_CHANNEL
-  | typeof ERROR_CODES.CONTROL_TIMEOUT;
+  typeof ERROR_CODES.CONTROL | typeof ERROR_CODES.CONTROL_CHANNEL | typeof ERROR_CODES.CONTROL_TIMEOUT;
 
 /** A peer answered a control request with `ok: false`, or did not answer at all (see the subclasses). */
 export class ControlError extends LabError {
@@ -234,6 +233,35 @@ export class AbortedError extends LabError {
     super(ERROR_CODES.ABORTED, message);
     this.name = 'AbortedError';
   }
+}
+
+/**
+ * A teardown that ended (every call answered, failed, or ran past its deadline) with containers or
+ * networks of the run still there. `left` names them; `cause` is the first failure.
+ */
+export class TeardownIncompleteError extends LabError {
+  readonly left: { containers: string[]; networks: string[] };
+
+  constructor(run: string, left: { containers: string[]; networks: string[] }, detail: string, options?: ErrorOptions) {
+    const what = [
+      left.containers.length > 0 ? `${left.containers.length} container(s) (${preview(left.containers)})` : '',
+      left.networks.length > 0 ? `network(s) ${preview(left.networks)}` : '',
+    ]
+      .filter((part) => part !== '')
+      .join(' and ');
+    super(
+      ERROR_CODES.TEARDOWN_INCOMPLETE,
+      `teardown of ${run} left ${what || 'nothing it could confirm'}: ${detail}; ` +
+        `remove them with: npm run lab -- down ${run === '(all)' ? '--all' : `--run ${run}`}`,
+      options,
+    );
+    this.name = 'TeardownIncompleteError';
+    this.left = left;
+  }
+}
+
+function preview(names: string[]): string {
+  return names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')}, ...`;
 }
 
 export class LabTimeoutError extends LabError {

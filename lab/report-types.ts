@@ -29,8 +29,13 @@ export interface StepReport {
 export interface RunCosts {
   /** From the first container created to every peer ready, in s. */
   upS: number;
-  /** Removing the run's containers and network, in s (absent when the run is kept). */
+  /**
+   * Removing the run's containers and network, in s (absent when the run is kept); also set when the
+   * teardown ended incomplete (bounded, see `teardownError`).
+   */
   downS?: number;
+  /** Why the teardown left something behind (its code is ERR_LAB_TEARDOWN_INCOMPLETE, or the first failure's). */
+  teardownError?: { code: string; message: string };
   /**
    * The median peer container's memory right after `up`, before any step, as `docker stats` shows it
    * (cgroup usage without inactive page cache), in MB (10^6 bytes); null when the cgroups are not readable.

@@ -16,6 +16,7 @@ import {
   LABEL_PEER,
   LABEL_ROLE,
   LABEL_RUN,
+  type CallInit,
   type CreateContainerInit,
   type ContainerLogs,
   type CreateNetworkInit,
@@ -346,11 +347,14 @@ export class DockerodeLabDocker implements LabDocker {
     }
   }
 
-  async removeContainer(id: string): Promise<void> {
+  async removeContainer(id: string, init: CallInit = {}): Promise<void> {
     log.info('Removing container...', { containerId: short(id) });
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
+      await this.docker
+        .getContainer(id)
+        .remove({ force: true, v: true, ...(init.signal === undefined ? {} : { abortSignal: init.signal }) });
     } catch (err) {
+      if (init.signal?.aborted === true) throw new DockerError(`remove ${short(id)}`, init.signal.reason);
       const status = statusCodeOf(err);
       // 404: already gone; 409: removal already in progress.
       if (status !== 404 && status !== 409 && status !== 304) throw new DockerError(`remove ${short(id)}`, err);
@@ -358,11 +362,12 @@ export class DockerodeLabDocker implements LabDocker {
     log.info('Removed container', { containerId: short(id) });
   }
 
-  async removeNetwork(id: string): Promise<void> {
+  async removeNetwork(id: string, init: CallInit = {}): Promise<void> {
     log.info('Removing network...', { networkId: short(id) });
     try {
-      await this.docker.getNetwork(id).remove();
+      await this.docker.getNetwork(id).remove(init.signal === undefined ? {} : { abortSignal: init.signal });
     } catch (err) {
+      if (init.signal?.aborted === true) throw new DockerError(`remove network ${short(id)}`, init.signal.reason);
       const status = statusCodeOf(err);
       if (status !== 404 && status !== 304) throw new DockerError(`remove network ${short(id)}`, err);
     }
@@ -379,10 +384,14 @@ export class DockerodeLabDocker implements LabDocker {
     }
   }
 
-  async listContainers(labels: Record<string, string>): Promise<LabContainer[]> {
+  async listContainers(labels: Record<string, string>, init: CallInit = {}): Promise<LabContainer[]> {
     let summaries: Docker.ContainerInfo[];
     try {
-      summaries = await this.docker.listContainers({ all: true, filters: { label: labelFilters(labels) } });
+      summaries = await this.docker.listContainers({
+        all: true,
+        filters: { label: labelFilters(labels) },
+        ...(init.signal === undefined ? {} : { abortSignal: init.signal }),
+      });
     } catch (err) {
       throw new DockerError('list containers', err);
     }
@@ -412,9 +421,15 @@ export class DockerodeLabDocker implements LabDocker {
     });
   }
 
-  async listNetworks(labels: Record<string, string>): Promise<(LabNetwork & { labels: Record<string, string> })[]> {
+  async listNetworks(
+    labels: Record<string, string>,
+    init: CallInit = {},
+  ): Promise<(LabNetwork & { labels: Record<string, string> })[]> {
     try {
-      const networks = await this.docker.listNetworks({ filters: { label: labelFilters(labels) } });
+      const networks = await this.docker.listNetworks({
+        filters: { label: labelFilters(labels) },
+        ...(init.signal === undefined ? {} : { abortSignal: init.signal }),
+      });
       return networks.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {} }));
     } catch (err) {
       throw new DockerError('list networks', err);

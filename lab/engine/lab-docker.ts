@@ -94,6 +94,11 @@ export interface ExecStream {
   setKeepAlive(keep: boolean): void;
 }
 
+/** A call that may be given up: the teardown bounds every call it makes to dockerd. */
+export interface CallInit {
+  signal?: AbortSignal;
+}
+
 export interface ContainerLogs {
   stdout: string;
   stderr: string;
@@ -120,14 +125,20 @@ export interface LabDocker {
   connectNetwork(networkId: string, containerId: string, aliases?: string[]): Promise<void>;
   /** Demultiplexed logs of a container; `combined` keeps both streams in the order they were written. */
   logs(id: string, init?: { tail?: number }): Promise<ContainerLogs>;
-  /** Force-removes a container; a missing one (404) counts as success. */
-  removeContainer(id: string): Promise<void>;
+  /**
+   * Force-removes a container; a missing one (404) counts as success. An aborted `signal` stops waiting
+   * for dockerd's answer (the removal may still finish inside dockerd).
+   */
+  removeContainer(id: string, init?: CallInit): Promise<void>;
   /** Removes a network; a missing one (404) counts as success. */
-  removeNetwork(id: string): Promise<void>;
+  removeNetwork(id: string, init?: CallInit): Promise<void>;
   /** Size and id of a local image, or undefined when it does not exist. */
   inspectImage(name: string): Promise<{ id: string; sizeBytes: number } | undefined>;
   /** Containers (running or not) carrying all the given labels. */
-  listContainers(labels: Record<string, string>): Promise<LabContainer[]>;
+  listContainers(labels: Record<string, string>, init?: CallInit): Promise<LabContainer[]>;
   /** Networks carrying all the given labels. */
-  listNetworks(labels: Record<string, string>): Promise<(LabNetwork & { labels: Record<string, string> })[]>;
+  listNetworks(
+    labels: Record<string, string>,
+    init?: CallInit,
+  ): Promise<(LabNetwork & { labels: Record<string, string> })[]>;
 }

@@ -36,7 +36,17 @@ export interface LabSwarmBenchInit {
   uploadBytesPerS: number;
   /** Run name (default `benchlab-n<N>-<pid>`). */
   run?: string;
+  /**
+   * Each peer's data directory on a tmpfs of its own (LAB_TMPFS_HEADROOM_BYTES more than the file)
+   * instead of the container's overlay on the host's disk: the chunk writes then cost the host's
+   * filesystem nothing (no block allocation, no unwritten-extent conversion, no writeback), and the
+   * files cost memory instead (the lab's memory check counts them).
+   */
+  dataTmpfs?: boolean;
 }
+
+/** Room on a peer's tmpfs beside the file: the download's manifest and sidecar, the logs of a failure. */
+export const LAB_TMPFS_HEADROOM_BYTES = 8 * 1024 * 1024;
 
 /** The parts of the lab's scenario report (lab/report-types.ts ScenarioReport) this bench reads. */
 interface LabReport {
@@ -50,7 +60,12 @@ interface LabReport {
     chunksBySource: Record<string, number>;
     finishedAtMs?: number;
   }[];
-  costs?: { upS: number; downS?: number; peerIdleRssMB: number | null };
+  costs?: {
+    upS: number;
+    downS?: number;
+    peerIdleRssMB: number | null;
+    teardownError?: { code: string; message: string };
+  };
 }
 
 /** The lab bundle next to the CLI bundle. */
@@ -69,7 +84,13 @@ export function labSwarmScenario(init: LabSwarmBenchInit & { name: string }): Re
   return {
     name: init.name,
     description: `bench: ${LAB_SEEDER} distributes ${init.fileBytes} bytes to ${init.n} peers, every upload at ${init.uploadBytesPerS} B/s`,
-    peers: init.n + 1,
+    peers:
+      init.dataTmpfs === true
+        ? Array.from({ length: init.n + 1 }, (_, i) => ({
+            name: `peer-${i + 1}`,
+            dataTmpfsBytes: init.fileBytes + LAB_TMPFS_HEADROOM_BYTES,
+          }))
+        : init.n + 1,
     chunkSize: LAB_CHUNK_BYTES,
     autoConnect: true,
     timeoutSeconds,
@@ -112,6 +133,10 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
     Object.entries(d.chunksBySource).some(([source, count]) => source !== LAB_SEEDER && count > 0),
   ).length;
   const costs = report.costs;
+  // The lab's teardown is bounded: its time counts in downS even when it left something, said here.
+  if (costs?.teardownError !== undefined) {
+    err(`bench: lab teardown incomplete [${costs.teardownError.code}]: ${costs.teardownError.message}`);
+  }
   return {
     ...distributionTiming(init, measuredS),
     verified: report.downloads.every((d) => d.verified && d.bytes === init.fileBytes),

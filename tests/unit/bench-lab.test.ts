@@ -1,6 +1,13 @@
 /** The pure parts of `swarmlab bench --lab`: the scenario it hands the lab, and its row from the lab's report. */
 import { validateScenario } from '../../lab/scenario/load';
-import { LAB_BENCH_FILE, LAB_SEEDER, labBundlePath, labSwarmResult, labSwarmScenario } from '../../src/bench/lab-swarm';
+import {
+  LAB_BENCH_FILE,
+  LAB_SEEDER,
+  LAB_TMPFS_HEADROOM_BYTES,
+  labBundlePath,
+  labSwarmResult,
+  labSwarmScenario,
+} from '../../src/bench/lab-swarm';
 import { benchJson, benchTable } from '../../src/bench/report';
 import {
   FULL_SIZES,
@@ -55,6 +62,20 @@ describe('labSwarmScenario', () => {
     expect(steps[0]).toMatchObject({ action: 'rate', peers: 'all', upload: MIB });
     expect(steps[1]).toMatchObject({ action: 'generate', peer: LAB_SEEDER, file: LAB_BENCH_FILE, size: 4 * MIB });
     expect(steps[3]).toMatchObject({ action: 'download', peers: ['peer-2', 'peer-3', 'peer-4'] });
+  });
+
+  it("puts every peer's data directory on a tmpfs that holds the file when asked (dataTmpfs)", () => {
+    const scenario = labSwarmScenario({ ...init, name: 'benchlab-n3-2', dataTmpfs: true });
+    const valid = validateScenario(scenario, 'bench');
+    expect(valid.peers).toEqual(
+      ['peer-1', 'peer-2', 'peer-3', 'peer-4'].map((name) => ({
+        name,
+        dataTmpfsBytes: 4 * MIB + LAB_TMPFS_HEADROOM_BYTES,
+      })),
+    );
+    // The 100-peer run fits the schema's tmpfs bound too.
+    const big = labSwarmScenario({ ...init, n: 99, fileBytes: 64 * MIB, name: 'x', dataTmpfs: true });
+    expect(() => validateScenario(big, 'bench')).not.toThrow();
   });
 });
 

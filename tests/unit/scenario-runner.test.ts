@@ -7,6 +7,7 @@ import { runInNewContext } from 'node:vm';
 
 import { replayScenario } from '../../lab/commands';
 import { LabController } from '../../lab/controller';
+import { DockerError } from '../../lab/errors';
 import type {
   CreateContainerInit,
   ExecResult,
@@ -373,6 +374,34 @@ describe('ScenarioRunner (fake docker)', () => {
     expect(kept.costs).not.toHaveProperty('downS');
     await controller.down('kept');
   });
+
+  it('reports the teardown time and why it was incomplete when dockerd keeps the network (issue 17)', async () => {
+    class LeakyNetworkDocker extends FakeDocker {
+      override async removeNetwork(id: string): Promise<void> {
+        throw new DockerError(
+          `remove network ${id}`,
+          Object.assign(new Error('has active endpoints'), { statusCode: 403 }),
+        );
+      }
+    }
+    const docker = new LeakyNetworkDocker();
+    const controller = new LabController({
+      docker,
+      ensureImages: async () => ({ tracker: 'swarmlab/tracker:latest', peer: 'swarmlab/peer:latest' }),
+    });
+    const lines: string[] = [];
+    const ctx = {
+      controller,
+      printer: new Printer({ out: { write: (line) => lines.push(line) } }),
+      signal: new AbortController().signal,
+    };
+    const report = await replayScenario(ctx, validateScenario(demo), { run: 'leaky' });
+    expect(report.ok).toBe(true);
+    expect(report.costs?.downS).toEqual(expect.any(Number));
+    expect(report.costs?.teardownError).toMatchObject({ code: 'ERR_LAB_TEARDOWN_INCOMPLETE' });
+    expect(report.costs?.teardownError?.message).toMatch(/swarmlab-leaky/);
+    expect(docker.containers.size).toBe(0);
+  }, 15_000);
 
   it("fails the scenario when the downloaded sha differs from the publishers'", async () => {
     const docker = new FakeDocker();
