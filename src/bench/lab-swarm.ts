@@ -147,6 +147,7 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
     downS: costs?.downS ?? null,
     controllerCpuCores: step.cpuMs !== undefined && step.ms !== undefined && step.ms > 0 ? step.cpuMs / step.ms : null,
     peerIdleRssMB: costs?.peerIdleRssMB ?? null,
+    dataTmpfs: init.dataTmpfs === true,
   };
 }
 

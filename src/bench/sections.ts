@@ -106,6 +106,7 @@ export async function* labSwarmSection(
       n,
       fileBytes: sizes.labSwarmFileBytes,
       uploadBytesPerS: sizes.labSwarmUploadBytesPerS,
+      ...(sizes.labSwarmDataTmpfs === true ? { dataTmpfs: true } : {}),
     });
   }
 }

@@ -28,6 +28,8 @@ export interface BenchSizes {
   labSwarmNs: number[];
   labSwarmFileBytes: number;
   labSwarmUploadBytesPerS: number;
+  /** `--lab-tmpfs`: every lab peer's data directory on a tmpfs instead of the container's overlay. */
+  labSwarmDataTmpfs?: boolean;
 }
 
 export interface CeilingResult {
@@ -115,6 +117,8 @@ export interface LabSwarmRunResult extends DistributionResult {
   controllerCpuCores: number | null;
   /** Median memory of an idle peer container right after start-up (cgroup usage without page cache), MB. */
   peerIdleRssMB: number | null;
+  /** The peers' data directories were tmpfs (`--lab-tmpfs`), not the overlay on the host's disk. */
+  dataTmpfs: boolean;
 }
 
 export interface TrackerLoadResult {

@@ -99,6 +99,11 @@ describe('labSwarmResult', () => {
     expect(row.controllerCpuCores).toBeCloseTo(0.1, 10); // 850 CPU-ms over 8,500 ms
   });
 
+  it('says in each row whether the peers wrote to tmpfs (--lab-tmpfs) or to the host disk', () => {
+    expect(labSwarmResult(init, report(), 1).dataTmpfs).toBe(false);
+    expect(labSwarmResult({ ...init, dataTmpfs: true }, report(), 1).dataTmpfs).toBe(true);
+  });
+
   it('leaves the costs null when the lab did not report them', () => {
     const steps = report().steps.map((s) => ({ action: s.action, startedAtMs: s.startedAtMs, ok: s.ok }));
     const bare = { ...report(), steps };

@@ -18,6 +18,8 @@ describe('bench --local-leechers', () => {
     [['--local-leechers', 'many']],
     [['--local-leechers', '49', '--local-mib', '0']],
     [['--local-leechers', '49', '--local-mib', '8.5']],
+    [['--lab-tmpfs']],
+    [['--quick', '--lab-tmpfs', '--only', 'pair']],
   ])('refuses %j with exit code 2 before starting anything', async (args) => {
     await expect(runBench(args, { cliPath: '/nonexistent/swarmlab.js' })).resolves.toBe(2);
   });
