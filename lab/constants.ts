@@ -9,6 +9,15 @@ export const TRACKER_PORT = 7070;
 export const PEER_PORT = 7071;
 /** The tracker's Prometheus metrics (requests by type, CPU, memory), reachable at http://TRACKER_IP:9090/metrics. */
 export const TRACKER_METRICS_PORT = 9090;
+/**
+ * The tracker container's CPU weight (cgroup cpu.shares; a container's default is 1024). On a real
+ * network the tracker has a host of its own. Here it shares the cores with every peer, and under the
+ * kernel's fair share a hundred busy peers leave it a hundredth of them: its answers then come later than
+ * the peers' heartbeat timeout, the peers drop their links and register again, and the storm of
+ * registrations starves it further. A weight of 16 peers keeps it answering while asking nothing of an
+ * idle machine (a weight is not a reservation).
+ */
+export const TRACKER_CPU_SHARES = 16 * 1024;
 /** A peer's data directory inside its container. */
 export const DATA_DIR = '/data';
 export const CONTROL_SOCKET = '/run/swarmlab/peer.sock';

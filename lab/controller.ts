@@ -14,6 +14,7 @@ import {
   LAB_CONTROL_TCP_PORT,
   LAB_CONTROL_TOKEN,
   PEER_PORT,
+  TRACKER_CPU_SHARES,
   TRACKER_METRICS_PORT,
   TRACKER_NAME,
   TRACKER_PORT,
@@ -184,6 +185,7 @@ export class LabController {
         network: run.network,
         aliases: [TRACKER_NAME],
         env: { LOG_FORMAT: 'json', SWARMLAB_METRICS_PORT: String(TRACKER_METRICS_PORT) },
+        cpuShares: TRACKER_CPU_SHARES,
       });
       run.tracker = await this.waitReady(run.tracker, undefined, signal, { waitHealthy: init.waitHealthy ?? false });
 

@@ -94,6 +94,7 @@ export class DockerodeLabDocker implements LabDocker {
           : { Healthcheck: { Interval: init.healthcheckIntervalMs * 1_000_000 } }),
         HostConfig: {
           NetworkMode: init.network.name,
+          ...(init.cpuShares === undefined ? {} : { CpuShares: init.cpuShares }),
           ...(init.readOnlyFiles === undefined || init.readOnlyFiles.length === 0
             ? {}
             : { Binds: init.readOnlyFiles.map((file) => `${file.source}:${file.target}:ro`) }),

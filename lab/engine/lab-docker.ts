@@ -39,6 +39,8 @@ export interface CreateContainerInit {
   start?: boolean;
   /** Overrides the image's HEALTHCHECK interval (same command); each check is an exec in the container. */
   healthcheckIntervalMs?: number;
+  /** CPU weight against the other containers (cgroup cpu.shares, default 1024); Swarm mode has no such setting. */
+  cpuShares?: number;
 }
 
 export interface LabContainer {

@@ -7,7 +7,7 @@
  * 50-peer version (`npm run lab -- run fifty`), too long for CI here. Needs Docker.
  */
 import { replayScenario } from '../../lab/commands';
-import { TRACKER_METRICS_PORT } from '../../lab/constants';
+import { TRACKER_CPU_SHARES, TRACKER_METRICS_PORT } from '../../lab/constants';
 import { peerHealthcheckIntervalMs } from '../../lab/controller';
 import { LABEL_ROLE, LABEL_RUN } from '../../lab/engine/lab-docker';
 import { validateScenario } from '../../lab/scenario/load';
@@ -66,6 +66,9 @@ describe('lab at scale (containers)', () => {
 
     const [tracker] = await labDocker.listContainers({ [LABEL_RUN]: run, [LABEL_ROLE]: 'tracker' });
     expect(tracker?.ip).toBeDefined();
+    // A hundred busy peers must not starve the tracker of CPU (lab/constants.ts TRACKER_CPU_SHARES).
+    expect((await docker.getContainer(tracker!.id).inspect()).HostConfig.CpuShares).toBe(TRACKER_CPU_SHARES);
+    expect(inspected.HostConfig.CpuShares ?? 0).toBeLessThan(TRACKER_CPU_SHARES);
     const metrics = await (await fetch(`http://${tracker!.ip}:${TRACKER_METRICS_PORT}/metrics`)).text();
     const count = (type: string): number =>
       Number(new RegExp(`^swarmlab_tracker_requests_total\\{type="${type}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
