@@ -6,7 +6,7 @@
  * is aborted half way, whatever was created is removed before the error propagates.
  */
 import { createLogger } from '../src/shared/logger';
-import { rejectOnAbort, sleep, throwIfAborted } from './abort';
+import { rejectOnAbort, sleep, throwIfAborted, withTimeout } from './abort';
 import { mapBounded } from './bounded-map';
 import {
   CONTROL_SOCKET,
@@ -468,7 +468,8 @@ async function teardown(docker: LabDocker, run: string | undefined, init: Teardo
   const runLabel = run ?? '(all)';
   const callTimeoutMs = init.callTimeoutMs ?? TEARDOWN_CALL_TIMEOUT_MS;
   const deadline = AbortSignal.timeout(init.timeoutMs ?? TEARDOWN_TIMEOUT_MS);
-  const call = (): CallInit => ({ signal: AbortSignal.any([deadline, AbortSignal.timeout(callTimeoutMs)]) });
+  // Not AbortSignal.any with AbortSignal.timeout: Node 20 may drop that timeout (withTimeout says why).
+  const call = <T>(fn: (init: CallInit) => Promise<T>): Promise<T> => bounded(deadline, callTimeoutMs, fn);
   log.info('Tearing down...', { run: runLabel });
   const failures: unknown[] = [];
   const removed = new Set<string>();
@@ -478,7 +479,7 @@ async function teardown(docker: LabDocker, run: string | undefined, init: Teardo
   // may have landed) and removes it; the list after the last pass decides.
   for (let pass = 1; pass <= TEARDOWN_PASSES + 1 && !deadline.aborted; pass++) {
     try {
-      left = await bounded(call(), (init) => docker.listContainers(labels, init));
+      left = await call((init) => docker.listContainers(labels, init));
       listed = true;
     } catch (err) {
       failures.push(err);
@@ -492,7 +493,7 @@ async function teardown(docker: LabDocker, run: string | undefined, init: Teardo
     await mapBounded(left, TEARDOWN_CONCURRENCY, async (c) => {
       if (deadline.aborted) return;
       try {
-        await bounded(call(), (init) => docker.removeContainer(c.id, init));
+        await call((init) => docker.removeContainer(c.id, init));
         removed.add(c.id);
       } catch (err) {
         failures.push(err);
@@ -504,7 +505,7 @@ async function teardown(docker: LabDocker, run: string | undefined, init: Teardo
   const networksLeft: string[] = [];
   if (left.length === 0 && listed) {
     try {
-      networks = await bounded(call(), (init) => docker.listNetworks(labels, init));
+      networks = await call((init) => docker.listNetworks(labels, init));
     } catch (err) {
       failures.push(err);
     }
@@ -547,11 +548,11 @@ async function removeNetwork(
   docker: LabDocker,
   id: string,
   deadline: AbortSignal,
-  call: () => CallInit,
+  call: <T>(fn: (init: CallInit) => Promise<T>) => Promise<T>,
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await bounded(call(), (init) => docker.removeNetwork(id, init));
+      await call((init) => docker.removeNetwork(id, init));
       return;
     } catch (err) {
       const busy = isNetworkBusy(err);
@@ -567,12 +568,16 @@ async function removeNetwork(
  * Runs a teardown call with its signal, and stops waiting for it once the signal fires even when the
  * engine does not honour it (a `LabDocker` may ignore the signal; the bound must not depend on that).
  */
-async function bounded<T>(init: CallInit, fn: (init: CallInit) => Promise<T>): Promise<T> {
-  const signal = init.signal as AbortSignal;
-  return Promise.race([
-    fn(init),
-    rejectOnAbort(signal, (s) => new DockerError('teardown call', s.reason ?? new Error('timed out'))),
-  ]);
+async function bounded<T>(deadline: AbortSignal, callTimeoutMs: number, fn: (init: CallInit) => Promise<T>): Promise<T> {
+  const { signal, clear } = withTimeout(deadline, callTimeoutMs);
+  try {
+    return await Promise.race([
+      fn({ signal }),
+      rejectOnAbort(signal, (s) => new DockerError('teardown call', s.reason ?? new Error('timed out'))),
+    ]);
+  } finally {
+    clear();
+  }
 }
 
 /** dockerd refuses to remove a network that (it believes) still has endpoints with a 403. */

@@ -2,7 +2,7 @@
  * Waits for a compiled trigger on a live recorder: folds the events recorded so far, then re-evaluates on
  * each new one. The run's own event stream is the only input, so waiting costs no exec on any peer.
  */
-import { abortReason, rejectOnAbort, throwIfAborted } from '../abort';
+import { abortReason, rejectOnAbort, throwIfAborted, withTimeout } from '../abort';
 import { TriggerTimeoutError } from '../errors';
 import type { RunEvent, RunRecorder } from '../observe/run-events';
 import type { CompiledTrigger } from './compile';
@@ -25,12 +25,10 @@ export async function waitForTrigger(
   if (verdict.fired) return verdict;
   throwIfAborted(signal);
 
-  const within = AbortSignal.timeout(compiled.withinS * 1000);
-  const both = AbortSignal.any([signal, within]);
+  // withTimeout's timer also keeps the process alive: once every exec stream has ended, a wait that
+  // nothing else held open would let Node exit in the middle of the scenario, silently and with code 0.
+  const { signal: both, clear } = withTimeout(signal, compiled.withinS * 1000);
   let unsubscribe = (): void => undefined;
-  // AbortSignal.timeout does not keep the process alive: once every exec stream has ended, a wait that
-  // nothing else holds open would let Node exit in the middle of the scenario, silently and with code 0.
-  const keepAlive = setTimeout(() => undefined, compiled.withinS * 1000 + 1000);
   try {
     return await Promise.race([
       new Promise<Fired>((resolve) => {
@@ -45,7 +43,7 @@ export async function waitForTrigger(
         unsubscribe = () => void stop();
       }),
       rejectOnAbort(both, () => {
-        if (!signal.aborted && within.aborted) {
+        if (!signal.aborted) {
           const now = verdict.fired ? '' : ` (now: ${verdict.now})`;
           return new TriggerTimeoutError(`"${compiled.description}" did not hold within ${compiled.withinS} s${now}`);
         }
@@ -53,7 +51,7 @@ export async function waitForTrigger(
       }),
     ]);
   } finally {
-    clearTimeout(keepAlive);
+    clear();
     unsubscribe();
   }
 }
