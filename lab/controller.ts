@@ -32,6 +32,7 @@ import {
 } from './errors';
 import { LABEL_RUN, type CallInit, type LabContainer, type LabDocker, type LabNetwork } from './engine/lab-docker';
 import { assertMemoryFits, estimateRunMemory, hostMemory, type HostMemory } from './memory-estimate';
+import { ensureNeighbourTable, hostNeighbourTable, type NeighbourTable, type NeighbourTableOutcome } from './neighbour-table';
 import { PeerControl } from './peer-control';
 import type { ScenarioPeer } from './scenario/schema';
 
@@ -84,6 +85,8 @@ export interface LabControllerComponents {
   ensureImages: EnsureImages;
   /** The machine's memory, which a run must fit in (default: the host's, lab/memory-estimate.ts). */
   hostMemory?: () => HostMemory;
+  /** The kernel's neighbour (ARP) table a run's containers share (default: the host's, lab/neighbour-table.ts). */
+  neighbourTable?: NeighbourTable;
 }
 
 export interface LabControllerInit {
@@ -136,10 +139,30 @@ export function containerName(run: string, shortName: string): string {
   return `${run}-${shortName}`;
 }
 
+/** Says what the neighbour-table check did: nothing when the limits were enough. */
+function reportNeighbourTable(outcome: NeighbourTableOutcome, run: string): void {
+  if (outcome.kind === 'raised') {
+    log.info(
+      `Raised the host's neighbour (ARP) table limits from ${outcome.before.gcThresh3} to ${outcome.after.gcThresh3} entries ` +
+        `(net.ipv4.neigh.default.gc_thresh1/2/3 = ${outcome.after.gcThresh1}/${outcome.after.gcThresh2}/${outcome.after.gcThresh3}): ` +
+        `the run's containers may need ${outcome.needed}; the setting stays until the host reboots`,
+      { run },
+    );
+  } else if (outcome.kind === 'too-small') {
+    log.warn(
+      `The host's neighbour (ARP) table holds ${outcome.limits.gcThresh3} entries and this run's containers may need ` +
+        `${outcome.needed}: past the limit the kernel drops packets ("neighbor table overflow") and downloads stall. ` +
+        `The lab could not raise it (${outcome.reason}); as root on the Docker host run: ${outcome.command}`,
+      { run },
+    );
+  }
+}
+
 export class LabController {
   readonly docker: LabDocker;
   private readonly ensureImagesFn: EnsureImages;
   private readonly hostMemory: () => HostMemory;
+  private readonly neighbourTable: NeighbourTable;
   private readonly healthTimeoutMs: number;
   private readonly peerStartConcurrency: number;
 
@@ -147,6 +170,7 @@ export class LabController {
     this.docker = components.docker;
     this.ensureImagesFn = components.ensureImages;
     this.hostMemory = components.hostMemory ?? hostMemory;
+    this.neighbourTable = components.neighbourTable ?? hostNeighbourTable;
     this.healthTimeoutMs = init.healthTimeoutMs ?? HEALTH_TIMEOUT_MS;
     this.peerStartConcurrency = init.peerStartConcurrency ?? PEER_START_CONCURRENCY;
   }
@@ -167,6 +191,7 @@ export class LabController {
       this.hostMemory(),
       `run ${runName}`,
     );
+    reportNeighbourTable(await ensureNeighbourTable(this.neighbourTable, init.peers.length), runName);
     if (await this.exists(runName)) throw new RunExistsError(runName);
     const images = await this.ensureImagesFn({});
     throwIfAborted(signal);
