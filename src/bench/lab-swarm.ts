@@ -43,6 +43,8 @@ export interface LabSwarmBenchInit {
    * files cost memory instead (the lab's memory check counts them).
    */
   dataTmpfs?: boolean;
+  /** The published file's chunk size (default LAB_CHUNK_BYTES). */
+  chunkBytes?: number;
 }
 
 /** Room on a peer's tmpfs beside the file: the download's manifest and sidecar, the logs of a failure. */
@@ -91,7 +93,7 @@ export function labSwarmScenario(init: LabSwarmBenchInit & { name: string }): Re
             dataTmpfsBytes: init.fileBytes + LAB_TMPFS_HEADROOM_BYTES,
           }))
         : init.n + 1,
-    chunkSize: LAB_CHUNK_BYTES,
+    chunkSize: init.chunkBytes ?? LAB_CHUNK_BYTES,
     autoConnect: true,
     timeoutSeconds,
     steps: [
@@ -127,7 +129,7 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
     throw new SwarmlabError(BenchErrorCode.Lab, `the lab report has ${report.downloads.length} of ${init.n} downloads`);
   }
   const measuredS = (Math.max(...finished) - step.startedAtMs) / 1000;
-  const fileChunks = Math.ceil(init.fileBytes / LAB_CHUNK_BYTES);
+  const fileChunks = Math.ceil(init.fileBytes / (init.chunkBytes ?? LAB_CHUNK_BYTES));
   const seederChunks = report.downloads.reduce((sum, d) => sum + (d.chunksBySource[LAB_SEEDER] ?? 0), 0);
   const fromOtherPeers = report.downloads.filter((d) =>
     Object.entries(d.chunksBySource).some(([source, count]) => source !== LAB_SEEDER && count > 0),
@@ -148,6 +150,7 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
     controllerCpuCores: step.cpuMs !== undefined && step.ms !== undefined && step.ms > 0 ? step.cpuMs / step.ms : null,
     peerIdleRssMB: costs?.peerIdleRssMB ?? null,
     dataTmpfs: init.dataTmpfs === true,
+    chunkBytes: init.chunkBytes ?? LAB_CHUNK_BYTES,
   };
 }
 

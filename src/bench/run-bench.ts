@@ -94,6 +94,10 @@ function parseWhole(value: string, min: number, max: number): number | null {
   return n >= min && n <= max ? n : null;
 }
 
+/** `--chunk-kib K`: the chunk size of an at-scale run, KiB (the protocol's limits, src/protocol/schemas.ts). */
+export const MIN_CHUNK_KIB = 16;
+export const MAX_CHUNK_KIB = 1024;
+
 export async function runBench(args: string[], init: { cliPath: string }): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -105,10 +109,21 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
       'lab-tmpfs': { type: 'boolean' },
       'local-leechers': { type: 'string' },
       'local-mib': { type: 'string' },
+      'chunk-kib': { type: 'string' },
       profile: { type: 'string' },
       only: { type: 'string' },
     },
   });
+  const chunkKib = values['chunk-kib'] === undefined ? undefined : parseWhole(values['chunk-kib'], MIN_CHUNK_KIB, MAX_CHUNK_KIB);
+  if (chunkKib === null) {
+    err(`bench: --chunk-kib takes a whole number from ${MIN_CHUNK_KIB} to ${MAX_CHUNK_KIB}`);
+    return 2;
+  }
+  if (chunkKib !== undefined && values['local-leechers'] === undefined && values['lab-leechers'] === undefined) {
+    err('bench: --chunk-kib goes with --local-leechers N or --lab-leechers N');
+    return 2;
+  }
+  const chunkBytes = chunkKib === undefined ? undefined : chunkKib * 1024;
   if (values['local-leechers'] !== undefined) {
     const n = parseWhole(values['local-leechers'], 1, MAX_LAB_LEECHERS);
     const mib = values['local-mib'] === undefined ? LOCAL_LEECHERS_DEFAULT_MIB : parseWhole(values['local-mib'], 1, MAX_LOCAL_MIB);
@@ -116,7 +131,7 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
       err(`bench: --local-leechers takes a whole number from 1 to ${MAX_LAB_LEECHERS}, --local-mib one from 1 to ${MAX_LOCAL_MIB}`);
       return 2;
     }
-    return runLocalLeechers(init.cliPath, n, mib);
+    return runLocalLeechers(init.cliPath, n, mib, chunkBytes);
   }
   const only = values.only === undefined ? undefined : parseSections(values.only);
   if (only === null) {
@@ -138,7 +153,11 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
     return 2;
   }
   // Chunk writes then cost the host's filesystem nothing, and memory instead: a variant, said in each row.
-  const sizes = values['lab-tmpfs'] === true ? { ...labSizes, labSwarmDataTmpfs: true } : labSizes;
+  const sizes = {
+    ...labSizes,
+    ...(values['lab-tmpfs'] === true ? { labSwarmDataTmpfs: true } : {}),
+    ...(chunkBytes === undefined ? {} : { labSwarmChunkBytes: chunkBytes }),
+  };
   const interrupted = (): void => void runTeardowns().then(() => process.exit(130));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
@@ -167,13 +186,19 @@ export async function runBench(args: string[], init: { cliPath: string }): Promi
  * `--local-leechers N [--local-mib M]`: the swarm at scale as local processes only (swarm.ts
  * runLocalSwarm), one JSON line `{"localSwarm": ...}` on stdout; exit 1 when a copy did not verify.
  */
-async function runLocalLeechers(cliPath: string, n: number, mib: number): Promise<number> {
+async function runLocalLeechers(cliPath: string, n: number, mib: number, chunkBytes: number | undefined): Promise<number> {
   const interrupted = (): void => void runTeardowns().then(() => process.exit(130));
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    err(`bench: local swarm, 1 seeder + ${n} leechers, ${mib} MiB`);
-    const run = await runLocalSwarm({ cliPath, n, fileBytes: mib * MIB, uploadBytesPerS: LOCAL_LEECHERS_UPLOAD_BYTES_PER_S });
+    err(`bench: local swarm, 1 seeder + ${n} leechers, ${mib} MiB${chunkBytes === undefined ? '' : ` in ${chunkBytes / 1024} KiB chunks`}`);
+    const run = await runLocalSwarm({
+      cliPath,
+      n,
+      fileBytes: mib * MIB,
+      uploadBytesPerS: LOCAL_LEECHERS_UPLOAD_BYTES_PER_S,
+      ...(chunkBytes === undefined ? {} : { chunkSize: chunkBytes }),
+    });
     out(JSON.stringify({ localSwarm: run }));
     return run.verified ? 0 : 1;
   } finally {

@@ -107,6 +107,7 @@ export async function* labSwarmSection(
       fileBytes: sizes.labSwarmFileBytes,
       uploadBytesPerS: sizes.labSwarmUploadBytesPerS,
       ...(sizes.labSwarmDataTmpfs === true ? { dataTmpfs: true } : {}),
+      ...(sizes.labSwarmChunkBytes === undefined ? {} : { chunkBytes: sizes.labSwarmChunkBytes }),
     });
   }
 }

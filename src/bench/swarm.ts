@@ -89,7 +89,8 @@ export interface LocalSwarmRunResult extends SwarmRunResult {
   loadAverageEnd: number[];
 }
 
-export async function runLocalSwarm(init: Omit<SwarmBenchInit, 'chunkSize'>): Promise<LocalSwarmRunResult> {
+export async function runLocalSwarm(init: SwarmBenchInit): Promise<LocalSwarmRunResult> {
+  const chunkBytes = init.chunkSize ?? LOCAL_LEECHERS_CHUNK_BYTES;
   let requestTimeouts = 0;
   const onLog = (_source: string, line: string): void => {
     if (line.includes('source timed out')) requestTimeouts++;
@@ -99,7 +100,7 @@ export async function runLocalSwarm(init: Omit<SwarmBenchInit, 'chunkSize'>): Pr
   let cpuStart: CpuTimes | null = null;
   let cpuEnd: CpuTimes | null = null;
   const { result, downloads } = await distribute(
-    { ...init, chunkSize: LOCAL_LEECHERS_CHUNK_BYTES, onLog },
+    { ...init, chunkSize: chunkBytes, onLog },
     async (swarm, done) => {
       // The seeder's own count of what it sent, read through its control socket while the downloads run.
       loadAverageStart = loadavg();
@@ -116,7 +117,7 @@ export async function runLocalSwarm(init: Omit<SwarmBenchInit, 'chunkSize'>): Pr
   const finished = downloads.map((download) => download.wallS).sort((a, b) => a - b);
   return {
     ...result,
-    chunkBytes: LOCAL_LEECHERS_CHUNK_BYTES,
+    chunkBytes,
     seederUse: (result.seederCopies * init.fileBytes) / (init.uploadBytesPerS * result.measuredS),
     seederKiBps: samples.map((kiBps) => Math.round(kiBps)),
     finishS: {

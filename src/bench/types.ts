@@ -30,6 +30,8 @@ export interface BenchSizes {
   labSwarmUploadBytesPerS: number;
   /** `--lab-tmpfs`: every lab peer's data directory on a tmpfs instead of the container's overlay. */
   labSwarmDataTmpfs?: boolean;
+  /** `--chunk-kib K`: the chunk size of the container runs' file (default lab-swarm.ts LAB_CHUNK_BYTES). */
+  labSwarmChunkBytes?: number;
 }
 
 export interface CeilingResult {
@@ -119,6 +121,8 @@ export interface LabSwarmRunResult extends DistributionResult {
   peerIdleRssMB: number | null;
   /** The peers' data directories were tmpfs (`--lab-tmpfs`), not the overlay on the host's disk. */
   dataTmpfs: boolean;
+  /** The file's chunk size, bytes. */
+  chunkBytes: number;
 }
 
 export interface TrackerLoadResult {

@@ -2,6 +2,7 @@
 import { validateScenario } from '../../lab/scenario/load';
 import {
   LAB_BENCH_FILE,
+  LAB_CHUNK_BYTES,
   LAB_SEEDER,
   LAB_TMPFS_HEADROOM_BYTES,
   labBundlePath,
@@ -102,6 +103,13 @@ describe('labSwarmResult', () => {
   it('says in each row whether the peers wrote to tmpfs (--lab-tmpfs) or to the host disk', () => {
     expect(labSwarmResult(init, report(), 1).dataTmpfs).toBe(false);
     expect(labSwarmResult({ ...init, dataTmpfs: true }, report(), 1).dataTmpfs).toBe(true);
+  });
+
+  it('publishes the file in the chunk size asked for (--chunk-kib), and says it in each row', () => {
+    expect(labSwarmScenario({ ...init, name: 'b' })).toMatchObject({ chunkSize: LAB_CHUNK_BYTES });
+    expect(labSwarmScenario({ ...init, name: 'b', chunkBytes: 256 * 1024 })).toMatchObject({ chunkSize: 256 * 1024 });
+    expect(labSwarmResult(init, report(), 1).chunkBytes).toBe(LAB_CHUNK_BYTES);
+    expect(labSwarmResult({ ...init, chunkBytes: 256 * 1024 }, report(), 1).chunkBytes).toBe(256 * 1024);
   });
 
   it('leaves the costs null when the lab did not report them', () => {

@@ -20,6 +20,10 @@ describe('bench --local-leechers', () => {
     [['--local-leechers', '49', '--local-mib', '8.5']],
     [['--lab-tmpfs']],
     [['--quick', '--lab-tmpfs', '--only', 'pair']],
+    [['--local-leechers', '49', '--chunk-kib', '8']],
+    [['--local-leechers', '49', '--chunk-kib', '2048']],
+    [['--lab-leechers', '99', '--chunk-kib', 'big']],
+    [['--quick', '--chunk-kib', '256']],
   ])('refuses %j with exit code 2 before starting anything', async (args) => {
     await expect(runBench(args, { cliPath: '/nonexistent/swarmlab.js' })).resolves.toBe(2);
   });
