@@ -83,7 +83,8 @@ export interface ControlCommands {
     result: { published: { name: string; fileId?: string; size?: number; chunks?: number }[] };
   };
   files: { args: Record<string, never>; result: FilesResult };
-  download: { args: { name?: string; fileId?: string }; result: DownloadResult };
+  /** `digest: false`: no whole-file SHA-256 in the answer (the caller hashes the file itself); every chunk is still checked. */
+  download: { args: { name?: string; fileId?: string; digest?: boolean }; result: DownloadResult };
   status: { args: Record<string, never>; result: StatusResult };
   generate: { args: { name: string; size: number; seed?: string; text?: boolean }; result: GenerateResult };
   rate: {
@@ -146,7 +147,8 @@ export function controlRequest<C extends ControlCommand>(
       const target = typeof a['fileId'] === 'string' ? a['fileId'] : a['name'];
       if (!nonEmpty(target)) throw new UsageError('download needs a file name or id');
       // As ctl: 64 hex digits name a file id, anything else a file name.
-      return { cmd, args: /^[0-9a-f]{64}$/.test(target) ? { fileId: target } : { name: target } };
+      const named = /^[0-9a-f]{64}$/.test(target) ? { fileId: target } : { name: target };
+      return { cmd, args: a['digest'] === false ? { ...named, digest: false } : named };
     }
     case 'generate':
       return {

@@ -86,6 +86,10 @@ describe('controlRequest', () => {
       cmd: 'download',
       args: { fileId: 'ab'.repeat(32) },
     });
+    expect(controlRequest('download', { name: 'big.bin', digest: false })).toEqual({
+      cmd: 'download',
+      args: { name: 'big.bin', digest: false },
+    });
     expect(controlRequest('generate', { name: 'a.txt', size: 524288, seed: 'demo', text: true })).toEqual({
       cmd: 'generate',
       args: { name: 'a.txt', size: 524288, seed: 'demo', text: true },

@@ -178,11 +178,13 @@ class FakeDocker implements LabDocker {
           }
         }
         await new Promise((resolve) => setTimeout(resolve, 20));
+        // As the peer: `digest: false` leaves the whole-file SHA-256 out of the answer.
+        if (args['digest'] === false) this.calls.push(`${peer} download without digest`);
         respond({
           file: args['name'],
           path: `/data/${String(args['name'])}`,
           bytes: 65536,
-          sha256: SHA,
+          ...(args['digest'] === false ? {} : { sha256: SHA }),
           verified: true,
           chunksBySource: sources,
         });
@@ -402,6 +404,37 @@ describe('ScenarioRunner (fake docker)', () => {
     expect(report.costs?.teardownError?.message).toMatch(/swarmlab-leaky/);
     expect(docker.containers.size).toBe(0);
   }, 15_000);
+
+  it("skips the peer's whole-file digest where the lab checks the copy against a generated file's", async () => {
+    const docker = new FakeDocker();
+    const { report } = await replay(docker, demo);
+    expect(docker.calls).toEqual(expect.arrayContaining(['peer-3 download without digest', 'peer-4 download without digest']));
+    expect(report.downloads.map((d) => [d.peer, d.verified])).toEqual([
+      ['peer-3', true],
+      ['peer-4', true],
+    ]);
+  });
+
+  it("asks for the peer's digest when no generate step made the file, and checks the copy against it", async () => {
+    const published = {
+      name: 'published',
+      peers: 2,
+      steps: [
+        { action: 'connect', peers: 'all' },
+        { action: 'publish', peer: 'peer-1' },
+        { action: 'download', peer: 'peer-2', file: 'a.txt' },
+      ],
+    };
+    const docker = new FakeDocker();
+    const { report } = await replay(docker, published);
+    expect(docker.calls).not.toContain('peer-2 download without digest');
+    expect(report.downloads.map((d) => [d.peer, d.verified])).toEqual([['peer-2', true]]);
+    // The peer's digest is what the copy on disk is checked against.
+    const wrong = new FakeDocker();
+    wrong.downloadSha.set('peer-2', BAD_SHA);
+    const failed = await replay(wrong, published);
+    expect(failed.report.downloads.map((d) => [d.peer, d.verified])).toEqual([['peer-2', false]]);
+  });
 
   it("fails the scenario when the downloaded sha differs from the publishers'", async () => {
     const docker = new FakeDocker();
