@@ -11,6 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { err } from '../cli/output';
+import { DEFAULT_CHUNK_BYTES } from '../protocol';
 import { SwarmlabError } from '../shared/errors';
 import { distributionTiming, minimumDistributionS } from './swarm';
 import { registerTeardown } from './teardown';
@@ -20,10 +21,14 @@ import { BenchErrorCode } from './errors';
 export const LAB_SEEDER = 'peer-1';
 export const LAB_BENCH_FILE = 'swarmlab-bench.bin';
 /**
- * 64 KiB: a source limited to u = 512 KiB/s serves 8 chunks a second, so 16 downloaders queued at it stay
- * far inside the peers' 10 s request timeout (with 256 KiB chunks the last would wait 8 s).
+ * 256 KiB, the protocol's default: a downloading peer's CPU goes mostly to what it does per chunk
+ * (requests, HAVE_CHUNK to every interested connection, the write, the events), so a hundred peers on
+ * two cores move four times fewer chunks of four times the size for about the same work
+ * (docs/benchmarks.md, chunk size at scale). A source at u = 512 KiB/s serves two such chunks a second:
+ * its upload queue bound (src/peer/peer-server.ts MAX_UPLOAD_QUEUE_MS) refuses the requests it could not
+ * send within the downloaders' request timeout, so they ask elsewhere instead of timing out.
  */
-export const LAB_CHUNK_BYTES = 64 * 1024;
+export const LAB_CHUNK_BYTES = DEFAULT_CHUNK_BYTES;
 /** Time allowed on top of ten times the theoretical minimum: the run's start-up and a loaded machine. */
 const LAB_SLACK_S = 180;
 const MAX_SCENARIO_S = 3600;

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import type { LocalSwarm } from '../cli/local-swarm';
+import { DEFAULT_CHUNK_BYTES } from '../protocol';
 import { createBenchSwarm, publishBenchFile, startPeers, stopBenchSwarm, timedDownload } from './transfer';
 import type { TimedDownload } from './transfer';
 import type { DistributionResult, SwarmRunResult } from './types';
@@ -59,10 +60,11 @@ export async function runSwarmDistribution(init: SwarmBenchInit): Promise<SwarmR
 
 /**
  * `bench --local-leechers N`: the lab's 100-peer swarm as local processes on 127.0.0.1 (no Docker),
- * which measures the swarm's algorithm apart from the containers' cost: 1 seeder and N leechers, 64 KiB
- * chunks, every upload 512 KiB/s, a file of `--local-mib` MiB (default 8, a minimum of 16 s).
+ * which measures the swarm's algorithm apart from the containers' cost: 1 seeder and N leechers, the lab
+ * run's chunks (the protocol's default, lab-swarm.ts says why; `--chunk-kib` for others), every upload 512 KiB/s, a file of `--local-mib` MiB (default
+ * 8, a minimum of 16 s).
  */
-export const LOCAL_LEECHERS_CHUNK_BYTES = 64 * 1024;
+export const LOCAL_LEECHERS_CHUNK_BYTES = DEFAULT_CHUNK_BYTES;
 export const LOCAL_LEECHERS_UPLOAD_BYTES_PER_S = 512 * 1024;
 export const LOCAL_LEECHERS_DEFAULT_MIB = 8;
 /** How often the seeder's upload is sampled during a local run. */

@@ -29,8 +29,8 @@ const USAGE = `usage: swarmlab COMMAND [OPTIONS]
        ping HOST:PORT [--count 10] (PING round trips to another peer; --json: {"target","rttMs","medianMs"})
        link set TARGET latencyMs=MS,jitterMs=MS,bandwidth=R | link clear [TARGET] | link show
   demo [--json] [--link-default latencyMs=MS,jitterMs=MS,bandwidth=R]
-  bench [--json] [--quick] [--lab] [--lab-leechers N] [--lab-tmpfs] (--lab: also the swarm distribution with the peers as lab containers, needs Docker; --lab-leechers N: that run with N downloaders only, 64 MiB at 512 KiB/s per upload, e.g. 99 for the 100-peer swarm; --lab-tmpfs: the lab peers' data directories on tmpfs, memory instead of the host's disk)
-       [--local-leechers N [--local-mib M]] (only that swarm as local processes: 1 seeder + N leechers, M MiB (default 8), 64 KiB chunks, 512 KiB/s per upload)
+  bench [--json] [--quick] [--lab] [--lab-leechers N] [--lab-tmpfs] [--chunk-kib K] (--lab: also the swarm distribution with the peers as lab containers, needs Docker; --lab-leechers N: that run with N downloaders only, 64 MiB at 512 KiB/s per upload, e.g. 99 for the 100-peer swarm; --lab-tmpfs: the lab peers' data directories on tmpfs, memory instead of the host's disk; --chunk-kib K: the chunk size of a --lab-leechers or --local-leechers run, default 256)
+       [--local-leechers N [--local-mib M]] (only that swarm as local processes: 1 seeder + N leechers, M MiB (default 8), 256 KiB chunks, 512 KiB/s per upload)
        [--only ceiling,pair,demo,swarm,tracker,bittorrent] (those sections only, their raw results as one JSON line)
   soak [--minutes 10] [--peers 30] [--seed N] [--no-hostile] (a tracker and N peers on 127.0.0.1 under churn; one JSON line; exit 1 when memory grew, a file is corrupt or lost, or a process crashed)
   ping HOST:PORT

@@ -87,7 +87,7 @@ describe('labSwarmResult', () => {
     expect(row.minimumS).toBe(4); // F/u_s = 4 s > 3·4/(1 + 3) = 3 s
     expect(row.ratio).toBe(2);
     expect(row.verified).toBe(true);
-    expect(row.seederCopies).toBe(34 / 64); // 4 MiB in 64 KiB chunks
+    expect(row.seederCopies).toBe(34 / 16); // 4 MiB in 256 KiB chunks: 16 a copy
     expect(row.leechersFromPeers).toBe(2);
     expect(row.runS).toBe(120);
   });

@@ -28,8 +28,8 @@ describe('bench --local-leechers', () => {
     await expect(runBench(args, { cliPath: '/nonexistent/swarmlab.js' })).resolves.toBe(2);
   });
 
-  it('runs the lab swarm at 64 KiB chunks and 512 KiB/s: 8 MiB to 49 leechers has a minimum of 16 s', () => {
-    expect(LOCAL_LEECHERS_CHUNK_BYTES).toBe(64 * 1024);
+  it("runs the lab swarm at the lab run's 256 KiB chunks and 512 KiB/s: 8 MiB to 49 leechers has a minimum of 16 s", () => {
+    expect(LOCAL_LEECHERS_CHUNK_BYTES).toBe(256 * 1024);
     const rate = LOCAL_LEECHERS_UPLOAD_BYTES_PER_S;
     expect(minimumDistributionS(8 * 1024 * 1024, 49, rate, rate)).toBeCloseTo(16);
   });
