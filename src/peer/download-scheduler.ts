@@ -32,7 +32,7 @@
  * chunks it held and puts the source on backoff. The download fails only on a local write error, on
  * abort, or when no chunk arrives for `stallTimeoutMs` while it has no source.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { Bitfield, chunkLength } from '../protocol';
 import type { HoldersBody, Manifest, PeerLocation } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
@@ -81,6 +81,11 @@ const BACKOFF_MS = 2_000;
 const PROGRESS_EVERY_MS = 200;
 /** Verified chunks waiting for the disk; past this no new request is sent, which bounds memory. */
 const MAX_PENDING_WRITES = 16;
+/**
+ * Requests waiting for the download limiter at once, in request windows (maxSources × maxInflight): a
+ * request to a source let go still waits for its turn before it is dropped, so windows turn over.
+ */
+const LIMITER_WAIT_WINDOWS = 4;
 
 export interface ChunkTransferEvent {
   file: string;
@@ -226,6 +231,12 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private readonly maxStrikes: number;
   private readonly stallTimeoutMs: number;
   private readonly startedAtMs = Date.now();
+  /**
+   * Ends every wait for the download limiter when the download ends. The download's own: each waiting
+   * request listens on it, a window of them at a time, more than Node's default of 10 listeners (it
+   * would print MaxListenersExceededWarning), and the peer's signal is shared by all its downloads.
+   */
+  private readonly limiterWaits = new AbortController();
   private lastChunkAtMs = Date.now();
   /** The last REJECT busy: a source that answers busy is there, its upload is taken (no stall). */
   private lastBusyAtMs = 0;
@@ -259,6 +270,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.maxStrikes = init.maxStrikes ?? DEFAULT_MAX_STRIKES;
     this.stallTimeoutMs = init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.hasher = components.hasher;
+    setMaxListeners(LIMITER_WAIT_WINDOWS * this.maxSources * this.maxInflight, this.limiterWaits.signal);
     this.digest =
       init.digest === false ? undefined : new FileDigest(this.hasher, { manifest: this.manifest, path: init.file.path, have: this.have });
   }
@@ -581,7 +593,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     };
     // Unlimited (or within budget): send now, so fill() batches its requests into one write.
     if (this.components.downloadLimiter.tryTake(bytes)) send();
-    else this.components.downloadLimiter.take(bytes, this.init.signal).then(send, (error: unknown) => this.onRequestFailed(source, index, error));
+    else this.components.downloadLimiter.take(bytes, this.limiterWaits.signal).then(send, (error: unknown) => this.onRequestFailed(source, index, error));
   }
 
   private release(source: Source, index: number): void {
@@ -800,6 +812,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private stopTimers(): void {
     this.finished = true;
     this.init.signal?.removeEventListener('abort', this.onAbort);
+    this.limiterWaits.abort(new PeerError(PeerErrorCode.Aborted, 'the download ended'));
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const source of this.sources.values()) {
       for (const [index, requestId] of source.inflight) if (requestId) source.connection?.cancel(this.fileId, index, requestId);
