@@ -94,7 +94,7 @@ function parseWhole(value: string, min: number, max: number): number | null {
   return n >= min && n <= max ? n : null;
 }
 
-/** `--chunk-kib K`: the chunk size of an at-scale run, KiB (the protocol's limits, src/protocol/schemas.ts). */
+/** `--chunk-kib K`: the chunk size of an at-scale run, KiB, inside the protocol's 1 KiB to 4 MiB (src/protocol/schemas.ts). */
 export const MIN_CHUNK_KIB = 16;
 export const MAX_CHUNK_KIB = 1024;
 
