@@ -14,6 +14,10 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const SCRIPT = join(__dirname, '..', '..', 'scripts', 'test.mjs');
 
+// Each case starts three Node processes (the script and two fake jests); beside the container suite on
+// two loaded cores that took more than jest's default 5 s. A budget, not a measurement.
+jest.setTimeout(60_000);
+
 async function reachable(dockerHost: string): Promise<string> {
   const { stdout } = await run(process.execPath, [SCRIPT, '--docker-reachable'], { env: { ...process.env, DOCKER_HOST: dockerHost }, timeout: 20_000 });
   return stdout.trim();
