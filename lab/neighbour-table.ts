@@ -13,6 +13,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 
+import { messageOf } from './errors';
+
 /** The kernel's default gc_thresh3: runs that need no more than this are left alone. */
 export const KERNEL_DEFAULT_GC_THRESH3 = 1024;
 
@@ -77,8 +79,7 @@ export async function ensureNeighbourTable(table: NeighbourTable, peers: number)
   try {
     await table.write(planned);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return { kind: 'too-small', needed, limits: current, reason, command: sysctlCommand(planned) };
+    return { kind: 'too-small', needed, limits: current, reason: messageOf(error), command: sysctlCommand(planned) };
   }
   return { kind: 'raised', needed, before: current, after: planned };
 }
