@@ -23,6 +23,7 @@ import { errorMessage, SwarmlabError } from '../shared/errors';
 import { freePort } from '../shared/free-port';
 import { generateFile } from '../shared/generate';
 import { libtorrentVersion, runLibtorrentSwarm } from './libtorrent';
+import type { LibtorrentSwarmResult } from './libtorrent';
 import { registerTeardown } from './teardown';
 import { BYTES_PER_MB } from './types';
 import type { BittorrentResult } from './types';
@@ -126,9 +127,20 @@ export async function runLibtorrentComparison(
   };
   const found = await deps.version();
   if ('missing' in found) return { ...skipped, libtorrentNote: `skipped: ${found.missing}` };
+  const crashes: string[] = [];
+  // Debian's bindings now and then die by SIGSEGV mid-transfer; one crash costs a rerun, not the figure.
+  const runOnce = async (what: string, bytes: number, nodes: number): Promise<LibtorrentSwarmResult> => {
+    try {
+      return await deps.run(bytes, nodes, nodes);
+    } catch (error) {
+      if (!(error instanceof SwarmlabError && error.code === BenchErrorCode.LibtorrentCrashed)) throw error;
+      crashes.push(`${what} rerun once after ${error.message.split(':')[0]}`);
+      return deps.run(bytes, nodes, nodes);
+    }
+  };
   try {
-    const pair = await deps.run(init.pairBytes, 1, 1);
-    const demo = await deps.run(init.demoBytes, 2, 2);
+    const pair = await runOnce('pair', init.pairBytes, 1);
+    const demo = await runOnce('demo', init.demoBytes, 2);
     const libtorrentPairMBps = pair.MBps[0] ?? null;
     return {
       libtorrentPairMBps,
@@ -136,7 +148,7 @@ export async function runLibtorrentComparison(
       libtorrentPairSpeedup: speedup(init.swarmlabPairMBps, libtorrentPairMBps),
       libtorrentDemoSpeedup: speedup(init.swarmlabDemoMBps, demo.MBps),
       libtorrentLeecherCpuSPerGB: pair.leecherCpuSPerGB[0] ?? null,
-      libtorrentNote: `libtorrent ${found.version} pair ${libtorrentPairMBps?.toFixed(1) ?? '-'} MB/s, demo ${demo.MBps.map((v) => v.toFixed(1)).join(' / ')} MB/s per leecher (TCP only, uTP/DHT/LSD/UPnP off, peers connected directly, ${DEFAULT_CHUNK_BYTES / 1024} KiB pieces, every leecher's file compared with the seeder's)`,
+      libtorrentNote: `libtorrent ${found.version} pair ${libtorrentPairMBps?.toFixed(1) ?? '-'} MB/s, demo ${demo.MBps.map((v) => v.toFixed(1)).join(' / ')} MB/s per leecher (TCP only, uTP/DHT/LSD/UPnP off, peers connected directly, ${DEFAULT_CHUNK_BYTES / 1024} KiB pieces, every leecher's file compared with the seeder's${crashes.map((c) => `; ${c}`).join('')})`,
     };
   } catch (error) {
     return { ...skipped, libtorrentNote: `the libtorrent run failed: ${errorMessage(error)}` };

@@ -12,5 +12,7 @@ export const BenchErrorCode = {
   Closed: 'ERR_BENCH_CLOSED',
   Aria2: 'ERR_BENCH_ARIA2',
   Libtorrent: 'ERR_BENCH_LIBTORRENT',
+  /** A libtorrent node was killed by a signal it did not get from us: a crash inside libtorrent. */
+  LibtorrentCrashed: 'ERR_BENCH_LIBTORRENT_CRASHED',
 } as const;
 export type BenchErrorCode = (typeof BenchErrorCode)[keyof typeof BenchErrorCode];

@@ -73,7 +73,7 @@ export async function libtorrentVersion(): Promise<{ version: string } | { missi
 }
 
 /** One JSON-lines node process; `next(event)` resolves with the next line of that event. */
-class LibtorrentNode {
+export class LibtorrentNode {
   readonly child: ChildProcess;
   private readonly lines: Array<Record<string, unknown>> = [];
   private waiter: (() => void) | undefined;
@@ -108,7 +108,8 @@ class LibtorrentNode {
       if (line) continue;
       if (this.child.exitCode !== null || this.child.signalCode !== null)
         throw new SwarmlabError(
-          BenchErrorCode.Libtorrent,
+          // Only stop() sends signals, and it never runs while next() waits: a signal here is a crash.
+          this.child.signalCode === null ? BenchErrorCode.Libtorrent : BenchErrorCode.LibtorrentCrashed,
           `${what} exited (${this.child.exitCode ?? this.child.signalCode}) before "${event}": ${this.stderr.trim()}`,
         );
       const leftMs = deadline - performance.now();

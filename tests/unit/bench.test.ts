@@ -9,11 +9,13 @@ import { runLibtorrentComparison } from '../../src/bench/bittorrent';
 import { cpuFloor } from '../../src/bench/cpu-floor';
 import { FrameCounter } from '../../src/bench/tracker-load';
 import { parseProcStat, parseProcStatus } from '../../src/bench/footprint';
-import { sameBytes } from '../../src/bench/libtorrent';
+import { LibtorrentNode, sameBytes } from '../../src/bench/libtorrent';
 import { benchJson, benchTable } from '../../src/bench/report';
 import { minimumDistributionS } from '../../src/bench/swarm';
 import type { BenchResult, BittorrentResult } from '../../src/bench/types';
 import { warmUp } from '../../src/bench/warm-up';
+import { BenchErrorCode } from '../../src/bench/errors';
+import { SwarmlabError } from '../../src/shared/errors';
 import { encodeJson, MessageType } from '../../src/protocol';
 
 const MIB = 1024 * 1024;
@@ -290,15 +292,92 @@ describe('runLibtorrentComparison', () => {
     });
   });
 
-  it("is null with the reason when the run fails (a file that differs from the seeder's)", async () => {
+  it("is null with the reason when the run fails (a file that differs from the seeder's), without a rerun", async () => {
+    let runs = 0;
     const fields = await runLibtorrentComparison(init, {
       version: () => Promise.resolve({ version: '2.0.8.0' }),
-      run: () => Promise.reject(new Error("libtorrent leecher 1's file differs from the seeder's")),
+      run: () => {
+        runs += 1;
+        return Promise.reject(
+          new SwarmlabError(BenchErrorCode.Libtorrent, "libtorrent leecher 1's file differs from the seeder's"),
+        );
+      },
     });
+    expect(runs).toBe(1);
     expect(fields.libtorrentPairMBps).toBeNull();
     expect(fields.libtorrentNote).toBe(
       "the libtorrent run failed: libtorrent leecher 1's file differs from the seeder's",
     );
+  });
+});
+
+describe('runLibtorrentComparison when a libtorrent node crashes', () => {
+  const init = { pairBytes: MIB, demoBytes: MIB, swarmlabPairMBps: 600, swarmlabDemoMBps: [250, 270] };
+  const crash = (): Promise<never> =>
+    Promise.reject(
+      new SwarmlabError(
+        BenchErrorCode.LibtorrentCrashed,
+        'libtorrent leecher 1 exited (SIGSEGV) before "finished": Segmentation fault',
+      ),
+    );
+
+  it('reruns that swarm once and says so in the note', async () => {
+    let demoRuns = 0;
+    const fields = await runLibtorrentComparison(init, {
+      version: () => Promise.resolve({ version: '2.0.8.0' }),
+      run: (_bytes, seeders) => {
+        if (seeders === 1) return Promise.resolve({ MBps: [250], leecherCpuSPerGB: [2.4] });
+        demoRuns += 1;
+        return demoRuns === 1 ? crash() : Promise.resolve({ MBps: [200, 200], leecherCpuSPerGB: [2.6, 2.7] });
+      },
+    });
+    expect(demoRuns).toBe(2);
+    expect(fields).toMatchObject({ libtorrentPairMBps: 250, libtorrentDemoMBps: [200, 200] });
+    expect(fields.libtorrentNote).toContain(
+      'demo rerun once after libtorrent leecher 1 exited (SIGSEGV) before "finished"',
+    );
+  });
+
+  it('gives up with the reason when the rerun crashes too', async () => {
+    let runs = 0;
+    const fields = await runLibtorrentComparison(init, {
+      version: () => Promise.resolve({ version: '2.0.8.0' }),
+      run: () => {
+        runs += 1;
+        return crash();
+      },
+    });
+    expect(runs).toBe(2);
+    expect(fields.libtorrentPairMBps).toBeNull();
+    expect(fields.libtorrentNote).toMatch(/^the libtorrent run failed: libtorrent leecher 1 exited \(SIGSEGV\)/);
+  });
+});
+
+describe('LibtorrentNode', () => {
+  // Stand-in node scripts run by the same /usr/bin/python3: one crashes, one fails in its own code.
+  const nodeDying = async (python: string): Promise<unknown> => {
+    const dir = await mkdtemp(join(tmpdir(), 'swarmlab-lt-node-'));
+    const script = join(dir, 'node.py');
+    await writeFile(script, python);
+    const node = new LibtorrentNode(script, []);
+    try {
+      return await node.next('ready', 10_000, 'libtorrent node 1').catch((error: unknown) => error);
+    } finally {
+      await node.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('names a death by signal a crash, which the comparison reruns', async () => {
+    const error = await nodeDying('import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n');
+    expect(error).toMatchObject({ code: BenchErrorCode.LibtorrentCrashed });
+    expect((error as Error).message).toMatch(/^libtorrent node 1 exited \(SIGSEGV\) before "ready"/);
+  });
+
+  it('names an exit with a code a plain failure, which is not rerun', async () => {
+    const error = await nodeDying('import sys\nsys.exit(3)\n');
+    expect(error).toMatchObject({ code: BenchErrorCode.Libtorrent });
+    expect((error as Error).message).toMatch(/^libtorrent node 1 exited \(3\) before "ready"/);
   });
 });
 
