@@ -64,6 +64,7 @@ describe('error code registries', () => {
         'ERR_BENCH_CLOSED',
         'ERR_BENCH_ARIA2',
         'ERR_BENCH_LIBTORRENT',
+        'ERR_BENCH_LIBTORRENT_CRASHED',
       ],
     ],
     [
