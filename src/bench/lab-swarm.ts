@@ -84,6 +84,10 @@ export function leecherNames(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `peer-${i + 2}`);
 }
 
+function labChunkBytes(init: LabSwarmBenchInit): number {
+  return init.chunkBytes ?? LAB_CHUNK_BYTES;
+}
+
 /** The scenario (lab/README.md format) of one distribution: rate, generate, publish, N downloads at once. */
 export function labSwarmScenario(init: LabSwarmBenchInit & { name: string }): Record<string, unknown> {
   const minimumS = minimumDistributionS(init.fileBytes, init.n, init.uploadBytesPerS, init.uploadBytesPerS);
@@ -98,7 +102,7 @@ export function labSwarmScenario(init: LabSwarmBenchInit & { name: string }): Re
             dataTmpfsBytes: init.fileBytes + LAB_TMPFS_HEADROOM_BYTES,
           }))
         : init.n + 1,
-    chunkSize: init.chunkBytes ?? LAB_CHUNK_BYTES,
+    chunkSize: labChunkBytes(init),
     autoConnect: true,
     timeoutSeconds,
     steps: [
@@ -134,7 +138,7 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
     throw new SwarmlabError(BenchErrorCode.Lab, `the lab report has ${report.downloads.length} of ${init.n} downloads`);
   }
   const measuredS = (Math.max(...finished) - step.startedAtMs) / 1000;
-  const fileChunks = Math.ceil(init.fileBytes / (init.chunkBytes ?? LAB_CHUNK_BYTES));
+  const fileChunks = Math.ceil(init.fileBytes / labChunkBytes(init));
   const seederChunks = report.downloads.reduce((sum, d) => sum + (d.chunksBySource[LAB_SEEDER] ?? 0), 0);
   const fromOtherPeers = report.downloads.filter((d) =>
     Object.entries(d.chunksBySource).some(([source, count]) => source !== LAB_SEEDER && count > 0),
@@ -155,7 +159,7 @@ export function labSwarmResult(init: LabSwarmBenchInit, report: LabReport, runS:
     controllerCpuCores: step.cpuMs !== undefined && step.ms !== undefined && step.ms > 0 ? step.cpuMs / step.ms : null,
     peerIdleRssMB: costs?.peerIdleRssMB ?? null,
     dataTmpfs: init.dataTmpfs === true,
-    chunkBytes: init.chunkBytes ?? LAB_CHUNK_BYTES,
+    chunkBytes: labChunkBytes(init),
   };
 }
 
