@@ -6,16 +6,14 @@
  * hashed with sha256sum in their containers).
  * Needs Docker; the images are built (offline if need be) in beforeAll.
  */
-import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
+import type { StartedTestContainer } from 'testcontainers';
 import { ensureImages } from '../../lab/images/build-images';
-// Importing the helpers also disables Ryuk (read when the first container starts).
-import { ctlResult, expectSuccess, leftovers, parseCtlLines, uniqueRunId, waitFor, type CommandResult } from '../helpers/docker';
+import { containerSwarm, ctlIn, execIn } from '../helpers/container-swarm';
+import { ctlResult, expectSuccess, parseCtlLines, waitFor } from '../helpers/docker';
 
 const TIMEOUT_MS = 180_000;
 const IMAGES_TIMEOUT_MS = 300_000;
-const STARTUP_TIMEOUT_MS = 60_000;
 /** The image's user (lab/images/base-image.ts), so that the peer can write to its tmpfs. */
 const IMAGE_UID = 1000;
 const DISK_BYTES = 4 * 1024 * 1024;
@@ -30,87 +28,35 @@ const DOWNLOADS_DIR = '/data/.swarmlab/downloads';
 describe('a peer on a small disk (testcontainers)', () => {
   jest.setTimeout(TIMEOUT_MS);
   const docker = new Docker();
-  const run = uniqueRunId('disk-full-test');
-  const networkName = `swarmlab-${run}`;
-  let network: StartedNetwork | undefined;
-  let tracker: StartedTestContainer | undefined;
-  const peers: StartedTestContainer[] = [];
-
-  const exec = async (container: StartedTestContainer, cmd: string[]): Promise<CommandResult> => {
-    const result = await container.exec(cmd);
-    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
-  };
-  const ctl = async (container: StartedTestContainer, args: string[]): Promise<string> =>
-    expectSuccess(await exec(container, ['swarmlab', 'ctl', '--json', ...args]), `swarmlab ctl ${args.join(' ')}`);
+  const swarm = containerSwarm(docker, 'disk-full-test');
+  const exec = execIn;
+  const ctl = ctlIn;
   const sh = async (container: StartedTestContainer, script: string): Promise<string> =>
     expectSuccess(await exec(container, ['sh', '-c', script]), script);
   /** The error of a `ctl download` expected to fail. */
-  const failedDownload = async (container: StartedTestContainer): Promise<{ code: string; message: string } | undefined> => {
+  const failedDownload = async (
+    container: StartedTestContainer,
+  ): Promise<{ code: string; message: string } | undefined> => {
     const result = await exec(container, ['swarmlab', 'ctl', '--json', 'download', FILE_NAME]);
-    const response = parseCtlLines(result.stdout).filter((line) => line.ok !== undefined).pop();
+    const response = parseCtlLines(result.stdout)
+      .filter((line) => line.ok !== undefined)
+      .pop();
     expect(response?.ok).toBe(false);
     return response?.error;
   };
   const sha256sum = async (container: StartedTestContainer, path: string): Promise<string> =>
     (await sh(container, `sha256sum ${path}`)).split(/\s+/)[0] ?? '';
 
-  const containerLogs = new Map<string, string>();
-  const keepLogs =
-    (name: string) =>
-    (stream: Readable): void => {
-      stream.on('data', (line: Buffer | string) => containerLogs.set(name, `${containerLogs.get(name) ?? ''}${String(line)}`));
-    };
-  const withLogs = (err: unknown): Error =>
-    new Error(
-      `${err instanceof Error ? err.message : String(err)}\n${[...containerLogs]
-        .map(([name, text]) => `--- ${name}\n${text.slice(-3000)}`)
-        .join('\n')}`,
-    );
-
   beforeAll(async () => {
     const images = await ensureImages(docker);
-    network = await new Network({ nextUuid: () => networkName }).start();
-    tracker = await new GenericContainer(images.tracker)
-      .withNetwork(network)
-      .withNetworkAliases('tracker')
-      .withLabels({ 'swarmlab.run': run, 'swarmlab.role': 'tracker' })
-      .withLogConsumer(keepLogs('tracker'))
-      .withWaitStrategy(Wait.forHealthCheck())
-      .withStartupTimeout(STARTUP_TIMEOUT_MS)
-      .start()
-      .catch((err: unknown) => {
-        throw withLogs(err);
-      });
-    const started = await Promise.allSettled(
-      [1, 2].map(async (n) => {
-        const container = new GenericContainer(images.peer)
-          .withNetwork(network as StartedNetwork)
-          .withNetworkAliases(`peer-${n}`)
-          .withLabels({ 'swarmlab.run': run, 'swarmlab.role': 'peer' })
-          .withEnvironment({ SWARMLAB_TRACKER: 'tracker:7070', SWARMLAB_NAME: `peer-${n}`, SWARMLAB_AUTOCONNECT: '1', LOG_FORMAT: 'json' })
-          .withLogConsumer(keepLogs(`peer-${n}`))
-          .withWaitStrategy(Wait.forHealthCheck())
-          .withStartupTimeout(STARTUP_TIMEOUT_MS);
-        if (n === 2) container.withTmpFs({ '/data': `rw,size=${DISK_BYTES},uid=${IMAGE_UID},gid=${IMAGE_UID},mode=0755` });
-        return container.start();
-      }),
-    );
-    for (const result of started) if (result.status === 'fulfilled') peers.push(result.value);
-    const failed = started.find((result) => result.status === 'rejected');
-    if (failed !== undefined) throw withLogs(failed.reason);
+    const tmpfs = { '/data': `rw,size=${DISK_BYTES},uid=${IMAGE_UID},gid=${IMAGE_UID},mode=0755` };
+    await swarm.start(images, [{}, { customize: (container) => container.withTmpFs(tmpfs) }]);
   }, IMAGES_TIMEOUT_MS);
 
-  afterAll(async () => {
-    await Promise.allSettled(peers.map(async (peer) => peer.stop()));
-    await tracker?.stop().catch(() => undefined);
-    const stray = await docker.listContainers({ all: true, filters: { label: [`swarmlab.run=${run}`] } });
-    await Promise.allSettled(stray.map(async (c) => docker.getContainer(c.Id).remove({ force: true })));
-    await network?.stop().catch(() => undefined);
-    expect(await leftovers(docker, [`swarmlab.run=${run}`])).toEqual({ containers: 0, networks: 0 });
-  }, 60_000);
+  afterAll(async () => swarm.stop(), 60_000);
 
   it('fails with ERR_DISK_FULL at the start and midway, stays up, leaves no orphan, then resumes and verifies', async () => {
-    const [source, small] = peers;
+    const [source, small] = swarm.peers;
     if (source === undefined || small === undefined) throw new Error('peers did not start');
     try {
       ctlResult(await ctl(source, ['generate', FILE_NAME, FILE_SIZE, '--seed', 'disk-full-test']));
@@ -140,13 +86,15 @@ describe('a peer on a small disk (testcontainers)', () => {
 
       // Space freed: the same download resumes from what it kept and completes.
       await sh(small, `rm -f ${FILLER}`);
-      const result = ctlResult<{ bytes: number; keptChunks: number; verified: boolean }>(await ctl(small, ['download', FILE_NAME]));
+      const result = ctlResult<{ bytes: number; keptChunks: number; verified: boolean }>(
+        await ctl(small, ['download', FILE_NAME]),
+      );
       expect(result).toMatchObject({ bytes: FILE_SIZE_BYTES, verified: true });
       expect(result.keptChunks).toBeGreaterThan(0);
       expect(await sha256sum(small, `/data/${FILE_NAME}`)).toBe(published);
       expect(await sh(small, `ls -A ${DOWNLOADS_DIR}`)).toBe('');
     } catch (err) {
-      throw withLogs(err);
+      throw swarm.withLogs(err);
     }
   });
 });

@@ -7,26 +7,15 @@
  * Needs Docker; the images are built (offline if need be) in beforeAll.
  */
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { GenericContainer, Network, Wait, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
 import { extract } from 'tar-stream';
 import { ensureImages } from '../../lab/images/build-images';
 import type { ChunkTransferEvent } from '../../src/peer/download-scheduler';
-// Importing the helpers also disables Ryuk (read when the first container starts).
-import {
-  ctlResult,
-  expectSuccess,
-  leftovers,
-  parseCtlLines,
-  uniqueRunId,
-  waitFor,
-  type CommandResult,
-} from '../helpers/docker';
+import { containerSwarm, ctlIn, execIn } from '../helpers/container-swarm';
+import { ctlResult, expectSuccess, parseCtlLines, waitFor } from '../helpers/docker';
 
 const TIMEOUT_MS = 180_000;
 const IMAGES_TIMEOUT_MS = 300_000;
-const STARTUP_TIMEOUT_MS = 60_000;
 const FILE_NAME = 'swarm-shared.bin';
 const FILE_SIZE = '4M';
 const FILE_SIZE_BYTES = 4 * 1024 * 1024;
@@ -40,90 +29,20 @@ type ChunkEvent = ChunkTransferEvent & { event: 'chunk' };
 describe('swarm of containers (testcontainers)', () => {
   jest.setTimeout(TIMEOUT_MS);
   const docker = new Docker();
-  const run = uniqueRunId('swarm-test');
-  const networkName = `swarmlab-${run}`;
-  let network: StartedNetwork | undefined;
-  let tracker: StartedTestContainer | undefined;
-  const peers: StartedTestContainer[] = [];
-
-  const exec = async (container: StartedTestContainer, cmd: string[]): Promise<CommandResult> => {
-    const result = await container.exec(cmd);
-    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
-  };
-  const ctl = async (container: StartedTestContainer, args: string[]): Promise<string> =>
-    expectSuccess(await exec(container, ['swarmlab', 'ctl', '--json', ...args]), `swarmlab ctl ${args.join(' ')}`);
-
-  /** Each container's output, kept so that a container that fails to start can be diagnosed. */
-  const containerLogs = new Map<string, string>();
-  const keepLogs =
-    (name: string) =>
-    (stream: Readable): void => {
-      stream.on('data', (line: Buffer | string) =>
-        containerLogs.set(name, `${containerLogs.get(name) ?? ''}${String(line)}`),
-      );
-    };
-  const withLogs = (err: unknown): Error =>
-    new Error(
-      `${err instanceof Error ? err.message : String(err)}\n${[...containerLogs]
-        .map(([name, text]) => `--- ${name}\n${text.slice(-3000)}`)
-        .join('\n')}`,
-    );
+  const swarm = containerSwarm(docker, 'swarm-test');
+  const exec = execIn;
+  const ctl = ctlIn;
 
   beforeAll(async () => {
     const images = await ensureImages(docker);
-    // testcontainers' Network takes no labels; its name carries the run id instead.
-    network = await new Network({ nextUuid: () => networkName }).start();
-    tracker = await new GenericContainer(images.tracker)
-      .withNetwork(network)
-      .withNetworkAliases('tracker')
-      .withLabels({ 'swarmlab.run': run, 'swarmlab.role': 'tracker' })
-      .withLogConsumer(keepLogs('tracker'))
-      .withWaitStrategy(Wait.forHealthCheck())
-      .withStartupTimeout(STARTUP_TIMEOUT_MS)
-      .start()
-      .catch((err: unknown) => {
-        throw withLogs(err);
-      });
-    const started = await Promise.allSettled(
-      [1, 2, 3].map(async (n) => {
-        const source = n <= 2;
-        return new GenericContainer(images.peer)
-          .withNetwork(network as StartedNetwork)
-          .withNetworkAliases(`peer-${n}`)
-          .withLabels({ 'swarmlab.run': run, 'swarmlab.role': 'peer' })
-          .withEnvironment({
-            SWARMLAB_TRACKER: 'tracker:7070',
-            SWARMLAB_NAME: `peer-${n}`,
-            SWARMLAB_AUTOCONNECT: '1',
-            SWARMLAB_AUTOPUBLISH: '1',
-            LOG_FORMAT: 'json',
-            ...(source ? { SWARMLAB_UPLOAD_RATE: SOURCE_UPLOAD_RATE } : {}),
-          })
-          .withLogConsumer(keepLogs(`peer-${n}`))
-          .withWaitStrategy(Wait.forHealthCheck())
-          .withStartupTimeout(STARTUP_TIMEOUT_MS)
-          .start();
-      }),
-    );
-    // Keep every peer that started so afterAll stops it, even when another one failed.
-    for (const result of started) if (result.status === 'fulfilled') peers.push(result.value);
-    const failed = started.find((result) => result.status === 'rejected');
-    if (failed !== undefined) throw withLogs(failed.reason);
+    const source = { SWARMLAB_AUTOPUBLISH: '1', SWARMLAB_UPLOAD_RATE: SOURCE_UPLOAD_RATE };
+    await swarm.start(images, [{ env: source }, { env: source }, { env: { SWARMLAB_AUTOPUBLISH: '1' } }]);
   }, IMAGES_TIMEOUT_MS);
 
-  afterAll(async () => {
-    await Promise.allSettled(peers.map(async (peer) => peer.stop()));
-    await tracker?.stop().catch(() => undefined);
-    // Anything of this run that testcontainers did not hand back (a failed start) goes too.
-    const stray = await docker.listContainers({ all: true, filters: { label: [`swarmlab.run=${run}`] } });
-    await Promise.allSettled(stray.map(async (c) => docker.getContainer(c.Id).remove({ force: true })));
-    await network?.stop().catch(() => undefined);
-    expect(await leftovers(docker, [`swarmlab.run=${run}`])).toEqual({ containers: 0, networks: 0 });
-    expect(await docker.listNetworks({ filters: { name: [networkName] } })).toEqual([]);
-  }, 60_000);
+  afterAll(async () => swarm.stop(), 60_000);
 
   it('downloads a file published by two peers from both, and the bytes on disk hash to the published SHA-256', async () => {
-    const [peer1, peer2, peer3] = peers;
+    const [peer1, peer2, peer3] = swarm.peers;
     if (peer1 === undefined || peer2 === undefined || peer3 === undefined) throw new Error('peers did not start');
 
     // Same seed, same bytes: both sources hold the same file id.
