@@ -9,6 +9,7 @@ import type { DownloadReport, NetworkReport, ScenarioReport, StepReport } from '
 import type { NodeState, RunEvent } from './run-events';
 import { minimumTimes, type MinimumTime } from './distribution-minimum';
 import { foldRunEvents, holdingKey, type EventOf, type Lane, type RunState } from './run-state';
+import { swarmWindows, type FileSwarmWindows } from './swarm-windows';
 
 export type { Lane } from './run-state';
 export {
@@ -93,6 +94,8 @@ export interface ReportData {
   transfers: TransferPoint[];
   progress: ProgressSeries[];
   minimums: MinimumTime[];
+  /** The swarm a window of time at a time, per file (swarm-windows.ts). */
+  swarm: FileSwarmWindows[];
   marks: TimeMark[];
   downloads: DownloadReport[];
   /** Downloads that ended in an error (expected or not), as their `download` events tell. */
@@ -290,6 +293,7 @@ export function deriveReportData(
     transfers: transferPoints(events, lanes),
     progress: progressSeries(events, lanes),
     minimums,
+    swarm: swarmWindows(events),
     marks,
     downloads: report.downloads,
     failedDownloads: failedDownloads(events),

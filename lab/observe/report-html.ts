@@ -303,6 +303,28 @@ function failedDownloadsHtml(data: ReportData, scale: TimeScale): string {
   );
 }
 
+function swarmHtml(data: ReportData, scale: TimeScale): string {
+  if (data.swarm.length === 0) return '<p class="note">No chunk moved.</p>';
+  return data.swarm
+    .map(
+      (file) =>
+        `<h3>${escapeHtml(file.file)}, ${formatSeconds(file.windowMs)} at a time</h3>` +
+        table(
+          ['FROM', 'HOLDERS', 'CHUNKS', 'RATE', 'SENDERS', 'ANSWER p50', 'ANSWER p90'],
+          file.windows.map((w) => [
+            scale.at(w.t),
+            String(w.holders),
+            String(w.transfers),
+            formatRate((w.bytes * 1000) / file.windowMs),
+            String(w.senders),
+            w.answerMsP50 === undefined ? '-' : formatSeconds(w.answerMsP50),
+            w.answerMsP90 === undefined ? '-' : formatSeconds(w.answerMsP90),
+          ]),
+        ),
+    )
+    .join('\n');
+}
+
 function downloadsHtml(data: ReportData): string {
   if (data.downloads.length === 0) return '<p class="note">No download finished.</p>';
   return table(
@@ -398,6 +420,14 @@ ${legend(downloaders, colour, 'downloader')}
 ${progressSvg(data, scale, colour)}
 <h3>Theoretical minimum</h3>
 ${minimumHtml(data, scale)}
+</section>
+<section id="swarm">
+<h2>The swarm over time</h2>
+<p class="note">Per window: the peers holding part of the file by its end, the chunks received in it and
+from how many distinct senders, and how long their requests waited for an answer (the source's queue
+included). Many holders but few senders is discovery (chunks nobody asks for yet); answers many times a
+chunk's transfer time are queues at the sources the downloaders found.</p>
+${swarmHtml(data, scale)}
 </section>
 <section id="faults">
 <h2>Faults and recoveries</h2>

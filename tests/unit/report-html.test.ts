@@ -66,6 +66,18 @@ describe('renderReportHtml', () => {
     expect(html).toMatch(/minimum-note">no minimum line for rated\.bin: the upload rate of peer-2 is not set/);
   });
 
+  it('tabulates the swarm a window at a time: holders, chunks, rate, senders and answer times', () => {
+    const html = render();
+    const section = html.slice(html.indexOf('<section id="swarm">'), html.indexOf('<section id="faults">'));
+    expect(section).toContain('<h3>rated.bin, 1.00 s at a time</h3>');
+    // The rated run's three windows, the first with the one answer time its events carry.
+    expect(count(section, /<tr><td>/g)).toBe(3);
+    expect(section).toMatch(
+      /<tr><td>[^<]+<\/td><td>3<\/td><td>4<\/td><td>[^<]+<\/td><td>3<\/td><td>0\.30 s<\/td><td>0\.30 s<\/td><\/tr>/,
+    );
+    expect(render(eventsOf([[0, { type: 'run', run: 'r' }]]))).toContain('No chunk moved.');
+  });
+
   it('lists the downloads that failed, with their errors', () => {
     const events = eventsOf([
       [0, { type: 'run', run: 'r' }],
