@@ -7,7 +7,6 @@
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import YAML from 'yaml';
-import { TRACKER_CPU_SHARES } from '../../lab/constants';
 import { ensureImages } from '../../lab/images/build-images';
 import {
   ctlResult,
@@ -118,11 +117,6 @@ describe('compose.yaml (containers)', () => {
     const peers = byRole('peer');
     expect(peers).toHaveLength(PEERS);
     for (const container of containers) expect(container.Labels['swarmlab.run']).toBe(project);
-    // The tracker's CPU weight, as the lab sets it: a hundred busy peers must not starve it.
-    const cpuShares = async (c: Docker.ContainerInfo): Promise<number | undefined> =>
-      (await docker.getContainer(c.Id).inspect()).HostConfig.CpuShares;
-    expect(await cpuShares(byRole('tracker')[0]!)).toBe(TRACKER_CPU_SHARES);
-    expect(await cpuShares(peers[0]!)).toBe(0); // Docker's default weight, 1024
     const [first, second, , last] = peers.map((c) => c.Id);
     if (first === undefined || second === undefined || last === undefined) throw new Error('missing peers');
 
