@@ -309,10 +309,8 @@ describe('runLibtorrentComparison', () => {
       "the libtorrent run failed: libtorrent leecher 1's file differs from the seeder's",
     );
   });
-});
 
-describe('runLibtorrentComparison when a libtorrent node crashes', () => {
-  const init = { pairBytes: MIB, demoBytes: MIB, swarmlabPairMBps: 600, swarmlabDemoMBps: [250, 270] };
+  // A node that dies by a signal (libtorrent's own crash), as LibtorrentNode reports it.
   const crash = (): Promise<never> =>
     Promise.reject(
       new SwarmlabError(
