@@ -210,14 +210,17 @@ describe('peer strategies', () => {
           await client.exchange(encodeJson(MessageType.Interested, 1, { fileId }), 1);
           return client;
         };
-        // The first downloader claims chunks 0..11 (192 KiB); at 64 KiB/s they keep the seeder's upload
-        // busy for about 3 s, under the upload queue bound (MAX_UPLOAD_QUEUE_MS), so none is refused as
-        // busy. The second asks for one of the last of them: `off` serves it after those (one upload,
-        // first come first served), `auto` refuses it at once.
+        // The first downloader claims chunks 0..11 (192 KiB) in one write; past the bucket's burst they
+        // keep the seeder's upload busy for about 2 s at 64 KiB/s, under the upload queue bound
+        // (MAX_UPLOAD_QUEUE_MS), so none is refused as busy. Both connections are open before the
+        // claim, and the second asks only once the first has its first chunk (so every claim was
+        // read), for one of the last of them: `off` serves it after those (one upload, first come
+        // first served), `auto` refuses it at once. Nothing slow stands between the two, so a loaded
+        // machine cannot let the upload go idle first.
         const first = await open('first');
-        for (let index = 0; index < 12; index++)
-          first.write(encodeChunkRef(MessageType.Request, 100 + index, fileId, index));
         const second = await open('second');
+        const claims = Array.from({ length: 12 }, (_, index) => encodeChunkRef(MessageType.Request, 100 + index, fileId, index));
+        expect((await first.exchange(Buffer.concat(claims), 100, 25_000)).type).toBe(MessageType.Chunk);
         const answer = await second.exchange(encodeChunkRef(MessageType.Request, 20, fileId, 10), 20, 25_000);
         if (reason === undefined) expect(answer.type).toBe(MessageType.Chunk);
         else expect(answer).toMatchObject({ type: MessageType.Reject, body: { index: 10, reason } });
