@@ -38,6 +38,7 @@ import type { HoldersBody, Manifest, PeerLocation } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
+import { busyRetryMs } from './busy-backoff';
 import type { ChunkStore, StoredFile } from './chunk-store';
 import type { ChunkLease } from './chunk-memory';
 import { PeerError, PeerErrorCode } from './errors';
@@ -194,6 +195,8 @@ interface Source {
   strikes: number;
   dropped: boolean;
   retryAtMs: number;
+  /** Rounds of REJECT busy in a row, each a longer pause (busy-backoff.ts); a chunk from it resets it. */
+  busyStreak: number;
   /** Chunks it gave since the last rotation (ROTATE_MS): which source makes room for another. */
   recentChunks: number;
   /** When its current connection was made: a source connected less than ROTATE_MS ago stays. */
@@ -449,6 +452,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         strikes: 0,
         dropped: false,
         retryAtMs: 0,
+        busyStreak: 0,
         recentChunks: 0,
         connectedAtMs: 0,
       };
@@ -673,6 +677,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     source.window.record(ms, Date.now());
     this.chunksBySource[source.name] = (this.chunksBySource[source.name] ?? 0) + 1;
     source.recentChunks++;
+    source.busyStreak = 0;
     // The other downloaders will ask for it soon: serve them from memory, not from the file.
     this.components.store.keepRecent(this.fileId, index, data);
     this.components.announce(this.fileId, index);
@@ -733,11 +738,15 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         this.removeHolding(source, index);
         this.claimedElsewhere.set(index, source);
         break;
-      case 'busy':
-        this.lastBusyAtMs = Date.now();
-        source.retryAtMs = Date.now() + 100;
+      case 'busy': {
+        const nowMs = Date.now();
+        this.lastBusyAtMs = nowMs;
+        // The refusals of one round (the requests that were in flight) arrive together: one step each.
+        if (nowMs >= source.retryAtMs) source.busyStreak++;
+        source.retryAtMs = Math.max(source.retryAtMs, nowMs + busyRetryMs(source.busyStreak));
         this.swapBusy(source);
         break;
+      }
       case 'wrong-chunk':
         this.strike(source, index);
         break;

@@ -677,6 +677,35 @@ describe('faults (issue 5)', () => {
       }
     });
 
+    // A source whose upload stays full is asked again after longer and longer pauses (busy-backoff.ts),
+    // not ten times a second for as long as the download lasts.
+    test('a source that answers every REQUEST busy is asked less and less often', async () => {
+      const chunks = 48;
+      // 96 KiB/s: about 7 s for the 768 KiB past the 64 KiB burst.
+      const sha = await publishSame(swarm, ['honest'], 'backoff.bin', chunks * CHUNK, 96 * 1024);
+      const { manifest, file } = await honestManifest('backoff.bin');
+      const fake = await startFake(swarm.trackerPort, manifest, file, 'busy');
+      try {
+        await swarm.startPeer('dl', { chunkSize: CHUNK });
+        await swarm.control('dl', 'connect');
+        const startedAtMs = Date.now();
+        const done = await swarm.control('dl', 'download', { name: 'backoff.bin' });
+        const tookMs = Date.now() - startedAtMs;
+        expect(await sha256File(done.path as string)).toBe(sha);
+        expect(done.chunksBySource).toEqual({ honest: chunks });
+        // Requests within 50 ms of each other are one round (the requests that were in flight).
+        const rounds = fake.requestTimes.filter((atMs, i) => i === 0 || atMs - fake.requestTimes[i - 1]! > 50);
+        const gaps = rounds.slice(1).map((atMs, i) => atMs - rounds[i]!);
+        expect(tookMs).toBeGreaterThan(4_000);
+        expect(rounds.length).toBeGreaterThanOrEqual(3);
+        // A fixed 100 ms pause would be 40 rounds or more in 4 s; doubling pauses up to 1.6 s are a dozen.
+        expect(rounds.length).toBeLessThan(tookMs / 300);
+        expect(Math.max(...gaps)).toBeGreaterThanOrEqual(700);
+      } finally {
+        await fake.close();
+      }
+    });
+
     // Issue 18 claim: endgame sends CANCEL to the losers. The fake never answers in time; in the endgame
     // the honest source is asked for the fake's chunks too, and each copy that arrives cancels the
     // fake's request at once, not only when the download ends.
