@@ -30,7 +30,7 @@ import {
   UsageError,
   messageOf,
 } from './errors';
-import { LABEL_RUN, type CallInit, type LabContainer, type LabDocker, type LabNetwork } from './engine/lab-docker';
+import { LABEL_RUN, type CallInit, type Healthcheck, type LabContainer, type LabDocker, type LabNetwork } from './engine/lab-docker';
 import { assertMemoryFits, estimateRunMemory, hostMemory, type HostMemory } from './memory-estimate';
 import { ensureNeighbourTable, hostNeighbourTable, type NeighbourTable, type NeighbourTableOutcome } from './neighbour-table';
 import { PeerControl } from './peer-control';
@@ -53,10 +53,17 @@ export const PEER_START_CONCURRENCY = 8;
 export const IMAGE_HEALTHCHECK_INTERVAL_MS = 5_000;
 /**
  * Healthchecks a run may start per second across its peers. Each one is a shell `test` of the control
- * socket, but also an exec through dockerd, containerd and runc: about 0.04 CPU-s in all, which 200 peers
- * every 5 s would turn into most of a core. The lab does not wait for them (see `waitReady`).
+ * socket, but also an exec through dockerd, containerd and runc, which 200 peers every 5 s would turn
+ * into most of a core. The lab does not wait for them (see `waitReady`).
  */
 const HEALTHCHECKS_PER_S = 1;
+/**
+ * Above this many peers Docker's HEALTHCHECK is off for the lab's peers: even one check a second costs
+ * the swarm a tenth of a core or more for the whole run (docs/benchmarks.md), and the lab already knows
+ * each peer's health from its control channel, which answered `status` at `up` and carries every
+ * command and event after it.
+ */
+export const CHANNEL_HEALTH_ABOVE_PEERS = 30;
 
 /**
  * The tracker's readiness probe: its port listening in /proc/net/tcp (as the image's HEALTHCHECK checks),
@@ -67,9 +74,14 @@ export function trackerListeningArgv(port: number = TRACKER_PORT): string[] {
   return ['grep', '-qs', `:${portHex} [0-9A-F]*:0000 0A `, '/proc/net/tcp', '/proc/net/tcp6'];
 }
 
-/** The HEALTHCHECK interval for peers of a run of `peers`: the image's, longer in big runs. */
-export function peerHealthcheckIntervalMs(peers: number): number {
-  return Math.max(IMAGE_HEALTHCHECK_INTERVAL_MS, Math.ceil(peers / HEALTHCHECKS_PER_S) * 1000);
+/**
+ * The HEALTHCHECK for the peers of a run of `peers`: the image's (undefined) in small runs, spaced out
+ * to about HEALTHCHECKS_PER_S in bigger ones, none above CHANNEL_HEALTH_ABOVE_PEERS.
+ */
+export function peerHealthcheck(peers: number): Healthcheck | undefined {
+  if (peers > CHANNEL_HEALTH_ABOVE_PEERS) return 'none';
+  const intervalMs = Math.max(IMAGE_HEALTHCHECK_INTERVAL_MS, Math.ceil(peers / HEALTHCHECKS_PER_S) * 1000);
+  return intervalMs === IMAGE_HEALTHCHECK_INTERVAL_MS ? undefined : { intervalMs };
 }
 
 export interface LabImages {
@@ -214,10 +226,8 @@ export class LabController {
       });
       run.tracker = await this.waitReady(run.tracker, undefined, signal, { waitHealthy: init.waitHealthy ?? false });
 
-      const healthcheckIntervalMs = peerHealthcheckIntervalMs(init.peers.length);
-      const readyInit = {
-        waitHealthy: (init.waitHealthy ?? false) && healthcheckIntervalMs === IMAGE_HEALTHCHECK_INTERVAL_MS,
-      };
+      const healthcheck = peerHealthcheck(init.peers.length);
+      const readyInit = { waitHealthy: (init.waitHealthy ?? false) && healthcheck === undefined };
       const peers = await mapBounded(init.peers, this.peerStartConcurrency, async (peer) => {
         const started = peer.start ?? true;
         const env: Record<string, string> = {
@@ -250,7 +260,7 @@ export class LabController {
             ? {}
             : { tmpfs: [{ target: DATA_DIR, sizeBytes: peer.dataTmpfsBytes }] }),
           start: started,
-          ...(healthcheckIntervalMs === IMAGE_HEALTHCHECK_INTERVAL_MS ? {} : { healthcheckIntervalMs }),
+          ...(healthcheck === undefined ? {} : { healthcheck }),
         });
         const control = new PeerControl({ docker: this.docker }, { containerId: container.id, peer: peer.name });
         if (started) container = await this.waitReady(container, control, signal, readyInit);

@@ -23,6 +23,7 @@ import {
   type ExecInit,
   type ExecResult,
   type ExecStream,
+  type Healthcheck,
   type LabContainer,
   type LabDocker,
   type LabNetwork,
@@ -88,10 +89,7 @@ export class DockerodeLabDocker implements LabDocker {
         Env: env,
         ...(init.cmd === undefined ? {} : { Cmd: init.cmd }),
         Labels: { [LABEL_RUN]: init.run, [LABEL_ROLE]: init.role, [LABEL_PEER]: init.shortName },
-        // Docker keeps the image's test, timeout and retries for the fields left out (nanoseconds).
-        ...(init.healthcheckIntervalMs === undefined
-          ? {}
-          : { Healthcheck: { Interval: init.healthcheckIntervalMs * 1_000_000 } }),
+        ...healthcheckConfig(init.healthcheck),
         HostConfig: {
           NetworkMode: init.network.name,
           ...(init.cpuShares === undefined ? {} : { CpuShares: init.cpuShares }),
@@ -514,4 +512,12 @@ export function demuxBuffer(raw: Buffer): ContainerLogs {
     stderr: Buffer.concat(stderr).toString('utf8'),
     combined: Buffer.concat(combined).toString('utf8'),
   };
+}
+
+/** The create request's Healthcheck for a LabContainerInit's: absent keeps the image's. */
+function healthcheckConfig(healthcheck: Healthcheck | undefined): { Healthcheck?: Docker.HealthConfig } {
+  if (healthcheck === undefined) return {};
+  if (healthcheck === 'none') return { Healthcheck: { Test: ['NONE'] } };
+  // Docker keeps the image's test, timeout and retries for the fields left out (nanoseconds).
+  return { Healthcheck: { Interval: healthcheck.intervalMs * 1_000_000 } };
 }

@@ -37,11 +37,17 @@ export interface CreateContainerInit {
   tmpfs?: { target: string; sizeBytes: number }[];
   /** Start the container right away (default true). */
   start?: boolean;
-  /** Overrides the image's HEALTHCHECK interval (same command); each check is an exec in the container. */
-  healthcheckIntervalMs?: number;
+  /**
+   * Overrides the image's HEALTHCHECK: another interval (same command), or `none` to run no check at
+   * all. Each check is an exec in the container. Absent: the image's.
+   */
+  healthcheck?: Healthcheck;
   /** CPU weight against the other containers (cgroup cpu.shares, default 1024); Swarm mode has no such setting. */
   cpuShares?: number;
 }
+
+/** A container's HEALTHCHECK when not the image's: spaced out, or switched off. */
+export type Healthcheck = { intervalMs: number } | 'none';
 
 export interface LabContainer {
   id: string;

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 
 import type { LabRun } from '../../lab/controller';
+import { PeerControl } from '../../lab/peer-control';
 import { setLogLevel } from '../../src/shared/logger';
 import { createLabTestContext } from '../helpers/lab';
 
@@ -60,7 +61,7 @@ async function watchExecs(docker: Docker, containerId: string): Promise<{ comman
 
 describe('lab control channel (containers)', () => {
   jest.setTimeout(TIMEOUT_MS);
-  const { docker, controller, abort } = createLabTestContext();
+  const { docker, labDocker, controller, abort } = createLabTestContext();
   const run = `channel-test-${process.pid}`;
   let labRun: LabRun;
 
@@ -146,5 +147,32 @@ describe('lab control channel (containers)', () => {
     const after = await bridgeProcesses(docker, leecher.container.id);
     expect(after).toHaveLength(1);
     expect(after.map((p) => p.pid)).not.toContain(bridge!.pid);
+  });
+
+  it('starts a peer with no Docker healthcheck, as runs above 30 peers do, and reaches it through its channel', async () => {
+    const checked = await docker.getContainer(labRun.peer('peer-1').container.id).inspect();
+    // A 2-peer run keeps the image's HEALTHCHECK.
+    expect(checked.Config.Healthcheck?.Test?.[0]).not.toBe('NONE');
+    const container = await labDocker.startPeer({
+      run,
+      name: `${run}-unchecked`,
+      shortName: 'unchecked',
+      image: checked.Config.Image,
+      network: labRun.network!,
+      env: Object.fromEntries(
+        checked.Config.Env.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+      ),
+      healthcheck: 'none',
+    });
+    const inspected = await docker.getContainer(container.id).inspect();
+    expect(inspected.Config.Healthcheck?.Test).toEqual(['NONE']);
+    const control = new PeerControl({ docker: labDocker }, { containerId: container.id, peer: 'unchecked' });
+    try {
+      const status = await control.request('status', {}, { timeoutMs: 30_000 });
+      expect(status.connected).toBe(false);
+      expect((await labDocker.inspect(container.id)).health).toBeUndefined();
+    } finally {
+      control.close();
+    }
   });
 });

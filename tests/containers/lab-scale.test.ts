@@ -8,7 +8,7 @@
  */
 import { replayScenario } from '../../lab/commands';
 import { TRACKER_CPU_SHARES, TRACKER_METRICS_PORT } from '../../lab/constants';
-import { peerHealthcheckIntervalMs } from '../../lab/controller';
+import { peerHealthcheck } from '../../lab/controller';
 import { LABEL_ROLE, LABEL_RUN } from '../../lab/engine/lab-docker';
 import { validateScenario } from '../../lab/scenario/load';
 import { LAB_SEEDER, labSwarmResult, labSwarmScenario } from '../../src/bench/lab-swarm';
@@ -62,7 +62,10 @@ describe('lab at scale (containers)', () => {
     const peers = await labDocker.listContainers({ [LABEL_RUN]: run, [LABEL_ROLE]: 'peer' });
     expect(peers).toHaveLength(LEECHERS + 1);
     const inspected = await docker.getContainer(peers[0]!.id).inspect();
-    expect(inspected.Config.Healthcheck?.Interval).toBe(peerHealthcheckIntervalMs(LEECHERS + 1) * 1_000_000);
+    const healthcheck = peerHealthcheck(LEECHERS + 1);
+    if (healthcheck === undefined || healthcheck === 'none')
+      throw new Error(`${LEECHERS + 1} peers keep a spaced-out healthcheck`);
+    expect(inspected.Config.Healthcheck?.Interval).toBe(healthcheck.intervalMs * 1_000_000);
 
     const [tracker] = await labDocker.listContainers({ [LABEL_RUN]: run, [LABEL_ROLE]: 'tracker' });
     expect(tracker?.ip).toBeDefined();

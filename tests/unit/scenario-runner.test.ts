@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 import { replayScenario } from '../../lab/commands';
-import { LabController } from '../../lab/controller';
+import { CHANNEL_HEALTH_ABOVE_PEERS, LabController } from '../../lab/controller';
 import { DockerError } from '../../lab/errors';
 import type {
   CreateContainerInit,
@@ -74,7 +74,8 @@ class FakeDocker implements LabDocker {
       role: init.role,
       shortName: init.shortName,
       state: started ? 'running' : 'created',
-      health: started ? 'healthy' : undefined,
+      // As Docker reports it: no health at all for a container whose healthcheck is off.
+      health: started && init.healthcheck !== 'none' ? 'healthy' : undefined,
       ip: started ? `172.30.0.${this.nextId}` : undefined,
       labels: { 'swarmlab.run': init.run, 'swarmlab.role': init.role, 'swarmlab.peer': init.shortName },
     };
@@ -89,7 +90,7 @@ class FakeDocker implements LabDocker {
   async start(id: string): Promise<void> {
     const c = this.get(id);
     c.state = 'running';
-    c.health = 'healthy';
+    c.health = this.created.get(c.shortName ?? '')?.healthcheck === 'none' ? undefined : 'healthy';
     c.ip ??= `172.30.0.${this.nextId++}`;
     this.calls.push(`start ${c.shortName}`);
   }
@@ -584,6 +585,27 @@ describe('ScenarioRunner (fake docker)', () => {
     });
     expect((await run.teardown()).containers).toBe(2);
     expect(await controller.listRuns()).toEqual([]);
+  });
+
+  it('runs no Docker healthcheck in a big run: its peers are ready when their channels answer', async () => {
+    const docker = new FakeDocker();
+    const controller = new LabController({
+      docker,
+      ensureImages: async () => ({ tracker: 't', peer: 'p' }),
+      // Big enough already: the test must not touch this machine's neighbour table.
+      neighbourTable: { read: async () => ({ gcThresh1: 1 << 20, gcThresh2: 1 << 20, gcThresh3: 1 << 20 }), write: async () => undefined },
+    });
+    const names = (n: number): { name: string }[] => Array.from({ length: n }, (_, i) => ({ name: `peer-${i + 1}` }));
+    const big = await controller.up({ run: 'big', peers: names(CHANNEL_HEALTH_ABOVE_PEERS + 1) });
+    expect(docker.created.get('peer-1')?.healthcheck).toBe('none');
+    // Every peer answered `status` over its own channel before `up` returned.
+    expect(docker.opened).toBe(CHANNEL_HEALTH_ABOVE_PEERS + 1);
+    expect(docker.calls.filter((call) => call.endsWith(' status'))).toHaveLength(CHANNEL_HEALTH_ABOVE_PEERS + 1);
+    await big.teardown();
+
+    const small = await controller.up({ run: 'small', peers: names(CHANNEL_HEALTH_ABOVE_PEERS) });
+    expect(docker.created.get('peer-1')?.healthcheck).toEqual({ intervalMs: CHANNEL_HEALTH_ABOVE_PEERS * 1000 });
+    await small.teardown();
   });
 
   it('sets faults through ctl and measures recovery from the fault step to the last verified download', async () => {
