@@ -66,6 +66,13 @@ export const MAX_LAB_LEECHERS = 199;
  */
 export const LAB_LEECHERS_FILE_BYTES = 64 * MIB;
 export const LAB_LEECHERS_UPLOAD_BYTES_PER_S = 512 * 1024;
+/**
+ * Twice the protocol's default chunk: a hundred peers on a few cores spend their CPU on what they do per
+ * chunk and per message, so half as many chunks move the same bytes sooner, although each chunk takes a
+ * source a second to send at 512 KiB/s (docs/benchmarks.md, "No Docker healthchecks in big runs").
+ * `--chunk-kib K` measures other sizes.
+ */
+export const LAB_LEECHERS_CHUNK_BYTES = 512 * 1024;
 
 /** The sizes of a run with `--lab-leechers N`: the other sections as they were, the lab run at scale. */
 export function labLeechersSizes(sizes: BenchSizes, n: number): BenchSizes {
@@ -74,6 +81,7 @@ export function labLeechersSizes(sizes: BenchSizes, n: number): BenchSizes {
     labSwarmNs: [n],
     labSwarmFileBytes: LAB_LEECHERS_FILE_BYTES,
     labSwarmUploadBytesPerS: LAB_LEECHERS_UPLOAD_BYTES_PER_S,
+    labSwarmChunkBytes: LAB_LEECHERS_CHUNK_BYTES,
   };
 }
 

@@ -208,7 +208,7 @@ describe('benchJson swarmLab', () => {
 });
 
 describe('--lab-leechers', () => {
-  it('runs the lab at scale: 64 MiB at 512 KiB/s per upload (a 128 s minimum for 99), the other sections unchanged', () => {
+  it('runs the lab at scale: 64 MiB in 512 KiB chunks at 512 KiB/s per upload (a 128 s minimum for 99), the other sections unchanged', () => {
     for (const sizes of [FULL_SIZES, QUICK_SIZES]) {
       const scaled = labLeechersSizes(sizes, 99);
       expect(scaled).toEqual({
@@ -216,8 +216,11 @@ describe('--lab-leechers', () => {
         labSwarmNs: [99],
         labSwarmFileBytes: 64 * MIB,
         labSwarmUploadBytesPerS: 512 * 1024,
+        labSwarmChunkBytes: 512 * 1024,
       });
     }
+    // Without --lab-leechers the lab's bench run keeps the protocol's chunk.
+    expect(FULL_SIZES.labSwarmChunkBytes).toBeUndefined();
     const scenario = labSwarmScenario({ ...init, n: 99, fileBytes: 64 * MIB, uploadBytesPerS: 512 * 1024, name: 'x' });
     expect(() => validateScenario(scenario, 'bench')).not.toThrow();
     expect(minimumDistributionS(64 * MIB, 99, 512 * 1024, 512 * 1024)).toBe(128);
