@@ -741,7 +741,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       case 'busy': {
         const nowMs = Date.now();
         this.lastBusyAtMs = nowMs;
-        // The refusals of one round (the requests that were in flight) arrive together: one step each.
+        // The refusals of one round (the requests that were in flight) arrive together: one step per round.
         if (nowMs >= source.retryAtMs) source.busyStreak++;
         source.retryAtMs = Math.max(source.retryAtMs, nowMs + busyRetryMs(source.busyStreak));
         this.swapBusy(source);
