@@ -70,8 +70,15 @@ export const ROTATE_MS = 5_000;
  * (about 80 KB for 64 MiB in 64 KiB chunks) to parse and validate, twice a second per downloader.
  */
 export const LOCATE_AT_CAP_MS = 2_000;
-/** At the source cap, at most one source that answered REJECT busy is swapped for another this often. */
+/**
+ * At the source cap, at most one source that answered REJECT busy is swapped for another this often, while
+ * swaps pay (the source a swap brought in gave a chunk); each swap that has not paid yet doubles the
+ * pause, up to BUSY_SWAP_MAX_MS. In a swarm short of upload (its start, when the seeder and a few first
+ * holders serve everyone) every holder is busy, and each swap was only a connection closed and another
+ * opened on both sides, one or two a second per downloader.
+ */
 export const BUSY_SWAP_MS = 500;
+export const BUSY_SWAP_MAX_MS = 8_000;
 const MAX_ENDGAME_REQUESTERS = 2;
 /**
  * Ties between equally rare chunks are broken among this many chunks from the first one not held, so
@@ -197,6 +204,10 @@ interface Source {
   retryAtMs: number;
   /** Rounds of REJECT busy in a row, each a longer pause (busy-backoff.ts); a chunk from it resets it. */
   busyStreak: number;
+  /** A busy answer is waiting for the end of the frames read with it to decide a swap (swapIfRefusedAll). */
+  swapPending: boolean;
+  /** Connected by a busy swap and no chunk from it yet: its first chunk shows that swaps find upload to spare. */
+  swappedIn: boolean;
   /** Chunks it gave since the last rotation (ROTATE_MS): which source makes room for another. */
   recentChunks: number;
   /** When its current connection was made: a source connected less than ROTATE_MS ago stays. */
@@ -228,6 +239,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private readonly maxSources: number;
   private lastRotationAtMs = Date.now();
   private lastBusySwapAtMs = 0;
+  /** The pause between busy swaps now: BUSY_SWAP_MS while they pay, doubling while they do not. */
+  private busySwapGapMs = BUSY_SWAP_MS;
   private lastLocateAtMs = 0;
   private readonly requestTimeoutMs: number;
   private readonly refreshMs: number;
@@ -341,7 +354,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
    * per ROTATE_MS, lets the least productive source go so that another holder gets a turn (the chunks
    * only unconnected holders have are reached that way, as are the holders a busy source kept waiting).
    */
-  private connectSources(): void {
+  private connectSources(swap = false): void {
     const nowMs = Date.now();
     let active = 0;
     for (const source of this.sources.values()) if (this.isActive(source)) active++;
@@ -369,7 +382,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     for (const source of candidates) {
       if (active >= this.maxSources) break;
       this.ensureConnected(source);
-      if (this.isActive(source)) active++;
+      if (!this.isActive(source)) continue;
+      active++;
+      source.swappedIn = swap;
     }
   }
 
@@ -393,17 +408,34 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
 
   /**
    * A source answered REJECT busy: its upload is taken by others. At the source cap, it makes room for
-   * a holder not connected now (at most once per BUSY_SWAP_MS), which is likelier to have upload to
+   * a holder not connected now (at most once per `busySwapGapMs`), which is likelier to have upload to
    * spare: otherwise every downloader stays with the first holders it found, whose uploads are full
    * while the later holders' stay idle.
    */
   private swapBusy(source: Source): void {
     const nowMs = Date.now();
-    if (nowMs - this.lastBusySwapAtMs < BUSY_SWAP_MS || this.activeSources < this.maxSources) return;
+    if (nowMs - this.lastBusySwapAtMs < this.busySwapGapMs || this.activeSources < this.maxSources) return;
     if (this.soleHolder(source) || this.candidateSources(nowMs).length === 0) return;
     this.lastBusySwapAtMs = nowMs;
+    this.busySwapGapMs = Math.min(this.busySwapGapMs * 2, BUSY_SWAP_MAX_MS);
     this.letGo(source);
-    this.connectSources();
+    this.connectSources(true);
+  }
+
+  /**
+   * Swaps a source that answered busy only once it holds none of our requests: one that queued some of
+   * them is serving us, and letting it go would cancel them and give up their place in its queue for a
+   * new connection whose holder, in a swarm short of upload, is as busy. Checked after the frames already
+   * read, as the refusals of one round arrive together.
+   */
+  private swapIfRefusedAll(source: Source): void {
+    if (source.swapPending) return;
+    source.swapPending = true;
+    setImmediate(() => {
+      source.swapPending = false;
+      if (this.finished || source.inflight.size > 0 || !this.isActive(source)) return;
+      this.swapBusy(source);
+    });
   }
 
   /** Whether `source` holds a chunk this peer still needs. */
@@ -423,6 +455,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     }
     const connection = source.connection;
     this.detach(source);
+    source.swappedIn = false;
     source.retryAtMs = Date.now() + ROTATE_MS;
     if (connection) this.components.release?.(connection);
     this.components.logger.debug('source let go for another', { source: source.key });
@@ -453,6 +486,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         dropped: false,
         retryAtMs: 0,
         busyStreak: 0,
+        swapPending: false,
+        swappedIn: false,
         recentChunks: 0,
         connectedAtMs: 0,
       };
@@ -678,6 +713,10 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     this.chunksBySource[source.name] = (this.chunksBySource[source.name] ?? 0) + 1;
     source.recentChunks++;
     source.busyStreak = 0;
+    if (source.swappedIn) {
+      source.swappedIn = false;
+      this.busySwapGapMs = BUSY_SWAP_MS;
+    }
     // The other downloaders will ask for it soon: serve them from memory, not from the file.
     this.components.store.keepRecent(this.fileId, index, data);
     this.components.announce(this.fileId, index);
@@ -744,7 +783,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         // The refusals of one round (the requests that were in flight) arrive together: one step per round.
         if (nowMs >= source.retryAtMs) source.busyStreak++;
         source.retryAtMs = Math.max(source.retryAtMs, nowMs + busyRetryMs(source.busyStreak));
-        this.swapBusy(source);
+        this.swapIfRefusedAll(source);
         break;
       }
       case 'wrong-chunk':

@@ -180,4 +180,46 @@ describe('issue 17: swarm limits', () => {
     // One LOCATE shows `idle` (two if one was on its way when it published); a rotation comes later.
     expect(locatesToSwap).toBeLessThanOrEqual(2);
   });
+
+  test('while every holder it swaps to is busy as well, a download swaps less and less often', async () => {
+    // Six holders that serve nobody, as at a swarm's start, when a few first holders have everyone
+    // asking them. A swap to one of them finds it as busy as the last: the pause before the next swap
+    // doubles each time (BUSY_SWAP_MS, BUSY_SWAP_MAX_MS) instead of closing a connection and opening
+    // another twice a second for as long as upload is short.
+    const holders = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const holder = await startNode(`all-busy-${i}`, { uploader: () => [] });
+        await holder.generate('all-busy.bin', CHUNKS * CHUNK, 'all-busy', false);
+        await holder.upload();
+        return holder;
+      }),
+    );
+    const downloader = await startNode('all-busy-swapper', { maxSources: 1 });
+    let connections = 0;
+    const connected = holders.map(() => false);
+    const sampler = setInterval(() => {
+      holders.forEach((holder, i) => {
+        const now = holder.servedConnections > 0;
+        if (now && !connected[i]) connections++;
+        connected[i] = now;
+      });
+    }, 5);
+    const download = downloader.download({ name: 'all-busy.bin' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+    } finally {
+      clearInterval(sampler);
+    }
+    // The first holder, then swaps after about 0.5, 1.5, 3.5 and 7.5 s: four or five connections. A swap
+    // every half second (each holder let go rests ROTATE_MS before it is a candidate again) made nine.
+    expect(connections).toBeGreaterThanOrEqual(3);
+    expect(connections).toBeLessThanOrEqual(6);
+    // A holder with upload to spare still gets its turn, and the download completes from it.
+    const idle = await startNode('all-busy-idle');
+    await idle.generate('all-busy.bin', CHUNKS * CHUNK, 'all-busy', false);
+    await idle.upload();
+    const done = await download;
+    expect(done.verified).toBe(true);
+    expect(done.chunksBySource['all-busy-idle']).toBe(CHUNKS);
+  });
 });
