@@ -141,6 +141,8 @@ export interface DownloadHandlers {
  * How long new chunks wait to be told to the tracker together. Downloaders read the tracker's news only
  * on their next LOCATE (every few seconds at the source cap), while connected peers hear of each chunk
  * at once through HAVE_CHUNK; one tracker request per chunk would be hundreds a second in a large swarm.
+ * The first chunk after a quiet period goes at once: at a swarm's start a peer's first chunk is how the
+ * others learn it can serve, and every hop of the start waited up to a period for it.
  */
 export const HAVE_BATCH_MS = 500;
 /** How long a finished download waits for the tracker to take its last HAVEs. */
@@ -175,6 +177,8 @@ export class PeerNode {
    */
   private readonly manifestAnnounced = new Set<string>();
   private haveTimer: NodeJS.Timeout | undefined;
+  /** When HAVEs last left (performance.now()): the next may go at once HAVE_BATCH_MS later. */
+  private havesFlushedAtMs = -Infinity;
   /** WITHDRAWs on their way to the tracker; `upload` waits for them so `f` right after is accurate. */
   private readonly withdrawals = new Set<Promise<void>>();
   private resumed: Array<{ file: StoredFile; kept: number }> = [];
@@ -669,7 +673,10 @@ export class PeerNode {
     let indices = this.pendingHaves.get(fileId);
     if (!indices) this.pendingHaves.set(fileId, (indices = []));
     indices.push(index);
-    this.haveTimer ??= setTimeout(() => void this.flushHaves(), HAVE_BATCH_MS);
+    if (this.haveTimer) return;
+    const waitMs = this.havesFlushedAtMs + HAVE_BATCH_MS - performance.now();
+    if (waitMs <= 0) void this.flushHaves();
+    else this.haveTimer = setTimeout(() => void this.flushHaves(), waitMs);
   }
 
   /**
@@ -679,6 +686,7 @@ export class PeerNode {
   private flushHaves(): Promise<void> {
     if (this.haveTimer) clearTimeout(this.haveTimer);
     this.haveTimer = undefined;
+    this.havesFlushedAtMs = performance.now();
     const sent: Array<Promise<void>> = [];
     for (const [fileId, indices] of this.pendingHaves) {
       const manifest = this.manifestAnnounced.has(fileId) ? undefined : this.store.get(fileId)?.manifest;

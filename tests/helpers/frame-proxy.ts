@@ -10,11 +10,14 @@ export interface FrameProxy {
   server: Server;
   /** Frames of the watched type the clients sent, swallowed ones included. */
   seen: () => number;
+  /** The frames of the watched type that went through, in order (u32 length, opcode, request id, body). */
+  carried: Buffer[];
 }
 
 /** A proxy to 127.0.0.1:`port` that drops the first `drop` client frames of type `type`. */
 export function frameProxy(port: number, type: MessageType, drop = 0): FrameProxy {
   let seen = 0;
+  const carried: Buffer[] = [];
   const sockets: Socket[] = [];
   const server = createServer((client) => {
     const upstream = connect(port, '127.0.0.1');
@@ -27,6 +30,7 @@ export function frameProxy(port: number, type: MessageType, drop = 0): FrameProx
         const frame = pending.subarray(0, 4 + pending.readUInt32BE(0));
         pending = pending.subarray(frame.length);
         if (frame[4] === type && seen++ < drop) continue;
+        if (frame[4] === type) carried.push(Buffer.from(frame));
         upstream.write(frame);
       }
     });
@@ -39,7 +43,7 @@ export function frameProxy(port: number, type: MessageType, drop = 0): FrameProx
     upstream.on('error', end).on('close', end);
   });
   server.on('close', () => sockets.forEach((socket) => socket.destroy()));
-  return { server, seen: () => seen };
+  return { server, seen: () => seen, carried };
 }
 
 /** The proxy's port once it listens on 127.0.0.1. */
