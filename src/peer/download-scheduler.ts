@@ -204,8 +204,6 @@ interface Source {
   retryAtMs: number;
   /** Rounds of REJECT busy in a row, each a longer pause (busy-backoff.ts); a chunk from it resets it. */
   busyStreak: number;
-  /** A busy answer is waiting for the end of the frames read with it to decide a swap (swapIfRefusedAll). */
-  swapPending: boolean;
   /** Connected by a busy swap and no chunk from it yet: its first chunk shows that swaps find upload to spare. */
   swappedIn: boolean;
   /** Chunks it gave since the last rotation (ROTATE_MS): which source makes room for another. */
@@ -410,32 +408,19 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
    * A source answered REJECT busy: its upload is taken by others. At the source cap, it makes room for
    * a holder not connected now (at most once per `busySwapGapMs`), which is likelier to have upload to
    * spare: otherwise every downloader stays with the first holders it found, whose uploads are full
-   * while the later holders' stay idle.
+   * while the later holders' stay idle. Not while it still holds requests of ours (it queued some: it
+   * serves us, and letting it go would give up their place in its queue); the refusals of one round
+   * arrive together, so the last of them decides.
    */
   private swapBusy(source: Source): void {
     const nowMs = Date.now();
+    if (source.inflight.size > 0) return;
     if (nowMs - this.lastBusySwapAtMs < this.busySwapGapMs || this.activeSources < this.maxSources) return;
     if (this.soleHolder(source) || this.candidateSources(nowMs).length === 0) return;
     this.lastBusySwapAtMs = nowMs;
     this.busySwapGapMs = Math.min(this.busySwapGapMs * 2, BUSY_SWAP_MAX_MS);
     this.letGo(source);
     this.connectSources(true);
-  }
-
-  /**
-   * Swaps a source that answered busy only once it holds none of our requests: one that queued some of
-   * them is serving us, and letting it go would cancel them and give up their place in its queue for a
-   * new connection whose holder, in a swarm short of upload, is as busy. Checked after the frames already
-   * read, as the refusals of one round arrive together.
-   */
-  private swapIfRefusedAll(source: Source): void {
-    if (source.swapPending) return;
-    source.swapPending = true;
-    setImmediate(() => {
-      source.swapPending = false;
-      if (this.finished || source.inflight.size > 0 || !this.isActive(source)) return;
-      this.swapBusy(source);
-    });
   }
 
   /** Whether `source` holds a chunk this peer still needs. */
@@ -486,7 +471,6 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         dropped: false,
         retryAtMs: 0,
         busyStreak: 0,
-        swapPending: false,
         swappedIn: false,
         recentChunks: 0,
         connectedAtMs: 0,
@@ -783,7 +767,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         // The refusals of one round (the requests that were in flight) arrive together: one step per round.
         if (nowMs >= source.retryAtMs) source.busyStreak++;
         source.retryAtMs = Math.max(source.retryAtMs, nowMs + busyRetryMs(source.busyStreak));
-        this.swapIfRefusedAll(source);
+        this.swapBusy(source);
         break;
       }
       case 'wrong-chunk':
