@@ -4,15 +4,15 @@
  * the rate options; `off` uncaps it), and for a rule `HOST[:PORT]=latencyMs=50,...`. The values are
  * checked with the same ajv schema the control socket uses (docs/control.md, "Links").
  */
-import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import { LINK_TARGET_PATTERN, linkConditionsProperties } from '../control/control-schemas';
 import { ConfigError } from '../shared/errors';
 import { DEFAULT_LINK } from '../shared/link-emulator';
 import type { LinkConditions, LinkRule } from '../shared/link-emulator';
 import { parseSize } from './format';
+import { codeSchemaAjv } from '../protocol/code-schemas';
 
-const ajv = new Ajv({ allErrors: false, strict: true, strictTypes: false });
+const ajv = codeSchemaAjv({ allErrors: false, strict: true, strictTypes: false });
 const ruleSchema = {
   type: 'object',
   additionalProperties: false,

@@ -2,7 +2,6 @@
  * Peer configuration from flags and environment variables (flags win), validated once with ajv so a
  * bad value fails fast with a precise message. The same names are used in compose.yaml.
  */
-import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import { join } from 'node:path';
 import { ConfigError } from '../shared/errors';
@@ -16,6 +15,7 @@ import { PICKER_ISOLATIONS } from '../peer/picker-loader';
 import type { PickerIsolation } from '../peer/picker-loader';
 import { SUPER_SEED_MODES } from '../peer/seeding-policy';
 import type { SuperSeedMode } from '../peer/seeding-policy';
+import { codeSchemaAjv } from '../protocol/code-schemas';
 
 export interface PeerConfig {
   tracker?: string;
@@ -58,7 +58,7 @@ export interface PeerConfig {
   links?: LinkRule[];
 }
 
-const ajv = new Ajv({ allErrors: true });
+const ajv = codeSchemaAjv({ allErrors: true });
 // Compiled on first use: `swarmlab ctl` loads this module but never validates a peer's configuration.
 const peerConfigSchema = {
   type: 'object',

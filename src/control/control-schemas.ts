@@ -1,8 +1,8 @@
 /**
  * The control protocol (docs/control.md): JSON lines, every one validated with ajv in both directions.
  */
-import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
+import { codeSchemaAjv } from '../protocol/code-schemas';
 
 export const CONTROL_COMMANDS = ['connect', 'disconnect', 'upload', 'files', 'download', 'status', 'generate', 'rate', 'faults', 'watch', 'ping', 'link'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
@@ -23,7 +23,7 @@ export type ControlLine =
 export const MAX_CONTROL_LINE_BYTES = 64 * 1024;
 
 // strictRequired is off: `download` requires one of two properties through anyOf.
-const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, strictTypes: false });
+const ajv = codeSchemaAjv({ allErrors: false, strict: true, strictRequired: false, strictTypes: false });
 const id = { anyOf: [{ type: 'integer' }, { type: 'string', maxLength: 64 }] };
 const rate = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }] };
 /** A peer's data address, HOST:PORT (a bracketed IPv6 host allowed). */

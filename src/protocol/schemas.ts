@@ -3,13 +3,13 @@
  * `compileSchemas` when a long-running process starts. The decoder rejects any body
  * that does not match with InvalidBodyError, so handlers only ever see well-typed messages.
  */
-import Ajv from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import { MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_FEATURE_NAME_BYTES, MAX_FEATURES, MAX_NAME_BYTES } from './constants';
 import { MessageType } from './messages';
 import type { JsonMessageType } from './messages';
+import { codeSchemaAjv } from './code-schemas';
 
-const ajv = new Ajv({ allErrors: false, strict: true });
+const ajv = codeSchemaAjv({ allErrors: false, strict: true });
 
 const fileId = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
 /** Names never carry path separators, NULs or control characters, and are never "." or "..". */
