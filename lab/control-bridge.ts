@@ -24,6 +24,10 @@ import { CONTROL_SOCKET, LAB_CONTROL_TCP_PORT } from './constants';
 /** How long the bridge waits for the control socket to appear and accept, in ms. */
 export const BRIDGE_CONNECT_WAIT_MS = 30_000;
 const BRIDGE_RETRY_MS = 100;
+/** How long the `nc` channel checks for the peer's listener every BRIDGE_RETRY_MS before it slows down. */
+const BRIDGE_FAST_WAIT_MS = 1_000;
+/** The `nc` channel's later checks; below 1000 ms, as its script sleeps `0.<ms>` seconds. */
+const BRIDGE_SLOW_RETRY_MS = 400;
 
 // Plain JavaScript for `node -e`: runs in the container's Node, whatever its version (>= 12).
 export const CONTROL_BRIDGE_SCRIPT = `'use strict';
@@ -65,7 +69,10 @@ export function controlBridgeArgv(
  * The argv of the channel's exec: `nc` to the peer's loopback control port when the image has it and the
  * peer was started with that listener (its SWARMLAB_CONTROL_TCP, which the exec inherits), else the Node
  * bridge. `nc` cannot wait for a listener that is not there yet, so the script first waits (up to
- * `waitMs`) for the port to be listening in /proc/net/tcp, as the tracker's healthcheck does.
+ * `waitMs`) for the port to be listening in /proc/net/tcp, as the tracker's healthcheck does: every
+ * BRIDGE_RETRY_MS for the first BRIDGE_FAST_WAIT_MS, then every BRIDGE_SLOW_RETRY_MS. Each check forks a
+ * `grep` and a `sleep`, and a peer that starts while a hundred others do takes seconds to listen, so
+ * checking fast for longer would spend the CPU those peers start with.
  */
 export function controlChannelArgv(
   socketPath: string = CONTROL_SOCKET,
@@ -73,14 +80,14 @@ export function controlChannelArgv(
   port: number = LAB_CONTROL_TCP_PORT,
 ): string[] {
   const portHex = port.toString(16).toUpperCase().padStart(4, '0');
-  const tries = Math.max(1, Math.ceil(waitMs / BRIDGE_RETRY_MS));
   const script = [
     `if [ "$SWARMLAB_CONTROL_TCP" = "127.0.0.1:${port}" ] && command -v nc >/dev/null 2>&1; then`,
-    '  i=0',
+    '  waited=0',
     `  until grep -qs ' 0100007F:${portHex} 00000000:0000 0A ' /proc/net/tcp; do`,
-    '    i=$((i + 1))',
-    `    if [ "$i" -gt ${tries} ]; then echo "control bridge: nothing listens on 127.0.0.1:${port}" >&2; exit 1; fi`,
-    `    sleep ${BRIDGE_RETRY_MS / 1000}`,
+    `    if [ "$waited" -ge ${waitMs} ]; then echo "control bridge: nothing listens on 127.0.0.1:${port}" >&2; exit 1; fi`,
+    `    if [ "$waited" -lt ${BRIDGE_FAST_WAIT_MS} ]; then step=${BRIDGE_RETRY_MS}; else step=${BRIDGE_SLOW_RETRY_MS}; fi`,
+    '    sleep "0.$step"',
+    '    waited=$((waited + step))',
     '  done',
     `  exec nc 127.0.0.1 ${port}`,
     'fi',

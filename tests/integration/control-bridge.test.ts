@@ -237,11 +237,12 @@ describe('the control bridge', () => {
       env: Record<string, string>,
       token: string | undefined,
       port: number,
+      waitMs = 10_000,
     ): Promise<{ channel: ControlChannel; children: ChildProcessWithoutNullStreams[] }> => {
       await symlink(busybox!, join(dir, 'nc')).catch(() => undefined);
       const children: ChildProcessWithoutNullStreams[] = [];
       const open = async (handlers: ChannelStreamHandlers): Promise<ChannelStream> => {
-        const [shell, ...args] = controlChannelArgv(socketPath, 10_000, port);
+        const [shell, ...args] = controlChannelArgv(socketPath, waitMs, port);
         const child = spawn(shell!, args, {
           stdio: ['pipe', 'pipe', 'pipe'],
           env: { ...process.env, PATH: `${dir}:${process.env['PATH'] ?? ''}`, ...env },
@@ -277,6 +278,25 @@ describe('the control bridge', () => {
       // The lab closing the channel ends nc.
       children[0]!.stdin.end();
       expect(await exited(children[0]!)).toBe(0);
+    });
+
+    withBusybox('keeps waiting past its first second, then gives up with the reason', async () => {
+      const stub = stubNode();
+      const port = await freePort();
+      const { channel } = await channelOver({ SWARMLAB_CONTROL_TCP: `127.0.0.1:${port}` }, LAB_CONTROL_TOKEN, port, 2_000);
+      // A peer that listens only after the script has slowed down its checks.
+      const late = channel.request('status', {});
+      await new Promise((done) => setTimeout(done, 1_500));
+      const server = new ControlServer(stub.node, { host: '127.0.0.1', port, token: LAB_CONTROL_TOKEN }, logger);
+      await server.start();
+      servers.push(server);
+      await expect(late).resolves.toMatchObject({ ok: true });
+      channel.close();
+
+      const silentPort = await freePort();
+      const silent = await channelOver({ SWARMLAB_CONTROL_TCP: `127.0.0.1:${silentPort}` }, LAB_CONTROL_TOKEN, silentPort, 1_500);
+      await expect(silent.channel.request('status', {})).rejects.toThrow(`nothing listens on 127.0.0.1:${silentPort}`);
+      silent.channel.close();
     });
 
     withBusybox('needs the channel\'s token on that listener', async () => {
