@@ -25,6 +25,8 @@ export interface ChunkEvent {
   to?: string;
   bytes: number;
   ms?: number;
+  /** When the downloader verified it (epoch ms, its own clock). */
+  at?: number;
 }
 
 export interface ProgressEvent {
@@ -34,6 +36,8 @@ export interface ProgressEvent {
   bytes?: number;
   size?: number;
   rateBps?: number;
+  /** When the downloader held `have` chunks (epoch ms, its own clock). */
+  at?: number;
 }
 
 export interface OtherEvent {

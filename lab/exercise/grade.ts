@@ -11,6 +11,7 @@
 import { chaosResult } from '../chaos';
 import type { ScenarioReport } from '../report-types';
 import { minimumDistributionMs, minimumTimes } from '../observe/distribution-minimum';
+import { happenedT } from '../observe/run-events';
 import type { RunEvent } from '../observe/run-events';
 import type { EventOf } from '../observe/run-state';
 import { measureSweepBound, measureSweepGrowth, type SweepRun } from './grade-sweep';
@@ -321,7 +322,7 @@ function completedAtT(run: RunRecord, peer: string, file: string): number | unde
   let verifiedT: number | undefined;
   let lastChunkT: number | undefined;
   for (const event of run.events) {
-    if (event.type === 'transfer' && event.to === peer && event.file === file) lastChunkT = event.t;
+    if (event.type === 'transfer' && event.to === peer && event.file === file) lastChunkT = Math.max(lastChunkT ?? 0, happenedT(event));
     if (event.type === 'download' && event.peer === peer && event.file === file && event.ok && event.verified === true)
       verifiedT ??= event.t;
   }

@@ -8,6 +8,7 @@
  */
 import type { ScenarioReport } from '../report-types';
 import { downloadLanes, failedDownloads, minimumTimes, type MinimumTime } from '../observe/report-data';
+import { happenedT } from '../observe/run-events';
 import type { RunEvent } from '../observe/run-events';
 import type { EventOf } from '../observe/run-state';
 import { median, range } from './stats';
@@ -119,7 +120,7 @@ export function runFigures(
   if (startT !== undefined) {
     for (const peer of downloaders) {
       if (!verifiedPeers.has(peer)) continue;
-      const lastT = transfers.filter((t) => t.to === peer).reduce((max, t) => Math.max(max, t.t), startT);
+      const lastT = transfers.filter((t) => t.to === peer).reduce((max, t) => Math.max(max, happenedT(t)), startT);
       completionS.push(round((lastT - startT) / 1000));
     }
   }
@@ -129,7 +130,7 @@ export function runFigures(
     main !== undefined && 'minMs' in main
       ? main.measured?.distributionMs
       : everyoneVerified && startT !== undefined
-        ? Math.max(startT, ...transfers.map((t) => t.t)) - startT
+        ? Math.max(startT, ...transfers.map((t) => happenedT(t))) - startT
         : undefined;
   const minimumS = main !== undefined && 'minMs' in main ? round(main.minMs / 1000) : null;
   const distributionS = distributionMs === undefined ? null : round(distributionMs / 1000);

@@ -69,6 +69,7 @@ export function runEventOfWatchLine(
       const from = str('from');
       const bytes = num('bytes');
       const ms = num('ms');
+      const peerAt = num('at');
       if (file === undefined || index === undefined || chunks === undefined || from === undefined) return undefined;
       return {
         type: 'transfer',
@@ -79,13 +80,14 @@ export function runEventOfWatchLine(
         to: peer,
         bytes: bytes ?? 0,
         ...(ms === undefined ? {} : { ms }),
+        ...(peerAt === undefined ? {} : { peerAt }),
       };
     }
     case 'progress': {
       const have = num('have');
       const chunks = num('chunks');
       if (file === undefined || have === undefined || chunks === undefined) return undefined;
-      const extra = { bytes: num('bytes'), size: num('size'), rateBps: num('rateBps') };
+      const extra = { bytes: num('bytes'), size: num('size'), rateBps: num('rateBps'), peerAt: num('at') };
       return {
         type: 'progress',
         peer,

@@ -5,6 +5,7 @@
  * A peer's upload and download caps are the latest of its `rate` events (a rate step, the peer's own
  * rates) and its access link in the network's `initial` event (`network.peers`), whichever came last.
  */
+import { happenedT } from './run-events';
 import type { RunEvent } from './run-events';
 import { foldRunEvents, type EventOf, type Lane } from './run-state';
 
@@ -103,7 +104,7 @@ export function downloadStartT(
   }
   const requestTs = events
     .filter((e): e is EventOf<'transfer'> => e.type === 'transfer' && e.file === file)
-    .map((e) => e.t - (e.ms ?? 0));
+    .map((e) => happenedT(e) - (e.ms ?? 0));
   const requestT = requestTs.length === 0 ? undefined : Math.min(...requestTs);
   if (requestT === undefined) return stepT ?? first.t;
   return stepT === undefined ? requestT : Math.max(stepT, requestT);

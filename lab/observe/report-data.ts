@@ -6,6 +6,7 @@
  * the scenario's start instead; the two are tied together through the fault step's event.
  */
 import type { DownloadReport, NetworkReport, ScenarioReport, StepReport } from '../report-types';
+import { happenedT, inHappenedOrder } from './run-events';
 import type { NodeState, RunEvent } from './run-events';
 import { minimumTimes, type MinimumTime } from './distribution-minimum';
 import { foldRunEvents, holdingKey, type EventOf, type Lane, type RunState } from './run-state';
@@ -115,18 +116,18 @@ export function downloadLanes(events: readonly RunEvent[]): Lane[] {
   return [...foldRunEvents(events).lanes.values()];
 }
 
-/** Every `transfer` event as one point, on its downloader's lane. */
+/** Every `transfer` event as one point, on its downloader's lane, when it happened (`happenedT`). */
 export function transferPoints(
   events: readonly RunEvent[],
   lanes: readonly Lane[] = downloadLanes(events),
 ): TransferPoint[] {
   const laneOf = new Map(lanes.map((lane, i) => [holdingKey(lane.peer, lane.file), i]));
   const points: TransferPoint[] = [];
-  for (const event of events) {
+  for (const event of inHappenedOrder(events)) {
     if (event.type !== 'transfer') continue;
     points.push({
       seq: event.seq,
-      t: event.t,
+      t: happenedT(event),
       file: event.file,
       index: event.index,
       chunks: event.chunks,
@@ -156,7 +157,7 @@ export function progressSeries(
       return {
         ...lane,
         source: 'progress',
-        points: reported.map((e) => ({ t: e.t, have: e.have, chunks: e.chunks })),
+        points: inHappenedOrder(reported).map((e) => ({ t: happenedT(e), have: e.have, chunks: e.chunks })),
       };
     }
     const received = events.filter(
@@ -165,7 +166,7 @@ export function progressSeries(
     return {
       ...lane,
       source: 'transfers',
-      points: received.map((e, i) => ({ t: e.t, have: i + 1, chunks: e.chunks })),
+      points: inHappenedOrder(received).map((e, i) => ({ t: happenedT(e), have: i + 1, chunks: e.chunks })),
     };
   });
 }

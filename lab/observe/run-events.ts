@@ -41,7 +41,10 @@ export type RunEventBody =
   | { type: 'file'; peer: string; file: string; size: number; chunks?: number; chunkSize?: number }
   /** Rate limits set on a peer, bytes/s; null lifts a limit. */
   | { type: 'rate'; peer: string; uploadBps?: number | null; downloadBps?: number | null }
-  /** One verified chunk received by `to` from `from`. */
+  /**
+   * One verified chunk received by `to` from `from`; `ms` from its request to its verification, `peerAt`
+   * when `to` verified it (epoch ms, by its own clock; see `happenedT`).
+   */
   | {
       type: 'transfer';
       file: string;
@@ -51,8 +54,9 @@ export type RunEventBody =
       to: string;
       bytes: number;
       ms?: number;
+      peerAt?: number;
     }
-  /** A downloader's progress on one file. */
+  /** A downloader's progress on one file; `peerAt` as for `transfer`. */
   | {
       type: 'progress';
       peer: string;
@@ -62,6 +66,7 @@ export type RunEventBody =
       bytes?: number;
       size?: number;
       rateBps?: number;
+      peerAt?: number;
     }
   /** A download ended, verified or not. */
   | {
@@ -99,6 +104,36 @@ export type RunEventType = RunEventBody['type'];
 export type RunEvent = RunEventBody & { seq: number; t: number; at: number };
 
 export type RunEventListener = (event: RunEvent) => void;
+
+/** How far ahead of the controller a peer's clock may be for its `peerAt` to be believed, ms. */
+export const PEER_CLOCK_AHEAD_MS = 1_000;
+/** How late the controller may read a peer's event for its `peerAt` to be believed, ms. */
+export const PEER_EVENT_MAX_LAG_MS = 120_000;
+
+/**
+ * When the event happened, ms since the recording started. The controller stamps `t` and `at` when it
+ * reads an event, and with a hundred busy containers it reads a downloader's events up to seconds after
+ * they happened; a `transfer` or `progress` carries the downloader's own time (`peerAt`), which this
+ * prefers. A peer clock too far off the controller's (another host's, in Swarm mode) is not believed:
+ * ahead by more than PEER_CLOCK_AHEAD_MS, or behind by more than PEER_EVENT_MAX_LAG_MS, the event keeps
+ * the controller's time. Never later than `t`: nothing is read before it happened.
+ */
+export function happenedT(event: RunEvent): number {
+  if (event.type !== 'transfer' && event.type !== 'progress') return event.t;
+  const peerAt = event.peerAt;
+  if (peerAt === undefined || !Number.isFinite(peerAt)) return event.t;
+  const lagMs = event.at - peerAt;
+  if (lagMs < -PEER_CLOCK_AHEAD_MS || lagMs > PEER_EVENT_MAX_LAG_MS) return event.t;
+  return event.t - Math.max(0, lagMs);
+}
+
+/** Events in the order they happened (`happenedT`); events of the same time keep their order. */
+export function inHappenedOrder<E extends RunEvent>(events: readonly E[]): E[] {
+  return events
+    .map((event, i) => ({ event, i, t: happenedT(event) }))
+    .sort((a, b) => a.t - b.t || a.i - b.i)
+    .map(({ event }) => event);
+}
 
 /** How many events `lab up --dashboard` keeps in memory: a session left open for days must not grow without bound. */
 export const UP_DASHBOARD_MAX_EVENTS = 50_000;

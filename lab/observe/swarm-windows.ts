@@ -8,6 +8,7 @@
  * transfer time are queues at the sources the downloaders did find. Both with every sender busy is the
  * upload (or the CPU behind it).
  */
+import { happenedT, inHappenedOrder } from './run-events';
 import type { RunEvent } from './run-events';
 import type { EventOf } from './run-state';
 
@@ -47,7 +48,7 @@ export function swarmWindows(events: readonly RunEvent[], maxWindows = SWARM_WIN
   }
   return [...transfersByFile].map(([file, transfers]) => {
     const publishedAt = events.filter((e): e is EventOf<'file'> => e.type === 'file' && e.file === file);
-    return windowsOf(file, transfers, publishedAt, maxWindows);
+    return windowsOf(file, inHappenedOrder(transfers), publishedAt, maxWindows);
   });
 }
 
@@ -57,8 +58,8 @@ function windowsOf(
   published: readonly EventOf<'file'>[],
   maxWindows: number,
 ): FileSwarmWindows {
-  const firstT = transfers[0]!.t;
-  const spanMs = transfers[transfers.length - 1]!.t - firstT;
+  const firstT = happenedT(transfers[0]!);
+  const spanMs = happenedT(transfers[transfers.length - 1]!) - firstT;
   const windowMs = Math.max(1000, Math.ceil(spanMs / Math.max(1, maxWindows) / 1000) * 1000);
   const count = Math.floor(spanMs / windowMs) + 1;
   const windows: SwarmWindow[] = [];
@@ -74,7 +75,7 @@ function windowsOf(
     const answerMs: number[] = [];
     for (; nextPublished < published.length && published[nextPublished]!.t < endT; nextPublished++)
       holders.add(published[nextPublished]!.peer);
-    for (; nextTransfer < transfers.length && transfers[nextTransfer]!.t < endT; nextTransfer++) {
+    for (; nextTransfer < transfers.length && happenedT(transfers[nextTransfer]!) < endT; nextTransfer++) {
       const transfer = transfers[nextTransfer]!;
       transfersIn++;
       bytes += transfer.bytes;

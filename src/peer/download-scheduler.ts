@@ -105,6 +105,11 @@ export interface ChunkTransferEvent {
   to: string;
   bytes: number;
   ms: number;
+  /**
+   * When this peer verified the chunk (epoch ms, its own clock): whoever reads the event later (a lab
+   * controller behind a hundred busy containers reads some seconds late) still knows when it happened.
+   */
+  at: number;
 }
 
 export interface ProgressEvent {
@@ -113,6 +118,8 @@ export interface ProgressEvent {
   bytes: number;
   size: number;
   rateBps: number;
+  /** When this peer held `have` chunks (epoch ms, its own clock). */
+  at: number;
 }
 
 export interface DownloadResult {
@@ -715,6 +722,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       to: this.init.selfName,
       bytes: data.length,
       ms: Math.round(ms * 100) / 100,
+      at: Date.now(),
     });
     this.reportProgress(false);
     if (this.have.complete) this.finish();
@@ -836,7 +844,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     const elapsedS = Math.max(0.001, (nowMs - this.startedAtMs) / 1000);
     const have = this.have.count;
     const bytes = Math.min(this.manifest.size, have * this.manifest.chunkSize);
-    this.emit('progress', { have, chunks: this.manifest.chunks.length, bytes, size: this.manifest.size, rateBps: Math.round(this.bytesThisRun / elapsedS) });
+    this.emit('progress', { have, chunks: this.manifest.chunks.length, bytes, size: this.manifest.size, rateBps: Math.round(this.bytesThisRun / elapsedS), at: nowMs });
   }
 
   private readonly onAbort = (): void => this.fail(new PeerError(PeerErrorCode.Aborted, 'download cancelled'));

@@ -81,7 +81,9 @@ describe('swarm (issue 2)', () => {
     expect(row).toMatchObject({ name: 'shared.bin', chunks, holders: 2, seeders: 2 });
 
     const seen = collector();
+    const askedAt = Date.now();
     const result = await swarm.control('dl', 'download', { name: 'shared.bin' }, seen.onLine);
+    const answeredAt = Date.now();
 
     expect(result.sha256).toBe(g1.sha256);
     expect(await sha256File(result.path as string)).toBe(g1.sha256);
@@ -104,9 +106,17 @@ describe('swarm (issue 2)', () => {
       expect(event.fromAddr).toBe(`127.0.0.1:${event.from === 'p1' ? p1Port : p2Port}`);
       expect(typeof event.index).toBe('number');
       expect(typeof event.ms).toBe('number');
+      // When the downloader verified it, by its clock: within the download, not when someone read it.
+      expect(event.at).toBeGreaterThanOrEqual(askedAt);
+      expect(event.at).toBeLessThanOrEqual(answeredAt);
     }
     expect(new Set(chunkEvents.map((event) => event.index)).size).toBe(chunks);
-    expect(seen.events('progress').length).toBeGreaterThan(0);
+    const progressEvents = seen.events('progress');
+    expect(progressEvents.length).toBeGreaterThan(0);
+    for (const event of progressEvents) {
+      expect(event.at).toBeGreaterThanOrEqual(askedAt);
+      expect(event.at).toBeLessThanOrEqual(answeredAt);
+    }
 
     // The file is in dl's directory with the right bytes.
     expect(result.path).toBe(path.join(swarm.peer('dl').dir, 'shared.bin'));

@@ -11,6 +11,7 @@ import {
   transferPoints,
   uploadRateAt,
 } from '../../lab/observe/report-data';
+import { happenedT, PEER_CLOCK_AHEAD_MS, PEER_EVENT_MAX_LAG_MS } from '../../lab/observe/run-events';
 import type { RunEvent } from '../../lab/observe/run-events';
 import { eventsOf, FILE, FILE_BYTES, ratedRun, reportOf } from '../helpers/report-events';
 
@@ -273,5 +274,45 @@ describe('deriveReportData', () => {
   it("carries the scenario's error", () => {
     const data = deriveReportData(ratedRun(), reportOf({ ok: false, error: { code: 'ERR_X', message: 'boom' } }));
     expect(data).toMatchObject({ ok: false, error: 'boom' });
+  });
+});
+
+describe('peer-side times (peerAt)', () => {
+  /** The run read late: every transfer and progress event stamped 4 s after its downloader verified it. */
+  const readLate = (lagMs: number): RunEvent[] =>
+    ratedRun().map((e) =>
+      e.type === 'transfer' || e.type === 'progress' ? ({ ...e, t: e.t + lagMs, at: e.at + lagMs, peerAt: e.at } as RunEvent) : e,
+    );
+
+  it('places transfers and progress when the downloader verified them, not when the controller read them', () => {
+    const onTime = ratedRun();
+    const late = readLate(4000);
+    expect(transferPoints(late).map((p) => p.t)).toEqual(transferPoints(onTime).map((p) => p.t));
+    expect(progressSeries(late)).toEqual(progressSeries(onTime));
+    expect(downloadStartT(late, FILE, new Set(['peer-2', 'peer-3']))).toBe(2200);
+  });
+
+  it('orders events read out of order by when they happened', () => {
+    const events = ratedRun();
+    const transfers = events.filter((e) => e.type === 'transfer');
+    // The first transfer is read last, after every other event of the run.
+    const first = transfers[0]!;
+    const lastT = events[events.length - 1]!.t;
+    const reordered = events.map((e) =>
+      e.seq === first.seq ? ({ ...e, t: lastT, at: e.at - e.t + lastT, peerAt: e.at } as RunEvent) : e,
+    );
+    expect(transferPoints(reordered).map((p) => p.t)).toEqual(transferPoints(events).map((p) => p.t));
+    expect(happenedT(reordered[first.seq]!)).toBe(first.t);
+  });
+
+  it('keeps the controller\'s time for a peer clock too far off, and never moves an event later', () => {
+    const [transfer] = ratedRun().filter((e) => e.type === 'transfer');
+    const at = transfer!.at;
+    const withPeerAt = (peerAt: number): RunEvent => ({ ...transfer!, peerAt }) as RunEvent;
+    expect(happenedT(withPeerAt(at - 3000))).toBe(transfer!.t - 3000);
+    expect(happenedT(withPeerAt(at + 500))).toBe(transfer!.t);
+    expect(happenedT(withPeerAt(at + PEER_CLOCK_AHEAD_MS + 1))).toBe(transfer!.t);
+    expect(happenedT(withPeerAt(at - PEER_EVENT_MAX_LAG_MS - 1))).toBe(transfer!.t);
+    expect(happenedT(withPeerAt(Number.NaN))).toBe(transfer!.t);
   });
 });

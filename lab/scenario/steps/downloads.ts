@@ -167,6 +167,7 @@ function recordControlEvent(ctx: StepContext, peer: string, file: string, event:
       to: peer,
       bytes: event.bytes,
       ...(event.ms === undefined ? {} : { ms: event.ms }),
+      ...(typeof event.at === 'number' ? { peerAt: event.at } : {}),
     });
   } else if (isProgressEvent(event)) {
     ctx.recorder.record({
@@ -178,6 +179,7 @@ function recordControlEvent(ctx: StepContext, peer: string, file: string, event:
       ...(event.bytes === undefined ? {} : { bytes: event.bytes }),
       ...(event.size === undefined ? {} : { size: event.size }),
       ...(event.rateBps === undefined ? {} : { rateBps: event.rateBps }),
+      ...(typeof event.at === 'number' ? { peerAt: event.at } : {}),
     });
   }
 }
