@@ -15,8 +15,8 @@
  *
  * Sources are keyed by address (host:port), not peer id, because a peer re-registering after a
  * tracker restart gets a new id but is the same source. Every holder LOCATE shows is known (its
- * bitfield counts for rarity), but at most `maxSources` are connected at once, picked at random among
- * those holding a chunk this peer lacks; at the cap, every ROTATE_MS the source that gave the fewest
+ * bitfield counts for rarity), but at most `maxSources` are connected at once, picked among those
+ * holding a chunk this peer lacks, never-tried and longest-untried first; at the cap, every ROTATE_MS the source that gave the fewest
  * chunks since the last rotation (of those connected for ROTATE_MS at least) makes room for another
  * (see DEFAULT_MAX_SOURCES), and a source that answers REJECT busy makes room at once (`swapBusy`). Neither
  * lets go the only known holder of a chunk this peer lacks (a seeder whose chunks are not all out yet).
@@ -215,7 +215,10 @@ interface Source {
   swappedIn: boolean;
   /** Chunks it gave since the last rotation (ROTATE_MS): which source makes room for another. */
   recentChunks: number;
-  /** When its current connection was made: a source connected less than ROTATE_MS ago stays. */
+  /**
+   * When its current (or last) connection was made, 0 for a holder never connected: a source connected
+   * less than ROTATE_MS ago stays, and holders tried longest ago are tried first.
+   */
   connectedAtMs: number;
   onHave?: (fileId: string, index: number) => void;
   onClose?: () => void;
@@ -355,7 +358,8 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   }
 
   /**
-   * Connects holders of chunks this peer lacks, in random order, up to `maxSources`; at the cap, once
+   * Connects holders of chunks this peer lacks, those never tried first, then those tried longest ago
+   * (at random among equals), up to `maxSources`; at the cap, once
    * per ROTATE_MS, lets the least productive source go so that another holder gets a turn (the chunks
    * only unconnected holders have are reached that way, as are the holders a busy source kept waiting).
    */
@@ -384,6 +388,10 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       const j = Math.floor(Math.random() * (i + 1));
       [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
     }
+    // Holders never tried first, then those tried longest ago (a stable sort keeps the shuffle among
+    // equals): one that just refused us is the likeliest to refuse again, and drawn at random, a holder
+    // with upload to spare could wait a minute for a download with few slots to try it.
+    candidates.sort((a, b) => a.connectedAtMs - b.connectedAtMs);
     for (const source of candidates) {
       if (active >= this.maxSources) break;
       this.ensureConnected(source);
