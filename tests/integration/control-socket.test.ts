@@ -166,11 +166,16 @@ describe('control socket file', () => {
       for (const refusal of refusals) expect(refusal).toMatchObject({ code: 'ERR_CONTROL_IN_USE', message: `another peer already listens on ${path}` });
       // The winner's socket is the one at the path: a client reaches it, and a newcomer is refused.
       const winner = won[0]! as unknown as { server: Server };
+      const connections = (): Promise<number> =>
+        new Promise<number>((resolve) => winner.server.getConnections((_, count) => resolve(count)));
+      // The others found the winner alive by connecting to it: let their probes close before counting.
+      for (let tick = 0; tick < 200 && (await connections()) > 0; tick++) await sleep(1);
+      expect({ round, probesLeft: await connections() }).toEqual({ round, probesLeft: 0 });
       const client = connect(path);
       await new Promise((resolve, reject) => client.once('connect', resolve).once('error', reject));
       let accepted = 0;
       for (let tick = 0; tick < 100 && accepted === 0; tick++) {
-        accepted = await new Promise<number>((resolve) => winner.server.getConnections((_, count) => resolve(count)));
+        accepted = await connections();
         if (accepted === 0) await sleep(1);
       }
       client.destroy();
