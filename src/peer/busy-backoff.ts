@@ -8,6 +8,9 @@
  * of it lands on the one seeder. So the pause doubles with each round of refusals in a row from the
  * same source, up to BUSY_RETRY_MAX_MS, and is spread at random (half to one and a half times) so the
  * refused downloaders do not come back together; a chunk from the source ends the streak.
+ *
+ * A source that understands ROOM (docs/protocol.md) says when it has room instead, and the download
+ * waits for that: ROOM_WAIT_MS is only how long it waits for a ROOM that does not come.
  */
 
 /** The first pause after a source answers busy. */
@@ -27,3 +30,10 @@ export function busyRetryMs(streak: number, random: () => number = Math.random):
   const pause = Math.min(BUSY_RETRY_MAX_MS, BUSY_RETRY_BASE_MS * 2 ** doublings);
   return Math.round(pause * (0.5 + random()));
 }
+
+/**
+ * How long a download waits for ROOM from a source that sends it before asking again anyway: the
+ * source's queue bound (MAX_UPLOAD_QUEUE_MS), by which everything it had accepted has been sent, so a
+ * ROOM not sent by then is one an upload policy withholds (a choked downloader) or one that was lost.
+ */
+export const ROOM_WAIT_MS = 4_000;

@@ -50,6 +50,7 @@ export class Choker {
   private deciding = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly intervalMs: number;
+  private roundListener: (() => void) | undefined;
 
   constructor(private readonly init: ChokerInit) {
     this.intervalMs = init.intervalMs ?? UNCHOKE_INTERVAL_MS;
@@ -64,6 +65,11 @@ export class Choker {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Calls `listener` after every round (the upload server: who it unchoked may be waiting for ROOM). */
+  afterRound(listener: () => void): void {
+    this.roundListener = listener;
   }
 
   /** A request from `peer` arrived: whether to serve it. */
@@ -122,6 +128,7 @@ export class Choker {
       const answer = await this.init.policy(input);
       this.unchoked = answer === undefined ? undefined : new Set(answer);
       this.init.onRound?.(input, answer);
+      this.roundListener?.();
     } finally {
       this.deciding = false;
     }

@@ -38,7 +38,7 @@ import type { HoldersBody, Manifest, PeerLocation } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import type { TokenBucket } from '../shared/token-bucket';
-import { busyRetryMs } from './busy-backoff';
+import { busyRetryMs, ROOM_WAIT_MS } from './busy-backoff';
 import type { ChunkStore, StoredFile } from './chunk-store';
 import type { ChunkLease } from './chunk-memory';
 import { PeerError, PeerErrorCode } from './errors';
@@ -221,6 +221,7 @@ interface Source {
    */
   connectedAtMs: number;
   onHave?: (fileId: string, index: number) => void;
+  onRoom?: () => void;
   onClose?: () => void;
   /** This source's pick function, from `init.pickerFor`. */
   picker?: PickFunction;
@@ -342,8 +343,23 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     }
     if (this.finished) return;
     this.connectSources();
+    this.swapWaiting();
     this.fill();
     this.checkStall();
+  }
+
+  /**
+   * A source that refused us with REJECT busy and sends ROOM is asked again only when it says so, so
+   * its busy answers no longer come often enough to drive the swaps (`swapBusy`): while one waits, it
+   * is offered for a swap at every refresh instead, at the same pace.
+   */
+  private swapWaiting(): void {
+    const nowMs = Date.now();
+    for (const source of this.sources.values()) {
+      if (source.connection?.sendsRoom !== true || source.connection.closed || nowMs >= source.retryAtMs || source.inflight.size > 0) continue;
+      this.swapBusy(source);
+      return;
+    }
   }
 
   /** Sources connected or connecting now (what `maxSources` caps). */
@@ -530,7 +546,14 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
           if (!this.have.has(index) && !this.writing.has(index)) this.fill(source);
         };
         source.onClose = () => this.onSourceLost(source, 'connection closed');
+        // The source that refused us with REJECT busy has room now: ask at once (busy-backoff.ts).
+        source.onRoom = () => {
+          if (this.finished || Date.now() >= source.retryAtMs) return;
+          source.retryAtMs = 0;
+          this.fill(source);
+        };
         connection.on('have-chunk', source.onHave);
+        connection.on('room', source.onRoom);
         connection.once('close', source.onClose);
         source.connection = connection;
         source.connectedAtMs = Date.now();
@@ -782,7 +805,9 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         this.lastBusyAtMs = nowMs;
         // The refusals of one round (the requests that were in flight) arrive together: one step per round.
         if (nowMs >= source.retryAtMs) source.busyStreak++;
-        source.retryAtMs = Math.max(source.retryAtMs, nowMs + busyRetryMs(source.busyStreak));
+        // A source that sends ROOM says when to ask again; the wait is only in case it never does.
+        const pauseMs = source.connection?.sendsRoom === true ? ROOM_WAIT_MS : busyRetryMs(source.busyStreak);
+        source.retryAtMs = Math.max(source.retryAtMs, nowMs + pauseMs);
         this.swapBusy(source);
         break;
       }
@@ -831,6 +856,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
     const connection = source.connection;
     if (connection) {
       if (source.onHave) connection.off('have-chunk', source.onHave);
+      if (source.onRoom) connection.off('room', source.onRoom);
       if (source.onClose) connection.off('close', source.onClose);
     }
     source.connection = undefined;

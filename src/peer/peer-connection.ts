@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect } from 'node:net';
-import { Bitfield, CHUNK_HEADER_BYTES, encodeChunkRef, MessageType, PROTOCOL_VERSION, RejectReason } from '../protocol';
+import { Bitfield, CHUNK_HEADER_BYTES, encodeChunkRef, MessageType, PEER_FEATURE_ROOM, PEER_FEATURES, PROTOCOL_VERSION, RejectReason } from '../protocol';
 import type { Message } from '../protocol';
 import { ConnectionClosedError, RequestTimeoutError } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
@@ -16,6 +16,8 @@ import { PeerError, PeerErrorCode } from './errors';
 
 export interface PeerConnectionEvents {
   'have-chunk': [fileId: string, index: number];
+  /** ROOM: the source's upload, which refused us with REJECT `busy`, has room now. */
+  room: [];
   close: [];
 }
 
@@ -160,9 +162,15 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       ...(links ? { links } : {}),
     });
     reader.framed = connection;
-    connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: init.hello.peerId, name: init.hello.name });
+    connection.send(MessageType.Hello, 0, { version: PROTOCOL_VERSION, peerId: init.hello.peerId, name: init.hello.name, features: [...PEER_FEATURES] });
     return new PeerConnection(connection, memory, host, port, init.interestedTimeoutMs ?? INTERESTED_TIMEOUT_MS);
   }
+
+  /**
+   * The source said (in BITFIELD) that it sends ROOM when its upload has room after REJECT `busy`: a
+   * refused download waits for that. False until a BITFIELD says so, and for sources older than ROOM.
+   */
+  sendsRoom = false;
 
   get closed(): boolean {
     return this.connection.isClosed;
@@ -181,6 +189,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       throw error;
     }
     if (response.type !== MessageType.Bitfield) throw new PeerError(PeerErrorCode.Protocol, 'expected BITFIELD');
+    if (response.body.features?.includes(PEER_FEATURE_ROOM) === true) this.sendsRoom = true;
     return Bitfield.fromBase64(chunks, response.body.bitfield);
   }
 
@@ -246,6 +255,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
 
   private onMessage(message: Message): void {
     if (message.type === MessageType.HaveChunk) this.emit('have-chunk', message.body.fileId, message.body.index);
+    else if (message.type === MessageType.Room) this.emit('room');
     // A CHUNK no request waits for (cancelled, or timed out): its memory goes straight back.
     else if (message.type === MessageType.Chunk) this.memory.discard(message.body.data);
   }

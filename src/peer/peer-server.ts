@@ -7,7 +7,7 @@
  */
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { CHUNK_HEADER_BYTES, encodeChunkFrameInPlace, encodeChunkHeader, encodeChunkRef, MAX_CHUNK_BYTES, MessageType, RejectReason } from '../protocol';
+import { CHUNK_HEADER_BYTES, encodeChunkFrameInPlace, encodeChunkHeader, encodeChunkRef, MAX_CHUNK_BYTES, MessageType, PEER_FEATURE_ROOM, RejectReason } from '../protocol';
 import type { Message } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import { FramedConnection } from '../shared/framed-connection';
@@ -19,6 +19,7 @@ import type { ChunkStore } from './chunk-store';
 import { PeerErrorCode } from './errors';
 import type { Choker } from './choker';
 import type { FaultInjector } from './fault-injector';
+import { RoomQueue } from './room-queue';
 import { SeedingPolicy, superSeedEnabled } from './seeding-policy';
 import type { SuperSeedMode } from './seeding-policy';
 import { sleep } from '../shared/token-bucket';
@@ -76,6 +77,8 @@ interface ServedConnection {
   remoteName: string;
   /** The tracker id the remote gave in HELLO ('' before it, or when it has none). */
   remotePeerId: string;
+  /** HELLO listed `room`: refused with REJECT `busy`, it waits for ROOM instead of asking again on a timer. */
+  wantsRoom: boolean;
   queue: QueuedRequest[];
   /** Requests taken off the queue and not finished yet (read ahead, waiting for tokens, being sent). */
   inHand: number;
@@ -143,6 +146,8 @@ export class PeerServer {
   private readonly server: Server;
   private readonly connections = new Set<ServedConnection>();
   private readonly perAddress = new Map<string, number>();
+  /** Downloaders refused with REJECT `busy` that wait for ROOM. */
+  private readonly room = new RoomQueue<ServedConnection>();
   /** Chunks read from disk go into these and come back once the socket has taken them. */
   private readonly readBuffers = new BufferPool();
   /** When the last HAVE_CHUNK batch went out, and the timer of the next one while chunks wait for it. */
@@ -166,6 +171,12 @@ export class PeerServer {
     this.server.on('error', (error) => this.logger.error('data server error', { error: error.message }));
     store.on('chunk', (fileId, index) => this.announce(fileId, index));
     store.on('withdrawn', (fileId) => this.seeding.drop(fileId));
+    // Who the upload policy serves changed: a downloader it unchoked may be waiting for ROOM. Each
+    // waiter counts as asking (it would ask again on a timer without ROOM), so it stays a candidate.
+    init.choker?.afterRound(() => {
+      for (const served of this.room.waitingNow()) init.choker?.admits(requesterKey(served), served.remoteName);
+      this.offerRoom();
+    });
   }
 
   get port(): number {
@@ -239,6 +250,7 @@ export class PeerServer {
       connection,
       remoteName: `${address}:${connection.remotePort}`,
       remotePeerId: '',
+      wantsRoom: false,
       queue: [],
       inHand: 0,
       serving: false,
@@ -252,8 +264,11 @@ export class PeerServer {
     connection.on('close', () => {
       this.connections.delete(served);
       this.seeding.forget(connection);
+      this.room.forget(served);
       served.queue.length = 0;
       served.haves.length = 0;
+      // What it had queued no longer takes the upload.
+      this.offerRoom();
       const left = (this.perAddress.get(address) ?? 1) - 1;
       if (left <= 0) this.perAddress.delete(address);
       else this.perAddress.set(address, left);
@@ -266,6 +281,7 @@ export class PeerServer {
       case MessageType.Hello:
         served.remoteName = message.body.name;
         served.remotePeerId = message.body.peerId;
+        served.wantsRoom = message.body.features?.includes(PEER_FEATURE_ROOM) === true;
         return;
       case MessageType.Interested: {
         const file = this.store.get(message.body.fileId);
@@ -274,7 +290,11 @@ export class PeerServer {
           return;
         }
         served.interests.add(message.body.fileId);
-        connection.send(MessageType.Bitfield, message.requestId, { fileId: file.fileId, bitfield: file.bitfield.toBase64() });
+        connection.send(MessageType.Bitfield, message.requestId, {
+          fileId: file.fileId,
+          bitfield: file.bitfield.toBase64(),
+          ...(served.wantsRoom ? { features: [PEER_FEATURE_ROOM] } : {}),
+        });
         return;
       }
       case MessageType.Request: {
@@ -284,8 +304,9 @@ export class PeerServer {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.NotHeld));
           return;
         }
+        this.room.answered(served);
         if (served.queue.length >= MAX_QUEUED_REQUESTS) {
-          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
+          this.refuseBusy(served, message.requestId, message.body.fileId, message.body.index, held.manifest.chunkSize);
           return;
         }
         if (this.init.freeRide) {
@@ -293,11 +314,11 @@ export class PeerServer {
           return;
         }
         if (this.init.choker && !this.init.choker.admits(requesterKey(served), served.remoteName)) {
-          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
+          this.refuseBusy(served, message.requestId, message.body.fileId, message.body.index, held.manifest.chunkSize);
           return;
         }
         if (this.uploadQueueFull(served, held.manifest.chunkSize)) {
-          connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Busy));
+          this.refuseBusy(served, message.requestId, message.body.fileId, message.body.index, held.manifest.chunkSize);
           return;
         }
         if (!this.seeding.admit(message.body.fileId, message.body.index, connection, this.uploadBusy())) {
@@ -311,7 +332,10 @@ export class PeerServer {
       }
       case MessageType.Cancel: {
         const position = served.queue.findIndex((queued) => queued.requestId === message.requestId);
-        if (position >= 0) served.queue.splice(position, 1);
+        if (position >= 0) {
+          served.queue.splice(position, 1);
+          this.offerRoom();
+        }
         // Not queued: read ahead or waiting for the upload, unless already sent (then the loop forgets it).
         else if (served.serving && served.cancelled.size < MAX_QUEUED_REQUESTS) served.cancelled.add(message.requestId);
         return;
@@ -340,6 +364,7 @@ export class PeerServer {
       case MessageType.Chunk:
       case MessageType.Reject:
       case MessageType.Pong:
+      case MessageType.Room:
         this.refuse(served, message.requestId, PeerErrorCode.UnexpectedMessage, `a peer does not accept ${MessageType[message.type]}`);
         return;
       default: {
@@ -377,6 +402,8 @@ export class PeerServer {
           reads.push({ request, data });
         }
         served.inHand = reads.length;
+        // The chunk sent last has left the queue: its slot may go to a downloader waiting for ROOM.
+        this.offerRoom();
         const next = reads.shift();
         if (!next) break;
         const { request } = next;
@@ -432,6 +459,7 @@ export class PeerServer {
       served.serving = false;
       served.inHand = 0;
       served.cancelled.clear();
+      this.offerRoom();
       // Requests that arrived while the last write drained are served by a new loop.
       if (!connection.isClosed && served.queue.length > 0) void this.serve(served);
     }
@@ -445,14 +473,38 @@ export class PeerServer {
   private uploadQueueFull(served: ServedConnection, chunkBytes: number): boolean {
     const rateBytesPerS = this.init.uploadLimiter.rateBytesPerS;
     if (rateBytesPerS === null) return false;
-    let accepted = 0;
-    let othersWaiting = false;
+    // Slots a ROOM holds for another downloader count as taken (room-queue.ts).
+    let accepted = this.room.held(performance.now(), served);
+    let othersWaiting = accepted > 0;
     for (const other of this.connections) {
       const pending = other.queue.length + other.inHand;
       accepted += pending;
       if (other !== served && pending > 0) othersWaiting = true;
     }
     return othersWaiting && ((accepted + 1) * chunkBytes * 1000) / rateBytesPerS > (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS);
+  }
+
+  /** REJECT `busy`; a downloader that asked for ROOM in HELLO waits for it (room-queue.ts). */
+  private refuseBusy(served: ServedConnection, requestId: number, fileId: string, index: number, chunkBytes: number): void {
+    served.connection.write(encodeChunkRef(MessageType.Reject, requestId, fileId, index, RejectReason.Busy));
+    if (served.wantsRoom) this.room.wait(served, chunkBytes);
+  }
+
+  /**
+   * Sends ROOM to the waiters the upload queue has room for now, first refused first. With an upload
+   * policy only to those it unchokes; asking it counts as a request, so a downloader waiting for ROOM
+   * stays among its candidates as one asking again on a timer would.
+   */
+  private offerRoom(): void {
+    if (this.room.waiters === 0) return;
+    const rateBytesPerS = this.init.uploadLimiter.rateBytesPerS;
+    const capacityBytes = rateBytesPerS === null ? Infinity : (rateBytesPerS * (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS)) / 1000;
+    let accepted = 0;
+    for (const served of this.connections) accepted += served.queue.length + served.inHand;
+    const choker = this.init.choker;
+    const eligible = (served: ServedConnection): boolean =>
+      !served.connection.isClosed && (!choker || choker.admits(requesterKey(served), served.remoteName));
+    for (const served of this.room.wake(performance.now(), accepted, capacityBytes, eligible)) served.connection.send(MessageType.Room, 0, {});
   }
 
   /** Whether any connection has requests waiting for the upload. */

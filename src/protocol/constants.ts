@@ -38,6 +38,13 @@ export const MAX_NUMWANT = 200;
  * download's refresh (every few hundred ms) needs no manifest, which for 1 GiB is ~270 KB of JSON.
  */
 export const TRACKER_FEATURE_LOCATE_HOLDERS = 'locate-holders';
-/** What REGISTERED may list: names of at most MAX_FEATURE_NAME_BYTES characters, at most MAX_FEATURES of them. */
+/**
+ * HELLO feature: tell this downloader with ROOM when the upload that refused it with REJECT `busy`
+ * has room again, so it waits for that instead of asking again and again (docs/protocol.md, ROOM).
+ */
+export const PEER_FEATURE_ROOM = 'room';
+/** The HELLO features this peer understands, as a downloader and as a source. */
+export const PEER_FEATURES: readonly string[] = [PEER_FEATURE_ROOM];
+/** What REGISTERED, HELLO and BITFIELD may list: names of at most MAX_FEATURE_NAME_BYTES characters, at most MAX_FEATURES of them. */
 export const MAX_FEATURES = 32;
 export const MAX_FEATURE_NAME_BYTES = 64;

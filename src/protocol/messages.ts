@@ -34,6 +34,8 @@ export enum MessageType {
   /** Measures a link's round trip through the same connection layer as chunks (docs/protocol.md, PING). */
   Ping = 0x28,
   Pong = 0x29,
+  /** Source → downloader: the upload that refused it with REJECT `busy` has room now (HELLO feature `room`). */
+  Room = 0x2a,
 }
 
 /** The manifest of a file: the file id is the SHA-256 of its canonical encoding. */
@@ -152,6 +154,8 @@ export interface HelloBody {
   version: number;
   peerId: string;
   name: string;
+  /** Optional behaviours the connecting peer understands (PEER_FEATURES): the source uses one only when listed. */
+  features?: string[];
 }
 export interface InterestedBody {
   fileId: string;
@@ -159,6 +163,8 @@ export interface InterestedBody {
 export interface BitfieldBody {
   fileId: string;
   bitfield: string;
+  /** The HELLO features this source will use on the connection (absent: none, an older source). */
+  features?: string[];
 }
 
 /** Why a source declined a REQUEST. */
@@ -206,6 +212,7 @@ export type CancelMsg = Frame<MessageType.Cancel, ChunkRef>;
 export type HaveChunkMsg = Frame<MessageType.HaveChunk, ChunkRef>;
 export type PingMsg = Frame<MessageType.Ping, EmptyBody>;
 export type PongMsg = Frame<MessageType.Pong, EmptyBody>;
+export type RoomMsg = Frame<MessageType.Room, EmptyBody>;
 
 export type JsonMessage =
   | RegisterMsg
@@ -226,7 +233,8 @@ export type JsonMessage =
   | InterestedMsg
   | BitfieldMsg
   | PingMsg
-  | PongMsg;
+  | PongMsg
+  | RoomMsg;
 
 export type BinaryMessage = RequestMsg | ChunkMsg | RejectMsg | CancelMsg | HaveChunkMsg;
 
@@ -286,6 +294,7 @@ const MESSAGE_ROLES: { readonly [T in MessageType]: MessageRole } = {
   [MessageType.HaveChunk]: { to: 'peer', response: false },
   [MessageType.Ping]: { to: 'peer', response: false },
   [MessageType.Pong]: { to: 'peer', response: true },
+  [MessageType.Room]: { to: 'peer', response: false },
 };
 
 const ALL_TYPES = Object.values(MessageType).filter((value): value is MessageType => typeof value === 'number');

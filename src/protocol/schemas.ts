@@ -22,6 +22,12 @@ const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 const peerIdSchema = { type: 'string', pattern: '^[0-9a-f]{16}$' } as const;
 const leaseKey = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
 const empty = { type: 'object', additionalProperties: false, properties: {} } as const;
+/** Optional behaviours a party understands (REGISTERED, HELLO, BITFIELD): unknown names are ignored. */
+const features = {
+  type: 'array',
+  maxItems: MAX_FEATURES,
+  items: { type: 'string', minLength: 1, maxLength: MAX_FEATURE_NAME_BYTES },
+} as const;
 const base64 = { type: 'string', maxLength: Math.ceil(MAX_CHUNKS / 8 / 3) * 4 + 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' } as const;
 
 export const manifestSchema = {
@@ -83,11 +89,7 @@ const schemas: Record<JsonMessageType, object> = {
       heartbeatMs: { type: 'integer', minimum: 1 },
       host,
       key: leaseKey,
-      features: {
-        type: 'array',
-        maxItems: MAX_FEATURES,
-        items: { type: 'string', minLength: 1, maxLength: MAX_FEATURE_NAME_BYTES },
-      },
+      features,
     },
   },
   [MessageType.Unregister]: empty,
@@ -144,12 +146,13 @@ const schemas: Record<JsonMessageType, object> = {
   [MessageType.Hello]: {
     type: 'object',
     required: ['version', 'peerId', 'name'],
-    properties: { version: { type: 'integer', minimum: 1 }, peerId: { type: 'string', maxLength: 128 }, name: peerName },
+    properties: { version: { type: 'integer', minimum: 1 }, peerId: { type: 'string', maxLength: 128 }, name: peerName, features },
   },
   [MessageType.Interested]: { type: 'object', additionalProperties: false, required: ['fileId'], properties: { fileId } },
-  [MessageType.Bitfield]: { type: 'object', required: ['fileId', 'bitfield'], properties: { fileId, bitfield: base64 } },
+  [MessageType.Bitfield]: { type: 'object', required: ['fileId', 'bitfield'], properties: { fileId, bitfield: base64, features } },
   [MessageType.Ping]: empty,
   [MessageType.Pong]: empty,
+  [MessageType.Room]: empty,
 };
 
 // Compiled on first use, not at load: compiling every schema costs about half a second of CPU, which

@@ -351,6 +351,7 @@ export class TrackerServer {
       case MessageType.HaveChunk:
       case MessageType.Ping:
       case MessageType.Pong:
+      case MessageType.Room:
         throw trackerError(TrackerErrorCode.UnexpectedMessage, `a tracker does not accept ${MessageType[message.type]}`);
       default: {
         const unreachable: never = message;

@@ -66,6 +66,7 @@ const GOLDEN: Record<string, Message> = {
   'have-chunk': { type: MessageType.HaveChunk, requestId: 0, body: { fileId: FILE_ID, index: 42 } },
   ping: { type: MessageType.Ping, requestId: 21, body: {} },
   pong: { type: MessageType.Pong, requestId: 21, body: {} },
+  room: { type: MessageType.Room, requestId: 0, body: {} },
 };
 
 function fixturePath(name: string): string {

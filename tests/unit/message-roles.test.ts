@@ -33,6 +33,7 @@ describe('message roles', () => {
         MessageType.Bitfield,
         MessageType.Ping,
         MessageType.Pong,
+        MessageType.Room,
       ].sort((a, b) => a - b),
     );
   });
