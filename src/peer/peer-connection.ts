@@ -166,11 +166,15 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
     return new PeerConnection(connection, memory, host, port, init.interestedTimeoutMs ?? INTERESTED_TIMEOUT_MS);
   }
 
+  private roomPromised = false;
+
   /**
    * The source said (in BITFIELD) that it sends ROOM when its upload has room after REJECT `busy`: a
    * refused download waits for that. False until a BITFIELD says so, and for sources older than ROOM.
    */
-  sendsRoom = false;
+  get sendsRoom(): boolean {
+    return this.roomPromised;
+  }
 
   get closed(): boolean {
     return this.connection.isClosed;
@@ -189,7 +193,7 @@ export class PeerConnection extends EventEmitter<PeerConnectionEvents> {
       throw error;
     }
     if (response.type !== MessageType.Bitfield) throw new PeerError(PeerErrorCode.Protocol, 'expected BITFIELD');
-    if (response.body.features?.includes(PEER_FEATURE_ROOM) === true) this.sendsRoom = true;
+    if (response.body.features?.includes(PEER_FEATURE_ROOM) === true) this.roomPromised = true;
     return Bitfield.fromBase64(chunks, response.body.bitfield);
   }
 

@@ -471,8 +471,8 @@ export class PeerServer {
    * (never on an unlimited upload; a connection alone with the upload has MAX_QUEUED_REQUESTS).
    */
   private uploadQueueFull(served: ServedConnection, chunkBytes: number): boolean {
-    const rateBytesPerS = this.init.uploadLimiter.rateBytesPerS;
-    if (rateBytesPerS === null) return false;
+    const capacityBytes = this.uploadQueueBytes();
+    if (capacityBytes === Infinity) return false;
     // Slots a ROOM holds for another downloader count as taken (room-queue.ts).
     let accepted = this.room.held(performance.now(), served);
     let othersWaiting = accepted > 0;
@@ -481,7 +481,13 @@ export class PeerServer {
       accepted += pending;
       if (other !== served && pending > 0) othersWaiting = true;
     }
-    return othersWaiting && ((accepted + 1) * chunkBytes * 1000) / rateBytesPerS > (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS);
+    return othersWaiting && (accepted + 1) * chunkBytes > capacityBytes;
+  }
+
+  /** What the upload sends in maxUploadQueueMs: the bound on accepted requests (Infinity when unlimited). */
+  private uploadQueueBytes(): number {
+    const rateBytesPerS = this.init.uploadLimiter.rateBytesPerS;
+    return rateBytesPerS === null ? Infinity : (rateBytesPerS * (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS)) / 1000;
   }
 
   /** REJECT `busy`; a downloader that asked for ROOM in HELLO waits for it (room-queue.ts). */
@@ -497,8 +503,7 @@ export class PeerServer {
    */
   private offerRoom(): void {
     if (this.room.waiters === 0) return;
-    const rateBytesPerS = this.init.uploadLimiter.rateBytesPerS;
-    const capacityBytes = rateBytesPerS === null ? Infinity : (rateBytesPerS * (this.init.maxUploadQueueMs ?? MAX_UPLOAD_QUEUE_MS)) / 1000;
+    const capacityBytes = this.uploadQueueBytes();
     let accepted = 0;
     for (const served of this.connections) accepted += served.queue.length + served.inHand;
     const choker = this.init.choker;

@@ -46,12 +46,13 @@ export class RoomQueue<C> {
    * as taken, or another downloader asking at the right moment would take the slot a ROOM promised.
    */
   held(nowMs: number, asking: C): number {
-    let slots = 0;
-    for (const [waiter, offer] of this.offered) {
-      if (nowMs - offer.atMs > ROOM_OFFER_HOLD_MS) this.offered.delete(waiter);
-      else if (waiter !== asking) slots++;
-    }
-    return slots;
+    this.expireOffers(nowMs);
+    return this.offered.size - (this.offered.has(asking) ? 1 : 0);
+  }
+
+  /** Ends the holds of woken waiters that did not ask within ROOM_OFFER_HOLD_MS. */
+  private expireOffers(nowMs: number): void {
+    for (const [waiter, offer] of this.offered) if (nowMs - offer.atMs > ROOM_OFFER_HOLD_MS) this.offered.delete(waiter);
   }
 
   /** `waiter` is gone (its connection closed). */
@@ -62,17 +63,15 @@ export class RoomQueue<C> {
 
   /**
    * The waiters to wake now, first refused first: each while its chunk still fits under
-   * `capacityBytes` with the `acceptedChunks` already queued (of `acceptedChunkBytes` each) and the
-   * slots held for waiters woken earlier. A waiter `eligible` refuses (an upload policy choking it)
+   * `capacityBytes` with the `acceptedChunks` already queued (counted at the waiter's chunk size) and
+   * the slots held for waiters woken earlier. A waiter `eligible` refuses (an upload policy choking it)
    * keeps its place.
    */
   wake(nowMs: number, acceptedChunks: number, capacityBytes: number, eligible: (waiter: C) => boolean = () => true): C[] {
     if (this.waiting.size === 0) return [];
+    this.expireOffers(nowMs);
     let queuedBytes = 0;
-    for (const [waiter, offer] of this.offered) {
-      if (nowMs - offer.atMs > ROOM_OFFER_HOLD_MS) this.offered.delete(waiter);
-      else queuedBytes += offer.chunkBytes;
-    }
+    for (const offer of this.offered.values()) queuedBytes += offer.chunkBytes;
     const woken: C[] = [];
     for (const [waiter, chunkBytes] of this.waiting) {
       // The accepted requests are counted at the waiter's own chunk size, as the queue bound counts them.
