@@ -315,12 +315,18 @@ export class ChunkStore extends EventEmitter<ChunkStoreEvents> {
   }
 
   /**
-   * A download's recent chunk as kept in memory (recent-chunks.ts; the buffer is never written again),
-   * or undefined: not kept, or its file is complete (a published file's reads check the disk).
+   * A download's recent chunk as kept in memory, or undefined: not kept, or its file is complete (a
+   * published file's reads check the disk). The buffer stays the chunk until `unpinRecent(buffer)`
+   * (recent-chunks.ts).
    */
-  recentChunk(fileId: string, index: number): Buffer | undefined {
+  pinRecent(fileId: string, index: number): Buffer | undefined {
     const file = this.files.get(fileId);
-    return file && !file.complete && file.bitfield.has(index) ? this.recent.get(fileId, index) : undefined;
+    return file && !file.complete && file.bitfield.has(index) ? this.recent.pin(fileId, index) : undefined;
+  }
+
+  /** Returns a buffer from `pinRecent`: the store may write another chunk into it from now on. */
+  unpinRecent(buffer: Buffer): void {
+    this.recent.unpin(buffer);
   }
 
   /** Writes a chunk that the caller has already verified; completes the file when it is the last. */

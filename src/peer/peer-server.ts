@@ -65,9 +65,10 @@ interface QueuedRequest {
   fileId: string;
   index: number;
   /**
-   * The chunk, when the store had it in memory as the request came (a download's recent chunk): a
-   * request waits up to MAX_UPLOAD_QUEUE_MS before it is served, long enough for the store to let the
-   * chunk go, and then it would be read from disk.
+   * The chunk, pinned when the store had it in memory as the request came (a download's recent chunk):
+   * a request waits up to MAX_UPLOAD_QUEUE_MS before it is served, long enough for the store to let the
+   * chunk go, and then it would be read from disk. Unpinned once copied into its frame, or when the
+   * request leaves the queue otherwise.
    */
   kept?: Buffer;
 }
@@ -265,6 +266,7 @@ export class PeerServer {
       this.connections.delete(served);
       this.seeding.forget(connection);
       this.room.forget(served);
+      for (const request of served.queue) this.unpinKept(request);
       served.queue.length = 0;
       served.haves.length = 0;
       // What it had queued no longer takes the upload.
@@ -325,7 +327,7 @@ export class PeerServer {
           connection.write(encodeChunkRef(MessageType.Reject, message.requestId, message.body.fileId, message.body.index, RejectReason.Elsewhere));
           return;
         }
-        const kept = this.store.recentChunk(message.body.fileId, message.body.index);
+        const kept = this.store.pinRecent(message.body.fileId, message.body.index);
         served.queue.push({ requestId: message.requestId, fileId: message.body.fileId, index: message.body.index, ...(kept ? { kept } : {}) });
         if (!served.serving) void this.serve(served);
         return;
@@ -333,7 +335,7 @@ export class PeerServer {
       case MessageType.Cancel: {
         const position = served.queue.findIndex((queued) => queued.requestId === message.requestId);
         if (position >= 0) {
-          served.queue.splice(position, 1);
+          this.unpinKept(served.queue.splice(position, 1)[0]!);
           this.offerRoom();
         }
         // Not queued: read ahead or waiting for the upload, unless already sent (then the loop forgets it).
@@ -398,6 +400,7 @@ export class PeerServer {
           // Read into a frame's storage after room for its header: the frame goes out in one write.
           const frameData = (bytes: number): Buffer => this.readBuffers.acquire(CHUNK_HEADER_BYTES + bytes).subarray(CHUNK_HEADER_BYTES);
           const data = request.kept && this.store.has(request.fileId, request.index) ? Promise.resolve(copyInto(frameData(request.kept.length), request.kept)) : this.store.readChunk(request.fileId, request.index, frameData);
+          this.unpinKept(request);
           data.catch(() => undefined); // handled when its turn comes
           reads.push({ request, data });
         }
@@ -510,6 +513,10 @@ export class PeerServer {
     const eligible = (served: ServedConnection): boolean =>
       !served.connection.isClosed && (!choker || choker.admits(requesterKey(served), served.remoteName));
     for (const served of this.room.wake(performance.now(), accepted, capacityBytes, eligible)) served.connection.send(MessageType.Room, 0, {});
+  }
+
+  private unpinKept(request: QueuedRequest): void {
+    if (request.kept) this.store.unpinRecent(request.kept);
   }
 
   /** Whether any connection has requests waiting for the upload. */
