@@ -6,7 +6,7 @@
  * the scenario's start instead; the two are tied together through the fault step's event.
  */
 import type { DownloadReport, NetworkReport, ScenarioReport, StepReport } from '../report-types';
-import { happenedT, inHappenedOrder } from './run-events';
+import { timedInHappenedOrder } from './run-events';
 import type { NodeState, RunEvent } from './run-events';
 import { minimumTimes, type MinimumTime } from './distribution-minimum';
 import { foldRunEvents, holdingKey, type EventOf, type Lane, type RunState } from './run-state';
@@ -122,12 +122,12 @@ export function transferPoints(
   lanes: readonly Lane[] = downloadLanes(events),
 ): TransferPoint[] {
   const laneOf = new Map(lanes.map((lane, i) => [holdingKey(lane.peer, lane.file), i]));
+  const transfers = events.filter((e): e is EventOf<'transfer'> => e.type === 'transfer');
   const points: TransferPoint[] = [];
-  for (const event of inHappenedOrder(events)) {
-    if (event.type !== 'transfer') continue;
+  for (const { event, t } of timedInHappenedOrder(transfers)) {
     points.push({
       seq: event.seq,
-      t: happenedT(event),
+      t,
       file: event.file,
       index: event.index,
       chunks: event.chunks,
@@ -149,26 +149,35 @@ export function progressSeries(
   events: readonly RunEvent[],
   lanes: readonly Lane[] = downloadLanes(events),
 ): ProgressSeries[] {
+  // One pass over the events, not one per lane: a hundred lanes by tens of thousands of events.
+  const reportedBy = new Map<string, Array<EventOf<'progress'>>>();
+  const receivedBy = new Map<string, Array<EventOf<'transfer'>>>();
+  for (const e of events) {
+    if (e.type === 'progress') pushTo(reportedBy, holdingKey(e.peer, e.file), e);
+    else if (e.type === 'transfer') pushTo(receivedBy, holdingKey(e.to, e.file), e);
+  }
   return lanes.map((lane) => {
-    const reported = events.filter(
-      (e): e is EventOf<'progress'> => e.type === 'progress' && e.peer === lane.peer && e.file === lane.file,
-    );
+    const key = holdingKey(lane.peer, lane.file);
+    const reported = reportedBy.get(key) ?? [];
     if (reported.length > 0) {
       return {
         ...lane,
         source: 'progress',
-        points: inHappenedOrder(reported).map((e) => ({ t: happenedT(e), have: e.have, chunks: e.chunks })),
+        points: timedInHappenedOrder(reported).map(({ event, t }) => ({ t, have: event.have, chunks: event.chunks })),
       };
     }
-    const received = events.filter(
-      (e): e is EventOf<'transfer'> => e.type === 'transfer' && e.to === lane.peer && e.file === lane.file,
-    );
     return {
       ...lane,
       source: 'transfers',
-      points: inHappenedOrder(received).map((e, i) => ({ t: happenedT(e), have: i + 1, chunks: e.chunks })),
+      points: timedInHappenedOrder(receivedBy.get(key) ?? []).map(({ event, t }, i) => ({ t, have: i + 1, chunks: event.chunks })),
     };
   });
+}
+
+function pushTo<K, V>(groups: Map<K, V[]>, key: K, value: V): void {
+  const group = groups.get(key);
+  if (group) group.push(value);
+  else groups.set(key, [value]);
 }
 
 /**

@@ -129,10 +129,15 @@ export function happenedT(event: RunEvent): number {
 
 /** Events in the order they happened (`happenedT`); events of the same time keep their order. */
 export function inHappenedOrder<E extends RunEvent>(events: readonly E[]): E[] {
+  return timedInHappenedOrder(events).map(({ event }) => event);
+}
+
+/** `inHappenedOrder` with each event's `happenedT`, for callers that need both. */
+export function timedInHappenedOrder<E extends RunEvent>(events: readonly E[]): Array<{ event: E; t: number }> {
   return events
     .map((event, i) => ({ event, i, t: happenedT(event) }))
     .sort((a, b) => a.t - b.t || a.i - b.i)
-    .map(({ event }) => event);
+    .map(({ event, t }) => ({ event, t }));
 }
 
 /** How many events `lab up --dashboard` keeps in memory: a session left open for days must not grow without bound. */
