@@ -154,6 +154,8 @@ export class PeerServer {
   /** When the last HAVE_CHUNK batch went out, and the timer of the next one while chunks wait for it. */
   private haveSentAtMs = Number.NEGATIVE_INFINITY;
   private haveTimer: NodeJS.Timeout | undefined;
+  /** Wakes the next waiters when a ROOM's hold ends unanswered (room-queue.ts). */
+  private roomTimer: NodeJS.Timeout | undefined;
   /** Super-seeding as `init.superSeed` says (default `auto`: while the upload is rate-limited). */
   private readonly seeding = new SeedingPolicy({
     wholeFileChunks: (fileId) => {
@@ -227,6 +229,8 @@ export class PeerServer {
   async stop(): Promise<void> {
     clearTimeout(this.haveTimer);
     this.haveTimer = undefined;
+    clearTimeout(this.roomTimer);
+    this.roomTimer = undefined;
     for (const served of this.connections) served.connection.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -513,6 +517,15 @@ export class PeerServer {
     const eligible = (served: ServedConnection): boolean =>
       !served.connection.isClosed && (!choker || choker.admits(requesterKey(served), served.remoteName));
     for (const served of this.room.wake(performance.now(), accepted, capacityBytes, eligible)) served.connection.send(MessageType.Room, 0, {});
+    // Nothing else may come to wake the rest (no chunk leaving, no request): a hold's end must.
+    const holdEndMs = this.room.nextHoldEndMs();
+    if (this.room.waiters > 0 && holdEndMs !== undefined && this.roomTimer === undefined) {
+      this.roomTimer = setTimeout(() => {
+        this.roomTimer = undefined;
+        this.offerRoom();
+      }, Math.max(0, holdEndMs - performance.now()) + 1);
+      this.roomTimer.unref();
+    }
   }
 
   private unpinKept(request: QueuedRequest): void {

@@ -9,7 +9,9 @@
  * queue has room for, when a chunk leaves (BitTorrent's UNCHOKE plays this part).
  *
  * A woken waiter holds its place in the queue until it asks (`answered`) or ROOM_OFFER_HOLD_MS pass,
- * so one freed slot wakes one waiter, not all of them at once to be refused again.
+ * so one freed slot wakes one waiter, not all of them at once to be refused again. A hold that ends
+ * unanswered (the waiter found nothing to ask, or is slow) frees its slot for the next waiter: the
+ * source wakes again then (`nextHoldEndMs`), or its upload would idle while others wait.
  */
 
 /** How long a ROOM holds a queue slot for the downloader it woke, waiting for its REQUEST. */
@@ -48,6 +50,13 @@ export class RoomQueue<C> {
   held(nowMs: number, asking: C): number {
     this.expireOffers(nowMs);
     return this.offered.size - (this.offered.has(asking) ? 1 : 0);
+  }
+
+  /** When the first slot held now stops being held (epoch of `nowMs`), or undefined when none is. */
+  nextHoldEndMs(): number | undefined {
+    let first: number | undefined;
+    for (const offer of this.offered.values()) if (first === undefined || offer.atMs < first) first = offer.atMs;
+    return first === undefined ? undefined : first + ROOM_OFFER_HOLD_MS;
   }
 
   /** Ends the holds of woken waiters that did not ask within ROOM_OFFER_HOLD_MS. */

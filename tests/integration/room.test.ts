@@ -155,6 +155,33 @@ describe('ROOM', () => {
     expect(waiter.count(MessageType.Room)).toBe(1);
   });
 
+  test('a ROOM left unanswered frees its slot for the next waiter, with the upload idle', async () => {
+    // A queue's worth of requests (16 chunks, 4 s of upload, and some read ahead), then more waiters than it holds, none of
+    // which answers its ROOM. Each chunk that leaves wakes one waiter; once the queue is empty nothing
+    // leaves any more, and only the end of the woken ones' holds can wake the others.
+    const source = new PeerNode({ dir: join(root, 'hold-seeder'), name: 'hold-seeder', host: '127.0.0.1', chunkSize: CHUNK, uploadRateBps: UPLOAD_BPS, tracker: `127.0.0.1:${tracker.port}` });
+    nodes.push(source);
+    await source.start();
+    await source.connect();
+    await source.generate('hold.bin', CHUNKS * CHUNK, 'hold', false);
+    const holdFileId = (await source.upload()).published[0]!.fileId;
+    const filler = await RawDownloader.open(source.dataPort, holdFileId);
+    downloaders.push(filler);
+    const waiters: RawDownloader[] = [];
+    for (let i = 0; i < 48; i++) waiters.push(await RawDownloader.open(source.dataPort, holdFileId, [PEER_FEATURE_ROOM]));
+    downloaders.push(...waiters);
+    filler.request(holdFileId, Array.from({ length: 20 }, (_, index) => index));
+    await waitFor(() => filler.count(MessageType.Chunk) >= 1 || undefined, 10_000, 10);
+    waiters.forEach((waiter, i) => waiter.request(holdFileId, [20 + (i % 40)]));
+    await waitFor(() => waiters.every((waiter) => waiter.first(MessageType.Reject) ?? waiter.first(MessageType.Chunk)) || undefined, 10_000, 10);
+    // A chunk may have left meanwhile, and its slot gone to one of them. Refused: three times what the
+    // queue holds (16), more than the chunks leaving and the last serving loop's end can wake.
+    const refused = waiters.filter((waiter) => waiter.first(MessageType.Reject)?.body.reason === RejectReason.Busy);
+    expect(refused.length).toBeGreaterThan(40);
+    await waitFor(() => filler.count(MessageType.Chunk) >= 20 || undefined, 20_000, 10);
+    await waitFor(() => refused.every((waiter) => waiter.first(MessageType.Room)) || undefined, 10_000, 10);
+  });
+
   test('a download refused busy gets its turn while another client keeps the queue full', async () => {
     // The greedy client keeps exactly the queue bound's worth of requests at the source, asking again
     // the moment a chunk comes or a refusal does. A download asking on a timer finds the queue full

@@ -73,4 +73,18 @@ describe('RoomQueue', () => {
     for (const waiter of ['a', 'b', 'c']) room.wait(waiter, CHUNK);
     expect(room.wake(0, 100, Infinity)).toEqual(['a', 'b', 'c']);
   });
+
+  it('says when the first slot it holds stops being held', () => {
+    const room = new RoomQueue<string>();
+    expect(room.nextHoldEndMs()).toBeUndefined();
+    for (const waiter of ['a', 'b', 'c']) room.wait(waiter, CHUNK);
+    expect(room.wake(100, 3, CAPACITY)).toEqual(['a']);
+    expect(room.wake(300, 2, CAPACITY)).toEqual(['b']);
+    expect(room.nextHoldEndMs()).toBe(100 + ROOM_OFFER_HOLD_MS);
+    room.answered('a');
+    expect(room.nextHoldEndMs()).toBe(300 + ROOM_OFFER_HOLD_MS);
+    // Once b's hold has ended, its slot goes to the next waiter.
+    expect(room.wake(300 + ROOM_OFFER_HOLD_MS + 1, 3, CAPACITY)).toEqual(['c']);
+    expect(room.nextHoldEndMs()).toBe(300 + ROOM_OFFER_HOLD_MS + 1 + ROOM_OFFER_HOLD_MS);
+  });
 });
