@@ -110,6 +110,16 @@ describe('ROOM', () => {
     fileId = (await seeder.upload()).published[0]!.fileId;
   });
 
+  /** A seeder `<name>-seeder` of its own, uploading at `uploadRateBps`, publishing `<name>.bin` of `chunks` chunks. */
+  async function startSource(name: string, uploadRateBps: number, chunks: number): Promise<{ source: PeerNode; fileId: string }> {
+    const source = new PeerNode({ dir: join(root, `${name}-seeder`), name: `${name}-seeder`, host: '127.0.0.1', chunkSize: CHUNK, uploadRateBps, tracker: `127.0.0.1:${tracker.port}` });
+    nodes.push(source);
+    await source.start();
+    await source.connect();
+    await source.generate(`${name}.bin`, chunks * CHUNK, name, false);
+    return { source, fileId: (await source.upload()).published[0]!.fileId };
+  }
+
   afterAll(async () => {
     for (const downloader of downloaders) downloader.close();
     for (const node of nodes) await node.stop();
@@ -156,15 +166,10 @@ describe('ROOM', () => {
   });
 
   test('a ROOM left unanswered frees its slot for the next waiter, with the upload idle', async () => {
-    // A queue's worth of requests (16 chunks, 4 s of upload, and some read ahead), then more waiters than it holds, none of
-    // which answers its ROOM. Each chunk that leaves wakes one waiter; once the queue is empty nothing
+    // A queue's worth of requests (16 chunks, 4 s of upload, and some read ahead), then more waiters
+    // than it holds, none of which answers its ROOM. Each chunk that leaves wakes one waiter; once the queue is empty nothing
     // leaves any more, and only the end of the woken ones' holds can wake the others.
-    const source = new PeerNode({ dir: join(root, 'hold-seeder'), name: 'hold-seeder', host: '127.0.0.1', chunkSize: CHUNK, uploadRateBps: UPLOAD_BPS, tracker: `127.0.0.1:${tracker.port}` });
-    nodes.push(source);
-    await source.start();
-    await source.connect();
-    await source.generate('hold.bin', CHUNKS * CHUNK, 'hold', false);
-    const holdFileId = (await source.upload()).published[0]!.fileId;
+    const { source, fileId: holdFileId } = await startSource('hold', UPLOAD_BPS, CHUNKS);
     const filler = await RawDownloader.open(source.dataPort, holdFileId);
     downloaders.push(filler);
     const waiters: RawDownloader[] = [];
@@ -188,12 +193,7 @@ describe('ROOM', () => {
     // nearly every time; one that waits for ROOM is woken as a slot frees, and the slot is held for it.
     // 8 chunks a second: the queue bound holds 32 chunks, the file's size.
     const chunks = 32;
-    const source = new PeerNode({ dir: join(root, 'turn-seeder'), name: 'turn-seeder', host: '127.0.0.1', chunkSize: CHUNK, uploadRateBps: 8 * CHUNK, tracker: `127.0.0.1:${tracker.port}` });
-    nodes.push(source);
-    await source.start();
-    await source.connect();
-    await source.generate('turn.bin', chunks * CHUNK, 'turn', false);
-    const turnFileId = (await source.upload()).published[0]!.fileId;
+    const { source, fileId: turnFileId } = await startSource('turn', 8 * CHUNK, chunks);
     const greedy = await RawDownloader.open(source.dataPort, turnFileId);
     downloaders.push(greedy);
     greedy.greedy(turnFileId, chunks, chunks);
