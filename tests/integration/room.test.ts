@@ -103,11 +103,7 @@ describe('ROOM', () => {
     root = await mkdtemp(join(tmpdir(), 'swarmlab-room-'));
     tracker = new TrackerServer({ host: '127.0.0.1', port: 0 });
     await tracker.start();
-    seeder = new PeerNode({ dir: join(root, 'seeder'), name: 'seeder', host: '127.0.0.1', chunkSize: CHUNK, uploadRateBps: UPLOAD_BPS, tracker: `127.0.0.1:${tracker.port}` });
-    await seeder.start();
-    await seeder.connect();
-    await seeder.generate('room.bin', CHUNKS * CHUNK, 'room', false);
-    fileId = (await seeder.upload()).published[0]!.fileId;
+    ({ source: seeder, fileId } = await startSource('room', UPLOAD_BPS, CHUNKS));
   });
 
   /** A seeder `<name>-seeder` of its own, uploading at `uploadRateBps`, publishing `<name>.bin` of `chunks` chunks. */
@@ -123,7 +119,6 @@ describe('ROOM', () => {
   afterAll(async () => {
     for (const downloader of downloaders) downloader.close();
     for (const node of nodes) await node.stop();
-    await seeder?.stop();
     await tracker?.stop();
     await rm(root, { recursive: true, force: true });
   });
