@@ -20,6 +20,10 @@
  * chunks since the last rotation (of those connected for ROTATE_MS at least) makes room for another
  * (see DEFAULT_MAX_SOURCES), and a source that answers REJECT busy makes room at once (`swapBusy`). Neither
  * lets go the only known holder of a chunk this peer lacks (a seeder whose chunks are not all out yet).
+ * Slots that no holder of a needed chunk takes go to peers that hold nothing yet (downloaders that
+ * have just started, as BitTorrent connects to peers before they have pieces): their first chunks then
+ * arrive as HAVE_CHUNK pushes, and at a big swarm's start each hop of the spread is one message, not a
+ * HAVE to the tracker, a LOCATE and a connection.
  *
  * Selection: rarest first among the chunks nobody was asked for yet, ties broken at random, at most
  * `maxInflightPerSource` requests outstanding per source (pipelining). When every missing chunk is
@@ -400,10 +404,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
         active--;
       }
     }
-    for (let i = candidates.length - 1; i > 0; i--) {
-      const j = Math.floor(Math.random() * (i + 1));
-      [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
-    }
+    shuffle(candidates);
     // Holders never tried first, then those tried longest ago (a stable sort keeps the shuffle among
     // equals): one that just refused us is the likeliest to refuse again, and drawn at random, a holder
     // with upload to spare could wait a minute for a download with few slots to try it.
@@ -415,6 +416,26 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
       active++;
       source.swappedIn = swap;
     }
+    if (active >= this.maxSources) return;
+    for (const source of this.emptyPeers(nowMs)) {
+      if (active >= this.maxSources) break;
+      this.ensureConnected(source);
+      if (this.isActive(source)) active++;
+    }
+  }
+
+  /**
+   * Peers of the swarm that hold nothing yet and were never connected (downloaders that have just
+   * started), in random order. A slot no holder of a needed chunk takes connects one, so that its first
+   * chunks reach us as HAVE_CHUNK pushes the moment it has them, not after its HAVE to the tracker, our
+   * next LOCATE and a connection; once it holds something it is a source like any other.
+   */
+  private emptyPeers(nowMs: number): Source[] {
+    const found: Source[] = [];
+    for (const source of this.sources.values()) {
+      if (!this.isActive(source) && !source.dropped && nowMs >= source.retryAtMs && source.connectedAtMs === 0 && source.bitfield.count === 0) found.push(source);
+    }
+    return shuffle(found);
   }
 
   /** Known holders not connected now that may be connected: not dropped, not backing off, holding a chunk we need. */
@@ -934,4 +955,13 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
 /** What the thread did with the write of a chunk that verified. */
 function writeOutcome(verdict: ChunkVerdict): { written: boolean; writeError?: string } {
   return verdict.writeError === undefined ? { written: true } : { written: false, writeError: verdict.writeError };
+}
+
+/** Fisher-Yates, in place. */
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
 }

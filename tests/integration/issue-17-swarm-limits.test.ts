@@ -222,4 +222,23 @@ describe('issue 17: swarm limits', () => {
     expect(done.verified).toBe(true);
     expect(done.chunksBySource['all-busy-idle']).toBe(CHUNKS);
   });
+  test('with a source slot free, a download connects to peers of the swarm that hold nothing yet', async () => {
+    // The only holder serves nobody, so neither downloader gets a chunk and neither holds anything the
+    // other could be asked for. Each still takes the other as a source while it has slots to spare, so
+    // that the other's first chunk reaches it as a HAVE_CHUNK push the moment it arrives, not after a
+    // HAVE to the tracker, a LOCATE and a connection (the start of a big swarm is a chain of those).
+    const holder = await startNode('mute-holder', { uploader: () => [] });
+    await holder.generate('listen.bin', CHUNKS * CHUNK, 'listen', false);
+    await holder.upload();
+    const [a, b] = await Promise.all(['listen-a', 'listen-b'].map((name) => startNode(name)));
+    const stop = new AbortController();
+    const downloads = [a!, b!].map((node) => node.download({ name: 'listen.bin' }, { signal: stop.signal }).catch((error: unknown) => error));
+    try {
+      await waitFor(() => (a!.servedConnections === 1 && b!.servedConnections === 1) || undefined, 20_000, 10);
+      expect(holder.servedConnections).toBe(2);
+    } finally {
+      stop.abort();
+      await Promise.all(downloads);
+    }
+  });
 });
