@@ -41,6 +41,7 @@ import { Bitfield, chunkLength } from '../protocol';
 import type { HoldersBody, Manifest, PeerLocation } from '../protocol';
 import { errorCode, errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { shuffle } from '../shared/shuffle';
 import type { TokenBucket } from '../shared/token-bucket';
 import { busyRetryMs, ROOM_WAIT_MS } from './busy-backoff';
 import type { ChunkStore, StoredFile } from './chunk-store';
@@ -955,13 +956,4 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
 /** What the thread did with the write of a chunk that verified. */
 function writeOutcome(verdict: ChunkVerdict): { written: boolean; writeError?: string } {
   return verdict.writeError === undefined ? { written: true } : { written: false, writeError: verdict.writeError };
-}
-
-/** Fisher-Yates, in place. */
-function shuffle<T>(items: T[]): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
 }

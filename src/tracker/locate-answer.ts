@@ -16,6 +16,7 @@
  * shown, and asks again often).
  */
 import type { Bitfield, Manifest, PeerLocation } from '../protocol';
+import { shuffle } from '../shared/shuffle';
 
 const COMMA = Buffer.from(',');
 const TAIL = Buffer.from(']}');
@@ -127,12 +128,4 @@ function holdersOfRarestChunks(chunks: number, entries: readonly { chunks: Bitfi
     for (let i = 0; i < chunks; i++) if (counts[i] === fewest && held.has(i)) return true;
     return false;
   });
-}
-
-/** Fisher-Yates, in place. */
-function shuffle(values: number[]): void {
-  for (let i = values.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [values[i], values[j]] = [values[j]!, values[i]!];
-  }
 }
