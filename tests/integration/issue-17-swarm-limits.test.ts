@@ -4,7 +4,8 @@
  * - A download keeps at most `maxSources` sources connected, however many holders LOCATE shows, and
  *   none once it has finished; at the cap it asks the tracker only every LOCATE_AT_CAP_MS, and its
  *   rotations never let go the only holder of a chunk it lacks (the seeder, early on); a source that
- *   answers REJECT busy makes room for another holder at once.
+ *   answers REJECT busy makes room for another holder at once. A slot no holder of a needed chunk
+ *   takes goes to a peer of the swarm that holds nothing yet, so that its first chunks come as pushes.
  * - A rate-limited data server that several connections ask accepts requests only up to
  *   MAX_UPLOAD_QUEUE_MS of sending; past that a request gets REJECT `busy` at once, instead of a
  *   chunk that would reach the downloader after its request timed out.
@@ -222,6 +223,7 @@ describe('issue 17: swarm limits', () => {
     expect(done.verified).toBe(true);
     expect(done.chunksBySource['all-busy-idle']).toBe(CHUNKS);
   });
+
   test('with a source slot free, a download connects to peers of the swarm that hold nothing yet', async () => {
     // The only holder serves nobody, so neither downloader gets a chunk and neither holds anything the
     // other could be asked for. Each still takes the other as a source while it has slots to spare, so
