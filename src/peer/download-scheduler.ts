@@ -434,7 +434,7 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private emptyPeers(nowMs: number): Source[] {
     const found: Source[] = [];
     for (const source of this.sources.values()) {
-      if (!this.isActive(source) && !source.dropped && nowMs >= source.retryAtMs && source.connectedAtMs === 0 && source.bitfield.count === 0) found.push(source);
+      if (this.mayConnect(source, nowMs) && source.connectedAtMs === 0 && source.bitfield.count === 0) found.push(source);
     }
     return shuffle(found);
   }
@@ -443,9 +443,14 @@ export class DownloadScheduler extends EventEmitter<DownloadSchedulerEvents> {
   private candidateSources(nowMs: number): Source[] {
     const candidates: Source[] = [];
     for (const source of this.sources.values()) {
-      if (!this.isActive(source) && !source.dropped && nowMs >= source.retryAtMs && this.offersSomething(source)) candidates.push(source);
+      if (this.mayConnect(source, nowMs) && this.offersSomething(source)) candidates.push(source);
     }
     return candidates;
+  }
+
+  /** Not connected now, not dropped, not backing off: a source a free slot may connect. */
+  private mayConnect(source: Source, nowMs: number): boolean {
+    return !this.isActive(source) && !source.dropped && nowMs >= source.retryAtMs;
   }
 
   /** Whether `source` is the only known holder of a chunk this peer still needs (the seeder, early on). */
